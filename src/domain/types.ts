@@ -1,0 +1,51 @@
+/**
+ * The decider pattern (as in Emmett): `decide(command, state) -> events`, `evolve(state, event) -> state`.
+ * Deciders are pure and synchronous: no clock, no randomness, no I/O. Time reaches them as data
+ * (`context.now`), so replaying a stream always folds to the same state.
+ */
+
+/** A JSON schema for one command's `data`, as fastify/Ajv accept it. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface Command<T extends string = string, D = unknown> {
+  type: T;
+  data: D;
+}
+
+export interface DomainEvent<T extends string = string, D = unknown> {
+  type: T;
+  data: D;
+}
+
+export interface DecideContext {
+  /** Wall-clock ms of the command, chosen by the runtime, never decreasing within a stream. */
+  now: number;
+  /** The aggregate's id. */
+  id: string;
+  /** The stream's version before this command (0 for a new stream). */
+  version: number;
+}
+
+export interface Decider<S = unknown, C extends Command = Command, E extends DomainEvent = DomainEvent> {
+  /** Aggregate type name, as it appears in routes and envelopes (e.g. `account`). */
+  readonly type: string;
+  /**
+   * Bumped whenever `evolve` or the state's shape changes. Persisted snapshots carry it; a snapshot
+   * with another version is ignored and rebuilt from the events.
+   */
+  readonly snapshotVersion: number;
+  /** One JSON schema per command type, for the `data` of that command. */
+  readonly commands: Readonly<Record<C['type'], JsonSchema>>;
+  initialState(): S;
+  decide(command: C, state: S, context: DecideContext): E[];
+  evolve(state: S, event: E): S;
+}
+
+// `any` here lets a registry hold deciders of different state/command/event types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDecider = Decider<any, any, any>;
+
+/** Ends every exhaustive switch: the compiler proves the case cannot happen. */
+export function unreachable(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,6 @@
+/** The embedded API. */
+export * from './kernel/index.js';
+export * from './domain/index.js';
+export * from './runtime/index.js';
+export { EventLog } from './log/index.js';
+export { partitionOf, hashId } from './partition/index.js';

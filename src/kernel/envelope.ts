@@ -1,0 +1,23 @@
+/** The shapes every layer shares: the stored event envelope and the metadata a command carries. */
+
+export interface EventMeta {
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+/**
+ * One committed event. `seq` is the event's position in its stream (1, 2, 3, ... no gap); `offset` is its
+ * position in its partition's log (0, 1, 2, ...). `ts` is wall-clock ms, never decreasing within a stream.
+ */
+export interface EventEnvelope<D = unknown> {
+  aggregateType: string;
+  stream: string;
+  type: string;
+  seq: number;
+  data: D;
+  ts: number;
+  partition: number;
+  offset: number;
+  meta: EventMeta;
+}

@@ -1,0 +1,120 @@
+/**
+ * The one error model. Every error the runtime raises is a `RuntimeError` with a stable string `code`.
+ * Errors cross `postMessage` as plain `{ code, message, details }` and are rebuilt on the other side,
+ * so callers check `err.code` (or `RuntimeError.is(err, code)`), never `instanceof`.
+ *
+ * Gotchas: codes are part of the public contract (HTTP bodies, logs, docs). Renaming one is a breaking
+ * change; `test/kernel/errors.unit.test.ts` checks every code is documented and mapped to an HTTP status.
+ */
+
+/** Every code the runtime itself raises. Domain deciders add their own codes through `DomainError`. */
+export const ErrorCodes = {
+  InvalidId: 'InvalidId',
+  InvalidCommand: 'InvalidCommand',
+  InvalidQuery: 'InvalidQuery',
+  InvalidOptions: 'InvalidOptions',
+  UnknownAggregateType: 'UnknownAggregateType',
+  UnknownCommandType: 'UnknownCommandType',
+  StreamNotFound: 'StreamNotFound',
+  NotFound: 'NotFound',
+  VersionConflict: 'VersionConflict',
+  PayloadTooLarge: 'PayloadTooLarge',
+  UnsupportedMediaType: 'UnsupportedMediaType',
+  Overloaded: 'Overloaded',
+  WorkerCrashed: 'WorkerCrashed',
+  RuntimeClosed: 'RuntimeClosed',
+  StorageFailed: 'StorageFailed',
+  CorruptRecord: 'CorruptRecord',
+  PartitionMismatch: 'PartitionMismatch',
+  DeciderFailed: 'DeciderFailed',
+  Internal: 'Internal',
+} as const;
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** How a domain rejection should be read: a state conflict (409) or a broken business rule (422). */
+export type DomainErrorKind = 'conflict' | 'rule';
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  domain?: DomainErrorKind;
+  retriable?: boolean;
+}
+
+export class RuntimeError extends Error {
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  /** True when the same request may succeed if sent again later (overload, crashed worker). */
+  readonly retriable: boolean;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}, retriable = false) {
+    super(message);
+    this.name = 'RuntimeError';
+    this.code = code;
+    this.details = details;
+    this.retriable = retriable;
+  }
+
+  /** Works across realms and threads: it checks the shape and the code, not the prototype chain. */
+  static is(u: unknown, code?: string): u is RuntimeError {
+    if (typeof u !== 'object' || u === null) return false;
+    const c = (u as { code?: unknown }).code;
+    return typeof c === 'string' && (code === undefined || c === code) && u instanceof Error;
+  }
+
+  toJSON(): SerializedError {
+    const out: SerializedError = { code: this.code, message: this.message };
+    if (Object.keys(this.details).length > 0) out.details = this.details;
+    if (this.retriable) out.retriable = true;
+    return out;
+  }
+}
+
+/** A rejection decided by domain code: the command broke a rule given the current state. */
+export class DomainError extends RuntimeError {
+  readonly kind: DomainErrorKind;
+  constructor(code: string, message: string, kind: DomainErrorKind = 'rule', details: Record<string, unknown> = {}) {
+    super(code, message, details);
+    this.name = 'DomainError';
+    this.kind = kind;
+  }
+
+  static isDomain(u: unknown): u is DomainError {
+    return RuntimeError.is(u) && ((u as { kind?: unknown }).kind === 'conflict' || (u as { kind?: unknown }).kind === 'rule');
+  }
+
+  override toJSON(): SerializedError {
+    return { ...super.toJSON(), domain: this.kind };
+  }
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (DomainError.isDomain(err)) return err.toJSON();
+  if (RuntimeError.is(err)) {
+    const r = err as RuntimeError;
+    return { code: r.code, message: r.message, ...(Object.keys(r.details ?? {}).length ? { details: r.details } : {}), ...(r.retriable ? { retriable: true } : {}) };
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { code: ErrorCodes.Internal, message: e.message };
+}
+
+export function deserializeError(s: SerializedError): RuntimeError {
+  if (s.domain) return new DomainError(s.code, s.message, s.domain, s.details ?? {});
+  return new RuntimeError(s.code, s.message, s.details ?? {}, s.retriable ?? false);
+}
+
+// Constructors for the errors raised in more than one place, so their messages and details stay alike.
+export const errors = {
+  invalidId: (id: unknown) =>
+    new RuntimeError(ErrorCodes.InvalidId, `id must match [A-Za-z0-9_.:-]{1,128}, got ${JSON.stringify(String(id).slice(0, 140))}`, { id: String(id).slice(0, 140) }),
+  unknownAggregateType: (type: string) =>
+    new RuntimeError(ErrorCodes.UnknownAggregateType, `no aggregate type named ${JSON.stringify(type.slice(0, 64))}`, { type: type.slice(0, 64) }),
+  versionConflict: (expected: number, actual: number) =>
+    new RuntimeError(ErrorCodes.VersionConflict, `expected version ${expected} but the stream is at ${actual}`, { expected, actual }),
+  overloaded: (what: string, retryAfterMs = 1000) =>
+    new RuntimeError(ErrorCodes.Overloaded, `${what} is full; retry later`, { retryAfterMs }, true),
+  closed: () => new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true),
+  streamNotFound: (type: string, id: string) =>
+    new RuntimeError(ErrorCodes.StreamNotFound, `no ${type} stream ${JSON.stringify(id)}`, { type, id }),
+};

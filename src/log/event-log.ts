@@ -1,0 +1,288 @@
+/**
+ * The durable event log: one LMDB environment per data dir, shared by the main thread and every actor
+ * worker (lmdb-js shares one native environment per path across the threads of a process).
+ *
+ * Databases:
+ * - `meta`       format version and the partition count P, fixed when the data dir is created.
+ * - `events`     [aggregateType, id, seq] -> event. Keyed by stream so hydration is one forward range scan.
+ * - `partitions` [partition, offset] -> [aggregateType, id, seq]. The partition's log, in offset order,
+ *                for subscribers (projections, the feed, the video reactor).
+ * - `commands`   [aggregateType, id, commandId] -> [firstSeq, lastSeq]. Idempotency: a retried command
+ *                returns its first result and writes nothing.
+ * - `snapshots`  [aggregateType, id, version] -> [snapshotVersion, state, ts]. Several per stream, so the
+ *                time machine can start from the nearest one at or below a target version.
+ *
+ * Writes are plain async puts issued in one synchronous run: lmdb-js batches every write of one event
+ * turn into one transaction (`eventTurnBatching`), which makes all events of a command (indeed all
+ * commands of one actor-host drain) commit atomically, and turns many concurrent commands into one
+ * group commit. `durable()` then waits for the flush, not just the commit (DESIGN invariant 2: with
+ * `overlappingSync`, the write promise resolves when the commit is visible, before it is on disk).
+ *
+ * Gotchas:
+ * - Never open with `noSync`, `mapAsync` or `useWritemap`; never mix lmdb-js versions on one data dir.
+ * - Long replays iterate with `snapshot: false` so a long-lived read transaction does not pin old pages
+ *   and grow the file (lmdb-js #198).
+ * - Events are never overwritten (invariant 3): offsets and seqs are assigned by the single owner of a
+ *   partition (see `runtime/actor-host.ts`); nothing else writes `events` or `partitions`.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+
+export const LOG_FORMAT_VERSION = 1;
+
+export type Durability = 'sync' | 'commit';
+
+export interface EventLogOptions {
+  /** Partition count for a new data dir. An existing data dir keeps its own; another value is an error. */
+  partitions?: number;
+  /** `sync` (default): ack after the commit is flushed to disk. `commit`: ack once visible (faster, may lose the last commits on power loss, never on a process crash). */
+  durability?: Durability;
+  readOnly?: boolean;
+}
+
+export interface StoredSnapshot<S = unknown> {
+  version: number;
+  snapshotVersion: number;
+  state: S;
+  ts: number;
+}
+
+type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
+type StreamRef = [aggregateType: string, id: string, seq: number];
+
+export class EventLog {
+  readonly partitions: number;
+  readonly durability: Durability;
+  readonly path: string;
+  #root: RootDatabase;
+  #events: Database<Buffer, Key[]>;
+  #partlog: Database<Buffer, Key[]>;
+  #commands: Database<Buffer, Key[]>;
+  #snapshots: Database<Buffer, Key[]>;
+  #failure: RuntimeError | null = null;
+  #lastWrite: Promise<unknown> | null = null;
+
+  private constructor(path: string, options: EventLogOptions) {
+    this.path = path;
+    this.durability = options.durability ?? 'sync';
+    mkdirSync(path, { recursive: true });
+    this.#root = open({
+      path: join(path, 'log.mdb'),
+      maxDbs: 16,
+      // Explicit, so nobody "optimises" them in: each would trade invariant 2 away (so would mapAsync).
+      noSync: false,
+      useWritemap: false,
+      readOnly: options.readOnly ?? false,
+    });
+    const binary = { encoding: 'binary' as const, keyEncoding: 'ordered-binary' as const };
+    this.#events = this.#root.openDB('events', binary) as unknown as Database<Buffer, Key[]>;
+    this.#partlog = this.#root.openDB('partitions', binary) as unknown as Database<Buffer, Key[]>;
+    this.#commands = this.#root.openDB('commands', binary) as unknown as Database<Buffer, Key[]>;
+    this.#snapshots = this.#root.openDB('snapshots', binary) as unknown as Database<Buffer, Key[]>;
+    this.partitions = this.#resolvePartitions(options);
+  }
+
+  /** Opens (or creates) the log in `dataDir`. Throws `PartitionMismatch` when P differs from the stored one. */
+  static open(dataDir: string, options: EventLogOptions = {}): EventLog {
+    return new EventLog(dataDir, options);
+  }
+
+  #resolvePartitions(options: EventLogOptions): number {
+    const meta = this.#root.openDB('meta', { encoding: 'msgpack' });
+    const stored = meta.get('format') as { version: number; partitions: number } | undefined;
+    if (stored) {
+      if (stored.version !== LOG_FORMAT_VERSION) {
+        throw new RuntimeError(ErrorCodes.InvalidOptions, `data dir ${this.path} has log format ${stored.version}; this build reads ${LOG_FORMAT_VERSION}`);
+      }
+      if (options.partitions !== undefined && options.partitions !== stored.partitions) {
+        throw new RuntimeError(
+          ErrorCodes.PartitionMismatch,
+          `data dir ${this.path} was created with ${stored.partitions} partitions; reopening it with ${options.partitions} would move aggregates to other partitions. Omit 'partitions' or pass ${stored.partitions}.`,
+          { stored: stored.partitions, requested: options.partitions },
+        );
+      }
+      return stored.partitions;
+    }
+    if (options.readOnly) throw new RuntimeError(ErrorCodes.InvalidOptions, `no event log in ${this.path}`);
+    const partitions = options.partitions ?? 16;
+    meta.putSync('format', { version: LOG_FORMAT_VERSION, partitions, created: Date.now() });
+    return partitions;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
+  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
+      const rec = decodeRecord<StoredEvent>(value, () => `events ${JSON.stringify(key)}`);
+      return { version: (key as StreamRef)[2], ts: rec[2] };
+    }
+    return { version: 0, ts: 0 };
+  }
+
+  /** Events of one stream with `from <= seq <= to`, in order. Iterates without pinning a read snapshot. */
+  *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    const range = this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false });
+    for (const { key, value } of range) {
+      const seq = (key as StreamRef)[2];
+      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, () => `events ${JSON.stringify(key)}`));
+    }
+  }
+
+  readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
+    const out: EventEnvelope[] = [];
+    if (limit <= 0) return out;
+    for (const e of this.iterateStream(aggregateType, id, from)) {
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** One event by position; undefined when absent. */
+  readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
+    const key = [aggregateType, id, seq];
+    const buf = this.#events.getBinary(key);
+    if (!buf) return undefined;
+    return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, () => `events ${JSON.stringify(key)}`));
+  }
+
+  /** The last seq whose ts <= `at` (0 when the stream has no event yet at that time). ts is monotone in seq, so this is a binary search. */
+  versionAt(aggregateType: string, id: string, at: number): number {
+    let lo = 0;
+    let hi = this.streamHead(aggregateType, id).version;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const e = this.readEvent(aggregateType, id, mid);
+      if (e && e.ts <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The next offset to be written in a partition (= number of events in it). */
+  partitionHead(partition: number): number {
+    for (const { key } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
+      return ((key as number[])[1] ?? -1) + 1;
+    }
+    return 0;
+  }
+
+  /** Events of a partition in offset order, starting at `from`. */
+  *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    let n = 0;
+    for (const { key, value } of this.#partlog.getRange({ start: [partition, from], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
+      if (n++ >= limit) return;
+      const [t, id, seq] = decodeRecord<StreamRef>(value, () => `partitions ${JSON.stringify(key)}`);
+      const e = this.readEvent(t, id, seq);
+      if (!e) throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} offset ${(key as number[])[1]} points at missing event ${t}/${id}#${seq}`, { partition });
+      yield e;
+    }
+  }
+
+  readPartition(partition: number, from = 0, limit = 1000): EventEnvelope[] {
+    return [...this.iteratePartition(partition, from, limit)];
+  }
+
+  findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number } | undefined {
+    const key = [aggregateType, id, commandId];
+    const buf = this.#commands.getBinary(key);
+    if (!buf) return undefined;
+    const [first, last] = decodeRecord<[number, number]>(buf, () => `commands ${JSON.stringify(key)}`);
+    return { first, last };
+  }
+
+  /** The newest persisted snapshot at or below `maxVersion`. */
+  snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
+    for (const { key, value } of this.#snapshots.getRange({ start: [aggregateType, id, maxVersion], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
+      const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, () => `snapshots ${JSON.stringify(key)}`);
+      return { version: (key as StreamRef)[2], snapshotVersion, state, ts };
+    }
+    return undefined;
+  }
+
+  /** Every stream key of an aggregate type, in key order (for rebuilds, reconcile and listings). */
+  *iterateStreamIds(aggregateType: string): Generator<string> {
+    let last: string | undefined;
+    for (const key of this.#events.getKeys({ start: [aggregateType], end: [aggregateType + '\u0000'], snapshot: false })) {
+      const id = (key as StreamRef)[1];
+      if (id !== last) yield (last = id);
+    }
+  }
+
+  // ---------------------------------------------------------------- writes (single owner per partition)
+
+  /**
+   * Queues the events of one command (and its idempotency record) into the current write batch. Every
+   * call made in the same event turn lands in the same LMDB transaction. Call `durable()` afterwards.
+   */
+  append(events: readonly EventEnvelope[], commandId?: string): void {
+    this.#assertWritable();
+    let last: Promise<unknown> | null = null;
+    for (const e of events) {
+      const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
+      last = this.#events.put([e.aggregateType, e.stream, e.seq], encodeRecord(rec));
+      this.#partlog.put([e.partition, e.offset], encodeRecord([e.aggregateType, e.stream, e.seq] satisfies StreamRef));
+    }
+    const first = events[0];
+    const tail = events[events.length - 1];
+    if (commandId !== undefined && first && tail) {
+      last = this.#commands.put([first.aggregateType, first.stream, commandId], encodeRecord([first.seq, tail.seq]));
+    }
+    if (last) this.#lastWrite = last;
+  }
+
+  putSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): void {
+    this.#assertWritable();
+    this.#lastWrite = this.#snapshots.put([aggregateType, id, snap.version], encodeRecord([snap.snapshotVersion, snap.state, snap.ts]));
+  }
+
+  /** Removes persisted snapshots of a stream below `belowVersion` (retention; snapshots are derived data). */
+  pruneSnapshots(aggregateType: string, id: string, keep: (version: number) => boolean): void {
+    for (const key of this.#snapshots.getKeys({ start: [aggregateType, id, 0], end: [aggregateType, id, Number.MAX_SAFE_INTEGER], snapshot: false })) {
+      const v = (key as StreamRef)[2];
+      if (!keep(v)) this.#lastWrite = this.#snapshots.remove(key as Key[]);
+    }
+  }
+
+  /**
+   * Resolves when every write queued so far is committed and, with `sync` durability, flushed to disk.
+   * A failed commit puts the log into a failed state: an fsync error must not be retried as if nothing
+   * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen.
+   */
+  async durable(): Promise<void> {
+    const write = this.#lastWrite;
+    this.#lastWrite = null;
+    if (!write) return;
+    const flushed = this.durability === 'sync' ? this.#root.flushed : this.#root.committed;
+    try {
+      await Promise.all([write, flushed]);
+    } catch (err) {
+      this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
+      throw this.#failure;
+    }
+  }
+
+  get failure(): RuntimeError | null {
+    return this.#failure;
+  }
+
+  #assertWritable(): void {
+    if (this.#failure) throw this.#failure;
+  }
+
+  async close(): Promise<void> {
+    await this.#root.close();
+  }
+}
+
+function hasMeta(m: EventMeta | undefined): m is EventMeta {
+  return !!m && (m.commandId !== undefined || m.correlationId !== undefined || m.causationId !== undefined);
+}
+
+function toEnvelope(aggregateType: string, stream: string, seq: number, r: StoredEvent): EventEnvelope {
+  return { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+}

@@ -1,0 +1,2 @@
+export { EventLog, LOG_FORMAT_VERSION, type Durability, type EventLogOptions, type StoredSnapshot } from './event-log.js';
+export { encodeRecord, decodeRecord } from './record-codec.js';

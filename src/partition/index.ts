@@ -1,0 +1,1 @@
+export { hashId, partitionOf, ownerOf, partitionsOwnedBy } from './partitioner.js';

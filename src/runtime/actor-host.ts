@@ -1,0 +1,413 @@
+/**
+ * The worker side: hosts the aggregates (actors) of the partitions this worker owns.
+ *
+ * Each actor has a mailbox; commands for one aggregate run one at a time in arrival order, while many
+ * aggregates are in flight at once. The host drains every queued command in one synchronous pass:
+ * hydrate (in-memory state, else persisted snapshot + tail, else full fold), decide, evolve, and queue
+ * the events into the log. All writes of one pass land in one LMDB transaction (lmdb-js batches an event
+ * turn), then the host waits for the flush and only then replies: acknowledged means durable.
+ *
+ * Why drains are serialized (no second drain while a commit is in flight): a later transaction must
+ * never commit when an earlier one failed, or the later one's seqs would follow events that do not
+ * exist. Group commit keeps this cheap: commands that arrive during a flush form the next, larger batch.
+ *
+ * Why two states per actor: `state`/`version` run ahead while a batch is being committed (the next
+ * command of the same pass decides on them); `durable*` is what readers may see. A failed commit drops
+ * the actor, which then re-hydrates from the log.
+ */
+import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
+import { EventLog } from '../log/index.js';
+import type { AnyDecider } from '../domain/index.js';
+import { partitionOf } from '../partition/index.js';
+import { loadDeciders } from './domain-registry.js';
+import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+
+interface Actor {
+  key: string;
+  aggregateType: string;
+  id: string;
+  partition: number;
+  decider: AnyDecider;
+  state: unknown;
+  version: number;
+  lastTs: number;
+  durableState: unknown;
+  durableVersion: number;
+  queued: number;
+  lastUsed: number;
+}
+
+interface PendingReply {
+  rid: number;
+  actor: Actor | null;
+  result?: CommandResult;
+  error?: RuntimeError;
+  /** A retry of a command in the same uncommitted batch: resolves with the first one's result. */
+  sameAs?: PendingReply;
+}
+
+const MAX_BATCH = 8192;
+
+export class ActorHost {
+  readonly #config: ActorHostConfig;
+  readonly #log: EventLog;
+  readonly #deciders: Map<string, AnyDecider>;
+  readonly #send: (m: FromWorker) => void;
+  readonly #owned: Set<number>;
+  readonly #offsets = new Map<number, number>();
+  /** Insertion order is recency order: touching an actor re-inserts it. */
+  readonly #actors = new Map<string, Actor>();
+  readonly #queue: CommandRequest[] = [];
+  #committing = false;
+  #scheduled = false;
+  #closing = false;
+  #onIdle: (() => void) | null = null;
+  #sweeper: NodeJS.Timeout | null = null;
+  #commandsProcessed = 0;
+  #batchesCommitted = 0;
+
+  private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
+    this.#config = config;
+    this.#log = log;
+    this.#deciders = deciders;
+    this.#send = send;
+    this.#owned = new Set(config.ownedPartitions);
+    for (const p of config.ownedPartitions) this.#offsets.set(p, log.partitionHead(p));
+    if (config.idlePassivateMs > 0) {
+      this.#sweeper = setInterval(() => this.#passivateIdle(), Math.max(1000, config.idlePassivateMs / 4));
+      this.#sweeper.unref();
+    }
+  }
+
+  static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
+    const deciders = await loadDeciders(config.domainModules);
+    const log = EventLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
+    const host = new ActorHost(config, log, deciders, send);
+    send({ kind: 'ready', offsets: Object.fromEntries(host.#offsets) });
+    return host;
+  }
+
+  handle(msg: ToWorker): void {
+    switch (msg.kind) {
+      case 'commands':
+        this.#enqueue(msg.batch);
+        return;
+      case 'load':
+        this.#send({ kind: 'loaded', reply: this.#load(msg.rid, msg.aggregateType, msg.id) });
+        return;
+      case 'stats':
+        this.#send({ kind: 'stats', rid: msg.rid, stats: this.stats() });
+        return;
+      case 'close':
+        void this.#close();
+        return;
+    }
+  }
+
+  stats(): ActorStats {
+    return {
+      workerIndex: this.#config.workerIndex,
+      liveActors: this.#actors.size,
+      queued: this.#queue.length,
+      offsets: Object.fromEntries(this.#offsets),
+      commandsProcessed: this.#commandsProcessed,
+      batchesCommitted: this.#batchesCommitted,
+    };
+  }
+
+  // ------------------------------------------------------------ mailbox
+
+  #enqueue(batch: CommandRequest[]): void {
+    const rejected: Reply[] = [];
+    for (const req of batch) {
+      if (this.#closing) {
+        rejected.push({ rid: req.rid, ok: false, error: serializeError(errors.closed()) });
+        continue;
+      }
+      const key = actorKey(req.aggregateType, req.id);
+      const actor = this.#actors.get(key);
+      const queued = actor ? actor.queued : 0;
+      if (queued >= this.#config.mailboxCapacity) {
+        rejected.push({ rid: req.rid, ok: false, error: serializeError(errors.overloaded(`the mailbox of ${req.aggregateType} ${req.id}`, 100)) });
+        continue;
+      }
+      if (actor) actor.queued++;
+      else this.#pendingNew.set(key, (this.#pendingNew.get(key) ?? 0) + 1);
+      this.#queue.push(req);
+    }
+    if (rejected.length) this.#send({ kind: 'replies', batch: rejected });
+    this.#schedule();
+  }
+
+  /** Mailbox depth of aggregates that are queued but not hydrated yet. */
+  readonly #pendingNew = new Map<string, number>();
+
+  #schedule(): void {
+    if (this.#scheduled || this.#committing || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#committing || this.#queue.length === 0) return;
+    this.#committing = true;
+    const n = Math.min(this.#queue.length, MAX_BATCH);
+    const batch = this.#queue.splice(0, n);
+    const pending: PendingReply[] = [];
+    const inBatch = new Map<string, PendingReply>();
+    for (const req of batch) pending.push(this.#process(req, inBatch));
+    const wrote = pending.some((p) => p.result && !p.result.duplicate && !p.sameAs);
+    let failure: RuntimeError | null = null;
+    if (wrote) {
+      try {
+        await this.#log.durable();
+        this.#batchesCommitted++;
+      } catch (err) {
+        failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
+      }
+    }
+    this.#reply(pending, failure);
+    this.#committing = false;
+    if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
+    this.#evictOverflow();
+    if (this.#queue.length) this.#schedule();
+    else if (this.#onIdle) this.#onIdle();
+  }
+
+  #process(req: CommandRequest, inBatch: Map<string, PendingReply>): PendingReply {
+    const out: PendingReply = { rid: req.rid, actor: null };
+    this.#commandsProcessed++;
+    let actor: Actor;
+    try {
+      actor = this.#actor(req.aggregateType, req.id);
+    } catch (err) {
+      this.#dequeued(actorKey(req.aggregateType, req.id));
+      out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
+      return out;
+    }
+    out.actor = actor;
+    actor.queued = Math.max(0, actor.queued - 1);
+    try {
+      if (req.commandId !== undefined) {
+        const same = inBatch.get(actor.key + '\u0000' + req.commandId);
+        if (same) {
+          out.sameAs = same;
+          return out;
+        }
+        const seen = this.#log.findCommand(actor.aggregateType, actor.id, req.commandId);
+        if (seen) {
+          out.result = this.#replayResult(actor, seen.first, seen.last);
+          return out;
+        }
+      }
+      if (req.expectedVersion !== undefined && req.expectedVersion !== actor.version) {
+        throw errors.versionConflict(req.expectedVersion, actor.version);
+      }
+      out.result = this.#decideAndAppend(actor, req);
+      if (req.commandId !== undefined) inBatch.set(actor.key + '\u0000' + req.commandId, out);
+    } catch (err) {
+      out.error = RuntimeError.is(err)
+        ? err
+        : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
+    }
+    return out;
+  }
+
+  #decideAndAppend(actor: Actor, req: CommandRequest): CommandResult {
+    const now = Math.max(req.now, actor.lastTs);
+    const decided = actor.decider.decide(req.command, actor.state, { now, id: actor.id, version: actor.version });
+    if (!Array.isArray(decided)) throw new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider returned no event array`);
+    // Fold first, assign offsets after: an `evolve` that throws must not burn partition offsets.
+    let state = actor.state;
+    for (const e of decided) state = actor.decider.evolve(state, e);
+    const meta = {
+      ...(req.commandId !== undefined ? { commandId: req.commandId } : {}),
+      ...(req.correlationId !== undefined ? { correlationId: req.correlationId } : {}),
+      ...(req.causationId !== undefined ? { causationId: req.causationId } : {}),
+    };
+    let offset = this.#offsets.get(actor.partition)!;
+    const events: EventEnvelope[] = decided.map((e, i) => ({
+      aggregateType: actor.aggregateType,
+      stream: actor.id,
+      type: e.type,
+      seq: actor.version + i + 1,
+      data: e.data,
+      ts: now,
+      partition: actor.partition,
+      offset: offset++,
+      meta,
+    }));
+    if (events.length > 0) {
+      this.#log.append(events, req.commandId);
+      this.#offsets.set(actor.partition, offset);
+      const before = actor.version;
+      actor.state = state;
+      actor.version += events.length;
+      actor.lastTs = now;
+      const every = this.#config.snapshotEvery;
+      if (every > 0 && Math.floor(before / every) !== Math.floor(actor.version / every)) {
+        this.#log.putSnapshot(actor.aggregateType, actor.id, { version: actor.version, snapshotVersion: actor.decider.snapshotVersion, state, ts: now });
+      }
+    }
+    return { version: actor.version, events, state };
+  }
+
+  /** The answer to a command seen before: its events, and the state right after them. */
+  #replayResult(actor: Actor, first: number, last: number): CommandResult {
+    const events = this.#log.readStream(actor.aggregateType, actor.id, first, last - first + 1);
+    return { version: last, events, state: this.#stateAt(actor, last), duplicate: true };
+  }
+
+  #stateAt(actor: Actor, version: number): unknown {
+    if (version === actor.durableVersion) return actor.durableState;
+    return hydrate(this.#log, actor.decider, actor.aggregateType, actor.id, version).state;
+  }
+
+  #reply(pending: PendingReply[], failure: RuntimeError | null): void {
+    const replies: Reply[] = [];
+    const touched = new Set<Actor>();
+    for (const p of pending) {
+      if (p.actor) touched.add(p.actor);
+      const src = p.sameAs ?? p;
+      const err = src.error ?? (failure && src.result && !src.result.duplicate ? failure : null);
+      if (err) replies.push({ rid: p.rid, ok: false, error: serializeError(err) });
+      else if (src.result) replies.push({ rid: p.rid, ok: true, result: p.sameAs ? { ...src.result, duplicate: true } : src.result });
+    }
+    for (const a of touched) {
+      if (failure) this.#actors.delete(a.key);
+      else {
+        a.durableState = a.state;
+        a.durableVersion = a.version;
+      }
+    }
+    if (replies.length) this.#send({ kind: 'replies', batch: replies });
+  }
+
+  // ------------------------------------------------------------ actors
+
+  #actor(aggregateType: string, id: string): Actor {
+    const key = actorKey(aggregateType, id);
+    const live = this.#actors.get(key);
+    const now = Date.now();
+    if (live) {
+      this.#actors.delete(key);
+      this.#actors.set(key, live);
+      live.lastUsed = now;
+      return live;
+    }
+    const decider = this.#deciders.get(aggregateType);
+    if (!decider) throw errors.unknownAggregateType(aggregateType);
+    const partition = partitionOf(id, this.#config.totalPartitions);
+    if (!this.#owned.has(partition)) {
+      throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} got ${aggregateType} ${id} of partition ${partition}, which it does not own`);
+    }
+    const h = hydrate(this.#log, decider, aggregateType, id);
+    if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
+      // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
+      this.#log.putSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
+    }
+    const queued = this.#pendingNew.get(key) ?? 0;
+    this.#pendingNew.delete(key);
+    const actor: Actor = {
+      key, aggregateType, id, partition, decider,
+      state: h.state, version: h.version, lastTs: h.ts,
+      durableState: h.state, durableVersion: h.version,
+      queued, lastUsed: now,
+    };
+    this.#actors.set(key, actor);
+    return actor;
+  }
+
+  #dequeued(key: string): void {
+    const n = this.#pendingNew.get(key);
+    if (n === undefined) return;
+    if (n <= 1) this.#pendingNew.delete(key);
+    else this.#pendingNew.set(key, n - 1);
+  }
+
+  #load(rid: number, aggregateType: string, id: string): Reply<{ version: number; state: unknown }> {
+    try {
+      const a = this.#actor(aggregateType, id);
+      return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
+    } catch (err) {
+      return { rid, ok: false, error: serializeError(err) };
+    }
+  }
+
+  /** LRU bound: passivate the least recently used actors that have nothing queued or in flight. */
+  #evictOverflow(): void {
+    const max = this.#config.maxLiveActors;
+    if (this.#actors.size <= max) return;
+    for (const [key, a] of this.#actors) {
+      if (this.#actors.size <= max) break;
+      if (a.queued === 0 && a.version === a.durableVersion) this.#actors.delete(key);
+    }
+  }
+
+  #passivateIdle(): void {
+    if (this.#committing) return;
+    const cutoff = Date.now() - this.#config.idlePassivateMs;
+    for (const [key, a] of this.#actors) {
+      if (a.lastUsed > cutoff) break; // recency order: the rest are newer
+      if (a.queued === 0) this.#actors.delete(key);
+    }
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    if (this.#committing || this.#queue.length || this.#scheduled) {
+      await new Promise<void>((resolve) => (this.#onIdle = resolve));
+    }
+    await this.#log.close();
+    this.#send({ kind: 'closed' });
+  }
+}
+
+export interface Hydrated {
+  state: unknown;
+  version: number;
+  ts: number;
+  /** Events folded on top of the snapshot (or from seq 1). */
+  folded: number;
+  fromSnapshot: number;
+  staleSnapshot: boolean;
+}
+
+/**
+ * State of a stream at `target` (default: its head): the newest snapshot at or below the target whose
+ * snapshot version matches the decider's, plus the events after it. DESIGN invariant 4 says this must
+ * equal the full fold; the property tests check it.
+ */
+export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
+  let state = decider.initialState();
+  let version = 0;
+  let ts = 0;
+  let staleSnapshot = false;
+  const snap = log.snapshotAtOrBelow(aggregateType, id, target);
+  if (snap) {
+    if (snap.snapshotVersion === decider.snapshotVersion) {
+      state = snap.state;
+      version = snap.version;
+      ts = snap.ts;
+    } else staleSnapshot = true;
+  }
+  const fromSnapshot = version;
+  let folded = 0;
+  for (const e of log.iterateStream(aggregateType, id, version + 1, target)) {
+    state = decider.evolve(state, e);
+    version = e.seq;
+    ts = e.ts;
+    folded++;
+  }
+  return { state, version, ts, folded, fromSnapshot, staleSnapshot };
+}
+
+function actorKey(aggregateType: string, id: string): string {
+  return aggregateType + '\u0000' + id;
+}
+
+export { DomainError };

@@ -1,0 +1,311 @@
+/**
+ * `createRuntime()`: the embedded API. The main thread routes commands to the worker that owns the
+ * aggregate's partition and answers reads (history, time machine) straight from LMDB, whose readers are
+ * lock-free and see every acknowledged commit.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
+import { EventLog } from '../log/index.js';
+import type { AnyDecider } from '../domain/index.js';
+import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
+import { hydrate } from './actor-host.js';
+import { loadDeciders } from './domain-registry.js';
+import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
+import type { ActorStats, CommandResult } from './protocol.js';
+import { WorkerSlot } from './worker-slot.js';
+
+export interface ExecuteOptions {
+  /** Fail with `VersionConflict` unless the stream is at exactly this version (0 = new stream). */
+  expectedVersion?: number;
+  /** Idempotency key: the same commandId on the same stream returns the first result and writes nothing. */
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+}
+
+export interface ExecuteResult<S = unknown> {
+  id: string;
+  type: string;
+  version: number;
+  events: EventEnvelope[];
+  state: S;
+  duplicate?: boolean;
+}
+
+export interface LoadOptions {
+  /** State right after this seq. */
+  version?: number;
+  /** State as of this moment (ms since epoch, a Date, or an ISO-8601 string). */
+  at?: number | Date | string;
+}
+
+export interface LoadResult<S = unknown> {
+  id: string;
+  type: string;
+  version: number;
+  state: S;
+}
+
+export interface HistoryOptions {
+  from?: number;
+  limit?: number;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  worker: number;
+  /** Next offset to be written (= events in the partition). */
+  offset: number;
+}
+
+export type CommittedListener = (events: EventEnvelope[]) => void;
+
+export interface Runtime {
+  readonly dataDir: string;
+  readonly partitionCount: number;
+  readonly workerCount: number;
+  readonly aggregateTypes: readonly string[];
+  /** The read side of the log (main thread): partitions in offset order, streams, snapshots. */
+  readonly log: EventLog;
+  /** Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads. */
+  readonly counters: { timeMachineFolded: number; commandsOk: number; commandsFailed: number; eventsAppended: number };
+  decider(aggregateType: string): AnyDecider | undefined;
+  execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
+  load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
+  history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
+  partitions(): PartitionInfo[];
+  /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
+  subscribe(listener: CommittedListener): () => void;
+  stats(): Promise<ActorStats[]>;
+  /** Null while healthy; the reason otherwise (a worker down, storage failed). */
+  health(): { ok: boolean; reasons: string[] };
+  close(): Promise<void>;
+}
+
+const MAX_HISTORY_PAGE = 10_000;
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const o = resolveOptions(options);
+  const log = EventLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+  const P = log.partitions;
+  const W = Math.min(o.workers ?? defaultWorkers(P), P);
+  let deciders: Map<string, AnyDecider>;
+  try {
+    deciders = await loadDeciders(o.domainModules);
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+  const validators = new Map<string, ValidateFunction>();
+  for (const d of deciders.values()) {
+    for (const [cmd, schema] of Object.entries(d.commands as Record<string, object>)) validators.set(`${d.type}\u0000${cmd}`, ajv.compile(schema));
+  }
+
+  const offsets = new Array<number>(P).fill(0);
+  const listeners = new Set<CommittedListener>();
+  const counters = { timeMachineFolded: 0, commandsOk: 0, commandsFailed: 0, eventsAppended: 0 };
+  const fatal = new Map<number, string>();
+  let rid = 0;
+  let closed = false;
+
+  const hooks = {
+    onCommitted(result: CommandResult) {
+      const events = result.events;
+      if (events.length === 0) return;
+      counters.eventsAppended += events.length;
+      const last = events[events.length - 1]!;
+      if (last.offset + 1 > offsets[last.partition]!) offsets[last.partition] = last.offset + 1;
+      for (const l of listeners) {
+        try {
+          l(events);
+        } catch {
+          // A subscriber's bug must not fail the command that was already committed.
+        }
+      }
+    },
+    onFatal(index: number, error: RuntimeError) {
+      fatal.set(index, `worker ${index}: ${error.message}`);
+    },
+    onRestart(index: number, reason: string) {
+      o.onWorkerRestart?.(index, reason);
+    },
+  };
+
+  const slots: WorkerSlot[] = [];
+  for (let w = 0; w < W; w++) {
+    slots.push(
+      new WorkerSlot(
+        {
+          workerIndex: w,
+          dataDir: o.dataDir,
+          totalPartitions: P,
+          ownedPartitions: partitionsOwnedBy(w, P, W),
+          durability: o.durability,
+          domainModules: o.domainModules,
+          snapshotEvery: o.snapshotEvery,
+          maxLiveActors: Math.max(1, Math.ceil(o.maxLiveActors / W)),
+          mailboxCapacity: o.mailboxCapacity,
+          idlePassivateMs: o.idlePassivateMs,
+        },
+        hooks,
+        o.maxInFlightPerWorker,
+        o.maxRestartsPerMinute,
+      ),
+    );
+  }
+  try {
+    for (const s of slots) {
+      const ready = await s.ready;
+      for (const [p, off] of Object.entries(ready)) offsets[Number(p)] = off;
+    }
+  } catch (err) {
+    await Promise.allSettled(slots.map((s) => s.close(2000)));
+    await log.close();
+    throw err;
+  }
+
+  const slotOf = (id: string): WorkerSlot => slots[ownerOf(partitionOf(id, P), W)]!;
+  const deciderOf = (type: unknown): AnyDecider => {
+    const d = typeof type === 'string' ? deciders.get(type) : undefined;
+    if (!d) throw errors.unknownAggregateType(String(type));
+    return d;
+  };
+  const assertOpen = (): void => {
+    if (closed) throw errors.closed();
+  };
+
+  const runtime: Runtime = {
+    dataDir: o.dataDir,
+    partitionCount: P,
+    workerCount: W,
+    aggregateTypes: [...deciders.keys()],
+    log,
+    counters,
+    decider: (t) => deciders.get(t),
+
+    async execute<S>(aggregateType: string, id: string, command: { type: string; data?: unknown }, opts: ExecuteOptions = {}) {
+      assertOpen();
+      const decider = deciderOf(aggregateType);
+      assertValidId(id);
+      if (typeof command !== 'object' || command === null || typeof command.type !== 'string') {
+        throw new RuntimeError(ErrorCodes.InvalidCommand, 'a command is { type, data }');
+      }
+      const validate = validators.get(`${aggregateType}\u0000${command.type}`);
+      if (!validate) {
+        throw new RuntimeError(ErrorCodes.UnknownCommandType, `${aggregateType} has no command ${JSON.stringify(command.type.slice(0, 64))}; known: ${Object.keys(decider.commands).join(', ')}`, {
+          known: Object.keys(decider.commands),
+        });
+      }
+      const data = command.data ?? {};
+      if (!validate(data)) {
+        const e = validate.errors?.[0];
+        throw new RuntimeError(ErrorCodes.InvalidCommand, `invalid ${command.type} data: ${e ? `${e.instancePath || '(root)'} ${e.message}` : 'schema mismatch'}`, {
+          path: e?.instancePath ?? '',
+        });
+      }
+      const { expectedVersion, commandId, correlationId, causationId } = opts;
+      if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+        throw new RuntimeError(ErrorCodes.InvalidCommand, 'expectedVersion must be a non-negative integer');
+      }
+      for (const [name, v] of [['commandId', commandId], ['correlationId', correlationId], ['causationId', causationId]] as const) {
+        if (v !== undefined) {
+          try {
+            assertValidId(v);
+          } catch {
+            throw new RuntimeError(ErrorCodes.InvalidCommand, `${name} must match [A-Za-z0-9_.:-]{1,128}`);
+          }
+        }
+      }
+      try {
+        const result = await slotOf(id).execute({
+          rid: ++rid,
+          aggregateType,
+          id,
+          command: { type: command.type, data },
+          now: Date.now(),
+          ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+          ...(commandId !== undefined ? { commandId } : {}),
+          ...(correlationId !== undefined ? { correlationId } : {}),
+          ...(causationId !== undefined ? { causationId } : {}),
+        });
+        counters.commandsOk++;
+        return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, ...(result.duplicate ? { duplicate: true } : {}) };
+      } catch (err) {
+        counters.commandsFailed++;
+        throw err;
+      }
+    },
+
+    async load<S>(aggregateType: string, id: string, opts: LoadOptions = {}) {
+      assertOpen();
+      const decider = deciderOf(aggregateType);
+      assertValidId(id);
+      if (opts.version === undefined && opts.at === undefined) {
+        const r = ++rid;
+        const res = await slotOf(id).request<{ version: number; state: unknown }>(r, { kind: 'load', rid: r, aggregateType, id });
+        if (res.version === 0) throw errors.streamNotFound(aggregateType, id);
+        return { id, type: aggregateType, version: res.version, state: res.state as S };
+      }
+      const head = log.streamHead(aggregateType, id).version;
+      if (head === 0) throw errors.streamNotFound(aggregateType, id);
+      let target: number;
+      if (opts.version !== undefined) {
+        if (!Number.isSafeInteger(opts.version) || opts.version < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'version must be a positive integer');
+        if (opts.version > head) throw new RuntimeError(ErrorCodes.NotFound, `${aggregateType} ${id} has ${head} events; there is no version ${opts.version}`, { head });
+        target = opts.version;
+      } else {
+        const at = toEpochMs(opts.at!);
+        target = log.versionAt(aggregateType, id, at);
+        if (target === 0) throw new RuntimeError(ErrorCodes.NotFound, `${aggregateType} ${id} had no event yet at ${new Date(at).toISOString()}`, { at });
+      }
+      const h = hydrate(log, decider, aggregateType, id, target);
+      counters.timeMachineFolded += h.folded;
+      return { id, type: aggregateType, version: h.version, state: h.state as S };
+    },
+
+    async history(aggregateType: string, id: string, opts: HistoryOptions = {}) {
+      assertOpen();
+      deciderOf(aggregateType);
+      assertValidId(id);
+      const from = opts.from ?? 1;
+      const limit = opts.limit ?? 1000;
+      if (!Number.isSafeInteger(from) || from < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new RuntimeError(ErrorCodes.InvalidQuery, `limit must be an integer in [1, ${MAX_HISTORY_PAGE}]`);
+      const events = log.readStream(aggregateType, id, from, limit);
+      if (events.length === 0 && log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
+      return events;
+    },
+
+    partitions: () => offsets.map((offset, partition) => ({ partition, worker: ownerOf(partition, W), offset })),
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    stats: () => Promise.all(slots.map((s) => s.stats(++rid))),
+
+    health() {
+      const reasons = [...fatal.values()];
+      for (const s of slots) if (s.down && !fatal.has(s.index)) reasons.push(s.down.message);
+      if (closed) reasons.push('closed');
+      return { ok: reasons.length === 0, reasons };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled(slots.map((s) => s.close()));
+      listeners.clear();
+      await log.close();
+    },
+  };
+  return runtime;
+}
+
+export function toEpochMs(at: number | Date | string): number {
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+  if (!Number.isFinite(ms)) throw new RuntimeError(ErrorCodes.InvalidQuery, `at must be epoch ms or an ISO-8601 time, got ${JSON.stringify(String(at).slice(0, 64))}`);
+  return ms;
+}

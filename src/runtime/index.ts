@@ -1,0 +1,7 @@
+export { createRuntime, toEpochMs } from './create-runtime.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, PartitionInfo, CommittedListener } from './create-runtime.js';
+export type { RuntimeOptions } from './options.js';
+export { builtinDomains, type DomainModule } from './domain-registry.js';
+export { hydrate } from './actor-host.js';
+export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
+export type { ActorStats } from './protocol.js';

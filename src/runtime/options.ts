@@ -1,0 +1,72 @@
+/** Runtime options: validated and filled with defaults once, at `createRuntime`. */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import type { Durability } from '../log/index.js';
+import { builtinDomains, toModuleUrl, type DomainModule } from './domain-registry.js';
+
+export interface RuntimeOptions {
+  /** Where the LMDB log lives (created if missing). */
+  dataDir: string;
+  /** Partition count P for a new data dir (default 16). An existing data dir keeps its own P. */
+  partitions?: number;
+  /** Actor worker threads W (default: the machine's available parallelism, at most P). */
+  workers?: number;
+  /** Modules exporting a Decider (absolute paths or file URLs). Default: the built-in account and video. */
+  domains?: DomainModule[];
+  /** `sync` (default): acknowledge after the flush to disk. `commit`: after the commit is visible. */
+  durability?: Durability;
+  /** Persist a snapshot each time a stream crosses a multiple of this many events (default 100; 0 = never). */
+  snapshotEvery?: number;
+  /** Live (in-memory) actors across all workers before the least recently used idle ones are passivated (default 200 000). */
+  maxLiveActors?: number;
+  /** Commands queued per aggregate before callers get `Overloaded` (default 1 024). */
+  mailboxCapacity?: number;
+  /** Commands in flight per worker before callers get `Overloaded` (default 100 000). */
+  maxInFlightPerWorker?: number;
+  /** Actors idle this long are passivated (default 300 000 ms; 0 = only the LRU bound). */
+  idlePassivateMs?: number;
+  /** Worker restarts allowed within a minute before the runtime stops restarting it (default 10). */
+  maxRestartsPerMinute?: number;
+  /** Called when a worker thread died and was restarted (for logs and metrics). */
+  onWorkerRestart?: (worker: number, reason: string) => void;
+}
+
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart'>> & {
+  partitions: number | undefined;
+  workers: number | undefined;
+  domainModules: string[];
+  onWorkerRestart: ((worker: number, reason: string) => void) | undefined;
+};
+
+export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
+  if (!o || typeof o.dataDir !== 'string' || o.dataDir.length === 0) invalid('dataDir is required');
+  const int = (name: string, v: number | undefined, min: number, max: number, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isSafeInteger(v) || v < min || v > max) invalid(`${name} must be an integer in [${min}, ${max}], got ${v}`);
+    return v;
+  };
+  if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
+  return {
+    dataDir: resolve(o.dataDir),
+    partitions: o.partitions === undefined ? undefined : int('partitions', o.partitions, 1, 65_536, 16),
+    workers: o.workers === undefined ? undefined : int('workers', o.workers, 1, 256, 1),
+    domainModules: (o.domains ?? builtinDomains).map(toModuleUrl),
+    durability: o.durability ?? 'sync',
+    snapshotEvery: int('snapshotEvery', o.snapshotEvery, 0, 1_000_000_000, 100),
+    maxLiveActors: int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000),
+    mailboxCapacity: int('mailboxCapacity', o.mailboxCapacity, 1, 10_000_000, 1024),
+    maxInFlightPerWorker: int('maxInFlightPerWorker', o.maxInFlightPerWorker, 1, 100_000_000, 100_000),
+    idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
+    maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
+    onWorkerRestart: o.onWorkerRestart,
+  };
+}
+
+export function defaultWorkers(partitions: number): number {
+  return Math.max(1, Math.min(availableParallelism(), partitions));
+}
+
+function invalid(message: string): never {
+  throw new RuntimeError(ErrorCodes.InvalidOptions, message);
+}

@@ -1,0 +1,73 @@
+/**
+ * The only shapes that cross the thread boundary between the router (main thread) and an actor host
+ * (worker thread). Everything here must survive structured clone: plain data, no classes, no functions.
+ *
+ * Why batches: a postMessage costs microseconds, a command's decide+evolve well under one. So commands
+ * travel to a worker in `commands` batches (all calls made in one event-loop turn), and replies come
+ * back in one `replies` message per committed LMDB transaction.
+ *
+ * Gotchas: both sides are always the same build (the worker is spawned from this package), so there is
+ * no protocol versioning; still, add fields as optional so a half-edited tree fails loudly in tests.
+ */
+import type { EventEnvelope, SerializedError } from '../kernel/index.js';
+import type { Durability } from '../log/index.js';
+
+export interface ActorHostConfig {
+  workerIndex: number;
+  dataDir: string;
+  totalPartitions: number;
+  ownedPartitions: number[];
+  durability: Durability;
+  /** Module specifiers (file URLs) whose default export is a Decider. */
+  domainModules: string[];
+  snapshotEvery: number;
+  maxLiveActors: number;
+  mailboxCapacity: number;
+  idlePassivateMs: number;
+}
+
+export interface CommandRequest {
+  rid: number;
+  aggregateType: string;
+  id: string;
+  command: { type: string; data: unknown };
+  expectedVersion?: number;
+  commandId?: string;
+  correlationId?: string;
+  causationId?: string;
+  /** Caller's clock when the command entered the runtime (ms); the actor never lets ts go backwards. */
+  now: number;
+}
+
+export interface CommandResult {
+  version: number;
+  events: EventEnvelope[];
+  state: unknown;
+  /** True when `commandId` had been seen: the first result is returned and nothing was written. */
+  duplicate?: boolean;
+}
+
+export type Reply<T = CommandResult> = { rid: number; ok: true; result: T } | { rid: number; ok: false; error: SerializedError };
+
+export interface ActorStats {
+  workerIndex: number;
+  liveActors: number;
+  queued: number;
+  offsets: Record<number, number>;
+  commandsProcessed: number;
+  batchesCommitted: number;
+}
+
+export type ToWorker =
+  | { kind: 'commands'; batch: CommandRequest[] }
+  | { kind: 'load'; rid: number; aggregateType: string; id: string }
+  | { kind: 'stats'; rid: number }
+  | { kind: 'close' };
+
+export type FromWorker =
+  | { kind: 'ready'; offsets: Record<number, number> }
+  | { kind: 'replies'; batch: Reply[] }
+  | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
+  | { kind: 'stats'; rid: number; stats: ActorStats }
+  | { kind: 'fatal'; error: SerializedError }
+  | { kind: 'closed' };

@@ -1,0 +1,200 @@
+/**
+ * The main-thread side of one actor worker: batches requests to it, matches replies, and supervises it.
+ *
+ * Why batching here: every call made during one event-loop turn (a loop of `execute`s, or all HTTP
+ * requests parsed in one poll phase) goes to the worker in one postMessage, flushed by `setImmediate`.
+ *
+ * Supervision: a worker that exits unexpectedly fails its in-flight requests with the retriable
+ * `WorkerCrashed` (their commands may or may not have committed; a retry with the same `commandId` is
+ * safe), and is started again; its actors re-hydrate from the log on first use. Commits are atomic, so
+ * nothing half-written is visible. Past `maxRestartsPerMinute`, the slot stays down and fails fast.
+ */
+import type { Worker } from 'node:worker_threads';
+import { ErrorCodes, RuntimeError, deserializeError, errors, type SerializedError } from '../kernel/index.js';
+import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+import { spawnWorker } from './thread-entry.js';
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: RuntimeError) => void;
+}
+
+export interface SlotHooks {
+  onCommitted(result: CommandResult): void;
+  onFatal(index: number, error: RuntimeError): void;
+  onRestart(index: number, reason: string): void;
+}
+
+export class WorkerSlot {
+  readonly index: number;
+  readonly #config: ActorHostConfig;
+  readonly #hooks: SlotHooks;
+  readonly #maxInFlight: number;
+  readonly #maxRestartsPerMinute: number;
+  #worker!: Worker;
+  #pending = new Map<number, Waiter<unknown>>();
+  #outbox: CommandRequest[] = [];
+  #flushScheduled = false;
+  #closing = false;
+  #down: RuntimeError | null = null;
+  #restarts: number[] = [];
+  #onClosed: (() => void) | null = null;
+  #ready!: Promise<Record<number, number>>;
+
+  constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number) {
+    this.index = config.workerIndex;
+    this.#config = config;
+    this.#hooks = hooks;
+    this.#maxInFlight = maxInFlight;
+    this.#maxRestartsPerMinute = maxRestartsPerMinute;
+    this.#start();
+  }
+
+  /** Resolves with the partition offsets once the worker has opened the log and loaded its deciders. */
+  get ready(): Promise<Record<number, number>> {
+    return this.#ready;
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  get down(): RuntimeError | null {
+    return this.#down;
+  }
+
+  #start(): void {
+    const worker = spawnWorker('actor-host', { config: this.#config });
+    this.#worker = worker;
+    let readyResolve!: (o: Record<number, number>) => void;
+    let readyReject!: (e: RuntimeError) => void;
+    this.#ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
+    this.#ready.catch(() => undefined);
+    worker.on('message', (m: FromWorker) => {
+      switch (m.kind) {
+        case 'ready':
+          readyResolve(m.offsets);
+          return;
+        case 'replies':
+          for (const r of m.batch) this.#settle(r, true);
+          return;
+        case 'loaded':
+          this.#settle(m.reply, false);
+          return;
+        case 'stats':
+          this.#settle({ rid: m.rid, ok: true, result: m.stats }, false);
+          return;
+        case 'fatal': {
+          const err = deserializeError(m.error);
+          readyReject(err);
+          this.#down = err;
+          this.#hooks.onFatal(this.index, err);
+          return;
+        }
+        case 'closed':
+          this.#onClosed?.();
+          return;
+      }
+    });
+    worker.on('error', (err) => readyReject(new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} failed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      if (this.#worker !== worker) return;
+      if (this.#closing) {
+        this.#failAll(errors.closed());
+        this.#onClosed?.();
+        return;
+      }
+      const reason = `worker ${this.index} exited with code ${code}`;
+      this.#failAll(new RuntimeError(ErrorCodes.WorkerCrashed, `${reason}; the command may not have been applied, retry it (with the same commandId to be safe)`, { worker: this.index }, true));
+      const now = Date.now();
+      this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
+      if (this.#down?.code === ErrorCodes.StorageFailed || this.#restarts.length >= this.#maxRestartsPerMinute) {
+        this.#down ??= new RuntimeError(ErrorCodes.WorkerCrashed, `${reason}; restarted too often, giving up`, { worker: this.index });
+        return;
+      }
+      this.#restarts.push(now);
+      this.#down = null;
+      this.#start();
+      this.#hooks.onRestart(this.index, reason);
+    });
+  }
+
+  #settle(r: Reply<unknown>, isCommand: boolean): void {
+    const w = this.#pending.get(r.rid);
+    if (!w) return;
+    this.#pending.delete(r.rid);
+    if (r.ok) {
+      if (isCommand && !(r.result as CommandResult).duplicate) this.#hooks.onCommitted(r.result as CommandResult);
+      w.resolve(r.result);
+    } else w.reject(deserializeError(r.error as SerializedError));
+  }
+
+  #failAll(err: RuntimeError): void {
+    const waiters = [...this.#pending.values()];
+    this.#pending.clear();
+    this.#outbox = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  #admit(rid: number): Promise<unknown> {
+    if (this.#closing) return Promise.reject(errors.closed());
+    if (this.#down) return Promise.reject(this.#down);
+    if (this.#pending.size >= this.#maxInFlight) return Promise.reject(errors.overloaded(`worker ${this.index}`));
+    return new Promise((resolve, reject) => this.#pending.set(rid, { resolve, reject }));
+  }
+
+  execute(req: CommandRequest): Promise<CommandResult> {
+    const p = this.#admit(req.rid) as Promise<CommandResult>;
+    if (this.#pending.has(req.rid)) {
+      this.#outbox.push(req);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    }
+    return p;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#outbox.length === 0) return;
+    const batch = this.#outbox;
+    this.#outbox = [];
+    this.#post({ kind: 'commands', batch });
+  }
+
+  request<T>(rid: number, msg: ToWorker): Promise<T> {
+    const p = this.#admit(rid) as Promise<T>;
+    if (this.#pending.has(rid)) {
+      this.#flush(); // keep order: commands queued before this read reach the worker first
+      this.#post(msg);
+    }
+    return p;
+  }
+
+  stats(rid: number): Promise<ActorStats> {
+    return this.request<ActorStats>(rid, { kind: 'stats', rid });
+  }
+
+  #post(msg: ToWorker): void {
+    this.#worker.postMessage(msg);
+  }
+
+  /** Finishes queued work, lets the worker close LMDB, then ends the thread (never terminate a busy addon). */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.#closing) return;
+    this.#flush();
+    this.#closing = true;
+    const worker = this.#worker;
+    const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
+    if (this.#down && this.#down.code !== ErrorCodes.StorageFailed) {
+      // The thread is already gone (restart budget spent).
+    } else {
+      worker.postMessage({ kind: 'close' } satisfies ToWorker);
+      const timer = setTimeout(() => this.#onClosed?.(), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+    }
+    await worker.terminate();
+  }
+}

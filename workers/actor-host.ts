@@ -1,0 +1,18 @@
+/** Thin worker entry: runs an ActorHost for the partitions in `workerData`. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ActorHost } from '../src/runtime/actor-host.js';
+import type { ActorHostConfig, FromWorker, ToWorker } from '../src/runtime/protocol.js';
+import { serializeError } from '../src/kernel/index.js';
+
+const port = parentPort!;
+const send = (m: FromWorker): void => port.postMessage(m);
+const config = (workerData as { config: ActorHostConfig }).config;
+
+try {
+  const host = await ActorHost.start(config, send);
+  // After 'closed' is sent the router ends this thread; nothing native is busy by then (node #34567).
+  port.on('message', (m: ToWorker) => host.handle(m));
+} catch (err) {
+  send({ kind: 'fatal', error: serializeError(err) });
+  process.exitCode = 1;
+}
