@@ -27,6 +27,8 @@ export const ErrorCodes = {
   CorruptRecord: 'CorruptRecord',
   PartitionMismatch: 'PartitionMismatch',
   DeciderFailed: 'DeciderFailed',
+  ViewLagging: 'ViewLagging',
+  ProjectionFailed: 'ProjectionFailed',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import { ViewStore } from './view-store.js';
 
 export const LOG_FORMAT_VERSION = 1;
 
@@ -62,6 +63,8 @@ export class EventLog {
   #partlog: Database<Buffer, Key[]>;
   #commands: Database<Buffer, Key[]>;
   #snapshots: Database<Buffer, Key[]>;
+  /** Read-model rows and checkpoints, in the same environment (see view-store.ts). */
+  readonly views: ViewStore;
   #failure: RuntimeError | null = null;
   #lastWrite: Promise<unknown> | null = null;
 
@@ -82,6 +85,7 @@ export class EventLog {
     this.#partlog = this.#root.openDB('partitions', binary) as unknown as Database<Buffer, Key[]>;
     this.#commands = this.#root.openDB('commands', binary) as unknown as Database<Buffer, Key[]>;
     this.#snapshots = this.#root.openDB('snapshots', binary) as unknown as Database<Buffer, Key[]>;
+    this.views = new ViewStore(this.#root);
     this.partitions = this.#resolvePartitions(options);
   }
 
@@ -240,12 +244,19 @@ export class EventLog {
     this.#lastWrite = this.#snapshots.put([aggregateType, id, snap.version], encodeRecord([snap.snapshotVersion, snap.state, snap.ts]));
   }
 
-  /** Removes persisted snapshots of a stream below `belowVersion` (retention; snapshots are derived data). */
-  pruneSnapshots(aggregateType: string, id: string, keep: (version: number) => boolean): void {
-    for (const key of this.#snapshots.getKeys({ start: [aggregateType, id, 0], end: [aggregateType, id, Number.MAX_SAFE_INTEGER], snapshot: false })) {
-      const v = (key as StreamRef)[2];
-      if (!keep(v)) this.#lastWrite = this.#snapshots.remove(key as Key[]);
+  /** Versions of a stream's persisted snapshots, newest first. */
+  snapshotVersions(aggregateType: string, id: string, limit = Number.MAX_SAFE_INTEGER): number[] {
+    const out: number[] = [];
+    for (const key of this.#snapshots.getKeys({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit })) {
+      out.push((key as StreamRef)[2]);
     }
+    return out;
+  }
+
+  /** Removes one persisted snapshot (retention; snapshots are derived data, never events). */
+  removeSnapshot(aggregateType: string, id: string, version: number): void {
+    this.#assertWritable();
+    this.#lastWrite = this.#snapshots.remove([aggregateType, id, version]);
   }
 
   /**

@@ -1,2 +1,3 @@
 export { EventLog, LOG_FORMAT_VERSION, type Durability, type EventLogOptions, type StoredSnapshot } from './event-log.js';
 export { encodeRecord, decodeRecord } from './record-codec.js';
+export { ViewStore, type ViewMeta } from './view-store.js';

@@ -20,6 +20,7 @@ import { EventLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
+import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 
 interface Actor {
@@ -65,6 +66,7 @@ export class ActorHost {
   #sweeper: NodeJS.Timeout | null = null;
   #commandsProcessed = 0;
   #batchesCommitted = 0;
+  #plugins: WorkerPlugin[] = [];
 
   private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
     this.#config = config;
@@ -83,6 +85,13 @@ export class ActorHost {
     const deciders = await loadDeciders(config.domainModules);
     const log = EventLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
     const host = new ActorHost(config, log, deciders, send);
+    for (const spec of config.plugins) {
+      const factory = ((await import(spec.module)) as { default: WorkerPluginFactory }).default;
+      let self: WorkerPlugin | undefined;
+      const ctx = { ...host.#pluginContext(), emit: (payload: unknown) => send({ kind: 'plugin-event', plugin: self?.name ?? spec.module, payload }) };
+      self = await factory(ctx, spec.options);
+      host.#plugins.push(self);
+    }
     send({ kind: 'ready', offsets: Object.fromEntries(host.#offsets) });
     return host;
   }
@@ -98,9 +107,45 @@ export class ActorHost {
       case 'stats':
         this.#send({ kind: 'stats', rid: msg.rid, stats: this.stats() });
         return;
+      case 'plugin':
+        void this.#pluginRequest(msg.rid, msg.plugin, msg.payload);
+        return;
       case 'close':
         void this.#close();
         return;
+    }
+  }
+
+  #pluginContext(): WorkerPluginContext {
+    return {
+      workerIndex: this.#config.workerIndex,
+      ownedPartitions: this.#config.ownedPartitions,
+      totalPartitions: this.#config.totalPartitions,
+      log: this.#log,
+      head: (p) => this.#offsets.get(p) ?? 0,
+      emit: () => undefined, // each plugin gets its own emitter in start()
+    };
+  }
+
+  async #pluginRequest(rid: number, name: string, payload: unknown): Promise<void> {
+    try {
+      const plugin = this.#plugins.find((p) => p.name === name);
+      if (!plugin?.onRequest) throw new RuntimeError(ErrorCodes.NotFound, `no worker plugin ${JSON.stringify(name)}`);
+      const result = await plugin.onRequest(payload);
+      this.#send({ kind: 'reply', reply: { rid, ok: true, result } });
+    } catch (err) {
+      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(err) } });
+    }
+  }
+
+  #notifyPlugins(heads: Map<number, number>): void {
+    if (heads.size === 0) return;
+    for (const p of this.#plugins) {
+      try {
+        p.onCommitted?.(heads);
+      } catch (err) {
+        this.#send({ kind: 'plugin-event', plugin: p.name, payload: { error: serializeError(err) } });
+      }
     }
   }
 
@@ -171,6 +216,7 @@ export class ActorHost {
     }
     this.#reply(pending, failure);
     this.#committing = false;
+    if (!failure && wrote) this.#notifyPlugins(headsOf(pending));
     if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
     this.#evictOverflow();
     if (this.#queue.length) this.#schedule();
@@ -250,9 +296,24 @@ export class ActorHost {
       const every = this.#config.snapshotEvery;
       if (every > 0 && Math.floor(before / every) !== Math.floor(actor.version / every)) {
         this.#log.putSnapshot(actor.aggregateType, actor.id, { version: actor.version, snapshotVersion: actor.decider.snapshotVersion, state, ts: now });
+        this.#thinSnapshots(actor);
       }
     }
     return { version: actor.version, events, state };
+  }
+
+  /**
+   * Retention: the newest ten snapshots stay; older ones only when their interval index is a multiple of
+   * `snapshotThinning`. Only the snapshot that just left the newest ten is examined, so each write costs O(1).
+   */
+  #thinSnapshots(actor: Actor): void {
+    const n = this.#config.snapshotThinning;
+    if (n <= 1) return;
+    // Reads see committed snapshots only: with the one just queued, the 10th committed one is now 11th.
+    const leaving = this.#log.snapshotVersions(actor.aggregateType, actor.id, 10)[9];
+    if (leaving !== undefined && Math.floor(leaving / this.#config.snapshotEvery) % n !== 0) {
+      this.#log.removeSnapshot(actor.aggregateType, actor.id, leaving);
+    }
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */
@@ -362,6 +423,7 @@ export class ActorHost {
     if (this.#committing || this.#queue.length || this.#scheduled) {
       await new Promise<void>((resolve) => (this.#onIdle = resolve));
     }
+    for (const p of this.#plugins) await p.close?.();
     await this.#log.close();
     this.#send({ kind: 'closed' });
   }
@@ -404,6 +466,16 @@ export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: strin
     folded++;
   }
   return { state, version, ts, folded, fromSnapshot, staleSnapshot };
+}
+
+function headsOf(pending: PendingReply[]): Map<number, number> {
+  const heads = new Map<number, number>();
+  for (const p of pending) {
+    const events = p.sameAs || p.result?.duplicate ? undefined : p.result?.events;
+    const last = events?.[events.length - 1];
+    if (last && (heads.get(last.partition) ?? -1) < last.offset + 1) heads.set(last.partition, last.offset + 1);
+  }
+  return heads;
 }
 
 function actorKey(aggregateType: string, id: string): string {

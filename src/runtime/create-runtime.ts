@@ -60,11 +60,19 @@ export interface PartitionInfo {
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
 
+export interface PluginChannel {
+  request<T>(worker: number, payload: unknown): Promise<T>;
+  broadcast<T>(payload: unknown): Promise<T[]>;
+  on(listener: (worker: number, payload: unknown) => void): () => void;
+}
+
 export interface Runtime {
   readonly dataDir: string;
   readonly partitionCount: number;
   readonly workerCount: number;
   readonly aggregateTypes: readonly string[];
+  /** Module URLs of the views (projections) the workers run. */
+  readonly viewModules: readonly string[];
   /** The read side of the log (main thread): partitions in offset order, streams, snapshots. */
   readonly log: EventLog;
   /** Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads. */
@@ -77,6 +85,12 @@ export interface Runtime {
   /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
   subscribe(listener: CommittedListener): () => void;
   stats(): Promise<ActorStats[]>;
+  /** States of a stream at two points (versions or times) and the events between them. */
+  diff<S = unknown>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions): Promise<{ from: LoadResult<S> | null; to: LoadResult<S>; events: EventEnvelope[] }>;
+  /** The worker that owns a partition. */
+  workerOf(partition: number): number;
+  /** The main-thread end of a worker plugin (e.g. the projection engine). */
+  plugin(name: string): PluginChannel;
   /** Null while healthy; the reason otherwise (a worker down, storage failed). */
   health(): { ok: boolean; reasons: string[] };
   close(): Promise<void>;
@@ -106,6 +120,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const listeners = new Set<CommittedListener>();
   const counters = { timeMachineFolded: 0, commandsOk: 0, commandsFailed: 0, eventsAppended: 0 };
   const fatal = new Map<number, string>();
+  const pluginListeners = new Map<string, Set<(worker: number, payload: unknown) => void>>();
   let rid = 0;
   let closed = false;
 
@@ -128,7 +143,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       fatal.set(index, `worker ${index}: ${error.message}`);
     },
     onRestart(index: number, reason: string) {
+      fatal.delete(index);
       o.onWorkerRestart?.(index, reason);
+    },
+    onPluginEvent(index: number, plugin: string, payload: unknown) {
+      for (const l of pluginListeners.get(plugin) ?? []) l(index, payload);
     },
   };
 
@@ -147,6 +166,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           maxLiveActors: Math.max(1, Math.ceil(o.maxLiveActors / W)),
           mailboxCapacity: o.mailboxCapacity,
           idlePassivateMs: o.idlePassivateMs,
+          snapshotThinning: o.snapshotThinning,
+          plugins: o.plugins,
         },
         hooks,
         o.maxInFlightPerWorker,
@@ -180,6 +201,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     partitionCount: P,
     workerCount: W,
     aggregateTypes: [...deciders.keys()],
+    viewModules: (o.plugins[0]!.options as { views: string[] }).views,
     log,
     counters,
     decider: (t) => deciders.get(t),
@@ -275,6 +297,48 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const events = log.readStream(aggregateType, id, from, limit);
       if (events.length === 0 && log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
       return events;
+    },
+
+    async diff<S>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions) {
+      const b = await runtime.load<S>(aggregateType, id, to);
+      let a: LoadResult<S> | null;
+      try {
+        a = await runtime.load<S>(aggregateType, id, from);
+      } catch (err) {
+        // A start before the stream's first event is the empty state: every event up to `to` is the diff.
+        if (!RuntimeError.is(err, ErrorCodes.NotFound)) throw err;
+        a = null;
+      }
+      const start = (a?.version ?? 0) + 1;
+      if (a && a.version > b.version) throw new RuntimeError(ErrorCodes.InvalidQuery, `from (version ${a.version}) is after to (version ${b.version})`);
+      const events = b.version >= start ? log.readStream(aggregateType, id, start, b.version - start + 1) : [];
+      return { from: a, to: b, events };
+    },
+
+    workerOf: (partition) => ownerOf(partition, W),
+
+    plugin(name) {
+      return {
+        request: <T>(worker: number, payload: unknown) => {
+          const slot = slots[worker];
+          if (!slot) return Promise.reject(new RuntimeError(ErrorCodes.InvalidQuery, `no worker ${worker}`));
+          const r = ++rid;
+          return slot.request<T>(r, { kind: 'plugin', rid: r, plugin: name, payload });
+        },
+        broadcast: <T>(payload: unknown) =>
+          Promise.all(
+            slots.map((s) => {
+              const r = ++rid;
+              return s.request<T>(r, { kind: 'plugin', rid: r, plugin: name, payload });
+            }),
+          ),
+        on(listener) {
+          let set = pluginListeners.get(name);
+          if (!set) pluginListeners.set(name, (set = new Set()));
+          set.add(listener);
+          return () => set.delete(listener);
+        },
+      };
     },
 
     partitions: () => offsets.map((offset, partition) => ({ partition, worker: ownerOf(partition, W), offset })),

@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
-import { builtinDomains, toModuleUrl, type DomainModule } from './domain-registry.js';
+import { builtinDomains, builtinViews, toModuleUrl, type DomainModule } from './domain-registry.js';
+import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface RuntimeOptions {
   /** Where the LMDB log lives (created if missing). */
@@ -28,11 +29,18 @@ export interface RuntimeOptions {
   idlePassivateMs?: number;
   /** Worker restarts allowed within a minute before the runtime stops restarting it (default 10). */
   maxRestartsPerMinute?: number;
+  /** Keep every n-th persisted snapshot once it is older than the newest ten (default 1: keep all). Bounds disk; the time machine then folds at most n x snapshotEvery events. */
+  snapshotThinning?: number;
+  /** Projection modules (read models) run by the projection engine. Default: the built-in balances and videos views. */
+  views?: DomainModule[];
+  /** Extra worker plugins (advanced). The projection engine is always loaded. */
+  workerPlugins?: WorkerPluginSpec[];
   /** Called when a worker thread died and was restarted (for logs and metrics). */
   onWorkerRestart?: (worker: number, reason: string) => void;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart'>> & {
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'views' | 'workerPlugins'>> & {
+  plugins: WorkerPluginSpec[];
   partitions: number | undefined;
   workers: number | undefined;
   domainModules: string[];
@@ -59,9 +67,18 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     maxInFlightPerWorker: int('maxInFlightPerWorker', o.maxInFlightPerWorker, 1, 100_000_000, 100_000),
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
     maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
+    snapshotThinning: int('snapshotThinning', o.snapshotThinning, 1, 1_000_000, 1),
+    plugins: [
+      { module: projectionEngine, options: { views: (o.views ?? builtinViews).map(toModuleUrl) } },
+      ...(o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
+    ],
     onWorkerRestart: o.onWorkerRestart,
   };
 }
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+/** The projection engine's worker side, named by URL: the runtime does not import projections/. */
+const projectionEngine = new URL(`../projections/worker-projector${ext}`, import.meta.url).href;
 
 export function defaultWorkers(partitions: number): number {
   return Math.max(1, Math.min(availableParallelism(), partitions));

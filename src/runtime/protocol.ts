@@ -11,6 +11,7 @@
  */
 import type { EventEnvelope, SerializedError } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
+import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface ActorHostConfig {
   workerIndex: number;
@@ -24,6 +25,9 @@ export interface ActorHostConfig {
   maxLiveActors: number;
   mailboxCapacity: number;
   idlePassivateMs: number;
+  /** Keep every n-th persisted snapshot beyond the newest ten (1 = keep all). */
+  snapshotThinning: number;
+  plugins: WorkerPluginSpec[];
 }
 
 export interface CommandRequest {
@@ -62,6 +66,7 @@ export type ToWorker =
   | { kind: 'commands'; batch: CommandRequest[] }
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
+  | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
   | { kind: 'close' };
 
 export type FromWorker =
@@ -69,5 +74,7 @@ export type FromWorker =
   | { kind: 'replies'; batch: Reply[] }
   | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
   | { kind: 'stats'; rid: number; stats: ActorStats }
+  | { kind: 'reply'; reply: Reply<unknown> }
+  | { kind: 'plugin-event'; plugin: string; payload: unknown }
   | { kind: 'fatal'; error: SerializedError }
   | { kind: 'closed' };

@@ -23,6 +23,7 @@ export interface SlotHooks {
   onCommitted(result: CommandResult): void;
   onFatal(index: number, error: RuntimeError): void;
   onRestart(index: number, reason: string): void;
+  onPluginEvent(index: number, plugin: string, payload: unknown): void;
 }
 
 export class WorkerSlot {
@@ -84,6 +85,12 @@ export class WorkerSlot {
         case 'stats':
           this.#settle({ rid: m.rid, ok: true, result: m.stats }, false);
           return;
+        case 'reply':
+          this.#settle(m.reply, false);
+          return;
+        case 'plugin-event':
+          this.#hooks.onPluginEvent(this.index, m.plugin, m.payload);
+          return;
         case 'fatal': {
           const err = deserializeError(m.error);
           readyReject(err);
@@ -115,7 +122,7 @@ export class WorkerSlot {
       this.#restarts.push(now);
       this.#down = null;
       this.#start();
-      this.#hooks.onRestart(this.index, reason);
+      this.#ready.then(() => this.#hooks.onRestart(this.index, reason), () => undefined);
     });
   }
 

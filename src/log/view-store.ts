@@ -1,0 +1,91 @@
+/**
+ * Storage for read models (projections), in the same LMDB environment as the log so that a view's rows
+ * and its checkpoint are written in one transaction with nothing else in between (DESIGN invariant 5:
+ * exactly-once effect without a dedupe table).
+ *
+ * Databases:
+ * - `view_rows`        [view, generation, rowId] -> row
+ * - `view_checkpoints` [view, generation, partition] -> next offset to project
+ * - `view_meta`        [view] -> { active, building }: which generation serves reads. A rebuild fills a
+ *                      new generation while the active one keeps serving, then flips `active` in one put.
+ *
+ * Gotchas: only the worker that owns a partition writes rows of streams in that partition and that
+ * partition's checkpoints; the main thread writes only `view_meta` and drops retired generations.
+ */
+import type { Database, Key, RootDatabase } from 'lmdb';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+
+export interface ViewMeta {
+  active: number;
+  building: number | null;
+}
+
+export class ViewStore {
+  readonly #root: RootDatabase;
+  readonly #rows: Database<Buffer, Key[]>;
+  readonly #checkpoints: Database<Buffer, Key[]>;
+  readonly #meta: Database<Buffer, Key[]>;
+
+  constructor(root: RootDatabase) {
+    this.#root = root;
+    const binary = { encoding: 'binary' as const, keyEncoding: 'ordered-binary' as const };
+    this.#rows = root.openDB('view_rows', binary) as unknown as Database<Buffer, Key[]>;
+    this.#checkpoints = root.openDB('view_checkpoints', binary) as unknown as Database<Buffer, Key[]>;
+    this.#meta = root.openDB('view_meta', binary) as unknown as Database<Buffer, Key[]>;
+  }
+
+  meta(view: string): ViewMeta {
+    const buf = this.#meta.getBinary([view]);
+    return buf ? decodeRecord<ViewMeta>(buf, () => `view_meta ${view}`) : { active: 1, building: null };
+  }
+
+  async setMeta(view: string, meta: ViewMeta): Promise<void> {
+    await this.#meta.put([view], encodeRecord(meta));
+    await this.#root.flushed;
+  }
+
+  getRow<R>(view: string, generation: number, id: string): R | undefined {
+    const key = [view, generation, id];
+    const buf = this.#rows.getBinary(key);
+    return buf ? decodeRecord<R>(buf, () => `view_rows ${JSON.stringify(key)}`) : undefined;
+  }
+
+  *rows<R>(view: string, generation: number, after?: string, limit = Number.MAX_SAFE_INTEGER): Generator<{ id: string; row: R }> {
+    const start = after === undefined ? [view, generation] : [view, generation, after];
+    let n = 0;
+    for (const { key, value } of this.#rows.getRange({ start, end: [view, generation + 1] })) {
+      const id = (key as [string, number, string])[2];
+      if (after !== undefined && id === after) continue;
+      if (n++ >= limit) return;
+      yield { id, row: decodeRecord<R>(value, () => `view_rows ${JSON.stringify(key)}`) };
+    }
+  }
+
+  checkpoint(view: string, generation: number, partition: number): number {
+    const key = [view, generation, partition];
+    const buf = this.#checkpoints.getBinary(key);
+    return buf ? decodeRecord<number>(buf, () => `view_checkpoints ${JSON.stringify(key)}`) : 0;
+  }
+
+  /** Queue a row write (or removal with `undefined`) into the current write batch. */
+  putRow(view: string, generation: number, id: string, row: unknown): Promise<boolean> {
+    return row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row));
+  }
+
+  putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<boolean> {
+    return this.#checkpoints.put([view, generation, partition], encodeRecord(offset));
+  }
+
+  /** Removes every row and checkpoint of a retired generation. */
+  async dropGeneration(view: string, generation: number): Promise<void> {
+    let last: Promise<boolean> | null = null;
+    for (const key of this.#rows.getKeys({ start: [view, generation], end: [view, generation + 1], snapshot: false })) last = this.#rows.remove(key as Key[]);
+    for (const key of this.#checkpoints.getKeys({ start: [view, generation], end: [view, generation + 1], snapshot: false })) last = this.#checkpoints.remove(key as Key[]);
+    if (last) await last;
+  }
+
+  /** Resolves when every write queued so far is committed (views are derived: visibility is enough). */
+  async committed(): Promise<void> {
+    await this.#root.committed;
+  }
+}

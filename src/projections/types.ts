@@ -1,0 +1,29 @@
+/**
+ * A projection (read model): rows keyed by stream id, each row a deterministic fold of its stream's
+ * events. Deterministic and keyed by stream is what makes a view rebuildable, reconcilable, and safe to
+ * run in the worker that owns the stream's partition (one writer per row).
+ */
+import type { EventEnvelope } from '../kernel/index.js';
+
+export interface Projection<R = unknown> {
+  /** The view's name in routes (`/views/:name`). */
+  readonly name: string;
+  /** Aggregate types whose events feed this view; other events are skipped. */
+  readonly aggregateTypes: readonly string[];
+  /** Fold one event into its stream's row; `undefined` removes the row. Must be pure. */
+  apply(row: R | undefined, event: EventEnvelope): R | undefined;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProjection = Projection<any>;
+
+export async function loadProjections(moduleUrls: readonly string[]): Promise<AnyProjection[]> {
+  const out: AnyProjection[] = [];
+  for (const url of moduleUrls) {
+    const mod = (await import(url)) as { default?: AnyProjection };
+    const p = mod.default;
+    if (!p || typeof p.apply !== 'function' || typeof p.name !== 'string') throw new Error(`${url} does not export a projection (default export with name, aggregateTypes, apply)`);
+    out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,253 @@
+/**
+ * The projection engine, main-thread side: reads of views, read-your-writes waits, lag, rebuild and
+ * reconcile. It keeps, per view, the checkpoint of every partition as the workers report them.
+ */
+import { ErrorCodes, RuntimeError, assertValidId } from '../kernel/index.js';
+import { partitionOf } from '../partition/index.js';
+import type { PluginChannel, Runtime } from '../runtime/index.js';
+import type { Mismatch, ReconcileReport } from './fold.js';
+import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
+import { loadProjections, type AnyProjection } from './types.js';
+
+/** A read-your-writes token: the view has applied every event of `partition` below `offset + 1`. */
+export interface Position {
+  partition: number;
+  offset: number;
+}
+
+export interface ViewRow<R = unknown> {
+  id: string;
+  row: R;
+}
+
+export interface PartitionLag {
+  partition: number;
+  checkpoint: number;
+  head: number;
+  lag: number;
+}
+
+export interface RebuildStatus {
+  view: string;
+  state: 'idle' | 'building' | 'swapped' | 'failed';
+  generation: number;
+  progress: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: string;
+}
+
+type Waiter = { view: string; partition: number; offset: number; resolve: () => void };
+
+export class Views {
+  readonly #runtime: Runtime;
+  readonly #channel: PluginChannel;
+  readonly #views: Map<string, AnyProjection>;
+  /** view -> generation -> partition -> checkpoint */
+  readonly #checkpoints = new Map<string, Map<number, number[]>>();
+  readonly #active = new Map<string, number>();
+  readonly #failures = new Map<string, string>();
+  readonly #rebuilds = new Map<string, RebuildStatus>();
+  #waiters: Waiter[] = [];
+  #progressListeners = new Set<(s: RebuildStatus) => void>();
+
+  private constructor(runtime: Runtime, views: AnyProjection[]) {
+    this.#runtime = runtime;
+    this.#channel = runtime.plugin('projections');
+    this.#views = new Map(views.map((v) => [v.name, v]));
+    for (const v of views) this.#active.set(v.name, runtime.log.views.meta(v.name).active);
+    this.#channel.on((_w, payload) => this.#onEvent(payload as ProjectorEvent));
+  }
+
+  static async open(runtime: Runtime): Promise<Views> {
+    const v = new Views(runtime, await loadProjections(runtime.viewModules));
+    await v.#refresh();
+    return v;
+  }
+
+  names(): string[] {
+    return [...this.#views.keys()];
+  }
+
+  async #refresh(): Promise<void> {
+    const statuses = await this.#channel.broadcast<ProjectorStatus>({ op: 'status' } satisfies ProjectorRequest);
+    for (const s of statuses) {
+      for (const t of s.targets) {
+        for (const [p, cp] of Object.entries(t.checkpoints)) this.#setCheckpoint(t.view, t.generation, Number(p), cp);
+        if (t.failed) this.#failures.set(t.view, t.failed);
+      }
+    }
+  }
+
+  #setCheckpoint(view: string, generation: number, partition: number, checkpoint: number): void {
+    let gens = this.#checkpoints.get(view);
+    if (!gens) this.#checkpoints.set(view, (gens = new Map()));
+    let cps = gens.get(generation);
+    if (!cps) gens.set(generation, (cps = new Array<number>(this.#runtime.partitionCount).fill(0)));
+    if (checkpoint > cps[partition]!) cps[partition] = checkpoint;
+  }
+
+  #onEvent(e: ProjectorEvent): void {
+    if (e.type === 'failed') {
+      this.#failures.set(e.view, `partition ${e.partition}: ${e.error.message}`);
+      return;
+    }
+    this.#setCheckpoint(e.view, e.generation, e.partition, e.checkpoint);
+    if (e.generation === this.#active.get(e.view)) {
+      this.#waiters = this.#waiters.filter((w) => {
+        if (w.view !== e.view || w.partition !== e.partition || e.checkpoint <= w.offset) return true;
+        w.resolve();
+        return false;
+      });
+    }
+  }
+
+  #view(name: string): AnyProjection {
+    const v = this.#views.get(name);
+    if (!v) throw new RuntimeError(ErrorCodes.NotFound, `no view named ${JSON.stringify(String(name).slice(0, 64))}; known: ${this.names().join(', ')}`);
+    return v;
+  }
+
+  #checkpoint(view: string, partition: number): number {
+    return this.#checkpoints.get(view)?.get(this.#active.get(view)!)?.[partition] ?? 0;
+  }
+
+  /** Resolves once the view has applied the event at `position` (read-your-writes), or fails with `ViewLagging`. */
+  async waitFor(view: string, position: Position, timeoutMs = 5000): Promise<void> {
+    this.#view(view);
+    if (!Number.isSafeInteger(position.partition) || position.partition < 0 || position.partition >= this.#runtime.partitionCount || !Number.isSafeInteger(position.offset) || position.offset < 0) {
+      throw new RuntimeError(ErrorCodes.InvalidQuery, `position must be <partition>:<offset> with partition < ${this.#runtime.partitionCount}`);
+    }
+    if (this.#checkpoint(view, position.partition) > position.offset) return;
+    await new Promise<void>((resolve, reject) => {
+      const w: Waiter = { view, partition: position.partition, offset: position.offset, resolve: () => (clearTimeout(timer), resolve()) };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((x) => x !== w);
+        reject(new RuntimeError(ErrorCodes.ViewLagging, `view ${view} has not reached ${position.partition}:${position.offset} within ${timeoutMs} ms`, { retryAfterMs: 1000 }, true));
+      }, timeoutMs);
+      this.#waiters.push(w);
+    });
+  }
+
+  async get<R = unknown>(view: string, id: string, options: { position?: Position; timeoutMs?: number } = {}): Promise<ViewRow<R>> {
+    this.#view(view);
+    assertValidId(id);
+    if (options.position) await this.waitFor(view, options.position, options.timeoutMs);
+    const row = this.#runtime.log.views.getRow<R>(view, this.#active.get(view)!, id);
+    if (row === undefined) throw new RuntimeError(ErrorCodes.NotFound, `view ${view} has no row ${JSON.stringify(id)}`, { view, id });
+    return { id, row };
+  }
+
+  list<R = unknown>(view: string, options: { after?: string; limit?: number } = {}): { rows: ViewRow<R>[]; next?: string } {
+    this.#view(view);
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new RuntimeError(ErrorCodes.InvalidQuery, 'limit must be an integer in [1, 1000]');
+    if (options.after !== undefined) assertValidId(options.after);
+    const rows = [...this.#runtime.log.views.rows<R>(view, this.#active.get(view)!, options.after, limit + 1)];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { rows, ...(more ? { next: rows[rows.length - 1]!.id } : {}) };
+  }
+
+  /** Per partition: the view's checkpoint, the log head, and the lag between them. */
+  lag(view: string): PartitionLag[] {
+    this.#view(view);
+    return this.#runtime.partitions().map(({ partition, offset }) => {
+      const checkpoint = this.#checkpoint(view, partition);
+      return { partition, checkpoint, head: offset, lag: Math.max(0, offset - checkpoint) };
+    });
+  }
+
+  failure(view: string): string | null {
+    return this.#failures.get(view) ?? null;
+  }
+
+  rebuildStatus(view: string): RebuildStatus {
+    this.#view(view);
+    return this.#rebuilds.get(view) ?? { view, state: 'idle', generation: this.#active.get(view)!, progress: 1 };
+  }
+
+  onRebuildProgress(listener: (s: RebuildStatus) => void): () => void {
+    this.#progressListeners.add(listener);
+    return () => this.#progressListeners.delete(listener);
+  }
+
+  /**
+   * Rebuilds a view from the log into a fresh generation while the current one keeps serving, then
+   * swaps atomically (one put of `view_meta`) and drops the old generation. Resolves when swapped.
+   */
+  async rebuild(view: string): Promise<RebuildStatus> {
+    this.#view(view);
+    const running = this.#rebuilds.get(view);
+    if (running?.state === 'building') throw new RuntimeError(ErrorCodes.VersionConflict, `view ${view} is already being rebuilt`, { expected: 'idle', actual: 'building' });
+    const store = this.#runtime.log.views;
+    const meta = store.meta(view);
+    const old = meta.active;
+    const generation = Math.max(old, meta.building ?? 0) + 1;
+    const status: RebuildStatus = { view, state: 'building', generation, progress: 0, startedAt: Date.now() };
+    this.#rebuilds.set(view, status);
+    const publish = () => {
+      for (const l of this.#progressListeners) l({ ...status });
+    };
+    try {
+      await store.setMeta(view, { active: old, building: generation });
+      await this.#channel.broadcast({ op: 'build', view, generation } satisfies ProjectorRequest);
+      publish();
+      // Caught up = every partition's checkpoint in the new generation reached the head seen now.
+      const target = this.#runtime.partitions().map((p) => p.offset);
+      const total = target.reduce((a, b) => a + b, 0);
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          const fail = this.#failures.get(view);
+          if (fail) return reject(new RuntimeError(ErrorCodes.ProjectionFailed, fail));
+          const cps = this.#checkpoints.get(view)?.get(generation) ?? [];
+          const done = target.reduce((a, head, p) => a + Math.min(head, cps[p] ?? 0), 0);
+          status.progress = total === 0 ? 1 : done / total;
+          publish();
+          if (target.every((head, p) => (cps[p] ?? 0) >= head)) return resolve();
+          setTimeout(check, 50);
+        };
+        check();
+      });
+      await store.setMeta(view, { active: generation, building: null });
+      this.#active.set(view, generation);
+      await this.#channel.broadcast({ op: 'retire', view, generation: old } satisfies ProjectorRequest);
+      await store.dropGeneration(view, old);
+      this.#checkpoints.get(view)?.delete(old);
+      Object.assign(status, { state: 'swapped', progress: 1, finishedAt: Date.now() });
+    } catch (err) {
+      Object.assign(status, { state: 'failed', error: (err as Error).message, finishedAt: Date.now() });
+      await store.setMeta(view, { active: old, building: null }).catch(() => undefined);
+      await this.#channel.broadcast({ op: 'retire', view, generation } satisfies ProjectorRequest).catch(() => undefined);
+      publish();
+      throw err;
+    }
+    publish();
+    return { ...status };
+  }
+
+  /** Replays the log, compares with the live view (up to its checkpoints), optionally repairs. */
+  async reconcile(view: string, options: { repair?: boolean; maxMismatches?: number } = {}): Promise<ReconcileReport> {
+    this.#view(view);
+    const generation = this.#active.get(view)!;
+    const reports = await this.#channel.broadcast<ReconcileReport>({ op: 'reconcile', view, generation, repair: options.repair ?? false, maxMismatches: options.maxMismatches ?? 100 } satisfies ProjectorRequest);
+    const mismatches: Mismatch[] = reports.flatMap((r) => r.mismatches).slice(0, options.maxMismatches ?? 100);
+    return {
+      checked: reports.reduce((a, r) => a + r.checked, 0),
+      drift: reports.reduce((a, r) => a + r.drift, 0),
+      mismatches,
+      repaired: reports.reduce((a, r) => a + r.repaired, 0),
+    };
+  }
+
+  /** The position of an id's partition for the given offset (helper for tokens). */
+  positionOf(id: string, offset: number): Position {
+    return { partition: partitionOf(id, this.#runtime.partitionCount), offset };
+  }
+}
+
+export function parsePosition(token: string): Position {
+  const m = /^(\d{1,6}):(\d{1,15})$/.exec(token);
+  if (!m) throw new RuntimeError(ErrorCodes.InvalidQuery, `position must look like <partition>:<offset>, got ${JSON.stringify(token.slice(0, 40))}`);
+  return { partition: Number(m[1]), offset: Number(m[2]) };
+}

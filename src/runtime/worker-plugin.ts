@@ -1,0 +1,39 @@
+/**
+ * Worker plugins: code that must run inside the actor worker that owns a partition, next to its single
+ * writer (the projection engine is one). The runtime loads them by module URL, like deciders, so the
+ * runtime never imports the folders built on top of it (DESIGN: runtime <- projections).
+ *
+ * A plugin sees the commits of its worker's partitions after they are durable, can answer requests from
+ * the main thread, and can post events to it.
+ */
+import type { EventLog } from '../log/index.js';
+
+export interface WorkerPluginSpec {
+  /** Module (file URL) whose default export is a `WorkerPluginFactory`. */
+  module: string;
+  /** Structured-cloneable options handed to the factory. */
+  options?: unknown;
+}
+
+export interface WorkerPluginContext {
+  readonly workerIndex: number;
+  readonly ownedPartitions: readonly number[];
+  readonly totalPartitions: number;
+  /** The log, opened in this worker (shares the native environment with every other thread). */
+  readonly log: EventLog;
+  /** Head (next offset) of an owned partition, as this worker's single writer knows it. */
+  head(partition: number): number;
+  /** Post an event to the plugin's listeners on the main thread. */
+  emit(payload: unknown): void;
+}
+
+export interface WorkerPlugin {
+  readonly name: string;
+  /** After a durable commit: the owned partitions whose head moved, with their new heads. */
+  onCommitted?(heads: ReadonlyMap<number, number>): void;
+  /** A request from the main thread; the result (or thrown RuntimeError) is sent back. */
+  onRequest?(payload: unknown): unknown;
+  close?(): Promise<void> | void;
+}
+
+export type WorkerPluginFactory = (ctx: WorkerPluginContext, options: unknown) => WorkerPlugin | Promise<WorkerPlugin>;
