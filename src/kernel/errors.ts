@@ -26,6 +26,7 @@ export const ErrorCodes = {
   StorageFailed: 'StorageFailed',
   CorruptRecord: 'CorruptRecord',
   PartitionMismatch: 'PartitionMismatch',
+  DataDirLocked: 'DataDirLocked',
   DeciderFailed: 'DeciderFailed',
   ViewLagging: 'ViewLagging',
   ProjectionFailed: 'ProjectionFailed',

@@ -3,3 +3,4 @@ export { foldPartitions, reconcilePartitions, type Mismatch, type ReconcileRepor
 export { loadProjections, type Projection, type AnyProjection } from './types.js';
 export { balancesView, type BalanceRow } from './views/balances.js';
 export { videosView, statusMovesForward, type VideoRow } from './views/videos.js';
+export { rebuildOffline, reconcileOffline } from './offline.js';

@@ -5,7 +5,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
-import { EventLog } from '../log/index.js';
+import { EventLog, lockDataDir } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './actor-host.js';
@@ -100,7 +100,14 @@ const MAX_HISTORY_PAGE = 10_000;
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
-  const log = EventLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+  const lock = lockDataDir(o.dataDir, 'runtime');
+  let log: EventLog;
+  try {
+    log = EventLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const P = log.partitions;
   const W = Math.min(o.workers ?? defaultWorkers(P), P);
   let deciders: Map<string, AnyDecider>;
@@ -108,6 +115,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     deciders = await loadDeciders(o.domainModules);
   } catch (err) {
     await log.close();
+    lock.release();
     throw err;
   }
   const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
@@ -183,6 +191,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   } catch (err) {
     await Promise.allSettled(slots.map((s) => s.close(2000)));
     await log.close();
+    lock.release();
     throw err;
   }
 
@@ -363,6 +372,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await Promise.allSettled(slots.map((s) => s.close()));
       listeners.clear();
       await log.close();
+      lock.release();
     },
   };
   return runtime;

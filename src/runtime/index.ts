@@ -1,7 +1,7 @@
 export { createRuntime, toEpochMs } from './create-runtime.js';
 export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, PartitionInfo, CommittedListener, PluginChannel } from './create-runtime.js';
 export type { RuntimeOptions } from './options.js';
-export { builtinDomains, builtinViews, toModuleUrl, type DomainModule } from './domain-registry.js';
+export { builtinDomains, builtinViews, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate } from './actor-host.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
