@@ -5,7 +5,7 @@ import type { ActorHostConfig, FromWorker, ToWorker } from '../src/runtime/proto
 import { serializeError } from '../src/kernel/index.js';
 
 const port = parentPort!;
-const send = (m: FromWorker): void => port.postMessage(m);
+const send = (m: FromWorker): void => (m.kind === 'replies' ? port.postMessage(m, [m.packed.buffer]) : port.postMessage(m));
 const config = (workerData as { config: ActorHostConfig }).config;
 
 try {

@@ -4,14 +4,19 @@
  * new checkpoint in one LMDB transaction: a crash between the two cannot happen, so every event affects
  * a view exactly once without a dedupe table (DESIGN invariant 5).
  *
- * It runs after each durable commit of the worker (and at start, to catch up), one pass at a time, at
- * most `BATCH` events per partition per pass so commands keep flowing between passes. A view may lag;
- * readers that need their own writes wait for a checkpoint (see views.ts).
+ * Two ways in, one rule (rows and checkpoint in one transaction, offsets in order):
+ * - Live: when a view's checkpoint for a partition equals the offset of events being appended, the
+ *   worker applies them during the same drain, so rows and checkpoint join the very transaction that
+ *   commits the events. No read-back, no lag in steady state.
+ * - Catch-up: otherwise (start-up, a rebuild's new generation, after a failure) asynchronous passes read
+ *   the partition from the checkpoint, at most `BATCH` events per partition per pass so commands keep
+ *   flowing, and commit rows + checkpoint together; once caught up, the view goes live again.
+ * A view may therefore lag for a while; readers that need their own writes wait for a checkpoint.
  *
  * Each view keeps one or two generations: the active one and, during a rebuild, the one being built
  * from offset 0. The main thread flips which one serves reads, then retires the old one.
  */
-import { ErrorCodes, RuntimeError, serializeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, serializeError, type EventEnvelope } from '../kernel/index.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from '../runtime/index.js';
 import { reconcilePartitions } from './fold.js';
 import { loadProjections, type AnyProjection } from './types.js';
@@ -22,10 +27,14 @@ const BATCH = 2000;
 interface Target {
   view: AnyProjection;
   generation: number;
-  /** partition -> next offset to project */
+  /** partition -> next offset to project (includes rows queued in the current, uncommitted batch) */
   checkpoints: Map<number, number>;
+  /** Recently written rows (write-through; this worker is their only writer), bounded LRU. */
+  rows: Map<string, unknown>;
   failed: string | null;
 }
+
+const ROW_CACHE = 20_000;
 
 class Projector implements WorkerPlugin {
   readonly name = 'projections';
@@ -53,13 +62,73 @@ class Projector implements WorkerPlugin {
     if (existing) return existing;
     const checkpoints = new Map<number, number>();
     for (const p of this.#ctx.ownedPartitions) checkpoints.set(p, this.#ctx.log.views.checkpoint(view.name, generation, p));
-    const t: Target = { view, generation, checkpoints, failed: null };
+    const t: Target = { view, generation, checkpoints, rows: new Map(), failed: null };
     this.#targets.push(t);
     return t;
   }
 
+  /** Live path: called in the drain, right after the events were queued into the batch. */
+  onAppend(events: readonly EventEnvelope[]): void {
+    const first = events[0];
+    if (!first || this.#running) return;
+    const p = first.partition;
+    for (const t of this.#targets) {
+      if (t.failed || t.checkpoints.get(p) !== first.offset) continue;
+      try {
+        if (t.view.aggregateTypes.includes(first.aggregateType)) {
+          let row = this.#row(t, first.stream);
+          for (const e of events) row = t.view.apply(row, e);
+          this.#writeRow(t, first.stream, row);
+        }
+        t.checkpoints.set(p, first.offset + events.length);
+        let parts = this.#live.get(t);
+        if (!parts) this.#live.set(t, (parts = new Set()));
+        parts.add(p);
+      } catch (err) {
+        this.#fail(t, p, first.offset, err);
+      }
+    }
+  }
+
+  /** Live path: one checkpoint put per advanced partition, still inside the batch's transaction. */
+  onBatchEnd(): void {
+    for (const [t, parts] of this.#live) {
+      for (const p of parts) void this.#ctx.log.views.putCheckpoint(t.view.name, t.generation, p, t.checkpoints.get(p)!);
+    }
+  }
+
+  /** After the durable commit: tell the main thread, and let catch-up passes run where needed. */
   onCommitted(): void {
-    this.#schedule();
+    for (const [t, parts] of this.#live) {
+      for (const p of parts) this.#emit({ type: 'progress', view: t.view.name, generation: t.generation, partition: p, checkpoint: t.checkpoints.get(p)! });
+    }
+    this.#live.clear();
+    if (this.#targets.some((t) => !t.failed && this.#ctx.ownedPartitions.some((p) => (t.checkpoints.get(p) ?? 0) < this.#ctx.head(p)))) this.#schedule();
+  }
+
+  /** Partitions advanced by the live path in the current batch, per target. */
+  readonly #live = new Map<Target, Set<number>>();
+
+  #row(t: Target, id: string): unknown {
+    if (t.rows.has(id)) {
+      const row = t.rows.get(id);
+      t.rows.delete(id);
+      t.rows.set(id, row);
+      return row;
+    }
+    return this.#ctx.log.views.getRow(t.view.name, t.generation, id);
+  }
+
+  #writeRow(t: Target, id: string, row: unknown): void {
+    void this.#ctx.log.views.putRow(t.view.name, t.generation, id, row);
+    t.rows.delete(id);
+    t.rows.set(id, row);
+    if (t.rows.size > ROW_CACHE) t.rows.delete(t.rows.keys().next().value!);
+  }
+
+  #fail(t: Target, partition: number, offset: number, err: unknown): void {
+    t.failed = `partition ${partition} at offset ${offset}: ${(err as Error)?.message ?? String(err)}`;
+    this.#emit({ type: 'failed', view: t.view.name, generation: t.generation, partition, error: serializeError(err) });
   }
 
   #emit(e: ProjectorEvent): void {
@@ -99,28 +168,30 @@ class Projector implements WorkerPlugin {
       if (behind.length === 0) continue;
       const from = Math.min(...behind.map((t) => t.checkpoints.get(p) ?? 0));
       const rows = behind.map(() => new Map<string, unknown>());
+      const checkpointsAtStart = behind.map((t) => t.checkpoints.get(p) ?? 0);
       let last = from - 1;
       let current: { offset: number } | null = null;
       try {
         for (const e of this.#ctx.log.iteratePartition(p, from, BATCH)) {
           current = e;
           behind.forEach((t, i) => {
-            if (e.offset < (t.checkpoints.get(p) ?? 0) || !t.view.aggregateTypes.includes(e.aggregateType)) return;
+            if (e.offset < checkpointsAtStart[i]! || !t.view.aggregateTypes.includes(e.aggregateType)) return;
             const cache = rows[i]!;
-            const before = cache.has(e.stream) ? cache.get(e.stream) : store.getRow(t.view.name, t.generation, e.stream);
+            const before = cache.has(e.stream) ? cache.get(e.stream) : this.#row(t, e.stream);
             cache.set(e.stream, t.view.apply(before, e));
           });
           last = e.offset;
         }
       } catch (err) {
-        for (const t of behind) t.failed = `partition ${p} at offset ${current?.offset ?? from}: ${(err as Error).message}`;
-        for (const t of behind) this.#emit({ type: 'failed', view: t.view.name, generation: t.generation, partition: p, error: serializeError(err) });
+        for (const t of behind) this.#fail(t, p, current?.offset ?? from, err);
         continue;
       }
       if (last < from) continue;
       behind.forEach((t, i) => {
-        for (const [id, row] of rows[i]!) void store.putRow(t.view.name, t.generation, id, row);
+        for (const [id, row] of rows[i]!) this.#writeRow(t, id, row);
         void store.putCheckpoint(t.view.name, t.generation, p, last + 1);
+        // Set now, not after the commit: the live path must not re-apply these offsets meanwhile.
+        t.checkpoints.set(p, last + 1);
         advanced.push({ t, partition: p, checkpoint: last + 1 });
       });
     }
@@ -128,7 +199,6 @@ class Projector implements WorkerPlugin {
     // Rows and checkpoints of this pass were queued in one event turn: one transaction.
     await store.committed();
     for (const a of advanced) {
-      a.t.checkpoints.set(a.partition, a.checkpoint);
       this.#emit({ type: 'progress', view: a.t.view.name, generation: a.t.generation, partition: a.partition, checkpoint: a.checkpoint });
     }
     return true;
@@ -148,10 +218,20 @@ class Projector implements WorkerPlugin {
         this.#targets = this.#targets.filter((t) => !(t.view.name === req.view && t.generation === req.generation));
         return { retired: true };
       case 'reconcile': {
-        await this.#quiesce();
         const view = this.#view(req.view);
+        // Rows and checkpoints must be read at one moment: wait until no pass runs and every write this
+        // worker queued (live rows of the last drain included) is committed. From here the code is
+        // synchronous, so this worker queues nothing new, and no other thread writes these partitions.
+        do {
+          await this.#quiesce();
+          await this.#ctx.log.views.committed();
+        } while (this.#running);
         const report = reconcilePartitions(this.#ctx.log, view, req.generation, this.#ctx.ownedPartitions, { repair: req.repair, maxMismatches: req.maxMismatches });
-        if (req.repair && report.repaired > 0) await this.#ctx.log.views.committed();
+        if (req.repair && report.repaired > 0) {
+          // The repaired rows bypassed the row cache: forget it so no stale row is folded on.
+          for (const t of this.#targets) if (t.view === view && t.generation === req.generation) t.rows.clear();
+          await this.#ctx.log.views.committed();
+        }
         return report;
       }
     }

@@ -20,6 +20,7 @@ import { EventLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
+import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 
@@ -47,7 +48,11 @@ interface PendingReply {
   sameAs?: PendingReply;
 }
 
-const MAX_BATCH = 8192;
+/**
+ * Commands per drain (one transaction). Large, because a drain's cost is mostly per command while the
+ * flush is per drain; bounded, so one drain's replies stay a reasonable single message.
+ */
+const MAX_BATCH = 32_768;
 
 export class ActorHost {
   readonly #config: ActorHostConfig;
@@ -67,6 +72,8 @@ export class ActorHost {
   #commandsProcessed = 0;
   #batchesCommitted = 0;
   #plugins: WorkerPlugin[] = [];
+  readonly #encoder = createEncoder();
+  readonly #decoder = createDecoder();
 
   private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
     this.#config = config;
@@ -99,7 +106,7 @@ export class ActorHost {
   handle(msg: ToWorker): void {
     switch (msg.kind) {
       case 'commands':
-        this.#enqueue(msg.batch);
+        this.#enqueue(this.#decoder.unpack<CommandRequest[]>(msg.packed));
         return;
       case 'load':
         this.#send({ kind: 'loaded', reply: this.#load(msg.rid, msg.aggregateType, msg.id) });
@@ -139,12 +146,16 @@ export class ActorHost {
   }
 
   #notifyPlugins(heads: Map<number, number>): void {
-    if (heads.size === 0) return;
+    if (heads.size > 0) this.#callPlugins((p) => p.onCommitted?.(heads));
+  }
+
+  /** A plugin's bug must never fail a command or a commit: it is reported to the main thread instead. */
+  #callPlugins(call: (p: WorkerPlugin) => void): void {
     for (const p of this.#plugins) {
       try {
-        p.onCommitted?.(heads);
+        call(p);
       } catch (err) {
-        this.#send({ kind: 'plugin-event', plugin: p.name, payload: { error: serializeError(err) } });
+        this.#send({ kind: 'plugin-event', plugin: p.name, payload: { type: 'plugin-error', error: serializeError(err) } });
       }
     }
   }
@@ -158,6 +169,10 @@ export class ActorHost {
       commandsProcessed: this.#commandsProcessed,
       batchesCommitted: this.#batchesCommitted,
     };
+  }
+
+  #sendReplies(replies: Reply[]): void {
+    this.#send({ kind: 'replies', packed: this.#encoder.pack(replies) });
   }
 
   // ------------------------------------------------------------ mailbox
@@ -180,7 +195,7 @@ export class ActorHost {
       else this.#pendingNew.set(key, (this.#pendingNew.get(key) ?? 0) + 1);
       this.#queue.push(req);
     }
-    if (rejected.length) this.#send({ kind: 'replies', batch: rejected });
+    if (rejected.length) this.#sendReplies(rejected);
     this.#schedule();
   }
 
@@ -204,6 +219,7 @@ export class ActorHost {
     const pending: PendingReply[] = [];
     const inBatch = new Map<string, PendingReply>();
     for (const req of batch) pending.push(this.#process(req, inBatch));
+    this.#callPlugins((p) => p.onBatchEnd?.());
     const wrote = pending.some((p) => p.result && !p.result.duplicate && !p.sameAs);
     let failure: RuntimeError | null = null;
     if (wrote) {
@@ -288,6 +304,7 @@ export class ActorHost {
     }));
     if (events.length > 0) {
       this.#log.append(events, req.commandId);
+      this.#callPlugins((p) => p.onAppend?.(events));
       this.#offsets.set(actor.partition, offset);
       const before = actor.version;
       actor.state = state;
@@ -344,7 +361,7 @@ export class ActorHost {
         a.durableVersion = a.version;
       }
     }
-    if (replies.length) this.#send({ kind: 'replies', batch: replies });
+    if (replies.length) this.#sendReplies(replies);
   }
 
   // ------------------------------------------------------------ actors

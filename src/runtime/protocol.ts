@@ -63,7 +63,8 @@ export interface ActorStats {
 }
 
 export type ToWorker =
-  | { kind: 'commands'; batch: CommandRequest[] }
+  /** `packed`: a CommandRequest[] encoded by wire.ts */
+  | { kind: 'commands'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
@@ -71,7 +72,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { kind: 'ready'; offsets: Record<number, number> }
-  | { kind: 'replies'; batch: Reply[] }
+  /** `packed`: a Reply[] encoded by wire.ts */
+  | { kind: 'replies'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
   | { kind: 'stats'; rid: number; stats: ActorStats }
   | { kind: 'reply'; reply: Reply<unknown> }

@@ -6,6 +6,7 @@
  * A plugin sees the commits of its worker's partitions after they are durable, can answer requests from
  * the main thread, and can post events to it.
  */
+import type { EventEnvelope } from '../kernel/index.js';
 import type { EventLog } from '../log/index.js';
 
 export interface WorkerPluginSpec {
@@ -29,6 +30,13 @@ export interface WorkerPluginContext {
 
 export interface WorkerPlugin {
   readonly name: string;
+  /**
+   * Synchronously, right after a command's events were queued into the current write batch: writes the
+   * plugin queues now land in the same LMDB transaction as those events (all or nothing with them).
+   */
+  onAppend?(events: readonly EventEnvelope[]): void;
+  /** Synchronously, after the last command of a batch and before its commit: the last chance to join it. */
+  onBatchEnd?(): void;
   /** After a durable commit: the owned partitions whose head moved, with their new heads. */
   onCommitted?(heads: ReadonlyMap<number, number>): void;
   /** A request from the main thread; the result (or thrown RuntimeError) is sent back. */

@@ -13,6 +13,7 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, RuntimeError, deserializeError, errors, type SerializedError } from '../kernel/index.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 import { spawnWorker } from './thread-entry.js';
+import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -41,6 +42,7 @@ export class WorkerSlot {
   #restarts: number[] = [];
   #onClosed: (() => void) | null = null;
   #ready!: Promise<Record<number, number>>;
+  #encoder!: WireEncoder;
 
   constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number) {
     this.index = config.workerIndex;
@@ -67,6 +69,9 @@ export class WorkerSlot {
   #start(): void {
     const worker = spawnWorker('actor-host', { config: this.#config });
     this.#worker = worker;
+    // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
+    this.#encoder = createEncoder();
+    const decoder: WireDecoder = createDecoder();
     let readyResolve!: (o: Record<number, number>) => void;
     let readyReject!: (e: RuntimeError) => void;
     this.#ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
@@ -77,7 +82,7 @@ export class WorkerSlot {
           readyResolve(m.offsets);
           return;
         case 'replies':
-          for (const r of m.batch) this.#settle(r, true);
+          for (const r of decoder.unpack<Reply[]>(m.packed)) this.#settle(r, true);
           return;
         case 'loaded':
           this.#settle(m.reply, false);
@@ -103,7 +108,11 @@ export class WorkerSlot {
           return;
       }
     });
-    worker.on('error', (err) => readyReject(new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} failed: ${err.message}`)));
+    let lastError = '';
+    worker.on('error', (err) => {
+      lastError = `: ${err.stack ?? err.message}`;
+      readyReject(new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} failed: ${err.message}`));
+    });
     worker.on('exit', (code) => {
       if (this.#worker !== worker) return;
       if (this.#closing) {
@@ -111,7 +120,7 @@ export class WorkerSlot {
         this.#onClosed?.();
         return;
       }
-      const reason = `worker ${this.index} exited with code ${code}`;
+      const reason = `worker ${this.index} exited with code ${code}${lastError}`;
       this.#failAll(new RuntimeError(ErrorCodes.WorkerCrashed, `${reason}; the command may not have been applied, retry it (with the same commandId to be safe)`, { worker: this.index }, true));
       const now = Date.now();
       this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
@@ -167,7 +176,8 @@ export class WorkerSlot {
     if (this.#outbox.length === 0) return;
     const batch = this.#outbox;
     this.#outbox = [];
-    this.#post({ kind: 'commands', batch });
+    const packed = this.#encoder.pack(batch);
+    this.#worker.postMessage({ kind: 'commands', packed } satisfies ToWorker, [packed.buffer]);
   }
 
   request<T>(rid: number, msg: ToWorker): Promise<T> {
