@@ -30,6 +30,14 @@ export const ErrorCodes = {
   DeciderFailed: 'DeciderFailed',
   ViewLagging: 'ViewLagging',
   ProjectionFailed: 'ProjectionFailed',
+  /** A WebSocket handshake from an Origin that is not allowed. */
+  Forbidden: 'Forbidden',
+  /** A plain HTTP GET on a WebSocket-only route. */
+  UpgradeRequired: 'UpgradeRequired',
+  /** The server is starting or stopping, or the runtime reports itself unhealthy. */
+  Unavailable: 'Unavailable',
+  /** The route exists, but not with this method. */
+  MethodNotAllowed: 'MethodNotAllowed',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

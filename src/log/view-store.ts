@@ -25,6 +25,8 @@ export class ViewStore {
   readonly #rows: Database<Buffer, Key[]>;
   readonly #checkpoints: Database<Buffer, Key[]>;
   readonly #meta: Database<Buffer, Key[]>;
+  /** The last queued write of this thread: lmdb-js commits in order, so awaiting it awaits them all. */
+  #last: Promise<boolean> | null = null;
 
   constructor(root: RootDatabase) {
     this.#root = root;
@@ -69,11 +71,11 @@ export class ViewStore {
 
   /** Queue a row write (or removal with `undefined`) into the current write batch. */
   putRow(view: string, generation: number, id: string, row: unknown): Promise<boolean> {
-    return row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row));
+    return (this.#last = row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row)));
   }
 
   putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<boolean> {
-    return this.#checkpoints.put([view, generation, partition], encodeRecord(offset));
+    return (this.#last = this.#checkpoints.put([view, generation, partition], encodeRecord(offset)));
   }
 
   /** Removes every row and checkpoint of a retired generation. */
@@ -84,8 +86,12 @@ export class ViewStore {
     if (last) await last;
   }
 
-  /** Resolves when every write queued so far is committed (views are derived: visibility is enough). */
+  /**
+   * Resolves when every view write this thread queued so far is committed (views are derived: visibility
+   * is enough). Not `root.committed`: with nothing pending, that waits for the next commit, whenever it is.
+   */
   async committed(): Promise<void> {
-    await this.#root.committed;
+    const last = this.#last;
+    if (last) await last;
   }
 }

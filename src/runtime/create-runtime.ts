@@ -310,9 +310,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     async diff<S>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions) {
       const b = await runtime.load<S>(aggregateType, id, to);
-      let a: LoadResult<S> | null;
+      let a: LoadResult<S> | null = null;
       try {
-        a = await runtime.load<S>(aggregateType, id, from);
+        // Version 0 is the empty state before the first event.
+        if (from.version !== 0) a = await runtime.load<S>(aggregateType, id, from);
       } catch (err) {
         // A start before the stream's first event is the empty state: every event up to `to` is the diff.
         if (!RuntimeError.is(err, ErrorCodes.NotFound)) throw err;

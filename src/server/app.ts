@@ -1,0 +1,117 @@
+/**
+ * `buildServer({ runtime })`: the fastify app in front of an open Runtime. It does not listen and does not
+ * own the runtime: the caller (`main.ts`, a test, an embedding program) listens, and closes the runtime
+ * after `app.close()` resolved, so in-flight commands finish before LMDB closes.
+ *
+ * Order matters here:
+ * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
+ *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
+ *    `{ error, message, ...details }` with the status from `error-status.ts`.
+ * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades).
+ *
+ * Gotchas:
+ * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or
+ *   `constructor.prototype` is refused with 400 before any code sees it (tested).
+ * - `return503OnClosing` is off because fastify's own 503 body does not follow our error format; the
+ *   `onRequest` hook below answers 503 `Unavailable` instead while the server stops.
+ */
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import { ErrorCodes } from '../kernel/index.js';
+import type { Runtime } from '../runtime/index.js';
+import { Views } from '../projections/index.js';
+import { errorReply } from './error-status.js';
+import { FEED_CLOSE } from './feed/client.js';
+import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
+import { ServerMetrics } from './metrics.js';
+import { aggregateRoutes } from './routes/aggregates.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { feedRoutes } from './routes/feed.js';
+import { systemRoutes } from './routes/system.js';
+import { viewRoutes } from './routes/views.js';
+import { schemaCompiler } from './schema-compilers.js';
+
+/** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
+export type ServerPlugin = FastifyPluginAsync<{ runtime: Runtime }>;
+
+export interface ServerOptions {
+  /** An open runtime. The server never closes it: close it after `app.close()`. */
+  runtime: Runtime;
+  /** Fastify's logger option (pino). Default: off. */
+  logger?: FastifyServerOptions['logger'];
+  /** Largest command body in bytes (default 1 MiB); larger ones get 413 `PayloadTooLarge`. */
+  commandBodyLimit?: number;
+  /** WebSocket feed limits and the allowed origins. */
+  feed?: FeedOptions;
+  /** Extra route plugins, registered after the built-in routes with `{ runtime }` as options. */
+  plugins?: readonly ServerPlugin[];
+  /** The read models; opened on `runtime` when not given. */
+  views?: Views;
+  /** Serve the dashboard at `/` (default true). */
+  dashboard?: boolean;
+  /** Include prom-client's default process metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { runtime } = options;
+  const commandBodyLimit = options.commandBodyLimit ?? MiB;
+  const feedOptions = resolveFeedOptions(options.feed);
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: Math.max(commandBodyLimit, MiB),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    // Ids may be 128 characters; longer ones must reach the schema (400 InvalidId), not miss the route.
+    routerOptions: { maxParamLength: 1024 },
+  });
+
+  app.setValidatorCompiler(schemaCompiler());
+  app.setErrorHandler((err, request, reply) => {
+    const r = errorReply(err);
+    if (r.status >= 500 && r.status !== 503) request.log.error({ err }, 'request failed');
+    void reply.code(r.status).headers(r.headers).send(r.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url.slice(0, 200)}` });
+  });
+
+  let stopping = false;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!stopping) return;
+    reply.header('connection', 'close').header('retry-after', '1');
+    return reply.code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
+  });
+
+  const views = options.views ?? (await Views.open(runtime));
+  const hub = new FeedHub(runtime, feedOptions);
+  const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
+  hub.counters = {
+    sent: () => metrics.feedMessages.inc(),
+    paused: () => metrics.feedSlowConsumers.inc({ action: 'paused' }),
+    closedSlow: () => metrics.feedSlowConsumers.inc({ action: 'closed' }),
+  };
+
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: feedOptions.maxPayload, perMessageDeflate: false },
+    // Our own preClose: feed clients get 1001 with a hint to resume, then the ws server closes.
+    preClose: async function () {
+      stopping = true;
+      hub.close(FEED_CLOSE.goingAway, 'server stopping: reconnect later with ?from=<position of the last message you processed>');
+      await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
+    },
+  });
+  app.addHook('onClose', async () => metrics.close());
+
+  await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
+  await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
+  await app.register(viewRoutes, { views });
+  await app.register(feedRoutes, { runtime, hub });
+  if (options.dashboard !== false) await app.register(dashboardRoutes);
+  for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
+  return app;
+}

@@ -1,0 +1,97 @@
+/**
+ * `npm start`: the server on an embedded default. Environment:
+ *   DATA_DIR   where the event log lives (default ./data)
+ *   PORT       default 3000 (0 picks a free port; the chosen URL is logged)
+ *   HOST       default 127.0.0.1 (set 0.0.0.0 to listen on every interface)
+ *   PARTITIONS partition count for a NEW data dir (default 16; an existing one keeps its own)
+ *   WORKERS    actor worker threads (default: CPU count, at most PARTITIONS)
+ *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
+ *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
+ *
+ * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
+ * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
+ * feed clients with 1001, then close the runtime (workers drain and close LMDB), then exit 0. A second
+ * signal, or a shutdown taking longer than SHUTDOWN_TIMEOUT_MS (default 15 000), exits 1 at once: acknowledged
+ * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
+ */
+import { createRuntime, type Runtime } from '../runtime/index.js';
+import { buildServer, type ServerPlugin } from './app.js';
+
+function intEnv(name: string, fallback: number | undefined, min: number, max: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const dataDir = process.env.DATA_DIR || './data';
+  const port = intEnv('PORT', 3000, 0, 65_535)!;
+  const host = process.env.HOST || '127.0.0.1';
+  const partitions = intEnv('PARTITIONS', undefined, 1, 65_536);
+  const workers = intEnv('WORKERS', undefined, 1, 256);
+  const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
+  const origins = process.env.FEED_ORIGINS?.trim();
+
+  const runtime: Runtime = await createRuntime({
+    dataDir,
+    ...(partitions !== undefined ? { partitions } : {}),
+    ...(workers !== undefined ? { workers } : {}),
+  });
+
+  // ------------------------------------------------------------------------------------------------
+  // VIDEO PIPELINE: wire it here. Start the reactor/encoder with `runtime`, push its route plugin
+  // (e.g. `/videos`) into `plugins`, and stop it in `stopPipeline` (called before `runtime.close()`).
+  const plugins: ServerPlugin[] = [];
+  const stopPipeline = async (): Promise<void> => {};
+  // ------------------------------------------------------------------------------------------------
+
+  const app = await buildServer({
+    runtime,
+    plugins,
+    logger: { level: process.env.LOG_LEVEL || 'info' },
+    ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      app.log.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown took too long: exiting');
+      process.exit(1);
+    }, shutdownTimeoutMs).unref();
+    try {
+      await app.close();
+      await stopPipeline();
+      await runtime.close();
+      app.log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  try {
+    await app.listen({ port, host });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  app.log.info({ url, dataDir: runtime.dataDir, partitions: runtime.partitionCount, workers: runtime.workerCount }, `eventide listening on ${url}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? `${err.name}: ${err.message}` : err);
+  process.exit(1);
+});

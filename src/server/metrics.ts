@@ -1,0 +1,170 @@
+/**
+ * Prometheus metrics for `GET /metrics`, in a registry of our own (never prom-client's global one, so two
+ * servers in one process, as in tests, do not share or clash).
+ *
+ * Gotchas:
+ * - Label values come from a closed set (known aggregate and command types, a fixed outcome list);
+ *   anything else is recorded as `unknown`, so a client cannot grow the series count with junk types.
+ * - Gauges read the runtime at scrape time (`collect`), so they cost nothing between scrapes.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ActorStats, Runtime } from '../runtime/index.js';
+import type { Views } from '../projections/index.js';
+
+export type CommandOutcome = 'ok' | 'duplicate' | 'invalid' | 'conflict' | 'rejected' | 'unavailable' | 'error';
+
+/** The outcome label of a command answered with this HTTP status. */
+export function outcomeOfStatus(status: number): CommandOutcome {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 409) return 'conflict';
+  if (status === 422) return 'rejected';
+  if (status === 503) return 'unavailable';
+  if (status >= 400 && status < 500) return 'invalid';
+  return 'error';
+}
+
+/** What the feed reports about its clients at scrape time. */
+export interface FeedGauges {
+  clients(): number;
+  /** Per partition: the largest number of committed events some client has not been sent yet. */
+  lag(): readonly number[];
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly #runtime: Runtime;
+  readonly #commands: Counter<'aggregate' | 'command' | 'outcome'>;
+  readonly #latency: Histogram<'aggregate' | 'command'>;
+  readonly feedMessages: Counter;
+  readonly feedSlowConsumers: Counter<'action'>;
+  #unsubscribe: () => void;
+
+  constructor(runtime: Runtime, feed: FeedGauges, options: { defaultMetrics?: boolean; views?: Views } = {}) {
+    this.#runtime = runtime;
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'eventide_' });
+    this.#commands = new Counter({
+      name: 'eventide_commands_total',
+      help: 'Commands answered over HTTP, by aggregate type, command type and outcome',
+      labelNames: ['aggregate', 'command', 'outcome'],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'eventide_command_duration_seconds',
+      help: 'Time from a command request arriving to its answer (durable commit included)',
+      labelNames: ['aggregate', 'command'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    const appended = new Counter({
+      name: 'eventide_events_appended_total',
+      help: 'Events committed to the log since the server started, by aggregate type',
+      labelNames: ['aggregate'],
+      registers,
+    });
+    this.#unsubscribe = runtime.subscribe((events) => {
+      for (const e of events) appended.inc({ aggregate: this.#aggregateLabel(e.aggregateType) });
+    });
+    new Gauge({
+      name: 'eventide_partition_offset',
+      help: 'Next offset to be written in each partition (= events committed to it)',
+      labelNames: ['partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of runtime.partitions()) this.set({ partition: String(p.partition) }, p.offset);
+      },
+    });
+    new Gauge({
+      name: 'eventide_feed_lag_events',
+      help: 'Per partition, the most committed events a connected feed client has not been sent yet',
+      labelNames: ['partition'],
+      registers,
+      collect() {
+        this.reset();
+        feed.lag().forEach((lag, partition) => this.set({ partition: String(partition) }, lag));
+      },
+    });
+    // prom-client collects every metric at once; these three share one stats() round trip per scrape.
+    let pending: Promise<ActorStats[] | null> | null = null;
+    const stats = (): Promise<ActorStats[] | null> =>
+      (pending ??= runtime
+        .stats()
+        .catch(() => null)
+        .finally(() => (pending = null)));
+    const perWorker = (name: string, help: string, pick: (s: ActorStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['worker'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const s of (await stats()) ?? []) this.set({ worker: String(s.workerIndex) }, pick(s));
+        },
+      });
+    perWorker('eventide_mailbox_depth', 'Commands queued in the actor mailboxes of each worker', (s) => s.queued);
+    perWorker('eventide_live_actors', 'Aggregates held in memory by each worker', (s) => s.liveActors);
+    new Gauge({
+      name: 'eventide_workers_up',
+      help: 'Actor workers answering a stats request (a worker that is down leaves the per-worker gauges empty)',
+      registers,
+      async collect() {
+        this.set((await stats())?.length ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'eventide_websocket_clients',
+      help: 'Connected WebSocket feed clients',
+      registers,
+      collect() {
+        this.set(feed.clients());
+      },
+    });
+    const views = options.views;
+    if (views) {
+      new Gauge({
+        name: 'eventide_view_lag_events',
+        help: 'Per view and partition: committed events the view has not applied yet',
+        labelNames: ['view', 'partition'],
+        registers,
+        collect() {
+          for (const name of views.names()) for (const l of views.lag(name)) this.set({ view: name, partition: String(l.partition) }, l.lag);
+        },
+      });
+      new Gauge({
+        name: 'eventide_view_checkpoint',
+        help: 'Per view and partition: the next offset the view will apply',
+        labelNames: ['view', 'partition'],
+        registers,
+        collect() {
+          for (const name of views.names()) for (const l of views.lag(name)) this.set({ view: name, partition: String(l.partition) }, l.checkpoint);
+        },
+      });
+    }
+    this.feedMessages = new Counter({ name: 'eventide_feed_events_sent_total', help: 'Event messages sent to feed clients', registers });
+    this.feedSlowConsumers = new Counter({
+      name: 'eventide_feed_slow_consumers_total',
+      help: 'Feed clients whose send buffer passed the limit: paused (resumed later from their position) or closed with 4008',
+      labelNames: ['action'],
+      registers,
+    });
+  }
+
+  /** Records one answered command request (whatever its status) and how long it took. */
+  recordCommand(aggregateType: string, commandType: unknown, outcome: CommandOutcome, seconds: number): void {
+    const aggregate = this.#aggregateLabel(aggregateType);
+    const decider = this.#runtime.decider(aggregateType);
+    const command = decider && typeof commandType === 'string' && Object.hasOwn(decider.commands, commandType) ? commandType : 'unknown';
+    this.#latency.observe({ aggregate, command }, seconds);
+    this.#commands.inc({ aggregate, command, outcome });
+  }
+
+  #aggregateLabel(type: string): string {
+    return this.#runtime.aggregateTypes.includes(type) ? type : 'unknown';
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}

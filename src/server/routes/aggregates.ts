@@ -1,0 +1,165 @@
+/**
+ * `/aggregates/:type/:id...`: commands, current and past state (time machine), and the stream's history.
+ *
+ * One set of routes per aggregate type, so each command route carries that type's body schema (built from
+ * the decider), and a catch-all set answers 404 `UnknownAggregateType` for every other type. The router
+ * prefers the static segment, so `/aggregates/account/...` never reaches the catch-all.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCodes, ID_PATTERN, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
+import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
+import { envelopeJson } from '../envelope-json.js';
+import { type ServerMetrics, outcomeOfStatus } from '../metrics.js';
+import { commandBodySchema, type CommandBody } from './command-schema.js';
+
+export interface AggregateRoutesOptions {
+  runtime: Runtime;
+  metrics: ServerMetrics;
+  /** Largest command body in bytes (413 `PayloadTooLarge` above). */
+  commandBodyLimit: number;
+}
+
+const MAX_EVENTS_PAGE = 1000;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: ID_PATTERN } } } as const;
+const stateQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { version: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, at: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+const eventsQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE, default: 100 },
+  },
+} as const;
+
+export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async (app, { runtime, metrics, commandBodyLimit }) => {
+  const duplicates = new WeakSet<FastifyRequest>();
+  const recordCommand = (type: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = request.body as Partial<CommandBody> | undefined;
+    const outcome = reply.statusCode === 200 && duplicates.has(request) ? 'duplicate' : outcomeOfStatus(reply.statusCode);
+    metrics.recordCommand(type, body?.type, outcome, reply.elapsedTime / 1000);
+  };
+
+  for (const type of runtime.aggregateTypes) {
+    const decider = runtime.decider(type)!;
+    const base = `/aggregates/${encodeURIComponent(type)}/:id`;
+
+    app.post<{ Params: { id: string }; Body: CommandBody }>(
+      `${base}/commands`,
+      {
+        bodyLimit: commandBodyLimit,
+        // Validation errors reach the handler, which can name the known command types.
+        attachValidation: true,
+        schema: { params: idParams, body: commandBodySchema(decider) },
+        onResponse: recordCommand(type),
+      },
+      async (request) => {
+        if (request.validationError) throw commandValidationError(request.validationError, Object.keys(decider.commands));
+        const { type: commandType, data, expectedVersion, commandId, correlationId, causationId } = request.body;
+        const options: ExecuteOptions = {
+          ...(expectedVersion !== undefined ? { expectedVersion } : {}),
+          ...(commandId !== undefined ? { commandId } : {}),
+          ...(correlationId !== undefined ? { correlationId } : {}),
+          ...(causationId !== undefined ? { causationId } : {}),
+        };
+        const r = await runtime.execute(type, request.params.id, { type: commandType, data: data ?? {} }, options);
+        if (r.duplicate) duplicates.add(request);
+        // The read-your-writes token: GET /views/:name/:id?position=<it> waits until the view has this event.
+        const last = r.events[r.events.length - 1];
+        return {
+          id: r.id,
+          type: r.type,
+          version: r.version,
+          events: r.events.map(envelopeJson),
+          state: r.state,
+          ...(last ? { position: `${last.partition}:${last.offset}` } : {}),
+          ...(r.duplicate ? { duplicate: true } : {}),
+        };
+      },
+    );
+
+    app.get<{ Params: { id: string }; Querystring: { version?: number; at?: string } }>(
+      base,
+      { schema: { params: idParams, querystring: stateQuery } },
+      async (request) => {
+        const { version, at } = request.query;
+        if (version !== undefined && at !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'give either version or at, not both');
+        const options: LoadOptions = { ...(version !== undefined ? { version } : {}), ...(at !== undefined ? { at } : {}) };
+        const r = await runtime.load(type, request.params.id, options);
+        return { id: r.id, type: r.type, version: r.version, state: r.state };
+      },
+    );
+
+    app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
+      `${base}/events`,
+      { schema: { params: idParams, querystring: eventsQuery } },
+      async (request) => {
+        const { from, limit } = request.query;
+        const id = request.params.id;
+        const events: EventEnvelope[] = await runtime.history(type, id, { from, limit });
+        const last = events[events.length - 1];
+        const more = last !== undefined && events.length === limit && last.seq < runtime.log.streamHead(type, id).version;
+        return { events: events.map(envelopeJson), ...(more ? { next: last.seq + 1 } : {}) };
+      },
+    );
+  }
+
+  // The diff between two points of a stream. A point is a version (an integer) or a time (ISO-8601, or
+  // `t:<epoch ms>`); `from` may lie before the stream's first event (then every event up to `to` is listed).
+  for (const type of runtime.aggregateTypes) {
+    app.get<{ Params: { id: string }; Querystring: { from: string; to: string } }>(
+      `/aggregates/${encodeURIComponent(type)}/:id/diff`,
+      {
+        schema: {
+          params: idParams,
+          querystring: {
+            type: 'object',
+            required: ['from', 'to'],
+            additionalProperties: false,
+            properties: { from: { type: 'string', minLength: 1, maxLength: 64 }, to: { type: 'string', minLength: 1, maxLength: 64 } },
+          },
+        },
+      },
+      async (request) => {
+        const d = await runtime.diff(type, request.params.id, pointOf(request.query.from), pointOf(request.query.to));
+        return {
+          id: request.params.id,
+          type,
+          from: d.from ? { version: d.from.version, state: d.from.state } : { version: 0, state: null },
+          to: { version: d.to.version, state: d.to.state },
+          events: d.events.map(envelopeJson),
+        };
+      },
+    );
+  }
+
+  // Any other aggregate type: 404, after the same body limit as the real routes. Counted as `unknown`.
+  const unknownType = async (request: FastifyRequest) => {
+    throw errors.unknownAggregateType((request.params as { type: string }).type);
+  };
+  app.post('/aggregates/:type/:id/commands', { bodyLimit: commandBodyLimit, onResponse: recordCommand('') }, unknownType);
+  app.get('/aggregates/:type/:id', unknownType);
+  app.get('/aggregates/:type/:id/events', unknownType);
+  app.get('/aggregates/:type/:id/diff', unknownType);
+};
+
+/** `12` is version 12; `t:1764000000000` is epoch ms; anything else must be an ISO-8601 time. */
+function pointOf(raw: string): LoadOptions {
+  if (/^\d{1,15}$/.test(raw)) return { version: Number(raw) };
+  if (/^t:\d{1,15}$/.test(raw)) return { at: Number(raw.slice(2)) };
+  if (!Number.isFinite(Date.parse(raw))) throw new RuntimeError(ErrorCodes.InvalidQuery, `a diff point is a version, an ISO-8601 time or t:<epoch ms>; got ${JSON.stringify(raw)}`);
+  return { at: raw };
+}
+
+/** Turns a schema rejection of a command request into the most useful error. */
+function commandValidationError(err: Error & { validation?: unknown; validationContext?: string }, known: string[]): Error {
+  const first = Array.isArray(err.validation) ? (err.validation[0] as { keyword?: string; params?: { error?: string; tagValue?: unknown } }) : undefined;
+  if (err.validationContext === 'body' && first?.keyword === 'discriminator' && first.params?.error === 'mapping') {
+    const name = String(first.params.tagValue).slice(0, 64);
+    return new RuntimeError(ErrorCodes.UnknownCommandType, `no command ${JSON.stringify(name)}; known: ${known.join(', ')}`, { known });
+  }
+  return err;
+}

@@ -1,0 +1,84 @@
+/**
+ * `/views/...`: the read models (projections). Reads may lag the log; `?position=<partition>:<offset>`
+ * (the `position` a command answer carries) waits until the view includes that event: read-your-writes.
+ * Rebuild runs in the background (202), its progress at `GET /views/:name/rebuild` and on the feed.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { ID_PATTERN } from '../../kernel/index.js';
+import { parsePosition, type Views } from '../../projections/index.js';
+
+export interface ViewRoutesOptions {
+  views: Views;
+}
+
+const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' } } } as const;
+const rowParams = { type: 'object', required: ['name', 'id'], properties: { ...nameParams.properties, id: { type: 'string', pattern: ID_PATTERN } } } as const;
+
+export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { views }) => {
+  app.get<{ Params: { name: string; id: string }; Querystring: { position?: string; timeoutMs?: number } }>(
+    '/views/:name/:id',
+    {
+      schema: {
+        params: rowParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { position: { type: 'string', maxLength: 32 }, timeoutMs: { type: 'integer', minimum: 0, maximum: 30_000, default: 5000 } },
+        },
+      },
+    },
+    async (request) => {
+      const { position, timeoutMs } = request.query;
+      const r = await views.get(request.params.name, request.params.id, {
+        ...(position !== undefined ? { position: parsePosition(position) } : {}),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+      return { view: request.params.name, id: r.id, row: r.row };
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { after?: string; limit: number } }>(
+    '/views/:name',
+    {
+      schema: {
+        params: nameParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { after: { type: 'string', pattern: ID_PATTERN }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        },
+      },
+    },
+    async (request) => {
+      const { rows, next } = views.list(request.params.name, { limit: request.query.limit, ...(request.query.after !== undefined ? { after: request.query.after } : {}) });
+      return { view: request.params.name, rows, ...(next !== undefined ? { next } : {}), lag: views.lag(request.params.name) };
+    },
+  );
+
+  app.post<{ Params: { name: string } }>('/views/:name/rebuild', { schema: { params: nameParams } }, async (request, reply) => {
+    const name = request.params.name;
+    const started = views.rebuild(name);
+    started.catch((err: unknown) => request.log.error({ err, view: name }, 'view rebuild failed'));
+    // Let an immediate rejection (unknown view, a rebuild already running) answer this request.
+    await Promise.race([started, new Promise((resolve) => setImmediate(resolve))]);
+    reply.code(202);
+    return views.rebuildStatus(name);
+  });
+
+  app.get<{ Params: { name: string } }>('/views/:name/rebuild', { schema: { params: nameParams } }, async (request) => views.rebuildStatus(request.params.name));
+
+  app.post<{ Params: { name: string }; Querystring: { repair: boolean; max: number } }>(
+    '/views/:name/reconcile',
+    {
+      schema: {
+        params: nameParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { repair: { type: 'boolean', default: false }, max: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 } },
+        },
+      },
+    },
+    async (request) => views.reconcile(request.params.name, { repair: request.query.repair, maxMismatches: request.query.max }),
+  );
+};

@@ -1,0 +1,102 @@
+/**
+ * The dashboard in real headless Chromium (playwright-core driving the Debian `chromium` package): it
+ * connects to the feed, shows a command sent through the API, shows a video's status and progress, and
+ * renders hostile data as text. Set DASHBOARD_SCREENSHOT=<file.png> to keep a screenshot.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { harness, type Harness } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let h: Harness;
+let browser: Browser;
+let page: Page;
+
+async function post(type: string, id: string, body: unknown): Promise<void> {
+  const res = await fetch(`${h.url}/aggregates/${type}/${id}/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  h = await harness();
+  await h.listen();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => (m.type() === 'error' ? problems.push(m.text()) : undefined));
+  (page as Page & { problems?: string[] }).problems = problems;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+describe('the dashboard page', () => {
+  it('connects to the feed and shows a command sent through the API', async () => {
+    await page.goto(h.url);
+    await expect.poll(() => page.textContent('#conn')).toBe('live');
+    await post('account', 'acc-browser', { type: 'Open', data: { owner: 'Ada' } });
+    await page.locator('#events tr', { hasText: 'AccountOpened' }).waitFor();
+    expect(await page.locator('#events tr').first().textContent()).toContain('account/acc-browser');
+  });
+
+  it('shows videos with their status and a progress bar, live', async () => {
+    await post('video', 'vid-demo', { type: 'Upload', data: { path: 'uploads/vid-demo', bytes: 1000, sha256: 'd'.repeat(64) } });
+    const card = page.locator('.video[data-id="vid-demo"]');
+    await expect.poll(() => card.locator('.badge').textContent()).toBe('UPLOADED');
+    await post('video', 'vid-demo', { type: 'StartProcessing', data: { attempt: 1 } });
+    await post('video', 'vid-demo', { type: 'ReportProgress', data: { attempt: 1, percent: 40 } });
+    await expect.poll(() => card.locator('.badge').textContent()).toBe('PROCESSING');
+    await expect.poll(() => card.locator('.progress').textContent()).toBe('40%');
+    expect(await card.locator('[role=progressbar]').getAttribute('aria-valuenow')).toBe('40');
+  });
+
+  it('renders hostile data as text, never as markup', async () => {
+    const owner = '<img src=x onerror="document.title=\'owned\'">';
+    await post('account', 'acc-xss', { type: 'Open', data: { owner } });
+    await page.locator('#events tr', { hasText: 'acc-xss' }).waitFor();
+    expect(await page.locator('#events img').count()).toBe(0);
+    expect(await page.locator('#events tr', { hasText: 'acc-xss' }).textContent()).toContain('<img src=x');
+    expect(await page.title()).not.toBe('owned');
+  });
+
+  it('shows per-partition offsets and keeps the console clean', async () => {
+    await expect.poll(() => page.locator('#partitions li').count()).toBe(4);
+    const total = h.runtime.partitions().reduce((n, p) => n + p.offset, 0);
+    await expect.poll(() => page.textContent('#partition-summary')).toContain(`${total} events`);
+    expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+  });
+
+  it('takes a screenshot when asked', async () => {
+    const file = process.env.DASHBOARD_SCREENSHOT;
+    if (!file) return;
+    for (const [id, steps] of [
+      ['vid-encoded', 100],
+      ['vid-failed', 30],
+      ['vid-queued', 0],
+    ] as const) {
+      await post('video', id, { type: 'Upload', data: { path: `uploads/${id}`, bytes: 2_000_000, sha256: 'e'.repeat(64) } });
+      if (steps === 0) continue;
+      await post('video', id, { type: 'StartProcessing', data: { attempt: 1 } });
+      await post('video', id, { type: 'ReportProgress', data: { attempt: 1, percent: steps === 100 ? 90 : steps } });
+      if (steps === 100) {
+        await post('video', id, { type: 'CompleteRendition', data: { attempt: 1, height: 360, path: `renditions/${id}/360.mp4`, bytes: 1000 } });
+        await post('video', id, { type: 'CompleteRendition', data: { attempt: 1, height: 720, path: `renditions/${id}/720.mp4`, bytes: 3000 } });
+        await post('video', id, { type: 'Succeed', data: { attempt: 1 } });
+      } else {
+        await post('video', id, { type: 'Fail', data: { attempt: 1, reason: 'ffprobe: unsupported codec', retriable: false } });
+      }
+    }
+    for (let i = 0; i < 3; i++) await post('account', 'acc-browser', { type: 'Deposit', data: { amount: 1000 * (i + 1) } });
+    await expect.poll(() => page.locator('.video').count()).toBe(4);
+    await page.waitForTimeout(2500); // one partitions poll and the row animation
+    await page.screenshot({ path: file, fullPage: true });
+  });
+});

@@ -1,0 +1,349 @@
+/**
+ * The HTTP contract of issue 3, row by row: every success and every error of every route, through
+ * fastify's inject (the real app, the real runtime, no socket).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
+import type { Runtime } from '../../src/runtime/index.js';
+import { buildServer } from '../../src/server/index.js';
+import { command, harness, type Harness } from './helpers.js';
+
+let h: Harness;
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+beforeAll(async () => {
+  h = await harness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('POST /aggregates/:type/:id/commands', () => {
+  it('executes a command and answers 200 { id, type, version, events, state } with ISO timestamps', async () => {
+    const r = await command(h.app, 'account', 'acc-ok', { type: 'Open', data: { owner: 'Ada' } });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: 'acc-ok', type: 'account', version: 1, state: { owner: 'Ada', balance: 0, open: true } });
+    const [e] = r.body.events as Array<Record<string, unknown>>;
+    expect(e).toMatchObject({ aggregateType: 'account', stream: 'acc-ok', type: 'AccountOpened', seq: 1, data: { owner: 'Ada' }, meta: {} });
+    expect(e!.ts).toMatch(ISO);
+    expect(typeof e!.partition).toBe('number');
+    expect(typeof e!.offset).toBe('number');
+  });
+
+  it('accepts expectedVersion and a commandId, and answers a retried commandId with the first result (duplicate: true)', async () => {
+    const first = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 500 }, expectedVersion: 1, commandId: 'dep-1' });
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ version: 2, state: { balance: 500 } });
+    const again = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 500 }, commandId: 'dep-1' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ version: 2, duplicate: true, state: { balance: 500 } });
+    expect(h.runtime.log.streamHead('account', 'acc-ok').version).toBe(2);
+  });
+
+  it('lets data be left out for a command with no required field', async () => {
+    await command(h.app, 'video', 'vid-cancel', { type: 'Upload', data: { path: 'uploads/v1', bytes: 10, sha256: 'a'.repeat(64) } });
+    const r = await command(h.app, 'video', 'vid-cancel', { type: 'Cancel' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ version: 2, state: { status: 'CANCELLED' } });
+  });
+
+  const bad: Array<[string, unknown, string, Record<string, unknown>?]> = [
+    ['a string amount (no coercion)', { type: 'Deposit', data: { amount: '5' } }, 'InvalidCommand', { path: '/data/amount' }],
+    ['a negative amount', { type: 'Deposit', data: { amount: -1 } }, 'InvalidCommand', { path: '/data/amount' }],
+    ['a missing required data', { type: 'Open' }, 'InvalidCommand'],
+    ['an unknown field in data', { type: 'Open', data: { owner: 'x', admin: true } }, 'InvalidCommand'],
+    ['an unknown top-level field', { type: 'Deposit', data: { amount: 1 }, force: true }, 'InvalidCommand'],
+    ['a negative expectedVersion', { type: 'Deposit', data: { amount: 1 }, expectedVersion: -1 }, 'InvalidCommand'],
+    ['a commandId outside the id alphabet', { type: 'Deposit', data: { amount: 1 }, commandId: 'a b' }, 'InvalidCommand'],
+    ['no type', { data: {} }, 'InvalidCommand'],
+    ['a body that is not an object', [1, 2], 'InvalidCommand'],
+    ['an unknown command type', { type: 'Transfer', data: {} }, 'UnknownCommandType', { known: ['Open', 'Deposit', 'Withdraw'] }],
+  ];
+  it.each(bad)('answers 400 to %s and writes nothing', async (_what, body, code, details) => {
+    const r = await command(h.app, 'account', 'acc-bad', body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe(code);
+    expect(typeof r.body.message).toBe('string');
+    if (details) expect(r.body).toMatchObject(details);
+    expect(h.runtime.log.streamHead('account', 'acc-bad').version).toBe(0);
+  });
+
+  it('answers 400 InvalidCommand to a body that is not JSON', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/aggregates/account/acc-bad/commands', headers: { 'content-type': 'application/json' }, payload: '{"type":' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidCommand' });
+  });
+
+  it.each([
+    ['__proto__', '{"type":"Open","data":{"owner":"x","__proto__":{"polluted":true}}}'],
+    ['constructor.prototype', '{"type":"Open","data":{"owner":"x","constructor":{"prototype":{"polluted":true}}}}'],
+  ])('refuses a %s key with 400 and pollutes nothing', async (_key, payload) => {
+    const res = await h.app.inject({ method: 'POST', url: '/aggregates/account/acc-proto/commands', headers: { 'content-type': 'application/json' }, payload });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidCommand' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(h.runtime.log.streamHead('account', 'acc-proto').version).toBe(0);
+  });
+
+  it.each([
+    ['a space', 'bad id'],
+    ['129 characters', 'x'.repeat(129)],
+    ['a slash-free but non-alphabet character', 'caf\u00e9'],
+  ])('answers 400 InvalidId to an id with %s', async (_what, id) => {
+    const r = await command(h.app, 'account', id, { type: 'Open', data: { owner: 'x' } });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toBe('InvalidId');
+  });
+
+  it('answers 404 UnknownAggregateType to an aggregate type nobody registered', async () => {
+    const r = await command(h.app, 'spaceship', 'x1', { type: 'Launch' });
+    expect(r.status).toBe(404);
+    expect(r.body).toMatchObject({ error: 'UnknownAggregateType', type: 'spaceship' });
+  });
+
+  it('answers 409 VersionConflict with { expected, actual }', async () => {
+    const r = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 }, expectedVersion: 0 });
+    expect(r.status).toBe(409);
+    expect(r.body).toMatchObject({ error: 'VersionConflict', expected: 0, actual: 2 });
+  });
+
+  it('answers 409 to a command that conflicts with the state (a second Open)', async () => {
+    const r = await command(h.app, 'account', 'acc-ok', { type: 'Open', data: { owner: 'Eve' } });
+    expect(r.status).toBe(409);
+    expect(r.body.error).toBe('AccountAlreadyOpen');
+  });
+
+  it('answers 413 PayloadTooLarge to a body over 1 MiB', async () => {
+    const payload = JSON.stringify({ type: 'Open', data: { owner: 'x'.repeat(1024 * 1024 + 10) } });
+    const res = await h.app.inject({ method: 'POST', url: '/aggregates/account/acc-big/commands', headers: { 'content-type': 'application/json' }, payload });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ error: 'PayloadTooLarge' });
+    expect(h.runtime.log.streamHead('account', 'acc-big').version).toBe(0);
+  });
+
+  it('answers 415 UnsupportedMediaType to a body that is not JSON by content-type', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/aggregates/account/acc-bad/commands', headers: { 'content-type': 'application/xml' }, payload: '<Open/>' });
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toMatchObject({ error: 'UnsupportedMediaType' });
+  });
+
+  it('answers 422 to a broken business rule (InsufficientFunds) with its details', async () => {
+    const r = await command(h.app, 'account', 'acc-ok', { type: 'Withdraw', data: { amount: 10_000 } });
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({ error: 'InsufficientFunds', balance: 500, amount: 10_000 });
+  });
+});
+
+describe('503 answers from an overloaded or closing runtime', () => {
+  /** The real runtime with one method replaced: the server only sees the Runtime interface. */
+  async function serverWith(override: Partial<Runtime>) {
+    return buildServer({ runtime: { ...h.runtime, ...override } as Runtime, defaultMetrics: false, dashboard: false });
+  }
+
+  it('answers 503 Overloaded with a Retry-After header from retryAfterMs', async () => {
+    const app = await serverWith({ execute: () => Promise.reject(errors.overloaded('the mailbox of account a', 1500)) });
+    const r = await command(app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 } });
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({ error: 'Overloaded', retryAfterMs: 1500, retriable: true });
+    expect(r.headers['retry-after']).toBe('2');
+    await app.close();
+  });
+
+  it.each([
+    ['WorkerCrashed', new RuntimeError(ErrorCodes.WorkerCrashed, 'worker 0 exited', { worker: 0 }, true)],
+    ['RuntimeClosed', errors.closed()],
+    ['StorageFailed', new RuntimeError(ErrorCodes.StorageFailed, 'fsync failed')],
+  ])('answers 503 %s with Retry-After', async (code, err) => {
+    const app = await serverWith({ execute: () => Promise.reject(err) });
+    const r = await command(app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 } });
+    expect(r.status).toBe(503);
+    expect(r.body.error).toBe(code);
+    expect(r.headers['retry-after']).toBe('1');
+    await app.close();
+  });
+
+  it('answers 500 Internal without leaking the message of an unexpected error', async () => {
+    const app = await serverWith({ execute: () => Promise.reject(new TypeError('secret detail')) });
+    const r = await command(app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 } });
+    expect(r.status).toBe(500);
+    expect(r.body).toEqual({ error: 'Internal', message: 'internal error' });
+    await app.close();
+  });
+});
+
+describe('GET /aggregates/:type/:id', () => {
+  it('answers the current state { id, type, version, state }', async () => {
+    const res = await h.app.inject('/aggregates/account/acc-ok');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ id: 'acc-ok', type: 'account', version: 2, state: { owner: 'Ada', balance: 500, open: true } });
+  });
+
+  it('answers the state as of a version', async () => {
+    const res = await h.app.inject('/aggregates/account/acc-ok?version=1');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ version: 1, state: { balance: 0 } });
+  });
+
+  it('answers the state as of a time, given as ISO-8601 or epoch ms', async () => {
+    const [first] = h.runtime.log.readStream('account', 'acc-ok', 1, 1);
+    for (const at of [new Date(first!.ts).toISOString(), String(first!.ts), String(Date.now() + 60_000)]) {
+      const res = await h.app.inject(`/aggregates/account/acc-ok?at=${encodeURIComponent(at)}`);
+      expect(res.statusCode).toBe(200);
+      expect((res.json() as { version: number }).version).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it.each([
+    ['a version that is not a number', '?version=abc'],
+    ['version 0', '?version=0'],
+    ['both version and at', '?version=1&at=0'],
+    ['a time that is not a time', '?at=yesterday'],
+    ['an unknown parameter', '?verison=1'],
+  ])('answers 400 InvalidQuery to %s', async (_what, query) => {
+    const res = await h.app.inject(`/aggregates/account/acc-ok${query}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidQuery' });
+  });
+
+  it.each([
+    ['a stream with no event', '/aggregates/account/nobody', 'StreamNotFound'],
+    ['a version past the head', '/aggregates/account/acc-ok?version=99', 'NotFound'],
+    ['a time before the first event', '/aggregates/account/acc-ok?at=1000', 'NotFound'],
+    ['an unknown aggregate type', '/aggregates/spaceship/x1', 'UnknownAggregateType'],
+  ])('answers 404 to %s', async (_what, url, code) => {
+    const res = await h.app.inject(url);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: code });
+  });
+
+  it('answers 400 InvalidId to a bad id', async () => {
+    const res = await h.app.inject('/aggregates/account/a%20b');
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidId' });
+  });
+});
+
+describe('GET /aggregates/:type/:id/events', () => {
+  it('answers the history in order, a page at a time, with next while more remain', async () => {
+    for (let i = 0; i < 3; i++) await command(h.app, 'account', 'acc-pages', i === 0 ? { type: 'Open', data: { owner: 'P' } } : { type: 'Deposit', data: { amount: i } });
+    const page1 = (await h.app.inject('/aggregates/account/acc-pages/events?limit=2')).json() as { events: Array<{ seq: number; ts: string }>; next?: number };
+    expect(page1.events.map((e) => e.seq)).toEqual([1, 2]);
+    expect(page1.events[0]!.ts).toMatch(ISO);
+    expect(page1.next).toBe(3);
+    const page2 = (await h.app.inject(`/aggregates/account/acc-pages/events?from=${page1.next}&limit=2`)).json() as { events: Array<{ seq: number }>; next?: number };
+    expect(page2.events.map((e) => e.seq)).toEqual([3]);
+    expect(page2.next).toBeUndefined();
+  });
+
+  it('answers an empty page past the end', async () => {
+    const res = await h.app.inject('/aggregates/account/acc-pages/events?from=50');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ events: [] });
+  });
+
+  it.each(['?limit=0', '?limit=5000', '?from=0', '?from=x'])('answers 400 InvalidQuery to %s', async (query) => {
+    const res = await h.app.inject(`/aggregates/account/acc-pages/events${query}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error: 'InvalidQuery' });
+  });
+
+  it.each([
+    ['/aggregates/account/nobody/events', 'StreamNotFound'],
+    ['/aggregates/spaceship/x/events', 'UnknownAggregateType'],
+  ])('answers 404 to %s', async (url, code) => {
+    const res = await h.app.inject(url);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: code });
+  });
+});
+
+describe('GET /partitions, /health, /metrics, /', () => {
+  it('answers the partition map', async () => {
+    const res = await h.app.inject('/partitions');
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { partitions: Array<{ partition: number; worker: number; offset: number }>; workers: unknown[] };
+    expect(body.partitions).toHaveLength(4);
+    expect(body.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
+    expect(body.partitions.reduce((n, p) => n + p.offset, 0)).toBe(h.runtime.partitions().reduce((n, p) => n + p.offset, 0));
+    expect(body.workers).toHaveLength(1);
+  });
+
+  it('answers 200 to /health while the runtime is open', async () => {
+    const res = await h.app.inject('/health');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'ok', partitions: 4 });
+  });
+
+  it('answers 503 to /health while the runtime is unhealthy', async () => {
+    const app = await buildServer({ runtime: { ...h.runtime, health: () => ({ ok: false, reasons: ['worker 0: disk full'] }) } as Runtime, defaultMetrics: false });
+    const res = await app.inject('/health');
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: 'Unavailable', status: 'unhealthy', reasons: ['worker 0: disk full'] });
+    await app.close();
+  });
+
+  it('answers Prometheus text with the command, event, partition, mailbox and WebSocket metrics', async () => {
+    const res = await h.app.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const missing = [
+      'eventide_commands_total{aggregate="account",command="Open",outcome="ok"}',
+      'eventide_commands_total{aggregate="account",command="Withdraw",outcome="rejected"}',
+      'eventide_commands_total{aggregate="account",command="Deposit",outcome="duplicate"}',
+      'eventide_command_duration_seconds_bucket',
+      'eventide_events_appended_total{aggregate="account"}',
+      'eventide_partition_offset{partition="0"}',
+      'eventide_feed_lag_events{partition="0"}',
+      'eventide_mailbox_depth{worker="0"}',
+      'eventide_websocket_clients',
+    ].filter((name) => !res.body.includes(name));
+    expect(missing).toEqual([]);
+  });
+
+  it('serves the dashboard page with a strict Content-Security-Policy', async () => {
+    const res = await h.app.inject('/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(res.body).toContain('/dashboard/app.js');
+    const js = await h.app.inject('/dashboard/app.js');
+    expect(js.statusCode).toBe(200);
+    expect(js.body).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write/);
+  });
+
+  it('answers 426 UpgradeRequired to a plain GET /feed', async () => {
+    const res = await h.app.inject('/feed');
+    expect(res.statusCode).toBe(426);
+    expect(res.json()).toMatchObject({ error: 'UpgradeRequired' });
+  });
+
+  it('answers 404 NotFound in the same JSON shape to an unknown route', async () => {
+    for (const [method, url] of [['GET', '/nope'], ['DELETE', '/aggregates/account/acc-ok'], ['GET', '/aggregates']] as const) {
+      const res = await h.app.inject({ method, url });
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ error: 'NotFound' });
+    }
+  });
+});
+
+describe('extra plugins', () => {
+  it('registers plugins with the runtime, and their errors use the same JSON shape', async () => {
+    const app = await buildServer({
+      runtime: h.runtime,
+      defaultMetrics: false,
+      plugins: [
+        async (scope, { runtime }) => {
+          scope.get('/extra', async () => ({ partitions: runtime.partitionCount }));
+          scope.get('/extra/fail', async () => {
+            throw errors.streamNotFound('video', 'v1');
+          });
+        },
+      ],
+    });
+    expect((await app.inject('/extra')).json()).toEqual({ partitions: 4 });
+    const fail = await app.inject('/extra/fail');
+    expect(fail.statusCode).toBe(404);
+    expect(fail.json()).toMatchObject({ error: 'StreamNotFound' });
+    await app.close();
+  });
+});
