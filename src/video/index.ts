@@ -1,0 +1,6 @@
+/** The video pipeline's public surface: uploads, the encode reactor and its pool, ffmpeg discovery. */
+export { createVideoPipeline, DEFAULT_MAX_UPLOAD_BYTES, type VideoPipeline, type VideoPipelineOptions, type VideoPipelineStats, type UploadResult, type VideoListPage } from './pipeline.js';
+export { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
+export { VideoStorage } from './storage.js';
+export { planNext, silentLogger, type Plan, type VideoLogger } from './reactor.js';
+export { DEFAULT_LADDER, X264_PRESETS, type EncodeSettings, type X264Preset } from './media-policy.js';

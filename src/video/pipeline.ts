@@ -1,0 +1,197 @@
+/**
+ * `createVideoPipeline(...)`: the video feature as one object for the server (and for embedded use).
+ * It checks ffmpeg at start-up, takes uploads, and owns the encode pool, the reactor and the status
+ * index. Options are validated and filled once, here.
+ *
+ * Uploads: the id is made here, the bytes are streamed to `videos/<id>/source` (size-capped, hashed,
+ * fsynced, renamed), and only then is `VideoUploaded` appended; if the append is refused the file is
+ * deleted, so the disk never holds an upload the log does not know.
+ */
+import type { Readable } from 'node:stream';
+import type { VideoState, VideoStatus } from '../domain/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
+import type { ExecuteResult, LoadResult, Runtime } from '../runtime/index.js';
+import { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
+import { resolveEncodeSettings, type EncodeSettings } from './media-policy.js';
+import { EncodePool } from './pool.js';
+import { VideoReactor, silentLogger, type VideoLogger } from './reactor.js';
+import { VideoStatusIndex } from './status-index.js';
+import { VideoStorage } from './storage.js';
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+
+export interface VideoPipelineOptions {
+  runtime: Runtime;
+  /** Encodes running at once (pool threads; default 4). */
+  maxJobs?: number;
+  /** Attempts per video, counting the first (default 3). */
+  maxAttempts?: number;
+  /** Largest upload accepted, in bytes (default 2 GiB). */
+  maxUploadBytes?: number;
+  /** Wait before retrying a retriable failure (default 2 000 ms). */
+  retryDelayMs?: number;
+  /** ffprobe gets this long to describe an upload (default 30 000 ms). */
+  probeTimeoutMs?: number;
+  encode?: Partial<EncodeSettings>;
+  /** Default: `FFMPEG_PATH`/`FFPROBE_PATH`, else the npm-installed binaries. */
+  binaries?: FfmpegBinaries;
+  logger?: VideoLogger;
+}
+
+export interface UploadResult {
+  id: string;
+  status: 'UPLOADED';
+  bytes: number;
+  sha256: string;
+  version: number;
+}
+
+export interface VideoListPage {
+  videos: Array<LoadResult<VideoState>>;
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface VideoPipelineStats {
+  maxJobs: number;
+  /** Encode tasks running in pool threads now, and the most that ever ran at once. */
+  running: number;
+  maxConcurrentJobs: number;
+  active: number;
+  waiting: number;
+  retrying: number;
+  byStatus: Record<VideoStatus, number>;
+}
+
+export interface VideoPipeline {
+  readonly storage: VideoStorage;
+  readonly maxUploadBytes: number;
+  readonly settings: EncodeSettings;
+  readonly versions: FfmpegVersions;
+  /** Streams `body` to disk and records `VideoUploaded`. `declaredBytes` (Content-Length) fails fast. */
+  upload(body: Readable, meta?: { contentType?: string | undefined; declaredBytes?: number | undefined }): Promise<UploadResult>;
+  get(id: string): Promise<LoadResult<VideoState>>;
+  list(query?: { status?: VideoStatus; after?: string; limit?: number }): Promise<VideoListPage>;
+  history(id: string, options?: { from?: number; limit?: number }): Promise<EventEnvelope[]>;
+  /** Records `VideoCancelled`, then kills the running encode and waits until it stopped. */
+  cancel(id: string, reason?: string): Promise<ExecuteResult<VideoState>>;
+  stats(): VideoPipelineStats;
+  /** Resolves when no encode runs, waits or is scheduled. */
+  idle(): Promise<void>;
+  /** Sends the pipeline's logs to `logger` from now on (e.g. the fastify app's `app.log`). */
+  setLogger(logger: VideoLogger): void;
+  /** Stops the encodes (their videos resume on the next start) and the pool. Does not close the runtime. */
+  close(): Promise<void>;
+}
+
+export async function createVideoPipeline(options: VideoPipelineOptions): Promise<VideoPipeline> {
+  const o = resolvePipelineOptions(options);
+  const { runtime } = options;
+  if (!runtime.decider('video')) throw new RuntimeError(ErrorCodes.InvalidOptions, 'the runtime has no video aggregate type; include the built-in video domain');
+  const binaries = options.binaries ?? resolveFfmpegBinaries();
+  const versions = await verifyFfmpegBinaries(binaries);
+  const storage = new VideoStorage(runtime.dataDir);
+  const pool = new EncodePool({ maxJobs: o.maxJobs });
+  const index = new VideoStatusIndex();
+  const logger = options.logger ?? silentLogger;
+  const reactor = new VideoReactor({ runtime, storage, pool, index, binaries, settings: o.settings, maxAttempts: o.maxAttempts, retryDelayMs: o.retryDelayMs, probeTimeoutMs: o.probeTimeoutMs, logger });
+  try {
+    await reactor.start();
+  } catch (err) {
+    await reactor.close();
+    await pool.close();
+    throw err;
+  }
+  let closed: Promise<void> | null = null;
+
+  return {
+    storage,
+    maxUploadBytes: o.maxUploadBytes,
+    settings: o.settings,
+    versions,
+
+    async upload(body, meta = {}) {
+      if (meta.declaredBytes !== undefined && meta.declaredBytes > o.maxUploadBytes) {
+        body.destroy();
+        throw tooLarge(o.maxUploadBytes);
+      }
+      const id = VideoStorage.newVideoId();
+      const received = await storage.receiveUpload(id, body, o.maxUploadBytes);
+      const contentType = mediaType(meta.contentType);
+      try {
+        const r = await runtime.execute('video', id, { type: 'Upload', data: { ...received, ...(contentType ? { contentType } : {}) } }, { expectedVersion: 0 });
+        return { id, status: 'UPLOADED', bytes: received.bytes, sha256: received.sha256, version: r.version };
+      } catch (err) {
+        await storage.removeVideo(id);
+        throw err;
+      }
+    },
+
+    get: (id) => runtime.load<VideoState>('video', id),
+
+    async list(q = {}) {
+      const limit = q.limit ?? 50;
+      const page = index.list({ limit, ...(q.status !== undefined ? { status: q.status } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
+      const videos = await Promise.all(page.ids.map((id) => runtime.load<VideoState>('video', id)));
+      return { videos, next: page.more ? (page.ids[page.ids.length - 1] ?? null) : null };
+    },
+
+    history: (id, opts = {}) => runtime.history('video', id, opts),
+
+    async cancel(id, reason) {
+      const r = await runtime.execute<VideoState>('video', id, { type: 'Cancel', data: reason !== undefined ? { reason } : {} });
+      await reactor.stopLocal(id);
+      return r;
+    },
+
+    stats() {
+      return { maxJobs: o.maxJobs, running: pool.running, maxConcurrentJobs: pool.maxObservedRunning, ...reactor.stats(), byStatus: index.counts() };
+    },
+
+    idle: () => reactor.idle(),
+
+    setLogger(l) {
+      reactor.logger = l;
+    },
+
+    close() {
+      closed ??= (async () => {
+        await reactor.close();
+        await pool.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function resolvePipelineOptions(o: VideoPipelineOptions) {
+  const int = (name: string, v: number | undefined, min: number, max: number, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new RuntimeError(ErrorCodes.InvalidOptions, `${name} must be an integer in [${min}, ${max}], got ${v}`);
+    return v;
+  };
+  let settings: EncodeSettings;
+  try {
+    settings = resolveEncodeSettings(o.encode);
+  } catch (err) {
+    throw new RuntimeError(ErrorCodes.InvalidOptions, `encode.${(err as Error).message}`);
+  }
+  return {
+    maxJobs: int('maxJobs', o.maxJobs, 1, 64, 4),
+    maxAttempts: int('maxAttempts', o.maxAttempts, 1, 100, 3),
+    maxUploadBytes: int('maxUploadBytes', o.maxUploadBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_UPLOAD_BYTES),
+    retryDelayMs: int('retryDelayMs', o.retryDelayMs, 0, 3_600_000, 2000),
+    probeTimeoutMs: int('probeTimeoutMs', o.probeTimeoutMs, 100, 600_000, 30_000),
+    settings,
+  };
+}
+
+export function tooLarge(limit: number): RuntimeError {
+  return new RuntimeError(ErrorCodes.PayloadTooLarge, `the upload exceeds the ${limit}-byte limit`, { limit });
+}
+
+/** The client's Content-Type, kept as metadata only if it is a plain `type/subtype`. */
+function mediaType(ct: string | undefined): string | undefined {
+  const t = ct?.split(';', 1)[0]?.trim().toLowerCase();
+  return t && /^[a-z0-9][a-z0-9!#$&^_.+-]{0,40}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,50}$/.test(t) ? t : undefined;
+}
