@@ -71,7 +71,8 @@ export class RuntimeError extends Error {
   static is(u: unknown, code?: string): u is RuntimeError {
     if (typeof u !== 'object' || u === null) return false;
     const c = (u as { code?: unknown }).code;
-    return typeof c === 'string' && (code === undefined || c === code) && u instanceof Error;
+    // Not `instanceof Error`: an error from another realm (vm context, worker) has another Error.
+    return typeof c === 'string' && (code === undefined || c === code) && (u instanceof Error || Object.prototype.toString.call(u) === '[object Error]');
   }
 
   toJSON(): SerializedError {

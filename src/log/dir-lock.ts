@@ -14,19 +14,27 @@ export interface DirLock {
   release(): void;
 }
 
+/** Data dirs this process holds: a second runtime in the same process must not share one either. */
+const heldHere = new Set<string>();
+
 export function lockDataDir(dataDir: string, holder: string): DirLock {
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'owner.lock');
+  if (heldHere.has(file)) {
+    throw new RuntimeError(ErrorCodes.DataDirLocked, `data dir ${dataDir} is already open in this process; close that runtime first`, { pid: process.pid });
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(file, 'wx');
       writeSync(fd, JSON.stringify({ pid: process.pid, holder, since: new Date().toISOString() }));
       closeSync(fd);
+      heldHere.add(file);
       let released = false;
       return {
         release() {
           if (released) return;
           released = true;
+          heldHere.delete(file);
           try {
             unlinkSync(file);
           } catch {
@@ -42,6 +50,8 @@ export function lockDataDir(dataDir: string, holder: string): DirLock {
       } catch {
         // unreadable or half-written: treat as stale
       }
+      // Our own pid here is a file left by an earlier holder in this process that was not released, or a
+      // recycled pid; `heldHere` above already refused a live holder of this process.
       if (typeof owner.pid === 'number' && owner.pid !== process.pid && isAlive(owner.pid)) {
         throw new RuntimeError(
           ErrorCodes.DataDirLocked,

@@ -51,6 +51,13 @@ export interface StoredSnapshot<S = unknown> {
   ts: number;
 }
 
+/** A put, or a removal when `value` is null. */
+type StagedPut = [db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null];
+/** Encoded records of one command (or one snapshot), ready to be queued by `commit`. */
+export interface StagedWrite {
+  readonly puts: readonly StagedPut[];
+}
+
 type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
 type StreamRef = [aggregateType: string, id: string, seq: number];
 
@@ -220,28 +227,49 @@ export class EventLog {
   // ---------------------------------------------------------------- writes (single owner per partition)
 
   /**
-   * Queues the events of one command (and its idempotency record) into the current write batch. Every
-   * call made in the same event turn lands in the same LMDB transaction. Call `durable()` afterwards.
+   * Encodes the events of one command (and its idempotency record) without writing anything: data that
+   * cannot be encoded fails here, before a single record of the command is queued (all or nothing).
    */
-  append(events: readonly EventEnvelope[], commandId?: string): void {
-    this.#assertWritable();
-    let last: Promise<unknown> | null = null;
+  stageAppend(events: readonly EventEnvelope[], commandId?: string): StagedWrite {
+    const puts: StagedPut[] = [];
     for (const e of events) {
       const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
-      last = this.#events.put([e.aggregateType, e.stream, e.seq], encodeRecord(rec));
-      this.#partlog.put([e.partition, e.offset], encodeRecord([e.aggregateType, e.stream, e.seq] satisfies StreamRef));
+      puts.push([this.#events, [e.aggregateType, e.stream, e.seq], encodeRecord(rec)]);
+      puts.push([this.#partlog, [e.partition, e.offset], encodeRecord([e.aggregateType, e.stream, e.seq] satisfies StreamRef)]);
     }
     const first = events[0];
     const tail = events[events.length - 1];
-    if (commandId !== undefined && first && tail) {
-      last = this.#commands.put([first.aggregateType, first.stream, commandId], encodeRecord([first.seq, tail.seq]));
-    }
+    if (commandId !== undefined && first && tail) puts.push([this.#commands, [first.aggregateType, first.stream, commandId], encodeRecord([first.seq, tail.seq])]);
+    return { puts };
+  }
+
+  stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {
+    return { puts: [[this.#snapshots, [aggregateType, id, snap.version], encodeRecord([snap.snapshotVersion, snap.state, snap.ts])]] };
+  }
+
+  /**
+   * Queues staged writes into the current write batch, in order. Every call made in the same event turn
+   * lands in the same LMDB transaction. Call `durable()` afterwards.
+   *
+   * Why staged: lmdb-js opens the write transaction early once a turn has queued a few thousand writes;
+   * a thread that died after that (a decider calling process.exit, say) would leave the native writer
+   * waiting forever with the lock held. So the actor host runs every decider of a drain first, and only
+   * then commits what they staged, in one short synchronous run.
+   */
+  commit(staged: readonly StagedWrite[]): void {
+    this.#assertWritable();
+    let last: Promise<unknown> | null = null;
+    for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
     if (last) this.#lastWrite = last;
   }
 
+  /** Stage and commit in one step (tools and tests; the actor host stages first, see `commit`). */
+  append(events: readonly EventEnvelope[], commandId?: string): void {
+    this.commit([this.stageAppend(events, commandId)]);
+  }
+
   putSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): void {
-    this.#assertWritable();
-    this.#lastWrite = this.#snapshots.put([aggregateType, id, snap.version], encodeRecord([snap.snapshotVersion, snap.state, snap.ts]));
+    this.commit([this.stageSnapshot(aggregateType, id, snap)]);
   }
 
   /** Versions of a stream's persisted snapshots, newest first. */
@@ -254,9 +282,8 @@ export class EventLog {
   }
 
   /** Removes one persisted snapshot (retention; snapshots are derived data, never events). */
-  removeSnapshot(aggregateType: string, id: string, version: number): void {
-    this.#assertWritable();
-    this.#lastWrite = this.#snapshots.remove([aggregateType, id, version]);
+  stageSnapshotRemoval(aggregateType: string, id: string, version: number): StagedWrite {
+    return { puts: [[this.#snapshots, [aggregateType, id, version], null]] };
   }
 
   /**

@@ -16,7 +16,7 @@
  * the actor, which then re-hydrates from the log.
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { EventLog } from '../log/index.js';
+import { EventLog, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
@@ -72,6 +72,8 @@ export class ActorHost {
   #commandsProcessed = 0;
   #batchesCommitted = 0;
   #plugins: WorkerPlugin[] = [];
+  /** What the current drain's commands will write, in order; queued into LMDB after the last decide. */
+  #staged: { write: StagedWrite; events?: EventEnvelope[] }[] = [];
   readonly #encoder = createEncoder();
   readonly #decoder = createDecoder();
 
@@ -186,7 +188,7 @@ export class ActorHost {
       }
       const key = actorKey(req.aggregateType, req.id);
       const actor = this.#actors.get(key);
-      const queued = actor ? actor.queued : 0;
+      const queued = actor ? actor.queued : (this.#pendingNew.get(key) ?? 0);
       if (queued >= this.#config.mailboxCapacity) {
         rejected.push({ rid: req.rid, ok: false, error: serializeError(errors.overloaded(`the mailbox of ${req.aggregateType} ${req.id}`, 100)) });
         continue;
@@ -197,6 +199,20 @@ export class ActorHost {
     }
     if (rejected.length) this.#sendReplies(rejected);
     this.#schedule();
+  }
+
+  /**
+   * Invariant 8: a record that fails its checksum stops its partition. Replaying past it could fold a
+   * damaged event into state and then write on top of it; so every later command of the partition fails
+   * with the same error (naming the record) until an operator restores the data dir.
+   */
+  readonly #stopped = new Map<number, RuntimeError>();
+
+  #stopPartition(partition: number, err: RuntimeError): void {
+    if (this.#stopped.has(partition)) return;
+    const stopped = new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} is stopped: ${err.message}`, { ...err.details, partition });
+    this.#stopped.set(partition, stopped);
+    this.#send({ kind: 'partition-stopped', partition, error: serializeError(stopped) });
   }
 
   /** Mailbox depth of aggregates that are queued but not hydrated yet. */
@@ -218,10 +234,23 @@ export class ActorHost {
     const batch = this.#queue.splice(0, n);
     const pending: PendingReply[] = [];
     const inBatch = new Map<string, PendingReply>();
+    this.#staged = [];
     for (const req of batch) pending.push(this.#process(req, inBatch));
-    this.#callPlugins((p) => p.onBatchEnd?.());
-    const wrote = pending.some((p) => p.result && !p.result.duplicate && !p.sameAs);
+    // Every decider of the drain has run: only now queue the writes (see EventLog.commit for why).
+    const staged = this.#staged;
+    this.#staged = [];
     let failure: RuntimeError | null = null;
+    if (staged.length > 0) {
+      try {
+        this.#log.commit(staged.map((s) => s.write));
+        for (const s of staged) if (s.events) this.#callPlugins((p) => p.onAppend?.(s.events!));
+        this.#callPlugins((p) => p.onBatchEnd?.());
+      } catch (err) {
+        // The log refuses writes (it failed earlier): every command of this drain fails with that reason.
+        failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
+      }
+    }
+    const wrote = !failure && pending.some((p) => p.result && !p.result.duplicate && !p.sameAs);
     if (wrote) {
       try {
         await this.#log.durable();
@@ -243,11 +272,15 @@ export class ActorHost {
     const out: PendingReply = { rid: req.rid, actor: null };
     this.#commandsProcessed++;
     let actor: Actor;
+    const partition = partitionOf(req.id, this.#config.totalPartitions);
     try {
+      const stopped = this.#stopped.get(partition);
+      if (stopped) throw stopped;
       actor = this.#actor(req.aggregateType, req.id);
     } catch (err) {
       this.#dequeued(actorKey(req.aggregateType, req.id));
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
+      if (RuntimeError.is(err, ErrorCodes.CorruptRecord)) this.#stopPartition(partition, err);
       return out;
     }
     out.actor = actor;
@@ -271,9 +304,12 @@ export class ActorHost {
       out.result = this.#decideAndAppend(actor, req);
       if (req.commandId !== undefined) inBatch.set(actor.key + '\u0000' + req.commandId, out);
     } catch (err) {
-      out.error = RuntimeError.is(err)
-        ? err
-        : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
+      // Only our own errors and domain rejections pass through; anything else a decider throws (a bug,
+      // or a Node error whose `code` means nothing to callers, like ENOENT) is DeciderFailed.
+      out.error =
+        err instanceof RuntimeError || DomainError.isDomain(err)
+          ? (err as RuntimeError)
+          : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
     }
     return out;
   }
@@ -303,8 +339,8 @@ export class ActorHost {
       meta,
     }));
     if (events.length > 0) {
-      this.#log.append(events, req.commandId);
-      this.#callPlugins((p) => p.onAppend?.(events));
+      // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
+      this.#staged.push({ write: this.#log.stageAppend(events, req.commandId), events });
       this.#offsets.set(actor.partition, offset);
       const before = actor.version;
       actor.state = state;
@@ -312,7 +348,7 @@ export class ActorHost {
       actor.lastTs = now;
       const every = this.#config.snapshotEvery;
       if (every > 0 && Math.floor(before / every) !== Math.floor(actor.version / every)) {
-        this.#log.putSnapshot(actor.aggregateType, actor.id, { version: actor.version, snapshotVersion: actor.decider.snapshotVersion, state, ts: now });
+        this.#staged.push({ write: this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: actor.version, snapshotVersion: actor.decider.snapshotVersion, state, ts: now }) });
         this.#thinSnapshots(actor);
       }
     }
@@ -329,7 +365,7 @@ export class ActorHost {
     // Reads see committed snapshots only: with the one just queued, the 10th committed one is now 11th.
     const leaving = this.#log.snapshotVersions(actor.aggregateType, actor.id, 10)[9];
     if (leaving !== undefined && Math.floor(leaving / this.#config.snapshotEvery) % n !== 0) {
-      this.#log.removeSnapshot(actor.aggregateType, actor.id, leaving);
+      this.#staged.push({ write: this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving) });
     }
   }
 
@@ -385,7 +421,9 @@ export class ActorHost {
     const h = hydrate(this.#log, decider, aggregateType, id);
     if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
-      this.#log.putSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
+      const write = this.#log.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
+      if (this.#committing) this.#staged.push({ write });
+      else this.#log.commit([write]);
     }
     const queued = this.#pendingNew.get(key) ?? 0;
     this.#pendingNew.delete(key);

@@ -154,6 +154,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       fatal.delete(index);
       o.onWorkerRestart?.(index, reason);
     },
+    onPartitionStopped(partition: number, error: RuntimeError) {
+      fatal.set(-1 - partition, error.message);
+    },
     onPluginEvent(index: number, plugin: string, payload: unknown) {
       for (const l of pluginListeners.get(plugin) ?? []) l(index, payload);
     },

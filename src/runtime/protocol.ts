@@ -79,4 +79,5 @@ export type FromWorker =
   | { kind: 'reply'; reply: Reply<unknown> }
   | { kind: 'plugin-event'; plugin: string; payload: unknown }
   | { kind: 'fatal'; error: SerializedError }
+  | { kind: 'partition-stopped'; partition: number; error: SerializedError }
   | { kind: 'closed' };

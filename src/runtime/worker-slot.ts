@@ -25,6 +25,7 @@ export interface SlotHooks {
   onFatal(index: number, error: RuntimeError): void;
   onRestart(index: number, reason: string): void;
   onPluginEvent(index: number, plugin: string, payload: unknown): void;
+  onPartitionStopped(partition: number, error: RuntimeError): void;
 }
 
 export class WorkerSlot {
@@ -103,6 +104,9 @@ export class WorkerSlot {
           this.#hooks.onFatal(this.index, err);
           return;
         }
+        case 'partition-stopped':
+          this.#hooks.onPartitionStopped(m.partition, deserializeError(m.error));
+          return;
         case 'closed':
           this.#onClosed?.();
           return;
@@ -183,7 +187,9 @@ export class WorkerSlot {
   request<T>(rid: number, msg: ToWorker): Promise<T> {
     const p = this.#admit(rid) as Promise<T>;
     if (this.#pending.has(rid)) {
-      this.#flush(); // keep order: commands queued before this read reach the worker first
+      // Commands queued before this request reach the worker first; a load still answers from durable
+      // state, so it does not see commands that have not committed yet (read committed).
+      this.#flush();
       this.#post(msg);
     }
     return p;
