@@ -7,6 +7,8 @@
  *   WORKERS    actor worker threads (default: CPU count, at most PARTITIONS)
  *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
+ *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
+ *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -15,7 +17,9 @@
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
 import { createRuntime, type Runtime } from '../runtime/index.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
 import { buildServer, type ServerPlugin } from './app.js';
+import { videoRoutes } from './routes/videos.js';
 
 function intEnv(name: string, fallback: number | undefined, min: number, max: number): number | undefined {
   const raw = process.env[name];
@@ -40,12 +44,18 @@ async function main(): Promise<void> {
     ...(workers !== undefined ? { workers } : {}),
   });
 
-  // ------------------------------------------------------------------------------------------------
-  // VIDEO PIPELINE: wire it here. Start the reactor/encoder with `runtime`, push its route plugin
-  // (e.g. `/videos`) into `plugins`, and stop it in `stopPipeline` (called before `runtime.close()`).
-  const plugins: ServerPlugin[] = [];
-  const stopPipeline = async (): Promise<void> => {};
-  // ------------------------------------------------------------------------------------------------
+  // The video pipeline: checks ffmpeg now (a missing or broken binary stops start-up with a clear
+  // message), then resumes from the log whatever encodes it says are unfinished.
+  const pipeline = await createVideoPipeline({
+    runtime,
+    maxJobs: intEnv('VIDEO_JOBS', 4, 1, 64)!,
+    maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
+  }).catch(async (err: unknown) => {
+    await runtime.close();
+    throw err;
+  });
+  const plugins: ServerPlugin[] = [videoRoutes({ runtime, pipeline })];
+  const stopPipeline = (): Promise<void> => pipeline.close();
 
   const app = await buildServer({
     runtime,
@@ -53,6 +63,8 @@ async function main(): Promise<void> {
     logger: { level: process.env.LOG_LEVEL || 'info' },
     ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
   });
+
+  pipeline.setLogger(app.log);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
