@@ -49,6 +49,11 @@ export interface ServerOptions {
   views?: Views;
   /** Serve the dashboard at `/` (default true). */
   dashboard?: boolean;
+  /**
+   * Fastify's `serverFactory`: lets `npm start` listen (and answer 503 "starting") before the runtime is
+   * open, then hand the already-listening server to fastify.
+   */
+  serverFactory?: FastifyServerOptions['serverFactory'];
   /** Include prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
 }
@@ -68,6 +73,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
     // Ids may be 128 characters; longer ones must reach the schema (400 InvalidId), not miss the route.
     routerOptions: { maxParamLength: 1024 },
+    ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });
 
   app.setValidatorCompiler(schemaCompiler());

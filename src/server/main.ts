@@ -16,6 +16,7 @@
  * signal, or a shutdown taking longer than SHUTDOWN_TIMEOUT_MS (default 15 000), exits 1 at once: acknowledged
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
+import { createServer, type RequestListener } from 'node:http';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
 import { buildServer, type ServerPlugin } from './app.js';
@@ -38,6 +39,27 @@ async function main(): Promise<void> {
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
 
+  // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
+  // moment); then the same server is handed to fastify, so there is no window of refused connections.
+  let handle: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', connection: 'close' });
+    res.end(JSON.stringify({ error: 'Unavailable', message: 'the server is starting', status: 'starting' }));
+  };
+  let fastifyHandler: RequestListener | undefined;
+  const server = createServer((req, res) => handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  // Before the logger exists: one pino-shaped line, so tools (and tests) learn the URL while starting.
+  const boot = server.address();
+  const bootUrl = typeof boot === 'object' && boot ? `http://${boot.family === 'IPv6' ? `[${boot.address}]` : boot.address}:${boot.port}` : String(boot);
+  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: 'eventide starting: 503 until the runtime is open', url: bootUrl })}\n`);
+
   const runtime: Runtime = await createRuntime({
     dataDir,
     ...(partitions !== undefined ? { partitions } : {}),
@@ -59,6 +81,10 @@ async function main(): Promise<void> {
 
   const app = await buildServer({
     runtime,
+    serverFactory: (handler) => {
+      fastifyHandler = handler;
+      return server;
+    },
     plugins,
     logger: { level: process.env.LOG_LEVEL || 'info' },
     ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
@@ -79,7 +105,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }, shutdownTimeoutMs).unref();
     try {
+      // The server was not started by app.listen, so fastify will not close it: stop accepting here.
+      server.close();
       await app.close();
+      server.closeAllConnections();
       await stopPipeline();
       await runtime.close();
       app.log.info('stopped');
@@ -92,13 +121,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  try {
-    await app.listen({ port, host });
-  } catch (err) {
-    await runtime.close();
-    throw err;
-  }
-  const address = app.server.address();
+  await app.ready();
+  handle = fastifyHandler!;
+  const address = server.address();
   const url = typeof address === 'object' && address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
   app.log.info({ url, dataDir: runtime.dataDir, partitions: runtime.partitionCount, workers: runtime.workerCount }, `eventide listening on ${url}`);
 }
