@@ -11,6 +11,7 @@
  *                returns its first result and writes nothing.
  * - `snapshots`  [aggregateType, id, version] -> [snapshotVersion, state, ts]. Several per stream, so the
  *                time machine can start from the nearest one at or below a target version.
+ * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches.
  *
  * Writes are plain async puts issued in one synchronous run: lmdb-js batches every write of one event
  * turn into one transaction (`eventTurnBatching`), which makes all events of a command (indeed all
@@ -58,6 +59,8 @@ export interface StagedWrite {
   readonly puts: readonly StagedPut[];
 }
 
+const WRITER_MARK = Buffer.from([1]);
+
 type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
 type StreamRef = [aggregateType: string, id: string, seq: number];
 
@@ -73,7 +76,9 @@ export class EventLog {
   /** Read-model rows and checkpoints, in the same environment (see view-store.ts). */
   readonly views: ViewStore;
   #failure: RuntimeError | null = null;
-  #lastWrite: Promise<unknown> | null = null;
+  #lastDone: Promise<void> | null = null;
+  #writers: Database<Buffer, Key[]>;
+  #chain: { key: Key[]; version: number } | null = null;
 
   private constructor(path: string, options: EventLogOptions) {
     this.path = path;
@@ -92,6 +97,8 @@ export class EventLog {
     this.#partlog = this.#root.openDB('partitions', binary) as unknown as Database<Buffer, Key[]>;
     this.#commands = this.#root.openDB('commands', binary) as unknown as Database<Buffer, Key[]>;
     this.#snapshots = this.#root.openDB('snapshots', binary) as unknown as Database<Buffer, Key[]>;
+    // One marker per writer, versioned: the guard of pipelined batches (startWriteChain).
+    this.#writers = this.#root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Key[]>;
     this.views = new ViewStore(this.#root);
     this.partitions = this.#resolvePartitions(options);
   }
@@ -256,11 +263,54 @@ export class EventLog {
    * waiting forever with the lock held. So the actor host runs every decider of a drain first, and only
    * then commits what they staged, in one short synchronous run.
    */
-  commit(staged: readonly StagedWrite[]): void {
+  commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void): Promise<void> {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
-    for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
-    if (last) this.#lastWrite = last;
+    const write = () => {
+      for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
+      alsoInTransaction?.();
+    };
+    const chain = this.#chain;
+    if (chain) {
+      // Chained: these writes apply only if the writer's previous batch committed (see startWriteChain).
+      const guarded = this.#writers.ifVersion(chain.key, chain.version, () => {
+        write();
+        void this.#writers.put(chain.key, WRITER_MARK, chain.version + 1);
+      });
+      chain.version++;
+      last = guarded.then((applied) => {
+        if (!applied) throw new Error(`write batch ${chain.version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
+      });
+    } else write();
+    if (!last) return Promise.resolve();
+    // Read `flushed` now, in the turn that queued the writes: it then covers exactly them.
+    const done = Promise.all([last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
+        throw this.#failure;
+      },
+    );
+    done.catch(() => undefined);
+    this.#lastDone = done;
+    return done;
+  }
+
+  /**
+   * Lets one writer (an actor host) pipeline its batches: batch N+1 may be queued while batch N is still
+   * committing, yet N+1 must never commit when N did not, or N+1's seqs and offsets would follow events
+   * that do not exist. Each batch is written inside `ifVersion(marker, n)` and bumps the marker to n+1,
+   * so LMDB itself skips every batch after a failed one (lmdb-js resolves the condition to `false`).
+   */
+  startWriteChain(writerId: string): void {
+    const key = [writerId];
+    const entry = this.#writers.getEntry(key);
+    let version = entry?.version ?? 0;
+    if (!entry) {
+      this.#writers.putSync(key, WRITER_MARK, 1);
+      version = 1;
+    }
+    this.#chain = { key, version };
   }
 
   /** Stage and commit in one step (tools and tests; the actor host stages first, see `commit`). */
@@ -292,16 +342,9 @@ export class EventLog {
    * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen.
    */
   async durable(): Promise<void> {
-    const write = this.#lastWrite;
-    this.#lastWrite = null;
-    if (!write) return;
-    const flushed = this.durability === 'sync' ? this.#root.flushed : this.#root.committed;
-    try {
-      await Promise.all([write, flushed]);
-    } catch (err) {
-      this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
-      throw this.#failure;
-    }
+    const done = this.#lastDone;
+    this.#lastDone = null;
+    if (done) await done;
   }
 
   get failure(): RuntimeError | null {

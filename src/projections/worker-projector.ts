@@ -92,22 +92,30 @@ class Projector implements WorkerPlugin {
 
   /** Live path: one checkpoint put per advanced partition, still inside the batch's transaction. */
   onBatchEnd(): void {
+    const advanced: { t: Target; partition: number; checkpoint: number }[] = [];
     for (const [t, parts] of this.#live) {
-      for (const p of parts) void this.#ctx.log.views.putCheckpoint(t.view.name, t.generation, p, t.checkpoints.get(p)!);
-    }
-  }
-
-  /** After the durable commit: tell the main thread, and let catch-up passes run where needed. */
-  onCommitted(): void {
-    for (const [t, parts] of this.#live) {
-      for (const p of parts) this.#emit({ type: 'progress', view: t.view.name, generation: t.generation, partition: p, checkpoint: t.checkpoints.get(p)! });
+      for (const p of parts) {
+        const checkpoint = t.checkpoints.get(p)!;
+        void this.#ctx.log.views.putCheckpoint(t.view.name, t.generation, p, checkpoint);
+        advanced.push({ t, partition: p, checkpoint });
+      }
     }
     this.#live.clear();
+    this.#batches.push(advanced);
+  }
+
+  /** After a batch is durable (in batch order): tell the main thread, and let catch-up passes run where needed. */
+  onCommitted(): void {
+    for (const a of this.#batches.shift() ?? []) {
+      this.#emit({ type: 'progress', view: a.t.view.name, generation: a.t.generation, partition: a.partition, checkpoint: a.checkpoint });
+    }
     if (this.#targets.some((t) => !t.failed && this.#ctx.ownedPartitions.some((p) => (t.checkpoints.get(p) ?? 0) < this.#ctx.head(p)))) this.#schedule();
   }
 
   /** Partitions advanced by the live path in the current batch, per target. */
   readonly #live = new Map<Target, Set<number>>();
+  /** Checkpoints of batches queued but not yet durable, oldest first (one entry per onBatchEnd). */
+  readonly #batches: { t: Target; partition: number; checkpoint: number }[][] = [];
 
   #row(t: Target, id: string): unknown {
     if (t.rows.has(id)) {

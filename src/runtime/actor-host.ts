@@ -7,9 +7,12 @@
  * the events into the log. All writes of one pass land in one LMDB transaction (lmdb-js batches an event
  * turn), then the host waits for the flush and only then replies: acknowledged means durable.
  *
- * Why drains are serialized (no second drain while a commit is in flight): a later transaction must
- * never commit when an earlier one failed, or the later one's seqs would follow events that do not
- * exist. Group commit keeps this cheap: commands that arrive during a flush form the next, larger batch.
+ * Why drains are pipelined, and why that is safe: while batch N waits for its flush (the disk), batch
+ * N+1 is decided and queued, so the CPU and the disk work at once (up to PIPELINE_DEPTH batches in
+ * flight). A later batch must never commit when an earlier one failed, or its seqs would follow events
+ * that do not exist: each batch is chained to the previous one inside LMDB (EventLog.startWriteChain),
+ * so a failed batch makes every later one fail too, and the host then stops (fatal). Replies leave in
+ * batch order, each only once its own batch is durable.
  *
  * Why two states per actor: `state`/`version` run ahead while a batch is being committed (the next
  * command of the same pass decides on them); `durable*` is what readers may see. A failed commit drops
@@ -44,8 +47,10 @@ interface PendingReply {
   actor: Actor | null;
   result?: CommandResult;
   error?: RuntimeError;
-  /** A retry of a command in the same uncommitted batch: resolves with the first one's result. */
+  /** A retry of a command in a batch not yet durable: answered with the first one's result. */
   sameAs?: PendingReply;
+  /** Set when this command registered its commandId in `#inflightCommands`. */
+  commandKey?: string;
 }
 
 /**
@@ -53,6 +58,9 @@ interface PendingReply {
  * flush is per drain; bounded, so one drain's replies stay a reasonable single message.
  */
 const MAX_BATCH = 32_768;
+
+/** Batches decided and queued but not yet durable. Two overlap CPU and flush; more only adds latency. */
+const PIPELINE_DEPTH = 2;
 
 export class ActorHost {
   readonly #config: ActorHostConfig;
@@ -64,7 +72,14 @@ export class ActorHost {
   /** Insertion order is recency order: touching an actor re-inserts it. */
   readonly #actors = new Map<string, Actor>();
   readonly #queue: CommandRequest[] = [];
-  #committing = false;
+  /** Batches queued to LMDB and not yet answered. */
+  #inFlight = 0;
+  /** True while a drain runs its deciders (synchronously). */
+  #inPass = false;
+  /** Answers of the previous batch: the next one replies only after it (batch order). */
+  #previousBatch: Promise<void> = Promise.resolve();
+  /** Commands with a commandId in batches not yet durable: a retry joins the first one's answer. */
+  readonly #inflightCommands = new Map<string, PendingReply>();
   #scheduled = false;
   #closing = false;
   #onIdle: (() => void) | null = null;
@@ -93,6 +108,7 @@ export class ActorHost {
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
     const log = EventLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
+    log.startWriteChain(`actor-host-${config.workerIndex}`);
     const host = new ActorHost(config, log, deciders, send);
     for (const spec of config.plugins) {
       const factory = ((await import(spec.module)) as { default: WorkerPluginFactory }).default;
@@ -147,8 +163,9 @@ export class ActorHost {
     }
   }
 
+  /** Once per durable batch that was committed (so exactly once per `onBatchEnd`), in batch order. */
   #notifyPlugins(heads: Map<number, number>): void {
-    if (heads.size > 0) this.#callPlugins((p) => p.onCommitted?.(heads));
+    this.#callPlugins((p) => p.onCommitted?.(heads));
   }
 
   /** A plugin's bug must never fail a command or a commit: it is reported to the main thread instead. */
@@ -219,7 +236,7 @@ export class ActorHost {
   readonly #pendingNew = new Map<string, number>();
 
   #schedule(): void {
-    if (this.#scheduled || this.#committing || this.#queue.length === 0) return;
+    if (this.#scheduled || this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -228,47 +245,64 @@ export class ActorHost {
   }
 
   async #drain(): Promise<void> {
-    if (this.#committing || this.#queue.length === 0) return;
-    this.#committing = true;
+    if (this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
+    this.#inFlight++;
     const n = Math.min(this.#queue.length, MAX_BATCH);
     const batch = this.#queue.splice(0, n);
     const pending: PendingReply[] = [];
-    const inBatch = new Map<string, PendingReply>();
     this.#staged = [];
-    for (const req of batch) pending.push(this.#process(req, inBatch));
+    this.#inPass = true;
+    for (const req of batch) pending.push(this.#process(req));
+    this.#inPass = false;
     // Every decider of the drain has run: only now queue the writes (see EventLog.commit for why).
     const staged = this.#staged;
     this.#staged = [];
     let failure: RuntimeError | null = null;
+    let done: Promise<void> | null = null;
     if (staged.length > 0) {
       try {
-        this.#log.commit(staged.map((s) => s.write));
-        for (const s of staged) if (s.events) this.#callPlugins((p) => p.onAppend?.(s.events!));
-        this.#callPlugins((p) => p.onBatchEnd?.());
+        // Plugins (live projections) write inside the same transaction, and under the same chain guard.
+        done = this.#log.commit(
+          staged.map((s) => s.write),
+          () => {
+            for (const s of staged) if (s.events) this.#callPlugins((p) => p.onAppend?.(s.events!));
+            this.#callPlugins((p) => p.onBatchEnd?.());
+          },
+        );
       } catch (err) {
         // The log refuses writes (it failed earlier): every command of this drain fails with that reason.
         failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
       }
     }
-    const wrote = !failure && pending.some((p) => p.result && !p.result.duplicate && !p.sameAs);
-    if (wrote) {
-      try {
-        await this.#log.durable();
-        this.#batchesCommitted++;
-      } catch (err) {
-        failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
+    // The next batch may be decided while this one flushes.
+    this.#schedule();
+    const previous = this.#previousBatch;
+    let finish!: () => void;
+    this.#previousBatch = new Promise<void>((resolve) => (finish = resolve));
+    try {
+      if (done) {
+        try {
+          await done;
+          this.#batchesCommitted++;
+        } catch (err) {
+          failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
+        }
       }
+      await previous;
+      if (failure === null && this.#log.failure) failure = this.#log.failure;
+      this.#reply(pending, failure);
+      if (done && !failure) this.#notifyPlugins(headsOf(pending));
+      if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
+    } finally {
+      finish();
+      this.#inFlight--;
     }
-    this.#reply(pending, failure);
-    this.#committing = false;
-    if (!failure && wrote) this.#notifyPlugins(headsOf(pending));
-    if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
     this.#evictOverflow();
     if (this.#queue.length) this.#schedule();
-    else if (this.#onIdle) this.#onIdle();
+    else if (this.#inFlight === 0 && this.#onIdle) this.#onIdle();
   }
 
-  #process(req: CommandRequest, inBatch: Map<string, PendingReply>): PendingReply {
+  #process(req: CommandRequest): PendingReply {
     const out: PendingReply = { rid: req.rid, actor: null };
     this.#commandsProcessed++;
     let actor: Actor;
@@ -287,7 +321,7 @@ export class ActorHost {
     actor.queued = Math.max(0, actor.queued - 1);
     try {
       if (req.commandId !== undefined) {
-        const same = inBatch.get(actor.key + '\u0000' + req.commandId);
+        const same = this.#inflightCommands.get(actor.key + '\u0000' + req.commandId);
         if (same) {
           out.sameAs = same;
           return out;
@@ -302,7 +336,10 @@ export class ActorHost {
         throw errors.versionConflict(req.expectedVersion, actor.version);
       }
       out.result = this.#decideAndAppend(actor, req);
-      if (req.commandId !== undefined) inBatch.set(actor.key + '\u0000' + req.commandId, out);
+      if (req.commandId !== undefined) {
+        out.commandKey = actor.key + '\u0000' + req.commandId;
+        this.#inflightCommands.set(out.commandKey, out);
+      }
     } catch (err) {
       // Only our own errors and domain rejections pass through; anything else a decider throws (a bug,
       // or a Node error whose `code` means nothing to callers, like ENOENT) is DeciderFailed.
@@ -382,21 +419,22 @@ export class ActorHost {
 
   #reply(pending: PendingReply[], failure: RuntimeError | null): void {
     const replies: Reply[] = [];
-    const touched = new Set<Actor>();
     for (const p of pending) {
-      if (p.actor) touched.add(p.actor);
+      if (p.commandKey !== undefined && this.#inflightCommands.get(p.commandKey) === p) this.#inflightCommands.delete(p.commandKey);
       const src = p.sameAs ?? p;
       const err = src.error ?? (failure && src.result && !src.result.duplicate ? failure : null);
       if (err) replies.push({ rid: p.rid, ok: false, error: serializeError(err) });
-      else if (src.result) replies.push({ rid: p.rid, ok: true, result: p.sameAs ? { ...src.result, duplicate: true } : src.result });
-    }
-    for (const a of touched) {
-      if (failure) this.#actors.delete(a.key);
-      else {
-        a.durableState = a.state;
-        a.durableVersion = a.version;
+      else if (src.result) {
+        replies.push({ rid: p.rid, ok: true, result: p.sameAs ? { ...src.result, duplicate: true } : src.result });
+        // What readers may see now: the state right after this command (a later batch may run ahead).
+        if (p.actor && !src.result.duplicate && !p.sameAs && src.result.version > p.actor.durableVersion) {
+          p.actor.durableState = src.result.state;
+          p.actor.durableVersion = src.result.version;
+        }
       }
     }
+    // A failed batch: later batches fail too (chained), so forget every actor; they re-hydrate from the log.
+    if (failure) this.#actors.clear();
     if (replies.length) this.#sendReplies(replies);
   }
 
@@ -422,7 +460,7 @@ export class ActorHost {
     if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
       const write = this.#log.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
-      if (this.#committing) this.#staged.push({ write });
+      if (this.#inPass) this.#staged.push({ write });
       else this.#log.commit([write]);
     }
     const queued = this.#pendingNew.get(key) ?? 0;
@@ -464,7 +502,7 @@ export class ActorHost {
   }
 
   #passivateIdle(): void {
-    if (this.#committing) return;
+    if (this.#inFlight > 0) return;
     const cutoff = Date.now() - this.#config.idlePassivateMs;
     for (const [key, a] of this.#actors) {
       if (a.lastUsed > cutoff) break; // recency order: the rest are newer
@@ -475,7 +513,7 @@ export class ActorHost {
   async #close(): Promise<void> {
     this.#closing = true;
     if (this.#sweeper) clearInterval(this.#sweeper);
-    if (this.#committing || this.#queue.length || this.#scheduled) {
+    if (this.#inFlight > 0 || this.#queue.length || this.#scheduled) {
       await new Promise<void>((resolve) => (this.#onIdle = resolve));
     }
     for (const p of this.#plugins) await p.close?.();

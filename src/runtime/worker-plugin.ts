@@ -37,7 +37,10 @@ export interface WorkerPlugin {
   onAppend?(events: readonly EventEnvelope[]): void;
   /** Synchronously, after the last command of a batch and before its commit: the last chance to join it. */
   onBatchEnd?(): void;
-  /** After a durable commit: the owned partitions whose head moved, with their new heads. */
+  /**
+   * After a batch is durable, once per `onBatchEnd` and in the same order (batches are pipelined: the
+   * next batch's onAppend/onBatchEnd may come before this). `heads`: owned partitions whose head moved.
+   */
   onCommitted?(heads: ReadonlyMap<number, number>): void;
   /** A request from the main thread; the result (or thrown RuntimeError) is sent back. */
   onRequest?(payload: unknown): unknown;
