@@ -7,10 +7,14 @@
  *
  * (`npm run views -- ...` runs the same.) DIR defaults to $DATA_DIR or ./data. The data dir is locked
  * while this runs, so it refuses to touch a data dir a live server holds.
+ *
+ * Exit codes: 0 done (reconcile: no drift, or repaired); 1 reconcile found drift (without --repair);
+ * 2 usage; 3 the data dir is in use (DataDirLocked); 4 any other error (its code is printed).
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
+import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
 import { EventLog, lockDataDir } from '../src/log/index.js';
 import { builtinDomains, builtinViews, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
 import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
@@ -90,7 +94,8 @@ async function inspect(log: EventLog, aggregateType: string, id: string, json: b
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error((err as Error).message ?? err);
-    process.exit(1);
+    const code = RuntimeError.is(err) ? err.code : 'Internal';
+    console.error(`${code}: ${(err as Error).message ?? String(err)}`);
+    process.exit(code === ErrorCodes.DataDirLocked ? 3 : 4);
   },
 );

@@ -132,6 +132,15 @@ export class EventLog {
 
   // ---------------------------------------------------------------- reads
 
+  /**
+   * Makes this thread's next reads see every commit made so far, by any thread. lmdb-js keeps a thread's
+   * read snapshot until a timer tick renews it, so a read right after another thread's commit was
+   * acknowledged could miss it; callers that promise read-your-writes call this first.
+   */
+  refreshReads(): void {
+    this.#root.resetReadTxn();
+  }
+
   /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
   streamHead(aggregateType: string, id: string): { version: number; ts: number } {
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {

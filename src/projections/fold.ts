@@ -57,7 +57,7 @@ export function reconcilePartitions(
   projection: AnyProjection,
   generation: number,
   partitions: readonly number[],
-  options: { repair?: boolean; maxMismatches?: number; onProgress?: (eventsRead: number) => void } = {},
+  options: { repair?: boolean; maxMismatches?: number; onProgress?: (eventsRead: number) => void; onRepaired?: (id: string, row: unknown) => void } = {},
 ): ReconcileReport {
   const owned = new Set(partitions);
   const checkpoint = (p: number) => log.views.checkpoint(projection.name, generation, p);
@@ -91,6 +91,7 @@ export function reconcilePartitions(
   if (options.repair) {
     for (const [id, t] of wrong) {
       void log.views.putRow(projection.name, generation, id, t);
+      options.onRepaired?.(id, t);
       repaired++;
     }
   }

@@ -49,6 +49,7 @@ export class Views {
   readonly #failures = new Map<string, string>();
   readonly #rebuilds = new Map<string, RebuildStatus>();
   #waiters: Waiter[] = [];
+  readonly #unsubscribe: () => void;
   #progressListeners = new Set<(s: RebuildStatus) => void>();
 
   private constructor(runtime: Runtime, views: AnyProjection[]) {
@@ -56,11 +57,29 @@ export class Views {
     this.#channel = runtime.plugin('projections');
     this.#views = new Map(views.map((v) => [v.name, v]));
     for (const v of views) this.#active.set(v.name, runtime.log.views.meta(v.name).active);
-    this.#channel.on((_w, payload) => this.#onEvent(payload as ProjectorEvent));
+    this.#unsubscribe = this.#channel.on((_w, payload) => this.#onEvent(payload as ProjectorEvent));
   }
 
+  /** Stops listening to the workers; pending waits fail with `ViewLagging` when they time out. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  /**
+   * Opens the main-thread side. A generation left half-built by a crash during a rebuild (`building` in
+   * the view's meta) is retired and dropped here: nothing would ever swap it in, and the workers would
+   * otherwise keep projecting into it forever.
+   */
   static async open(runtime: Runtime): Promise<Views> {
     const v = new Views(runtime, await loadProjections(runtime.viewModules));
+    const store = runtime.log.views;
+    for (const name of v.names()) {
+      const meta = store.meta(name);
+      if (meta.building === null) continue;
+      await v.#channel.broadcast({ op: 'retire', view: name, generation: meta.building } satisfies ProjectorRequest);
+      await store.setMeta(name, { active: meta.active, building: null });
+      await store.dropGeneration(name, meta.building);
+    }
     await v.#refresh();
     return v;
   }
@@ -133,6 +152,7 @@ export class Views {
     this.#view(view);
     assertValidId(id);
     if (options.position) await this.waitFor(view, options.position, options.timeoutMs);
+    this.#runtime.log.refreshReads();
     const row = this.#runtime.log.views.getRow<R>(view, this.#active.get(view)!, id);
     if (row === undefined) throw new RuntimeError(ErrorCodes.NotFound, `view ${view} has no row ${JSON.stringify(id)}`, { view, id });
     return { id, row };
@@ -143,6 +163,7 @@ export class Views {
     const limit = options.limit ?? 100;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new RuntimeError(ErrorCodes.InvalidQuery, 'limit must be an integer in [1, 1000]');
     if (options.after !== undefined) assertValidId(options.after);
+    this.#runtime.log.refreshReads();
     const rows = [...this.#runtime.log.views.rows<R>(view, this.#active.get(view)!, options.after, limit + 1)];
     const more = rows.length > limit;
     if (more) rows.pop();

@@ -29,6 +29,8 @@ interface Target {
   generation: number;
   /** partition -> next offset to project (includes rows queued in the current, uncommitted batch) */
   checkpoints: Map<number, number>;
+  /** partition -> checkpoint known committed: the only one ever reported to the main thread */
+  committed: Map<number, number>;
   /** Recently written rows (write-through; this worker is their only writer), bounded LRU. */
   rows: Map<string, unknown>;
   failed: string | null;
@@ -62,7 +64,7 @@ class Projector implements WorkerPlugin {
     if (existing) return existing;
     const checkpoints = new Map<number, number>();
     for (const p of this.#ctx.ownedPartitions) checkpoints.set(p, this.#ctx.log.views.checkpoint(view.name, generation, p));
-    const t: Target = { view, generation, checkpoints, rows: new Map(), failed: null };
+    const t: Target = { view, generation, checkpoints, committed: new Map(checkpoints), rows: new Map(), failed: null };
     this.#targets.push(t);
     return t;
   }
@@ -107,6 +109,7 @@ class Projector implements WorkerPlugin {
   /** After a batch is durable (in batch order): tell the main thread, and let catch-up passes run where needed. */
   onCommitted(): void {
     for (const a of this.#batches.shift() ?? []) {
+      a.t.committed.set(a.partition, a.checkpoint);
       this.#emit({ type: 'progress', view: a.t.view.name, generation: a.t.generation, partition: a.partition, checkpoint: a.checkpoint });
     }
     if (this.#targets.some((t) => !t.failed && this.#ctx.ownedPartitions.some((p) => (t.checkpoints.get(p) ?? 0) < this.#ctx.head(p)))) this.#schedule();
@@ -196,17 +199,21 @@ class Projector implements WorkerPlugin {
       }
       if (last < from) continue;
       behind.forEach((t, i) => {
+        // A view that was already past `last` (the read started at the slowest view) keeps its checkpoint.
+        const next = last + 1;
+        if (next <= checkpointsAtStart[i]!) return;
         for (const [id, row] of rows[i]!) this.#writeRow(t, id, row);
-        void store.putCheckpoint(t.view.name, t.generation, p, last + 1);
+        void store.putCheckpoint(t.view.name, t.generation, p, next);
         // Set now, not after the commit: the live path must not re-apply these offsets meanwhile.
-        t.checkpoints.set(p, last + 1);
-        advanced.push({ t, partition: p, checkpoint: last + 1 });
+        t.checkpoints.set(p, next);
+        advanced.push({ t, partition: p, checkpoint: next });
       });
     }
     if (advanced.length === 0) return false;
     // Rows and checkpoints of this pass were queued in one event turn: one transaction.
     await store.committed();
     for (const a of advanced) {
+      a.t.committed.set(a.partition, a.checkpoint);
       this.#emit({ type: 'progress', view: a.t.view.name, generation: a.t.generation, partition: a.partition, checkpoint: a.checkpoint });
     }
     return true;
@@ -227,20 +234,28 @@ class Projector implements WorkerPlugin {
         return { retired: true };
       case 'reconcile': {
         const view = this.#view(req.view);
-        // Rows and checkpoints must be read at one moment: wait until no pass runs and every write this
-        // worker queued (live rows of the last drain included) is committed. From here the code is
-        // synchronous, so this worker queues nothing new, and no other thread writes these partitions.
-        do {
-          await this.#quiesce();
-          await this.#ctx.log.views.committed();
-        } while (this.#running);
-        const report = reconcilePartitions(this.#ctx.log, view, req.generation, this.#ctx.ownedPartitions, { repair: req.repair, maxMismatches: req.maxMismatches });
-        if (req.repair && report.repaired > 0) {
-          // The repaired rows bypassed the row cache: forget it so no stale row is folded on.
-          for (const t of this.#targets) if (t.view === view && t.generation === req.generation) t.rows.clear();
-          await this.#ctx.log.views.committed();
-        }
-        return report;
+        // Rows and checkpoints must be read at one moment, and repairs must not land under rows that
+        // in-flight batches are about to write: so the worker holds its drains, waits for every pass and
+        // every queued write to commit, and only then reads, compares and repairs.
+        return this.#ctx.exclusive(async () => {
+          do {
+            await this.#quiesce();
+            await this.#ctx.log.views.committed();
+          } while (this.#running);
+          const target = this.#targets.find((t) => t.view === view && t.generation === req.generation);
+          const report = reconcilePartitions(this.#ctx.log, view, req.generation, this.#ctx.ownedPartitions, {
+            repair: req.repair,
+            maxMismatches: req.maxMismatches,
+            // The row cache must hold the repaired rows, or the next command would fold on a corrupt one.
+            onRepaired: (id, row) => {
+              if (!target) return;
+              target.rows.delete(id);
+              target.rows.set(id, row);
+            },
+          });
+          if (req.repair && report.repaired > 0) await this.#ctx.log.views.committed();
+          return report;
+        });
       }
     }
   }
@@ -263,7 +278,7 @@ class Projector implements WorkerPlugin {
         view: t.view.name,
         generation: t.generation,
         failed: t.failed,
-        checkpoints: Object.fromEntries(t.checkpoints),
+        checkpoints: Object.fromEntries(t.committed),
       })),
       heads: Object.fromEntries(this.#ctx.ownedPartitions.map((p) => [p, this.#ctx.head(p)])),
     };

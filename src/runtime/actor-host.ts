@@ -72,6 +72,8 @@ export class ActorHost {
   /** Insertion order is recency order: touching an actor re-inserts it. */
   readonly #actors = new Map<string, Actor>();
   readonly #queue: CommandRequest[] = [];
+  /** While > 0, no drain starts (a plugin's exclusive section). */
+  #paused = 0;
   /** Batches queued to LMDB and not yet answered. */
   #inFlight = 0;
   /** True while a drain runs its deciders (synchronously). */
@@ -149,7 +151,20 @@ export class ActorHost {
       log: this.#log,
       head: (p) => this.#offsets.get(p) ?? 0,
       emit: () => undefined, // each plugin gets its own emitter in start()
+      exclusive: (fn) => this.#exclusive(fn),
     };
+  }
+
+  /** Holds drains for the duration of `fn`, after letting every in-flight batch finish. */
+  async #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.#paused++;
+    try {
+      while (this.#inFlight > 0 || this.#scheduled) await new Promise<void>((resolve) => setImmediate(resolve));
+      return await fn();
+    } finally {
+      this.#paused--;
+      this.#schedule();
+    }
   }
 
   async #pluginRequest(rid: number, name: string, payload: unknown): Promise<void> {
@@ -236,7 +251,7 @@ export class ActorHost {
   readonly #pendingNew = new Map<string, number>();
 
   #schedule(): void {
-    if (this.#scheduled || this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
+    if (this.#scheduled || this.#paused > 0 || this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -245,7 +260,7 @@ export class ActorHost {
   }
 
   async #drain(): Promise<void> {
-    if (this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
+    if (this.#paused > 0 || this.#inFlight >= PIPELINE_DEPTH || this.#queue.length === 0) return;
     this.#inFlight++;
     const n = Math.min(this.#queue.length, MAX_BATCH);
     const batch = this.#queue.splice(0, n);
@@ -356,8 +371,16 @@ export class ActorHost {
     const decided = actor.decider.decide(req.command, actor.state, { now, id: actor.id, version: actor.version });
     if (!Array.isArray(decided)) throw new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider returned no event array`);
     // Fold first, assign offsets after: an `evolve` that throws must not burn partition offsets.
+    // Snapshots sit at exact multiples of `snapshotEvery`, even inside a multi-event command, so their
+    // versions are known without a read (retention below depends on it).
+    const every = this.#config.snapshotEvery;
     let state = actor.state;
-    for (const e of decided) state = actor.decider.evolve(state, e);
+    let v = actor.version;
+    const snapshots: { version: number; state: unknown }[] = [];
+    for (const e of decided) {
+      state = actor.decider.evolve(state, e);
+      if (every > 0 && ++v % every === 0) snapshots.push({ version: v, state });
+    }
     const meta = {
       ...(req.commandId !== undefined ? { commandId: req.commandId } : {}),
       ...(req.correlationId !== undefined ? { correlationId: req.correlationId } : {}),
@@ -379,14 +402,12 @@ export class ActorHost {
       // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
       this.#staged.push({ write: this.#log.stageAppend(events, req.commandId), events });
       this.#offsets.set(actor.partition, offset);
-      const before = actor.version;
       actor.state = state;
       actor.version += events.length;
       actor.lastTs = now;
-      const every = this.#config.snapshotEvery;
-      if (every > 0 && Math.floor(before / every) !== Math.floor(actor.version / every)) {
-        this.#staged.push({ write: this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: actor.version, snapshotVersion: actor.decider.snapshotVersion, state, ts: now }) });
-        this.#thinSnapshots(actor);
+      for (const s of snapshots) {
+        this.#staged.push({ write: this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: s.version, snapshotVersion: actor.decider.snapshotVersion, state: s.state, ts: now }) });
+        this.#thinSnapshots(actor, s.version / every);
       }
     }
     return { version: actor.version, events, state };
@@ -394,16 +415,15 @@ export class ActorHost {
 
   /**
    * Retention: the newest ten snapshots stay; older ones only when their interval index is a multiple of
-   * `snapshotThinning`. Only the snapshot that just left the newest ten is examined, so each write costs O(1).
+   * `snapshotThinning`. Snapshots sit at exact multiples of snapshotEvery, so writing snapshot number
+   * `index` decides the fate of number `index - 10` by arithmetic alone: O(1), no read, and right even
+   * when one batch writes many snapshots of a stream.
    */
-  #thinSnapshots(actor: Actor): void {
+  #thinSnapshots(actor: Actor, index: number): void {
     const n = this.#config.snapshotThinning;
-    if (n <= 1) return;
-    // Reads see committed snapshots only: with the one just queued, the 10th committed one is now 11th.
-    const leaving = this.#log.snapshotVersions(actor.aggregateType, actor.id, 10)[9];
-    if (leaving !== undefined && Math.floor(leaving / this.#config.snapshotEvery) % n !== 0) {
-      this.#staged.push({ write: this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving) });
-    }
+    const leaving = index - 10;
+    if (n <= 1 || leaving < 1 || leaving % n === 0) return;
+    this.#staged.push({ write: this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving * this.#config.snapshotEvery) });
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */

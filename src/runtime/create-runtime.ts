@@ -281,6 +281,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         if (res.version === 0) throw errors.streamNotFound(aggregateType, id);
         return { id, type: aggregateType, version: res.version, state: res.state as S };
       }
+      log.refreshReads();
       const head = log.streamHead(aggregateType, id).version;
       if (head === 0) throw errors.streamNotFound(aggregateType, id);
       let target: number;
@@ -306,6 +307,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const limit = opts.limit ?? 1000;
       if (!Number.isSafeInteger(from) || from < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
       if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new RuntimeError(ErrorCodes.InvalidQuery, `limit must be an integer in [1, ${MAX_HISTORY_PAGE}]`);
+      log.refreshReads();
       const events = log.readStream(aggregateType, id, from, limit);
       if (events.length === 0 && log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
       return events;
@@ -318,12 +320,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         // Version 0 is the empty state before the first event.
         if (from.version !== 0) a = await runtime.load<S>(aggregateType, id, from);
       } catch (err) {
-        // A start before the stream's first event is the empty state: every event up to `to` is the diff.
-        if (!RuntimeError.is(err, ErrorCodes.NotFound)) throw err;
+        // A start time before the stream's first event is the empty state: every event up to `to` is the
+        // diff. A version the stream does not have stays an error.
+        if (!RuntimeError.is(err, ErrorCodes.NotFound) || from.at === undefined) throw err;
         a = null;
       }
       const start = (a?.version ?? 0) + 1;
       if (a && a.version > b.version) throw new RuntimeError(ErrorCodes.InvalidQuery, `from (version ${a.version}) is after to (version ${b.version})`);
+      log.refreshReads();
       const events = b.version >= start ? log.readStream(aggregateType, id, start, b.version - start + 1) : [];
       return { from: a, to: b, events };
     },

@@ -24,6 +24,12 @@ export interface WorkerPluginContext {
   readonly log: EventLog;
   /** Head (next offset) of an owned partition, as this worker's single writer knows it. */
   head(partition: number): number;
+  /**
+   * Runs `fn` while this worker decides and commits nothing: queued commands wait, every batch already
+   * queued has been answered (so is durable). For work that must see rows and checkpoints of one moment
+   * and may write over them (reconcile with repair). Keep it short: commands wait meanwhile.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** Post an event to the plugin's listeners on the main thread. */
   emit(payload: unknown): void;
 }

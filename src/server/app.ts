@@ -94,6 +94,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   const views = options.views ?? (await Views.open(runtime));
+  if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
   const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
   hub.counters = {

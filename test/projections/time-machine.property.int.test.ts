@@ -186,23 +186,23 @@ describe('the time machine over random account streams', () => {
     expect((await rejectionOf(runtime.load('account', 'tm-nobody', { version: 1 }))).code).toBe('StreamNotFound');
   });
 
-  // BUG (reported): Runtime.diff (create-runtime.ts) reads every NotFound from loading `from` as "before the
+  // Regression test (bug found and fixed): Runtime.diff (create-runtime.ts) reads every NotFound from loading `from` as "before the
   // stream's first event", so a `from` version past the head answers { from: null, events: all } instead of
   // refusing. Only a time before the first event may mean the empty start.
-  it.fails('refuses a diff whose start is a version the stream does not have', async () => {
+  it('refuses a diff whose start is a version the stream does not have', async () => {
     const { runtime } = shared();
     await play(runtime, 'tm-diff-edges', 'ann', [{ command: { type: 'Deposit', data: { amount: 5 } }, together: false }]);
     const err = await rejectionOf(runtime.diff('account', 'tm-diff-edges', { version: 3 }, { version: 2 }));
     expect(['NotFound', 'InvalidQuery']).toContain(err.code);
   });
 
-  // BUG (reported): the main thread answers history/load({version|at})/diff from LMDB with lmdb-js's
+  // Regression test (bug found and fixed): the main thread answers history/load({version|at})/diff from LMDB with lmdb-js's
   // per-thread read snapshot, which is only renewed by a setTimeout(0) armed when it was taken. Right
   // after an execute resolves, a snapshot taken earlier in the same event-loop turn (before the worker
   // committed) is still in use: the acknowledged event is missing (history short, load -> NotFound).
   // Seen in ~5-15 % of reads with 64 concurrent command-then-read chains; made deterministic here by
   // blocking the main thread across the worker's commit.
-  it.fails('reads an acknowledged event back at once, even when the thread read just before the commit', async () => {
+  it('reads an acknowledged event back at once, even when the thread read just before the commit', async () => {
     const { runtime } = shared();
     const id = 'tm-ryw';
     await runtime.execute('account', id, { type: 'Open', data: { owner: 'ann' } });

@@ -100,12 +100,12 @@ describe('the balances view', () => {
     );
   });
 
-  // BUG (reported): lmdb-js keeps a thread's read snapshot until a setTimeout(0) armed at its renewal
+  // Regression test (bug found and fixed): lmdb-js keeps a thread's read snapshot until a setTimeout(0) armed at its renewal
   // fires. Views.get (views.ts) reads the row right after waitFor resolves, with whatever snapshot the
   // main thread renewed earlier in the same event-loop turn: one taken before the worker's commit misses
   // the very event the position names. (The same stale snapshot serves runtime.history/load, see the
   // time-machine suite.) Made deterministic by blocking the main thread across the worker's commit.
-  it.fails('answers a read with a position with the row of that event even when the thread read just before the commit', async () => {
+  it('answers a read with a position with the row of that event even when the thread read just before the commit', async () => {
     const { runtime, views } = shared();
     const id = 'ryw-stale';
     await openAccount(runtime, id);

@@ -14,10 +14,9 @@ const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const CATCH_UP_TIMEOUT_MS = 60_000;
 
 /**
- * Lets this thread's LMDB reads see every commit made so far. lmdb-js keeps a thread's read snapshot
- * until a `setTimeout(0)` it armed when renewing it fires, so a read made right after waking up from a
- * worker's message can see a snapshot older than that message (a bug, reported and specified by the
- * read-your-writes specs). Suites that check something else wait past that timer first.
+ * Lets this thread's raw LMDB reads (runtime.log.*, used by the checks themselves) see every commit made
+ * so far. lmdb-js keeps a thread's read snapshot until a `setTimeout(0)` renews it; the runtime's own
+ * read APIs refresh it themselves (EventLog.refreshReads), raw reads in a test wait past that timer.
  */
 export async function freshReads(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 2));
