@@ -1,0 +1,110 @@
+/**
+ * The catalogue of figures `npm run bench` reports: one row each in the printed table and in
+ * `latest.json`, with the target from issue 6 and the check that decides "met?".
+ *
+ * `ratio` is value / baseline (for rates: the share of the baseline reached; for latencies: how many
+ * times the floor), except the encode overhead, whose ratio is pipeline time / direct time. A figure whose part of the product does not exist yet is still reported, with
+ * `available: false` and the reason, so the table always has every row.
+ *
+ * Gotchas: ids are the keys of `latest.json` and of `test/bench/bench-quick.int.test.ts`; renaming one is
+ * a change to both.
+ */
+
+export interface Baseline {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export interface Figure {
+  id: FigureId;
+  label: string;
+  available: boolean;
+  value: number | null;
+  unit: string;
+  baseline: Baseline | null;
+  ratio: number | null;
+  target: string;
+  /** null: no target, or not available. */
+  met: boolean | null;
+  /** Sizes, method, and why a row is not available. */
+  note: string;
+}
+
+interface Spec {
+  label: string;
+  unit: string;
+  target: string;
+  check?: (value: number, ratio: number | null) => boolean;
+}
+
+export const FIGURES = {
+  'throughput.durable': {
+    label: 'durable in-process commands (Deposit, 10k accounts)',
+    unit: 'cmd/s',
+    target: '>= 200000 and >= 0.25 x raw-put',
+    check: (v, r) => v >= 200_000 && r !== null && r >= 0.25,
+  },
+  'latency.half.p99': { label: 'p99 latency at half that load', unit: 'ms', target: '<= 5', check: (v) => v <= 5 },
+  'latency.half.p50': { label: 'p50 latency at half that load', unit: 'ms', target: '-' },
+  'http.throughput': {
+    label: 'HTTP commands (POST /aggregates/account/:id/commands)',
+    unit: 'req/s',
+    target: '>= 0.7 x fastify-floor',
+    check: (_v, r) => r !== null && r >= 0.7,
+  },
+  'hydration.full': {
+    label: 'full hydration, no snapshot (1M-event stream)',
+    unit: 'events/s',
+    target: '>= 1000000 and >= 0.8 x raw-scan',
+    check: (v, r) => v >= 1_000_000 && r !== null && r >= 0.8,
+  },
+  'load.cold.p50': { label: 'cold load with snapshots (hydrate), p50', unit: 'us', target: '<= 100', check: (v) => v <= 100 },
+  'load.cold.runtime.p50': { label: 'cold load through runtime.load (worker), p50', unit: 'us', target: '-' },
+  'load.warm.p50': { label: 'warm load (in-memory snapshot) via runtime.load, p50', unit: 'us', target: '<= 5', check: (v) => v <= 5 },
+  'load.warm.inthread.p50': { label: 'warm read, in-thread state cache (bench prototype), p50', unit: 'us', target: '(<= 5)' },
+  'timemachine.p50': { label: 'time machine at a random version, p50', unit: 'ms', target: '<= 1', check: (v) => v <= 1 },
+  'restart.ready': { label: 'restart with 1M events / 10k streams until ready', unit: 's', target: '<= 2', check: (v) => v <= 2 },
+  'feed.p99': { label: 'WebSocket feed, 100 clients at 20k events/s, p99 commit-to-client', unit: 'ms', target: 'no loss; <= 50' },
+  'encode.overhead': { label: 'encode pool, 8 clips vs direct ffmpeg: overhead', unit: '%', target: '<= 5; both cores busy' },
+  'memory.rss': { label: 'RSS with 100k live accounts and 1M events', unit: 'MiB', target: '<= 400', check: (v) => v <= 400 },
+  'memory.perActor': { label: 'bytes per live actor', unit: 'B', target: 'reported' },
+  'upload.rssGrowth': { label: 'RSS growth while uploading 1 GiB', unit: 'MiB', target: '<= 64', check: (v) => v <= 64 },
+} satisfies Record<string, Spec>;
+
+export type FigureId = keyof typeof FIGURES;
+export const FIGURE_IDS = Object.keys(FIGURES) as FigureId[];
+
+export interface Measured {
+  value: number;
+  baseline?: Baseline;
+  note?: string;
+  /** For targets with a condition the value alone does not show (the feed's "no loss"). */
+  met?: boolean;
+  /** When value / baseline is not the meaningful ratio (encode: pipeline time / direct time). */
+  ratio?: number;
+}
+
+/** A measured figure: computes the ratio and whether the target is met. */
+export function measured(id: FigureId, m: Measured): Figure {
+  const spec: Spec = FIGURES[id];
+  const ratio = m.ratio ?? (m.baseline && m.baseline.value > 0 ? m.value / m.baseline.value : null);
+  return {
+    id,
+    label: spec.label,
+    available: true,
+    value: m.value,
+    unit: spec.unit,
+    baseline: m.baseline ?? null,
+    ratio,
+    target: spec.target,
+    met: m.met ?? (spec.check ? spec.check(m.value, ratio) : null),
+    note: m.note ?? '',
+  };
+}
+
+/** A figure whose part of the product is missing (or whose suite was skipped): a row saying why. */
+export function notAvailable(id: FigureId, why: string): Figure {
+  const spec: Spec = FIGURES[id];
+  return { id, label: spec.label, available: false, value: null, unit: spec.unit, baseline: null, ratio: null, target: spec.target, met: null, note: why };
+}

@@ -1,0 +1,153 @@
+/**
+ * WebSocket feed: `CLIENTS` clients (in a child process, so their parsing is not the server's event
+ * loop) subscribed to every partition of the project's server, while in-process Deposits are offered
+ * at `RATE` events/s (open loop). Loss = events committed during the run that a client did not get
+ * (gaps in its per-partition offsets, or a disconnect); commit-to-client latency = arrival in the
+ * client minus the moment the runtime announced the commit (`runtime.subscribe`, the hub's own
+ * source), on sampled offsets. The baseline is the load without clients: commands/s the same runtime
+ * reaches at that offered rate with nobody listening.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { measured, notAvailable } from '../figures.js';
+import type { Suite } from '../support/context.js';
+import { REPO_ROOT } from '../support/child.js';
+import { openLoop, runCount } from '../support/drive.js';
+import { tenThousandAccounts } from '../support/fixtures.js';
+import { accountIds, depositer, startRuntime } from '../support/runtime.js';
+import { NO_SERVER, srcExists, srcModule } from '../support/server.js';
+import { percentile } from '../support/stats.js';
+import { removeTempDir } from '../support/tmp.js';
+import { fmt } from './throughput.js';
+
+const CHILD = new URL('./feed-child.ts', import.meta.url);
+const ACCOUNTS = 10_000;
+const SAMPLE = 16;
+const sizes = (quick: boolean) => (quick ? { clients: 20, rate: 5_000, seconds: 1 } : { clients: 100, rate: 20_000, seconds: 10 });
+
+interface ChildReport {
+  received: number[];
+  gaps: number;
+  duplicates: number;
+  closed: number[];
+  samples: number[][];
+}
+
+/** Lines of a child's stdout, one promise at a time; rejects once the child closed with no line left. */
+function lineReader(child: ChildProcessByStdio<Writable, Readable, null>): () => Promise<string> {
+  let buffered = '';
+  const lines: string[] = [];
+  let closed: number | null | undefined;
+  let waiter: { resolve: (l: string) => void; reject: (e: Error) => void } | null = null;
+  const pump = (): void => {
+    if (!waiter) return;
+    const w = waiter;
+    if (lines.length) {
+      waiter = null;
+      w.resolve(lines.shift()!);
+    } else if (closed !== undefined) {
+      waiter = null;
+      w.reject(new Error(`feed client process exited with ${closed} before answering`));
+    }
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      lines.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+    pump();
+  });
+  // 'close', not 'exit': stdout may still hold the last line when the process has exited.
+  child.once('close', (code) => {
+    closed = code;
+    pump();
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      waiter = { resolve, reject };
+      pump();
+    });
+}
+
+interface FastifyApp {
+  listen(o: { port: number; host: string }): Promise<string>;
+  close(): Promise<unknown>;
+}
+
+export const feedSuite: Suite = {
+  name: 'feed',
+  figures: ['feed.p99'],
+  steps: () => 3,
+  async run(ctx) {
+    if (!srcExists('server/feed/hub')) {
+      ctx.step('feed');
+      ctx.figure(notAvailable('feed.p99', NO_SERVER));
+      return;
+    }
+    const s = sizes(ctx.quick);
+    const { buildServer } = (await import(srcModule('server/app').href)) as {
+      buildServer: (o: Record<string, unknown>) => Promise<FastifyApp>;
+    };
+    ctx.step('seeding');
+    const dir = await tenThousandAccounts('feed');
+    try {
+      const rt = await startRuntime(dir);
+      const app = await buildServer({ runtime: rt, logger: false, dashboard: false, defaultMetrics: false, feed: { maxClients: 10_000 } });
+      try {
+        const url = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
+        const send = depositer(rt, accountIds(ACCOUNTS));
+        await runCount(ctx.quick ? 2000 : ACCOUNTS, 1024, send);
+        ctx.step(`no-client run at ${fmt(s.rate)} events/s`);
+        const alone = await openLoop(s.rate, s.seconds * 1000, send);
+
+        ctx.step(`${s.clients} clients at ${fmt(s.rate)} events/s`);
+        const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(CHILD), url, String(s.clients), String(SAMPLE)], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+        const nextLine = lineReader(child);
+        await nextLine(); // ready
+        const commits = new Map<number, number>();
+        const unsubscribe = rt.subscribe((events) => {
+          const t = performance.timeOrigin + performance.now();
+          for (const e of events) if (e.offset % SAMPLE === 0) commits.set(e.partition * 1e12 + e.offset, t);
+        });
+        const before = rt.counters.eventsAppended;
+        const loaded = await openLoop(s.rate, s.seconds * 1000, send);
+        const committed = rt.counters.eventsAppended - before;
+        unsubscribe();
+        // Give slow clients time to catch up from the log before counting what they got.
+        await new Promise((r) => setTimeout(r, ctx.quick ? 1000 : 5000));
+        child.stdin.write('stop\n');
+        const report = JSON.parse(await nextLine()) as ChildReport;
+        const latencies: number[] = [];
+        for (const flat of report.samples) {
+          for (let i = 0; i + 2 < flat.length; i += 3) {
+            const c = commits.get(flat[i]! * 1e12 + flat[i + 1]!);
+            if (c !== undefined) latencies.push(flat[i + 2]! - c);
+          }
+        }
+        const lost = report.received.reduce((n, r) => n + Math.max(0, committed - r), 0) + report.gaps;
+        const p99 = percentile(latencies, 0.99);
+        ctx.figure(
+          measured('feed.p99', {
+            value: p99,
+            // The target holds at 20 000 events/s: a run that could not commit that rate cannot meet it.
+            met: lost === 0 && p99 <= 50 && loaded.achieved >= 0.95 * s.rate,
+            note:
+              `${s.clients} clients, offered ${fmt(s.rate)} events/s for ${s.seconds} s: ${fmt(loaded.achieved)} events/s committed${loaded.shed ? ` (${fmt(loaded.shed)} shed: backlog over 1 s)` : ''} (no clients: ${fmt(alone.achieved)}/s); ` +
+              `${lost === 0 ? 'no loss' : `LOSS: ${fmt(lost)} client-events missing`}, ${report.duplicates} duplicates, ${report.closed.length} clients closed; ` +
+              `p50 ${percentile(latencies, 0.5).toFixed(1)} ms over ${fmt(latencies.length)} samples`,
+          }),
+        );
+        if (lost > 0 || !(p99 <= 50)) ctx.info(`feed: p99 ${p99.toFixed(1)} ms, lost ${lost}`);
+        child.kill();
+      } finally {
+        await app.close();
+        await rt.close();
+      }
+    } finally {
+      removeTempDir(dir);
+    }
+  },
+};

@@ -1,0 +1,216 @@
+/**
+ * Hydration and loads, on account streams written exactly as the actor host writes them:
+ * - full hydration (no snapshot) of the longest stream through `hydrate` (the runtime's log + decider
+ *   path), vs `raw-scan` of the same events, in interleaved rounds;
+ * - the curve of hydration time vs stream length, without snapshots, with the snapshot at the head,
+ *   and with the worst tail (99 events after the newest snapshot);
+ * - cold load with snapshots (`hydrate`), also through `runtime.load` (worker hop) on streams no actor
+ *   holds yet; warm load through `runtime.load` (actor live in its worker) vs a bare worker round trip;
+ *   the time machine (`runtime.load` with a random `version`) vs the same reads done raw.
+ *
+ * "No snapshot" uses the same stream with a decider whose `snapshotVersion` does not match, which is
+ * exactly the runtime's path for a stale snapshot: one snapshot lookup, then the full fold from seq 1.
+ */
+import { accountDecider } from '../../src/domain/account.js';
+import type { AnyDecider } from '../../src/domain/index.js';
+import { EventLog } from '../../src/log/index.js';
+import { hydrate } from '../../src/runtime/index.js';
+import { measured } from '../figures.js';
+import { RawLog } from '../baselines/raw-scan.js';
+import { workerEcho } from '../baselines/worker-echo.js';
+import type { BenchContext, Suite } from '../support/context.js';
+import { catchUpViews, PARTITIONS, startRuntime } from '../support/runtime.js';
+import { seedAccounts, type SeedStream } from '../support/seed.js';
+import { median, prng, summarise, timeEach } from '../support/stats.js';
+import { makeTempDir, removeTempDir } from '../support/tmp.js';
+import { fmt } from './throughput.js';
+
+const SNAPSHOT_EVERY = 100;
+const COLD_STREAM_EVENTS = 150;
+
+const sizes = (quick: boolean) =>
+  quick
+    ? { lengths: [1_000, 10_000, 30_000], rounds: 2, loads: 300, coldStreams: 100, timeTravels: 300 }
+    : { lengths: [1_000, 10_000, 100_000, 1_000_000], rounds: 3, loads: 3000, coldStreams: 2000, timeTravels: 2000 };
+
+const staleDecider: AnyDecider = { ...accountDecider, snapshotVersion: -1 };
+const streamId = (len: number): string => `h-${len}`;
+
+export const hydrationSuite: Suite = {
+  name: 'hydration',
+  figures: ['hydration.full', 'load.cold.p50', 'load.cold.runtime.p50', 'load.warm.p50', 'load.warm.inthread.p50', 'timemachine.p50'],
+  steps: (quick) => 1 + sizes(quick).rounds + sizes(quick).lengths.length + 4,
+  async run(ctx) {
+    const s = sizes(ctx.quick);
+    const dir = makeTempDir('hydration');
+    try {
+      const longest = Math.max(...s.lengths);
+      ctx.step(`seeding streams of ${s.lengths.join(', ')} events`);
+      const streams: SeedStream[] = s.lengths.map((len) => ({ id: streamId(len), events: len }));
+      for (let i = 0; i < s.coldStreams; i++) streams.push({ id: `c-${i}`, events: COLD_STREAM_EVENTS });
+      // Not settled here: runtimeLoads waits for the views to catch up before it measures.
+      await seedAccounts(dir, streams, { partitions: PARTITIONS, snapshotEvery: SNAPSHOT_EVERY, chunk: 20_000 });
+
+      const log = EventLog.open(dir, { partitions: PARTITIONS });
+      const raw = RawLog.open(dir);
+      try {
+        fullHydration(ctx, log, raw, longest, s.rounds);
+        hydrationCurve(ctx, log, s.lengths);
+        await coldLoad(ctx, log, raw, longest, s.loads);
+      } finally {
+        await raw.close();
+        await log.close();
+      }
+      await runtimeLoads(ctx, dir, longest, s);
+    } finally {
+      removeTempDir(dir);
+    }
+  },
+};
+
+function fullHydration(ctx: BenchContext, log: EventLog, raw: RawLog, len: number, rounds: number): void {
+  const id = streamId(len);
+  const hyd: number[] = [];
+  const scan: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ctx.step(`full hydration of ${fmt(len)} events, round ${r + 1}/${rounds}`);
+    let t0 = performance.now();
+    const sc = raw.scan('account', id);
+    scan.push(sc.events / ((performance.now() - t0) / 1000));
+    t0 = performance.now();
+    const h = hydrate(log, staleDecider, 'account', id);
+    hyd.push(h.folded / ((performance.now() - t0) / 1000));
+    if (h.folded !== len || sc.events !== len) throw new Error(`hydrated ${h.folded} / scanned ${sc.events} events of ${len}`);
+  }
+  ctx.figure(
+    measured('hydration.full', {
+      value: median(hyd),
+      baseline: { name: 'raw-scan', value: median(scan), unit: 'events/s' },
+      note: `stream of ${fmt(len)} events${len < 1_000_000 ? ' (quick size)' : ''}; median of ${rounds} interleaved rounds`,
+    }),
+  );
+}
+
+function hydrationCurve(ctx: BenchContext, log: EventLog, lengths: number[]): void {
+  const none: Array<[number, number]> = [];
+  const head: Array<[number, number]> = [];
+  const worst: Array<[number, number]> = [];
+  const ms = (fn: () => unknown, reps: number): number => {
+    const t: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      fn();
+      t.push(performance.now() - t0);
+    }
+    return median(t);
+  };
+  for (const len of lengths) {
+    ctx.step(`hydration curve at ${fmt(len)} events`);
+    const id = streamId(len);
+    const reps = Math.max(3, Math.min(200, Math.round(200_000 / len)));
+    none.push([len, ms(() => hydrate(log, staleDecider, 'account', id), len >= 1_000_000 ? 1 : reps)]);
+    head.push([len, ms(() => hydrate(log, accountDecider, 'account', id), 200)]);
+    worst.push([len, ms(() => hydrate(log, accountDecider, 'account', id, len - 1), 200)]);
+  }
+  ctx.curve({
+    id: 'hydration-vs-length',
+    title: `Hydration time vs stream length (snapshot every ${SNAPSHOT_EVERY} events)`,
+    xLabel: 'events in the stream',
+    yLabel: 'time (ms)',
+    xLog: true,
+    yLog: true,
+    series: [
+      { name: 'no snapshot (full fold)', points: none },
+      { name: 'snapshot at head', points: head },
+      { name: 'snapshot + 99-event tail', points: worst },
+    ],
+  });
+}
+
+async function coldLoad(ctx: BenchContext, log: EventLog, raw: RawLog, len: number, n: number): Promise<void> {
+  ctx.step('cold load with snapshots');
+  const id = streamId(len);
+  const us = summarise(await timeEach(n, 200, () => hydrate(log, accountDecider, 'account', id)));
+  const base = summarise(await timeEach(n, 200, () => raw.load('account', id)));
+  const tail = summarise(await timeEach(n, 200, () => hydrate(log, accountDecider, 'account', id, len - 1)));
+  ctx.figure(
+    measured('load.cold.p50', {
+      value: us.p50,
+      baseline: { name: 'raw snapshot read', value: base.p50, unit: 'us' },
+      note: `hydrate() of the ${fmt(len)}-event stream, snapshot at head (0-event tail), ${n} loads, p99 ${us.p99.toFixed(0)} us; with a 99-event tail: p50 ${tail.p50.toFixed(0)} us`,
+    }),
+  );
+}
+
+async function runtimeLoads(ctx: BenchContext, dir: string, len: number, s: ReturnType<typeof sizes>): Promise<void> {
+  const rt = await startRuntime(dir);
+  try {
+    const id = streamId(len);
+    ctx.step('cold loads through runtime.load');
+    await catchUpViews(rt);
+    let i = 0;
+    const cold = summarise(await timeEach(s.coldStreams, 0, () => rt.load('account', `c-${i++}`)));
+    ctx.figure(
+      measured('load.cold.runtime.p50', {
+        value: cold.p50,
+        note: `${s.coldStreams} streams of ${COLD_STREAM_EVENTS} events (snapshot at 100 + 50-event tail), first load of each; p99 ${cold.p99.toFixed(0)} us`,
+      }),
+    );
+
+    ctx.step('warm loads through runtime.load');
+    const warm = summarise(await timeEach(s.loads, 200, () => rt.load('account', id)));
+    const echo = summarise(await workerEcho(s.loads));
+    ctx.figure(
+      measured('load.warm.p50', {
+        value: warm.p50,
+        baseline: { name: 'worker-echo', value: echo.p50, unit: 'us' },
+        note: `actor live in its worker; one load at a time; p99 ${warm.p99.toFixed(0)} us`,
+      }),
+    );
+    ctx.figure(inThreadWarmRead(rt.decider('account')!, await rt.load('account', id)));
+
+    ctx.step('time machine');
+    const rnd = prng(6);
+    const versions = Array.from({ length: s.timeTravels + 100 }, () => 1 + Math.floor(rnd() * len));
+    let v = 0;
+    const tm = summarise(await timeEach(s.timeTravels, 100, () => rt.load('account', id, { version: versions[v++]! })));
+    const raw = RawLog.open(dir);
+    let w = 0;
+    const base = summarise(await timeEach(s.timeTravels, 100, () => raw.load('account', id, versions[w++]!)));
+    await raw.close();
+    ctx.figure(
+      measured('timemachine.p50', {
+        value: tm.p50 / 1000,
+        baseline: { name: 'raw snapshot+tail read', value: base.p50 / 1000, unit: 'ms' },
+        note: `runtime.load({version}) at uniform random versions of the ${fmt(len)}-event stream (main thread); p99 ${(tm.p99 / 1000).toFixed(3)} ms`,
+      }),
+    );
+  } finally {
+    await rt.close();
+  }
+}
+
+/**
+ * A prototype of an in-thread warm read, not part of the runtime: the main thread keeps the last
+ * acknowledged state per aggregate (the reply to every command already carries it), and a warm load is
+ * a Map lookup. Timed over a batch, since one lookup is below the clock's resolution.
+ */
+function inThreadWarmRead(decider: AnyDecider, loaded: { id: string; version: number; state: unknown }) {
+  const cache = new Map<string, { version: number; state: unknown }>();
+  for (let i = 0; i < 100_000; i++) cache.set(`account\u0000x-${i}`, { version: 1, state: Object.freeze(decider.initialState()) });
+  const key = `account\u0000${loaded.id}`;
+  cache.set(key, { version: loaded.version, state: Object.freeze(loaded.state) });
+  const n = 1_000_000;
+  let sink = 0;
+  const batches: number[] = [];
+  for (let b = 0; b < 5; b++) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) sink += cache.get(key)!.version;
+    batches.push(((performance.now() - t0) * 1000) / n);
+  }
+  if (sink === 0) throw new Error('unreachable');
+  return measured('load.warm.inthread.p50', {
+    value: median(batches),
+    note: 'NOT the runtime: a main-thread Map of acknowledged states (100k entries); median of 5 batches of 1M lookups, per lookup',
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Memory: RSS of a process running the runtime with 100 000 live accounts and 1 000 000 events in the
+ * log (10 per account), in a fresh child process so the bench's own heap does not count; bytes per
+ * live actor = (RSS with them live - RSS of the same runtime idle on the same log) / live actors.
+ * The baseline is that idle RSS. RSS growth during a 1 GiB upload needs the server's upload route.
+ */
+import { measured, notAvailable } from '../figures.js';
+import type { Suite } from '../support/context.js';
+import { runChild } from '../support/child.js';
+import { PARTITIONS } from '../support/runtime.js';
+import { accounts, seedAccounts } from '../support/seed.js';
+import { NO_SERVER, srcExists } from '../support/server.js';
+import { GiB, uploadFigure } from './upload.js';
+import { makeTempDir, removeTempDir } from '../support/tmp.js';
+import { fmt } from './throughput.js';
+
+const CHILD = new URL('./memory-child.ts', import.meta.url);
+const MiB = 1024 * 1024;
+
+const sizes = (quick: boolean) => (quick ? { accounts: 5_000, perAccount: 4 } : { accounts: 100_000, perAccount: 10 });
+
+interface ChildReport {
+  rssBefore: number;
+  rssIdle: number;
+  rssLive: number;
+  live: number;
+  loadMs: number;
+  server: boolean;
+  idleSplit: { anon: number; file: number };
+  liveSplit: { anon: number; file: number };
+}
+
+export const memorySuite: Suite = {
+  name: 'memory',
+  figures: ['memory.rss', 'memory.perActor', 'upload.rssGrowth'],
+  steps: () => 3,
+  async run(ctx) {
+    const s = sizes(ctx.quick);
+    const dir = makeTempDir('memory');
+    try {
+      const total = s.accounts * s.perAccount;
+      ctx.step(`seeding ${fmt(total)} events over ${fmt(s.accounts)} accounts`);
+      // The child waits for the views to catch up with the seed before it measures anything.
+      await seedAccounts(dir, accounts('m-', s.accounts, s.perAccount), { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
+      ctx.step(`making ${fmt(s.accounts)} actors live (child process)`);
+      const { result: r } = await runChild<ChildReport>(CHILD, [dir, String(s.accounts)], ['--expose-gc']);
+      if (r.live !== s.accounts) throw new Error(`expected ${s.accounts} live actors, the workers report ${r.live}`);
+      const size = `${fmt(s.accounts)} live accounts, ${fmt(total)} events${ctx.quick ? ' (quick size)' : ''}`;
+      ctx.figure(
+        measured('memory.rss', {
+          value: r.rssLive / MiB,
+          baseline: { name: 'idle runtime RSS', value: r.rssIdle / MiB, unit: 'MiB' },
+          note: `${size}; ${r.server ? 'server process (runtime + fastify app listening)' : 'runtime process (no HTTP server yet)'}; loading them took ${(r.loadMs / 1000).toFixed(1)} s; ` +
+            `of the RSS: ${(r.liveSplit.anon / MiB).toFixed(0)} MiB anonymous (heaps), ${(r.liveSplit.file / MiB).toFixed(0)} MiB file-backed (LMDB map pages, code: the kernel reclaims them under pressure)`,
+        }),
+      );
+      ctx.figure(
+        measured('memory.perActor', {
+          value: (r.rssLive - r.rssIdle) / r.live,
+          note: `(RSS live - RSS idle) / live actors; anonymous memory only: ${((r.liveSplit.anon - r.idleSplit.anon) / r.live).toFixed(0)} B (Map entries, actor records, states, heap slack); the rest is LMDB pages read while hydrating`,
+        }),
+      );
+      ctx.step(`uploading ${ctx.quick ? '32 MiB' : '1 GiB'} (child process)`);
+      if (!srcExists('server/routes/videos') || !srcExists('video/index')) ctx.figure(notAvailable('upload.rssGrowth', `${NO_SERVER} (or its video routes)`));
+      else ctx.figure(await uploadFigure(ctx.quick ? GiB / 32 : GiB, ctx.quick));
+    } finally {
+      removeTempDir(dir);
+    }
+  },
+};

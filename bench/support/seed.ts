@@ -1,0 +1,83 @@
+/**
+ * Writes account streams straight into an `EventLog`, exactly as the actor host writes them: one
+ * `append([envelope])` per command (one `Deposited` each, after an `AccountOpened`), partition offsets
+ * assigned in order per partition, and a snapshot each time a stream crosses a multiple of
+ * `snapshotEvery` (the host's rule), with the state the decider's own `evolve` folds to.
+ *
+ * Why not through `runtime.execute`: seeding 1M events through the runtime takes ~40 s on this machine;
+ * this path takes ~10 s and produces the same bytes (seeding uses `commit` durability: the data is
+ * thrown away after the run, so waiting for fsync buys nothing).
+ */
+import { accountDecider, type AccountState } from '../../src/domain/account.js';
+import type { EventEnvelope } from '../../src/kernel/index.js';
+import { EventLog } from '../../src/log/index.js';
+import { partitionOf } from '../../src/partition/index.js';
+
+export interface SeedStream {
+  id: string;
+  /** Events in the stream: 1 `AccountOpened` then `events - 1` `Deposited` of 1. */
+  events: number;
+}
+
+export interface SeedOptions {
+  partitions: number;
+  snapshotEvery: number;
+  /** Events per LMDB transaction. */
+  chunk?: number;
+  /** Called after each chunk with events written so far. */
+  onProgress?: (written: number) => void;
+  /** Event timestamps start here and grow by 1 ms per event of a stream. */
+  startTs?: number;
+}
+
+export const SEED_TS = 1_700_000_000_000;
+
+/** Seeds `streams` into the log at `dir` (created if needed) and closes it. Returns events written. */
+export async function seedAccounts(dir: string, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
+  const log = EventLog.open(dir, { partitions: options.partitions, durability: 'commit' });
+  try {
+    return await seedInto(log, streams, options);
+  } finally {
+    await log.close();
+  }
+}
+
+export async function seedInto(log: EventLog, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
+  const P = log.partitions;
+  const offsets = new Map<number, number>();
+  const chunk = options.chunk ?? 10_000;
+  const startTs = options.startTs ?? SEED_TS;
+  let written = 0;
+  let inChunk = 0;
+  for (const s of streams) {
+    const partition = partitionOf(s.id, P);
+    let offset = offsets.get(partition) ?? log.partitionHead(partition);
+    let state: AccountState = accountDecider.initialState();
+    for (let seq = 1; seq <= s.events; seq++) {
+      const e: EventEnvelope =
+        seq === 1
+          ? { aggregateType: 'account', stream: s.id, type: 'AccountOpened', seq, data: { owner: `owner of ${s.id}` }, ts: startTs + seq, partition, offset: offset++, meta: {} }
+          : { aggregateType: 'account', stream: s.id, type: 'Deposited', seq, data: { amount: 1 }, ts: startTs + seq, partition, offset: offset++, meta: {} };
+      state = accountDecider.evolve(state, e as never);
+      log.append([e]);
+      if (options.snapshotEvery > 0 && seq % options.snapshotEvery === 0) {
+        log.putSnapshot('account', s.id, { version: seq, snapshotVersion: accountDecider.snapshotVersion, state, ts: e.ts });
+      }
+      written++;
+      if (++inChunk >= chunk) {
+        inChunk = 0;
+        await log.durable();
+        options.onProgress?.(written);
+      }
+    }
+    offsets.set(partition, offset);
+  }
+  await log.durable();
+  options.onProgress?.(written);
+  return written;
+}
+
+/** `n` accounts `prefix0 .. prefix(n-1)`, each with `events` events. */
+export function* accounts(prefix: string, n: number, events: number): Generator<SeedStream> {
+  for (let i = 0; i < n; i++) yield { id: `${prefix}${i}`, events };
+}
