@@ -25,7 +25,7 @@ import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
-import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 
 interface Actor {
   key: string;
@@ -206,7 +206,14 @@ export class ActorHost {
   }
 
   #sendReplies(replies: Reply[]): void {
-    this.#send({ kind: 'replies', packed: this.#encoder.pack(replies) });
+    const wire: WireReply[] = replies.map((r) => {
+      if (!r.ok) return [r.rid, 0, r.error];
+      const { version, state, events, duplicate } = r.result;
+      const first = events[0];
+      if (duplicate || !first) return [r.rid, 2, r.result];
+      return [r.rid, 1, version, state, first.ts, first.partition, first.offset, events.map((e) => e.type), events.map((e) => e.data)];
+    });
+    this.#send({ kind: 'replies', packed: this.#encoder.pack(wire) });
   }
 
   // ------------------------------------------------------------ mailbox
@@ -381,11 +388,7 @@ export class ActorHost {
       state = actor.decider.evolve(state, e);
       if (every > 0 && ++v % every === 0) snapshots.push({ version: v, state });
     }
-    const meta = {
-      ...(req.commandId !== undefined ? { commandId: req.commandId } : {}),
-      ...(req.correlationId !== undefined ? { correlationId: req.correlationId } : {}),
-      ...(req.causationId !== undefined ? { causationId: req.causationId } : {}),
-    };
+    const meta = metaOf(req);
     let offset = this.#offsets.get(actor.partition)!;
     const events: EventEnvelope[] = decided.map((e, i) => ({
       aggregateType: actor.aggregateType,

@@ -9,7 +9,7 @@
  * Gotchas: both sides are always the same build (the worker is spawned from this package), so there is
  * no protocol versioning; still, add fields as optional so a half-edited tree fails loudly in tests.
  */
-import type { EventEnvelope, SerializedError } from '../kernel/index.js';
+import type { EventEnvelope, EventMeta, SerializedError } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
@@ -51,6 +51,29 @@ export interface CommandResult {
   duplicate?: boolean;
 }
 
+/** The metadata a command's events carry: only the ids the caller gave. Both sides build it the same way. */
+export function metaOf(req: Pick<CommandRequest, 'commandId' | 'correlationId' | 'causationId'>): EventMeta {
+  return {
+    ...(req.commandId !== undefined ? { commandId: req.commandId } : {}),
+    ...(req.correlationId !== undefined ? { correlationId: req.correlationId } : {}),
+    ...(req.causationId !== undefined ? { causationId: req.causationId } : {}),
+  };
+}
+
+/**
+ * A command reply as it crosses the thread boundary. The common case (a command that just committed)
+ * is compact: its events share aggregate, stream, ts, partition and meta, and their seqs and offsets
+ * are contiguous, so only [type, data] pairs travel and the router rebuilds the envelopes from the
+ * request it still holds (packing whole envelopes cost more than the rest of the command).
+ * - [rid, 0, error]
+ * - [rid, 1, version, state, ts, partition, firstOffset, types[], datas[]]  (fresh commit)
+ * - [rid, 2, result]  (full result: a duplicate, whose events come from the log)
+ */
+export type WireReply =
+  | [rid: number, kind: 0, error: SerializedError]
+  | [rid: number, kind: 1, version: number, state: unknown, ts: number, partition: number, firstOffset: number, types: string[], datas: unknown[]]
+  | [rid: number, kind: 2, result: CommandResult];
+
 export type Reply<T = CommandResult> = { rid: number; ok: true; result: T } | { rid: number; ok: false; error: SerializedError };
 
 export interface ActorStats {
@@ -72,7 +95,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { kind: 'ready'; offsets: Record<number, number> }
-  /** `packed`: a Reply[] encoded by wire.ts */
+  /** `packed`: a WireReply[] encoded by wire.ts */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
   | { kind: 'stats'; rid: number; stats: ActorStats }

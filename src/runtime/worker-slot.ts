@@ -10,14 +10,16 @@
  * nothing half-written is visible. Past `maxRestartsPerMinute`, the slot stays down and fails fast.
  */
 import type { Worker } from 'node:worker_threads';
-import { ErrorCodes, RuntimeError, deserializeError, errors, type SerializedError } from '../kernel/index.js';
-import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+import { ErrorCodes, RuntimeError, deserializeError, errors, type EventEnvelope, type SerializedError } from '../kernel/index.js';
+import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 import { spawnWorker } from './thread-entry.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: RuntimeError) => void;
+  /** For commands: the request, from which a compact reply's envelopes are rebuilt. */
+  req?: CommandRequest;
 }
 
 export interface SlotHooks {
@@ -83,7 +85,7 @@ export class WorkerSlot {
           readyResolve(m.offsets);
           return;
         case 'replies':
-          for (const r of decoder.unpack<Reply[]>(m.packed)) this.#settle(r, true);
+          for (const r of decoder.unpack<WireReply[]>(m.packed)) this.#settle(this.#fromWire(r), true);
           return;
         case 'loaded':
           this.#settle(m.reply, false);
@@ -139,6 +141,29 @@ export class WorkerSlot {
     });
   }
 
+  /** Rebuilds a command reply from its wire form (see WireReply): envelopes from the request we sent. */
+  #fromWire(r: WireReply): Reply {
+    if (r[1] === 0) return { rid: r[0], ok: false, error: r[2] };
+    if (r[1] === 2) return { rid: r[0], ok: true, result: r[2] };
+    const [rid, , version, state, ts, partition, firstOffset, types, datas] = r;
+    const req = this.#pending.get(rid)?.req;
+    if (!req) return { rid, ok: false, error: { code: ErrorCodes.Internal, message: `reply ${rid} has no request` } };
+    const meta = metaOf(req);
+    const firstSeq = version - types.length + 1;
+    const events: EventEnvelope[] = types.map((type, i) => ({
+      aggregateType: req.aggregateType,
+      stream: req.id,
+      type,
+      seq: firstSeq + i,
+      data: datas[i],
+      ts,
+      partition,
+      offset: firstOffset + i,
+      meta,
+    }));
+    return { rid, ok: true, result: { version, events, state } };
+  }
+
   #settle(r: Reply<unknown>, isCommand: boolean): void {
     const w = this.#pending.get(r.rid);
     if (!w) return;
@@ -165,7 +190,9 @@ export class WorkerSlot {
 
   execute(req: CommandRequest): Promise<CommandResult> {
     const p = this.#admit(req.rid) as Promise<CommandResult>;
-    if (this.#pending.has(req.rid)) {
+    const waiter = this.#pending.get(req.rid);
+    if (waiter) {
+      waiter.req = req;
       this.#outbox.push(req);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
