@@ -31,7 +31,7 @@ const SUITES: Suite[] = [throughputSuite, httpSuite, hydrationSuite, restartSuit
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {
-  return quick ? 90_000 : 20 * 60_000;
+  return quick ? 90_000 : 8 * 60_000;
 }
 
 interface Args {

@@ -44,6 +44,8 @@ const requests = Array.from({ length: BATCH }, (_, i) => ({ rid: i, aggregateTyp
 const state0: AccountState = { owner: 'owner of acct', balance: 41, open: true };
 const envelope = (i: number): EventEnvelope => ({ aggregateType: 'account', stream: ids[i % ids.length]!, type: 'Deposited', seq: 2 + i, data: { amount: 1 }, ts: 1_700_000_000_000 + i, partition: i % 16, offset: i, meta: {} });
 const replies = Array.from({ length: BATCH }, (_, i) => ({ rid: i, ok: true, result: { version: 2 + i, events: [envelope(i)], state: { ...state0, balance: 42 + i } } }));
+// Today's compact reply (protocol.ts WireReply kind 1): [rid, 1, version, state, ts, partition, firstOffset, types, datas].
+const compact = Array.from({ length: BATCH }, (_, i) => [i, 1, 2 + i, { ...state0, balance: 42 + i }, 1_700_000_000_000 + i, i % 16, i, ['Deposited'], [{ amount: 1 }]]);
 
 const rows: Array<[string, number]> = [];
 rows.push(
@@ -82,8 +84,11 @@ rows.push(
 );
 const renc = createEncoder();
 const rdec = createDecoder();
-rows.push(time('wire: reply batch pack + unpack (msgpackr)', () => { for (let r = 0; r < rounds; r++) rdec.unpack(renc.pack(replies)); }, rounds * BATCH));
-rows.push(time('  before: reply batch structured clone', () => { for (let r = 0; r < rounds; r++) deserialize(serialize(replies)); }, rounds * BATCH));
+const cenc = createEncoder();
+const cdec = createDecoder();
+rows.push(time('wire: compact reply batch pack + unpack (msgpackr)', () => { for (let r = 0; r < rounds; r++) cdec.unpack(cenc.pack(compact)); }, rounds * BATCH));
+rows.push(time('  before: full-envelope replies, msgpackr', () => { for (let r = 0; r < rounds; r++) rdec.unpack(renc.pack(replies)); }, rounds * BATCH));
+rows.push(time('  before: full-envelope replies, structured clone', () => { for (let r = 0; r < rounds; r++) deserialize(serialize(replies)); }, rounds * BATCH));
 
 const dir = makeTempDir('cost-model');
 try {
