@@ -24,7 +24,7 @@ import { fmt } from './throughput.js';
 const CHILD = new URL('./feed-child.ts', import.meta.url);
 const ACCOUNTS = 10_000;
 const SAMPLE = 16;
-const sizes = (quick: boolean) => (quick ? { clients: 20, rate: 5_000, seconds: 1 } : { clients: 100, rate: 20_000, seconds: 10 });
+const sizes = (quick: boolean) => (quick ? { clients: 20, rate: 5_000, seconds: 0.8 } : { clients: 100, rate: 20_000, seconds: 10 });
 
 interface ChildReport {
   received: number[];
@@ -117,7 +117,7 @@ export const feedSuite: Suite = {
         const committed = rt.counters.eventsAppended - before;
         unsubscribe();
         // Give slow clients time to catch up from the log before counting what they got.
-        await new Promise((r) => setTimeout(r, ctx.quick ? 1000 : 5000));
+        await new Promise((r) => setTimeout(r, ctx.quick ? 500 : 5000));
         child.stdin.write('stop\n');
         const report = JSON.parse(await nextLine()) as ChildReport;
         const latencies: number[] = [];

@@ -16,7 +16,7 @@ import { fmt } from './throughput.js';
 
 const ACCOUNTS = 10_000;
 const CONNECTIONS = 64;
-const sizes = (quick: boolean) => (quick ? { rounds: 1, seconds: 2 } : { rounds: 3, seconds: 8 });
+const sizes = (quick: boolean) => (quick ? { rounds: 1, seconds: 1.5 } : { rounds: 3, seconds: 8 });
 
 export const httpSuite: Suite = {
   name: 'http',

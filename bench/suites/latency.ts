@@ -10,7 +10,7 @@ import { openLoop } from '../support/drive.js';
 import { summarise } from '../support/stats.js';
 
 export const latencySizes = (quick: boolean) =>
-  quick ? { halfMs: 1200, pointMs: 600, fractions: [0.25, 1.0] } : { halfMs: 8000, pointMs: 4000, fractions: [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1] };
+  quick ? { halfMs: 800, pointMs: 400, fractions: [0.25, 1.0] } : { halfMs: 8000, pointMs: 4000, fractions: [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1] };
 
 export function latencySteps(quick: boolean): number {
   return 1 + latencySizes(quick).fractions.length;

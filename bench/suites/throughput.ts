@@ -33,7 +33,7 @@ interface Sizes {
 
 const sizes = (quick: boolean): Sizes =>
   quick
-    ? { rounds: 1, measureMs: 1500, rawPutEvents: 100_000, curveMs: 800, aggregates: [10, 1_000, 10_000] }
+    ? { rounds: 1, measureMs: 1000, rawPutEvents: 50_000, curveMs: 500, aggregates: [10, 1_000, 10_000] }
     : { rounds: 3, measureMs: 6000, rawPutEvents: 400_000, curveMs: 4000, aggregates: [10, 100, 1_000, 10_000, 100_000, 1_000_000] };
 
 export const throughputSuite: Suite = {
@@ -60,8 +60,8 @@ export const throughputSuite: Suite = {
 
 /** Warm-up: every account once (they hydrate), then a second of load. Quick mode: a token warm-up. */
 async function warm(send: () => Promise<unknown>, accounts: number, quick: boolean): Promise<void> {
-  await runCount(quick ? Math.min(accounts, 4000) : Math.min(accounts, 20_000), WINDOW, send);
-  await closedLoop(quick ? 200 : 1000, WINDOW, send);
+  await runCount(quick ? Math.min(accounts, 3000) : Math.min(accounts, 20_000), WINDOW, send);
+  await closedLoop(quick ? 100 : 1000, WINDOW, send);
 }
 
 const points = { workers: [] as Array<[number, number]>, aggregates: [] as Array<[number, number]> };
