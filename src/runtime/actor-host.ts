@@ -598,4 +598,3 @@ function actorKey(aggregateType: string, id: string): string {
   return aggregateType + '\u0000' + id;
 }
 
-export { DomainError };
