@@ -3,27 +3,10 @@
  * new events or the typed domain error. Pure code: no runtime, no I/O.
  */
 import { describe, expect, it } from 'vitest';
-import { accountDecider, DomainError, RuntimeError, type AccountCommand, type AccountEvent, type AccountState } from '../../src/index.js';
+import { accountDecider, RuntimeError, type AccountEvent } from '../../src/index.js';
+import { deciderSpec } from '../support/decider-spec.js';
 
-const ctx = { now: 1_700_000_000_000, id: 'acct-1', version: 0 };
-
-function given(events: AccountEvent[]): AccountState {
-  return events.reduce(accountDecider.evolve, accountDecider.initialState());
-}
-
-function when(state: AccountState, command: AccountCommand): AccountEvent[] {
-  return accountDecider.decide(command, state, ctx);
-}
-
-function rejection(state: AccountState, command: AccountCommand): DomainError {
-  try {
-    when(state, command);
-  } catch (err) {
-    expect(DomainError.isDomain(err)).toBe(true);
-    return err as DomainError;
-  }
-  throw new Error('expected the decider to reject the command');
-}
+const { given, when, rejection } = deciderSpec(accountDecider, 'acct-1');
 
 const opened: AccountEvent = { type: 'AccountOpened', data: { owner: 'ann' } };
 const deposited = (amount: number): AccountEvent => ({ type: 'Deposited', data: { amount } });

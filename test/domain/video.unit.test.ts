@@ -3,25 +3,11 @@
  * so a late command from an older attempt is rejected (`StaleAttempt`) instead of overwriting newer status.
  */
 import { describe, expect, it } from 'vitest';
-import { DomainError, FINAL_STATUSES, videoDecider, type VideoCommand, type VideoEvent, type VideoState } from '../../src/index.js';
+import { FINAL_STATUSES, videoDecider, type VideoEvent } from '../../src/index.js';
+import { deciderSpec } from '../support/decider-spec.js';
 
-const ctx = { now: 1_700_000_000_000, id: 'vid-1', version: 0 };
+const { given, when, rejection } = deciderSpec(videoDecider, 'vid-1');
 const sha = 'a'.repeat(64);
-
-function given(events: VideoEvent[]): VideoState {
-  return events.reduce(videoDecider.evolve, videoDecider.initialState());
-}
-const when = (state: VideoState, command: VideoCommand): VideoEvent[] => videoDecider.decide(command, state, ctx);
-
-function rejection(state: VideoState, command: VideoCommand): DomainError {
-  try {
-    when(state, command);
-  } catch (err) {
-    expect(DomainError.isDomain(err)).toBe(true);
-    return err as DomainError;
-  }
-  throw new Error('expected the decider to reject the command');
-}
 
 const uploaded: VideoEvent = { type: 'VideoUploaded', data: { path: 'uploads/v1/source.mp4', bytes: 1000, sha256: sha, contentType: 'video/mp4' } };
 const started = (attempt: number): VideoEvent => ({ type: 'VideoProcessingStarted', data: { attempt } });
