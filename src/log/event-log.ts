@@ -5,8 +5,11 @@
  * Databases:
  * - `meta`       format version and the partition count P, fixed when the data dir is created.
  * - `events`     [aggregateType, id, seq] -> event. Keyed by stream so hydration is one forward range scan.
- * - `partitions` [partition, offset] -> [aggregateType, id, seq]. The partition's log, in offset order,
- *                for subscribers (projections, the feed, the video reactor).
+ * - `partitions` [partition, firstOffset] -> [[aggregateType, id, seq], ...]: the partition's log, in
+ *                offset order, for subscribers (projections, the feed, the video reactor). One record
+ *                holds the refs of a run of consecutive offsets written by one commit (at most
+ *                INDEX_RUN of them): a batch of commands costs one index put per partition, not one
+ *                per event. Records are only ever added, never rewritten (invariant 3).
  * - `commands`   [aggregateType, id, commandId] -> [firstSeq, lastSeq]. Idempotency: a retried command
  *                returns its first result and writes nothing.
  * - `snapshots`  [aggregateType, id, version] -> [snapshotVersion, state, ts]. Several per stream, so the
@@ -33,7 +36,11 @@ import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '..
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { ViewStore } from './view-store.js';
 
-export const LOG_FORMAT_VERSION = 1;
+/** 2: the partition index holds runs of refs (format 1 held one ref per record). */
+export const LOG_FORMAT_VERSION = 2;
+
+/** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
+export const INDEX_RUN = 512;
 
 export type Durability = 'sync' | 'commit';
 
@@ -57,6 +64,8 @@ type StagedPut = [db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null]
 /** Encoded records of one command (or one snapshot), ready to be queued by `commit`. */
 export interface StagedWrite {
   readonly puts: readonly StagedPut[];
+  /** The command's events: `commit` writes their partition-index refs, one record per run. */
+  readonly events?: readonly EventEnvelope[];
 }
 
 const WRITER_MARK = Buffer.from([1]);
@@ -192,22 +201,46 @@ export class EventLog {
 
   /** The next offset to be written in a partition (= number of events in it). */
   partitionHead(partition: number): number {
-    for (const { key } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
-      return ((key as number[])[1] ?? -1) + 1;
+    for (const { key, value } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
+      return (key as number[])[1]! + this.#decodeRun(key, value).length;
     }
     return 0;
   }
 
-  /** Events of a partition in offset order, starting at `from`. */
+  /**
+   * Events of a partition in offset order, starting at `from`. Each ref is checked against the event
+   * it points at (the event record carries its own partition and offset), so a damaged index can
+   * neither skip nor invent an event.
+   */
   *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    if (limit <= 0) return;
+    // The run holding `from` starts at or before it.
+    let start = from;
+    for (const key of this.#partlog.getKeys({ start: [partition, from], end: [partition, -1], reverse: true, limit: 1 })) start = (key as number[])[1]!;
     let n = 0;
-    for (const { key, value } of this.#partlog.getRange({ start: [partition, from], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
-      if (n++ >= limit) return;
-      const [t, id, seq] = decodeRecord<StreamRef>(value, () => `partitions ${JSON.stringify(key)}`);
-      const e = this.readEvent(t, id, seq);
-      if (!e) throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} offset ${(key as number[])[1]} points at missing event ${t}/${id}#${seq}`, { partition });
-      yield e;
+    let expected = start;
+    for (const { key, value } of this.#partlog.getRange({ start: [partition, start], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
+      const first = (key as number[])[1]!;
+      if (first !== expected) throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} index jumps from offset ${expected} to ${first}`, { partition, where: `partitions ${JSON.stringify(key)}` });
+      const refs = this.#decodeRun(key, value);
+      expected = first + refs.length;
+      for (let i = Math.max(0, from - first); i < refs.length; i++) {
+        const [t, id, seq] = refs[i]!;
+        const offset = first + i;
+        const e = this.readEvent(t, id, seq);
+        if (!e || e.partition !== partition || e.offset !== offset) {
+          throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} offset ${offset} points at ${e ? 'another' : 'a missing'} event ${t}/${id}#${seq}`, { partition, where: `partitions ${JSON.stringify(key)}` });
+        }
+        yield e;
+        if (++n >= limit) return;
+      }
     }
+  }
+
+  #decodeRun(key: Key, value: Buffer): StreamRef[] {
+    const refs = decodeRecord<StreamRef[]>(value, () => `partitions ${JSON.stringify(key)}`);
+    if (!Array.isArray(refs) || refs.length === 0) throw new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at partitions ${JSON.stringify(key)}: not a run of refs`, { where: `partitions ${JSON.stringify(key)}` });
+    return refs;
   }
 
   readPartition(partition: number, from = 0, limit = 1000): EventEnvelope[] {
@@ -251,12 +284,36 @@ export class EventLog {
     for (const e of events) {
       const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
       puts.push([this.#events, [e.aggregateType, e.stream, e.seq], encodeRecord(rec)]);
-      puts.push([this.#partlog, [e.partition, e.offset], encodeRecord([e.aggregateType, e.stream, e.seq] satisfies StreamRef)]);
     }
     const first = events[0];
     const tail = events[events.length - 1];
     if (commandId !== undefined && first && tail) puts.push([this.#commands, [first.aggregateType, first.stream, commandId], encodeRecord([first.seq, tail.seq])]);
-    return { puts };
+    return { puts, events };
+  }
+
+  /**
+   * The partition-index records of one commit: each partition's refs, cut into runs of consecutive
+   * offsets (at most INDEX_RUN each). The single owner of a partition assigns its offsets in order, so
+   * one commit's events of a partition are normally one run.
+   */
+  #indexPuts(staged: readonly StagedWrite[]): StagedPut[] {
+    const runs = new Map<number, { first: number; refs: StreamRef[] }>();
+    const puts: StagedPut[] = [];
+    const close = (p: number, run: { first: number; refs: StreamRef[] }) => puts.push([this.#partlog, [p, run.first], encodeRecord(run.refs)]);
+    for (const s of staged) {
+      if (!s.events) continue;
+      for (const e of s.events) {
+        let run = runs.get(e.partition);
+        if (run && (run.first + run.refs.length !== e.offset || run.refs.length >= INDEX_RUN)) {
+          close(e.partition, run);
+          run = undefined;
+        }
+        if (!run) runs.set(e.partition, (run = { first: e.offset, refs: [] }));
+        run.refs.push([e.aggregateType, e.stream, e.seq]);
+      }
+    }
+    for (const [p, run] of runs) close(p, run);
+    return puts;
   }
 
   stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {
@@ -275,8 +332,10 @@ export class EventLog {
   commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void): Promise<void> {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
+    const index = this.#indexPuts(staged);
     const write = () => {
       for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
+      for (const [db, key, value] of index) last = db.put(key, value!);
       alsoInTransaction?.();
     };
     const chain = this.#chain;

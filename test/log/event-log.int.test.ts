@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope, EventMeta } from '../../src/kernel/index.js';
-import { EventLog, type EventLogOptions } from '../../src/log/index.js';
+import { EventLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
+import { encodeRecord } from '../../src/log/record-codec.js';
 import { rejectionOf } from '../support/errors.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 
@@ -37,6 +38,15 @@ async function flipStoredByte(dataDir: string, db: string, key: unknown[], at: n
   const copy = Buffer.from(value);
   copy[at] = copy[at]! ^ 0xff;
   store.putSync(key as never, copy);
+  await raw.close();
+}
+
+/** Replaces one partition-index record with well-formed (checksummed) refs of the caller's choice. */
+async function rewriteIndex(dataDir: string, key: [number, number], refs: Array<[string, string, number]> | null): Promise<void> {
+  const raw = open({ path: join(dataDir, 'log.mdb'), maxDbs: 16 });
+  const store = raw.openDB('partitions', { encoding: 'binary', keyEncoding: 'ordered-binary' });
+  if (refs) store.putSync(key as never, encodeRecord(refs));
+  else store.removeSync(key as never);
   await raw.close();
 }
 
@@ -203,6 +213,57 @@ function eventLogContract(name: string, openLog: OpenLog): void {
       }
     });
 
+    it('indexes a commit as runs of refs: any offset reads back, across runs and partitions', async () => {
+      await withLog(async (log) => {
+        // One commit of 2.5 runs in partition 1 and a few events in partition 2, interleaved.
+        const count = Math.floor(INDEX_RUN * 2.5);
+        const written: EventEnvelope[] = [];
+        for (let i = 0; i < count; i++) written.push(envelope(`s${i % 7}`, Math.floor(i / 7) + 1, 1, i));
+        const other = [envelope('x', 1, 2, 0), envelope('x', 2, 2, 1)];
+        log.commit([{ ...log.stageAppend(written.slice(0, 10)) }, log.stageAppend(other.slice(0, 1)), log.stageAppend(written.slice(10)), log.stageAppend(other.slice(1))]);
+        await log.durable();
+        expect(log.partitionHead(1)).toBe(count);
+        expect(log.partitionHead(2)).toBe(2);
+        for (const from of [0, 1, INDEX_RUN - 1, INDEX_RUN, INDEX_RUN + 1, 2 * INDEX_RUN + 3, count - 1, count]) {
+          const got = [...log.iteratePartition(1, from, 5)];
+          expect(got).toEqual(written.slice(from, from + 5));
+        }
+        expect(log.readPartition(1, 0, count)).toEqual(written);
+        expect(log.readPartition(2)).toEqual(other);
+        // Later commits continue the offsets in new runs.
+        log.append([envelope('s0', 1000, 1, count)]);
+        await log.durable();
+        expect(log.partitionHead(1)).toBe(count + 1);
+        expect(log.readPartition(1, count - 1, 10).map((e) => e.offset)).toEqual([count - 1, count]);
+      });
+    });
+
+    it('refuses an index that skips offsets or points at the wrong event (CorruptRecord, not a silent skip)', async () => {
+      const dir = await tempDir();
+      const log = openLog(dir, { partitions: 2 });
+      for (let i = 0; i < 3; i++) log.append([envelope('a', i + 1, 0, i)]);
+      await log.durable();
+      await log.close();
+      await rewriteIndex(dir, [0, 1], null);
+      const gap = openLog(dir);
+      try {
+        const err = await rejectionOf(() => gap.readPartition(0));
+        expect(err.code).toBe('CorruptRecord');
+        expect(err.message).toMatch(/jumps from offset 1 to 2/);
+      } finally {
+        await gap.close();
+      }
+      await rewriteIndex(dir, [0, 1], [['account', 'a', 3]]);
+      const wrong = openLog(dir);
+      try {
+        const err = await rejectionOf(() => wrong.readPartition(0));
+        expect(err.code).toBe('CorruptRecord');
+        expect(err.message).toMatch(/offset 1 points at another event account\/a#3/);
+      } finally {
+        await wrong.close();
+      }
+    });
+
     describe('a corrupted record', () => {
       async function corrupted(db: string, key: unknown[], at = 6): Promise<{ log: EventLog; dir: string }> {
         const dir = await tempDir();
@@ -239,7 +300,7 @@ function eventLogContract(name: string, openLog: OpenLog): void {
       });
 
       it.each([
-        { db: 'partitions', key: [0, 1], read: (log: EventLog) => log.readPartition(0), where: 'partitions [0,1]' },
+        { db: 'partitions', key: [0, 0], read: (log: EventLog) => log.readPartition(0), where: 'partitions [0,0]' },
         { db: 'commands', key: ['account', 'a', 'cmd-1'], read: (log: EventLog) => log.findCommand('account', 'a', 'cmd-1'), where: 'commands ["account","a","cmd-1"]' },
         { db: 'snapshots', key: ['account', 'a', 2], read: (log: EventLog) => log.snapshotAtOrBelow('account', 'a'), where: 'snapshots ["account","a",2]' },
       ])('in $db is refused with CorruptRecord naming it', async ({ db, key, read, where }) => {

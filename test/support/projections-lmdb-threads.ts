@@ -3,8 +3,9 @@
  * the clock (lmdb-js shares one native environment per path within a process):
  * - `holdWriteLock(dir)`: sits inside a write transaction until released, freezing every commit while
  *   readers keep reading (LMDB readers never wait for the writer).
- * - `watchCommit(dir, partition, offset)`: polls with fresh read snapshots until the event at that
- *   partition offset is committed; `blockUntilCommitted()` then blocks the calling thread (Atomics.wait)
+ * - `watchCommit(dir, partition, offset)`: polls with fresh read snapshots until the partition-index
+ *   run starting at that offset is committed (pass the partition's head: the next commit's run of that
+ *   partition starts there); `blockUntilCommitted()` then blocks the calling thread (Atomics.wait)
  *   until it is, plus a grace period for the committing worker to post its messages. Blocking the main
  *   thread that way keeps it inside one event-loop turn across another thread's commit.
  */
