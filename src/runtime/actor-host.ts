@@ -39,6 +39,7 @@ interface Actor {
   durableState: unknown;
   durableVersion: number;
   queued: number;
+  /** Clock time (ms) of the drain that last used the actor: read once per drain, not per command. */
   lastUsed: number;
 }
 
@@ -69,8 +70,14 @@ export class ActorHost {
   readonly #send: (m: FromWorker) => void;
   readonly #owned: Set<number>;
   readonly #offsets = new Map<number, number>();
-  /** Insertion order is recency order: touching an actor re-inserts it. */
+  /**
+   * Live actors. Insertion order is only roughly recency order: an actor is re-inserted when it is used
+   * in a later drain than the one that last moved it (once per drain, not once per command), and
+   * eviction gives a second chance to actors used since (see #evictOverflow).
+   */
   readonly #actors = new Map<string, Actor>();
+  /** Date.now() of the current drain: one clock read per drain. */
+  #drainClock = 0;
   readonly #queue: CommandRequest[] = [];
   /** While > 0, no drain starts (a plugin's exclusive section). */
   #paused = 0;
@@ -90,7 +97,7 @@ export class ActorHost {
   #batchesCommitted = 0;
   #plugins: WorkerPlugin[] = [];
   /** What the current drain's commands will write, in order; queued into LMDB after the last decide. */
-  #staged: { write: StagedWrite; events?: EventEnvelope[] }[] = [];
+  #staged: StagedWrite[] = [];
   readonly #encoder = createEncoder();
   readonly #decoder = createDecoder();
 
@@ -183,6 +190,18 @@ export class ActorHost {
     this.#callPlugins((p) => p.onCommitted?.(heads));
   }
 
+  /** `onAppend` for one command's events (the hot path: no closure per command). */
+  #appendToPlugins(events: readonly EventEnvelope[]): void {
+    for (const p of this.#plugins) {
+      if (!p.onAppend) continue;
+      try {
+        p.onAppend(events);
+      } catch (err) {
+        this.#send({ kind: 'plugin-event', plugin: p.name, payload: { type: 'plugin-error', error: serializeError(err) } });
+      }
+    }
+  }
+
   /** A plugin's bug must never fail a command or a commit: it is reported to the main thread instead. */
   #callPlugins(call: (p: WorkerPlugin) => void): void {
     for (const p of this.#plugins) {
@@ -205,31 +224,24 @@ export class ActorHost {
     };
   }
 
-  #sendReplies(replies: Reply[]): void {
-    const wire: WireReply[] = replies.map((r) => {
-      if (!r.ok) return [r.rid, 0, r.error];
-      const { version, state, events, duplicate } = r.result;
-      const first = events[0];
-      if (duplicate || !first) return [r.rid, 2, r.result];
-      return [r.rid, 1, version, state, first.ts, first.partition, first.offset, events.map((e) => e.type), events.map((e) => e.data)];
-    });
+  #sendReplies(wire: WireReply[]): void {
     this.#send({ kind: 'replies', packed: this.#encoder.pack(wire) });
   }
 
   // ------------------------------------------------------------ mailbox
 
   #enqueue(batch: CommandRequest[]): void {
-    const rejected: Reply[] = [];
+    const rejected: WireReply[] = [];
     for (const req of batch) {
       if (this.#closing) {
-        rejected.push({ rid: req.rid, ok: false, error: serializeError(errors.closed()) });
+        rejected.push([req.rid, 0, serializeError(errors.closed())]);
         continue;
       }
       const key = actorKey(req.aggregateType, req.id);
       const actor = this.#actors.get(key);
       const queued = actor ? actor.queued : (this.#pendingNew.get(key) ?? 0);
       if (queued >= this.#config.mailboxCapacity) {
-        rejected.push({ rid: req.rid, ok: false, error: serializeError(errors.overloaded(`the mailbox of ${req.aggregateType} ${req.id}`, 100)) });
+        rejected.push([req.rid, 0, serializeError(errors.overloaded(`the mailbox of ${req.aggregateType} ${req.id}`, 100))]);
         continue;
       }
       if (actor) actor.queued++;
@@ -273,6 +285,7 @@ export class ActorHost {
     const batch = this.#queue.splice(0, n);
     const pending: PendingReply[] = [];
     this.#staged = [];
+    this.#drainClock = Date.now();
     this.#inPass = true;
     for (const req of batch) pending.push(this.#process(req));
     this.#inPass = false;
@@ -285,9 +298,9 @@ export class ActorHost {
       try {
         // Plugins (live projections) write inside the same transaction, and under the same chain guard.
         done = this.#log.commit(
-          staged.map((s) => s.write),
+          staged,
           () => {
-            for (const s of staged) if (s.events) this.#callPlugins((p) => p.onAppend?.(s.events!));
+            for (const s of staged) if (s.events) this.#appendToPlugins(s.events);
             this.#callPlugins((p) => p.onBatchEnd?.());
           },
         );
@@ -328,15 +341,17 @@ export class ActorHost {
     const out: PendingReply = { rid: req.rid, actor: null };
     this.#commandsProcessed++;
     let actor: Actor;
-    const partition = partitionOf(req.id, this.#config.totalPartitions);
+    const key = actorKey(req.aggregateType, req.id);
     try {
-      const stopped = this.#stopped.get(partition);
-      if (stopped) throw stopped;
-      actor = this.#actor(req.aggregateType, req.id);
+      if (this.#stopped.size > 0) {
+        const stopped = this.#stopped.get(partitionOf(req.id, this.#config.totalPartitions));
+        if (stopped) throw stopped;
+      }
+      actor = this.#actor(key, req.aggregateType, req.id);
     } catch (err) {
-      this.#dequeued(actorKey(req.aggregateType, req.id));
+      this.#dequeued(key);
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
-      if (RuntimeError.is(err, ErrorCodes.CorruptRecord)) this.#stopPartition(partition, err);
+      if (RuntimeError.is(err, ErrorCodes.CorruptRecord)) this.#stopPartition(partitionOf(req.id, this.#config.totalPartitions), err);
       return out;
     }
     out.actor = actor;
@@ -383,34 +398,30 @@ export class ActorHost {
     const every = this.#config.snapshotEvery;
     let state = actor.state;
     let v = actor.version;
-    const snapshots: { version: number; state: unknown }[] = [];
+    let snapshots: { version: number; state: unknown }[] | null = null;
     for (const e of decided) {
       state = actor.decider.evolve(state, e);
-      if (every > 0 && ++v % every === 0) snapshots.push({ version: v, state });
+      if (every > 0 && ++v % every === 0) (snapshots ??= []).push({ version: v, state });
     }
-    const meta = metaOf(req);
+    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
     let offset = this.#offsets.get(actor.partition)!;
-    const events: EventEnvelope[] = decided.map((e, i) => ({
-      aggregateType: actor.aggregateType,
-      stream: actor.id,
-      type: e.type,
-      seq: actor.version + i + 1,
-      data: e.data,
-      ts: now,
-      partition: actor.partition,
-      offset: offset++,
-      meta,
-    }));
+    const events: EventEnvelope[] = new Array(decided.length);
+    for (let i = 0; i < decided.length; i++) {
+      const e = decided[i]!;
+      events[i] = { aggregateType: actor.aggregateType, stream: actor.id, type: e.type, seq: actor.version + i + 1, data: e.data, ts: now, partition: actor.partition, offset: offset++, meta };
+    }
     if (events.length > 0) {
       // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
-      this.#staged.push({ write: this.#log.stageAppend(events, req.commandId), events });
+      this.#staged.push(this.#log.stageAppend(events, req.commandId));
       this.#offsets.set(actor.partition, offset);
       actor.state = state;
       actor.version += events.length;
       actor.lastTs = now;
-      for (const s of snapshots) {
-        this.#staged.push({ write: this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: s.version, snapshotVersion: actor.decider.snapshotVersion, state: s.state, ts: now }) });
-        this.#thinSnapshots(actor, s.version / every);
+      if (snapshots) {
+        for (const s of snapshots) {
+          this.#staged.push(this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: s.version, snapshotVersion: actor.decider.snapshotVersion, state: s.state, ts: now }));
+          this.#thinSnapshots(actor, s.version / every);
+        }
       }
     }
     return { version: actor.version, events, state };
@@ -426,7 +437,7 @@ export class ActorHost {
     const n = this.#config.snapshotThinning;
     const leaving = index - 10;
     if (n <= 1 || leaving < 1 || leaving % n === 0) return;
-    this.#staged.push({ write: this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving * this.#config.snapshotEvery) });
+    this.#staged.push(this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving * this.#config.snapshotEvery));
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */
@@ -441,18 +452,24 @@ export class ActorHost {
   }
 
   #reply(pending: PendingReply[], failure: RuntimeError | null): void {
-    const replies: Reply[] = [];
+    const replies: WireReply[] = [];
     for (const p of pending) {
       if (p.commandKey !== undefined && this.#inflightCommands.get(p.commandKey) === p) this.#inflightCommands.delete(p.commandKey);
       const src = p.sameAs ?? p;
-      const err = src.error ?? (failure && src.result && !src.result.duplicate ? failure : null);
-      if (err) replies.push({ rid: p.rid, ok: false, error: serializeError(err) });
-      else if (src.result) {
-        replies.push({ rid: p.rid, ok: true, result: p.sameAs ? { ...src.result, duplicate: true } : src.result });
+      const result = src.result;
+      const err = src.error ?? (failure && result && !result.duplicate ? failure : null);
+      if (err) replies.push([p.rid, 0, serializeError(err)]);
+      else if (result) {
+        const first = result.events[0];
+        if (p.sameAs || result.duplicate || !first) {
+          replies.push([p.rid, 2, p.sameAs ? { ...result, duplicate: true } : result]);
+          continue;
+        }
+        replies.push([p.rid, 1, result.version, result.state, first.ts, first.partition, first.offset, result.events.map(typeOf), result.events.map(dataOf)]);
         // What readers may see now: the state right after this command (a later batch may run ahead).
-        if (p.actor && !src.result.duplicate && !p.sameAs && src.result.version > p.actor.durableVersion) {
-          p.actor.durableState = src.result.state;
-          p.actor.durableVersion = src.result.version;
+        if (p.actor && result.version > p.actor.durableVersion) {
+          p.actor.durableState = result.state;
+          p.actor.durableVersion = result.version;
         }
       }
     }
@@ -463,14 +480,16 @@ export class ActorHost {
 
   // ------------------------------------------------------------ actors
 
-  #actor(aggregateType: string, id: string): Actor {
-    const key = actorKey(aggregateType, id);
+  #actor(key: string, aggregateType: string, id: string): Actor {
     const live = this.#actors.get(key);
-    const now = Date.now();
+    // Outside a drain (a load) the clock is read here; inside, once per drain.
+    const now = this.#inPass ? this.#drainClock : Date.now();
     if (live) {
-      this.#actors.delete(key);
-      this.#actors.set(key, live);
-      live.lastUsed = now;
+      if (live.lastUsed !== now) {
+        this.#actors.delete(key);
+        this.#actors.set(key, live);
+        live.lastUsed = now;
+      }
       return live;
     }
     const decider = this.#deciders.get(aggregateType);
@@ -483,7 +502,7 @@ export class ActorHost {
     if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
       const write = this.#log.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
-      if (this.#inPass) this.#staged.push({ write });
+      if (this.#inPass) this.#staged.push(write);
       else this.#log.commit([write]);
     }
     const queued = this.#pendingNew.get(key) ?? 0;
@@ -507,7 +526,7 @@ export class ActorHost {
 
   #load(rid: number, aggregateType: string, id: string): Reply<{ version: number; state: unknown }> {
     try {
-      const a = this.#actor(aggregateType, id);
+      const a = this.#actor(actorKey(aggregateType, id), aggregateType, id);
       return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
     } catch (err) {
       return { rid, ok: false, error: serializeError(err) };
@@ -593,6 +612,12 @@ function headsOf(pending: PendingReply[]): Map<number, number> {
   }
   return heads;
 }
+
+const typeOf = (e: EventEnvelope): string => e.type;
+const dataOf = (e: EventEnvelope): unknown => e.data;
+
+/** The metadata of events whose command carried no ids: shared, never mutated (worker-internal). */
+const NO_META = Object.freeze({});
 
 function actorKey(aggregateType: string, id: string): string {
   return aggregateType + '\u0000' + id;
