@@ -7,11 +7,28 @@
  *
  * Same workload as the throughput figure (round-robin Deposits, 4096 callers, default options).
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpuUsage } from 'node:process';
 import { closedLoop, runCount } from '../support/drive.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
 import { removeTempDir } from '../support/tmp.js';
+
+/** CPU ticks (user+sys) per thread of this process, from /proc (Linux): which thread pays for what. */
+function threadTicks(): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return out;
+}
 
 const seconds = Number(process.argv[2] ?? 5);
 const accounts = Number(process.argv[3] ?? 10_000);
@@ -22,10 +39,16 @@ try {
   await runCount(accounts, 4096, send);
   await closedLoop(1000, 4096, send);
   const cpu0 = cpuUsage();
+  const ticks0 = threadTicks();
   const r = await closedLoop(seconds * 1000, 4096, send);
   const cpu = cpuUsage(cpu0);
+  const ticks1 = threadTicks();
   const n = r.ops;
   console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors`);
+  // Clock ticks are 10 ms: per-thread us/command = ticks * 10_000 / commands.
+  const rows = [...ticks1].map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (ticks0.get(tid)?.ticks ?? 0)) * 10_000) / n })).filter((t) => t.us >= 0.5);
+  rows.sort((a, b) => b.us - a.us);
+  console.log(rows.map((t) => `${t.name}#${t.tid}: ${t.us.toFixed(1)} us`).join(', '));
 } finally {
   await rt.close();
   removeTempDir(dir);

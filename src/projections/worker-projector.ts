@@ -120,13 +120,10 @@ class Projector implements WorkerPlugin {
   /** Checkpoints of batches queued but not yet durable, oldest first (one entry per onBatchEnd). */
   readonly #batches: { t: Target; partition: number; checkpoint: number }[][] = [];
 
+  /** The row as last written (cache; `#writeRow` refreshes its recency), else from the store. */
   #row(t: Target, id: string): unknown {
-    if (t.rows.has(id)) {
-      const row = t.rows.get(id);
-      t.rows.delete(id);
-      t.rows.set(id, row);
-      return row;
-    }
+    const row = t.rows.get(id);
+    if (row !== undefined || t.rows.has(id)) return row;
     return this.#ctx.log.views.getRow(t.view.name, t.generation, id);
   }
 

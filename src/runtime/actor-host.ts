@@ -41,6 +41,8 @@ interface Actor {
   queued: number;
   /** Clock time (ms) of the drain that last used the actor: read once per drain, not per command. */
   lastUsed: number;
+  /** CLOCK's reference bit: used since the eviction walk last passed it. */
+  referenced: boolean;
 }
 
 interface PendingReply {
@@ -71,9 +73,8 @@ export class ActorHost {
   readonly #owned: Set<number>;
   readonly #offsets = new Map<number, number>();
   /**
-   * Live actors. Insertion order is only roughly recency order: an actor is re-inserted when it is used
-   * in a later drain than the one that last moved it (once per drain, not once per command), and
-   * eviction gives a second chance to actors used since (see #evictOverflow).
+   * Live actors, in insertion order. Using an actor only stamps `lastUsed` (no Map re-insert per
+   * command); eviction runs the CLOCK approximation of LRU over insertion order (see #evictOverflow).
    */
   readonly #actors = new Map<string, Actor>();
   /** Date.now() of the current drain: one clock read per drain. */
@@ -485,11 +486,8 @@ export class ActorHost {
     // Outside a drain (a load) the clock is read here; inside, once per drain.
     const now = this.#inPass ? this.#drainClock : Date.now();
     if (live) {
-      if (live.lastUsed !== now) {
-        this.#actors.delete(key);
-        this.#actors.set(key, live);
-        live.lastUsed = now;
-      }
+      live.lastUsed = now;
+      live.referenced = true;
       return live;
     }
     const decider = this.#deciders.get(aggregateType);
@@ -511,7 +509,7 @@ export class ActorHost {
       key, aggregateType, id, partition, decider,
       state: h.state, version: h.version, lastTs: h.ts,
       durableState: h.state, durableVersion: h.version,
-      queued, lastUsed: now,
+      queued, lastUsed: now, referenced: false,
     };
     this.#actors.set(key, actor);
     return actor;
@@ -533,23 +531,31 @@ export class ActorHost {
     }
   }
 
-  /** LRU bound: passivate the least recently used actors that have nothing queued or in flight. */
+  /**
+   * The live-actor bound, CLOCK-style: walk from the oldest insertion; an actor used since the walk last
+   * passed it (reference bit set) gets a second chance: bit cleared, moved to the back. The others are
+   * passivated unless they have commands queued or in flight. The cost is paid only when over the
+   * bound, never per command; each actor is visited at most twice per walk.
+   */
   #evictOverflow(): void {
     const max = this.#config.maxLiveActors;
     if (this.#actors.size <= max) return;
+    let budget = 2 * this.#actors.size;
     for (const [key, a] of this.#actors) {
-      if (this.#actors.size <= max) break;
-      if (a.queued === 0 && a.version === a.durableVersion) this.#actors.delete(key);
+      if (this.#actors.size <= max || budget-- <= 0) break;
+      if (a.queued !== 0 || a.version !== a.durableVersion) continue;
+      this.#actors.delete(key);
+      if (a.referenced) {
+        a.referenced = false;
+        this.#actors.set(key, a);
+      }
     }
   }
 
   #passivateIdle(): void {
     if (this.#inFlight > 0) return;
     const cutoff = Date.now() - this.#config.idlePassivateMs;
-    for (const [key, a] of this.#actors) {
-      if (a.lastUsed > cutoff) break; // recency order: the rest are newer
-      if (a.queued === 0) this.#actors.delete(key);
-    }
+    for (const [key, a] of this.#actors) if (a.lastUsed <= cutoff && a.queued === 0) this.#actors.delete(key);
   }
 
   async #close(): Promise<void> {
