@@ -153,7 +153,7 @@ export class EventLog {
   /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
   streamHead(aggregateType: string, id: string): { version: number; ts: number } {
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
-      const rec = decodeRecord<StoredEvent>(value, () => `events ${JSON.stringify(key)}`);
+      const rec = decodeRecord<StoredEvent>(value, 'events', key);
       return { version: (key as StreamRef)[2], ts: rec[2] };
     }
     return { version: 0, ts: 0 };
@@ -164,8 +164,27 @@ export class EventLog {
     const range = this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false });
     for (const { key, value } of range) {
       const seq = (key as StreamRef)[2];
-      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, () => `events ${JSON.stringify(key)}`));
+      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key));
     }
+  }
+
+  /**
+   * Folds the events of one stream with `from <= seq <= to` into `state`: hydration's hot loop, so it
+   * hands `evolve` only `{ type, data }` (all a decider's evolve may use) instead of building an
+   * envelope per event. Iterates without pinning a read snapshot.
+   */
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): { state: S; version: number; ts: number; folded: number } {
+    let version = 0;
+    let ts = 0;
+    let folded = 0;
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false })) {
+      const r = decodeRecord<StoredEvent>(value, 'events', key);
+      state = evolve(state, { type: r[0], data: r[1] });
+      version = (key as StreamRef)[2];
+      ts = r[2];
+      folded++;
+    }
+    return { state, version, ts, folded };
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
@@ -183,7 +202,7 @@ export class EventLog {
     const key = [aggregateType, id, seq];
     const buf = this.#events.getBinary(key);
     if (!buf) return undefined;
-    return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, () => `events ${JSON.stringify(key)}`));
+    return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, 'events', key));
   }
 
   /** The last seq whose ts <= `at` (0 when the stream has no event yet at that time). ts is monotone in seq, so this is a binary search. */
@@ -238,7 +257,7 @@ export class EventLog {
   }
 
   #decodeRun(key: Key, value: Buffer): StreamRef[] {
-    const refs = decodeRecord<StreamRef[]>(value, () => `partitions ${JSON.stringify(key)}`);
+    const refs = decodeRecord<StreamRef[]>(value, 'partitions', key);
     if (!Array.isArray(refs) || refs.length === 0) throw new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at partitions ${JSON.stringify(key)}: not a run of refs`, { where: `partitions ${JSON.stringify(key)}` });
     return refs;
   }
@@ -251,14 +270,14 @@ export class EventLog {
     const key = [aggregateType, id, commandId];
     const buf = this.#commands.getBinary(key);
     if (!buf) return undefined;
-    const [first, last] = decodeRecord<[number, number]>(buf, () => `commands ${JSON.stringify(key)}`);
+    const [first, last] = decodeRecord<[number, number]>(buf, 'commands', key);
     return { first, last };
   }
 
   /** The newest persisted snapshot at or below `maxVersion`. */
   snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
     for (const { key, value } of this.#snapshots.getRange({ start: [aggregateType, id, maxVersion], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
-      const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, () => `snapshots ${JSON.stringify(key)}`);
+      const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, 'snapshots', key);
       return { version: (key as StreamRef)[2], snapshotVersion, state, ts };
     }
     return undefined;
@@ -299,20 +318,19 @@ export class EventLog {
   #indexPuts(staged: readonly StagedWrite[]): StagedPut[] {
     const runs = new Map<number, { first: number; refs: StreamRef[] }>();
     const puts: StagedPut[] = [];
-    const close = (p: number, run: { first: number; refs: StreamRef[] }) => puts.push([this.#partlog, [p, run.first], encodeRecord(run.refs)]);
     for (const s of staged) {
       if (!s.events) continue;
       for (const e of s.events) {
         let run = runs.get(e.partition);
         if (run && (run.first + run.refs.length !== e.offset || run.refs.length >= INDEX_RUN)) {
-          close(e.partition, run);
+          puts.push([this.#partlog, [e.partition, run.first], encodeRecord(run.refs)]);
           run = undefined;
         }
         if (!run) runs.set(e.partition, (run = { first: e.offset, refs: [] }));
         run.refs.push([e.aggregateType, e.stream, e.seq]);
       }
     }
-    for (const [p, run] of runs) close(p, run);
+    for (const [p, run] of runs) puts.push([this.#partlog, [p, run.first], encodeRecord(run.refs)]);
     return puts;
   }
 

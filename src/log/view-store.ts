@@ -38,7 +38,7 @@ export class ViewStore {
 
   meta(view: string): ViewMeta {
     const buf = this.#meta.getBinary([view]);
-    return buf ? decodeRecord<ViewMeta>(buf, () => `view_meta ${view}`) : { active: 1, building: null };
+    return buf ? decodeRecord<ViewMeta>(buf, 'view_meta', [view]) : { active: 1, building: null };
   }
 
   async setMeta(view: string, meta: ViewMeta): Promise<void> {
@@ -49,7 +49,7 @@ export class ViewStore {
   getRow<R>(view: string, generation: number, id: string): R | undefined {
     const key = [view, generation, id];
     const buf = this.#rows.getBinary(key);
-    return buf ? decodeRecord<R>(buf, () => `view_rows ${JSON.stringify(key)}`) : undefined;
+    return buf ? decodeRecord<R>(buf, 'view_rows', key) : undefined;
   }
 
   *rows<R>(view: string, generation: number, after?: string, limit = Number.MAX_SAFE_INTEGER): Generator<{ id: string; row: R }> {
@@ -59,14 +59,14 @@ export class ViewStore {
       const id = (key as [string, number, string])[2];
       if (after !== undefined && id === after) continue;
       if (n++ >= limit) return;
-      yield { id, row: decodeRecord<R>(value, () => `view_rows ${JSON.stringify(key)}`) };
+      yield { id, row: decodeRecord<R>(value, 'view_rows', key) };
     }
   }
 
   checkpoint(view: string, generation: number, partition: number): number {
     const key = [view, generation, partition];
     const buf = this.#checkpoints.getBinary(key);
-    return buf ? decodeRecord<number>(buf, () => `view_checkpoints ${JSON.stringify(key)}`) : 0;
+    return buf ? decodeRecord<number>(buf, 'view_checkpoints', key) : 0;
   }
 
   /** Queue a row write (or removal with `undefined`) into the current write batch. */

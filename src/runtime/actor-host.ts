@@ -599,14 +599,13 @@ export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: strin
     } else staleSnapshot = true;
   }
   const fromSnapshot = version;
-  let folded = 0;
-  for (const e of log.iterateStream(aggregateType, id, version + 1, target)) {
-    state = decider.evolve(state, e);
-    version = e.seq;
-    ts = e.ts;
-    folded++;
+  const tail = log.foldStream(aggregateType, id, version + 1, target, state, (s, e) => decider.evolve(s, e as never));
+  if (tail.folded > 0) {
+    state = tail.state;
+    version = tail.version;
+    ts = tail.ts;
   }
-  return { state, version, ts, folded, fromSnapshot, staleSnapshot };
+  return { state, version, ts, folded: tail.folded, fromSnapshot, staleSnapshot };
 }
 
 function headsOf(pending: PendingReply[]): Map<number, number> {
