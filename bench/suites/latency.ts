@@ -4,6 +4,7 @@
  * offered loads around it (the curve, whose knee is the capacity). Runs on the throughput suite's
  * warm runtime, right after its last round.
  */
+import { rawFlushLatency } from '../baselines/raw-flush.js';
 import { measured } from '../figures.js';
 import type { BenchContext } from '../support/context.js';
 import { openLoop } from '../support/drive.js';
@@ -22,9 +23,11 @@ export async function latencyFigures(ctx: BenchContext, send: () => Promise<unkn
   ctx.step(`latency: p99 at ${half} cmd/s`);
   const r = await openLoop(half, s.halfMs, send);
   const l = summarise(r.latenciesMs);
-  const note = `open loop at ${half} cmd/s (half the measured capacity), ${s.halfMs / 1000} s, ${l.n} commands, achieved ${Math.round(r.achieved)}/s${r.shed ? `, ${r.shed} shed (backlog > ${Math.max(1000, half)})` : ''}${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''}`;
-  ctx.figure(measured('latency.half.p99', { value: l.p99, note }));
-  ctx.figure(measured('latency.half.p50', { value: l.p50, note: `same run; max ${l.max.toFixed(1)} ms` }));
+  // The disk's own floor, measured now: one put + fsync at a time (see baselines/raw-flush.ts).
+  const disk = await rawFlushLatency(ctx.quick ? 50 : 300);
+  const note = `raw-flush (one put + fsync at a time): p50 ${disk.p50.toFixed(1)} ms, p99 ${disk.p99.toFixed(1)} ms; open loop at ${half} cmd/s (half the measured capacity), ${s.halfMs / 1000} s, ${l.n} commands, achieved ${Math.round(r.achieved)}/s${r.shed ? `, ${r.shed} shed (backlog > ${Math.max(1000, half)})` : ''}${r.errors ? `, ${r.errors} errors: ${r.firstError}` : ''}`;
+  ctx.figure(measured('latency.half.p99', { value: l.p99, baseline: { name: 'raw-flush p99', value: disk.p99, unit: 'ms' }, note }));
+  ctx.figure(measured('latency.half.p50', { value: l.p50, baseline: { name: 'raw-flush p50', value: disk.p50, unit: 'ms' }, note: `same run; max ${l.max.toFixed(1)} ms` }));
 
   const p50: Array<[number, number]> = [[half, l.p50]];
   const p99: Array<[number, number]> = [[half, l.p99]];
