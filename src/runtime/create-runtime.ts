@@ -1,7 +1,8 @@
 /**
  * `createRuntime()`: the embedded API. The main thread routes commands to the worker that owns the
  * aggregate's partition and answers reads (history, time machine) straight from LMDB, whose readers are
- * lock-free and see every acknowledged commit.
+ * lock-free and see every acknowledged commit. A plain `load(type, id)` answers from the last
+ * acknowledged state this thread saw (state-cache.ts) and asks the owning worker only on a miss.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
@@ -12,6 +13,7 @@ import { hydrate } from './actor-host.js';
 import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
 import type { ActorStats, CommandResult } from './protocol.js';
+import { deepFreeze, StateCache } from './state-cache.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface ExecuteOptions {
@@ -28,6 +30,7 @@ export interface ExecuteResult<S = unknown> {
   type: string;
   version: number;
   events: EventEnvelope[];
+  /** The state right after `version`, deeply frozen (see `Runtime.execute`). */
   state: S;
   duplicate?: boolean;
 }
@@ -75,10 +78,41 @@ export interface Runtime {
   readonly viewModules: readonly string[];
   /** The read side of the log (main thread): partitions in offset order, streams, snapshots. */
   readonly log: EventLog;
-  /** Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads. */
-  readonly counters: { timeMachineFolded: number; commandsOk: number; commandsFailed: number; eventsAppended: number };
+  /**
+   * Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads.
+   * `stateCache*`: plain loads answered on the main thread (hits) or by the owning worker (misses), and
+   * the acknowledged states held for them (entries, at most the `stateCacheSize` option).
+   */
+  readonly counters: {
+    timeMachineFolded: number;
+    commandsOk: number;
+    commandsFailed: number;
+    eventsAppended: number;
+    readonly stateCacheHits: number;
+    readonly stateCacheMisses: number;
+    readonly stateCacheEntries: number;
+  };
   decider(aggregateType: string): AnyDecider | undefined;
+  /**
+   * Runs a command on its aggregate's single writer; resolves once its events are durable.
+   *
+   * The returned `state` is deeply frozen (plain objects and arrays; in strict-mode code, assigning to
+   * it throws): the same object is what later `load`s of the aggregate return, so nobody can change
+   * what the next load sees. A Map, Set, Date or typed array inside a state cannot be frozen; such a
+   * state is not shared (the runtime keeps its own copy and each load gets a fresh one). Copy a state
+   * (`structuredClone`) to get a mutable one.
+   */
   execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
+  /**
+   * The current state (no `version`/`at`): the newest acknowledged state, answered on the main thread
+   * when it is in the state cache (a reply to a command or an earlier load), else by the owning worker.
+   * Never older than any version acknowledged to any caller before the call; commands still in flight
+   * are not visible (read committed). The state is deeply frozen and shared with other callers, exactly
+   * as described at `execute`.
+   *
+   * With `version` or `at`: the state as of that point, folded on the main thread from the nearest
+   * persisted snapshot; a fresh, mutable object per call.
+   */
   load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
   history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
   partitions(): PartitionInfo[];
@@ -126,7 +160,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const offsets = new Array<number>(P).fill(0);
   const listeners = new Set<CommittedListener>();
-  const counters = { timeMachineFolded: 0, commandsOk: 0, commandsFailed: 0, eventsAppended: 0 };
+  const cache = new StateCache(o.stateCacheSize);
+  const counters = {
+    timeMachineFolded: 0,
+    commandsOk: 0,
+    commandsFailed: 0,
+    eventsAppended: 0,
+    get stateCacheHits() {
+      return cache.hits;
+    },
+    get stateCacheMisses() {
+      return cache.misses;
+    },
+    get stateCacheEntries() {
+      return cache.size;
+    },
+  };
   const fatal = new Map<number, string>();
   const pluginListeners = new Map<string, Set<(worker: number, payload: unknown) => void>>();
   let rid = 0;
@@ -147,15 +196,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         }
       }
     },
+    // A dead worker may have committed commands whose replies never arrived (each of them also fails
+    // its execute, which drops that aggregate's entry at once); forgetting the whole worker's share on
+    // restart and on fatal is the backstop. Its actors re-hydrate from the log, which is the truth.
     onFatal(index: number, error: RuntimeError) {
       fatal.set(index, `worker ${index}: ${error.message}`);
+      cache.dropPartitions((p) => ownerOf(p, W) === index);
     },
     onRestart(index: number, reason: string) {
       fatal.delete(index);
+      cache.dropPartitions((p) => ownerOf(p, W) === index);
       o.onWorkerRestart?.(index, reason);
     },
     onPartitionStopped(partition: number, error: RuntimeError) {
       fatal.set(-1 - partition, error.message);
+      // Loads of a stopped partition go back to its worker, which answers (or fails) as it did before.
+      cache.dropPartitions((p) => p === partition);
     },
     onPluginEvent(index: number, plugin: string, payload: unknown) {
       for (const l of pluginListeners.get(plugin) ?? []) l(index, payload);
@@ -198,7 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
 
-  const slotOf = (id: string): WorkerSlot => slots[ownerOf(partitionOf(id, P), W)]!;
+  const slotOf = (partition: number): WorkerSlot => slots[ownerOf(partition, W)]!;
   const deciderOf = (type: unknown): AnyDecider => {
     const d = typeof type === 'string' ? deciders.get(type) : undefined;
     if (!d) throw errors.unknownAggregateType(String(type));
@@ -251,8 +307,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           }
         }
       }
+      const partition = partitionOf(id, P);
       try {
-        const result = await slotOf(id).execute({
+        const result = await slotOf(partition).execute({
           rid: ++rid,
           aggregateType,
           id,
@@ -264,9 +321,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           ...(causationId !== undefined ? { causationId } : {}),
         });
         counters.commandsOk++;
+        // Fed before the caller resumes, so a load the caller issues next sees at least this version.
+        // A duplicate carries the state after the FIRST attempt (maybe older than the head): not fed.
+        if (result.duplicate) deepFreeze(result.state);
+        else cache.offer(aggregateType, id, partition, result.version, result.state);
         return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, ...(result.duplicate ? { duplicate: true } : {}) };
       } catch (err) {
         counters.commandsFailed++;
+        // Whatever the error, forget the aggregate: with WorkerCrashed or StorageFailed the command may
+        // be in the log without its reply, and the next load must ask the worker (which reads the log).
+        cache.delete(aggregateType, id);
         throw err;
       }
     },
@@ -276,10 +340,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const decider = deciderOf(aggregateType);
       assertValidId(id);
       if (opts.version === undefined && opts.at === undefined) {
+        const hit = cache.get(aggregateType, id);
+        if (hit !== undefined) return { id, type: aggregateType, version: hit.version, state: hit.state as S };
         const r = ++rid;
-        const res = await slotOf(id).request<{ version: number; state: unknown }>(r, { kind: 'load', rid: r, aggregateType, id });
+        const partition = partitionOf(id, P);
+        const res = await slotOf(partition).request<{ version: number; state: unknown }>(r, { kind: 'load', rid: r, aggregateType, id });
         if (res.version === 0) throw errors.streamNotFound(aggregateType, id);
-        return { id, type: aggregateType, version: res.version, state: res.state as S };
+        // The worker answers its durable state. A reply acknowledged while this load was in flight may
+        // have fed a newer entry: `offer` then answers that one (both are true; newer is never wrong).
+        const newest = cache.offer(aggregateType, id, partition, res.version, res.state);
+        return { id, type: aggregateType, version: newest.version, state: newest.state as S };
       }
       log.refreshReads();
       const head = log.streamHead(aggregateType, id).version;
@@ -378,6 +448,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (closed) return;
       closed = true;
       await Promise.allSettled(slots.map((s) => s.close()));
+      cache.clear();
       listeners.clear();
       await log.close();
       lock.release();

@@ -21,6 +21,11 @@ export interface RuntimeOptions {
   snapshotEvery?: number;
   /** Live (in-memory) actors across all workers before the least recently used idle ones are passivated (default 200 000). */
   maxLiveActors?: number;
+  /**
+   * Acknowledged states the main thread keeps so `load(type, id)` answers without a worker round trip
+   * (default: `maxLiveActors`; 0 = off, every load asks the owning worker). LRU-bounded by entry count.
+   */
+  stateCacheSize?: number;
   /** Commands queued per aggregate before callers get `Overloaded` (default 1 024). */
   mailboxCapacity?: number;
   /** Commands in flight per worker before callers get `Overloaded` (default 100 000). */
@@ -55,6 +60,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     return v;
   };
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
+  const maxLiveActors = int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000);
   return {
     dataDir: resolve(o.dataDir),
     partitions: o.partitions === undefined ? undefined : int('partitions', o.partitions, 1, 65_536, 16),
@@ -62,7 +68,8 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     domainModules: (o.domains ?? builtinDomains).map(toModuleUrl),
     durability: o.durability ?? 'sync',
     snapshotEvery: int('snapshotEvery', o.snapshotEvery, 0, 1_000_000_000, 100),
-    maxLiveActors: int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000),
+    maxLiveActors,
+    stateCacheSize: int('stateCacheSize', o.stateCacheSize, 0, 100_000_000, maxLiveActors),
     mailboxCapacity: int('mailboxCapacity', o.mailboxCapacity, 1, 10_000_000, 1024),
     maxInFlightPerWorker: int('maxInFlightPerWorker', o.maxInFlightPerWorker, 1, 100_000_000, 100_000),
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
