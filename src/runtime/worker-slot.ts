@@ -30,6 +30,22 @@ export interface SlotHooks {
   onPartitionStopped(partition: number, error: RuntimeError): void;
 }
 
+/**
+ * Rebuilds a fresh commit's result from its compact wire form (see WireReply): the envelopes' shared
+ * fields come from the request this side still holds. Each envelope gets its own `meta` object: they
+ * are the caller's to keep.
+ */
+function resultOf(r: Extract<WireReply, { 1: 1 }>, req: CommandRequest): CommandResult {
+  const [, , version, state, ts, partition, firstOffset, types, datas] = r;
+  const plain = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined;
+  const firstSeq = version - types.length + 1;
+  const events: EventEnvelope[] = new Array(types.length);
+  for (let i = 0; i < types.length; i++) {
+    events[i] = { aggregateType: req.aggregateType, stream: req.id, type: types[i]!, seq: firstSeq + i, data: datas[i], ts, partition, offset: firstOffset + i, meta: plain ? {} : metaOf(req) };
+  }
+  return { version, events, state };
+}
+
 export class WorkerSlot {
   readonly index: number;
   readonly #config: ActorHostConfig;
@@ -85,16 +101,16 @@ export class WorkerSlot {
           readyResolve(m.offsets);
           return;
         case 'replies':
-          for (const r of decoder.unpack<WireReply[]>(m.packed)) this.#settle(this.#fromWire(r), true);
+          for (const r of decoder.unpack<WireReply[]>(m.packed)) this.#settleCommand(r);
           return;
         case 'loaded':
-          this.#settle(m.reply, false);
+          this.#settle(m.reply);
           return;
         case 'stats':
-          this.#settle({ rid: m.rid, ok: true, result: m.stats }, false);
+          this.#settle({ rid: m.rid, ok: true, result: m.stats });
           return;
         case 'reply':
-          this.#settle(m.reply, false);
+          this.#settle(m.reply);
           return;
         case 'plugin-event':
           this.#hooks.onPluginEvent(this.index, m.plugin, m.payload);
@@ -141,35 +157,22 @@ export class WorkerSlot {
     });
   }
 
-  /** Rebuilds a command reply from its wire form (see WireReply): envelopes from the request we sent. */
-  #fromWire(r: WireReply): Reply {
-    if (r[1] === 0) return { rid: r[0], ok: false, error: r[2] };
-    if (r[1] === 2) return { rid: r[0], ok: true, result: r[2] };
-    const [rid, , version, state, ts, partition, firstOffset, types, datas] = r;
-    const req = this.#pending.get(rid)?.req;
-    if (!req) return { rid, ok: false, error: { code: ErrorCodes.Internal, message: `reply ${rid} has no request` } };
-    const meta = metaOf(req);
-    const firstSeq = version - types.length + 1;
-    const events: EventEnvelope[] = types.map((type, i) => ({
-      aggregateType: req.aggregateType,
-      stream: req.id,
-      type,
-      seq: firstSeq + i,
-      data: datas[i],
-      ts,
-      partition,
-      offset: firstOffset + i,
-      meta,
-    }));
-    return { rid, ok: true, result: { version, events, state } };
+  /** Answers one command from its wire reply (the hot path: one Map lookup, no intermediate Reply). */
+  #settleCommand(r: WireReply): void {
+    const w = this.#pending.get(r[0]);
+    if (!w) return;
+    this.#pending.delete(r[0]);
+    if (r[1] === 0) return w.reject(deserializeError(r[2]));
+    const result = r[1] === 2 ? r[2] : resultOf(r, w.req!);
+    if (!result.duplicate) this.#hooks.onCommitted(result);
+    w.resolve(result);
   }
 
-  #settle(r: Reply<unknown>, isCommand: boolean): void {
+  #settle(r: Reply<unknown>): void {
     const w = this.#pending.get(r.rid);
     if (!w) return;
     this.#pending.delete(r.rid);
     if (r.ok) {
-      if (isCommand && !(r.result as CommandResult).duplicate) this.#hooks.onCommitted(r.result as CommandResult);
       w.resolve(r.result);
     } else w.reject(deserializeError(r.error as SerializedError));
   }
