@@ -4,10 +4,14 @@
  *
  *   node --import tsx bench/tools/throughput-probe.ts [seconds=5] [accounts=10000]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/throughput-probe.ts
+ *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile node --import tsx bench/tools/throughput-probe.ts
+ *     (the main thread only, during the measured window only: no seeding, no start-up)
  *
  * Same workload as the throughput figure (round-robin Deposits, 4096 callers, default options).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpuUsage } from 'node:process';
 import { closedLoop, runCount } from '../support/drive.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
@@ -38,11 +42,23 @@ try {
   const send = depositer(rt, accountIds(accounts));
   await runCount(accounts, 4096, send);
   await closedLoop(1000, 4096, send);
+  const profileTo = process.env['PROBE_MAIN_PROFILE'];
+  const session = profileTo ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
   const cpu0 = cpuUsage();
   const ticks0 = threadTicks();
   const r = await closedLoop(seconds * 1000, 4096, send);
   const cpu = cpuUsage(cpu0);
   const ticks1 = threadTicks();
+  if (session && profileTo) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(profileTo, JSON.stringify(profile));
+    session.disconnect();
+  }
   const n = r.ops;
   console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors`);
   // Clock ticks are 10 ms: per-thread us/command = ticks * 10_000 / commands.

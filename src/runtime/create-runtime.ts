@@ -12,7 +12,7 @@ import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './actor-host.js';
 import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
-import type { ActorStats, CommandResult } from './protocol.js';
+import type { ActorStats, CommandRequest, CommandResult } from './protocol.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -153,9 +153,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
   const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
-  const validators = new Map<string, ValidateFunction>();
+  /** aggregate type -> command type -> compiled schema (nested: no key string built per call). */
+  const validators = new Map<string, Map<string, ValidateFunction>>();
   for (const d of deciders.values()) {
-    for (const [cmd, schema] of Object.entries(d.commands as Record<string, object>)) validators.set(`${d.type}\u0000${cmd}`, ajv.compile(schema));
+    const byCommand = new Map<string, ValidateFunction>();
+    for (const [cmd, schema] of Object.entries(d.commands as Record<string, object>)) byCommand.set(cmd, ajv.compile(schema));
+    validators.set(d.type, byCommand);
   }
 
   const offsets = new Array<number>(P).fill(0);
@@ -281,7 +284,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (typeof command !== 'object' || command === null || typeof command.type !== 'string') {
         throw new RuntimeError(ErrorCodes.InvalidCommand, 'a command is { type, data }');
       }
-      const validate = validators.get(`${aggregateType}\u0000${command.type}`);
+      const validate = validators.get(aggregateType)?.get(command.type);
       if (!validate) {
         throw new RuntimeError(ErrorCodes.UnknownCommandType, `${aggregateType} has no command ${JSON.stringify(command.type.slice(0, 64))}; known: ${Object.keys(decider.commands).join(', ')}`, {
           known: Object.keys(decider.commands),
@@ -298,34 +301,25 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
         throw new RuntimeError(ErrorCodes.InvalidCommand, 'expectedVersion must be a non-negative integer');
       }
-      for (const [name, v] of [['commandId', commandId], ['correlationId', correlationId], ['causationId', causationId]] as const) {
-        if (v !== undefined) {
-          try {
-            assertValidId(v);
-          } catch {
-            throw new RuntimeError(ErrorCodes.InvalidCommand, `${name} must match [A-Za-z0-9_.:-]{1,128}`);
-          }
-        }
-      }
+      // The common call carries none of these: no per-call arrays or spreads on that path (GC was a
+      // third of the main thread's time in the throughput profile).
+      const req: CommandRequest = { rid: ++rid, aggregateType, id, command: { type: command.type, data }, now: Date.now() };
+      if (expectedVersion !== undefined) req.expectedVersion = expectedVersion;
+      if (commandId !== undefined) req.commandId = checkedId('commandId', commandId);
+      if (correlationId !== undefined) req.correlationId = checkedId('correlationId', correlationId);
+      if (causationId !== undefined) req.causationId = checkedId('causationId', causationId);
       const partition = partitionOf(id, P);
       try {
-        const result = await slotOf(partition).execute({
-          rid: ++rid,
-          aggregateType,
-          id,
-          command: { type: command.type, data },
-          now: Date.now(),
-          ...(expectedVersion !== undefined ? { expectedVersion } : {}),
-          ...(commandId !== undefined ? { commandId } : {}),
-          ...(correlationId !== undefined ? { correlationId } : {}),
-          ...(causationId !== undefined ? { causationId } : {}),
-        });
+        const result = await slotOf(partition).execute(req);
         counters.commandsOk++;
         // Fed before the caller resumes, so a load the caller issues next sees at least this version.
         // A duplicate carries the state after the FIRST attempt (maybe older than the head): not fed.
-        if (result.duplicate) deepFreeze(result.state);
-        else cache.offer(aggregateType, id, partition, result.version, result.state);
-        return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, ...(result.duplicate ? { duplicate: true } : {}) };
+        if (result.duplicate) {
+          deepFreeze(result.state);
+          return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, duplicate: true };
+        }
+        cache.offer(aggregateType, id, partition, result.version, result.state);
+        return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S };
       } catch (err) {
         counters.commandsFailed++;
         // Whatever the error, forget the aggregate: with WorkerCrashed or StorageFailed the command may
@@ -455,6 +449,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
   return runtime;
+}
+
+function checkedId(name: string, value: string): string {
+  try {
+    assertValidId(value);
+  } catch {
+    throw new RuntimeError(ErrorCodes.InvalidCommand, `${name} must match [A-Za-z0-9_.:-]{1,128}`);
+  }
+  return value;
 }
 
 export function toEpochMs(at: number | Date | string): number {
