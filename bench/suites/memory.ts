@@ -6,7 +6,7 @@
  */
 import { measured, notAvailable } from '../figures.js';
 import type { Suite } from '../support/context.js';
-import { runChild } from '../support/child.js';
+import { runChild, SERVER_NODE_FLAGS } from '../support/child.js';
 import { PARTITIONS } from '../support/runtime.js';
 import { accounts, seedAccounts } from '../support/seed.js';
 import { NO_SERVER, srcExists } from '../support/server.js';
@@ -43,7 +43,7 @@ export const memorySuite: Suite = {
       // The child waits for the views to catch up with the seed before it measures anything.
       await seedAccounts(dir, accounts('m-', s.accounts, s.perAccount), { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
       ctx.step(`making ${fmt(s.accounts)} actors live (child process)`);
-      const { result: r } = await runChild<ChildReport>(CHILD, [dir, String(s.accounts)], ['--expose-gc']);
+      const { result: r } = await runChild<ChildReport>(CHILD, [dir, String(s.accounts)], ['--expose-gc', ...SERVER_NODE_FLAGS]);
       if (r.live !== s.accounts) throw new Error(`expected ${s.accounts} live actors, the workers report ${r.live}`);
       const size = `${fmt(s.accounts)} live accounts, ${fmt(total)} events${ctx.quick ? ' (quick size)' : ''}`;
       ctx.figure(

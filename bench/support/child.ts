@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The V8 flags `npm start` runs the server with (package.json): children standing for the server use them too. */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 export interface ChildResult<T> {
   result: T;
   /** Wall time from spawn to the JSON line. */
