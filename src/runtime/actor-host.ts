@@ -23,27 +23,10 @@ import { EventLog, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
+import { LiveActors, type Actor } from './live-actors.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
 import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
-
-interface Actor {
-  key: string;
-  aggregateType: string;
-  id: string;
-  partition: number;
-  decider: AnyDecider;
-  state: unknown;
-  version: number;
-  lastTs: number;
-  durableState: unknown;
-  durableVersion: number;
-  queued: number;
-  /** Clock time (ms) of the drain that last used the actor: read once per drain, not per command. */
-  lastUsed: number;
-  /** CLOCK's reference bit: used since the eviction walk last passed it. */
-  referenced: boolean;
-}
 
 interface PendingReply {
   rid: number;
@@ -72,11 +55,7 @@ export class ActorHost {
   readonly #send: (m: FromWorker) => void;
   readonly #owned: Set<number>;
   readonly #offsets = new Map<number, number>();
-  /**
-   * Live actors, in insertion order. Using an actor only stamps `lastUsed` (no Map re-insert per
-   * command); eviction runs the CLOCK approximation of LRU over insertion order (see #evictOverflow).
-   */
-  readonly #actors = new Map<string, Actor>();
+  readonly #actors = new LiveActors();
   /** Date.now() of the current drain: one clock read per drain. */
   #drainClock = 0;
   readonly #queue: CommandRequest[] = [];
@@ -238,8 +217,8 @@ export class ActorHost {
         rejected.push([req.rid, 0, serializeError(errors.closed())]);
         continue;
       }
-      const key = actorKey(req.aggregateType, req.id);
-      const actor = this.#actors.get(key);
+      const actor = this.#actors.get(req.aggregateType, req.id);
+      const key = actor ? actor.key : actorKey(req.aggregateType, req.id);
       const queued = actor ? actor.queued : (this.#pendingNew.get(key) ?? 0);
       if (queued >= this.#config.mailboxCapacity) {
         rejected.push([req.rid, 0, serializeError(errors.overloaded(`the mailbox of ${req.aggregateType} ${req.id}`, 100))]);
@@ -342,15 +321,14 @@ export class ActorHost {
     const out: PendingReply = { rid: req.rid, actor: null };
     this.#commandsProcessed++;
     let actor: Actor;
-    const key = actorKey(req.aggregateType, req.id);
     try {
       if (this.#stopped.size > 0) {
         const stopped = this.#stopped.get(partitionOf(req.id, this.#config.totalPartitions));
         if (stopped) throw stopped;
       }
-      actor = this.#actor(key, req.aggregateType, req.id);
+      actor = this.#actor(req.aggregateType, req.id);
     } catch (err) {
-      this.#dequeued(key);
+      this.#dequeued(actorKey(req.aggregateType, req.id));
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
       if (RuntimeError.is(err, ErrorCodes.CorruptRecord)) this.#stopPartition(partitionOf(req.id, this.#config.totalPartitions), err);
       return out;
@@ -481,8 +459,8 @@ export class ActorHost {
 
   // ------------------------------------------------------------ actors
 
-  #actor(key: string, aggregateType: string, id: string): Actor {
-    const live = this.#actors.get(key);
+  #actor(aggregateType: string, id: string): Actor {
+    const live = this.#actors.get(aggregateType, id);
     // Outside a drain (a load) the clock is read here; inside, once per drain.
     const now = this.#inPass ? this.#drainClock : Date.now();
     if (live) {
@@ -503,6 +481,7 @@ export class ActorHost {
       if (this.#inPass) this.#staged.push(write);
       else this.#log.commit([write]);
     }
+    const key = actorKey(aggregateType, id);
     const queued = this.#pendingNew.get(key) ?? 0;
     this.#pendingNew.delete(key);
     const actor: Actor = {
@@ -511,7 +490,7 @@ export class ActorHost {
       durableState: h.state, durableVersion: h.version,
       queued, lastUsed: now, referenced: false,
     };
-    this.#actors.set(key, actor);
+    this.#actors.add(actor);
     return actor;
   }
 
@@ -524,38 +503,19 @@ export class ActorHost {
 
   #load(rid: number, aggregateType: string, id: string): Reply<{ version: number; state: unknown }> {
     try {
-      const a = this.#actor(actorKey(aggregateType, id), aggregateType, id);
+      const a = this.#actor(aggregateType, id);
       return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
     } catch (err) {
       return { rid, ok: false, error: serializeError(err) };
     }
   }
 
-  /**
-   * The live-actor bound, CLOCK-style: walk from the oldest insertion; an actor used since the walk last
-   * passed it (reference bit set) gets a second chance: bit cleared, moved to the back. The others are
-   * passivated unless they have commands queued or in flight. The cost is paid only when over the
-   * bound, never per command; each actor is visited at most twice per walk.
-   */
   #evictOverflow(): void {
-    const max = this.#config.maxLiveActors;
-    if (this.#actors.size <= max) return;
-    let budget = 2 * this.#actors.size;
-    for (const [key, a] of this.#actors) {
-      if (this.#actors.size <= max || budget-- <= 0) break;
-      if (a.queued !== 0 || a.version !== a.durableVersion) continue;
-      this.#actors.delete(key);
-      if (a.referenced) {
-        a.referenced = false;
-        this.#actors.set(key, a);
-      }
-    }
+    if (this.#actors.size > this.#config.maxLiveActors) this.#actors.evictOverflow(this.#config.maxLiveActors);
   }
 
   #passivateIdle(): void {
-    if (this.#inFlight > 0) return;
-    const cutoff = Date.now() - this.#config.idlePassivateMs;
-    for (const [key, a] of this.#actors) if (a.lastUsed <= cutoff && a.queued === 0) this.#actors.delete(key);
+    if (this.#inFlight === 0) this.#actors.passivateIdle(Date.now() - this.#config.idlePassivateMs);
   }
 
   async #close(): Promise<void> {
