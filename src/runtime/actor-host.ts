@@ -23,6 +23,7 @@ import { EventLog, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
+import { hydrate } from './hydrate.js';
 import { LiveActors, type Actor } from './live-actors.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
@@ -528,44 +529,6 @@ export class ActorHost {
     await this.#log.close();
     this.#send({ kind: 'closed' });
   }
-}
-
-export interface Hydrated {
-  state: unknown;
-  version: number;
-  ts: number;
-  /** Events folded on top of the snapshot (or from seq 1). */
-  folded: number;
-  fromSnapshot: number;
-  staleSnapshot: boolean;
-}
-
-/**
- * State of a stream at `target` (default: its head): the newest snapshot at or below the target whose
- * snapshot version matches the decider's, plus the events after it. DESIGN invariant 4 says this must
- * equal the full fold; the property tests check it.
- */
-export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
-  let state = decider.initialState();
-  let version = 0;
-  let ts = 0;
-  let staleSnapshot = false;
-  const snap = log.snapshotAtOrBelow(aggregateType, id, target);
-  if (snap) {
-    if (snap.snapshotVersion === decider.snapshotVersion) {
-      state = snap.state;
-      version = snap.version;
-      ts = snap.ts;
-    } else staleSnapshot = true;
-  }
-  const fromSnapshot = version;
-  const tail = log.foldStream(aggregateType, id, version + 1, target, state, (s, e) => decider.evolve(s, e as never));
-  if (tail.folded > 0) {
-    state = tail.state;
-    version = tail.version;
-    ts = tail.ts;
-  }
-  return { state, version, ts, folded: tail.folded, fromSnapshot, staleSnapshot };
 }
 
 function headsOf(pending: PendingReply[]): Map<number, number> {

@@ -9,7 +9,7 @@ import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } f
 import { EventLog, lockDataDir } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
-import { hydrate } from './actor-host.js';
+import { hydrate } from './hydrate.js';
 import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
 import type { ActorStats, CommandRequest, CommandResult } from './protocol.js';

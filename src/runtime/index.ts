@@ -3,6 +3,6 @@ export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, H
 export type { RuntimeOptions } from './options.js';
 export { builtinDomains, builtinViews, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
-export { hydrate } from './actor-host.js';
+export { hydrate, type Hydrated } from './hydrate.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
 export type { ActorStats } from './protocol.js';
