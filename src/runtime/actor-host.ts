@@ -445,7 +445,8 @@ export class ActorHost {
           replies.push([p.rid, 2, p.sameAs ? { ...result, duplicate: true } : result]);
           continue;
         }
-        replies.push([p.rid, 1, result.version, result.state, first.ts, first.partition, first.offset, result.events.map(typeOf), result.events.map(dataOf)]);
+        if (result.events.length === 1) replies.push([p.rid, 3, result.version, result.state, first.ts, first.partition, first.offset, first.type, first.data]);
+        else replies.push([p.rid, 1, result.version, result.state, first.ts, first.partition, first.offset, result.events.map(typeOf), result.events.map(dataOf)]);
         // What readers may see now: the state right after this command (a later batch may run ahead).
         if (p.actor && result.version > p.actor.durableVersion) {
           p.actor.durableState = result.state;

@@ -35,7 +35,12 @@ export interface SlotHooks {
  * fields come from the request this side still holds. Each envelope gets its own `meta` object: they
  * are the caller's to keep.
  */
-function resultOf(r: Extract<WireReply, { 1: 1 }>, req: CommandRequest): CommandResult {
+function resultOf(r: Extract<WireReply, { 1: 1 | 3 }>, req: CommandRequest): CommandResult {
+  if (r[1] === 3) {
+    const [, , version, state, ts, partition, offset, type, data] = r;
+    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? {} : metaOf(req);
+    return { version, events: [{ aggregateType: req.aggregateType, stream: req.id, type, seq: version, data, ts, partition, offset, meta }], state };
+  }
   const [, , version, state, ts, partition, firstOffset, types, datas] = r;
   const plain = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined;
   const firstSeq = version - types.length + 1;
