@@ -7,10 +7,8 @@
  */
 import { measured } from '../figures.js';
 import type { Suite } from '../support/context.js';
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO_ROOT, runChild, runPlain } from '../support/child.js';
+import { buildPackage } from '../support/build.js';
+import { runChild, runPlain } from '../support/child.js';
 import { PARTITIONS, seedAndSettle } from '../support/runtime.js';
 import { accounts, seedAccounts } from '../support/seed.js';
 import { median } from '../support/stats.js';
@@ -19,24 +17,6 @@ import { fmt } from './throughput.js';
 
 const CHILD = new URL('./restart-child.ts', import.meta.url);
 const BUILT_CHILD = new URL('./restart-built.mjs', import.meta.url);
-
-/**
- * Full mode builds the package (tsc, tsconfig.build.json) into a temp dir and restarts from it, as
- * `npm start` does: worker threads then load plain JS instead of registering tsx and transpiling, which
- * is most of a start-up from sources. Returns the dist dir, or null when the build did not produce it.
- */
-function buildPackage(into: string): string | null {
-  const dist = join(into, 'dist');
-  spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', dist], { cwd: REPO_ROOT, encoding: 'utf8' });
-  if (!existsSync(join(dist, 'src/runtime/index.js')) || !existsSync(join(dist, 'src/server/app.js'))) return null;
-  // ESM like the package, its dependencies from the repo, and the dashboard's static files (tsc copies
-  // only what it compiles; the server looks for them next to dist/ or under src/).
-  writeFileSync(join(into, 'package.json'), JSON.stringify({ type: 'module' }));
-  const dashboard = join(REPO_ROOT, 'src/server/dashboard');
-  if (existsSync(dashboard)) cpSync(dashboard, join(into, 'src/server/dashboard'), { recursive: true });
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(into, 'node_modules'), 'dir');
-  return dist;
-}
 
 const sizes = (quick: boolean) => (quick ? { streams: 1_000, perStream: 20, rounds: 1 } : { streams: 10_000, perStream: 100, rounds: 3 });
 

@@ -1,6 +1,6 @@
 /** RSS growth of a server process while a client streams a large upload to `POST /videos` (see upload-child.ts). */
 import { measured, type Figure } from '../figures.js';
-import { runChild, SERVER_NODE_FLAGS } from '../support/child.js';
+import { runChild } from '../support/child.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
 
 export const GiB = 1024 ** 3;
@@ -18,7 +18,7 @@ interface ChildReport {
 export async function uploadFigure(bytes: number, quick: boolean): Promise<Figure> {
   const dir = makeTempDir('upload');
   try {
-    const { result: r } = await runChild<ChildReport>(CHILD, [dir, String(bytes)], ['--expose-gc', ...SERVER_NODE_FLAGS]);
+    const { result: r } = await runChild<ChildReport>(CHILD, [dir, String(bytes)], ['--expose-gc']);
     if (r.status !== 202) throw new Error(`upload answered ${r.status}: ${r.body}`);
     return measured('upload.rssGrowth', {
       value: (r.peak - r.rssBefore) / MiB,

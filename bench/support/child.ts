@@ -4,9 +4,6 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The V8 flags `npm start` runs the server with (package.json): children standing for the server use them too. */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
-
 export interface ChildResult<T> {
   result: T;
   /** Wall time from spawn to the JSON line. */
@@ -19,8 +16,8 @@ export function runChild<T>(module: URL, args: string[], nodeFlags: string[] = [
 }
 
 /** A plain JavaScript module, run by node alone (no tsx in its start-up). */
-export function runPlain<T>(module: URL, args: string[]): Promise<ChildResult<T>> {
-  return spawnJson<T>(module, [fileURLToPath(module), ...args]);
+export function runPlain<T>(module: URL, args: string[], nodeFlags: string[] = []): Promise<ChildResult<T>> {
+  return spawnJson<T>(module, [...nodeFlags, fileURLToPath(module), ...args]);
 }
 
 function spawnJson<T>(module: URL, argv: string[]): Promise<ChildResult<T>> {
