@@ -4,6 +4,7 @@
  *
  *   node --import tsx bench/tools/throughput-probe.ts [seconds=5] [accounts=10000]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/throughput-probe.ts
+ *   PROBE_RATE=15000 node --import tsx bench/tools/throughput-probe.ts   (open loop: latency at that rate)
  *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile node --import tsx bench/tools/throughput-probe.ts
  *     (the main thread only, during the measured window only: no seeding, no start-up)
  *
@@ -13,7 +14,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpuUsage } from 'node:process';
-import { closedLoop, runCount } from '../support/drive.js';
+import { closedLoop, openLoop, runCount } from '../support/drive.js';
+import { summarise } from '../support/stats.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
 import { removeTempDir } from '../support/tmp.js';
@@ -42,6 +44,11 @@ try {
   const send = depositer(rt, accountIds(accounts));
   await runCount(accounts, 4096, send);
   await closedLoop(1000, 4096, send);
+  const rate = Number(process.env['PROBE_RATE'] ?? 0);
+  if (rate > 0) {
+    const l = summarise((await openLoop(rate, seconds * 1000, send)).latenciesMs);
+    console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands)`);
+  }
   const profileTo = process.env['PROBE_MAIN_PROFILE'];
   const session = profileTo ? new Session() : null;
   if (session) {
