@@ -87,10 +87,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   let stopping = false;
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!stopping) return;
-    reply.header('connection', 'close').header('retry-after', '1');
-    return reply.code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
+  // Runs on every request, so callback style: an async hook costs a promise and a microtask each time.
+  // After answering, a callback hook must not call `done`.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!stopping) return done();
+    void reply.header('connection', 'close').header('retry-after', '1').code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
   });
 
   const views = options.views ?? (await Views.open(runtime));

@@ -1,8 +1,20 @@
 /**
  * Envelopes as the HTTP API and the feed show them: the stored envelope with `ts` as an ISO-8601 string
- * (the log keeps epoch ms). One function, so REST bodies and feed messages never disagree.
+ * (the log keeps epoch ms). One module, so REST bodies and feed messages never disagree.
+ *
+ * Two forms of the same JSON:
+ * - `envelopeJson(e)`: the object, for bodies fastify serialises;
+ * - `envelopeJsonText(e)` and `commandReplyJson(r)`: the JSON text written directly, for the command
+ *   route, the server's hot path. Building the text in one pass skips an object per envelope, the reply
+ *   object and its spreads (garbage on every request), and fastify's serialisation of them.
+ *
+ * Gotchas: the text forms must stay byte-for-byte what `JSON.stringify` makes of the object forms (same key
+ * order, a key whose value is `undefined` left out, the same escaping). So every value is written by
+ * `JSON.stringify` itself and only the punctuation and the keys are literal; `test/server/routes.int.test.ts`
+ * compares the two forms, and the route's bytes with the documented object. Add a field to both forms or to neither.
  */
 import type { EventEnvelope, EventMeta } from '../kernel/index.js';
+import type { ExecuteResult } from '../runtime/index.js';
 
 export interface EnvelopeJson {
   aggregateType: string;
@@ -16,6 +28,20 @@ export interface EnvelopeJson {
   meta: EventMeta;
 }
 
+// The events of one command share one `ts`, and commands answered in the same millisecond share it too:
+// under load most replies reuse the previous ISO string instead of a Date and a toISOString each.
+let lastTs = Number.NaN;
+let lastIso = '';
+
+/** `ts` (epoch ms) as ISO-8601, as `new Date(ts).toISOString()` (which throws a RangeError for an invalid time). */
+export function isoTime(ts: number): string {
+  if (ts !== lastTs) {
+    lastIso = new Date(ts).toISOString();
+    lastTs = ts;
+  }
+  return lastIso;
+}
+
 export function envelopeJson(e: EventEnvelope): EnvelopeJson {
   return {
     aggregateType: e.aggregateType,
@@ -23,9 +49,58 @@ export function envelopeJson(e: EventEnvelope): EnvelopeJson {
     type: e.type,
     seq: e.seq,
     data: e.data,
-    ts: new Date(e.ts).toISOString(),
+    ts: isoTime(e.ts),
     partition: e.partition,
     offset: e.offset,
     meta: e.meta ?? {},
   };
+}
+
+const json = JSON.stringify;
+
+/** `"key":<value>` with a leading comma, or nothing when the value has no JSON form (`undefined`), as JSON.stringify. */
+function field(key: string, value: unknown): string {
+  const text = json(value) as string | undefined;
+  return text === undefined ? '' : `,"${key}":${text}`;
+}
+
+/** An object's JSON from its `field`s (each with a leading comma). */
+function object(fields: string): string {
+  return fields === '' ? '{}' : `{${fields.slice(1)}}`;
+}
+
+/** `JSON.stringify(envelopeJson(e))`, built directly. */
+export function envelopeJsonText(e: EventEnvelope): string {
+  return object(
+    field('aggregateType', e.aggregateType) +
+      field('stream', e.stream) +
+      field('type', e.type) +
+      field('seq', e.seq) +
+      field('data', e.data) +
+      field('ts', isoTime(e.ts)) +
+      field('partition', e.partition) +
+      field('offset', e.offset) +
+      field('meta', e.meta ?? {}),
+  );
+}
+
+/**
+ * The body of a successful `POST /aggregates/:type/:id/commands` (docs/http-api.md) as JSON text:
+ * `JSON.stringify({ id, type, version, events: events.map(envelopeJson), state, position?, duplicate? })`,
+ * built directly. `position` (`"<partition>:<offset>"` of the last event) is the read-your-writes token.
+ */
+export function commandReplyJson(r: ExecuteResult): string {
+  const events = r.events;
+  let list = '';
+  for (let i = 0; i < events.length; i++) list += `,${envelopeJsonText(events[i]!)}`;
+  const last = events[events.length - 1];
+  return object(
+    field('id', r.id) +
+      field('type', r.type) +
+      field('version', r.version) +
+      `,"events":[${list.slice(1)}]` +
+      field('state', r.state) +
+      (last ? field('position', `${last.partition}:${last.offset}`) : '') +
+      (r.duplicate ? ',"duplicate":true' : ''),
+  );
 }

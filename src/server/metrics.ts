@@ -6,12 +6,31 @@
  * - Label values come from a closed set (known aggregate and command types, a fixed outcome list);
  *   anything else is recorded as `unknown`, so a client cannot grow the series count with junk types.
  * - Gauges read the runtime at scrape time (`collect`), so they cost nothing between scrapes.
+ * - The per-command and per-event counters are plain numbers in series resolved once at start-up (one per
+ *   aggregate and command type, `unknown` included), added into prom-client at scrape time (`collect`):
+ *   prom-client's `inc(labels)` validates and hashes the label object on every call, which cost more per
+ *   request than the rest of the metrics work together. The latency histogram is observed per request
+ *   through a child whose labels were bound once (prom-client has no bulk observe to defer it with).
+ *   A series appears on `/metrics` after its first count, as with direct `inc` calls.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { ActorStats, Runtime } from '../runtime/index.js';
 import type { Views } from '../projections/index.js';
 
 export type CommandOutcome = 'ok' | 'duplicate' | 'invalid' | 'conflict' | 'rejected' | 'unavailable' | 'error';
+
+const OUTCOMES: readonly CommandOutcome[] = ['ok', 'duplicate', 'invalid', 'conflict', 'rejected', 'unavailable', 'error'];
+const OUTCOME_INDEX = new Map(OUTCOMES.map((o, i) => [o, i]));
+const UNKNOWN = 'unknown';
+
+/** The counts of one (aggregate, command) label pair since the last scrape, and its latency child. */
+interface CommandSeries {
+  readonly aggregate: string;
+  readonly command: string;
+  /** Commands answered per outcome (index in OUTCOMES) not yet added to the prom-client counter. */
+  readonly pending: number[];
+  readonly latency: { observe(seconds: number): void };
+}
 
 /** The outcome label of a command answered with this HTTP status. */
 export function outcomeOfStatus(status: number): CommandOutcome {
@@ -32,38 +51,72 @@ export interface FeedGauges {
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly #runtime: Runtime;
-  readonly #commands: Counter<'aggregate' | 'command' | 'outcome'>;
-  readonly #latency: Histogram<'aggregate' | 'command'>;
+  /** aggregate label -> command label -> series; every known pair plus `unknown`, built once. */
+  readonly #series = new Map<string, Map<string, CommandSeries>>();
+  /** Events committed per aggregate label, not yet added to the prom-client counter. */
+  readonly #appendedPending = new Map<string, number>();
   readonly feedMessages: Counter;
   readonly feedSlowConsumers: Counter<'action'>;
   #unsubscribe: () => void;
 
   constructor(runtime: Runtime, feed: FeedGauges, options: { defaultMetrics?: boolean; views?: Views } = {}) {
-    this.#runtime = runtime;
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'eventide_' });
-    this.#commands = new Counter({
+    const series = this.#series;
+    new Counter({
       name: 'eventide_commands_total',
       help: 'Commands answered over HTTP, by aggregate type, command type and outcome',
       labelNames: ['aggregate', 'command', 'outcome'],
       registers,
+      collect() {
+        for (const byCommand of series.values()) {
+          for (const s of byCommand.values()) {
+            for (let i = 0; i < OUTCOMES.length; i++) {
+              const n = s.pending[i]!;
+              if (n === 0) continue;
+              s.pending[i] = 0;
+              this.inc({ aggregate: s.aggregate, command: s.command, outcome: OUTCOMES[i]! }, n);
+            }
+          }
+        }
+      },
     });
-    this.#latency = new Histogram({
+    const latency = new Histogram({
       name: 'eventide_command_duration_seconds',
       help: 'Time from a command request arriving to its answer (durable commit included)',
       labelNames: ['aggregate', 'command'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
-    const appended = new Counter({
+    const known = new Set(runtime.aggregateTypes);
+    for (const aggregate of [...known, UNKNOWN]) {
+      const commands = Object.keys(runtime.decider(aggregate)?.commands ?? {});
+      const byCommand = new Map<string, CommandSeries>();
+      for (const command of [...commands, UNKNOWN]) {
+        const labels: LabelValues<'aggregate' | 'command'> = { aggregate, command };
+        byCommand.set(command, { aggregate, command, pending: OUTCOMES.map(() => 0), latency: latency.labels(labels) });
+      }
+      series.set(aggregate, byCommand);
+    }
+    const appendedPending = this.#appendedPending;
+    new Counter({
       name: 'eventide_events_appended_total',
       help: 'Events committed to the log since the server started, by aggregate type',
       labelNames: ['aggregate'],
       registers,
+      collect() {
+        for (const [aggregate, n] of appendedPending) {
+          if (n === 0) continue;
+          appendedPending.set(aggregate, 0);
+          this.inc({ aggregate }, n);
+        }
+      },
     });
     this.#unsubscribe = runtime.subscribe((events) => {
-      for (const e of events) appended.inc({ aggregate: this.#aggregateLabel(e.aggregateType) });
+      for (const e of events) {
+        const aggregate = known.has(e.aggregateType) ? e.aggregateType : UNKNOWN;
+        appendedPending.set(aggregate, (appendedPending.get(aggregate) ?? 0) + 1);
+      }
     });
     new Gauge({
       name: 'eventide_partition_offset',
@@ -153,15 +206,10 @@ export class ServerMetrics {
 
   /** Records one answered command request (whatever its status) and how long it took. */
   recordCommand(aggregateType: string, commandType: unknown, outcome: CommandOutcome, seconds: number): void {
-    const aggregate = this.#aggregateLabel(aggregateType);
-    const decider = this.#runtime.decider(aggregateType);
-    const command = decider && typeof commandType === 'string' && Object.hasOwn(decider.commands, commandType) ? commandType : 'unknown';
-    this.#latency.observe({ aggregate, command }, seconds);
-    this.#commands.inc({ aggregate, command, outcome });
-  }
-
-  #aggregateLabel(type: string): string {
-    return this.#runtime.aggregateTypes.includes(type) ? type : 'unknown';
+    const byCommand = this.#series.get(aggregateType) ?? this.#series.get(UNKNOWN)!;
+    const s = (typeof commandType === 'string' ? byCommand.get(commandType) : undefined) ?? byCommand.get(UNKNOWN)!;
+    s.latency.observe(seconds);
+    s.pending[OUTCOME_INDEX.get(outcome)!]!++;
   }
 
   close(): void {

@@ -4,8 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
-import type { Runtime } from '../../src/runtime/index.js';
+import type { EventEnvelope } from '../../src/kernel/index.js';
+import type { ExecuteResult, Runtime } from '../../src/runtime/index.js';
 import { buildServer } from '../../src/server/index.js';
+import { commandReplyJson, envelopeJson, envelopeJsonText } from '../../src/server/envelope-json.js';
 import { command, harness, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -45,6 +47,32 @@ describe('POST /aggregates/:type/:id/commands', () => {
     const r = await command(h.app, 'video', 'vid-cancel', { type: 'Cancel' });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ version: 2, state: { status: 'CANCELLED' } });
+  });
+
+  it('answers exactly the JSON of the documented reply object, with the JSON content type (duplicate included)', async () => {
+    // The route writes its JSON text directly (envelope-json.ts); it must be byte for byte what
+    // JSON.stringify makes of { id, type, version, events: [envelope], state, position, duplicate? }.
+    const post = (body: object) =>
+      h.app.inject({ method: 'POST', url: '/aggregates/account/acc-exact/commands', headers: { 'content-type': 'application/json' }, payload: body });
+    await post({ type: 'Open', data: { owner: 'Zoë "Q" \\ \u2028' } });
+    const body = { type: 'Deposit', data: { amount: 42 }, commandId: 'c-1', correlationId: 'corr.1', causationId: 'cause:1' };
+    const res = await post(body);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    const [e] = await h.runtime.history('account', 'acc-exact', { from: 2, limit: 1 });
+    const expected = {
+      id: 'acc-exact',
+      type: 'account',
+      version: 2,
+      events: [{ aggregateType: 'account', stream: 'acc-exact', type: 'Deposited', seq: 2, data: { amount: 42 }, ts: new Date(e!.ts).toISOString(), partition: e!.partition, offset: e!.offset, meta: { commandId: 'c-1', correlationId: 'corr.1', causationId: 'cause:1' } }],
+      state: { owner: 'Zoë "Q" \\ \u2028', balance: 42, open: true },
+      position: `${e!.partition}:${e!.offset}`,
+    };
+    expect(res.body).toBe(JSON.stringify(expected));
+    const again = await post(body);
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(again.body).toBe(JSON.stringify({ ...expected, duplicate: true }));
   });
 
   const bad: Array<[string, unknown, string, Record<string, unknown>?]> = [
@@ -131,6 +159,56 @@ describe('POST /aggregates/:type/:id/commands', () => {
     const r = await command(h.app, 'account', 'acc-ok', { type: 'Withdraw', data: { amount: 10_000 } });
     expect(r.status).toBe(422);
     expect(r.body).toMatchObject({ error: 'InsufficientFunds', balance: 500, amount: 10_000 });
+  });
+});
+
+describe('the command reply JSON text (envelope-json.ts)', () => {
+  const envelope = (over: Partial<EventEnvelope> = {}): EventEnvelope => ({
+    aggregateType: 'account',
+    stream: 'a-1',
+    type: 'Deposited',
+    seq: 3,
+    data: { amount: 7 },
+    ts: 1_764_000_000_123,
+    partition: 5,
+    offset: 99,
+    meta: {},
+    ...over,
+  });
+  const result = (over: Partial<ExecuteResult> = {}): ExecuteResult => ({ id: 'a-1', type: 'account', version: 3, events: [envelope()], state: { balance: 7 }, ...over });
+  /** The reply object as the route built it before it wrote the text itself. */
+  const reference = (r: ExecuteResult) => {
+    const last = r.events[r.events.length - 1];
+    return {
+      id: r.id,
+      type: r.type,
+      version: r.version,
+      events: r.events.map((e) => ({ aggregateType: e.aggregateType, stream: e.stream, type: e.type, seq: e.seq, data: e.data, ts: new Date(e.ts).toISOString(), partition: e.partition, offset: e.offset, meta: e.meta ?? {} })),
+      state: r.state,
+      ...(last ? { position: `${last.partition}:${last.offset}` } : {}),
+      ...(r.duplicate ? { duplicate: true } : {}),
+    };
+  };
+  const cases: Array<[string, ExecuteResult]> = [
+    ['one event', result()],
+    ['several events with different timestamps', result({ events: [envelope({ seq: 2, offset: 98, ts: 1 }), envelope({ ts: 1_764_000_000_124 }), envelope({ ts: 0 })] })],
+    ['no events', result({ events: [] })],
+    ['a duplicate', result({ duplicate: true })],
+    ['duplicate: false', result({ duplicate: false })],
+    ['meta with every id', result({ events: [envelope({ meta: { commandId: 'c', correlationId: 'k', causationId: 'z' } })] })],
+    ['missing meta', result({ events: [envelope({ meta: undefined as never })] })],
+    ['undefined data and state', result({ events: [envelope({ data: undefined })], state: undefined })],
+    ['null data and state', result({ events: [envelope({ data: null })], state: null })],
+    ['strings that need escaping', result({ id: 'q"\\', events: [envelope({ stream: 'q"\\', type: '\u2028\n', data: { s: '\u0000é😀"' } })], state: { s: '</script>' } })],
+    ['nested data, arrays and numbers', result({ events: [envelope({ data: { a: [1, 2.5, -0, 1e21], b: { c: true, d: null } } })], state: [1, 'x', { y: [] }] })],
+  ];
+  it.each(cases)('is JSON.stringify of the reply object for %s', (_what, r) => {
+    expect(commandReplyJson(r)).toBe(JSON.stringify(reference(r)));
+    for (const e of r.events) expect(envelopeJsonText(e)).toBe(JSON.stringify(envelopeJson(e)));
+  });
+
+  it('throws, as the object form does, for an event whose ts is not a valid time', () => {
+    expect(() => commandReplyJson(result({ events: [envelope({ ts: Number.NaN })] }))).toThrow(RangeError);
   });
 });
 
@@ -298,6 +376,26 @@ describe('GET /partitions, /health, /metrics, /', () => {
       'eventide_websocket_clients',
     ].filter((name) => !res.body.includes(name));
     expect(missing).toEqual([]);
+  });
+
+  it('counts every command once, however often /metrics is scraped', async () => {
+    const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.slice(series.length + 1) ?? 0);
+    const ok = 'eventide_commands_total{aggregate="account",command="Deposit",outcome="ok"}';
+    const count = 'eventide_command_duration_seconds_count{aggregate="account",command="Deposit"}';
+    const appended = 'eventide_events_appended_total{aggregate="account"}';
+    const unknown = 'eventide_commands_total{aggregate="account",command="unknown",outcome="invalid"}';
+    await command(h.app, 'account', 'acc-count', { type: 'Open', data: { owner: 'x' } });
+    const before = (await h.app.inject('/metrics')).body;
+    expect((await h.app.inject('/metrics')).body.includes(`${ok} ${value(before, ok)}`)).toBe(true);
+    for (let i = 0; i < 3; i++) await command(h.app, 'account', 'acc-count', { type: 'Deposit', data: { amount: 1 } });
+    await command(h.app, 'account', 'acc-count', { type: 'Nope', data: {} });
+    const after = (await h.app.inject('/metrics')).body;
+    expect(value(after, ok) - value(before, ok)).toBe(3);
+    expect(value(after, count) - value(before, count)).toBe(3);
+    expect(value(after, appended) - value(before, appended)).toBe(3);
+    expect(value(after, unknown) - value(before, unknown)).toBe(1);
+    const again = (await h.app.inject('/metrics')).body;
+    for (const s of [ok, count, appended, unknown]) expect(value(again, s)).toBe(value(after, s));
   });
 
   it('serves the dashboard page with a strict Content-Security-Policy', async () => {
