@@ -4,9 +4,108 @@
  * with 4008) that lose nothing.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import type { Runtime } from '../../src/runtime/index.js';
 import { FEED_CLOSE } from '../../src/server/index.js';
-import { assertExactlyOnce, FeedRecorder, harness, type Harness } from './helpers.js';
+import { harness, type Harness } from './helpers.js';
+
+/** One event as the feed sends it (an envelope). */
+interface FeedEvent {
+  aggregateType: string;
+  stream: string;
+  type: string;
+  seq: number;
+  partition: number;
+  offset: number;
+  data: unknown;
+  ts: string;
+  meta: unknown;
+}
+
+type FeedMessage = { kind: 'hello'; position: string; partitions: number } | { kind: 'events'; position: string; events: FeedEvent[] };
+
+/** A feed client that records every message (batches of events) and its close code. */
+class FeedRecorder {
+  readonly messages: FeedMessage[] = [];
+  readonly socket: WebSocket;
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  /** Every event received, in arrival order, flattened out of the batches. */
+  readonly events: FeedEvent[] = [];
+  #waiters: Array<{ test: () => boolean; resolve: () => void }> = [];
+
+  constructor(url: string, options: { origin?: string } = {}) {
+    this.socket = new WebSocket(url, options.origin ? { origin: options.origin } : {});
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', () => resolve());
+      this.socket.once('error', reject);
+    });
+    this.opened.catch(() => undefined); // tests that expect a refusal await it themselves
+    this.closed = new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.socket.on('message', (data, isBinary) => {
+      expect(isBinary).toBe(false); // text frames: a browser hands them to JSON.parse as strings
+      const m = JSON.parse(data.toString()) as FeedMessage;
+      this.messages.push(m);
+      if (m.kind === 'events') this.events.push(...m.events);
+      this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
+    });
+  }
+
+  /** Messages that carry events (every one but the hello). */
+  get batches(): Array<Extract<FeedMessage, { kind: 'events' }>> {
+    return this.messages.filter((m) => m.kind === 'events');
+  }
+
+  /** Position carried by the last message received ('' before the first one). */
+  get position(): string {
+    return this.messages[this.messages.length - 1]?.position ?? '';
+  }
+
+  /** Resolves once `test()` holds (checked after every message). */
+  until(test: () => boolean): Promise<void> {
+    if (test()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ test, resolve }));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Checks a list of feed events is exactly offsets [from[p], head[p]) of every partition, in order. */
+function assertExactlyOnce(events: readonly FeedEvent[], from: readonly number[], heads: readonly number[]): void {
+  const next = [...from];
+  for (const e of events) {
+    const p = e.partition;
+    if (e.offset !== next[p]) throw new Error(`partition ${p}: expected offset ${next[p]}, got ${e.offset} (${e.offset < next[p]! ? 'duplicate' : 'gap'})`);
+    next[p] = e.offset + 1;
+  }
+  heads.forEach((h, p) => {
+    if (next[p] !== h) throw new Error(`partition ${p}: stopped at ${next[p]}, head is ${h}`);
+  });
+}
+
+/**
+ * Checks every message's position: starting from the hello's, each message moves the position forward,
+ * and on the partitions an unfiltered client reads it is exactly the offset after the message's last event.
+ */
+function assertPositionsFollowEvents(client: FeedRecorder, filtered = false): void {
+  const hello = client.messages[0]!;
+  expect(hello.kind).toBe('hello');
+  let position = hello.position.split('.').map(Number);
+  for (const m of client.batches) {
+    expect(m.events.length).toBeGreaterThan(0);
+    const next = m.position.split('.').map(Number);
+    next.forEach((o, p) => expect(o).toBeGreaterThanOrEqual(position[p]!));
+    for (const e of m.events) expect(e.offset).toBeLessThan(next[e.partition]!);
+    if (!filtered) {
+      const after = [...position];
+      for (const e of m.events) after[e.partition] = e.offset + 1;
+      expect(next).toEqual(after);
+    }
+    position = next;
+  }
+}
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -72,9 +171,12 @@ describe('GET /feed (WebSocket)', () => {
       expect(e.seq).toBe((seqs.get(e.stream!) ?? 0) + 1);
       seqs.set(e.stream!, e.seq!);
     }
-    // Each message carries the envelope, the aggregate type and an ISO timestamp.
-    expect(client.events[0]).toMatchObject({ kind: 'event', aggregateType: 'account', type: 'AccountOpened', seq: 1 });
+    // Each event is the envelope, with the aggregate type and an ISO timestamp.
+    expect(client.events[0]).toMatchObject({ aggregateType: 'account', type: 'AccountOpened', seq: 1 });
     expect(client.events[0]!.ts).toMatch(/Z$/);
+    // Events arrive in batches, and every message's position is the one just after its events.
+    expect(client.batches.length).toBeLessThan(client.events.length);
+    assertPositionsFollowEvents(client);
     client.close();
   });
 
@@ -95,6 +197,77 @@ describe('GET /feed (WebSocket)', () => {
     await second.until(() => second.position === end.join('.'));
     assertExactlyOnce([...first.events, ...second.events], [0, 0, 0, 0], end);
     second.close();
+  });
+
+  it('resumes in the middle of a batch from the position after one of its events', async () => {
+    h = await harness();
+    await h.listen();
+    await writeAccounts(h.runtime, 'm', 40);
+    const first = new FeedRecorder(wsUrl(h, '?from=start'));
+    await first.until(() => first.events.length === 80);
+    first.close();
+    const batch = first.batches.find((m) => m.events.length > 10)!;
+    expect(batch).toBeDefined();
+    // The client processed the first 7 events of the message, then stopped: the position to resume from is
+    // the previous message's, with each processed event's partition set to that event's offset + 1.
+    const processed = batch.events.slice(0, 7);
+    const previous = first.messages[first.messages.indexOf(batch) - 1]!;
+    const resume = previous.position.split('.').map(Number);
+    for (const e of processed) resume[e.partition] = e.offset + 1;
+    const seen = [...first.events.slice(0, first.events.indexOf(processed[6]!) + 1)];
+    const second = new FeedRecorder(wsUrl(h, `?from=${resume.join('.')}`));
+    await writeAccounts(h.runtime, 'n', 5);
+    const end = heads(h.runtime);
+    await second.until(() => second.position === end.join('.'));
+    assertExactlyOnce([...seen, ...second.events], [0, 0, 0, 0], end);
+    second.close();
+  });
+
+  it('sends live commits in batches that keep partition order, one message per batch, filtered per client', async () => {
+    // A long interval makes every burst below one batch.
+    h = await harness({ feed: { batchIntervalMs: 50 } }, { partitions: 4, workers: 2 });
+    await h.listen();
+    const depositors = Array.from({ length: 10 }, (_, i) => `mix-${2 * i + 1}`);
+    await Promise.all(depositors.map((id) => h!.runtime.execute('account', id, { type: 'Open', data: { owner: id } })));
+    const start = heads(h.runtime);
+    const all = new FeedRecorder(wsUrl(h));
+    const videos = new FeedRecorder(wsUrl(h, '?type=video'));
+    const one = new FeedRecorder(wsUrl(h, '?stream=mix-7'));
+    await Promise.all([all, videos, one].map((c) => c.until(() => c.messages.length === 1)));
+    // One commit each reaches all three: from then on every one of them is live.
+    await h.runtime.execute('video', 'probe', { type: 'Upload', data: { path: 'uploads/probe', bytes: 1, sha256: 'a'.repeat(64) } });
+    await h.runtime.execute('account', 'mix-7', { type: 'Deposit', data: { amount: 1 } });
+    await Promise.all([all, videos, one].map((c) => c.until(() => c.events.length > 0)));
+    const live = [all, videos, one].map((c) => c.messages.length);
+    for (let round = 0; round < 5; round++) {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2
+            ? h!.runtime.execute('account', `mix-${i}`, { type: 'Deposit', data: { amount: round + 1 } })
+            : h!.runtime.execute('video', `clip-${round}-${i}`, { type: 'Upload', data: { path: `uploads/clip-${round}-${i}`, bytes: 1, sha256: 'a'.repeat(64) } }),
+        ),
+      );
+    }
+    const end = heads(h.runtime);
+    await all.until(() => all.position === end.join('.'));
+    await videos.until(() => videos.events.length === 51);
+    await one.until(() => one.events.length === 6);
+
+    assertExactlyOnce(all.events, start, end);
+    assertPositionsFollowEvents(all);
+    // 100 commands in 5 bursts: a handful of messages, not one per event.
+    expect(all.batches.length).toBeLessThanOrEqual(20);
+    expect(all.batches.some((m) => m.events.length >= 10)).toBe(true);
+    // The filtered clients get only their events, in the same batches (same positions) as everyone.
+    expect(videos.events.every((e) => e.aggregateType === 'video')).toBe(true);
+    const key = (e: FeedEvent) => `${e.partition}:${e.offset}`;
+    expect(videos.events.map(key)).toEqual(all.events.filter((e) => e.aggregateType === 'video').map(key));
+    expect(one.events.map((e) => [e.stream, e.seq])).toEqual([2, 3, 4, 5, 6, 7].map((seq) => ['mix-7', seq]));
+    const positions = new Set(all.messages.slice(live[0]).map((m) => m.position));
+    for (const m of [...videos.messages.slice(live[1]), ...one.messages.slice(live[2])]) expect(positions.has(m.position)).toBe(true);
+    assertPositionsFollowEvents(videos, true);
+    assertPositionsFollowEvents(one, true);
+    for (const c of [all, videos, one]) c.close();
   });
 
   it('starts at the current heads without from (or with from=now) and sends only new events', async () => {
@@ -205,6 +378,9 @@ describe('a slow reader', () => {
     const end = heads(h.runtime);
     await client.until(() => client.position === end.join('.'));
     assertExactlyOnce(client.events, start, end);
+    // Batches before the pause, replayed batches and log pages after it: positions always follow events.
+    expect(client.batches.some((m) => m.events.length > 1)).toBe(true);
+    assertPositionsFollowEvents(client);
     expect(await slowCount(h, 'closed')).toBe(0);
     client.close();
   });

@@ -56,8 +56,9 @@ function connect(from) {
       retryMs = 500;
       setConnection('live');
       state.position = msg.position;
-    } else if (msg.kind === 'event') {
-      apply(msg);
+    } else if (msg.kind === 'events') {
+      // One message per commit batch: its events in order, then the position after all of them.
+      for (const e of msg.events) apply(e);
       state.position = msg.position;
     }
     schedule();

@@ -1,30 +1,35 @@
 /**
- * One feed subscriber: a WebSocket, its position (next offset per partition) and its filters.
+ * One feed subscriber: a WebSocket, its position (next offset per partition), the partitions it reads and
+ * its filter.
  *
- * Catch-up and live are one mechanism. Events are sent straight from the runtime's commit notifications
- * while the client is caught up on their partition; whenever it is not (it connected with an old `from`,
- * it was paused for being slow, or a notification skipped offsets), the partition is marked "behind" and
- * the pump reads it from the log, from the client's offset up to the partition's durable head, in chunks.
- * A notification for a behind partition is ignored (the pump will read that event from the log), and one
- * below the client's offset is a duplicate and dropped. So the switch from catch-up to live has no gap
- * and no duplicate by construction: for every partition p, every event with offset < next[p] was sent
- * (or filtered out) exactly once, and nothing else was.
+ * A client is either **live** or **catching up**. Live: its position equals the hub's cursor on every
+ * partition it reads, and it is sent each batch the hub flushes (the message shared by every client with
+ * the same filter), its position becoming the batch's `to`. Catching up: the pump brings it to the cursor,
+ * message by message, from the replay buffer when a retained batch starts at its position (a client that
+ * was paused between batches), else from the log, in pages of `catchUpChunk` events read up to the cursor.
+ * When the position reaches the cursor the client goes live in the same turn, before the hub can flush
+ * again, so the switch has no gap and no duplicate by construction: for every partition p, every event
+ * with offset < next[p] was sent (or filtered out) exactly once, and nothing else was. A live client that
+ * is offered a batch whose `from` is not its position (offsets were skipped, see hub.ts) goes back to
+ * catching up, which reads what it lacks from the log.
  *
- * Why read up to `runtime.partitions()` and not to the end of the log: the log makes a commit visible
- * before it is flushed; the runtime advances its offsets only after the flush. Reading to the visible end
- * could send an event that a power loss would then take back.
+ * Why never past the cursor: the log makes a commit visible before it is flushed; the runtime announces
+ * it only after the flush, and the cursor only covers announced events. Reading to the visible end could
+ * send an event that a power loss would then take back. A client whose `from` is ahead of the cursor (it
+ * connected with `now` while a flush was pending) waits for the next flush.
  *
  * Slow clients: after a send leaves more than `highWaterBytes` queued in the socket, the client is
- * paused: nothing more is queued, live events only mark partitions behind, so server memory stays bounded.
- * When the socket drains below `lowWaterBytes` (checked in the send callbacks, which fire as the kernel
- * takes the bytes) the pump resumes from the position. A client paused for longer than `maxPausedMs` is
- * closed with 4008; it reconnects with `?from=<position of the last message it processed>`.
+ * paused: nothing more is queued for it, batches pass it by, so server memory stays bounded. When the
+ * socket drains below `lowWaterBytes` (checked in the send callbacks, which fire as the kernel takes the
+ * bytes) it catches up from its position. A client paused for longer than `maxPausedMs` is closed with
+ * 4008; it reconnects with `?from=<position of the last message it processed>`.
  */
 import type { WebSocket } from 'ws';
 import type { EventEnvelope } from '../../kernel/index.js';
-import type { Runtime } from '../../runtime/index.js';
-import { envelopeJson } from '../envelope-json.js';
+import { buildMessage, eventJson, matches, type FeedBatch, type FeedFilter, type FeedMessage } from './batch.js';
 import { formatPosition } from './position.js';
+
+export type { FeedFilter } from './batch.js';
 
 export const FEED_CLOSE = {
   /** The server is shutting down: reconnect later with `from`. */
@@ -35,13 +40,6 @@ export const FEED_CLOSE = {
   slowConsumer: 4008,
 } as const;
 
-export interface FeedFilter {
-  /** Only events of this aggregate type. */
-  aggregateType?: string;
-  /** Only events of this stream (aggregate id). */
-  stream?: string;
-}
-
 export interface FeedClientConfig {
   highWaterBytes: number;
   lowWaterBytes: number;
@@ -50,32 +48,38 @@ export interface FeedClientConfig {
 }
 
 export interface FeedClientEvents {
-  sent(): void;
+  sent(events: number): void;
   paused(): void;
   closedSlow(): void;
   closed(client: FeedClient): void;
 }
 
-/** JSON of an envelope, computed once per event object however many clients receive it. */
-const envelopeText = new WeakMap<EventEnvelope, string>();
-
-function eventMessage(e: EventEnvelope, position: string): string {
-  let json = envelopeText.get(e);
-  if (json === undefined) envelopeText.set(e, (json = JSON.stringify(envelopeJson(e))));
-  return `{"kind":"event","position":${JSON.stringify(position)},${json.slice(1)}`;
+/** What a client reads besides live batches: the hub's cursor, its replay buffer, and the log. */
+export interface FeedSource {
+  /** Position after the last flushed batch: durable, and where the next batch starts. */
+  readonly cursor: readonly number[];
+  /** A retained batch starting at `next` on each of `partitions`, if any. */
+  replayFrom(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined;
+  /** Up to `limit` events of a partition from offset `from`, in offset order. */
+  readLog(partition: number, from: number, limit: number): Iterable<EventEnvelope>;
 }
+
+/** Text frames (ws sends a Buffer as binary unless told); one shared options object. */
+const TEXT = { binary: false } as const;
 
 export class FeedClient {
   readonly #socket: WebSocket;
-  readonly #runtime: Runtime;
+  readonly #source: FeedSource;
   readonly #config: FeedClientConfig;
   readonly #events: FeedClientEvents;
   readonly #filter: FeedFilter;
   /** Partitions this client can receive anything from (one when filtering by stream). */
   readonly #partitions: readonly number[];
   readonly #relevant: boolean[];
-  readonly #next: number[];
-  readonly #behind = new Set<number>();
+  #next: number[];
+  #live = false;
+  /** Its position is ahead of the cursor on some partition: the next flush wakes the pump. */
+  #waiting = false;
   #paused = false;
   #pausedTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
@@ -83,9 +87,9 @@ export class FeedClient {
   /** Cleared by each ping, set by the pong: a client that does not answer one ping is dropped. */
   alive = true;
 
-  constructor(socket: WebSocket, runtime: Runtime, from: number[], partitions: readonly number[], filter: FeedFilter, config: FeedClientConfig, events: FeedClientEvents) {
+  constructor(socket: WebSocket, source: FeedSource, from: number[], partitions: readonly number[], filter: FeedFilter, config: FeedClientConfig, events: FeedClientEvents) {
     this.#socket = socket;
-    this.#runtime = runtime;
+    this.#source = source;
     this.#next = from;
     this.#partitions = partitions;
     this.#relevant = from.map((_, p) => partitions.includes(p));
@@ -101,7 +105,6 @@ export class FeedClient {
   /** Sends the hello message and starts catching up. */
   start(): void {
     this.#sendText(JSON.stringify({ kind: 'hello', position: formatPosition(this.#next), partitions: this.#next.length }));
-    for (const p of this.#partitions) this.#behind.add(p);
     this.#schedulePump();
   }
 
@@ -118,83 +121,127 @@ export class FeedClient {
     return heads.map((h, p) => (this.#relevant[p] ? Math.max(0, h - this.#next[p]!) : 0));
   }
 
-  /** Called with every batch of committed events (one command's events, in offset order). */
-  offer(events: readonly EventEnvelope[]): void {
+  /** Called with every batch the hub flushes, in order. */
+  offer(batch: FeedBatch): void {
     if (this.#closed) return;
-    for (const e of events) {
-      const p = e.partition;
-      // Not a partition this client reads (stream filter), or one the pump is reading from the log.
-      if (!this.#relevant[p] || this.#behind.has(p)) continue;
-      const next = this.#next[p]!;
-      if (e.offset < next) continue; // already sent
-      if (this.#paused || e.offset > next) {
-        // Paused, or a notification skipped offsets (e.g. a worker crashed between commit and reply):
-        // the log has everything, so read it from there.
-        this.#behind.add(p);
+    if (!this.#live) {
+      if (this.#waiting) {
+        this.#waiting = false;
         this.#schedulePump();
-        continue;
       }
-      this.#deliver(e);
+      return;
     }
+    if (!this.#at(batch.from)) {
+      this.#live = false;
+      this.#schedulePump();
+      return;
+    }
+    this.#take(batch);
+  }
+
+  /** Sends `batch` (if anything in it passes the filter) and moves to its end. */
+  #take(batch: FeedBatch): void {
+    this.#next = [...batch.to];
+    const m = batch.message(this.#filter);
+    if (m) this.#send(m);
+  }
+
+  /** Whether the position equals `position` on every partition this client reads. */
+  #at(position: readonly number[]): boolean {
+    for (const p of this.#partitions) if (this.#next[p] !== position[p]) return false;
+    return true;
   }
 
   #schedulePump(): void {
-    if (this.#pumpScheduled || this.#paused || this.#closed || this.#behind.size === 0) return;
+    if (this.#pumpScheduled || this.#paused || this.#closed || this.#live) return;
     this.#pumpScheduled = true;
-    setImmediate(() => this.#pump());
+    setImmediate(this.#pump);
   }
 
-  /** Reads at most `catchUpChunk` events from the log per event-loop turn, so one client cannot stall the server. */
-  #pump(): void {
+  /** Covers at most `catchUpChunk` events per event-loop turn, so one client cannot stall the server. */
+  readonly #pump = (): void => {
     this.#pumpScheduled = false;
-    if (this.#closed || this.#paused) return;
-    const heads = this.#runtime.partitions();
     let budget = this.#config.catchUpChunk;
-    let short = false;
     try {
-      for (const p of [...this.#behind]) {
-        const head = heads[p]?.offset ?? 0;
-        const want = Math.min(budget, head - this.#next[p]!);
-        let got = 0;
-        if (want > 0) {
-          for (const e of this.#runtime.log.iteratePartition(p, this.#next[p]!, want)) {
-            this.#deliver(e);
-            got++;
-            if (this.#paused || this.#closed) return;
-          }
+      while (budget > 0) {
+        if (this.#closed || this.#paused || this.#live) return;
+        const cursor = this.#source.cursor;
+        if (this.#partitions.some((p) => this.#next[p]! > cursor[p]!)) {
+          this.#waiting = true;
+          return;
         }
-        budget -= got;
-        if (got < want) short = true;
-        if (this.#next[p]! >= head) this.#behind.delete(p);
-        if (budget <= 0) break;
+        if (this.#at(cursor)) {
+          // Live from here: the next batch the hub flushes starts at the cursor.
+          this.#next = [...cursor];
+          this.#live = true;
+          return;
+        }
+        const retained = this.#source.replayFrom(this.#next, this.#partitions);
+        if (retained) {
+          this.#take(retained);
+          budget -= retained.size;
+          continue;
+        }
+        const covered = this.#sendLogPage(cursor, budget);
+        if (covered < 0) {
+          // The log returned less than the runtime announced as durable: never spin on it, look again shortly.
+          this.#pumpScheduled = true;
+          setTimeout(this.#pump, 20).unref();
+          return;
+        }
+        budget -= covered;
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.close(FEED_CLOSE.internalError, `cannot read the log: ${message}`);
       return;
     }
-    if (short) {
-      // The log returned less than the runtime says is durable: never spin on it, look again shortly.
-      this.#pumpScheduled = true;
-      setTimeout(() => this.#pump(), 20).unref();
-      return;
-    }
     this.#schedulePump();
+  };
+
+  /**
+   * Reads up to `limit` events from the log, from the position toward the cursor, over the partitions
+   * this client reads, and sends those that pass the filter as one message. Returns how many events it
+   * covered, or -1 if the log had fewer than expected.
+   */
+  #sendLogPage(cursor: readonly number[], limit: number): number {
+    const next = [...this.#next];
+    const picked: string[] = [];
+    let covered = 0;
+    let short = false;
+    for (const p of this.#partitions) {
+      const want = Math.min(this.#config.catchUpChunk, limit - covered, cursor[p]! - next[p]!);
+      if (want <= 0) continue;
+      let got = 0;
+      for (const e of this.#source.readLog(p, next[p]!, want)) {
+        if (e.offset !== next[p]) throw new Error(`partition ${p}: expected offset ${next[p]}, the log gave ${e.offset}`);
+        next[p] = e.offset + 1;
+        got++;
+        if (matches(this.#filter, e.aggregateType, e.stream)) picked.push(eventJson(e));
+      }
+      covered += got;
+      if (got < want) short = true;
+      if (short || covered >= limit) break;
+    }
+    this.#next = next;
+    if (picked.length) this.#send(buildMessage(formatPosition(next), picked));
+    return short && covered === 0 ? -1 : covered;
   }
 
-  #deliver(e: EventEnvelope): void {
-    const p = e.partition;
-    if (e.offset !== this.#next[p]) return; // never out of order: the pump re-reads from next[p]
-    this.#next[p] = e.offset + 1;
-    if (this.#filter.aggregateType !== undefined && e.aggregateType !== this.#filter.aggregateType) return;
-    if (this.#filter.stream !== undefined && e.stream !== this.#filter.stream) return;
-    this.#sendText(eventMessage(e, formatPosition(this.#next)));
-    this.#events.sent();
+  #send(m: FeedMessage): void {
+    if (this.#socket.readyState !== this.#socket.OPEN) return;
+    this.#socket.send(m.data, TEXT, this.#onSent);
+    this.#events.sent(m.events);
+    this.#checkHighWater();
   }
 
   #sendText(text: string): void {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(text, this.#onSent);
+    this.#checkHighWater();
+  }
+
+  #checkHighWater(): void {
     if (!this.#paused && this.#socket.bufferedAmount > this.#config.highWaterBytes) this.#pause();
   }
 
@@ -205,6 +252,7 @@ export class FeedClient {
 
   #pause(): void {
     this.#paused = true;
+    this.#live = false;
     this.#events.paused();
     this.#pausedTimer = setTimeout(() => {
       if (!this.#paused || this.#closed) return;
@@ -218,10 +266,6 @@ export class FeedClient {
     this.#paused = false;
     if (this.#pausedTimer) clearTimeout(this.#pausedTimer);
     this.#pausedTimer = null;
-    // Live events that arrived while paused only marked their partitions behind; offsets past next[p] on
-    // partitions not marked are impossible, but re-checking every partition costs nothing and proves it.
-    const heads = this.#runtime.partitions();
-    for (const p of this.#partitions) if ((heads[p]?.offset ?? 0) > this.#next[p]!) this.#behind.add(p);
     this.#schedulePump();
   }
 

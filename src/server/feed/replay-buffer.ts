@@ -1,0 +1,92 @@
+/**
+ * The most recent feed batches, kept (up to a byte cap) so that a client that was paused for reading too
+ * slowly resumes by being sent the very messages the live clients got (shared Buffers, nothing re-read or
+ * re-serialised), instead of each paused client reading and encoding the same events from the log again.
+ *
+ * A client can take a retained batch when its position equals the batch's `from` on every partition it
+ * reads; a client paused between two batches always is (its position is the `to` of the last batch it was
+ * sent, the `from` of the next one). Anything older than the buffer is read from the log.
+ *
+ * Gotchas: batches must be pushed in flush order (`fromTotal` strictly increasing, and each partition's
+ * `from` non-decreasing), because `find` binary-searches on them.
+ */
+import type { FeedBatch } from './batch.js';
+
+export class ReplayBuffer {
+  readonly #capBytes: number;
+  readonly #partitionCount: number;
+  #batches: FeedBatch[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #grow = (n: number): void => {
+    this.#bytes += n;
+  };
+
+  constructor(capBytes: number, partitionCount: number) {
+    this.#capBytes = capBytes;
+    this.#partitionCount = partitionCount;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get length(): number {
+    return this.#batches.length - this.#head;
+  }
+
+  push(batch: FeedBatch): void {
+    if (this.#capBytes <= 0) return;
+    this.#batches.push(batch);
+    this.#bytes += batch.bytes;
+    batch.track(this.#grow);
+    // Evict the oldest; the newest stays even if it alone is over the cap (it was just sent, so small enough).
+    while (this.#bytes > this.#capBytes && this.length > 1) {
+      const old = this.#batches[this.#head]!;
+      this.#batches[this.#head++] = undefined as unknown as FeedBatch;
+      old.track(null);
+      this.#bytes -= old.bytes;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#batches.length) {
+      this.#batches = this.#batches.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Drops everything (no client left to replay to). */
+  clear(): void {
+    for (let i = this.#head; i < this.#batches.length; i++) this.#batches[i]!.track(null);
+    this.#batches = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  /**
+   * The retained batch a client at `next`, reading `partitions`, can take next: the first one whose `from`
+   * equals `next` on each of those partitions. Undefined if there is none (too old, or a position that is
+   * not a batch boundary, e.g. in the middle of a catch-up from the log).
+   */
+  find(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined {
+    if (this.length === 0 || partitions.length === 0) return undefined;
+    // Every partition: the total of `from` identifies the batch. One partition (a stream filter): its own
+    // `from` entry, non-decreasing across batches; the first batch with it equal is the one to send.
+    const all = partitions.length === this.#partitionCount;
+    const p0 = partitions[0]!;
+    const key = (b: FeedBatch): number => (all ? b.fromTotal : b.from[p0]!);
+    const want = all ? next.reduce((a, b) => a + b, 0) : next[p0]!;
+    let lo = this.#head;
+    let hi = this.#batches.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (key(this.#batches[mid]!) < want) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#batches.length; i++) {
+      const b = this.#batches[i]!;
+      if (key(b) !== want) return undefined;
+      if (partitions.every((p) => b.from[p] === next[p])) return b;
+      if (all) return undefined;
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The feed hub and its clients against a fake runtime and fake sockets: how commits become batches
+ * (split at `maxBatchEvents`, duplicates dropped, skipped offsets read from the log), that clients with
+ * the same filter are sent the very same Buffer, and that a paused client resumes from the replay buffer
+ * (nothing read from the log) unless the buffer no longer holds its position.
+ */
+import { EventEmitter } from 'node:events';
+import type { WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
+import type { EventEnvelope } from '../../src/kernel/index.js';
+import type { Runtime } from '../../src/runtime/index.js';
+import { FeedHub, resolveFeedOptions, type FeedOptions } from '../../src/server/feed/hub.js';
+
+const P = 2;
+
+function envelope(partition: number, offset: number, aggregateType = 'account'): EventEnvelope {
+  return { aggregateType, stream: `s-${partition}-${offset}`, type: 'Deposited', seq: 1, data: { amount: offset }, ts: 0, partition, offset, meta: {} };
+}
+
+/** A runtime with an in-memory log: `commit` appends and (unless told not to) announces. */
+class FakeRuntime {
+  readonly partitionCount = P;
+  readonly logs: EventEnvelope[][] = Array.from({ length: P }, () => []);
+  readonly heads = new Array<number>(P).fill(0);
+  logReads = 0;
+  #listeners = new Set<(events: EventEnvelope[]) => void>();
+  readonly log = {
+    iteratePartition: (p: number, from: number, limit: number): EventEnvelope[] => {
+      this.logReads++;
+      return this.logs[p]!.slice(from, from + limit);
+    },
+  };
+
+  partitions() {
+    return this.heads.map((offset, partition) => ({ partition, worker: 0, offset }));
+  }
+
+  subscribe(l: (events: EventEnvelope[]) => void): () => void {
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
+  }
+
+  /** Appends `n` events to partition `p`; returns them. */
+  append(p: number, n: number, aggregateType = 'account'): EventEnvelope[] {
+    const out = Array.from({ length: n }, () => {
+      const e = envelope(p, this.logs[p]!.length, aggregateType);
+      this.logs[p]!.push(e);
+      return e;
+    });
+    this.heads[p] = this.logs[p]!.length;
+    return out;
+  }
+
+  announce(events: EventEnvelope[]): void {
+    for (const l of this.#listeners) l(events);
+  }
+
+  commit(p: number, n: number, aggregateType = 'account'): void {
+    for (const e of this.append(p, n, aggregateType)) this.announce([e]);
+  }
+}
+
+/** A socket that records what is sent; `bufferedAmount` grows with every send until `drain()`. */
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  /** Count bytes as queued (a client that does not read) instead of taken at once. */
+  stalled = false;
+  readonly frames: Array<{ data: Buffer | string; binary: boolean | undefined }> = [];
+  #callbacks: Array<() => void> = [];
+
+  send(data: Buffer | string, options: { binary?: boolean } | ((err?: Error) => void), cb?: (err?: Error) => void): void {
+    const callback = typeof options === 'function' ? options : cb;
+    this.frames.push({ data, binary: typeof options === 'function' ? undefined : options.binary });
+    if (this.stalled) {
+      this.bufferedAmount += Buffer.byteLength(data);
+      if (callback) this.#callbacks.push(() => callback());
+    } else if (callback) setImmediate(() => callback());
+  }
+
+  /** The peer reads everything: the queue empties and the send callbacks fire. */
+  drain(): void {
+    this.stalled = false;
+    this.bufferedAmount = 0;
+    const cbs = this.#callbacks;
+    this.#callbacks = [];
+    for (const cb of cbs) cb();
+  }
+
+  /** Every event received, flattened out of the messages. */
+  events(): EventEnvelope[] {
+    return this.messages().flatMap((m) => (m.kind === 'events' ? (m.events as EventEnvelope[]) : []));
+  }
+
+  messages(): Array<{ kind: string; position: string; events?: unknown[] }> {
+    return this.frames.map((f) => JSON.parse(f.data.toString()) as { kind: string; position: string; events?: unknown[] });
+  }
+
+  close(): void {
+    this.readyState = 3;
+    this.emit('close');
+  }
+  ping(): void {}
+  terminate(): void {
+    this.close();
+  }
+}
+
+const turns = async (n = 6): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+function setup(options: FeedOptions = {}) {
+  const rt = new FakeRuntime();
+  const hub = new FeedHub(rt as unknown as Runtime, resolveFeedOptions({ batchIntervalMs: 0, ...options }));
+  const connect = (from?: number[], filter = {}) => {
+    const s = new FakeSocket();
+    hub.accept(s as unknown as WebSocket, from ?? [...rt.heads], [0, 1], filter);
+    return s;
+  };
+  return { rt, hub, connect };
+}
+
+const offsets = (events: EventEnvelope[]) => events.map((e) => `${e.partition}:${e.offset}`);
+
+describe('the feed hub', () => {
+  it('sends what was committed between two flushes as one text message, shared by clients with the same filter', async () => {
+    const { rt, hub, connect } = setup();
+    const a = connect();
+    const b = connect();
+    const videos = connect(undefined, { aggregateType: 'video' });
+    await turns();
+    rt.commit(0, 3);
+    rt.commit(1, 2, 'video');
+    await turns();
+    const batchOf = (s: FakeSocket) => s.frames.slice(1);
+    expect(batchOf(a)).toHaveLength(1);
+    expect(batchOf(a)[0]!.binary).toBe(false);
+    // The very same Buffer, not an equal copy: built once.
+    expect(batchOf(a)[0]!.data).toBe(batchOf(b)[0]!.data);
+    expect(offsets(a.events())).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1']);
+    expect(offsets(videos.events())).toEqual(['1:0', '1:1']);
+    expect(a.messages()[1]!.position).toBe('3.2');
+    expect(videos.messages()[1]!.position).toBe('3.2');
+    hub.close(1001, 'bye');
+  });
+
+  it('splits a flush larger than maxBatchEvents and drops events announced twice', async () => {
+    const { rt, hub, connect } = setup({ maxBatchEvents: 3 });
+    const a = connect();
+    await turns();
+    const events = rt.append(0, 7);
+    rt.announce(events.slice(0, 4));
+    rt.announce(events.slice(2, 7)); // 2 and 3 again
+    await turns();
+    expect(a.messages().slice(1).map((m) => m.events!.length)).toEqual([3, 3, 1]);
+    expect(offsets(a.events())).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4', '0:5', '0:6']);
+    expect(a.messages().slice(1).map((m) => m.position)).toEqual(['3.0', '6.0', '7.0']);
+    hub.close(1001, 'bye');
+  });
+
+  it('reads offsets a notification skipped from the log, then goes on live', async () => {
+    const { rt, hub, connect } = setup();
+    const a = connect();
+    await turns();
+    rt.commit(0, 2);
+    await turns();
+    rt.append(0, 2); // committed, never announced (a worker crashed between commit and reply)
+    rt.commit(0, 2);
+    await turns();
+    rt.commit(1, 1);
+    await turns();
+    expect(offsets(a.events())).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4', '0:5', '1:0']);
+    expect(rt.logReads).toBeGreaterThan(0);
+    hub.close(1001, 'bye');
+  });
+
+  it('makes a client that starts ahead of the cursor (a flush still pending) wait for it, then go live', async () => {
+    const { rt, hub, connect } = setup({ batchIntervalMs: 400 });
+    const early = connect();
+    await turns();
+    rt.commit(0, 1);
+    await turns(); // flushed at once (the feed was quiet); the next flush waits 400 ms
+    rt.commit(0, 2); // announced, not flushed yet
+    const late = connect(); // from the runtime's heads: ahead of the hub's cursor
+    await turns();
+    expect(late.frames).toHaveLength(1); // the hello only
+    rt.commit(1, 1);
+    await new Promise((r) => setTimeout(r, 450));
+    rt.commit(1, 1);
+    await new Promise((r) => setTimeout(r, 450));
+    expect(offsets(early.events())).toEqual(['0:0', '0:1', '0:2', '1:0', '1:1']);
+    expect(offsets(late.events())).toEqual(['1:0', '1:1']);
+    expect(late.frames.at(-1)!.data).toBe(early.frames.at(-1)!.data); // live: the shared message
+    expect(rt.logReads).toBe(1); // '1:0', flushed with the events before its start, came from the log
+    hub.close(1001, 'bye');
+  });
+
+  it('resumes a paused client from the replay buffer, sending the same Buffers, without reading the log', async () => {
+    const { rt, hub, connect } = setup({ highWaterBytes: 100, lowWaterBytes: 0 });
+    const fast = connect();
+    const slow = connect();
+    await turns();
+    slow.stalled = true;
+    rt.commit(0, 2);
+    await turns();
+    expect(hub.pausedCount).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      rt.commit(i % 2, 3);
+      await turns();
+    }
+    expect(slow.frames).toHaveLength(2); // the hello and the batch that crossed the limit
+    slow.drain();
+    await turns();
+    expect(hub.pausedCount).toBe(0);
+    expect(offsets(slow.events())).toEqual(offsets(fast.events()));
+    expect(slow.frames.slice(2).map((f) => f.data)).toEqual(fast.frames.slice(2).map((f) => f.data));
+    slow.frames.slice(2).forEach((f, i) => expect(f.data).toBe(fast.frames[i + 2]!.data));
+    expect(rt.logReads).toBe(0);
+    // And it is live again.
+    rt.commit(1, 1);
+    await turns();
+    expect(slow.frames.at(-1)!.data).toBe(fast.frames.at(-1)!.data);
+    hub.close(1001, 'bye');
+  });
+
+  it('reads the log when the replay buffer no longer holds a paused client position', async () => {
+    const { rt, hub, connect } = setup({ highWaterBytes: 100, lowWaterBytes: 0, replayBufferBytes: 1 });
+    const fast = connect();
+    const slow = connect();
+    await turns();
+    slow.stalled = true;
+    for (let i = 0; i < 4; i++) {
+      rt.commit(i % 2, 3);
+      await turns();
+    }
+    slow.drain();
+    await turns();
+    expect(offsets(slow.events()).sort()).toEqual(offsets(fast.events()).sort());
+    expect(rt.logReads).toBeGreaterThan(0);
+    expect(hub.replayBytes).toBeGreaterThan(0);
+    hub.close(1001, 'bye');
+  });
+
+  it('keeps nothing for replay when no client is connected', async () => {
+    const { rt, hub, connect } = setup();
+    rt.commit(0, 5);
+    await turns();
+    expect(hub.replayBytes).toBe(0);
+    const late = connect([0, 0]);
+    await turns();
+    expect(offsets(late.events())).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4']);
+    late.close();
+    rt.commit(0, 1);
+    await turns();
+    expect(hub.replayBytes).toBe(0);
+    hub.close(1001, 'bye');
+  });
+});
