@@ -17,6 +17,7 @@ export class RawLog {
   readonly #root: RootDatabase;
   readonly #events: Database<Buffer, Key>;
   readonly #snapshots: Database<Buffer, Key>;
+  readonly #pages: Database<Buffer, Key>;
   // The same settings as the runtime's record codec: plain msgpack, maps as objects.
   readonly #packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
@@ -25,6 +26,7 @@ export class RawLog {
     const binary = { encoding: 'binary' as const, keyEncoding: 'ordered-binary' as const };
     this.#events = this.#root.openDB<Buffer, Key>('events', binary);
     this.#snapshots = this.#root.openDB<Buffer, Key>('snapshots', binary);
+    this.#pages = this.#root.openDB<Buffer, Key>('pages', binary);
   }
 
   static open(dataDir: string): RawLog {
@@ -39,6 +41,19 @@ export class RawLog {
       const rec = this.#packr.unpack(value.subarray(4)) as [string, unknown, number];
       sum += rec[2];
       events++;
+    }
+    return { events, sum };
+  }
+
+  /** The same, over the stream's pages (EVENT_PAGE events per value): what hydration reads for whole pages. */
+  scanPages(aggregateType: string, id: string): { events: number; sum: number } {
+    let events = 0;
+    let sum = 0;
+    for (const { value } of this.#pages.getRange({ start: [aggregateType, id, 1], end: [aggregateType, id, Number.MAX_SAFE_INTEGER], snapshot: false })) {
+      for (const rec of this.#packr.unpack(value.subarray(4)) as Array<[string, unknown, number]>) {
+        sum += rec[2];
+        events++;
+      }
     }
     return { events, sum };
   }

@@ -3,7 +3,8 @@
  * `stageAppend([envelope])` per command (one `Deposited` each, after an `AccountOpened`), committed
  * `chunk` commands at a time as one drain would be (so the partition index holds runs, as under load),
  * partition offsets assigned in order per partition, and a snapshot each time a stream crosses a
- * multiple of `snapshotEvery` (the host's rule), with the state the decider's own `evolve` folds to.
+ * multiple of `snapshotEvery` (the host's rule), with the state the decider's own `evolve` folds to,
+ * and a page of events each time a stream completes one (the host writes it a drain later; same bytes).
  *
  * Why not through `runtime.execute`: seeding 1M events through the runtime takes ~40 s on this machine;
  * this path takes ~10 s and produces the same bytes (seeding uses `commit` durability: the data is
@@ -11,7 +12,7 @@
  */
 import { accountDecider, type AccountState } from '../../src/domain/account.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
-import { EventLog, type StagedWrite } from '../../src/log/index.js';
+import { EVENT_PAGE, EventLog, type StagedWrite } from '../../src/log/index.js';
 import { partitionOf } from '../../src/partition/index.js';
 
 export interface SeedStream {
@@ -54,6 +55,7 @@ export async function seedInto(log: EventLog, streams: Iterable<SeedStream>, opt
     const partition = partitionOf(s.id, P);
     let offset = offsets.get(partition) ?? log.partitionHead(partition);
     let state: AccountState = accountDecider.initialState();
+    let page: EventEnvelope[] = [];
     for (let seq = 1; seq <= s.events; seq++) {
       const e: EventEnvelope =
         seq === 1
@@ -61,6 +63,11 @@ export async function seedInto(log: EventLog, streams: Iterable<SeedStream>, opt
           : { aggregateType: 'account', stream: s.id, type: 'Deposited', seq, data: { amount: 1 }, ts: startTs + seq, partition, offset: offset++, meta: {} };
       state = accountDecider.evolve(state, e as never);
       staged.push(log.stageAppend([e]));
+      page.push(e);
+      if (seq % EVENT_PAGE === 0) {
+        staged.push(log.stagePage(page));
+        page = [];
+      }
       if (options.snapshotEvery > 0 && seq % options.snapshotEvery === 0) {
         staged.push(log.stageSnapshot('account', s.id, { version: seq, snapshotVersion: accountDecider.snapshotVersion, state, ts: e.ts }));
       }

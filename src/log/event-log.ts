@@ -14,6 +14,11 @@
  *                returns its first result and writes nothing.
  * - `snapshots`  [aggregateType, id, version] -> [snapshotVersion, state, ts]. Several per stream, so the
  *                time machine can start from the nearest one at or below a target version.
+ * - `pages`      [aggregateType, id, firstSeq] -> [event, ...]: EVENT_PAGE consecutive events of a stream
+ *                in one record (derived data, like a snapshot: written once, after those events are
+ *                durable, never rewritten). Hydration folds a page with one cursor step, one checksum
+ *                and one decode instead of EVENT_PAGE of each; a page that is missing (not written
+ *                yet, lost in a crash) only means those events are read one by one.
  * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches.
  *
  * Writes are plain async puts issued in one synchronous run: lmdb-js batches every write of one event
@@ -41,6 +46,9 @@ export const LOG_FORMAT_VERSION = 2;
 
 /** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
 export const INDEX_RUN = 512;
+
+/** Events per page (see `pages` above). Pages start at seq 1, 1 + EVENT_PAGE, 1 + 2 * EVENT_PAGE, ... */
+export const EVENT_PAGE = 64;
 
 export type Durability = 'sync' | 'commit';
 
@@ -70,6 +78,16 @@ export interface StagedWrite {
 
 const WRITER_MARK = Buffer.from([1]);
 
+export interface FoldResult<S> {
+  state: S;
+  /** Last seq folded (0 when none). */
+  version: number;
+  ts: number;
+  folded: number;
+  /** Of `folded`, events that came from pages. */
+  paged: number;
+}
+
 type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
 type StreamRef = [aggregateType: string, id: string, seq: number];
 
@@ -82,6 +100,7 @@ export class EventLog {
   #partlog: Database<Buffer, Key[]>;
   #commands: Database<Buffer, Key[]>;
   #snapshots: Database<Buffer, Key[]>;
+  #pages: Database<Buffer, Key[]>;
   /** Read-model rows and checkpoints, in the same environment (see view-store.ts). */
   readonly views: ViewStore;
   #failure: RuntimeError | null = null;
@@ -106,6 +125,7 @@ export class EventLog {
     this.#partlog = this.#root.openDB('partitions', binary) as unknown as Database<Buffer, Key[]>;
     this.#commands = this.#root.openDB('commands', binary) as unknown as Database<Buffer, Key[]>;
     this.#snapshots = this.#root.openDB('snapshots', binary) as unknown as Database<Buffer, Key[]>;
+    this.#pages = this.#root.openDB('pages', binary) as unknown as Database<Buffer, Key[]>;
     // One marker per writer, versioned: the guard of pipelined batches (startWriteChain).
     this.#writers = this.#root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Key[]>;
     this.views = new ViewStore(this.#root);
@@ -169,22 +189,48 @@ export class EventLog {
   }
 
   /**
-   * Folds the events of one stream with `from <= seq <= to` into `state`: hydration's hot loop, so it
-   * hands `evolve` only `{ type, data }` (all a decider's evolve may use) instead of building an
-   * envelope per event. Iterates without pinning a read snapshot.
+   * Folds the events of one stream with `from <= seq <= to` into `state`: hydration's hot loop. Whole
+   * pages inside the range are folded from `pages`, the rest event by event; `evolve` gets only
+   * `{ type, data }` (all a decider's evolve may use), no envelope per event. Iterates without pinning
+   * a read snapshot.
    */
-  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): { state: S; version: number; ts: number; folded: number } {
-    let version = 0;
-    let ts = 0;
-    let folded = 0;
-    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false })) {
-      const r = decodeRecord<StoredEvent>(value, 'events', key);
-      state = evolve(state, { type: r[0], data: r[1] });
-      version = (key as StreamRef)[2];
-      ts = r[2];
-      folded++;
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): FoldResult<S> {
+    const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
+    let next = Math.max(1, from);
+    // Whole pages inside the range, in order; the events before, between (a page not written) and
+    // after them one by one.
+    for (const { key, value } of this.#pages.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false })) {
+      const first = (key as StreamRef)[2];
+      if (first + EVENT_PAGE - 1 > to) break;
+      if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
+      const page = decodeRecord<StoredEvent[]>(value, 'pages', key);
+      if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at pages ${JSON.stringify(key)}: not a page of ${EVENT_PAGE} events`, { where: `pages ${JSON.stringify(key)}` });
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] });
+      out.version = first + EVENT_PAGE - 1;
+      out.ts = page[EVENT_PAGE - 1]![2];
+      out.folded += EVENT_PAGE;
+      out.paged += EVENT_PAGE;
+      next = first + EVENT_PAGE;
     }
-    return { state, version, ts, folded };
+    this.#foldEvents(aggregateType, id, next, to, out, evolve);
+    return out;
+  }
+
+  /** Folds events `from..to` one by one into `out`; returns the seq after the last one folded. */
+  #foldEvents<S>(aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: (state: S, event: { type: string; data: unknown }) => S): number {
+    let next = from;
+    if (to < from) return next;
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, from], end: [aggregateType, id, to + 1], snapshot: false })) {
+      const seq = (key as StreamRef)[2];
+      if (seq !== next) throw new RuntimeError(ErrorCodes.CorruptRecord, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`, { where: `events ${JSON.stringify(key)}` });
+      const r = decodeRecord<StoredEvent>(value, 'events', key);
+      out.state = evolve(out.state, { type: r[0], data: r[1] });
+      out.version = seq;
+      out.ts = r[2];
+      out.folded++;
+      next++;
+    }
+    return next;
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
@@ -332,6 +378,20 @@ export class EventLog {
     }
     for (const [p, run] of runs) puts.push([this.#partlog, [p, run.first], encodeRecord(run.refs)]);
     return puts;
+  }
+
+  /**
+   * A page of EVENT_PAGE consecutive events of one stream, starting at a page boundary. Only for events
+   * already durable (pages are derived: a page must never hold an event the log does not).
+   */
+  stagePage(events: readonly EventEnvelope[]): StagedWrite {
+    const first = events[0];
+    const contiguous = first !== undefined && events.every((e, i) => e.seq === first.seq + i && e.stream === first.stream && e.aggregateType === first.aggregateType);
+    if (!first || events.length !== EVENT_PAGE || (first.seq - 1) % EVENT_PAGE !== 0 || !contiguous) {
+      throw new RuntimeError(ErrorCodes.Internal, `a page is ${EVENT_PAGE} consecutive events of one stream from seq k*${EVENT_PAGE}+1`);
+    }
+    const page = events.map((e): StoredEvent => [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null]);
+    return { puts: [[this.#pages, [first.aggregateType, first.stream, first.seq], encodeRecord(page)]] };
   }
 
   stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {

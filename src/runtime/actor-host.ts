@@ -25,6 +25,7 @@ import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
 import { hydrate } from './hydrate.js';
 import { LiveActors, type Actor } from './live-actors.js';
+import { PageWriter } from './page-writer.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
 import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
@@ -57,6 +58,10 @@ export class ActorHost {
   readonly #owned: Set<number>;
   readonly #offsets = new Map<number, number>();
   readonly #actors = new LiveActors();
+  readonly #pages = new PageWriter();
+  /** Drains started so far, and the last one whose batch is durable (drains become durable in order). */
+  #drainNo = 0;
+  #durableDrain = 0;
   /** Date.now() of the current drain: one clock read per drain. */
   #drainClock = 0;
   readonly #queue: CommandRequest[] = [];
@@ -266,10 +271,13 @@ export class ActorHost {
     const batch = this.#queue.splice(0, n);
     const pending: PendingReply[] = [];
     this.#staged = [];
+    const drainNo = ++this.#drainNo;
     this.#drainClock = Date.now();
     this.#inPass = true;
     for (const req of batch) pending.push(this.#process(req));
     this.#inPass = false;
+    // Pages completed by earlier, now durable drains join this transaction (see page-writer.ts).
+    for (const page of this.#pages.stageDurable(this.#log, this.#durableDrain)) this.#staged.push(page);
     // Every decider of the drain has run: only now queue the writes (see EventLog.commit for why).
     const staged = this.#staged;
     this.#staged = [];
@@ -306,6 +314,7 @@ export class ActorHost {
       }
       await previous;
       if (failure === null && this.#log.failure) failure = this.#log.failure;
+      if (failure === null) this.#durableDrain = drainNo;
       this.#reply(pending, failure);
       if (done && !failure) this.#notifyPlugins(headsOf(pending));
       if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
@@ -393,6 +402,7 @@ export class ActorHost {
     if (events.length > 0) {
       // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
       this.#staged.push(this.#log.stageAppend(events, req.commandId));
+      this.#pages.note(events, this.#drainNo);
       this.#offsets.set(actor.partition, offset);
       actor.state = state;
       actor.version += events.length;
@@ -525,6 +535,13 @@ export class ActorHost {
     if (this.#sweeper) clearInterval(this.#sweeper);
     if (this.#inFlight > 0 || this.#queue.length || this.#scheduled) {
       await new Promise<void>((resolve) => (this.#onIdle = resolve));
+    }
+    // Pages still waiting: their drains are durable by now. Derived data: a failure here loses nothing.
+    try {
+      const pages = this.#pages.stageDurable(this.#log, this.#durableDrain, Number.MAX_SAFE_INTEGER);
+      if (pages.length) await this.#log.commit(pages);
+    } catch {
+      // the events are in the log; hydration reads them one by one
     }
     for (const p of this.#plugins) await p.close?.();
     await this.#log.close();

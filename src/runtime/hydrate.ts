@@ -12,13 +12,15 @@ export interface Hydrated {
   ts: number;
   /** Events folded on top of the snapshot (or from seq 1). */
   folded: number;
+  /** Of `folded`, events read from pages (EVENT_PAGE events per record) rather than one by one. */
+  paged: number;
   fromSnapshot: number;
   staleSnapshot: boolean;
 }
 
 /**
  * State of a stream at `target` (default: its head): the newest snapshot at or below the target whose
- * snapshot version matches the decider's, plus the events after it. DESIGN invariant 4 says this must
+ * snapshot version matches the decider's, plus the events after it (whole pages where the log has them). DESIGN invariant 4 says this must
  * equal the full fold; the property tests check it.
  */
 export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
@@ -41,6 +43,6 @@ export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: strin
     version = tail.version;
     ts = tail.ts;
   }
-  return { state, version, ts, folded: tail.folded, fromSnapshot, staleSnapshot };
+  return { state, version, ts, folded: tail.folded, paged: tail.paged, fromSnapshot, staleSnapshot };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope, EventMeta } from '../../src/kernel/index.js';
-import { EventLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
+import { EVENT_PAGE, EventLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
 import { encodeRecord } from '../../src/log/record-codec.js';
 import { rejectionOf } from '../support/errors.js';
 import { useTempDirs } from '../support/temp-dirs.js';
@@ -262,6 +262,73 @@ function eventLogContract(name: string, openLog: OpenLog): void {
       } finally {
         await wrong.close();
       }
+    });
+
+    describe('event pages', () => {
+      const sum = (s: number, e: { type: string; data: unknown }): number => s + (e.data as { amount: number }).amount;
+      const stream = (n: number): EventEnvelope[] => Array.from({ length: n }, (_, i) => envelope('p', i + 1, 0, i));
+
+      async function pagedLog(n: number, pagesAt: number[]): Promise<{ log: EventLog; events: EventEnvelope[] }> {
+        const dir = await tempDir();
+        const log = openLog(dir, { partitions: 2 });
+        const events = stream(n);
+        log.commit(events.map((e) => log.stageAppend([e])));
+        await log.durable();
+        log.commit(pagesAt.map((first) => log.stagePage(events.slice(first - 1, first - 1 + EVENT_PAGE))));
+        await log.durable();
+        return { log, events };
+      }
+
+      it('fold to the same state and version as the events one by one, for any range, using only whole pages inside it', async () => {
+        const n = EVENT_PAGE * 4 + 10;
+        // Pages 1, 2 and 4 written, page 3 missing (never written, or lost in a crash).
+        const { log, events } = await pagedLog(n, [1, EVENT_PAGE + 1, 3 * EVENT_PAGE + 1]);
+        try {
+          const truth = (from: number, to: number): number => events.filter((e) => e.seq >= from && e.seq <= to).reduce((s, e) => sum(s, e), 0);
+          const points = [1, 2, EVENT_PAGE - 1, EVENT_PAGE, EVENT_PAGE + 1, 2 * EVENT_PAGE, 2 * EVENT_PAGE + 5, 3 * EVENT_PAGE + 1, 4 * EVENT_PAGE, n, n + 50];
+          for (const from of points) {
+            for (const to of points) {
+              if (to < from) continue;
+              const r = log.foldStream('account', 'p', from, to, 0, sum);
+              const last = Math.min(to, n);
+              expect({ from, to, state: r.state, version: r.version, folded: r.folded }).toEqual({ from, to, state: truth(from, to), version: last >= from ? last : 0, folded: Math.max(0, last - from + 1) });
+              if (last >= from) expect(r.ts).toBe(events[last - 1]!.ts);
+            }
+          }
+          const whole = log.foldStream('account', 'p', 1, Number.MAX_SAFE_INTEGER, 0, sum);
+          expect(whole.paged).toBe(EVENT_PAGE * 3);
+          expect(log.foldStream('account', 'p', 2, Number.MAX_SAFE_INTEGER, 0, sum).paged).toBe(EVENT_PAGE * 2);
+        } finally {
+          await log.close();
+        }
+      });
+
+      it('are refused unless they are EVENT_PAGE consecutive events of one stream from a page boundary', async () => {
+        await withLog((log) => {
+          const events = stream(EVENT_PAGE + 2);
+          expect(() => log.stagePage(events.slice(0, EVENT_PAGE - 1))).toThrow(/consecutive events/);
+          expect(() => log.stagePage(events.slice(1, EVENT_PAGE + 1))).toThrow(/consecutive events/);
+          const mixed = events.slice(0, EVENT_PAGE).map((e, i) => (i === 5 ? { ...e, stream: 'other' } : e));
+          expect(() => log.stagePage(mixed)).toThrow(/consecutive events/);
+          expect(log.stagePage(events.slice(0, EVENT_PAGE)).puts).toHaveLength(1);
+        });
+      });
+
+      it('a damaged page stops the fold with CorruptRecord naming it', async () => {
+        const { log, events } = await pagedLog(EVENT_PAGE + 3, [1]);
+        const dir = log.path;
+        await log.close();
+        expect(events).toHaveLength(EVENT_PAGE + 3);
+        await flipStoredByte(dir, 'pages', ['account', 'p', 1], 40);
+        const again = openLog(dir);
+        try {
+          const err = await rejectionOf(() => again.foldStream('account', 'p', 1, 1000, 0, sum));
+          expect(err.code).toBe('CorruptRecord');
+          expect(err.details).toEqual({ where: 'pages ["account","p",1]' });
+        } finally {
+          await again.close();
+        }
+      });
     });
 
     describe('a corrupted record', () => {

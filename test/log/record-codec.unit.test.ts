@@ -21,7 +21,9 @@ describe('record framing', () => {
 
   it('round-trips any msgpack-able value and stores zlib crc32 of the payload up front', () => {
     fc.assert(
-      fc.property(fc.jsonValue(), (value) => {
+      // `__proto__` keys are left out: msgpackr drops them on decode (no prototype pollution from stored
+      // bytes), and the edge refuses them in commands anyway.
+      fc.property(fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')), (value) => {
         const rec = encodeRecord(value);
         expect(rec.readUInt32BE(0)).toBe(crc32(rec.subarray(4)));
         expect(decodeRecord(rec, 'events', ['k'])).toEqual(JSON.parse(JSON.stringify(value)));
