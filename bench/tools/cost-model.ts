@@ -6,7 +6,8 @@
  *
  * Stages follow the path of `runtime.execute` today: validate + route on the main thread, the command
  * batch across the thread boundary (msgpackr wire), decide + evolve, envelope + record encoding (event,
- * partition index, balances row), the LMDB puts, the reply batch back. Structured clone of the same
+ * balances row, and the command's share of its partition's index run), the LMDB puts, the reply batch
+ * back. The "before" rows time the designs they replaced. Structured clone of the same
  * batches is timed too, as the "before" of the wire change. Numbers are per command, single thread;
  * the runtime spreads them over the main thread and the workers, plus the LMDB write thread.
  */
@@ -44,8 +45,9 @@ const requests = Array.from({ length: BATCH }, (_, i) => ({ rid: i, aggregateTyp
 const state0: AccountState = { owner: 'owner of acct', balance: 41, open: true };
 const envelope = (i: number): EventEnvelope => ({ aggregateType: 'account', stream: ids[i % ids.length]!, type: 'Deposited', seq: 2 + i, data: { amount: 1 }, ts: 1_700_000_000_000 + i, partition: i % 16, offset: i, meta: {} });
 const replies = Array.from({ length: BATCH }, (_, i) => ({ rid: i, ok: true, result: { version: 2 + i, events: [envelope(i)], state: { ...state0, balance: 42 + i } } }));
-// Today's compact reply (protocol.ts WireReply kind 1): [rid, 1, version, state, ts, partition, firstOffset, types, datas].
-const compact = Array.from({ length: BATCH }, (_, i) => [i, 1, 2 + i, { ...state0, balance: 42 + i }, 1_700_000_000_000 + i, i % 16, i, ['Deposited'], [{ amount: 1 }]]);
+// Today's reply of a one-event commit (protocol.ts WireReply kind 3): [rid, 3, version, state, ts, partition, offset, type, data].
+const compact = Array.from({ length: BATCH }, (_, i) => [i, 3, 2 + i, { ...state0, balance: 42 + i }, 1_700_000_000_000 + i, i % 16, i, 'Deposited', { amount: 1 }]);
+const compactArrays = Array.from({ length: BATCH }, (_, i) => [i, 1, 2 + i, { ...state0, balance: 42 + i }, 1_700_000_000_000 + i, i % 16, i, ['Deposited'], [{ amount: 1 }]]);
 
 const rows: Array<[string, number]> = [];
 rows.push(
@@ -72,8 +74,24 @@ rows.push(
     }
   }),
 );
+const RUN = 256; // a 4096-command drain over 16 partitions: one index run of ~256 refs per partition
 rows.push(
-  time('worker: envelope + encodeRecord x3 (event, partition ref, balances row)', () => {
+  time('worker: envelope + encodeRecord x2 (event, balances row) + 1/256 of an index run', () => {
+    let run: Array<[string, string, number]> = [];
+    for (let i = 0; i < N; i++) {
+      const e = envelope(i);
+      encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null]);
+      encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: e.seq, updatedAt: e.ts });
+      run.push([e.aggregateType, e.stream, e.seq]);
+      if (run.length === RUN) {
+        encodeRecord(run);
+        run = [];
+      }
+    }
+  }),
+);
+rows.push(
+  time('  before: envelope + encodeRecord x3 (event, partition ref per event, balances row)', () => {
     for (let i = 0; i < N; i++) {
       const e = envelope(i);
       encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null]);
@@ -87,6 +105,7 @@ const rdec = createDecoder();
 const cenc = createEncoder();
 const cdec = createDecoder();
 rows.push(time('wire: compact reply batch pack + unpack (msgpackr)', () => { for (let r = 0; r < rounds; r++) cdec.unpack(cenc.pack(compact)); }, rounds * BATCH));
+rows.push(time('  before: compact replies with type/data arrays', () => { for (let r = 0; r < rounds; r++) cdec.unpack(cenc.pack(compactArrays)); }, rounds * BATCH));
 rows.push(time('  before: full-envelope replies, msgpackr', () => { for (let r = 0; r < rounds; r++) rdec.unpack(renc.pack(replies)); }, rounds * BATCH));
 rows.push(time('  before: full-envelope replies, structured clone', () => { for (let r = 0; r < rounds; r++) deserialize(serialize(replies)); }, rounds * BATCH));
 
@@ -99,6 +118,7 @@ try {
   const views = root.openDB<Buffer, Array<string | number>>('views', binary);
   const ev = encodeRecord(['Deposited', { amount: 1 }, 1, 0, 0, null]);
   const ref = encodeRecord(['account', 'acct-1', 1]);
+  const runValue = encodeRecord(Array.from({ length: RUN }, (_, i) => ['account', ids[i]!, 1]));
   const row = encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: 1, updatedAt: 1 });
   const putAll = async (k: number): Promise<void> => {
     const commits: Promise<boolean>[] = [];
@@ -107,8 +127,9 @@ try {
       for (let i = s; i < Math.min(N, s + 8192); i++) {
         const id = ids[i % ids.length]!;
         last = events.put([`account${k}`, id, i], ev);
-        if (k >= 2) last = parts.put([i % 16, i + k * N], ref);
-        if (k >= 3) last = views.put([`balances${k}`, id], row);
+        if (k === 2 || k === 3) last = views.put([`balances${k}`, id], row);
+        if (k === 2 && i % RUN === 0) last = parts.put([i % 16, i + k * N], runValue);
+        if (k === 3) last = parts.put([i % 16, i + k * N], ref);
       }
       commits.push(last!);
       await new Promise((r) => setImmediate(r));
@@ -117,7 +138,8 @@ try {
     await root.flushed;
   };
   rows.push(await timeAsync('lmdb: 1 put per command (the raw-put baseline)', () => putAll(1)));
-  rows.push(await timeAsync('lmdb: 3 puts per command (event, partition index, view row)', () => putAll(3)));
+  rows.push(await timeAsync('lmdb: 2 puts per command + 1/256 of an index run (event, view row)', () => putAll(2)));
+  rows.push(await timeAsync('  before: 3 puts per command (event, partition ref, view row)', () => putAll(3)));
   await root.close();
 } finally {
   removeTempDir(dir);

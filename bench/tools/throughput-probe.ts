@@ -38,6 +38,8 @@ function threadTicks(): Map<string, { name: string; ticks: number }> {
 
 const seconds = Number(process.argv[2] ?? 5);
 const accounts = Number(process.argv[3] ?? 10_000);
+/** Concurrent callers (PROBE_WINDOW=1: one command at a time, i.e. one per drain: the fixed cost of a batch). */
+const window = Number(process.env['PROBE_WINDOW'] ?? 4096);
 const dir = await tenThousandAccounts('probe');
 const rt = await startRuntime(dir);
 try {
@@ -58,7 +60,7 @@ try {
   }
   const cpu0 = cpuUsage();
   const ticks0 = threadTicks();
-  const r = await closedLoop(seconds * 1000, 4096, send);
+  const r = await closedLoop(seconds * 1000, window, send);
   const cpu = cpuUsage(cpu0);
   const ticks1 = threadTicks();
   if (session && profileTo) {
