@@ -15,7 +15,7 @@
  *   cached per message, and another client reuses it only after `Buffer.equals` over the whole message.
  *   Each client then runs its own per-event accounting over the pairs (order, gaps, duplicates, samples).
  */
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import WebSocket from 'ws';
 
 const [url, clientsArg, sampleArg] = process.argv.slice(2);
@@ -117,14 +117,22 @@ for (let c = 0; c < clients; c++) {
   ws.on('error', () => undefined);
 }
 
-// "mark" starts a CPU measurement, "lap" prints the CPU ms (user + system) this process used since.
+// "mark" starts a CPU and GC measurement, "lap" prints the CPU ms (user + system) this process used
+// since, and its longest GC pause.
 let mark = process.cpuUsage();
+let gcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
+}).observe({ entryTypes: ['gc'] });
 process.stdin.on('data', (d) => {
   const command = d.toString();
-  if (command.includes('mark')) mark = process.cpuUsage();
+  if (command.includes('mark')) {
+    mark = process.cpuUsage();
+    gcMaxMs = 0;
+  }
   if (command.includes('lap')) {
     const u = process.cpuUsage(mark);
-    console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000 }));
+    console.log(JSON.stringify({ cpuMs: (u.user + u.system) / 1000, gcMaxMs }));
   }
   if (!command.includes('stop')) return;
   // Write, then exit once it is flushed: process.exit() right after a large write to a pipe drops it.

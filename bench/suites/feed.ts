@@ -12,10 +12,14 @@
  * The clients are in another process but on the same two cores: every byte the server writes is copied
  * by the kernel and read by them (100 x 20 000 events/s of ~220 bytes is ~440 MB/s of loopback), which
  * a deployment would spread over other machines. The child keeps its share small (see feed-child.ts).
- * `FEED_CHILD_PROF=<dir>` profiles the child (node --cpu-prof) for bench/tools/cpuprofile-summary.ts.
+ * The note reports both processes' CPU, the server's event-loop delay and the longest GC pauses, so a
+ * missed latency target can be told apart from a box that other work is starving.
+ *
+ * Exploring: `FEED_CLIENTS`, `FEED_RATE` and `FEED_BATCH_MS` (the hub's batchIntervalMs) override the
+ * sizes; `FEED_CHILD_PROF=<dir>` profiles the child (node --cpu-prof) for bench/tools/cpuprofile-summary.ts.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { measured, notAvailable } from '../figures.js';
@@ -120,7 +124,7 @@ export const feedSuite: Suite = {
     const dir = await tenThousandAccounts('feed');
     try {
       const rt = await startRuntime(dir);
-      const app = await buildServer({ runtime: rt, logger: false, dashboard: false, defaultMetrics: false, feed: { maxClients: 10_000 } });
+      const app = await buildServer({ runtime: rt, logger: false, dashboard: false, defaultMetrics: false, feed: { maxClients: 10_000, ...(process.env.FEED_BATCH_MS ? { batchIntervalMs: Number(process.env.FEED_BATCH_MS) } : {}) } });
       try {
         const url = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
         const send = depositer(rt, accountIds(ACCOUNTS));
@@ -146,12 +150,19 @@ export const feedSuite: Suite = {
         t0 = performance.now();
         const loopDelay = monitorEventLoopDelay({ resolution: 5 });
         loopDelay.enable();
+        let gcMaxMs = 0;
+        const gc = new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
+        });
+        gc.observe({ entryTypes: ['gc'] });
         const loaded = await openLoop(s.rate, s.seconds * 1000, send);
+        gc.disconnect();
         loopDelay.disable();
         const serverCores = cores(process.cpuUsage(cpu), t0);
         const committed = rt.counters.eventsAppended - before;
         child.stdin.write('lap\n');
-        const clientCores = (JSON.parse(await nextLine()) as { cpuMs: number }).cpuMs / (performance.now() - t0);
+        const lap = JSON.parse(await nextLine()) as { cpuMs: number; gcMaxMs: number };
+        const clientCores = lap.cpuMs / (performance.now() - t0);
         unsubscribe();
         // Give slow clients time to catch up from the log before counting what they got.
         await new Promise((r) => setTimeout(r, ctx.quick ? 500 : 5000));
@@ -177,7 +188,7 @@ export const feedSuite: Suite = {
               `${lost === 0 ? 'no loss' : `LOSS: ${fmt(lost)} client-events missing`}, ${report.duplicates} duplicates, ${report.closed.length} clients closed, ${fmt(pauses)} slow-client pauses; ` +
               `p50 ${percentile(latencies, 0.5).toFixed(1)} ms over ${fmt(latencies.length)} samples; ` +
               `CPU during the run: server process ${serverCores.toFixed(2)} cores (no clients: ${aloneCores.toFixed(2)}), clients process ${clientCores.toFixed(2)}; ` +
-              `server event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms`,
+              `server event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms; longest GC pause: server ${gcMaxMs.toFixed(0)} ms, clients ${lap.gcMaxMs.toFixed(0)} ms`,
           }),
         );
         if (lost > 0 || !(p99 <= 50)) ctx.info(`feed: p99 ${p99.toFixed(1)} ms, lost ${lost}`);

@@ -146,6 +146,24 @@ describe('the feed hub', () => {
     hub.close(1001, 'bye');
   });
 
+  it('cuts filtered messages out of the shared one byte-exactly, whatever the characters in the data', async () => {
+    const { rt, hub, connect } = setup();
+    const all = connect();
+    const videos = connect(undefined, { aggregateType: 'video' });
+    const one = connect(undefined, { stream: 's-1-1' });
+    await turns();
+    const events = [...rt.append(0, 2), ...rt.append(1, 3, 'video')];
+    events.forEach((e, i) => (e.data = { note: ['é', '🎬 "quoted"', '\u2028', 'plain', 'ß\\'][i] }));
+    for (const e of events) rt.announce([e]);
+    await turns();
+    const data = (s: FakeSocket) => s.events().map((e) => (e.data as { note: string }).note);
+    expect(data(all)).toEqual(['é', '🎬 "quoted"', '\u2028', 'plain', 'ß\\']);
+    expect(data(videos)).toEqual(['\u2028', 'plain', 'ß\\']);
+    expect(data(one)).toEqual(['plain']);
+    expect(videos.messages()[1]!.position).toBe(all.messages()[1]!.position);
+    hub.close(1001, 'bye');
+  });
+
   it('splits a flush larger than maxBatchEvents and drops events announced twice', async () => {
     const { rt, hub, connect } = setup({ maxBatchEvents: 3 });
     const a = connect();

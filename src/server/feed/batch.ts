@@ -39,16 +39,24 @@ export function matches(filter: FeedFilter, aggregateType: string, stream: strin
   return (filter.aggregateType === undefined || filter.aggregateType === aggregateType) && (filter.stream === undefined || filter.stream === stream);
 }
 
-/** The one place the message shape is written. `position` is a formatted position (digits and dots only). */
+/** The start of a message, up to its first event. `position` is a formatted position (digits and dots only). */
+function messageHead(position: string): string {
+  return `{"kind":"events","position":"${position}","events":[`;
+}
+
+const COMMA = Buffer.from(',');
+const TAIL = Buffer.from(']}');
+
+/** The one place the message shape is written (`FeedBatch` copies filtered messages out of one of these). */
 export function buildMessage(position: string, eventJsons: readonly string[]): FeedMessage {
-  return { data: Buffer.from(`{"kind":"events","position":"${position}","events":[${eventJsons.join(',')}]}`), events: eventJsons.length };
+  return { data: Buffer.from(`${messageHead(position)}${eventJsons.join(',')}]}`), events: eventJsons.length };
 }
 
 function filterKey(f: FeedFilter): string {
   return `${f.aggregateType ?? ''}\u0000${f.stream ?? ''}`;
 }
 
-/** Bytes of bookkeeping per event besides its JSON (array slots, the type and stream references). */
+/** Bytes of bookkeeping per event besides its JSON (byte range, the type and stream references). */
 const PER_EVENT_OVERHEAD = 48;
 
 export class FeedBatch {
@@ -60,7 +68,12 @@ export class FeedBatch {
   readonly position: string;
   /** Sum of `from`: strictly increasing from one batch to the next (each holds at least one event). */
   readonly fromTotal: number;
-  readonly #json: string[];
+  /** The unfiltered message, built with the batch: almost every batch has an unfiltered client. */
+  readonly #all: FeedMessage;
+  /** Byte range of each event's JSON inside `#all` (filtered messages are copied out of it). */
+  readonly #starts: Uint32Array;
+  readonly #ends: Uint32Array;
+  readonly #headBytes: number;
   readonly #types: string[];
   readonly #streams: string[];
   readonly #messages = new Map<string, FeedMessage | null>();
@@ -73,18 +86,32 @@ export class FeedBatch {
     this.to = to;
     this.position = formatPosition(to);
     this.fromTotal = from.reduce((a, b) => a + b, 0);
-    this.#json = events.map(eventJson);
     this.#types = events.map((e) => e.aggregateType);
     this.#streams = events.map((e) => e.stream);
-    for (const j of this.#json) this.#bytes += j.length + PER_EVENT_OVERHEAD;
+    // Why keep a Buffer and byte ranges rather than each event's JSON string: retained batches (the replay
+    // buffer) would otherwise keep tens of thousands of strings alive in the old generation, which every
+    // major GC walks; a Buffer is one object outside the heap, and the strings die young.
+    const json = events.map(eventJson);
+    this.#all = buildMessage(this.position, json);
+    this.#headBytes = messageHead(this.position).length;
+    this.#starts = new Uint32Array(json.length);
+    this.#ends = new Uint32Array(json.length);
+    let at = this.#headBytes;
+    for (let i = 0; i < json.length; i++) {
+      this.#starts[i] = at;
+      at += Buffer.byteLength(json[i]!);
+      this.#ends[i] = at;
+      at += 1; // the comma
+    }
+    this.#bytes = this.#all.data.length + events.length * PER_EVENT_OVERHEAD;
   }
 
   /** Events in the batch (before any filter). */
   get size(): number {
-    return this.#json.length;
+    return this.#starts.length;
   }
 
-  /** Memory held: event JSON and every message built so far. */
+  /** Memory held: the messages built so far and the per-event bookkeeping. */
   get bytes(): number {
     return this.#bytes;
   }
@@ -96,6 +123,7 @@ export class FeedBatch {
 
   /** The message for `filter`, built on first use and shared afterwards; null when no event matches. */
   message(filter: FeedFilter): FeedMessage | null {
+    if (filter.aggregateType === undefined && filter.stream === undefined) return this.#all;
     const key = filterKey(filter);
     let m = this.#messages.get(key);
     if (m !== undefined) return m;
@@ -108,17 +136,27 @@ export class FeedBatch {
     return m;
   }
 
+  /** The events that pass `filter`, copied out of the unfiltered message (same head, same position). */
   #build(filter: FeedFilter): FeedMessage | null {
-    if (filter.aggregateType === undefined && filter.stream === undefined) return buildMessage(this.position, this.#json);
     // Clients filtering by stream are typically many, each with its own stream: index the batch once.
     const candidates = filter.stream !== undefined ? (this.#streamIndex().get(filter.stream) ?? []) : null;
-    const picked: string[] = [];
+    const all = this.#all.data;
+    const parts: Buffer[] = [all.subarray(0, this.#headBytes)];
+    let length = this.#headBytes + TAIL.length;
     const consider = (i: number): void => {
-      if (matches(filter, this.#types[i]!, this.#streams[i]!)) picked.push(this.#json[i]!);
+      if (!matches(filter, this.#types[i]!, this.#streams[i]!)) return;
+      if (parts.length > 1) {
+        parts.push(COMMA);
+        length++;
+      }
+      parts.push(all.subarray(this.#starts[i]!, this.#ends[i]!));
+      length += this.#ends[i]! - this.#starts[i]!;
     };
     if (candidates) candidates.forEach(consider);
-    else for (let i = 0; i < this.#json.length; i++) consider(i);
-    return picked.length ? buildMessage(this.position, picked) : null;
+    else for (let i = 0; i < this.size; i++) consider(i);
+    if (parts.length === 1) return null;
+    parts.push(TAIL);
+    return { data: Buffer.concat(parts, length), events: (parts.length - 1) / 2 };
   }
 
   #streamIndex(): Map<string, number[]> {
