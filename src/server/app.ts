@@ -99,7 +99,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const hub = new FeedHub(runtime, feedOptions);
   const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
   hub.counters = {
-    sent: () => metrics.feedMessages.inc(),
+    sent: (events) => metrics.feedMessages.inc(events),
     paused: () => metrics.feedSlowConsumers.inc({ action: 'paused' }),
     closedSlow: () => metrics.feedSlowConsumers.inc({ action: 'closed' }),
   };

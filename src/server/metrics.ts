@@ -195,7 +195,7 @@ export class ServerMetrics {
         },
       });
     }
-    this.feedMessages = new Counter({ name: 'eventide_feed_events_sent_total', help: 'Event messages sent to feed clients', registers });
+    this.feedMessages = new Counter({ name: 'eventide_feed_events_sent_total', help: 'Events sent to feed clients (one message carries a batch)', registers });
     this.feedSlowConsumers = new Counter({
       name: 'eventide_feed_slow_consumers_total',
       help: 'Feed clients whose send buffer passed the limit: paused (resumed later from their position) or closed with 4008',
