@@ -191,6 +191,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       counters.eventsAppended += events.length;
       const last = events[events.length - 1]!;
       if (last.offset + 1 > offsets[last.partition]!) offsets[last.partition] = last.offset + 1;
+      // Into the cache before any subscriber hears of the events: a subscriber that loads the aggregate
+      // on its own event must see at least that version (the caller's execute resumes only later).
+      cache.offer(last.aggregateType, last.stream, last.partition, result.version, result.state);
       for (const l of listeners) {
         try {
           l(events);
@@ -318,7 +321,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           deepFreeze(result.state);
           return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, duplicate: true };
         }
-        cache.offer(aggregateType, id, partition, result.version, result.state);
+        // A commit with events was offered in onCommitted already; one without events changed nothing
+        // but is still the acknowledged state.
+        if (result.events.length === 0) cache.offer(aggregateType, id, partition, result.version, result.state);
         return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S };
       } catch (err) {
         counters.commandsFailed++;

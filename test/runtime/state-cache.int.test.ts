@@ -51,6 +51,22 @@ describe('warm loads from the state cache', () => {
     expect((await rejectionOf(rt.load('account', 'never-written'))).code).toBe('StreamNotFound');
   });
 
+  // Regression (found by the video pipeline's e2e test, which waits for a status this way): subscribers
+  // hear of a commit before the caller's execute resumes; a load from a subscriber must already see it.
+  it('lets a subscriber that loads on a committed event see at least that event version', async () => {
+    const rt = await runtimes.start();
+    await openAccount(rt, 'sub');
+    const seen: Array<{ event: number; loaded: Promise<number> }> = [];
+    const unsubscribe = rt.subscribe((events) => {
+      for (const e of events) if (e.stream === 'sub') seen.push({ event: e.seq, loaded: rt.load('account', 'sub').then((l) => l.version) });
+    });
+    for (let i = 1; i <= 5; i++) await deposit(rt, 'sub', i);
+    await Promise.all([1, 2, 3].map((i) => deposit(rt, 'sub', i)));
+    unsubscribe();
+    expect(seen).toHaveLength(8);
+    for (const s of seen) expect(await s.loaded).toBeGreaterThanOrEqual(s.event);
+  });
+
   it('asks the worker for a stream no reply has brought yet, then answers the next load itself', async () => {
     const dataDir = await runtimes.dataDir();
     const first = await runtimes.start({ dataDir });
