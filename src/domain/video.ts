@@ -61,6 +61,21 @@ const obj = (required: string[], properties: Record<string, unknown>) => ({ type
 
 export const FINAL_STATUSES: readonly VideoStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
+/**
+ * The status a video has right after each event. `evolve` sets status from this table, so a reader that
+ * only needs statuses (the status index) can apply events without folding whole states. Progress and
+ * renditions imply PROCESSING because `decide` accepts them only while PROCESSING.
+ */
+export const STATUS_AFTER: Readonly<Record<VideoEvent['type'], VideoStatus>> = {
+  VideoUploaded: 'UPLOADED',
+  VideoProcessingStarted: 'PROCESSING',
+  VideoProcessingProgressed: 'PROCESSING',
+  RenditionCompleted: 'PROCESSING',
+  VideoProcessingSucceeded: 'SUCCEEDED',
+  VideoProcessingFailed: 'FAILED',
+  VideoCancelled: 'CANCELLED',
+};
+
 export const videoDecider: Decider<VideoState, VideoCommand, VideoEvent> = {
   type: 'video',
   snapshotVersion: 1,
@@ -132,19 +147,19 @@ export const videoDecider: Decider<VideoState, VideoCommand, VideoEvent> = {
   evolve(state, event) {
     switch (event.type) {
       case 'VideoUploaded':
-        return { ...state, status: 'UPLOADED', source: { ...event.data } };
+        return { ...state, status: STATUS_AFTER[event.type], source: { ...event.data } };
       case 'VideoProcessingStarted':
-        return { ...state, status: 'PROCESSING', attempt: event.data.attempt, progress: 0, renditions: [], thumbnail: null, error: null };
+        return { ...state, status: STATUS_AFTER[event.type], attempt: event.data.attempt, progress: 0, renditions: [], thumbnail: null, error: null };
       case 'VideoProcessingProgressed':
         return { ...state, progress: Math.max(state.progress, event.data.percent) };
       case 'RenditionCompleted':
         return { ...state, renditions: [...state.renditions, { height: event.data.height, path: event.data.path, bytes: event.data.bytes }].sort((a, b) => a.height - b.height) };
       case 'VideoProcessingSucceeded':
-        return { ...state, status: 'SUCCEEDED', progress: 100, thumbnail: event.data.thumbnail };
+        return { ...state, status: STATUS_AFTER[event.type], progress: 100, thumbnail: event.data.thumbnail };
       case 'VideoProcessingFailed':
-        return { ...state, status: 'FAILED', attempt: event.data.attempt, error: { reason: event.data.reason, retriable: event.data.retriable, attempt: event.data.attempt } };
+        return { ...state, status: STATUS_AFTER[event.type], attempt: event.data.attempt, error: { reason: event.data.reason, retriable: event.data.retriable, attempt: event.data.attempt } };
       case 'VideoCancelled':
-        return { ...state, status: 'CANCELLED', error: { reason: event.data.reason, retriable: false, attempt: state.attempt } };
+        return { ...state, status: STATUS_AFTER[event.type], error: { reason: event.data.reason, retriable: false, attempt: state.attempt } };
       default:
         return unreachable(event);
     }

@@ -2,23 +2,14 @@
  * An in-memory index of every video's status, for `GET /videos?status=` and the counts on a dashboard.
  * It is derived data (DESIGN invariant 5): filled by the reactor's start-up scan of the log and kept
  * current by the committed events, so a restart rebuilds it and it can never disagree with the log for
- * long. Every video event implies a status, so the index needs no state but the last seq it applied.
+ * long. Every video event implies a status (the decider's own `STATUS_AFTER` table), so the index needs no
+ * state but the last seq it applied.
  *
  * Gotchas: the scan and the live events race at start-up; an entry only moves forward in seq, so an
  * older scan result never overwrites a newer event.
  */
-import type { VideoStatus } from '../domain/index.js';
+import { STATUS_AFTER, type VideoStatus } from '../domain/index.js';
 import type { EventEnvelope } from '../kernel/index.js';
-
-const STATUS_AFTER: Readonly<Record<string, VideoStatus>> = {
-  VideoUploaded: 'UPLOADED',
-  VideoProcessingStarted: 'PROCESSING',
-  VideoProcessingProgressed: 'PROCESSING',
-  RenditionCompleted: 'PROCESSING',
-  VideoProcessingSucceeded: 'SUCCEEDED',
-  VideoProcessingFailed: 'FAILED',
-  VideoCancelled: 'CANCELLED',
-};
 
 export interface ListQuery {
   status?: VideoStatus;
@@ -31,7 +22,7 @@ export class VideoStatusIndex {
   #entries = new Map<string, { status: VideoStatus; version: number }>();
 
   apply(event: EventEnvelope): void {
-    const status = STATUS_AFTER[event.type];
+    const status = STATUS_AFTER[event.type as keyof typeof STATUS_AFTER] as VideoStatus | undefined;
     if (status) this.set(event.stream, status, event.seq);
   }
 
