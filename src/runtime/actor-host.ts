@@ -14,6 +14,9 @@
  * so a failed batch makes every later one fail too, and the host then stops (fatal). Replies leave in
  * batch order, each only once its own batch is durable.
  *
+ * Pages: when a command completes a page of EVENT_PAGE events of its stream, the page is written by a
+ * later drain, once the events are durable (page-writer.ts); hydration then folds whole pages.
+ *
  * Why two states per actor: `state`/`version` run ahead while a batch is being committed (the next
  * command of the same pass decides on them); `durable*` is what readers may see. A failed commit drops
  * the actor, which then re-hydrates from the log.

@@ -49,8 +49,14 @@ export class PageWriter {
     for (; i < pending.length && out.length < max; i++) {
       const p = pending[i]!;
       if (p.drain > durableDrain) break;
-      const events = log.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
-      if (events.length === EVENT_PAGE) out.push(log.stagePage(events));
+      // Derived data: a page that cannot be read back whole (a damaged event, which stops its
+      // partition where it matters) is skipped, never allowed to fail the drain that carries it.
+      try {
+        const events = log.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
+        if (events.length === EVENT_PAGE) out.push(log.stagePage(events));
+      } catch {
+        // skipped: hydration reads those events one by one (and meets the damage itself)
+      }
     }
     pending.splice(0, i);
     return out;
