@@ -228,7 +228,17 @@ class Projector implements WorkerPlugin {
       }
       case 'retire':
         this.#targets = this.#targets.filter((t) => !(t.view.name === req.view && t.generation === req.generation));
-        return { retired: true };
+        // Rows of the retired generation may still be queued: in a batch being committed (drains are
+        // pipelined) or by a catch-up pass. They must be committed before the main thread drops the
+        // generation, or they would land after the drop and stay forever. So answer only once every
+        // batch queued so far is durable and no pass runs.
+        return this.#ctx.exclusive(async () => {
+          do {
+            await this.#quiesce();
+            await this.#ctx.log.views.committed();
+          } while (this.#running);
+          return { retired: true };
+        });
       case 'reconcile': {
         const view = this.#view(req.view);
         // Rows and checkpoints must be read at one moment, and repairs must not land under rows that
