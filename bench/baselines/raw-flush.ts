@@ -14,7 +14,7 @@ export async function rawFlushLatency(samples: number): Promise<LatencySummary> 
   return withTempDir('raw-flush', async (dir) => {
     const root = open({ path: join(dir, 'log.mdb'), noSync: false, useWritemap: false });
     const db = root.openDB('events', { encoding: 'binary', keyEncoding: 'ordered-binary' });
-    const value = encodeRecord(['Deposited', { amount: 1 }, 1_700_000_000_000, 0, 0, null]);
+    const value = encodeRecord(['Deposited', { amount: 1 }, 1_700_000_000_000, 0, 0, null], 'events', ['account', 'acct-0', 1]);
     const ms: number[] = [];
     try {
       for (let i = 0; i < samples; i++) {

@@ -41,7 +41,7 @@ export function rawPutWorkload(o: RawPutOptions): { keys: Array<[string, string,
     const id = `acct-${a}`;
     const seq = ++seqs[a]!;
     keys[i] = ['account', id, seq];
-    values[i] = encodeRecord(['Deposited', { amount: 1 }, 1_700_000_000_000 + i, 0, i, null]);
+    values[i] = encodeRecord(['Deposited', { amount: 1 }, 1_700_000_000_000 + i, 0, i, null], 'events', keys[i]!);
   }
   return { keys, values };
 }

@@ -80,11 +80,11 @@ rows.push(
     let run: Array<[string, string, number]> = [];
     for (let i = 0; i < N; i++) {
       const e = envelope(i);
-      encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null]);
-      encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: e.seq, updatedAt: e.ts });
+      encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null], 'events', [e.aggregateType, e.stream, e.seq]);
+      encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: e.seq, updatedAt: e.ts }, 'view_rows', ['balances', 1, e.stream]);
       run.push([e.aggregateType, e.stream, e.seq]);
       if (run.length === RUN) {
-        encodeRecord(run);
+        encodeRecord(run, 'partitions', [0, i]);
         run = [];
       }
     }
@@ -94,9 +94,9 @@ rows.push(
   time('  before: envelope + encodeRecord x3 (event, partition ref per event, balances row)', () => {
     for (let i = 0; i < N; i++) {
       const e = envelope(i);
-      encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null]);
-      encodeRecord([e.aggregateType, e.stream, e.seq]);
-      encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: e.seq, updatedAt: e.ts });
+      encodeRecord([e.type, e.data, e.ts, e.partition, e.offset, null], 'events', [e.aggregateType, e.stream, e.seq]);
+      encodeRecord([e.aggregateType, e.stream, e.seq], 'partitions', [e.partition, e.offset]);
+      encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: e.seq, updatedAt: e.ts }, 'view_rows', ['balances', 1, e.stream]);
     }
   }),
 );
@@ -116,10 +116,10 @@ try {
   const events = root.openDB<Buffer, Array<string | number>>('events', binary);
   const parts = root.openDB<Buffer, Array<string | number>>('partitions', binary);
   const views = root.openDB<Buffer, Array<string | number>>('views', binary);
-  const ev = encodeRecord(['Deposited', { amount: 1 }, 1, 0, 0, null]);
-  const ref = encodeRecord(['account', 'acct-1', 1]);
-  const runValue = encodeRecord(Array.from({ length: RUN }, (_, i) => ['account', ids[i]!, 1]));
-  const row = encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: 1, updatedAt: 1 });
+  const ev = encodeRecord(['Deposited', { amount: 1 }, 1, 0, 0, null], 'events', ['account', 'acct-1', 1]);
+  const ref = encodeRecord(['account', 'acct-1', 1], 'partitions', [0, 0]);
+  const runValue = encodeRecord(Array.from({ length: RUN }, (_, i) => ['account', ids[i]!, 1]), 'partitions', [0, 0]);
+  const row = encodeRecord({ owner: 'owner of acct', balance: 42, open: true, version: 1, updatedAt: 1 }, 'view_rows', ['balances', 1, 'acct-1']);
   const putAll = async (k: number): Promise<void> => {
     const commits: Promise<boolean>[] = [];
     for (let s = 0; s < N; s += 8192) {

@@ -25,6 +25,12 @@ export const ErrorCodes = {
   RuntimeClosed: 'RuntimeClosed',
   StorageFailed: 'StorageFailed',
   CorruptRecord: 'CorruptRecord',
+  /** The log file itself is damaged or missing (LMDB reports corruption, a truncated file, a bad meta page). */
+  CorruptLog: 'CorruptLog',
+  /** Another process claimed the data dir (a newer owner epoch): this one's writes are refused. */
+  Fenced: 'Fenced',
+  /** A command id sent again with a different command on the same stream. */
+  IdempotencyKeyReused: 'IdempotencyKeyReused',
   PartitionMismatch: 'PartitionMismatch',
   DataDirLocked: 'DataDirLocked',
   DeciderFailed: 'DeciderFailed',

@@ -19,13 +19,26 @@
  *                durable, never rewritten). Hydration folds a page with one cursor step, one checksum
  *                and one decode instead of EVENT_PAGE of each; a page that is missing (not written
  *                yet, lost in a crash) only means those events are read one by one.
- * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches.
+ * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches;
+ *                ['owner'] -> who owns the data dir, with the owner *epoch* as its entry version (fence).
  *
  * Writes are plain async puts issued in one synchronous run: lmdb-js batches every write of one event
  * turn into one transaction (`eventTurnBatching`), which makes all events of a command (indeed all
  * commands of one actor-host drain) commit atomically, and turns many concurrent commands into one
  * group commit. `durable()` then waits for the flush, not just the commit (DESIGN invariant 2: with
  * `overlappingSync`, the write promise resolves when the commit is visible, before it is on disk).
+ *
+ * Why a fence as well as the data-dir lock (dir-lock.ts): a lock lives outside the data; if it ever fails
+ * (the lock file deleted, a file system whose locks do not reach the other holder), two processes could
+ * append to the same partitions and ack the same positions twice. So an owner claims the log by bumping
+ * the owner epoch (`claimOwnership`), and every batch of its writers applies only while the epoch is
+ * still its own (`ifVersion` inside the write transaction). A deposed owner's batches are refused, whole,
+ * with `Fenced`, never interleaved.
+ *
+ * Why appends cannot overwrite (invariant 10): event, index and command-id puts use LMDB's no-overwrite
+ * flag, and the owner checks that each new event's position is free before staging it. A position that
+ * already holds a record means the log is damaged (a flipped key byte makes a stream look shorter than it
+ * is): the command fails with `CorruptRecord` and nothing replaces the record that is there.
  *
  * Gotchas:
  * - Never open with `noSync`, `mapAsync` or `useWritemap`; never mix lmdb-js versions on one data dir.
@@ -38,11 +51,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
-import { decodeRecord, encodeRecord } from './record-codec.js';
+import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
 import { ViewStore } from './view-store.js';
 
-/** 2: the partition index holds runs of refs (format 1 held one ref per record). */
-export const LOG_FORMAT_VERSION = 2;
+/**
+ * 3: record checksums cover the record's address (database and key) as well as its value; the owner
+ * epoch lives in `writers`. 2: the partition index holds runs of refs (format 1 held one ref per record).
+ */
+export const LOG_FORMAT_VERSION = 3;
 
 /** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
 export const INDEX_RUN = 512;
@@ -67,8 +83,8 @@ export interface StoredSnapshot<S = unknown> {
   ts: number;
 }
 
-/** A put, or a removal when `value` is null. */
-type StagedPut = [db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null];
+/** A put, or a removal when `value` is null; `append`: the key must not exist yet (invariant 10). */
+type StagedPut = [db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null, append?: true];
 /** Encoded records of one command (or one snapshot), ready to be queued by `commit`. */
 export interface StagedWrite {
   readonly puts: readonly StagedPut[];
@@ -77,6 +93,8 @@ export interface StagedWrite {
 }
 
 const WRITER_MARK = Buffer.from([1]);
+const OWNER_KEY = ['owner'];
+const NO_OVERWRITE = { noOverwrite: true } as const;
 
 export interface FoldResult<S> {
   state: S;
@@ -106,7 +124,7 @@ export class EventLog {
   #failure: RuntimeError | null = null;
   #lastDone: Promise<void> | null = null;
   #writers: Database<Buffer, Key[]>;
-  #chain: { key: Key[]; version: number } | null = null;
+  #chain: { key: Key[]; version: number; epoch: number } | null = null;
 
   private constructor(path: string, options: EventLogOptions) {
     this.path = path;
@@ -173,7 +191,7 @@ export class EventLog {
   /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
   streamHead(aggregateType: string, id: string): { version: number; ts: number } {
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
-      const rec = decodeRecord<StoredEvent>(value, 'events', key);
+      const rec = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
       return { version: (key as StreamRef)[2], ts: rec[2] };
     }
     return { version: 0, ts: 0 };
@@ -184,7 +202,7 @@ export class EventLog {
     const range = this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false });
     for (const { key, value } of range) {
       const seq = (key as StreamRef)[2];
-      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key));
+      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key as StreamRef));
     }
   }
 
@@ -203,8 +221,8 @@ export class EventLog {
       const first = (key as StreamRef)[2];
       if (first + EVENT_PAGE - 1 > to) break;
       if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
-      const page = decodeRecord<StoredEvent[]>(value, 'pages', key);
-      if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at pages ${JSON.stringify(key)}: not a page of ${EVENT_PAGE} events`, { where: `pages ${JSON.stringify(key)}` });
+      const page = decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef);
+      if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
       for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] });
       out.version = first + EVENT_PAGE - 1;
       out.ts = page[EVENT_PAGE - 1]![2];
@@ -222,8 +240,8 @@ export class EventLog {
     if (to < from) return next;
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, from], end: [aggregateType, id, to + 1], snapshot: false })) {
       const seq = (key as StreamRef)[2];
-      if (seq !== next) throw new RuntimeError(ErrorCodes.CorruptRecord, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`, { where: `events ${JSON.stringify(key)}` });
-      const r = decodeRecord<StoredEvent>(value, 'events', key);
+      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      const r = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
       out.state = evolve(out.state, { type: r[0], data: r[1] });
       out.version = seq;
       out.ts = r[2];
@@ -245,7 +263,7 @@ export class EventLog {
 
   /** One event by position; undefined when absent. */
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
-    const key = [aggregateType, id, seq];
+    const key: StreamRef = [aggregateType, id, seq];
     const buf = this.#events.getBinary(key);
     if (!buf) return undefined;
     return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, 'events', key));
@@ -286,7 +304,7 @@ export class EventLog {
     let expected = start;
     for (const { key, value } of this.#partlog.getRange({ start: [partition, start], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
       const first = (key as number[])[1]!;
-      if (first !== expected) throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} index jumps from offset ${expected} to ${first}`, { partition, where: `partitions ${JSON.stringify(key)}` });
+      if (first !== expected) throw corruptRecord('partitions', key, `partition ${partition} index jumps from offset ${expected} to ${first}`, partition);
       const refs = this.#decodeRun(key, value);
       expected = first + refs.length;
       for (let i = Math.max(0, from - first); i < refs.length; i++) {
@@ -294,7 +312,7 @@ export class EventLog {
         const offset = first + i;
         const e = this.readEvent(t, id, seq);
         if (!e || e.partition !== partition || e.offset !== offset) {
-          throw new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} offset ${offset} points at ${e ? 'another' : 'a missing'} event ${t}/${id}#${seq}`, { partition, where: `partitions ${JSON.stringify(key)}` });
+          throw corruptRecord('partitions', key, `partition ${partition} offset ${offset} points at ${e ? 'another' : 'a missing'} event ${t}/${id}#${seq}`, partition);
         }
         yield e;
         if (++n >= limit) return;
@@ -303,8 +321,8 @@ export class EventLog {
   }
 
   #decodeRun(key: Key, value: Buffer): StreamRef[] {
-    const refs = decodeRecord<StreamRef[]>(value, 'partitions', key);
-    if (!Array.isArray(refs) || refs.length === 0) throw new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at partitions ${JSON.stringify(key)}: not a run of refs`, { where: `partitions ${JSON.stringify(key)}` });
+    const refs = decodeRecord<StreamRef[]>(value, 'partitions', key as number[]);
+    if (!Array.isArray(refs) || refs.length === 0) throw corruptRecord('partitions', key, 'not a run of refs');
     return refs;
   }
 
@@ -312,18 +330,19 @@ export class EventLog {
     return [...this.iteratePartition(partition, from, limit)];
   }
 
-  findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number } | undefined {
+  /** The seqs a command id produced, and the digest of the command it was first used with. */
+  findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number; digest?: string } | undefined {
     const key = [aggregateType, id, commandId];
     const buf = this.#commands.getBinary(key);
     if (!buf) return undefined;
-    const [first, last] = decodeRecord<[number, number]>(buf, 'commands', key);
-    return { first, last };
+    const [first, last, digest] = decodeRecord<[number, number, string?]>(buf, 'commands', key);
+    return digest === undefined ? { first, last } : { first, last, digest };
   }
 
   /** The newest persisted snapshot at or below `maxVersion`. */
   snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
     for (const { key, value } of this.#snapshots.getRange({ start: [aggregateType, id, maxVersion], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
-      const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, 'snapshots', key);
+      const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, 'snapshots', key as StreamRef);
       return { version: (key as StreamRef)[2], snapshotVersion, state, ts };
     }
     return undefined;
@@ -344,15 +363,21 @@ export class EventLog {
    * Encodes the events of one command (and its idempotency record) without writing anything: data that
    * cannot be encoded fails here, before a single record of the command is queued (all or nothing).
    */
-  stageAppend(events: readonly EventEnvelope[], commandId?: string): StagedWrite {
+  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string): StagedWrite {
     const puts: StagedPut[] = [];
     for (const e of events) {
       const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
-      puts.push([this.#events, [e.aggregateType, e.stream, e.seq], encodeRecord(rec)]);
+      const key: StreamRef = [e.aggregateType, e.stream, e.seq];
+      // Invariant 10: the owner's own positions are free unless the log is damaged (see the header).
+      if (this.#events.doesExist(key)) throw corruptRecord('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition);
+      puts.push([this.#events, key, encodeRecord(rec, 'events', key), true]);
     }
     const first = events[0];
     const tail = events[events.length - 1];
-    if (commandId !== undefined && first && tail) puts.push([this.#commands, [first.aggregateType, first.stream, commandId], encodeRecord([first.seq, tail.seq])]);
+    if (commandId !== undefined && first && tail) {
+      const key = [first.aggregateType, first.stream, commandId];
+      puts.push([this.#commands, key, encodeRecord(commandDigest === undefined ? [first.seq, tail.seq] : [first.seq, tail.seq, commandDigest], 'commands', key), true]);
+    }
     return { puts, events };
   }
 
@@ -369,15 +394,22 @@ export class EventLog {
       for (const e of s.events) {
         let run = runs.get(e.partition);
         if (run && (run.first + run.refs.length !== e.offset || run.refs.length >= INDEX_RUN)) {
-          puts.push([this.#partlog, [e.partition, run.first], encodeRecord(run.refs)]);
+          puts.push(this.#indexPut(e.partition, run));
           run = undefined;
         }
         if (!run) runs.set(e.partition, (run = { first: e.offset, refs: [] }));
         run.refs.push([e.aggregateType, e.stream, e.seq]);
       }
     }
-    for (const [p, run] of runs) puts.push([this.#partlog, [p, run.first], encodeRecord(run.refs)]);
+    for (const [p, run] of runs) puts.push(this.#indexPut(p, run));
     return puts;
+  }
+
+  #indexPut(partition: number, run: { first: number; refs: StreamRef[] }): StagedPut {
+    const key = [partition, run.first];
+    // The run's first offset is the owner's next one: taken means the index is damaged (invariant 10).
+    if (this.#partlog.doesExist(key)) throw corruptRecord('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition);
+    return [this.#partlog, key, encodeRecord(run.refs, 'partitions', key), true];
   }
 
   /**
@@ -391,11 +423,13 @@ export class EventLog {
       throw new RuntimeError(ErrorCodes.Internal, `a page is ${EVENT_PAGE} consecutive events of one stream from seq k*${EVENT_PAGE}+1`);
     }
     const page = events.map((e): StoredEvent => [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null]);
-    return { puts: [[this.#pages, [first.aggregateType, first.stream, first.seq], encodeRecord(page)]] };
+    const key: StreamRef = [first.aggregateType, first.stream, first.seq];
+    return { puts: [[this.#pages, key, encodeRecord(page, 'pages', key)]] };
   }
 
   stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {
-    return { puts: [[this.#snapshots, [aggregateType, id, snap.version], encodeRecord([snap.snapshotVersion, snap.state, snap.ts])]] };
+    const key: StreamRef = [aggregateType, id, snap.version];
+    return { puts: [[this.#snapshots, key, encodeRecord([snap.snapshotVersion, snap.state, snap.ts], 'snapshots', key)]] };
   }
 
   /**
@@ -411,28 +445,52 @@ export class EventLog {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
     const index = this.#indexPuts(staged);
+    /** No-overwrite puts resolve `false` when their key exists (lmdb-js), instead of replacing it. */
+    const appends: Promise<boolean>[] = [];
+    const appendKeys: Key[][] = [];
+    const put = (db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null, append: true | undefined) => {
+      if (value === null) last = db.remove(key);
+      else if (append) {
+        appends.push((last = db.put(key, value, NO_OVERWRITE as never)));
+        appendKeys.push(key);
+      } else last = db.put(key, value);
+    };
     const write = () => {
-      for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
-      for (const [db, key, value] of index) last = db.put(key, value!);
+      for (const s of staged) for (const [db, key, value, append] of s.puts) put(db, key, value, append);
+      for (const [db, key, value, append] of index) put(db, key, value, append);
       alsoInTransaction?.();
     };
     const chain = this.#chain;
     if (chain) {
-      // Chained: these writes apply only if the writer's previous batch committed (see startWriteChain).
-      const guarded = this.#writers.ifVersion(chain.key, chain.version, () => {
-        write();
-        void this.#writers.put(chain.key, WRITER_MARK, chain.version + 1);
+      // Fenced and chained: these writes apply only while this process still owns the log (owner epoch)
+      // and only if the writer's previous batch committed (see startWriteChain). Nested conditions:
+      // lmdb-js skips the inner block when the outer condition fails.
+      const version = chain.version++;
+      let chained: Promise<boolean> = Promise.resolve(false);
+      const fenced = this.#writers.ifVersion(OWNER_KEY, chain.epoch, () => {
+        chained = this.#writers.ifVersion(chain.key, version, () => {
+          write();
+          void this.#writers.put(chain.key, WRITER_MARK, version + 1);
+        });
       });
-      chain.version++;
-      last = guarded.then((applied) => {
-        if (!applied) throw new Error(`write batch ${chain.version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
+      // Both resolve `false` when skipped (the inner one too when the outer condition failed).
+      last = Promise.all([fenced, chained]).then(([owned, inOrder]) => {
+        if (!owned || !inOrder) throw this.#notApplied(chain, version);
       });
     } else write();
     if (!last) return Promise.resolve();
     // Read `flushed` now, in the turn that queued the writes: it then covers exactly them.
-    const done = Promise.all([last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed]).then(
-      () => undefined,
+    const done = Promise.all([last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed, ...appends]).then(
+      (results) => {
+        for (let i = 0; i < appends.length; i++) {
+          if (results[i + 2] === false) {
+            const key = appendKeys[i]!;
+            throw (this.#failure ??= new RuntimeError(ErrorCodes.CorruptLog, `an append found its position taken at ${JSON.stringify(key)}: the record there was kept and this process stops writing; run \`eventide verify\``, { where: JSON.stringify(key) }));
+          }
+        }
+      },
       (err: unknown) => {
+        if (RuntimeError.is(err) && (err.code === ErrorCodes.Fenced || err.code === ErrorCodes.StorageFailed)) throw (this.#failure ??= err);
         this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
         throw this.#failure;
       },
@@ -442,13 +500,47 @@ export class EventLog {
     return done;
   }
 
+  /** Why a chained batch was skipped: another process owns the log now, or an earlier batch failed. */
+  #notApplied(chain: { key: Key[]; epoch: number }, version: number): RuntimeError {
+    this.refreshReads();
+    const owner = this.#writers.getEntry(OWNER_KEY);
+    if (owner?.version !== chain.epoch) {
+      const by = owner ? decodeOwner(owner.value) : undefined;
+      return new RuntimeError(
+        ErrorCodes.Fenced,
+        `the data dir was taken over by another process (owner epoch ${owner?.version ?? '?'}${by ? `, ${by}` : ''}; this process had ${chain.epoch}): this process stops writing`,
+        { epoch: chain.epoch, current: owner?.version ?? null },
+      );
+    }
+    return new RuntimeError(ErrorCodes.StorageFailed, `write batch ${version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
+  }
+
+  /**
+   * Makes this process the owner of the log: bumps the owner epoch (the entry version of ['owner']) in
+   * one synchronous, durable transaction and returns it. Call once per process, after taking the data-dir
+   * lock; every writer of this process then passes the epoch to `startWriteChain`. From here on, batches
+   * of any earlier owner are refused inside LMDB (see the header).
+   */
+  claimOwnership(holder: string): number {
+    const current = this.#writers.getEntry(OWNER_KEY);
+    const epoch = (current?.version ?? 0) + 1;
+    this.#writers.putSync(OWNER_KEY, Buffer.from(JSON.stringify({ pid: process.pid, holder, since: new Date().toISOString() })), epoch);
+    return epoch;
+  }
+
+  /** The current owner epoch (0 for a log never claimed). */
+  ownerEpoch(): number {
+    return this.#writers.getEntry(OWNER_KEY)?.version ?? 0;
+  }
+
   /**
    * Lets one writer (an actor host) pipeline its batches: batch N+1 may be queued while batch N is still
    * committing, yet N+1 must never commit when N did not, or N+1's seqs and offsets would follow events
    * that do not exist. Each batch is written inside `ifVersion(marker, n)` and bumps the marker to n+1,
    * so LMDB itself skips every batch after a failed one (lmdb-js resolves the condition to `false`).
+   * `epoch` is the owner epoch this process claimed (`claimOwnership`): the fence around every batch.
    */
-  startWriteChain(writerId: string): void {
+  startWriteChain(writerId: string, epoch: number): void {
     const key = [writerId];
     const entry = this.#writers.getEntry(key);
     let version = entry?.version ?? 0;
@@ -456,7 +548,7 @@ export class EventLog {
       this.#writers.putSync(key, WRITER_MARK, 1);
       version = 1;
     }
-    this.#chain = { key, version };
+    this.#chain = { key, version, epoch };
   }
 
   /** Stage and commit in one step (tools and tests; the actor host stages first, see `commit`). */
@@ -503,6 +595,15 @@ export class EventLog {
 
   async close(): Promise<void> {
     await this.#root.close();
+  }
+}
+
+function decodeOwner(value: unknown): string | undefined {
+  try {
+    const o = JSON.parse(Buffer.from(value as Uint8Array).toString('utf8')) as { pid?: number; holder?: string; since?: string };
+    return `pid ${o.pid ?? '?'} (${o.holder ?? '?'}) since ${o.since ?? '?'}`;
+  } catch {
+    return undefined;
   }
 }
 

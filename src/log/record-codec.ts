@@ -1,11 +1,15 @@
 /**
- * How every stored value is framed: `[crc32 (4 bytes, big endian)][msgpack payload]`.
+ * How every stored value is framed: `[crc32 (4 bytes, big endian)][msgpack payload]`, where the CRC is
+ * taken over the record's *address* (database name and key) followed by the payload.
  *
  * Why: LMDB 0.9 keeps no page checksums, so a torn or bit-flipped page would otherwise be decoded and
  * replayed as if it were true (DESIGN invariant 8). The checksum is verified on every read; a mismatch
- * raises `CorruptRecord` naming the database and key, and is never silently skipped.
+ * raises `CorruptRecord` naming the database and key, and is never silently skipped. Binding the CRC to
+ * the address (format 3) catches what a value-only checksum cannot: a flipped byte in a *key* (the record
+ * now sits at another seq, stream or offset) and a value copied or moved to another key or database.
  *
- * Gotchas: this framing is the on-disk format. Changing it needs a format version bump in `meta`.
+ * Gotchas: this framing is the on-disk format. Changing it (or how `addressSeed` reads a key) needs a
+ * format version bump in `meta` (see LOG_FORMAT_VERSION).
  */
 import { crc32 as nativeCrc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
@@ -23,23 +27,57 @@ for (let n = 0; n < 256; n++) {
   TABLE[n] = c;
 }
 
+/** A key as the log stores it: strings and numbers (lmdb-js ordered-binary). */
+export type RecordKey = readonly (string | number)[];
+
 /**
- * CRC-32 of `buf[start..end)`, equal to zlib's. Why not only `zlib.crc32`: most records are tens of
+ * CRC-32 of `buf[start..end)`, equal to zlib's (continuing from `seed`, like `zlib.crc32(buf, seed)`). Why not only `zlib.crc32`: most records are tens of
  * bytes, where the native call plus the view it needs cost more than the table loop (hydration profile:
  * `subarray` alone was the largest item). Long records still go native.
  */
-export function crc32Of(buf: Uint8Array, start: number, end: number): number {
-  if (end - start > 256) return nativeCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
-  let c = -1;
+export function crc32Of(buf: Uint8Array, start: number, end: number, seed = 0): number {
+  if (end - start > 256) return nativeCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end), seed);
+  let c = ~seed;
   for (let i = start; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
 
-export function encodeRecord(value: unknown): Buffer {
+/**
+ * CRC-32 state after the record's address: the database name, then each key part, each part tagged
+ * with its kind and ended by a separator, so `["a1", 2]` and `["a", 12]` differ. Characters are fed as
+ * 16-bit code units (ids are ASCII, type names need not be). Numbers are fed as their decimal text.
+ */
+export function addressSeed(db: string, key: RecordKey): number {
+  let c = feed(-1, db);
+  for (let k = 0; k < key.length; k++) {
+    const part = key[k]!;
+    if (typeof part === 'number') {
+      c = TABLE[(c ^ 0x02) & 0xff]! ^ (c >>> 8);
+      c = feed(c, String(part));
+    } else {
+      c = TABLE[(c ^ 0x01) & 0xff]! ^ (c >>> 8);
+      c = feed(c, part);
+    }
+  }
+  return (c ^ -1) >>> 0;
+}
+
+function feed(c: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    c = TABLE[(c ^ u) & 0xff]! ^ (c >>> 8);
+    c = TABLE[(c ^ (u >>> 8)) & 0xff]! ^ (c >>> 8);
+  }
+  // Separator: a part cannot run into the next one.
+  return TABLE[(c ^ 0xff) & 0xff]! ^ (c >>> 8);
+}
+
+/** Frames `value` for storage at `db` / `key` (the checksum covers the address too: see the header). */
+export function encodeRecord(value: unknown, db: string, key: RecordKey): Buffer {
   const payload = packr.pack(value);
   const out = Buffer.allocUnsafe(payload.length + 4);
   out.set(payload, 4);
-  const crc = crc32Of(out, 4, out.length);
+  const crc = crc32Of(out, 4, out.length, addressSeed(db, key));
   out[0] = crc >>> 24;
   out[1] = (crc >>> 16) & 0xff;
   out[2] = (crc >>> 8) & 0xff;
@@ -47,19 +85,24 @@ export function encodeRecord(value: unknown): Buffer {
   return out;
 }
 
-/** Decodes a framed record; `db` and `key` name it in the error when it is damaged. */
-export function decodeRecord<T>(buf: Uint8Array, db: string, key: unknown): T {
-  if (buf.length < 4) throw corrupt(db, key, 'record shorter than its checksum');
+/**
+ * Decodes the record read at `db` / `key`. A damaged value, a damaged key, or a record that belongs to
+ * another address all fail the checksum and raise `CorruptRecord` naming the address.
+ */
+export function decodeRecord<T>(buf: Uint8Array, db: string, key: RecordKey): T {
+  if (buf.length < 4) throw corruptRecord(db, key, 'record shorter than its checksum');
   const stored = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
-  if (stored !== crc32Of(buf, 4, buf.length)) throw corrupt(db, key, 'checksum mismatch');
+  if (stored !== crc32Of(buf, 4, buf.length, addressSeed(db, key))) throw corruptRecord(db, key, 'checksum mismatch (damaged value or key, or a record moved)');
   try {
     return packr.unpack(buf, PAYLOAD) as T;
   } catch (err) {
-    throw corrupt(db, key, `undecodable payload (${(err as Error).message})`);
+    throw corruptRecord(db, key, `undecodable payload (${(err as Error).message})`);
   }
 }
 
-function corrupt(db: string, key: unknown, why: string): RuntimeError {
+/** The one constructor of `CorruptRecord` for a record at an address (`partition` when known). */
+export function corruptRecord(db: string, key: unknown, why: string, partition?: number): RuntimeError {
   const where = `${db} ${JSON.stringify(key)}`;
-  return new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at ${where}: ${why}`, { where });
+  return new RuntimeError(ErrorCodes.CorruptRecord, `corrupt record at ${where}: ${why}`, partition === undefined ? { where } : { where, partition });
 }
+

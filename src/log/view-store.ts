@@ -42,7 +42,7 @@ export class ViewStore {
   }
 
   async setMeta(view: string, meta: ViewMeta): Promise<void> {
-    await this.#meta.put([view], encodeRecord(meta));
+    await this.#meta.put([view], encodeRecord(meta, 'view_meta', [view]));
     await this.#root.flushed;
   }
 
@@ -59,7 +59,7 @@ export class ViewStore {
       const id = (key as [string, number, string])[2];
       if (after !== undefined && id === after) continue;
       if (n++ >= limit) return;
-      yield { id, row: decodeRecord<R>(value, 'view_rows', key) };
+      yield { id, row: decodeRecord<R>(value, 'view_rows', key as [string, number, string]) };
     }
   }
 
@@ -71,11 +71,13 @@ export class ViewStore {
 
   /** Queue a row write (or removal with `undefined`) into the current write batch. */
   putRow(view: string, generation: number, id: string, row: unknown): Promise<boolean> {
-    return (this.#last = row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row)));
+    const key = [view, generation, id];
+    return (this.#last = row === undefined ? this.#rows.remove(key) : this.#rows.put(key, encodeRecord(row, 'view_rows', key)));
   }
 
   putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<boolean> {
-    return (this.#last = this.#checkpoints.put([view, generation, partition], encodeRecord(offset)));
+    const key = [view, generation, partition];
+    return (this.#last = this.#checkpoints.put(key, encodeRecord(offset, 'view_checkpoints', key)));
   }
 
   /** Removes every row and checkpoint of a retired generation. */

@@ -106,7 +106,7 @@ export class ActorHost {
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
     const log = EventLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
-    log.startWriteChain(`actor-host-${config.workerIndex}`);
+    log.startWriteChain(`actor-host-${config.workerIndex}`, config.ownerEpoch);
     const host = new ActorHost(config, log, deciders, send);
     for (const spec of config.plugins) {
       const factory = ((await import(spec.module)) as { default: WorkerPluginFactory }).default;

@@ -136,8 +136,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
   const lock = lockDataDir(o.dataDir, 'runtime');
   let log: EventLog;
+  let ownerEpoch: number;
   try {
     log = EventLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+    // Invariant 9: the lock keeps a second process out; the epoch fences one that got in anyway.
+    ownerEpoch = log.claimOwnership('runtime');
   } catch (err) {
     lock.release();
     throw err;
@@ -234,6 +237,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           totalPartitions: P,
           ownedPartitions: partitionsOwnedBy(w, P, W),
           durability: o.durability,
+          ownerEpoch,
           domainModules: o.domainModules,
           snapshotEvery: o.snapshotEvery,
           maxLiveActors: Math.max(1, Math.ceil(o.maxLiveActors / W)),

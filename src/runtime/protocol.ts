@@ -19,6 +19,8 @@ export interface ActorHostConfig {
   totalPartitions: number;
   ownedPartitions: number[];
   durability: Durability;
+  /** The owner epoch this process claimed (EventLog.claimOwnership): every batch is fenced on it. */
+  ownerEpoch: number;
   /** Module specifiers (file URLs) whose default export is a Decider. */
   domainModules: string[];
   snapshotEvery: number;

@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   NotFound: 404,
   MethodNotAllowed: 405,
   VersionConflict: 409,
+  IdempotencyKeyReused: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   UpgradeRequired: 426,
@@ -34,10 +35,14 @@ export const ERROR_STATUS = {
   StorageFailed: 503,
   Unavailable: 503,
   ViewLagging: 503,
+  // Damage and fencing stop writes (a partition, or the whole log) until an operator acts: 503 with the
+  // code that says why, never a bare 500 Internal.
+  CorruptRecord: 503,
+  CorruptLog: 503,
+  Fenced: 503,
   InvalidOptions: 500,
   DataDirLocked: 500,
   ProjectionFailed: 500,
-  CorruptRecord: 500,
   PartitionMismatch: 500,
   DeciderFailed: 500,
   Internal: 500,

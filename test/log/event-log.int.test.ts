@@ -45,7 +45,7 @@ async function flipStoredByte(dataDir: string, db: string, key: unknown[], at: n
 async function rewriteIndex(dataDir: string, key: [number, number], refs: Array<[string, string, number]> | null): Promise<void> {
   const raw = open({ path: join(dataDir, 'log.mdb'), maxDbs: 16 });
   const store = raw.openDB('partitions', { encoding: 'binary', keyEncoding: 'ordered-binary' });
-  if (refs) store.putSync(key as never, encodeRecord(refs));
+  if (refs) store.putSync(key as never, encodeRecord(refs, 'partitions', key));
   else store.removeSync(key as never);
   await raw.close();
 }
