@@ -199,9 +199,13 @@ export class EventLog {
 
   /** Events of one stream with `from <= seq <= to`, in order. Iterates without pinning a read snapshot. */
   *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
-    const range = this.#events.getRange({ start: [aggregateType, id, Math.max(1, from)], end: [aggregateType, id, to + 1], snapshot: false });
+    let next = Math.max(1, from);
+    const range = this.#events.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false });
     for (const { key, value } of range) {
       const seq = (key as StreamRef)[2];
+      // A stream's seqs are 1, 2, 3, ... (invariant 1): a jump is a lost or damaged key, never a short stream.
+      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      next++;
       yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key as StreamRef));
     }
   }

@@ -22,7 +22,7 @@
  * the actor, which then re-hydrates from the log.
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { EventLog, type StagedWrite } from '../log/index.js';
+import { EventLog, asLogError, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
@@ -250,7 +250,7 @@ export class ActorHost {
 
   #stopPartition(partition: number, err: RuntimeError): void {
     if (this.#stopped.has(partition)) return;
-    const stopped = new RuntimeError(ErrorCodes.CorruptRecord, `partition ${partition} is stopped: ${err.message}`, { ...err.details, partition });
+    const stopped = new RuntimeError(err.code, `partition ${partition} is stopped: ${err.message}`, { ...err.details, partition });
     this.#stopped.set(partition, stopped);
     this.#send({ kind: 'partition-stopped', partition, error: serializeError(stopped) });
   }
@@ -340,10 +340,12 @@ export class ActorHost {
         if (stopped) throw stopped;
       }
       actor = this.#actor(req.aggregateType, req.id);
-    } catch (err) {
+    } catch (thrown) {
       this.#dequeued(actorKey(req.aggregateType, req.id));
+      const partition = partitionOf(req.id, this.#config.totalPartitions);
+      const err = asLogError(thrown, `stream ${req.aggregateType}/${req.id}`, partition);
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
-      if (RuntimeError.is(err, ErrorCodes.CorruptRecord)) this.#stopPartition(partitionOf(req.id, this.#config.totalPartitions), err);
+      if (RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog)) this.#stopPartition(partition, err);
       return out;
     }
     out.actor = actor;
@@ -369,13 +371,16 @@ export class ActorHost {
         out.commandKey = actor.key + '\u0000' + req.commandId;
         this.#inflightCommands.set(out.commandKey, out);
       }
-    } catch (err) {
+    } catch (thrown) {
       // Only our own errors and domain rejections pass through; anything else a decider throws (a bug,
       // or a Node error whose `code` means nothing to callers, like ENOENT) is DeciderFailed.
+      const err = asLogError(thrown, `stream ${actor.aggregateType}/${actor.id}`, actor.partition);
       out.error =
         err instanceof RuntimeError || DomainError.isDomain(err)
           ? (err as RuntimeError)
           : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
+      // A position found taken, or damage met on the way (invariant 10): nothing more is written there.
+      if (out.error.code === ErrorCodes.CorruptRecord || out.error.code === ErrorCodes.CorruptLog) this.#stopPartition(actor.partition, out.error);
     }
     return out;
   }
@@ -521,7 +526,7 @@ export class ActorHost {
       const a = this.#actor(aggregateType, id);
       return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
     } catch (err) {
-      return { rid, ok: false, error: serializeError(err) };
+      return { rid, ok: false, error: serializeError(asLogError(err, `stream ${aggregateType}/${id}`)) };
     }
   }
 

@@ -4,7 +4,7 @@
  * test/runtime and test/projections check it.
  */
 import type { AnyDecider } from '../domain/index.js';
-import type { EventLog } from '../log/index.js';
+import { corruptRecord, type EventLog } from '../log/index.js';
 
 export interface Hydrated {
   state: unknown;
@@ -42,6 +42,12 @@ export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: strin
     state = tail.state;
     version = tail.version;
     ts = tail.ts;
+  }
+  if (target === Number.MAX_SAFE_INTEGER) {
+    // The fold must end at the stream's last key: a shorter fold means a key the range scan could not
+    // reach (damaged), and a writer hydrated short would append on top of existing events.
+    const head = log.streamHead(aggregateType, id).version;
+    if (head !== version) throw corruptRecord('events', [aggregateType, id, head], `stream ${aggregateType}/${id} folds to seq ${version} but its last key is seq ${head}`);
   }
   return { state, version, ts, folded: tail.folded, paged: tail.paged, fromSnapshot, staleSnapshot };
 }

@@ -10,6 +10,7 @@
  * - Errors are matched by `code`, never `instanceof`: they are rebuilt after crossing `postMessage`.
  */
 import { DomainError, ErrorCodes, RuntimeError, type ErrorCode } from '../kernel/index.js';
+import { asLogError } from '../log/index.js';
 
 /** Every code the server can answer with, and its status. `satisfies` makes a missing kernel code a type error. */
 export const ERROR_STATUS = {
@@ -87,6 +88,8 @@ export function errorReply(err: unknown): ErrorReply {
     if (e.retriable) body.retriable = true;
     return { status, body, headers };
   }
+  const damage = asLogError(err, 'the log');
+  if (damage !== err) return errorReply(damage);
   const f = err as { code?: unknown; statusCode?: unknown; message?: unknown; validation?: unknown; validationContext?: unknown } | null;
   if (Array.isArray(f?.validation)) return validationReply(f.validation as SchemaError[], String(f.validationContext ?? 'body'));
   const fcode = typeof f?.code === 'string' ? f.code : undefined;
