@@ -51,6 +51,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
+import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-check.js';
 import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
 import { ViewStore } from './view-store.js';
 
@@ -130,8 +131,12 @@ export class EventLog {
     this.path = path;
     this.durability = options.durability ?? 'sync';
     mkdirSync(path, { recursive: true });
+    // Before LMDB maps the file: a truncated or damaged file would crash the process without a word,
+    // and a missing one would be recreated empty (data-dir-check.ts).
+    const exists = checkDataDir(path);
+    if (!exists && options.readOnly) throw new RuntimeError(ErrorCodes.InvalidOptions, `no event log in ${path} (no ${LOG_FILE}): check the data dir path`, { path });
     this.#root = open({
-      path: join(path, 'log.mdb'),
+      path: join(path, LOG_FILE),
       maxDbs: 16,
       // Explicit, so nobody "optimises" them in: each would trade invariant 2 away (so would mapAsync).
       noSync: false,
@@ -162,6 +167,10 @@ export class EventLog {
       if (stored.version !== LOG_FORMAT_VERSION) {
         throw new RuntimeError(ErrorCodes.InvalidOptions, `data dir ${this.path} has log format ${stored.version}; this build reads ${LOG_FORMAT_VERSION}`);
       }
+      if (!options.readOnly && !readManifest(this.path)) {
+        // A data dir from before manifests: record now that a log lives here.
+        writeManifest(this.path, { format: stored.version, partitions: stored.partitions, created: new Date((stored as { created?: number }).created ?? Date.now()).toISOString(), log: LOG_FILE });
+      }
       if (options.partitions !== undefined && options.partitions !== stored.partitions) {
         throw new RuntimeError(
           ErrorCodes.PartitionMismatch,
@@ -173,7 +182,10 @@ export class EventLog {
     }
     if (options.readOnly) throw new RuntimeError(ErrorCodes.InvalidOptions, `no event log in ${this.path}`);
     const partitions = options.partitions ?? 16;
-    meta.putSync('format', { version: LOG_FORMAT_VERSION, partitions, created: Date.now() });
+    const created = Date.now();
+    meta.putSync('format', { version: LOG_FORMAT_VERSION, partitions, created });
+    // From now on a missing or empty log.mdb in this data dir is damage, not a new data dir.
+    writeManifest(this.path, { format: LOG_FORMAT_VERSION, partitions, created: new Date(created).toISOString(), log: LOG_FILE });
     return partitions;
   }
 

@@ -4,3 +4,4 @@ export { ViewStore, type ViewMeta } from './view-store.js';
 export { lockDataDir, type DirLock } from './dir-lock.js';
 export { asLogError, lmdbDamage } from './storage-errors.js';
 export { corruptRecord } from './record-codec.js';
+export { checkDataDir, readManifest, readMetaPages, LOG_FILE, MANIFEST_FILE, type Manifest, type MetaPage } from './data-dir-check.js';

@@ -129,6 +129,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? `${err.name}: ${err.message}` : err);
+  // One line with the stable code first (DataDirLocked, CorruptLog, ...): what an operator greps for.
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : undefined;
+  console.error(err instanceof Error ? `eventide: ${code ?? err.name}: ${err.message}` : err);
   process.exit(1);
 });

@@ -3,7 +3,7 @@
  *
  *   node --import tsx test/support/runtime-child.ts <dataDir> [workers]
  *
- * Opens a runtime and prints `opened`, or `error <code>` and exits. Then, per stdin line:
+ * Opens a runtime and prints `opened`, or `error <code> <message>` and exits. Then, per stdin line:
  *   `deposit <id> <amount> <commandId>` -> `ok <commandId> <version>` | `error <commandId> <code>`
  *   `close` -> closes the runtime, prints `closed`, exits.
  * Accounts are opened on their first deposit.
@@ -17,7 +17,7 @@ let runtime;
 try {
   runtime = await createRuntime({ dataDir, workers: Number(workers), partitions: 4 });
 } catch (err) {
-  process.stdout.write(`error ${RuntimeError.is(err) ? err.code : String(err)}\n`);
+  process.stdout.write(`error ${RuntimeError.is(err) ? `${err.code} ${err.message}` : String(err)}\n`);
   process.exit(0);
 }
 process.stdout.write('opened\n');
