@@ -29,6 +29,7 @@ import { loadDeciders } from './domain-registry.js';
 import { hydrate } from './hydrate.js';
 import { LiveActors, type Actor } from './live-actors.js';
 import { PageWriter } from './page-writer.js';
+import { commandDigest } from './command-digest.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
 import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
@@ -42,6 +43,8 @@ interface PendingReply {
   sameAs?: PendingReply;
   /** Set when this command registered its commandId in `#inflightCommands`. */
   commandKey?: string;
+  /** The command's digest (commands with a commandId only): a retry must carry the same command. */
+  digest?: string;
 }
 
 /**
@@ -352,13 +355,17 @@ export class ActorHost {
     actor.queued = Math.max(0, actor.queued - 1);
     try {
       if (req.commandId !== undefined) {
+        out.digest = commandDigest(req.command);
         const same = this.#inflightCommands.get(actor.key + '\u0000' + req.commandId);
         if (same) {
+          if (same.digest !== out.digest) throw keyReused(actor, req.commandId);
           out.sameAs = same;
           return out;
         }
         const seen = this.#log.findCommand(actor.aggregateType, actor.id, req.commandId);
         if (seen) {
+          // Records written before digests were stored carry none: those retries are trusted as before.
+          if (seen.digest !== undefined && seen.digest !== out.digest) throw keyReused(actor, req.commandId);
           out.result = this.#replayResult(actor, seen.first, seen.last);
           return out;
         }
@@ -366,7 +373,7 @@ export class ActorHost {
       if (req.expectedVersion !== undefined && req.expectedVersion !== actor.version) {
         throw errors.versionConflict(req.expectedVersion, actor.version);
       }
-      out.result = this.#decideAndAppend(actor, req);
+      out.result = this.#decideAndAppend(actor, req, out.digest);
       if (req.commandId !== undefined) {
         out.commandKey = actor.key + '\u0000' + req.commandId;
         this.#inflightCommands.set(out.commandKey, out);
@@ -385,7 +392,7 @@ export class ActorHost {
     return out;
   }
 
-  #decideAndAppend(actor: Actor, req: CommandRequest): CommandResult {
+  #decideAndAppend(actor: Actor, req: CommandRequest, digest: string | undefined): CommandResult {
     const now = Math.max(req.now, actor.lastTs);
     const decided = actor.decider.decide(req.command, actor.state, { now, id: actor.id, version: actor.version });
     if (!Array.isArray(decided)) throw new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider returned no event array`);
@@ -409,7 +416,7 @@ export class ActorHost {
     }
     if (events.length > 0) {
       // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
-      this.#staged.push(this.#log.stageAppend(events, req.commandId));
+      this.#staged.push(this.#log.stageAppend(events, req.commandId, digest));
       this.#pages.note(events, this.#drainNo);
       this.#offsets.set(actor.partition, offset);
       actor.state = state;
@@ -572,6 +579,14 @@ const dataOf = (e: EventEnvelope): unknown => e.data;
 
 /** The metadata of events whose command carried no ids: shared, never mutated (worker-internal). */
 const NO_META = Object.freeze({});
+
+function keyReused(actor: Actor, commandId: string): RuntimeError {
+  return new RuntimeError(
+    ErrorCodes.IdempotencyKeyReused,
+    `commandId ${JSON.stringify(commandId)} was already used on ${actor.aggregateType} ${actor.id} with a different command; send a new commandId for a new command`,
+    { commandId },
+  );
+}
 
 function actorKey(aggregateType: string, id: string): string {
   return aggregateType + '\u0000' + id;

@@ -34,7 +34,7 @@ describe('idempotency', () => {
     expect(partitionHeads(rt.log)).toEqual(heads);
     expect(await rt.history('account', 'a')).toHaveLength(2);
     expect((await rt.load<AccountState>('account', 'a')).state.balance).toBe(40);
-    expect(rt.log.findCommand('account', 'a', 'dep-1')).toEqual({ first: 2, last: 2 });
+    expect(rt.log.findCommand('account', 'a', 'dep-1')).toMatchObject({ first: 2, last: 2, digest: expect.stringMatching(/^v1:/) });
   });
 
   it('answers a retry with the state right after the first attempt even when the stream moved on', async () => {
@@ -118,5 +118,44 @@ describe('idempotency', () => {
     } finally {
       unsubscribe();
     }
+  });
+
+  describe('a commandId reused for a different command', () => {
+    it('is refused with IdempotencyKeyReused and writes nothing, later or in the same batch', async () => {
+      const rt = runtime();
+      await opened(rt, 'reuse');
+      await rt.execute('account', 'reuse', deposit(10), { commandId: 'k-1' });
+      const heads = partitionHeads(rt.log);
+      for (const other of [deposit(11), { type: 'Withdraw', data: { amount: 10 } }]) {
+        await expect(rt.execute('account', 'reuse', other, { commandId: 'k-1' })).rejects.toMatchObject({ code: 'IdempotencyKeyReused', details: { commandId: 'k-1' } });
+      }
+      expect(partitionHeads(rt.log)).toEqual(heads);
+      const [a, b] = await Promise.allSettled([
+        rt.execute('account', 'reuse', deposit(1), { commandId: 'k-2' }),
+        rt.execute('account', 'reuse', deposit(2), { commandId: 'k-2' }),
+      ]);
+      expect(a.status).toBe('fulfilled');
+      expect(b).toMatchObject({ status: 'rejected', reason: { code: 'IdempotencyKeyReused' } });
+      expect((await rt.load<AccountState>('account', 'reuse')).state.balance).toBe(11);
+    });
+
+    it('is told apart from a true retry whose JSON keys come in another order', async () => {
+      const rt = runtime();
+      await rt.execute('account', 'order', { type: 'Open', data: { owner: 'ann' } }, { commandId: 'open-1' });
+      const again = await rt.execute('account', 'order', { type: 'Open', data: JSON.parse('{"owner":"ann"}') as object }, { commandId: 'open-1' });
+      expect(again.duplicate).toBe(true);
+      await expect(rt.execute('account', 'order', { type: 'Open', data: { owner: 'bob' } }, { commandId: 'open-1' })).rejects.toMatchObject({ code: 'IdempotencyKeyReused' });
+    });
+
+    it('is refused after a restart too (the digest is stored with the command id)', async () => {
+      const dataDir = await runtimes.dataDir();
+      const rt = await runtimes.start({ dataDir });
+      await opened(rt, 'kept');
+      await rt.execute('account', 'kept', deposit(4), { commandId: 'k' });
+      await runtimes.close(rt);
+      const again = await runtimes.start({ dataDir, workers: 1 });
+      await expect(again.execute('account', 'kept', deposit(5), { commandId: 'k' })).rejects.toMatchObject({ code: 'IdempotencyKeyReused' });
+      expect(await again.execute('account', 'kept', deposit(4), { commandId: 'k' })).toMatchObject({ duplicate: true, version: 2 });
+    });
   });
 });
