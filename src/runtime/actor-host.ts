@@ -32,7 +32,7 @@ import { PageWriter } from './page-writer.js';
 import { commandDigest } from './command-digest.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
-import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
+import { metaOf, type ResumeResult, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 
 interface PendingReply {
   rid: number;
@@ -135,6 +135,9 @@ export class ActorHost {
         return;
       case 'plugin':
         void this.#pluginRequest(msg.rid, msg.plugin, msg.payload);
+        return;
+      case 'resume':
+        void this.#resume(msg.rid, msg.partition);
         return;
       case 'close':
         void this.#close();
@@ -251,11 +254,36 @@ export class ActorHost {
    */
   readonly #stopped = new Map<number, RuntimeError>();
 
-  #stopPartition(partition: number, err: RuntimeError): void {
-    if (this.#stopped.has(partition)) return;
+  /** Stops the partition (once) and answers the error its commands now get. */
+  #stopPartition(partition: number, err: RuntimeError): RuntimeError {
+    const already = this.#stopped.get(partition);
+    if (already) return already;
     const stopped = new RuntimeError(err.code, `partition ${partition} is stopped: ${err.message}`, { ...err.details, partition });
     this.#stopped.set(partition, stopped);
     this.#send({ kind: 'partition-stopped', partition, error: serializeError(stopped) });
+    return stopped;
+  }
+
+  /**
+   * An operator's "resume" after repairing the damage that stopped a partition: with no batch in flight,
+   * forget every live actor (they re-hydrate from the log as it is now) and read the partition's head
+   * again. If the damage is still there, the next command that meets it stops the partition again.
+   */
+  async #resume(rid: number, partition: number): Promise<void> {
+    try {
+      if (!this.#owned.has(partition)) throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} does not own partition ${partition}`);
+      const result = await this.#exclusive(async (): Promise<ResumeResult> => {
+        const wasStopped = this.#stopped.delete(partition);
+        this.#log.refreshReads();
+        const offset = this.#log.partitionHead(partition);
+        this.#actors.clear();
+        this.#offsets.set(partition, offset);
+        return { partition, wasStopped, offset };
+      });
+      this.#send({ kind: 'reply', reply: { rid, ok: true, result } });
+    } catch (err) {
+      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(asLogError(err, `partition ${partition}`, partition)) } });
+    }
   }
 
   /** Mailbox depth of aggregates that are queued but not hydrated yet. */
@@ -348,7 +376,7 @@ export class ActorHost {
       const partition = partitionOf(req.id, this.#config.totalPartitions);
       const err = asLogError(thrown, `stream ${req.aggregateType}/${req.id}`, partition);
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
-      if (RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog)) this.#stopPartition(partition, err);
+      if (RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog)) out.error = this.#stopPartition(partition, err);
       return out;
     }
     out.actor = actor;
@@ -387,7 +415,7 @@ export class ActorHost {
           ? (err as RuntimeError)
           : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
       // A position found taken, or damage met on the way (invariant 10): nothing more is written there.
-      if (out.error.code === ErrorCodes.CorruptRecord || out.error.code === ErrorCodes.CorruptLog) this.#stopPartition(actor.partition, out.error);
+      if (out.error.code === ErrorCodes.CorruptRecord || out.error.code === ErrorCodes.CorruptLog) out.error = this.#stopPartition(actor.partition, out.error);
     }
     return out;
   }

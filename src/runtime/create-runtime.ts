@@ -12,7 +12,7 @@ import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
 import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
-import type { ActorStats, CommandRequest, CommandResult } from './protocol.js';
+import type { ActorStats, CommandRequest, CommandResult, ResumeResult } from './protocol.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { WorkerSlot } from './worker-slot.js';
 
@@ -59,6 +59,8 @@ export interface PartitionInfo {
   worker: number;
   /** Next offset to be written (= events in the partition). */
   offset: number;
+  /** Why the partition is stopped (damage found in it), when it is; `resumePartition` resumes it. */
+  stopped?: string;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
@@ -116,6 +118,11 @@ export interface Runtime {
   load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
   history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
   partitions(): PartitionInfo[];
+  /**
+   * Resumes a partition stopped on damage (CorruptRecord, CorruptLog), without a restart, once an
+   * operator repaired what stopped it. Its actors re-hydrate from the log; damage still there stops it again.
+   */
+  resumePartition(partition: number): Promise<ResumeResult>;
   /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
   subscribe(listener: CommittedListener): () => void;
   stats(): Promise<ActorStats[]>;
@@ -431,7 +438,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       };
     },
 
-    partitions: () => offsets.map((offset, partition) => ({ partition, worker: ownerOf(partition, W), offset })),
+    partitions: () =>
+      offsets.map((offset, partition) => {
+        const stopped = fatal.get(-1 - partition);
+        return stopped === undefined ? { partition, worker: ownerOf(partition, W), offset } : { partition, worker: ownerOf(partition, W), offset, stopped };
+      }),
+
+    async resumePartition(partition) {
+      if (!Number.isSafeInteger(partition) || partition < 0 || partition >= P) {
+        throw new RuntimeError(ErrorCodes.InvalidQuery, `partition must be an integer in [0, ${P - 1}], got ${JSON.stringify(partition)}`);
+      }
+      const result = await slots[ownerOf(partition, W)]!.request<ResumeResult>(++rid, { kind: 'resume', rid, partition });
+      fatal.delete(-1 - partition);
+      cache.dropPartitions((p) => p === partition);
+      if (result.offset > offsets[partition]!) offsets[partition] = result.offset;
+      return result;
+    },
 
     subscribe(listener) {
       listeners.add(listener);

@@ -96,7 +96,17 @@ export type ToWorker =
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
+  /** An operator resumes a partition stopped on damage (answered with a `reply` carrying ResumeResult). */
+  | { kind: 'resume'; rid: number; partition: number }
   | { kind: 'close' };
+
+export interface ResumeResult {
+  partition: number;
+  /** Whether it was stopped (resuming a running partition is a no-op). */
+  wasStopped: boolean;
+  /** Its head, read again from the log. */
+  offset: number;
+}
 
 export type FromWorker =
   | { kind: 'ready'; offsets: Record<number, number> }

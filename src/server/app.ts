@@ -27,6 +27,7 @@ import { ServerMetrics } from './metrics.js';
 import { aggregateRoutes } from './routes/aggregates.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
+import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { schemaCompiler } from './schema-compilers.js';
@@ -118,6 +119,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views });
+  await app.register(partitionAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   if (options.dashboard !== false) await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
