@@ -39,6 +39,7 @@ import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import { diagnoseWriteError, refusedAfter, storageFailed } from './storage-failure.js';
 import { ViewStore } from './view-store.js';
 
 /** 2: the partition index holds runs of refs (format 1 held one ref per record). */
@@ -77,6 +78,8 @@ export interface StagedWrite {
 }
 
 const WRITER_MARK = Buffer.from([1]);
+/** The key the resume probe writes (in `writers`, never a writer id: those are `actor-host-<n>`). */
+const PROBE_KEY = ['storage-probe'];
 
 export interface FoldResult<S> {
   state: S;
@@ -107,6 +110,8 @@ export class EventLog {
   #lastDone: Promise<void> | null = null;
   #writers: Database<Buffer, Key[]>;
   #chain: { key: Key[]; version: number } | null = null;
+  /** A write of this thread failed and none succeeded since (see `close`). */
+  #unsettledWrite = false;
 
   private constructor(path: string, options: EventLogOptions) {
     this.path = path;
@@ -410,10 +415,18 @@ export class EventLog {
   commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void): Promise<void> {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
+    // lmdb-js may split one turn's writes into several transactions, each with its own promise: all are
+    // awaited (an unawaited one that rejects is an unhandled rejection, which kills a worker thread).
+    const earlier: Promise<unknown>[] = [];
+    const track = (p: Promise<unknown>): void => {
+      if (p === last) return;
+      if (last) earlier.push(last);
+      last = p;
+    };
     const index = this.#indexPuts(staged);
     const write = () => {
-      for (const s of staged) for (const [db, key, value] of s.puts) last = value === null ? db.remove(key) : db.put(key, value);
-      for (const [db, key, value] of index) last = db.put(key, value!);
+      for (const s of staged) for (const [db, key, value] of s.puts) track(value === null ? db.remove(key) : db.put(key, value));
+      for (const [db, key, value] of index) track(db.put(key, value!));
       alsoInTransaction?.();
     };
     const chain = this.#chain;
@@ -424,18 +437,18 @@ export class EventLog {
         void this.#writers.put(chain.key, WRITER_MARK, chain.version + 1);
       });
       chain.version++;
+      const batch = chain.version;
+      for (const p of [...earlier, ...(last ? [last] : [])]) p.catch(() => undefined);
+      earlier.length = 0;
       last = guarded.then((applied) => {
-        if (!applied) throw new Error(`write batch ${chain.version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
+        if (!applied) throw new Error(`write batch ${batch} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
       });
     } else write();
     if (!last) return Promise.resolve();
     // Read `flushed` now, in the turn that queued the writes: it then covers exactly them.
-    const done = Promise.all([last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed]).then(
+    const done = Promise.all([...earlier, last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed]).then(
       () => undefined,
-      (err: unknown) => {
-        this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
-        throw this.#failure;
-      },
+      (err: unknown) => this.#failWrites(err),
     );
     done.catch(() => undefined);
     this.#lastDone = done;
@@ -485,7 +498,8 @@ export class EventLog {
   /**
    * Resolves when every write queued so far is committed and, with `sync` durability, flushed to disk.
    * A failed commit puts the log into a failed state: an fsync error must not be retried as if nothing
-   * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen.
+   * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen, or until
+   * a successful `probeWrite` (runtime/storage-recovery.ts decides when that is safe).
    */
   async durable(): Promise<void> {
     const done = this.#lastDone;
@@ -498,10 +512,50 @@ export class EventLog {
   }
 
   #assertWritable(): void {
-    if (this.#failure) throw this.#failure;
+    if (this.#failure) throw refusedAfter(this.#failure);
   }
 
+  /**
+   * A write failed inside LMDB: from now on this object refuses writes. The error names the cause
+   * (storage-failure.ts) and says the outcome is unknown: a commit whose flush failed may or may not be
+   * on disk, so it is never acknowledged, and its caller is told to retry with the same commandId.
+   */
+  async #failWrites(err: unknown): Promise<never> {
+    this.#unsettledWrite = true;
+    if (!this.#failure) {
+      const failure = storageFailed(await diagnoseWriteError(this.path, err), 'unknown');
+      this.#failure ??= failure;
+    }
+    throw this.#failure;
+  }
+
+  /**
+   * The resume probe (runtime/storage-recovery.ts): one small write to a dedicated key, outside every
+   * writer's chain, awaited until flushed. Throws the diagnosed `StorageFailed` when it fails. On success
+   * this object accepts writes again; whether that is safe for a given failure is the caller's decision
+   * (only "no space" failures are resumed: see storage-recovery.ts).
+   */
+  async probeWrite(): Promise<void> {
+    try {
+      await Promise.all([this.#writers.put(PROBE_KEY, WRITER_MARK), this.#root.flushed]);
+    } catch (err) {
+      this.#unsettledWrite = true;
+      throw storageFailed(await diagnoseWriteError(this.path, err), 'not-applied');
+    }
+    this.#unsettledWrite = false;
+    this.#failure = null;
+  }
+
+  /**
+   * A failed transaction's flush promise never settles in lmdb-js, and `close()` waits for it: after a
+   * failure with no successful write since, the handle is let go without waiting (the native environment
+   * is shared by the process and closed with it), so shutdown stays prompt.
+   */
   async close(): Promise<void> {
+    if (this.#unsettledWrite) {
+      this.#root.close().catch(() => undefined);
+      return;
+    }
     await this.#root.close();
   }
 }

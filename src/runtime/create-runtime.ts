@@ -14,6 +14,7 @@ import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
 import type { ActorStats, CommandRequest, CommandResult } from './protocol.js';
 import { deepFreeze, StateCache } from './state-cache.js';
+import { StorageRecovery, type ResumeResult, type StorageStatus } from './storage-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface ExecuteOptions {
@@ -126,7 +127,13 @@ export interface Runtime {
   /** The main-thread end of a worker plugin (e.g. the projection engine). */
   plugin(name: string): PluginChannel;
   /** Null while healthy; the reason otherwise (a worker down, storage failed). */
-  health(): { ok: boolean; reasons: string[] };
+  health(): { ok: boolean; reasons: string[]; storage?: StorageStatus };
+  /**
+   * After a storage failure (disk full): probe the storage now and, when it is writable again, resume
+   * writes (see storage-recovery.ts; a background probe does the same by itself). Throws
+   * `StorageFailed` with the reason when it cannot resume yet. `resumed: false` when nothing had failed.
+   */
+  resumeWrites(): Promise<ResumeResult>;
   close(): Promise<void>;
 }
 
@@ -222,9 +229,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onPluginEvent(index: number, plugin: string, payload: unknown) {
       for (const l of pluginListeners.get(plugin) ?? []) l(index, payload);
     },
+    // The state cache keeps serving: it holds only acknowledged states, and failed commands already
+    // dropped their aggregate's entry (execute's catch).
+    onStorageFailed(index: number, error: RuntimeError) {
+      recovery.failed(index, error);
+    },
   };
 
   const slots: WorkerSlot[] = [];
+  const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
   for (let w = 0; w < W; w++) {
     slots.push(
       new WorkerSlot(
@@ -241,6 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           idlePassivateMs: o.idlePassivateMs,
           snapshotThinning: o.snapshotThinning,
           plugins: o.plugins,
+          storageReserveBytes: o.storageReserveBytes,
         },
         hooks,
         o.maxInFlightPerWorker,
@@ -439,13 +453,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     health() {
       const reasons = [...fatal.values()];
       for (const s of slots) if (s.down && !fatal.has(s.index)) reasons.push(s.down.message);
+      const storage = recovery.status();
+      const storageReason = recovery.reason();
+      if (storageReason) reasons.push(storageReason);
       if (closed) reasons.push('closed');
-      return { ok: reasons.length === 0, reasons };
+      return { ok: reasons.length === 0, reasons, ...(storage ? { storage } : {}) };
+    },
+
+    resumeWrites() {
+      assertOpen();
+      return recovery.resumeNow();
     },
 
     async close() {
       if (closed) return;
       closed = true;
+      recovery.close();
       await Promise.allSettled(slots.map((s) => s.close()));
       cache.clear();
       listeners.clear();

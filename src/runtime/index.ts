@@ -6,3 +6,4 @@ export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPlug
 export { hydrate, type Hydrated } from './hydrate.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
 export type { ActorStats } from './protocol.js';
+export type { ResumeResult, StorageStatus } from './storage-recovery.js';

@@ -28,6 +28,8 @@ export interface ActorHostConfig {
   /** Keep every n-th persisted snapshot beyond the newest ten (1 = keep all). */
   snapshotThinning: number;
   plugins: WorkerPluginSpec[];
+  /** Free bytes the data dir's file system must keep; below it batches are refused (0 = no reserve). */
+  storageReserveBytes: number;
 }
 
 export interface CommandRequest {
