@@ -434,7 +434,7 @@ export class EventLog {
       // Chained: these writes apply only if the writer's previous batch committed (see startWriteChain).
       const guarded = this.#writers.ifVersion(chain.key, chain.version, () => {
         write();
-        void this.#writers.put(chain.key, WRITER_MARK, chain.version + 1);
+        this.#writers.put(chain.key, WRITER_MARK, chain.version + 1).catch(() => undefined);
       });
       chain.version++;
       const batch = chain.version;

@@ -2,4 +2,4 @@ export { EventLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type FoldResult, t
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { ViewStore, type ViewMeta } from './view-store.js';
 export { lockDataDir, type DirLock } from './dir-lock.js';
-export { describeCause, diagnoseWriteError, freeBytes, isSpaceCause, mountOf, refusedAfter, storageFailed, type StorageCause, type WriteOutcome } from './storage-failure.js';
+export { NEARLY_FULL_BYTES, describeCause, diagnoseWriteError, freeBytes, isSpaceCause, mountOf, refusedAfter, storageFailed, type StorageCause, type WriteOutcome } from './storage-failure.js';

@@ -40,6 +40,9 @@ export interface StorageCause {
 /** errno numbers LMDB hands back (Linux values) and their names. */
 const ERRNO_NAMES: Record<number, string> = { 5: 'EIO', 12: 'ENOMEM', 27: 'EFBIG', 28: 'ENOSPC', 30: 'EROFS', 122: 'EDQUOT' };
 
+/** Below this, a write error LMDB reports as EIO (or without errno) is taken for a full disk. */
+export const NEARLY_FULL_BYTES = 1024 * 1024;
+
 /** Causes that only mean "no room": once space is back, writes may resume (see runtime/storage-recovery.ts). */
 const SPACE_CAUSES = new Set(['ENOSPC', 'EDQUOT']);
 
@@ -97,7 +100,10 @@ export async function diagnoseWriteError(dataDir: string, err: unknown): Promise
   const reason = String((inner as Error | null)?.message ?? inner).slice(0, 300);
   const free = freeBytes(dataDir);
   let cause = typeof code === 'number' ? (ERRNO_NAMES[code] ?? `errno ${code}`) : typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : 'unknown';
-  if (cause === 'unknown' && free === 0) cause = 'ENOSPC';
+  // LMDB turns a short write into EIO ("short write, filesystem full?" in mdb.c): on a file system with
+  // (almost) no space left, that EIO is the full disk. A write-path failure either way: the transaction
+  // was aborted before its meta page was written.
+  if ((cause === 'unknown' || cause === 'EIO') && free !== null && free < NEARLY_FULL_BYTES) cause = 'ENOSPC';
   return { cause, freeBytes: free, mount: mountOf(dataDir), reason };
 }
 

@@ -71,11 +71,20 @@ export class ViewStore {
 
   /** Queue a row write (or removal with `undefined`) into the current write batch. */
   putRow(view: string, generation: number, id: string, row: unknown): Promise<boolean> {
-    return (this.#last = row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row)));
+    return this.#queued(row === undefined ? this.#rows.remove([view, generation, id]) : this.#rows.put([view, generation, id], encodeRecord(row)));
   }
 
   putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<boolean> {
-    return (this.#last = this.#checkpoints.put([view, generation, partition], encodeRecord(offset)));
+    return this.#queued(this.#checkpoints.put([view, generation, partition], encodeRecord(offset)));
+  }
+
+  /**
+   * Callers queue and move on (`committed()` or the log's batch reports a failure): a failed commit must
+   * not also surface as an unhandled rejection, which ends a worker thread.
+   */
+  #queued(p: Promise<boolean>): Promise<boolean> {
+    p.catch(() => undefined);
+    return (this.#last = p);
   }
 
   /** Removes every row and checkpoint of a retired generation. */

@@ -24,7 +24,7 @@
  *   restart (LMDB then reads only what is on disk).
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
-import { describeCause, freeBytes, isSpaceCause, mountOf, storageFailed, type EventLog, type StorageCause } from '../log/index.js';
+import { NEARLY_FULL_BYTES, describeCause, freeBytes, isSpaceCause, mountOf, storageFailed, type EventLog, type StorageCause } from '../log/index.js';
 
 /** First probe delay, doubled after each failed probe up to the max. */
 const FIRST_PROBE_MS = 200;
@@ -95,7 +95,7 @@ export class StorageRecovery {
     const first = this.#failed.values().next().value!;
     const now = describeCause({ cause: s.cause, freeBytes: s.freeBytes, mount: s.mount, reason: String(first.details.reason ?? first.message) });
     const then = s.autoResume
-      ? `writes resume by themselves once more than ${this.#o.reserveBytes} bytes are free (or POST /admin/storage/resume)`
+      ? `writes resume by themselves once more than ${Math.max(this.#o.reserveBytes, NEARLY_FULL_BYTES)} bytes are free (or POST /admin/storage/resume)`
       : 'writes stay stopped until the server is restarted';
     return `storage: writes stopped on worker(s) ${s.workers.join(', ')}: ${now}; ${then}`;
   }
@@ -148,10 +148,13 @@ export class StorageRecovery {
   }
 
   async #probe(byOperator: boolean): Promise<ResumeResult> {
+    // Space first: LMDB may well commit a small probe into pages it freed earlier while the disk is
+    // still full, and resuming then would only fail the next batches again (outcome unknown).
     const free = freeBytes(this.#o.dataDir);
-    if (free !== null && free < this.#o.reserveBytes) {
-      const c: StorageCause = { cause: 'ENOSPC', freeBytes: free, mount: mountOf(this.#o.dataDir), reason: 'free space below the reserve' };
-      throw storageFailed(c, 'not-applied', `, below the reserve of ${this.#o.reserveBytes} bytes: cannot resume yet`);
+    const needed = Math.max(this.#o.reserveBytes, NEARLY_FULL_BYTES);
+    if (free !== null && free < needed) {
+      const c: StorageCause = { cause: 'ENOSPC', freeBytes: free, mount: mountOf(this.#o.dataDir), reason: 'free space below what resuming needs' };
+      throw storageFailed(c, 'not-applied', `; resuming needs ${needed} bytes free: cannot resume yet`);
     }
     await this.#o.log.probeWrite();
     const workers = [...this.#failed.keys()];

@@ -74,6 +74,8 @@ export class WorkerSlot {
   #storageDown: RuntimeError | null = null;
   /** True while `restart` replaces the thread: its exit is expected, not a crash to supervise. */
   #replacing = false;
+  /** While replacing: resolves once the new thread can be sent requests (they wait instead of failing). */
+  #replaced: Promise<void> = Promise.resolve();
   #restarts: number[] = [];
   #onClosed: (() => void) | null = null;
   #ready!: Promise<Record<number, number>>;
@@ -246,6 +248,8 @@ export class WorkerSlot {
   }
 
   request<T>(rid: number, msg: ToWorker): Promise<T> {
+    // A read sent to a thread that is being replaced could be lost with it: it goes to the new one.
+    if (this.#replacing) return this.#replaced.then(() => this.request<T>(rid, msg));
     const p = this.#admit(rid) as Promise<T>;
     if (this.#pending.has(rid)) {
       // Commands queued before this request reach the worker first; a load still answers from durable
@@ -275,6 +279,8 @@ export class WorkerSlot {
     this.#flush();
     const old = this.#worker;
     this.#replacing = true;
+    let replaced!: () => void;
+    this.#replaced = new Promise<void>((resolve) => (replaced = resolve));
     let done!: () => void;
     const closed = new Promise<void>((resolve) => (done = resolve));
     this.#onClosed = done;
@@ -283,11 +289,12 @@ export class WorkerSlot {
     await closed;
     clearTimeout(timer);
     this.#onClosed = null;
-    this.#replacing = false;
-    if (this.#closing) throw errors.closed();
     // Whatever the old thread did not answer before 'closed' it never will.
     this.#failAll(crashed(this.index, 'was replaced'));
-    this.#start();
+    this.#replacing = false;
+    if (!this.#closing) this.#start();
+    replaced();
+    if (this.#closing) throw errors.closed();
     void old.terminate();
     await this.#ready;
     this.#storageDown = null;
