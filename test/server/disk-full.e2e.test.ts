@@ -72,10 +72,12 @@ interface Ledger {
   acked: Map<string, string>; // commandId -> account
   unknown: Map<string, { id: string; amount: number }>;
   failures: Answer[];
+  /** Accounts whose write was answered StorageFailed (their worker's writes are stopped). */
+  failedAccounts: string[];
   errorBodies: string[];
 }
 
-const newLedger = (): Ledger => ({ acked: new Map(), unknown: new Map(), failures: [], errorBodies: [] });
+const newLedger = (): Ledger => ({ acked: new Map(), unknown: new Map(), failures: [], failedAccounts: [], errorBodies: [] });
 
 let seq = 0;
 /** One deposit with a fresh commandId, booked by its outcome. Returns the answer. */
@@ -89,6 +91,7 @@ async function deposit(url: string, id: string, ledger: Ledger, amount = 1, comm
     ledger.errorBodies.push(JSON.stringify(a.body));
     if (a.body.error === 'StorageFailed') {
       ledger.failures.push(a);
+      ledger.failedAccounts.push(id);
       if (a.body.outcome === 'unknown') ledger.unknown.set(commandId, { id, amount });
     }
   }
@@ -144,8 +147,8 @@ async function expectStoppedWell(url: string, accounts: string[], ledger: Ledger
     expect((await get(url, `/aggregates/account/${id}/events?limit=5`)).status).toBe(200);
     expect((await get(url, `/views/balances/${id}`)).status).toBe(200);
   }
-  // A further write is refused at once, and says nothing was written.
-  const again = await deposit(url, accounts[0]!, ledger);
+  // A further write to a stopped worker is refused at once, and says nothing was written.
+  const again = await deposit(url, ledger.failedAccounts[0]!, ledger);
   expect(again.status).toBe(503);
   expect(again.body).toMatchObject({ error: 'StorageFailed', cause: 'ENOSPC', outcome: 'not-applied', retriable: true });
   // /health names the cause.
@@ -193,7 +196,7 @@ async function untilHealthy(url: string): Promise<void> {
 }
 
 describe('a full disk under the server', () => {
-  it('with the free-space reserve: refuses writes before LMDB fails, serves reads, resumes by itself once space is back', async () => {
+  it('with the free-space reserve: refuses writes before LMDB fails, serves reads, resumes by itself once space is back', { timeout: 300_000 }, async () => {
     const dir = join(mnt, 'reserve');
     mkdirSync(dir);
     const reserve = 2 * 1024 * 1024;
@@ -230,7 +233,7 @@ describe('a full disk under the server', () => {
     expect(await server.exited).toBe(0);
   });
 
-  it('with no reserve: LMDB fails the commit, the outcome is unknown, SIGTERM stays prompt, retries by commandId apply once', async () => {
+  it('with no reserve: LMDB fails the commit, the outcome is unknown, SIGTERM stays prompt, retries by commandId apply once', { timeout: 300_000 }, async () => {
     const dir = join(mnt, 'noreserve');
     mkdirSync(dir);
     let server = await start(dir, { STORAGE_RESERVE_BYTES: '0' });
