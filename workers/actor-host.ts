@@ -8,6 +8,15 @@ const port = parentPort!;
 const send = (m: FromWorker): void => (m.kind === 'replies' ? port.postMessage(m, [m.packed.buffer]) : port.postMessage(m));
 const config = (workerData as { config: ActorHostConfig }).config;
 
+// lmdb-js rejects the promise of every write in a failed transaction, including writes queued by code
+// that awaits a later one of the same batch (the log's commit and the views' `committed()` report the
+// failure and stop writing). Such a duplicate must not end the thread: the host keeps serving reads
+// until storage-recovery.ts replaces it. Any other unhandled rejection still crashes the thread.
+process.on('unhandledRejection', (reason) => {
+  if (typeof reason === 'object' && reason !== null && 'commitError' in reason) return;
+  throw reason;
+});
+
 try {
   const host = await ActorHost.start(config, send);
   // After 'closed' is sent the router ends this thread; nothing native is busy by then (node #34567).

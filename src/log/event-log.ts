@@ -53,6 +53,7 @@ import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
 import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-check.js';
 import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
+import { diagnoseWriteError, refusedAfter, storageFailed } from './storage-failure.js';
 import { ViewStore } from './view-store.js';
 
 /**
@@ -96,6 +97,8 @@ export interface StagedWrite {
 const WRITER_MARK = Buffer.from([1]);
 const OWNER_KEY = ['owner'];
 const NO_OVERWRITE = { noOverwrite: true } as const;
+/** The key the resume probe writes (in `writers`, never a writer id: those are `actor-host-<n>`). */
+const PROBE_KEY = ['storage-probe'];
 
 export interface FoldResult<S> {
   state: S;
@@ -126,6 +129,8 @@ export class EventLog {
   #lastDone: Promise<void> | null = null;
   #writers: Database<Buffer, Key[]>;
   #chain: { key: Key[]; version: number; epoch: number } | null = null;
+  /** A write of this thread failed and none succeeded since (see `close`). */
+  #unsettledWrite = false;
 
   private constructor(path: string, options: EventLogOptions) {
     this.path = path;
@@ -470,16 +475,26 @@ export class EventLog {
   commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void): Promise<void> {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
+    // lmdb-js may split one turn's writes into several transactions, each with its own promise: all are
+    // awaited (an unawaited one that rejects is an unhandled rejection, which kills a worker thread).
+    const earlier: Promise<unknown>[] = [];
+    const track = (p: Promise<unknown>): void => {
+      if (p === last) return;
+      if (last) earlier.push(last);
+      last = p;
+    };
     const index = this.#indexPuts(staged);
     /** No-overwrite puts resolve `false` when their key exists (lmdb-js), instead of replacing it. */
     const appends: Promise<boolean>[] = [];
     const appendKeys: Key[][] = [];
     const put = (db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null, append: true | undefined) => {
-      if (value === null) last = db.remove(key);
+      if (value === null) track(db.remove(key));
       else if (append) {
-        appends.push((last = db.put(key, value, NO_OVERWRITE as never)));
+        const p = db.put(key, value, NO_OVERWRITE as never);
+        track(p);
+        appends.push(p);
         appendKeys.push(key);
-      } else last = db.put(key, value);
+      } else track(db.put(key, value));
     };
     const write = () => {
       for (const s of staged) for (const [db, key, value, append] of s.puts) put(db, key, value, append);
@@ -496,9 +511,12 @@ export class EventLog {
       const fenced = this.#writers.ifVersion(OWNER_KEY, chain.epoch, () => {
         chained = this.#writers.ifVersion(chain.key, version, () => {
           write();
-          void this.#writers.put(chain.key, WRITER_MARK, version + 1);
+          this.#writers.put(chain.key, WRITER_MARK, version + 1).catch(() => undefined);
         });
       });
+      // The writes inside the guard settle with the guard: observe them here, the guard below.
+      for (const p of [...earlier, ...(last ? [last] : []), ...appends]) p.catch(() => undefined);
+      earlier.length = 0;
       // Both resolve `false` when skipped (the inner one too when the outer condition failed).
       last = Promise.all([fenced, chained]).then(([owned, inOrder]) => {
         if (!owned || !inOrder) throw this.#notApplied(chain, version);
@@ -506,19 +524,19 @@ export class EventLog {
     } else write();
     if (!last) return Promise.resolve();
     // Read `flushed` now, in the turn that queued the writes: it then covers exactly them.
-    const done = Promise.all([last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed, ...appends]).then(
-      (results) => {
-        for (let i = 0; i < appends.length; i++) {
-          if (results[i + 2] === false) {
+    const done = Promise.all([Promise.all([...earlier, last, this.durability === 'sync' ? this.#root.flushed : this.#root.committed]), Promise.all(appends)]).then(
+      ([, appended]) => {
+        for (let i = 0; i < appended.length; i++) {
+          if (appended[i] === false) {
             const key = appendKeys[i]!;
             throw (this.#failure ??= new RuntimeError(ErrorCodes.CorruptLog, `an append found its position taken at ${JSON.stringify(key)}: the record there was kept and this process stops writing; run \`eventide verify\``, { where: JSON.stringify(key) }));
           }
         }
       },
       (err: unknown) => {
+        // Refused by the fence, or skipped after an earlier failed batch: not a storage fault.
         if (RuntimeError.is(err) && (err.code === ErrorCodes.Fenced || err.code === ErrorCodes.StorageFailed)) throw (this.#failure ??= err);
-        this.#failure ??= new RuntimeError(ErrorCodes.StorageFailed, `the event log stopped accepting writes: ${(err as Error).message}`, {}, false);
-        throw this.#failure;
+        return this.#failWrites(err);
       },
     );
     done.catch(() => undefined);
@@ -538,7 +556,7 @@ export class EventLog {
         { epoch: chain.epoch, current: owner?.version ?? null },
       );
     }
-    return new RuntimeError(ErrorCodes.StorageFailed, `write batch ${version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`);
+    return new RuntimeError(ErrorCodes.StorageFailed, `write batch ${version} of ${String(chain.key[0])} was not applied: an earlier batch of this writer did not commit`, { outcome: 'not-applied' }, true);
   }
 
   /**
@@ -603,7 +621,8 @@ export class EventLog {
   /**
    * Resolves when every write queued so far is committed and, with `sync` durability, flushed to disk.
    * A failed commit puts the log into a failed state: an fsync error must not be retried as if nothing
-   * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen.
+   * happened ("fsyncgate"), so every later write is refused with `StorageFailed` until reopen, or until
+   * a successful `probeWrite` (runtime/storage-recovery.ts decides when that is safe).
    */
   async durable(): Promise<void> {
     const done = this.#lastDone;
@@ -616,10 +635,50 @@ export class EventLog {
   }
 
   #assertWritable(): void {
-    if (this.#failure) throw this.#failure;
+    if (this.#failure) throw refusedAfter(this.#failure);
   }
 
+  /**
+   * A write failed inside LMDB: from now on this object refuses writes. The error names the cause
+   * (storage-failure.ts) and says the outcome is unknown: a commit whose flush failed may or may not be
+   * on disk, so it is never acknowledged, and its caller is told to retry with the same commandId.
+   */
+  async #failWrites(err: unknown): Promise<never> {
+    this.#unsettledWrite = true;
+    if (!this.#failure) {
+      const failure = storageFailed(await diagnoseWriteError(this.path, err), 'unknown');
+      this.#failure ??= failure;
+    }
+    throw this.#failure;
+  }
+
+  /**
+   * The resume probe (runtime/storage-recovery.ts): one small write to a dedicated key, outside every
+   * writer's chain, awaited until flushed. Throws the diagnosed `StorageFailed` when it fails. On success
+   * this object accepts writes again; whether that is safe for a given failure is the caller's decision
+   * (only "no space" failures are resumed: see storage-recovery.ts).
+   */
+  async probeWrite(): Promise<void> {
+    try {
+      await Promise.all([this.#writers.put(PROBE_KEY, WRITER_MARK), this.#root.flushed]);
+    } catch (err) {
+      this.#unsettledWrite = true;
+      throw storageFailed(await diagnoseWriteError(this.path, err), 'not-applied');
+    }
+    this.#unsettledWrite = false;
+    this.#failure = null;
+  }
+
+  /**
+   * A failed transaction's flush promise never settles in lmdb-js, and `close()` waits for it: after a
+   * failure with no successful write since, the handle is let go without waiting (the native environment
+   * is shared by the process and closed with it), so shutdown stays prompt.
+   */
   async close(): Promise<void> {
+    if (this.#unsettledWrite) {
+      this.#root.close().catch(() => undefined);
+      return;
+    }
     await this.#root.close();
   }
 }

@@ -5,3 +5,4 @@ export { lockDataDir, type DirLock } from './dir-lock.js';
 export { asLogError, lmdbDamage } from './storage-errors.js';
 export { corruptRecord } from './record-codec.js';
 export { checkDataDir, readManifest, readMetaPages, LOG_FILE, MANIFEST_FILE, type Manifest, type MetaPage } from './data-dir-check.js';
+export { NEARLY_FULL_BYTES, describeCause, diagnoseWriteError, freeBytes, isSpaceCause, mountOf, refusedAfter, storageFailed, type StorageCause, type WriteOutcome } from './storage-failure.js';

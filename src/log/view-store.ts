@@ -72,12 +72,21 @@ export class ViewStore {
   /** Queue a row write (or removal with `undefined`) into the current write batch. */
   putRow(view: string, generation: number, id: string, row: unknown): Promise<boolean> {
     const key = [view, generation, id];
-    return (this.#last = row === undefined ? this.#rows.remove(key) : this.#rows.put(key, encodeRecord(row, 'view_rows', key)));
+    return this.#queued(row === undefined ? this.#rows.remove(key) : this.#rows.put(key, encodeRecord(row, 'view_rows', key)));
   }
 
   putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<boolean> {
     const key = [view, generation, partition];
-    return (this.#last = this.#checkpoints.put(key, encodeRecord(offset, 'view_checkpoints', key)));
+    return this.#queued(this.#checkpoints.put(key, encodeRecord(offset, 'view_checkpoints', key)));
+  }
+
+  /**
+   * Callers queue and move on (`committed()` or the log's batch reports a failure): a failed commit must
+   * not also surface as an unhandled rejection, which ends a worker thread.
+   */
+  #queued(p: Promise<boolean>): Promise<boolean> {
+    p.catch(() => undefined);
+    return (this.#last = p);
   }
 
   /** Removes every row and checkpoint of a retired generation. */

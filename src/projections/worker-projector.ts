@@ -46,6 +46,8 @@ class Projector implements WorkerPlugin {
   #running = false;
   #dirty = false;
   #closed = false;
+  /** A catch-up pass could not commit (disk full): no pass runs again in this worker (see #run). */
+  #writeFailed = false;
   #idle: (() => void)[] = [];
 
   constructor(ctx: WorkerPluginContext, views: AnyProjection[]) {
@@ -144,7 +146,7 @@ class Projector implements WorkerPlugin {
   }
 
   #schedule(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#writeFailed) return;
     if (this.#running) {
       this.#dirty = true;
       return;
@@ -156,10 +158,16 @@ class Projector implements WorkerPlugin {
   async #run(): Promise<void> {
     try {
       let progressed = true;
-      while (!this.#closed && (progressed || this.#dirty)) {
+      while (!this.#closed && !this.#writeFailed && (progressed || this.#dirty)) {
         this.#dirty = false;
         progressed = await this.#pass();
       }
+    } catch {
+      // The pass's rows and checkpoints did not commit, yet its in-memory checkpoints moved on: this
+      // worker's projection state is no longer the log's. Its host stops writing on the same failure and
+      // is replaced by a fresh worker once storage is writable (runtime/storage-recovery.ts), which reads
+      // the checkpoints back; until then no pass runs (each would fail the same way).
+      this.#writeFailed = true;
     } finally {
       this.#running = false;
       for (const resolve of this.#idle.splice(0)) resolve();

@@ -20,9 +20,13 @@
  * Why two states per actor: `state`/`version` run ahead while a batch is being committed (the next
  * command of the same pass decides on them); `durable*` is what readers may see. A failed commit drops
  * the actor, which then re-hydrates from the log.
+ *
+ * After a storage failure (a failed commit, or a batch refused by the free-space reserve) this host
+ * never writes again: its offsets, chain and pages already count the failed batch. Reads (loads) keep
+ * being served from the log. Writes resume in a fresh host (runtime/storage-recovery.ts restarts it).
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { EventLog, asLogError, type StagedWrite } from '../log/index.js';
+import { EventLog, asLogError, refusedAfter, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
@@ -30,9 +34,10 @@ import { hydrate } from './hydrate.js';
 import { LiveActors, type Actor } from './live-actors.js';
 import { PageWriter } from './page-writer.js';
 import { commandDigest } from './command-digest.js';
+import { StorageGuard } from './storage-guard.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
-import { metaOf, type ResumeResult, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
+import { metaOf, type PartitionResumeResult, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 
 interface PendingReply {
   rid: number;
@@ -88,6 +93,9 @@ export class ActorHost {
   #commandsProcessed = 0;
   #batchesCommitted = 0;
   #plugins: WorkerPlugin[] = [];
+  readonly #guard: StorageGuard;
+  /** The first storage failure of this host: every later write is refused (see the header). */
+  #writeFailure: RuntimeError | null = null;
   /** What the current drain's commands will write, in order; queued into LMDB after the last decide. */
   #staged: StagedWrite[] = [];
   readonly #encoder = createEncoder();
@@ -99,6 +107,7 @@ export class ActorHost {
     this.#deciders = deciders;
     this.#send = send;
     this.#owned = new Set(config.ownedPartitions);
+    this.#guard = new StorageGuard(config.dataDir, config.storageReserveBytes);
     for (const p of config.ownedPartitions) this.#offsets.set(p, log.partitionHead(p));
     if (config.idlePassivateMs > 0) {
       this.#sweeper = setInterval(() => this.#passivateIdle(), Math.max(1000, config.idlePassivateMs / 4));
@@ -272,7 +281,7 @@ export class ActorHost {
   async #resume(rid: number, partition: number): Promise<void> {
     try {
       if (!this.#owned.has(partition)) throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} does not own partition ${partition}`);
-      const result = await this.#exclusive(async (): Promise<ResumeResult> => {
+      const result = await this.#exclusive(async (): Promise<PartitionResumeResult> => {
         const wasStopped = this.#stopped.delete(partition);
         this.#log.refreshReads();
         const offset = this.#log.partitionHead(partition);
@@ -319,6 +328,8 @@ export class ActorHost {
     let done: Promise<void> | null = null;
     if (staged.length > 0) {
       try {
+        if (this.#writeFailure) throw refusedAfter(this.#writeFailure);
+        this.#guard.check(this.#drainClock);
         // Plugins (live projections) write inside the same transaction, and under the same chain guard.
         done = this.#log.commit(
           staged,
@@ -351,7 +362,10 @@ export class ActorHost {
       if (failure === null) this.#durableDrain = drainNo;
       this.#reply(pending, failure);
       if (done && !failure) this.#notifyPlugins(headsOf(pending));
-      if (failure) this.#send({ kind: 'fatal', error: serializeError(failure) });
+      if (failure && !this.#writeFailure) {
+        this.#writeFailure = failure;
+        this.#send({ kind: 'fatal', error: serializeError(failure) });
+      }
     } finally {
       finish();
       this.#inFlight--;
@@ -534,7 +548,8 @@ export class ActorHost {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
       const write = this.#log.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
       if (this.#inPass) this.#staged.push(write);
-      else this.#log.commit([write]);
+      // Derived data: skipped while writes are refused, so a load never fails for want of it.
+      else if (!this.#writeFailure && !this.#log.failure) this.#log.commit([write]);
     }
     const key = actorKey(aggregateType, id);
     const queued = this.#pendingNew.get(key) ?? 0;
@@ -581,7 +596,7 @@ export class ActorHost {
     }
     // Pages still waiting: their drains are durable by now. Derived data: a failure here loses nothing.
     try {
-      const pages = this.#pages.stageDurable(this.#log, this.#durableDrain, Number.MAX_SAFE_INTEGER);
+      const pages = this.#writeFailure ? [] : this.#pages.stageDurable(this.#log, this.#durableDrain, Number.MAX_SAFE_INTEGER);
       if (pages.length) await this.#log.commit(pages);
     } catch {
       // the events are in the log; hydration reads them one by one

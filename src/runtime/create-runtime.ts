@@ -12,8 +12,9 @@ import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
 import { loadDeciders } from './domain-registry.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
-import type { ActorStats, CommandRequest, CommandResult, ResumeResult } from './protocol.js';
+import type { ActorStats, CommandRequest, CommandResult, PartitionResumeResult } from './protocol.js';
 import { deepFreeze, StateCache } from './state-cache.js';
+import { StorageRecovery, type ResumeResult, type StorageStatus } from './storage-recovery.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface ExecuteOptions {
@@ -122,7 +123,7 @@ export interface Runtime {
    * Resumes a partition stopped on damage (CorruptRecord, CorruptLog), without a restart, once an
    * operator repaired what stopped it. Its actors re-hydrate from the log; damage still there stops it again.
    */
-  resumePartition(partition: number): Promise<ResumeResult>;
+  resumePartition(partition: number): Promise<PartitionResumeResult>;
   /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
   subscribe(listener: CommittedListener): () => void;
   stats(): Promise<ActorStats[]>;
@@ -133,7 +134,13 @@ export interface Runtime {
   /** The main-thread end of a worker plugin (e.g. the projection engine). */
   plugin(name: string): PluginChannel;
   /** Null while healthy; the reason otherwise (a worker down, storage failed). */
-  health(): { ok: boolean; reasons: string[] };
+  health(): { ok: boolean; reasons: string[]; storage?: StorageStatus };
+  /**
+   * After a storage failure (disk full): probe the storage now and, when it is writable again, resume
+   * writes (see storage-recovery.ts; a background probe does the same by itself). Throws
+   * `StorageFailed` with the reason when it cannot resume yet. `resumed: false` when nothing had failed.
+   */
+  resumeWrites(): Promise<ResumeResult>;
   close(): Promise<void>;
 }
 
@@ -232,9 +239,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onPluginEvent(index: number, plugin: string, payload: unknown) {
       for (const l of pluginListeners.get(plugin) ?? []) l(index, payload);
     },
+    // The state cache keeps serving: it holds only acknowledged states, and failed commands already
+    // dropped their aggregate's entry (execute's catch).
+    onStorageFailed(index: number, error: RuntimeError) {
+      recovery.failed(index, error);
+    },
   };
 
   const slots: WorkerSlot[] = [];
+  const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
   for (let w = 0; w < W; w++) {
     slots.push(
       new WorkerSlot(
@@ -252,6 +265,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           idlePassivateMs: o.idlePassivateMs,
           snapshotThinning: o.snapshotThinning,
           plugins: o.plugins,
+          storageReserveBytes: o.storageReserveBytes,
         },
         hooks,
         o.maxInFlightPerWorker,
@@ -448,7 +462,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (!Number.isSafeInteger(partition) || partition < 0 || partition >= P) {
         throw new RuntimeError(ErrorCodes.InvalidQuery, `partition must be an integer in [0, ${P - 1}], got ${JSON.stringify(partition)}`);
       }
-      const result = await slots[ownerOf(partition, W)]!.request<ResumeResult>(++rid, { kind: 'resume', rid, partition });
+      const result = await slots[ownerOf(partition, W)]!.request<PartitionResumeResult>(++rid, { kind: 'resume', rid, partition });
       fatal.delete(-1 - partition);
       cache.dropPartitions((p) => p === partition);
       if (result.offset > offsets[partition]!) offsets[partition] = result.offset;
@@ -465,13 +479,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     health() {
       const reasons = [...fatal.values()];
       for (const s of slots) if (s.down && !fatal.has(s.index)) reasons.push(s.down.message);
+      const storage = recovery.status();
+      const storageReason = recovery.reason();
+      if (storageReason) reasons.push(storageReason);
       if (closed) reasons.push('closed');
-      return { ok: reasons.length === 0, reasons };
+      return { ok: reasons.length === 0, reasons, ...(storage ? { storage } : {}) };
+    },
+
+    resumeWrites() {
+      assertOpen();
+      return recovery.resumeNow();
     },
 
     async close() {
       if (closed) return;
       closed = true;
+      recovery.close();
       await Promise.allSettled(slots.map((s) => s.close()));
       cache.clear();
       listeners.clear();

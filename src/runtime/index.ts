@@ -5,4 +5,5 @@ export { builtinDomains, builtinViews, loadDeciders, toModuleUrl, type DomainMod
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate, type Hydrated } from './hydrate.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
-export type { ActorStats, ResumeResult } from './protocol.js';
+export type { ActorStats, PartitionResumeResult } from './protocol.js';
+export type { ResumeResult, StorageStatus } from './storage-recovery.js';

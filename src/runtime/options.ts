@@ -40,6 +40,12 @@ export interface RuntimeOptions {
   views?: DomainModule[];
   /** Extra worker plugins (advanced). The projection engine is always loaded. */
   workerPlugins?: WorkerPluginSpec[];
+  /**
+   * Free space (bytes) the data dir's file system must keep: below it writes are refused with
+   * `StorageFailed` (cause `ENOSPC`) before LMDB meets a full disk, and they resume by themselves once
+   * space is back above it (default 64 MiB; 0 = no reserve).
+   */
+  storageReserveBytes?: number;
   /** Called when a worker thread died and was restarted (for logs and metrics). */
   onWorkerRestart?: (worker: number, reason: string) => void;
 }
@@ -75,6 +81,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
     maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
     snapshotThinning: int('snapshotThinning', o.snapshotThinning, 1, 1_000_000, 1),
+    storageReserveBytes: int('storageReserveBytes', o.storageReserveBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_STORAGE_RESERVE),
     plugins: [
       { module: projectionEngine, options: { views: (o.views ?? builtinViews).map(toModuleUrl) } },
       ...(o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
@@ -86,6 +93,9 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 /** The projection engine's worker side, named by URL: the runtime does not import projections/. */
 const projectionEngine = new URL(`../projections/worker-projector${ext}`, import.meta.url).href;
+
+/** 64 MiB: more than the largest batch a drain writes, small next to any real disk. */
+export const DEFAULT_STORAGE_RESERVE = 64 * 1024 * 1024;
 
 export function defaultWorkers(partitions: number): number {
   return Math.max(1, Math.min(availableParallelism(), partitions));

@@ -30,6 +30,8 @@ export interface ActorHostConfig {
   /** Keep every n-th persisted snapshot beyond the newest ten (1 = keep all). */
   snapshotThinning: number;
   plugins: WorkerPluginSpec[];
+  /** Free bytes the data dir's file system must keep; below it batches are refused (0 = no reserve). */
+  storageReserveBytes: number;
 }
 
 export interface CommandRequest {
@@ -96,11 +98,11 @@ export type ToWorker =
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
-  /** An operator resumes a partition stopped on damage (answered with a `reply` carrying ResumeResult). */
+  /** An operator resumes a partition stopped on damage (answered with a `reply` carrying PartitionResumeResult). */
   | { kind: 'resume'; rid: number; partition: number }
   | { kind: 'close' };
 
-export interface ResumeResult {
+export interface PartitionResumeResult {
   partition: number;
   /** Whether it was stopped (resuming a running partition is a no-op). */
   wasStopped: boolean;

@@ -8,9 +8,14 @@
  * `WorkerCrashed` (their commands may or may not have committed; a retry with the same `commandId` is
  * safe), and is started again; its actors re-hydrate from the log on first use. Commits are atomic, so
  * nothing half-written is visible. Past `maxRestartsPerMinute`, the slot stays down and fails fast.
+ *
+ * A storage failure is not a crash: the worker stays up and keeps answering loads, stats and plugin
+ * requests from the log, while this slot refuses commands at once (nothing written, retriable) until
+ * `restart` hands the partitions to a fresh worker (runtime/storage-recovery.ts decides when).
  */
 import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, RuntimeError, deserializeError, errors, type EventEnvelope, type SerializedError } from '../kernel/index.js';
+import { refusedAfter } from '../log/index.js';
 import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 import { spawnWorker } from './thread-entry.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
@@ -28,6 +33,8 @@ export interface SlotHooks {
   onRestart(index: number, reason: string): void;
   onPluginEvent(index: number, plugin: string, payload: unknown): void;
   onPartitionStopped(partition: number, error: RuntimeError): void;
+  /** The worker's log failed or refused a write; the worker still serves reads. */
+  onStorageFailed(index: number, error: RuntimeError): void;
 }
 
 /**
@@ -63,6 +70,12 @@ export class WorkerSlot {
   #flushScheduled = false;
   #closing = false;
   #down: RuntimeError | null = null;
+  /** Set by a storage failure: commands are refused (reads still go through) until `restart`. */
+  #storageDown: RuntimeError | null = null;
+  /** True while `restart` replaces the thread: its exit is expected, not a crash to supervise. */
+  #replacing = false;
+  /** While replacing: resolves once the new thread can be sent requests (they wait instead of failing). */
+  #replaced: Promise<void> = Promise.resolve();
   #restarts: number[] = [];
   #onClosed: (() => void) | null = null;
   #ready!: Promise<Record<number, number>>;
@@ -88,6 +101,10 @@ export class WorkerSlot {
 
   get down(): RuntimeError | null {
     return this.#down;
+  }
+
+  get storageDown(): RuntimeError | null {
+    return this.#storageDown;
   }
 
   #start(): void {
@@ -123,6 +140,11 @@ export class WorkerSlot {
         case 'fatal': {
           const err = deserializeError(m.error);
           readyReject(err);
+          if (err.code === ErrorCodes.StorageFailed) {
+            this.#storageDown = err;
+            this.#hooks.onStorageFailed(this.index, err);
+            return;
+          }
           this.#down = err;
           this.#hooks.onFatal(this.index, err);
           return;
@@ -135,24 +157,29 @@ export class WorkerSlot {
           return;
       }
     });
+    // The stack goes to the restart hook (server logs), never into an error a client may see.
     let lastError = '';
     worker.on('error', (err) => {
       lastError = `: ${err.stack ?? err.message}`;
-      readyReject(new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} failed: ${err.message}`));
+      readyReject(new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} failed to start`, { worker: this.index }, true));
     });
     worker.on('exit', (code) => {
       if (this.#worker !== worker) return;
+      if (this.#replacing) {
+        this.#onClosed?.();
+        return;
+      }
       if (this.#closing) {
         this.#failAll(errors.closed());
         this.#onClosed?.();
         return;
       }
       const reason = `worker ${this.index} exited with code ${code}${lastError}`;
-      this.#failAll(new RuntimeError(ErrorCodes.WorkerCrashed, `${reason}; the command may not have been applied, retry it (with the same commandId to be safe)`, { worker: this.index }, true));
+      this.#failAll(crashed(this.index, `exited with code ${code}`));
       const now = Date.now();
       this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
-      if (this.#down?.code === ErrorCodes.StorageFailed || this.#restarts.length >= this.#maxRestartsPerMinute) {
-        this.#down ??= new RuntimeError(ErrorCodes.WorkerCrashed, `${reason}; restarted too often, giving up`, { worker: this.index });
+      if (this.#restarts.length >= this.#maxRestartsPerMinute) {
+        this.#down ??= new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} exited with code ${code} and was restarted too often; it stays down`, { worker: this.index });
         return;
       }
       this.#restarts.push(now);
@@ -189,15 +216,16 @@ export class WorkerSlot {
     for (const w of waiters) w.reject(err);
   }
 
-  #admit(rid: number): Promise<unknown> {
+  #admit(rid: number, command = false): Promise<unknown> {
     if (this.#closing) return Promise.reject(errors.closed());
     if (this.#down) return Promise.reject(this.#down);
+    if (command && this.#storageDown) return Promise.reject(refusedAfter(this.#storageDown));
     if (this.#pending.size >= this.#maxInFlight) return Promise.reject(errors.overloaded(`worker ${this.index}`));
     return new Promise((resolve, reject) => this.#pending.set(rid, { resolve, reject }));
   }
 
   execute(req: CommandRequest): Promise<CommandResult> {
-    const p = this.#admit(req.rid) as Promise<CommandResult>;
+    const p = this.#admit(req.rid, true) as Promise<CommandResult>;
     const waiter = this.#pending.get(req.rid);
     if (waiter) {
       waiter.req = req;
@@ -220,6 +248,8 @@ export class WorkerSlot {
   }
 
   request<T>(rid: number, msg: ToWorker): Promise<T> {
+    // A read sent to a thread that is being replaced could be lost with it: it goes to the new one.
+    if (this.#replacing) return this.#replaced.then(() => this.request<T>(rid, msg));
     const p = this.#admit(rid) as Promise<T>;
     if (this.#pending.has(rid)) {
       // Commands queued before this request reach the worker first; a load still answers from durable
@@ -238,6 +268,40 @@ export class WorkerSlot {
     this.#worker.postMessage(msg);
   }
 
+  /**
+   * Hands the partitions to a fresh worker thread: the old one finishes what it was sent, closes its log
+   * and ends; the new one opens the log as at start-up (offsets, write chain, actors and projection
+   * checkpoints all read back from LMDB), so nothing the old thread held in memory survives. Resolves
+   * once the new worker is ready; then commands are admitted again.
+   */
+  async restart(reason: string, timeoutMs = 5000): Promise<void> {
+    if (this.#closing) throw errors.closed();
+    this.#flush();
+    const old = this.#worker;
+    this.#replacing = true;
+    let replaced!: () => void;
+    this.#replaced = new Promise<void>((resolve) => (replaced = resolve));
+    let done!: () => void;
+    const closed = new Promise<void>((resolve) => (done = resolve));
+    this.#onClosed = done;
+    old.postMessage({ kind: 'close' } satisfies ToWorker);
+    const timer = setTimeout(done, timeoutMs);
+    await closed;
+    clearTimeout(timer);
+    this.#onClosed = null;
+    // Whatever the old thread did not answer before 'closed' it never will.
+    this.#failAll(crashed(this.index, 'was replaced'));
+    this.#replacing = false;
+    if (!this.#closing) this.#start();
+    replaced();
+    if (this.#closing) throw errors.closed();
+    void old.terminate();
+    await this.#ready;
+    this.#storageDown = null;
+    this.#down = null;
+    this.#hooks.onRestart(this.index, reason);
+  }
+
   /** Finishes queued work, lets the worker close LMDB, then ends the thread (never terminate a busy addon). */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#closing) return;
@@ -245,7 +309,7 @@ export class WorkerSlot {
     this.#closing = true;
     const worker = this.#worker;
     const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
-    if (this.#down && this.#down.code !== ErrorCodes.StorageFailed) {
+    if (this.#down) {
       // The thread is already gone (restart budget spent).
     } else {
       worker.postMessage({ kind: 'close' } satisfies ToWorker);
@@ -255,4 +319,9 @@ export class WorkerSlot {
     }
     await worker.terminate();
   }
+}
+
+/** What callers of a worker that ended get: retriable, with no stack or path (those go to the server log). */
+function crashed(index: number, what: string): RuntimeError {
+  return new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${index} ${what}; the command may or may not have been applied: retry it with the same commandId`, { worker: index }, true);
 }

@@ -83,8 +83,13 @@ export function errorReply(err: unknown): ErrorReply {
   if (RuntimeError.is(err) && typeof (err as { details?: unknown }).details === 'object') {
     const e = err as RuntimeError;
     const status = statusOfCode(e.code);
-    if (status === 503) headers['retry-after'] = String(retryAfterSeconds(e.details));
-    const body = withDetails(e.code, status === 500 && e.code === ErrorCodes.Internal ? 'internal error' : e.message, e.details);
+    const body = withDetails(e.code, status === 500 && e.code === ErrorCodes.Internal ? 'internal error' : clientSafe(e.message), e.details);
+    if (status === 503) {
+      // One value in both places: the header's whole seconds, and the same in ms in the body.
+      const seconds = retryAfterSeconds(e.details);
+      headers['retry-after'] = String(seconds);
+      if (typeof e.details.retryAfterMs === 'number') body.retryAfterMs = seconds * 1000;
+    }
     if (e.retriable) body.retriable = true;
     return { status, body, headers };
   }
@@ -105,6 +110,20 @@ export function errorReply(err: unknown): ErrorReply {
 function withDetails(code: string, message: string, details: Record<string, unknown> | undefined): ErrorReply['body'] {
   // Details first: a detail named `error` or `message` must never replace the code or the text.
   return { ...(details ?? {}), error: code, message };
+}
+
+/**
+ * What of an error message may reach a client: never a stack trace, never a source file's path (a
+ * worker's crash or a decider's bug may put either into a message). The data dir's mount point in a
+ * `StorageFailed` message is not a source path and stays: operators need it.
+ */
+export function clientSafe(message: string): string {
+  const firstFrame = message.search(/\n\s+at /);
+  const head = firstFrame >= 0 ? message.slice(0, firstFrame) : message;
+  return head
+    .replace(/file:\/\/\S+/g, '<source>')
+    .replace(/(?:\/[\w.@+-]+)+\.(?:[cm]?[jt]s|node)(?::\d+(?::\d+)?)?/g, '<source>')
+    .slice(0, 1000);
 }
 
 function retryAfterSeconds(details: Record<string, unknown>): number {

@@ -9,6 +9,8 @@
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
  *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
+ *   STORAGE_RESERVE_BYTES free space the data dir's disk must keep (default 64 MiB): below it writes get
+ *              503 StorageFailed (ENOSPC) and resume by themselves once space is back
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
   const workers = intEnv('WORKERS', undefined, 1, 256);
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
+  const storageReserveBytes = intEnv('STORAGE_RESERVE_BYTES', undefined, 0, Number.MAX_SAFE_INTEGER);
 
   // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
   // moment); then the same server is handed to fastify, so there is no window of refused connections.
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     dataDir,
     ...(partitions !== undefined ? { partitions } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
   });
 
   // The video pipeline: checks ffmpeg now (a missing or broken binary stops start-up with a clear

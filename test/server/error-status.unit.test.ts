@@ -36,6 +36,28 @@ describe('the error status table', () => {
     expect(errorReply(errors.closed()).headers['retry-after']).toBe('1');
   });
 
+  it('gives Overloaded one retry time: the Retry-After header in whole seconds and the same value in ms in the body', () => {
+    for (const ms of [10, 100, 999, 1000, 2500]) {
+      const r = errorReply(errors.overloaded('x', ms));
+      expect(Number(r.headers['retry-after']) * 1000).toBe(r.body.retryAfterMs);
+      expect(r.body.retryAfterMs).toBe(Math.max(1, Math.ceil(ms / 1000)) * 1000);
+    }
+  });
+
+  it('never sends a stack trace or a source file path in a message, whatever the code', () => {
+    const leaky = new RuntimeError(
+      ErrorCodes.WorkerCrashed,
+      'worker 0 exited: Error: boom at file:///srv/app/src/domain/x.ts:3:9\n    at decide (/srv/app/src/domain/x.ts:3:9)\n    at node:internal/x',
+      {},
+      true,
+    );
+    const body = JSON.stringify(errorReply(leaky).body);
+    expect(body).not.toMatch(/\\n\s+at |x\.ts|file:\/\/|\/srv\/app/);
+    expect(errorReply(leaky).body.message).toMatch(/^worker 0 exited: Error: boom at <source>/);
+    // A data dir's mount point in a disk-full message is not a source path: it stays.
+    expect(errorReply(new RuntimeError(ErrorCodes.StorageFailed, 'disk full (ENOSPC): 0 bytes free on /mnt/data')).body.message).toContain('/mnt/data');
+  });
+
   it('answers an unknown code or a plain Error with a 500 that leaks nothing', () => {
     expect(errorReply(new RuntimeError('SomethingNew', 'x')).status).toBe(500);
     expect(errorReply(new Error('stack secrets'))).toMatchObject({ status: 500, body: { error: 'Internal', message: 'internal error' } });

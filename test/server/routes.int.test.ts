@@ -218,11 +218,11 @@ describe('503 answers from an overloaded or closing runtime', () => {
     return buildServer({ runtime: { ...h.runtime, ...override } as Runtime, defaultMetrics: false, dashboard: false });
   }
 
-  it('answers 503 Overloaded with a Retry-After header from retryAfterMs', async () => {
+  it('answers 503 Overloaded with one retry time: Retry-After in whole seconds, rounded up, and the same in ms in the body', async () => {
     const app = await serverWith({ execute: () => Promise.reject(errors.overloaded('the mailbox of account a', 1500)) });
     const r = await command(app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 } });
     expect(r.status).toBe(503);
-    expect(r.body).toMatchObject({ error: 'Overloaded', retryAfterMs: 1500, retriable: true });
+    expect(r.body).toMatchObject({ error: 'Overloaded', retryAfterMs: 2000, retriable: true });
     expect(r.headers['retry-after']).toBe('2');
     await app.close();
   });

@@ -1,4 +1,7 @@
-/** `/partitions`, `/health` and `/metrics`: what operators and the dashboard poll. */
+/**
+ * `/partitions`, `/health` and `/metrics`: what operators and the dashboard poll; and
+ * `POST /admin/storage/resume`, the operator's "space is back, resume writes now".
+ */
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes } from '../../kernel/index.js';
 import type { ActorStats, Runtime } from '../../runtime/index.js';
@@ -38,10 +41,20 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
     if (stopping() || !h.ok) {
       const status = stopping() ? 'stopping' : 'unhealthy';
       reply.code(503).header('retry-after', '1');
-      return { error: ErrorCodes.Unavailable, message: `the server is ${status}`, status, reasons: stopping() ? ['stopping', ...h.reasons] : h.reasons };
+      return {
+        error: ErrorCodes.Unavailable,
+        message: `the server is ${status}`,
+        status,
+        reasons: stopping() ? ['stopping', ...h.reasons] : h.reasons,
+        ...(h.storage ? { storage: h.storage } : {}),
+      };
     }
     return { status: 'ok', partitions: runtime.partitionCount, workers: runtime.workerCount, aggregateTypes: runtime.aggregateTypes, feedClients: feed.size };
   });
+
+  // Answers 200 { resumed, workers } (resumed: false when writes were not stopped), or 503
+  // StorageFailed saying why not yet (still too little space, or a cause that needs a restart).
+  app.post('/admin/storage/resume', async () => runtime.resumeWrites());
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
