@@ -87,12 +87,14 @@ export class AccountRecord {
     let head = this.#verifiedSeq;
     let headCommandId = this.#boundaryCommandId;
     let from: number | undefined = Math.max(1, this.#verifiedSeq);
+    let boundaryRead = this.#verifiedSeq === 0;
     try {
       while (from !== undefined) {
         const page: { events: Envelope[]; next?: number } = await getJson(`${base}/events?from=${from}&limit=1000`, timeoutMs);
         for (const e of page.events) {
           const cid = e.meta.commandId;
           if (e.seq === this.#verifiedSeq && this.#verifiedSeq > 0) {
+            boundaryRead = true;
             if (cid !== this.#boundaryCommandId) flag('changed', `seq ${e.seq} held ${this.#boundaryCommandId} at the last check, now ${cid}`, cid);
             continue;
           }
@@ -122,6 +124,7 @@ export class AccountRecord {
         }
         from = page.next;
       }
+      if (!boundaryRead) flag('changed', `seq ${this.#verifiedSeq} (${this.#boundaryCommandId}) was in the log at the last check and is gone`, this.#boundaryCommandId);
       for (const [cid, { version }] of this.acked) {
         if (!this.#seen.has(cid)) flag('lost', `${cid} acknowledged at version ${version} is not in the log (head ${head})`, cid);
       }
