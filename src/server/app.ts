@@ -30,6 +30,7 @@ import { feedRoutes } from './routes/feed.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { schemaCompiler } from './schema-compilers.js';
+import { registerSecurity, selectFeedProtocol, type SecurityOptions } from './security/index.js';
 
 /** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
 export type ServerPlugin = FastifyPluginAsync<{ runtime: Runtime }>;
@@ -56,6 +57,8 @@ export interface ServerOptions {
   serverFactory?: FastifyServerOptions['serverFactory'];
   /** Include prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** Tokens and scopes, protected mode, rate and connection limits (see `security/index.ts`). */
+  security?: SecurityOptions;
 }
 
 const MiB = 1024 * 1024;
@@ -94,6 +97,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     void reply.header('connection', 'close').header('retry-after', '1').code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
   });
 
+  registerSecurity(app, options.security);
+
   const views = options.views ?? (await Views.open(runtime));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
@@ -105,7 +110,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   };
 
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: feedOptions.maxPayload, perMessageDeflate: false },
+    options: { maxPayload: feedOptions.maxPayload, perMessageDeflate: false, handleProtocols: selectFeedProtocol },
     // Our own preClose: feed clients get 1001 with a hint to resume, then the ws server closes.
     preClose: async function () {
       stopping = true;

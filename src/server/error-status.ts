@@ -18,15 +18,18 @@ export const ERROR_STATUS = {
   InvalidCommand: 400,
   InvalidQuery: 400,
   UnknownCommandType: 400,
+  Unauthorized: 401,
   Forbidden: 403,
   UnknownAggregateType: 404,
   StreamNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
+  RequestTimeout: 408,
   VersionConflict: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   UpgradeRequired: 426,
+  RateLimited: 429,
   // 5xx: the server cannot answer now. 503s are worth retrying (Retry-After when known).
   Overloaded: 503,
   WorkerCrashed: 503,
@@ -77,7 +80,10 @@ export function errorReply(err: unknown): ErrorReply {
   if (RuntimeError.is(err) && typeof (err as { details?: unknown }).details === 'object') {
     const e = err as RuntimeError;
     const status = statusOfCode(e.code);
-    if (status === 503) headers['retry-after'] = String(retryAfterSeconds(e.details));
+    if (status === 503 || status === 429) headers['retry-after'] = String(retryAfterSeconds(e.details));
+    // RFC 6750: a 401 names the scheme; `invalid_token` tells a client its token was refused, not missing.
+    if (status === 401) headers['www-authenticate'] = e.details.reason === 'invalid_token' ? 'Bearer realm="eventide", error="invalid_token"' : 'Bearer realm="eventide"';
+    if (status === 408) headers.connection = 'close';
     const body = withDetails(e.code, status === 500 && e.code === ErrorCodes.Internal ? 'internal error' : e.message, e.details);
     if (e.retriable) body.retriable = true;
     return { status, body, headers };
@@ -100,6 +106,8 @@ function withDetails(code: string, message: string, details: Record<string, unkn
 }
 
 function retryAfterSeconds(details: Record<string, unknown>): number {
+  // A `retryAfter` detail (whole seconds, as the body shows it) wins, so header and body always agree.
+  if (typeof details.retryAfter === 'number' && Number.isSafeInteger(details.retryAfter) && details.retryAfter >= 1) return details.retryAfter;
   const ms = typeof details.retryAfterMs === 'number' && Number.isFinite(details.retryAfterMs) ? details.retryAfterMs : 1000;
   return Math.max(1, Math.ceil(ms / 1000));
 }
