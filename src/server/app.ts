@@ -7,7 +7,8 @@
  * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
  *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
  *    `{ error, message, ...details }` with the status from `error-status.ts`.
- * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades).
+ * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
+ *    before any hook that may refuse a request (`registerSecurity`; see the comment there).
  *
  * Gotchas:
  * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or
@@ -97,8 +98,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     void reply.header('connection', 'close').header('retry-after', '1').code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
   });
 
-  registerSecurity(app, options.security);
-
   const views = options.views ?? (await Views.open(runtime));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
@@ -119,6 +118,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
   });
   app.addHook('onClose', async () => metrics.close());
+  // After @fastify/websocket: its onRequest hook marks upgrades so that a refused handshake's socket is
+  // destroyed once answered; a hook failing before it would leave that socket (and app.close) hanging.
+  registerSecurity(app, options.security);
 
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });

@@ -54,6 +54,8 @@ interface RouteRequest {
   query: unknown;
 }
 
+const AGGREGATE_ROUTE = /^\/aggregates\/([^/]+)\/:id(\/commands|\/events|\/diff)?$/;
+
 const PUBLIC = new Set(['GET /', 'GET /dashboard/app.js', 'GET /dashboard/style.css', 'GET /health']);
 
 type Rule = (r: RouteRequest) => Scope;
@@ -61,10 +63,6 @@ const typeParam = (level: ScopeLevel): Rule => (r) => withType(level, field(r.pa
 const fixed = (level: ScopeLevel, type?: string): Rule => () => (type === undefined ? { level } : { level, type });
 
 const RULES: Record<string, Rule> = {
-  'POST /aggregates/:type/:id/commands': typeParam('write'),
-  'GET /aggregates/:type/:id': typeParam('read'),
-  'GET /aggregates/:type/:id/events': typeParam('read'),
-  'GET /aggregates/:type/:id/diff': typeParam('read'),
   'POST /videos': fixed('write', 'video'),
   'POST /videos/:id/cancel': fixed('write', 'video'),
   'GET /videos': fixed('read', 'video'),
@@ -84,6 +82,12 @@ export function requiredAccess(r: RouteRequest): Access {
   if (PUBLIC.has(key)) return 'public';
   const rule = RULES[key];
   if (rule) return rule(r);
+  // One route per aggregate type (`/aggregates/account/:id/commands`), plus `:type` for unknown types.
+  const aggregate = r.route === undefined ? null : AGGREGATE_ROUTE.exec(r.route);
+  if (aggregate && (method === 'GET' || aggregate[2] === '/commands')) {
+    const type = aggregate[1] === ':type' ? field(r.params, 'type') : decodeURIComponent(aggregate[1]!);
+    return withType(method === 'GET' ? 'read' : 'write', type);
+  }
   return method === 'GET' ? { level: 'read' } : { level: 'admin' };
 }
 

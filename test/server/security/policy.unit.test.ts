@@ -42,6 +42,10 @@ describe('the route table', () => {
   });
 
   it('needs write of the aggregate type for a command, and read of it to look', () => {
+    expect(access('POST', '/aggregates/account/:id/commands', { id: 'a' })).toEqual({ level: 'write', type: 'account' });
+    expect(access('GET', '/aggregates/account/:id', { id: 'a' })).toEqual({ level: 'read', type: 'account' });
+    expect(access('GET', '/aggregates/account/:id/diff', { id: 'a' })).toEqual({ level: 'read', type: 'account' });
+    expect(access('POST', '/aggregates/account/:id', { id: 'a' })).toEqual({ level: 'admin' });
     expect(access('POST', '/aggregates/:type/:id/commands', { type: 'account', id: 'a' })).toEqual({ level: 'write', type: 'account' });
     expect(access('GET', '/aggregates/:type/:id/events', { type: 'account', id: 'a' })).toEqual({ level: 'read', type: 'account' });
     expect(access('POST', '/videos')).toEqual({ level: 'write', type: 'video' });
