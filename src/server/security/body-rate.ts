@@ -96,13 +96,13 @@ export class BodyRateGuard {
 
   #cut(raw: IncomingMessage, res: ServerResponse, rate: number, elapsedMs: number): void {
     const message = `the request body arrived at ${rate} bytes/s over the last ${Math.round(elapsedMs)} ms; the minimum is ${this.#o.minBytesPerSecond} bytes/s`;
-    const err = new RuntimeError(ErrorCodes.RequestTimeout, message, { minBytesPerSecond: this.#o.minBytesPerSecond });
+    const err = new RuntimeError(ErrorCodes.RequestTimeout, message, { minBodyBytesPerSecond: this.#o.minBytesPerSecond });
     const socket = raw.socket;
     if (!socket || socket.destroyed || res.headersSent) {
       raw.destroy(err);
       return;
     }
-    const body = JSON.stringify({ error: ErrorCodes.RequestTimeout, message, minBytesPerSecond: this.#o.minBytesPerSecond });
+    const body = JSON.stringify({ error: ErrorCodes.RequestTimeout, message, minBodyBytesPerSecond: this.#o.minBytesPerSecond });
     // Destroy only once the answer is in the kernel: closing with a write pending would cancel it.
     socket.write(`HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => raw.destroy(err));
   }
