@@ -175,3 +175,39 @@ describe('a minimum body rate instead of a fixed time', () => {
     await expect(runtime.load('account', 'acc-slow')).rejects.toMatchObject({ code: 'StreamNotFound' });
   });
 });
+
+describe('the body rate never blames the client for the server not reading', () => {
+  let h: Harness;
+  let port: number;
+  let release: () => void = () => undefined;
+  const WINDOW_MS = 200;
+
+  beforeAll(async () => {
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A route that holds the body unread until the test opens the gate: the client has sent it all.
+    const holdingRoute = async (app: import('fastify').FastifyInstance): Promise<void> => {
+      app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+      app.post('/hold', async (request) => {
+        await gate;
+        let bytes = 0;
+        for await (const chunk of request.body as AsyncIterable<Buffer>) bytes += chunk.length;
+        return { bytes };
+      });
+    };
+    h = await harness({ plugins: [holdingRoute], security: { minBodyBytesPerSecond: 1024, bodyRateWindowMs: WINDOW_MS } });
+    await h.listen();
+    port = Number(new URL(h.url).port);
+  });
+  afterAll(() => h?.close());
+
+  it('skips windows while the handler holds unread body data, then completes', async () => {
+    const total = 4 * 1024 * 1024;
+    const answer = http(`http://${ONE}:${port}/hold`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(total, 1) });
+    // Several windows with nothing read by the server: each sweep sees unread data and skips.
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS * 5));
+    release();
+    const r = await answer;
+    expect(r.status).toBe(200);
+    expect(r.json()).toEqual({ bytes: total });
+  });
+});
