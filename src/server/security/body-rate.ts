@@ -21,6 +21,7 @@
  *   the request is registered, not when the socket opened.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 export interface BodyRateOptions {
@@ -52,7 +53,8 @@ export class BodyRateGuard {
 
   /** Watches `raw` until its body is complete or it closes. Bodyless requests are not watched. */
   watch(raw: IncomingMessage, res: ServerResponse): void {
-    if (!hasBody(raw) || raw.complete || !raw.socket) return;
+    // Only real sockets: an injected request (light-my-request) has a stand-in with no byte counts.
+    if (!hasBody(raw) || raw.complete || !(raw.socket instanceof Socket)) return;
     const w: Watched = { raw, res, bytes: raw.socket.bytesRead, at: this.#now() };
     this.#watched.add(w);
     raw.once('close', () => this.#watched.delete(w));
@@ -66,7 +68,7 @@ export class BodyRateGuard {
     for (const w of this.#watched) {
       const { raw, res } = w;
       const socket = raw.socket;
-      if (raw.complete || raw.destroyed || !socket || socket.destroyed) {
+      if (raw.complete || raw.destroyed || !(socket instanceof Socket) || socket.destroyed) {
         this.#watched.delete(w);
         continue;
       }

@@ -23,7 +23,7 @@ import { BodyRateGuard } from './body-rate.js';
 import { AddressCounter, CONNECTION_RETRY_AFTER_S, addressOf, limitConnections } from './connection-limits.js';
 import { bearerToken } from './feed-protocol.js';
 import { RateLimiter } from './rate-limiter.js';
-import { formatScope, grants, requiredAccess } from './scopes.js';
+import { formatScope, grants, requiredAccess, type Access } from './scopes.js';
 import { TokenRegistry, type Principal, type TokenConfig } from './tokens.js';
 
 export { FEED_AUTH_PROTOCOL, selectFeedProtocol } from './feed-protocol.js';
@@ -119,18 +119,12 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions 
       }
     }
 
-    const access = requiredAccess({ method: request.method, route: request.routeOptions.url, params: request.params, query: request.query });
-    if (!registry.enabled) {
-      if (!allowUnauthenticated && !isLoopbackAddress(address)) {
-        return done(new RuntimeError(ErrorCodes.Forbidden, 'protected mode: no tokens are configured, so only loopback clients are served; configure tokens (TOKENS_FILE or EVENTIDE_TOKENS) or set ALLOW_UNAUTHENTICATED=1'));
-      }
-    } else if (access !== 'public') {
-      if (token === undefined) return done(new RuntimeError(ErrorCodes.Unauthorized, 'this server needs a bearer token: send Authorization: Bearer <token>', { reason: 'missing_token' }));
-      if (!principal) return done(new RuntimeError(ErrorCodes.Unauthorized, 'the bearer token is not valid', { reason: 'invalid_token' }));
-      if (!grants(principal.scopes, access)) {
-        return done(new RuntimeError(ErrorCodes.Forbidden, `token "${principal.name}" lacks the scope ${formatScope(access)}`, { required: formatScope(access) }));
-      }
-    }
+    const refusal = registry.enabled
+      ? authorize(requiredAccess({ method: request.method, route: request.routeOptions.url, params: request.params, query: request.query }), token, principal)
+      : allowUnauthenticated || isLoopbackAddress(address)
+        ? undefined
+        : new RuntimeError(ErrorCodes.Forbidden, 'protected mode: no tokens are configured, so only loopback clients are served; configure tokens (TOKENS_FILE or EVENTIDE_TOKENS) or set ALLOW_UNAUTHENTICATED=1');
+    if (refusal) return done(refusal);
     if (principal) principals.set(request, principal);
 
     if (request.routeOptions.url === '/feed' && request.headers.upgrade?.toLowerCase() === 'websocket' && !feedPerAddress.admit(request.raw.socket)) {
@@ -138,4 +132,14 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions 
     }
     done();
   });
+}
+
+/** Why a request with tokens configured may not pass (401 or 403), or undefined when it may. */
+function authorize(access: Access, token: string | undefined, principal: Principal | undefined): RuntimeError | undefined {
+  if (access === 'public') return undefined;
+  if (token === undefined) return new RuntimeError(ErrorCodes.Unauthorized, 'this server needs a bearer token: send Authorization: Bearer <token>', { reason: 'missing_token' });
+  if (!principal) return new RuntimeError(ErrorCodes.Unauthorized, 'the bearer token is not valid', { reason: 'invalid_token' });
+  if (grants(principal.scopes, access)) return undefined;
+  const required = formatScope(access);
+  return new RuntimeError(ErrorCodes.Forbidden, `token "${principal.name}" lacks the scope ${required}`, { required });
 }
