@@ -36,8 +36,14 @@ export const ErrorCodes = {
   DeciderFailed: 'DeciderFailed',
   ViewLagging: 'ViewLagging',
   ProjectionFailed: 'ProjectionFailed',
-  /** A WebSocket handshake from an Origin that is not allowed. */
+  /** No bearer token, or one the server does not know (HTTP 401 with `WWW-Authenticate: Bearer`). */
+  Unauthorized: 'Unauthorized',
+  /** A valid token without the scope the route needs, or a WebSocket handshake from an Origin that is not allowed. */
   Forbidden: 'Forbidden',
+  /** The request body arrived slower than the minimum rate (a slow-body attack, or a link too slow to finish). */
+  RequestTimeout: 'RequestTimeout',
+  /** The client sent more requests than its rate limit allows: retry after `retryAfter` seconds. */
+  RateLimited: 'RateLimited',
   /** A plain HTTP GET on a WebSocket-only route. */
   UpgradeRequired: 'UpgradeRequired',
   /** The server is starting or stopping, or the runtime reports itself unhealthy. */

@@ -7,7 +7,8 @@
  * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
  *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
  *    `{ error, message, ...details }` with the status from `error-status.ts`.
- * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades).
+ * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
+ *    before any hook that may refuse a request (`registerSecurity`; see the comment there).
  *
  * Gotchas:
  * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or
@@ -31,6 +32,7 @@ import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { schemaCompiler } from './schema-compilers.js';
+import { registerSecurity, selectFeedProtocol, type SecurityOptions } from './security/index.js';
 
 /** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
 export type ServerPlugin = FastifyPluginAsync<{ runtime: Runtime }>;
@@ -57,6 +59,8 @@ export interface ServerOptions {
   serverFactory?: FastifyServerOptions['serverFactory'];
   /** Include prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** Tokens and scopes, protected mode, rate and connection limits (see `security/index.ts`). */
+  security?: SecurityOptions;
 }
 
 const MiB = 1024 * 1024;
@@ -106,7 +110,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   };
 
   await app.register(fastifyWebsocket, {
-    options: { maxPayload: feedOptions.maxPayload, perMessageDeflate: false },
+    options: { maxPayload: feedOptions.maxPayload, perMessageDeflate: false, handleProtocols: selectFeedProtocol },
     // Our own preClose: feed clients get 1001 with a hint to resume, then the ws server closes.
     preClose: async function () {
       stopping = true;
@@ -115,6 +119,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
   });
   app.addHook('onClose', async () => metrics.close());
+  // After @fastify/websocket: its onRequest hook marks upgrades so that a refused handshake's socket is
+  // destroyed once answered; a hook failing before it would leave that socket (and app.close) hanging.
+  registerSecurity(app, options.security);
 
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });

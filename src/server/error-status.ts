@@ -19,16 +19,19 @@ export const ERROR_STATUS = {
   InvalidCommand: 400,
   InvalidQuery: 400,
   UnknownCommandType: 400,
+  Unauthorized: 401,
   Forbidden: 403,
   UnknownAggregateType: 404,
   StreamNotFound: 404,
   NotFound: 404,
   MethodNotAllowed: 405,
+  RequestTimeout: 408,
   VersionConflict: 409,
   IdempotencyKeyReused: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   UpgradeRequired: 426,
+  RateLimited: 429,
   // 5xx: the server cannot answer now. 503s are worth retrying (Retry-After when known).
   Overloaded: 503,
   WorkerCrashed: 503,
@@ -84,12 +87,15 @@ export function errorReply(err: unknown): ErrorReply {
     const e = err as RuntimeError;
     const status = statusOfCode(e.code);
     const body = withDetails(e.code, status === 500 && e.code === ErrorCodes.Internal ? 'internal error' : clientSafe(e.message), e.details);
-    if (status === 503) {
+    if (status === 503 || status === 429) {
       // One value in both places: the header's whole seconds, and the same in ms in the body.
       const seconds = retryAfterSeconds(e.details);
       headers['retry-after'] = String(seconds);
       if (typeof e.details.retryAfterMs === 'number') body.retryAfterMs = seconds * 1000;
     }
+    // RFC 6750: a 401 names the scheme; `invalid_token` tells a client its token was refused, not missing.
+    if (status === 401) headers['www-authenticate'] = e.details.reason === 'invalid_token' ? 'Bearer realm="eventide", error="invalid_token"' : 'Bearer realm="eventide"';
+    if (status === 408) headers.connection = 'close';
     if (e.retriable) body.retriable = true;
     return { status, body, headers };
   }
@@ -127,6 +133,8 @@ export function clientSafe(message: string): string {
 }
 
 function retryAfterSeconds(details: Record<string, unknown>): number {
+  // A `retryAfter` detail (whole seconds, as the body shows it) wins, so header and body always agree.
+  if (typeof details.retryAfter === 'number' && Number.isSafeInteger(details.retryAfter) && details.retryAfter >= 1) return details.retryAfter;
   const ms = typeof details.retryAfterMs === 'number' && Number.isFinite(details.retryAfterMs) ? details.retryAfterMs : 1000;
   return Math.max(1, Math.ceil(ms / 1000));
 }

@@ -5,3 +5,4 @@ export { FEED_CLOSE, type FeedFilter } from './feed/client.js';
 export type { FeedOptions } from './feed/hub.js';
 export { formatPosition, parsePosition } from './feed/position.js';
 export { envelopeJson, type EnvelopeJson } from './envelope-json.js';
+export { SECURITY_DEFAULTS, principalOf, type Principal, type SecurityOptions, type TokenConfig } from './security/index.js';

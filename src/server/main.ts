@@ -11,6 +11,9 @@
  *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
  *   STORAGE_RESERVE_BYTES free space the data dir's disk must keep (default 64 MiB): below it writes get
  *              503 StorageFailed (ENOSPC) and resume by themselves once space is back
+ *   TOKENS_FILE / EVENTIDE_TOKENS  bearer tokens; ALLOW_UNAUTHENTICATED=1 to serve a non-loopback HOST without
+ *   them; RATE_LIMIT(_BURST), MAX_CONNECTIONS(_PER_ADDRESS), MAX_FEED_PER_ADDRESS, HEADERS_TIMEOUT_MS,
+ *   MIN_BODY_RATE, BODY_RATE_WINDOW_MS  (docs/http-api.md, "Security")
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -22,15 +25,11 @@ import { createServer, type RequestListener } from 'node:http';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
 import { buildServer, type ServerPlugin } from './app.js';
+import { intEnv as intEnvOf } from './env.js';
 import { videoRoutes } from './routes/videos.js';
+import { assertSafeBind, securityFromEnv } from './security/index.js';
 
-function intEnv(name: string, fallback: number | undefined, min: number, max: number): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  return n;
-}
+const intEnv = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => intEnvOf(process.env, name, fallback, min, max);
 
 async function main(): Promise<void> {
   const dataDir = process.env.DATA_DIR || './data';
@@ -41,6 +40,9 @@ async function main(): Promise<void> {
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
   const storageReserveBytes = intEnv('STORAGE_RESERVE_BYTES', undefined, 0, Number.MAX_SAFE_INTEGER);
+  // Before listening: a public address without tokens stops start-up here (protected mode).
+  const security = securityFromEnv(process.env);
+  assertSafeBind(host, security);
 
   // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
   // moment); then the same server is handed to fastify, so there is no window of refused connections.
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
       return server;
     },
     plugins,
+    security,
     logger: { level: process.env.LOG_LEVEL || 'info' },
     ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
   });

@@ -1,7 +1,8 @@
 /**
  * The dashboard in real headless Chromium (playwright-core driving the Debian `chromium` package): it
  * connects to the feed, shows a command sent through the API, shows a video's status and progress, and
- * renders hostile data as text. Set DASHBOARD_SCREENSHOT=<file.png> to keep a screenshot.
+ * renders hostile data as text; on a server with tokens it asks for one and then works the same.
+ * Set DASHBOARD_SCREENSHOT=<file.png> to keep a screenshot.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -98,5 +99,58 @@ describe('the dashboard page', () => {
     await expect.poll(() => page.locator('.video').count()).toBe(4);
     await page.waitForTimeout(2500); // one partitions poll and the row animation
     await page.screenshot({ path: file, fullPage: true });
+  });
+});
+
+describe('the dashboard on a server with tokens', () => {
+  const READ = 'dashboard-read-token-0123456789';
+  const WRITE = 'dashboard-write-token-0123456789';
+  let secured: Harness;
+  let securedPage: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    secured = await harness({ security: { tokens: [{ name: 'viewer', token: READ, scopes: ['read'] }, { name: 'writer', token: WRITE, scopes: ['write'] }] } });
+    await secured.listen();
+    securedPage = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    securedPage.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+  afterAll(async () => {
+    await securedPage?.close();
+    await secured?.close();
+  });
+
+  it('asks for a token, refuses a wrong one, then follows the feed with a right one', async () => {
+    await securedPage.goto(secured.url);
+    await securedPage.locator('#auth').waitFor({ state: 'visible' });
+    expect(await securedPage.textContent('#conn')).toBe('offline');
+
+    await securedPage.fill('#auth-token', 'not-the-token-0000000000');
+    await securedPage.press('#auth-token', 'Enter');
+    await expect.poll(() => securedPage.textContent('#auth-error')).toBe('the server refused this token');
+    await securedPage.locator('#auth').waitFor({ state: 'visible' });
+
+    await securedPage.fill('#auth-token', READ);
+    await securedPage.click('#auth button');
+    await expect.poll(() => securedPage.textContent('#conn')).toBe('live');
+    expect(await securedPage.locator('#auth').isVisible()).toBe(false);
+
+    const res = await fetch(`${secured.url}/aggregates/account/acc-secured/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${WRITE}` },
+      body: JSON.stringify({ type: 'Open', data: { owner: 'Grace' } }),
+    });
+    expect(res.status).toBe(200);
+    await securedPage.locator('#events tr', { hasText: 'acc-secured' }).waitFor();
+    await expect.poll(() => securedPage.locator('#partitions li').count()).toBe(4);
+  });
+
+  it('keeps the token for the tab (sessionStorage), never in the URL', async () => {
+    expect(await securedPage.evaluate("sessionStorage.getItem('eventide.token')")).toBe(READ);
+    await securedPage.reload();
+    await expect.poll(() => securedPage.textContent('#conn')).toBe('live');
+    expect(await securedPage.locator('#auth').isVisible()).toBe(false);
+    expect(securedPage.url()).not.toContain(READ);
+    expect(pageErrors).toEqual([]);
   });
 });

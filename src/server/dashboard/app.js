@@ -1,6 +1,11 @@
 // The live dashboard: one WebSocket to /feed, a poll of /partitions, plain DOM.
 // Every value from the server goes into the page through textContent or a CSS width, never innerHTML:
 // event data is user input (owner names, failure reasons, ids).
+//
+// Tokens: when the API answers 401, the page shows a token field and keeps what is typed in
+// sessionStorage (gone with the tab, never in a URL). It goes out as `Authorization: Bearer` on fetches
+// and, since a browser cannot set headers on a WebSocket, as the subprotocol pair
+// ['eventide.bearer', token] on the feed.
 
 const RECENT_EVENTS = 50;
 const MAX_VIDEOS = 24;
@@ -24,27 +29,78 @@ const state = {
   dirty: false,
 };
 
+// ---------------------------------------------------------------- the token
+
+const TOKEN_KEY = 'eventide.token';
+const FEED_AUTH_PROTOCOL = 'eventide.bearer';
+let authorized = true;
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** fetch with the token; a 401 shows the token form and answers null. */
+async function api(path) {
+  const t = token();
+  const res = await fetch(path, t ? { headers: { authorization: `Bearer ${t}` } } : {});
+  if (res.status === 401) {
+    askForToken(t ? 'the server refused this token' : '');
+    return null;
+  }
+  return res;
+}
+
+function askForToken(problem) {
+  authorized = false;
+  setConnection('offline');
+  $('auth').classList.remove('hidden');
+  $('auth-error').textContent = problem;
+  $('auth-token').focus();
+}
+
+$('auth').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const value = $('auth-token').value.trim();
+  if (!value) return;
+  sessionStorage.setItem(TOKEN_KEY, value);
+  $('auth-token').value = '';
+  $('auth').classList.add('hidden');
+  $('auth-error').textContent = '';
+  authorized = true;
+  start();
+});
+
 // ---------------------------------------------------------------- the feed
 
 let retryMs = 500;
+let polling = false;
+/** The feed socket, so a token given while one is still connecting does not start a second one. */
+let feed = null;
 
 async function start() {
   let from = 'now';
   try {
-    const res = await fetch('/partitions');
+    const res = await api('/partitions');
+    if (!res) return; // waiting for a token
     const body = await res.json();
     from = body.partitions.map((p) => Math.max(0, p.offset - HISTORY_PER_PARTITION)).join('.');
   } catch {
     // The server is not up yet: connect from now and let the reconnect loop do the rest.
   }
-  connect(from);
-  pollPartitions();
+  connect(state.position ?? from);
+  if (!polling) {
+    polling = true;
+    pollPartitions();
+  }
 }
 
 function connect(from) {
+  if (!authorized || (feed && feed.readyState <= WebSocket.OPEN)) return;
   setConnection('connecting');
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const ws = new WebSocket(`${proto}//${location.host}/feed?from=${encodeURIComponent(from)}`);
+  const t = token();
+  const ws = new WebSocket(`${proto}//${location.host}/feed?from=${encodeURIComponent(from)}`, t ? [FEED_AUTH_PROTOCOL, t] : []);
+  feed = ws;
   ws.onmessage = (m) => {
     let msg;
     try {
@@ -64,7 +120,9 @@ function connect(from) {
     schedule();
   };
   ws.onclose = () => {
+    feed = null;
     setConnection('offline');
+    if (!authorized) return; // start() reconnects once a token is given
     // Resume exactly where the last processed message left off: no gap, no duplicate (also after 4008/1001).
     setTimeout(() => connect(state.position ?? 'now'), retryMs);
     retryMs = Math.min(retryMs * 2, 10_000);
@@ -203,8 +261,8 @@ function cell(className, text) {
 
 async function pollPartitions() {
   try {
-    const res = await fetch('/partitions');
-    if (res.ok) renderPartitions(await res.json());
+    const res = authorized ? await api('/partitions') : null;
+    if (res?.ok) renderPartitions(await res.json());
   } catch {
     // Shown as offline by the feed already.
   }
