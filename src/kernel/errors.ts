@@ -38,6 +38,16 @@ export const ErrorCodes = {
   Unavailable: 'Unavailable',
   /** The route exists, but not with this method. */
   MethodNotAllowed: 'MethodNotAllowed',
+  /** The request is not valid HTTP (a bad request line, a bad URL, an HTTP/1.1 request without Host). */
+  BadRequest: 'BadRequest',
+  /** The Host header names a host this server does not answer for (DNS rebinding defence). */
+  HostNotAllowed: 'HostNotAllowed',
+  /** The client did not send a whole request in time (Node's headers/request timeout). */
+  RequestTimeout: 'RequestTimeout',
+  /** The URL, or one of its path segments, is longer than the server accepts. */
+  UriTooLong: 'UriTooLong',
+  /** The request's headers are larger than the server accepts. */
+  HeadersTooLarge: 'HeadersTooLarge',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

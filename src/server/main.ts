@@ -6,6 +6,8 @@
  *   PARTITIONS partition count for a NEW data dir (default 16; an existing one keeps its own)
  *   WORKERS    actor worker threads (default: CPU count, at most PARTITIONS)
  *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
+ *   ALLOWED_HOSTS extra Host names the server answers for (comma-separated, or * for any); localhost,
+ *              127.0.0.1, [::1] and the address a request arrived at always are (DNS rebinding defence)
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
  *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
@@ -19,7 +21,9 @@
 import { createServer, type RequestListener } from 'node:http';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
+import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
+import { clientErrorHandler } from './error-handlers.js';
 import { videoRoutes } from './routes/videos.js';
 
 function intEnv(name: string, fallback: number | undefined, min: number, max: number): number | undefined {
@@ -38,6 +42,8 @@ async function main(): Promise<void> {
   const workers = intEnv('WORKERS', undefined, 1, 256);
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
+  const allowedHosts = allowedHostsFromEnv(process.env.ALLOWED_HOSTS);
+  resolveAllowedHosts(allowedHosts); // a bad entry stops start-up now, before anything listens
 
   // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
   // moment); then the same server is handed to fastify, so there is no window of refused connections.
@@ -46,7 +52,11 @@ async function main(): Promise<void> {
     res.end(JSON.stringify({ error: 'Unavailable', message: 'the server is starting', status: 'starting' }));
   };
   let fastifyHandler: RequestListener | undefined;
-  const server = createServer((req, res) => handle(req, res));
+  // requireHostHeader off: the app's Host check answers a missing Host in the JSON error shape. Until
+  // fastify takes the server over (it installs the same client-error handler), ours answers Node's own
+  // parse errors (bad request line, oversized headers, timeouts) in that shape too.
+  const server = createServer({ requireHostHeader: false }, (req, res) => handle(req, res));
+  server.on('clientError', clientErrorHandler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host }, () => {
@@ -87,10 +97,12 @@ async function main(): Promise<void> {
     },
     plugins,
     logger: { level: process.env.LOG_LEVEL || 'info' },
+    ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
   });
 
   pipeline.setLogger(app.log);
+  server.off('clientError', clientErrorHandler); // fastify's (the same handler, with its logger) is on now
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
