@@ -34,6 +34,7 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** `String.prototype.isWellFormed` (Node 20; the ES2024 lib typing is not in this tsconfig's ES2023). */
 const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const MAX_PATH = 200;
 
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 export function mediaTypeOf(header: string | undefined): string | undefined {
@@ -67,10 +68,9 @@ export function useStrictJsonParser(app: FastifyInstance): void {
       if (err) return done(err, undefined);
       const bad = SURROGATE_ESCAPE.test(text) ? illFormedPath(value) : undefined;
       if (bad === undefined) return done(null, value);
-      done(
-        new RuntimeError(ErrorCodes.InvalidCommand, `body${bad.path} ${bad.key ? 'has a key that is' : 'is'} not well-formed Unicode (a lone UTF-16 surrogate such as \\udc00)`, { path: bad.path }),
-        undefined,
-      );
+      // A path into a deeply nested body can be long: the answer and the log line keep its start.
+      const path = bad.path.length > MAX_PATH ? `${bad.path.slice(0, MAX_PATH)}...` : bad.path;
+      done(new RuntimeError(ErrorCodes.InvalidCommand, `body${path} ${bad.key ? 'has a key that is' : 'is'} not well-formed Unicode (a lone UTF-16 surrogate such as \\udc00)`, { path }), undefined);
     });
   });
 }

@@ -19,6 +19,7 @@
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
 import { createServer, type RequestListener } from 'node:http';
+import { isIP } from 'node:net';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
@@ -42,7 +43,10 @@ async function main(): Promise<void> {
   const workers = intEnv('WORKERS', undefined, 1, 256);
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
-  const allowedHosts = allowedHostsFromEnv(process.env.ALLOWED_HOSTS);
+  // The bind address is allowed as the Host: an IP literal by the socket's local address (allowed-hosts.ts),
+  // a name (HOST=box.lan) by adding it here.
+  const fromEnv = allowedHostsFromEnv(process.env.ALLOWED_HOSTS);
+  const allowedHosts = fromEnv === '*' ? fromEnv : isIP(host) ? fromEnv : [...(fromEnv ?? []), host];
   resolveAllowedHosts(allowedHosts); // a bad entry stops start-up now, before anything listens
 
   // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
