@@ -8,9 +8,9 @@
  *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
  *    `{ error, message, ...details }` with the status from `error-status.ts`.
  * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades).
- * 3. The edge checks run first, as root `onRequest` hooks, for every route and plugin and for the feed's
- *    handshake: the Host header (`allowed-hosts.ts`), then JSON-only bodies on mutating routes
- *    (`json-body.ts`). Errors Node or the router raise before a route runs go through
+ * 3. The edge checks run as a root `onRequest` hook before any route's own hooks, for every route and
+ *    plugin and for the feed's handshake: the Host header (`allowed-hosts.ts`), then JSON-only bodies on
+ *    mutating routes (`json-body.ts`). It is added after `@fastify/websocket` (see there). Errors Node or the router raise before a route runs go through
  *    `error-handlers.ts`, so even a bad request line is answered `{ error, message }`.
  *
  * Gotchas:
