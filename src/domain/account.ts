@@ -26,6 +26,8 @@ const amount = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }
 export const accountDecider: Decider<AccountState, AccountCommand, AccountEvent> = {
   type: 'account',
   snapshotVersion: 1,
+  // Every account command is a client's request.
+  publicCommands: ['Open', 'Deposit', 'Withdraw'],
   commands: {
     Open: {
       type: 'object',

@@ -36,6 +36,12 @@ export interface Decider<S = unknown, C extends Command = Command, E extends Dom
   readonly snapshotVersion: number;
   /** One JSON schema per command type, for the `data` of that command. */
   readonly commands: Readonly<Record<C['type'], JsonSchema>>;
+  /**
+   * The command types an outside client may send (over HTTP). Every other command is internal: only
+   * in-process callers (`runtime.execute`, e.g. the video pipeline) may send it. Listing none is allowed
+   * and is the safe choice for a decider whose commands carry server-made facts (paths, attempts).
+   */
+  readonly publicCommands: readonly C['type'][];
   initialState(): S;
   decide(command: C, state: S, context: DecideContext): E[];
   evolve(state: S, event: E): S;

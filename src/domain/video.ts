@@ -79,6 +79,10 @@ export const STATUS_AFTER: Readonly<Record<VideoEvent['type'], VideoStatus>> = {
 export const videoDecider: Decider<VideoState, VideoCommand, VideoEvent> = {
   type: 'video',
   snapshotVersion: 1,
+  // Only a cancel is a client's request. Upload carries a server-made path and checksum, and the
+  // processing commands report what the encode jobs did: accepting them from a client would let anyone
+  // mark any file a finished rendition (issue 11). The pipeline sends them through `runtime.execute`.
+  publicCommands: ['Cancel'],
   commands: {
     Upload: obj(['path', 'bytes', 'sha256'], {
       path: storedPath,

@@ -40,7 +40,7 @@ export const ErrorCodes = {
   Unauthorized: 'Unauthorized',
   /** A valid token without the scope the route needs, or a WebSocket handshake from an Origin that is not allowed. */
   Forbidden: 'Forbidden',
-  /** The request body arrived slower than the minimum rate (a slow-body attack, or a link too slow to finish). */
+  /** The request (headers, or a body slower than the minimum rate) was not received in time. */
   RequestTimeout: 'RequestTimeout',
   /** The client sent more requests than its rate limit allows: retry after `retryAfter` seconds. */
   RateLimited: 'RateLimited',
@@ -50,6 +50,14 @@ export const ErrorCodes = {
   Unavailable: 'Unavailable',
   /** The route exists, but not with this method. */
   MethodNotAllowed: 'MethodNotAllowed',
+  /** The request is not valid HTTP (a bad request line, a bad URL, an HTTP/1.1 request without Host). */
+  BadRequest: 'BadRequest',
+  /** The Host header names a host this server does not answer for (DNS rebinding defence). */
+  HostNotAllowed: 'HostNotAllowed',
+  /** The URL, or one of its path segments, is longer than the server accepts. */
+  UriTooLong: 'UriTooLong',
+  /** The request's headers are larger than the server accepts. */
+  HeadersTooLarge: 'HeadersTooLarge',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -34,6 +34,12 @@ export async function loadDeciders(moduleUrls: readonly string[]): Promise<Map<s
     if (!d || typeof d.decide !== 'function' || typeof d.evolve !== 'function' || typeof d.type !== 'string') {
       throw new RuntimeError(ErrorCodes.InvalidOptions, `${url} does not export a decider (default export with type, decide, evolve)`);
     }
+    // A module written in plain JS may lack `publicCommands` (then none is public, the safe default); a
+    // list that names a command the decider does not have is a typo that would hide a command: refuse it.
+    const pub: unknown = (d as { publicCommands?: unknown }).publicCommands;
+    if (pub !== undefined && (!Array.isArray(pub) || pub.some((c) => typeof c !== 'string' || !Object.hasOwn(d.commands, c)))) {
+      throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: publicCommands must list command types of ${JSON.stringify(d.type)}`);
+    }
     if (out.has(d.type)) throw new RuntimeError(ErrorCodes.InvalidOptions, `two domain modules define aggregate type ${JSON.stringify(d.type)}`);
     out.set(d.type, d);
   }

@@ -8,20 +8,28 @@
  *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
  *    `{ error, message, ...details }` with the status from `error-status.ts`.
  * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
- *    before any hook that may refuse a request (`registerSecurity`; see the comment there).
+ *    before any hook that may refuse a request (`registerSecurity`, the edge checks; see the comments there).
+ * 3. The edge checks run as a root `onRequest` hook before any route's own hooks, for every route and
+ *    plugin and for the feed's handshake: the Host header (`allowed-hosts.ts`), then JSON-only bodies on
+ *    mutating routes (`json-body.ts`). Errors Node or the router raise before a route runs go through
+ *    `error-handlers.ts`, so even a bad request line is answered `{ error, message }`.
  *
  * Gotchas:
  * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or
  *   `constructor.prototype` is refused with 400 before any code sees it (tested).
  * - `return503OnClosing` is off because fastify's own 503 body does not follow our error format; the
  *   `onRequest` hook below answers 503 `Unavailable` instead while the server stops.
+ * - With a `serverFactory`, create the server with `requireHostHeader: false` (as `main.ts` does), or
+ *   Node answers an HTTP/1.1 request without Host itself, with an empty 400.
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { ErrorCodes } from '../kernel/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Views } from '../projections/index.js';
-import { errorReply } from './error-status.js';
+import { checkHost, resolveAllowedHosts, type AllowedHostsOption } from './allowed-hosts.js';
+import { NOSNIFF, clientErrorHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-handlers.js';
+import { checkJsonOnly, useStrictJsonParser } from './json-body.js';
 import { FEED_CLOSE } from './feed/client.js';
 import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
@@ -61,6 +69,12 @@ export interface ServerOptions {
   defaultMetrics?: boolean;
   /** Tokens and scopes, protected mode, rate and connection limits (see `security/index.ts`). */
   security?: SecurityOptions;
+  /**
+   * Host names this server answers for besides `localhost`, `127.0.0.1`, `[::1]` and the address a
+   * request arrived at; `'*'` turns the Host check off. A request naming another host gets 421
+   * `HostNotAllowed` (see allowed-hosts.ts).
+   */
+  allowedHosts?: AllowedHostsOption;
 }
 
 const MiB = 1024 * 1024;
@@ -69,6 +83,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const { runtime } = options;
   const commandBodyLimit = options.commandBodyLimit ?? MiB;
   const feedOptions = resolveFeedOptions(options.feed);
+  const allowedHosts = resolveAllowedHosts(options.allowedHosts);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: Math.max(commandBodyLimit, MiB),
@@ -78,25 +93,29 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     forceCloseConnections: 'idle',
     // Ids may be 128 characters; longer ones must reach the schema (400 InvalidId), not miss the route.
     routerOptions: { maxParamLength: 1024 },
+    // The Host check answers a missing Host itself, in the error shape (see allowed-hosts.ts).
+    http: { requireHostHeader: false },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });
 
   app.setValidatorCompiler(schemaCompiler());
-  app.setErrorHandler((err, request, reply) => {
-    const r = errorReply(err);
-    if (r.status >= 500 && r.status !== 503) request.log.error({ err }, 'request failed');
-    void reply.code(r.status).headers(r.headers).send(r.body);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'NotFound', message: `no route ${request.method} ${request.url.slice(0, 200)}` });
-  });
+  useStrictJsonParser(app);
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler(notFoundHandler(app));
 
   let stopping = false;
   // Runs on every request, so callback style: an async hook costs a promise and a microtask each time.
-  // After answering, a callback hook must not call `done`.
+  // After answering, a callback hook must not call `done`; passing an error to `done` answers it.
   app.addHook('onRequest', (_request, reply, done) => {
     if (!stopping) return done();
     void reply.header('connection', 'close').header('retry-after', '1').code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
+  });
+  // No answer of this server is meant to be sniffed into another type (an upload served as HTML).
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    void reply.header('x-content-type-options', NOSNIFF);
+    done();
   });
 
   const views = options.views ?? (await Views.open(runtime));
@@ -119,8 +138,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
   });
   app.addHook('onClose', async () => metrics.close());
-  // After @fastify/websocket: its onRequest hook marks upgrades so that a refused handshake's socket is
-  // destroyed once answered; a hook failing before it would leave that socket (and app.close) hanging.
+
+  // The edge checks (allowed-hosts.ts, json-body.ts), then tokens and limits (security/). Both after
+  // @fastify/websocket on purpose: its own onRequest hook marks an upgrade request so that the socket is
+  // destroyed after an error answer; a handshake refused before that hook ran would leave its socket open
+  // (and `app.close()` waiting on it).
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      checkHost(request.raw, allowedHosts);
+      checkJsonOnly(request);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  });
+  // Tokens, scopes, rate limits: after the Host check (a rebinding page is refused as a foreign host).
   registerSecurity(app, options.security);
 
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });

@@ -15,6 +15,7 @@ import { asLogError } from '../log/index.js';
 /** Every code the server can answer with, and its status. `satisfies` makes a missing kernel code a type error. */
 export const ERROR_STATUS = {
   // 4xx: the request is wrong; sending it again unchanged fails again.
+  BadRequest: 400,
   InvalidId: 400,
   InvalidCommand: 400,
   InvalidQuery: 400,
@@ -29,9 +30,12 @@ export const ERROR_STATUS = {
   VersionConflict: 409,
   IdempotencyKeyReused: 409,
   PayloadTooLarge: 413,
+  UriTooLong: 414,
   UnsupportedMediaType: 415,
+  HostNotAllowed: 421,
   UpgradeRequired: 426,
   RateLimited: 429,
+  HeadersTooLarge: 431,
   // 5xx: the server cannot answer now. 503s are worth retrying (Retry-After when known).
   Overloaded: 503,
   WorkerCrashed: 503,
@@ -75,6 +79,9 @@ const FASTIFY_CODES: Record<string, { code: string; message: string }> = {
     code: ErrorCodes.InvalidCommand,
     message: 'the body is not valid JSON, or it has a __proto__ or constructor.prototype key (refused: prototype pollution)',
   },
+  // Raised by the router before any route runs (they reach us through fastify's `frameworkErrors`).
+  FST_ERR_BAD_URL: { code: ErrorCodes.BadRequest, message: 'the URL is not valid (a malformed percent-encoding?)' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: ErrorCodes.UriTooLong, message: 'a path segment of the URL is longer than the server accepts' },
 };
 
 /** Builds the reply for anything thrown by a route, a hook or fastify itself (parsers, schema validation). */
@@ -146,13 +153,24 @@ export interface SchemaError {
   params?: Record<string, unknown>;
 }
 
-/** A route schema rejected the request: which code depends on the part that was wrong. */
+/**
+ * A route schema rejected the request: which code depends on the part that was wrong. The answer names
+ * the offending field both in `path` (a JSON pointer: `/data/amount`) and in the message
+ * (`body/data/amount must be integer`), including a missing or an unexpected one, which Ajv itself
+ * reports on the parent object.
+ */
 export function validationReply(errors: readonly SchemaError[], part: string): ErrorReply {
   const first = errors[0] ?? {};
-  const path = first.instancePath ?? '';
-  const what = `${part}${path} ${first.message ?? 'is invalid'}`;
+  const named = first.params?.missingProperty ?? first.params?.additionalProperty;
+  const path = `${first.instancePath ?? ''}${typeof named === 'string' ? `/${named.slice(0, 64)}` : ''}`;
+  const what =
+    first.keyword === 'required'
+      ? `${part}${path} is required`
+      : first.keyword === 'additionalProperties'
+        ? `${part}${path} is not a known field`
+        : `${part}${path} ${first.message ?? 'is invalid'}`;
   if (part === 'params') {
-    return { status: 400, body: { error: ErrorCodes.InvalidId, message: `id must match [A-Za-z0-9_.:-]{1,128} (${what})` }, headers: {} };
+    return { status: 400, body: { path, error: ErrorCodes.InvalidId, message: `id must match [A-Za-z0-9_.:-]{1,128} (${what})` }, headers: {} };
   }
   const code = part === 'body' ? ErrorCodes.InvalidCommand : ErrorCodes.InvalidQuery;
   return { status: 400, body: { path, error: code, message: what }, headers: {} };

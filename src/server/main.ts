@@ -6,6 +6,8 @@
  *   PARTITIONS partition count for a NEW data dir (default 16; an existing one keeps its own)
  *   WORKERS    actor worker threads (default: CPU count, at most PARTITIONS)
  *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
+ *   ALLOWED_HOSTS extra Host names the server answers for (comma-separated, or * for any); localhost,
+ *              127.0.0.1, [::1] and the address a request arrived at always are (DNS rebinding defence)
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
  *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
@@ -22,10 +24,13 @@
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
 import { createServer, type RequestListener } from 'node:http';
+import { isIP } from 'node:net';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
+import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { intEnv as intEnvOf } from './env.js';
+import { clientErrorHandler } from './error-handlers.js';
 import { videoRoutes } from './routes/videos.js';
 import { assertSafeBind, securityFromEnv } from './security/index.js';
 
@@ -43,6 +48,11 @@ async function main(): Promise<void> {
   // Before listening: a public address without tokens stops start-up here (protected mode).
   const security = securityFromEnv(process.env);
   assertSafeBind(host, security);
+  // The bind address is allowed as the Host: an IP literal by the socket's local address (allowed-hosts.ts),
+  // a name (HOST=box.lan) by adding it here.
+  const fromEnv = allowedHostsFromEnv(process.env.ALLOWED_HOSTS);
+  const allowedHosts = fromEnv === '*' ? fromEnv : isIP(host) ? fromEnv : [...(fromEnv ?? []), host];
+  resolveAllowedHosts(allowedHosts); // a bad entry stops start-up now, before anything listens
 
   // Listen first and answer 503 "starting" until the runtime is open (replaying a big log takes a
   // moment); then the same server is handed to fastify, so there is no window of refused connections.
@@ -51,7 +61,11 @@ async function main(): Promise<void> {
     res.end(JSON.stringify({ error: 'Unavailable', message: 'the server is starting', status: 'starting' }));
   };
   let fastifyHandler: RequestListener | undefined;
-  const server = createServer((req, res) => handle(req, res));
+  // requireHostHeader off: the app's Host check answers a missing Host in the JSON error shape. Until
+  // fastify takes the server over (it installs the same client-error handler), ours answers Node's own
+  // parse errors (bad request line, oversized headers, timeouts) in that shape too.
+  const server = createServer({ requireHostHeader: false }, (req, res) => handle(req, res));
+  server.on('clientError', clientErrorHandler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host }, () => {
@@ -94,10 +108,12 @@ async function main(): Promise<void> {
     plugins,
     security,
     logger: { level: process.env.LOG_LEVEL || 'info' },
+    ...(allowedHosts !== undefined ? { allowedHosts } : {}),
     ...(origins ? { feed: { allowedOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim()).filter(Boolean) } } : {}),
   });
 
   pipeline.setLogger(app.log);
+  server.off('clientError', clientErrorHandler); // fastify's (the same handler, with its logger) is on now
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {

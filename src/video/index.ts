@@ -1,5 +1,5 @@
 /** The video pipeline's public surface: uploads, the encode reactor and its pool, ffmpeg discovery. */
-export { createVideoPipeline, DEFAULT_MAX_UPLOAD_BYTES, type VideoPipeline, type VideoPipelineOptions, type VideoPipelineStats, type UploadResult, type VideoListPage } from './pipeline.js';
+export { createVideoPipeline, ACCEPTED_UPLOAD_TYPE, DEFAULT_MAX_UPLOAD_BYTES, type VideoPipeline, type VideoPipelineOptions, type VideoPipelineStats, type UploadResult, type VideoListPage } from './pipeline.js';
 export { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
 export { VideoStorage } from './storage.js';
 export { planNext, silentLogger, type Plan, type VideoLogger } from './reactor.js';

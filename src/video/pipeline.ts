@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { VideoState, VideoStatus } from '../domain/index.js';
-import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
 import type { ExecuteResult, LoadResult, Runtime } from '../runtime/index.js';
 import { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
 import { resolveEncodeSettings, type EncodeSettings } from './media-policy.js';
@@ -19,6 +19,12 @@ import { VideoStatusIndex } from './status-index.js';
 import { VideoStorage } from './storage.js';
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+
+/**
+ * The media types an upload may be sent as (the HTTP route refuses others with 415). None is a CORS
+ * "simple" type, so a web page cannot upload cross-site without a preflight.
+ */
+export const ACCEPTED_UPLOAD_TYPE = /^(?:application\/octet-stream|video\/[a-z0-9][a-z0-9.+-]{0,60})$/;
 
 export interface VideoPipelineOptions {
   runtime: Runtime;
@@ -139,7 +145,10 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
     history: (id, opts = {}) => runtime.history('video', id, opts),
 
     async cancel(id, reason) {
-      const r = await runtime.execute<VideoState>('video', id, { type: 'Cancel', data: reason !== undefined ? { reason } : {} });
+      // The decider's `VideoNotUploaded` (a stream with no upload) means: no such video, 404.
+      const r = await runtime.execute<VideoState>('video', id, { type: 'Cancel', data: reason !== undefined ? { reason } : {} }).catch((err: unknown) => {
+        throw RuntimeError.is(err, 'VideoNotUploaded') ? errors.streamNotFound('video', id) : err;
+      });
       await reactor.stopLocal(id);
       return r;
     },
@@ -190,8 +199,12 @@ export function tooLarge(limit: number): RuntimeError {
   return new RuntimeError(ErrorCodes.PayloadTooLarge, `the upload exceeds the ${limit}-byte limit`, { limit });
 }
 
-/** The client's Content-Type, kept as metadata only if it is a plain `type/subtype`. */
+/**
+ * The declared Content-Type, recorded as metadata only when it is one of the accepted upload types
+ * (normalised, parameters dropped). It is never used to serve a file: renditions are `video/mp4` and
+ * thumbnails `image/jpeg`, whatever an upload claimed.
+ */
 function mediaType(ct: string | undefined): string | undefined {
   const t = ct?.split(';', 1)[0]?.trim().toLowerCase();
-  return t && /^[a-z0-9][a-z0-9!#$&^_.+-]{0,40}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,50}$/.test(t) ? t : undefined;
+  return t && ACCEPTED_UPLOAD_TYPE.test(t) ? t : undefined;
 }

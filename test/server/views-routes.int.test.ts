@@ -13,8 +13,9 @@ describe('the history routes: views, read-your-writes, rebuild, reconcile and di
     const res = await h.app.inject({ method: 'GET', url });
     return { status: res.statusCode, body: res.json() as Record<string, any> };
   };
+  // Mutating routes take JSON only; an empty body with the JSON content type is "no body".
   const post = async (url: string) => {
-    const res = await h.app.inject({ method: 'POST', url });
+    const res = await h.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' } });
     return { status: res.statusCode, body: res.json() as Record<string, any> };
   };
 

@@ -13,6 +13,7 @@ export const accountV2Decider: Decider<AccountStateV2, AccountCommand, AccountEv
   type: 'account',
   snapshotVersion: 2,
   commands: accountDecider.commands,
+  publicCommands: accountDecider.publicCommands,
   initialState: () => ({ ...accountDecider.initialState(), events: 0 }),
   decide: (command, state, context) => accountDecider.decide(command, state, context),
   evolve: (state, event) => ({ ...accountDecider.evolve(state, event), events: state.events + 1 }),

@@ -27,6 +27,7 @@ const empty = { type: 'object', additionalProperties: false, properties: {} };
 export const crashyDecider: Decider<CrashyState, CrashyCommand, CrashyEvent> = {
   type: 'crashy',
   snapshotVersion: 1,
+  publicCommands: [],
   commands: {
     Ok: { type: 'object', additionalProperties: false, properties: { n: { type: 'integer', minimum: 1, maximum: 10 } } },
     Throw: empty,

@@ -44,7 +44,7 @@ describe('cancelling a running encode', () => {
     await v.pipeline.idle();
     const types = (await v.runtime.history('video', id)).map((e) => e.type);
     expect(types).toEqual(['VideoUploaded', 'VideoProcessingStarted', 'VideoCancelled']);
-    const again = await v.app.inject({ method: 'POST', url: `/videos/${id}/cancel` });
+    const again = await v.app.inject({ method: 'POST', url: `/videos/${id}/cancel`, payload: {} });
     expect(again.statusCode).toBe(409);
   });
 });

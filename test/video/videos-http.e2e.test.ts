@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VideoState } from '../../src/domain/index.js';
+import { request } from '../support/raw-http.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 import { decodeErrors, makeClip, probe } from './support/media.js';
 import { startVideoApp, statusTrail, uploadBytes, waitForStatus, type VideoApp } from './support/video-app.js';
@@ -95,6 +96,33 @@ describe('POST /videos -> SUCCEEDED', () => {
     expect(past.headers['content-range']).toBe(`bytes */${size}`);
   });
 
+  it('honours If-Range: a Range is used only while the validator still matches, else the whole file (200)', async () => {
+    const url = `/videos/${id}/renditions/240`;
+    const whole = await v.app.inject({ url });
+    const etag = whole.headers.etag as string;
+    const lastModified = whole.headers['last-modified'] as string;
+    expect(etag).toMatch(/^"[0-9a-f]+-[0-9a-f]+"$/);
+    for (const validator of [etag, lastModified]) {
+      const same = await v.app.inject({ url, headers: { range: 'bytes=0-9', 'if-range': validator } });
+      expect(same.statusCode).toBe(206);
+      expect(same.rawPayload).toEqual(whole.rawPayload.subarray(0, 10));
+    }
+    for (const validator of ['"another-file"', `W/${etag}`, 'Tue, 01 Dec 2020 00:00:00 GMT', 'not a date']) {
+      const changed = await v.app.inject({ url, headers: { range: 'bytes=0-9', 'if-range': validator } });
+      expect(changed.statusCode).toBe(200);
+      expect(changed.headers['content-range']).toBeUndefined();
+      expect(changed.rawPayload).toEqual(whole.rawPayload);
+    }
+  });
+
+  it('serves files with a fixed type and X-Content-Type-Options: nosniff', async () => {
+    for (const [path, type] of [[`/videos/${id}/renditions/240`, 'video/mp4'], [`/videos/${id}/thumbnail`, 'image/jpeg']] as const) {
+      const res = await v.app.inject({ url: path, headers: { range: 'bytes=0-0' } });
+      expect(res.headers['content-type']).toBe(type);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('serves the thumbnail as a JPEG', async () => {
     const res = await v.app.inject({ url: `/videos/${id}/thumbnail` });
     expect(res.statusCode).toBe(200);
@@ -105,9 +133,17 @@ describe('POST /videos -> SUCCEEDED', () => {
   it('GET /videos?status=SUCCEEDED lists it; a final video cannot be cancelled (409)', async () => {
     const list = (await v.app.inject({ url: '/videos?status=SUCCEEDED' })).json();
     expect(list.videos.map((x: { id: string }) => x.id)).toContain(id);
-    const cancel = await v.app.inject({ method: 'POST', url: `/videos/${id}/cancel` });
+    const cancel = await v.app.inject({ method: 'POST', url: `/videos/${id}/cancel`, payload: {} });
     expect(cancel.statusCode).toBe(409);
     expect(cancel.json()).toMatchObject({ error: 'InvalidVideoStatus' });
+  });
+
+  it('refuses a cancel without content-type: application/json (a CORS simple request) with 415', async () => {
+    for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }]) {
+      const res = await v.app.inject({ method: 'POST', url: `/videos/${id}/cancel`, headers, ...(Object.keys(headers).length ? { payload: 'reason=x' } : {}) });
+      expect(res.statusCode).toBe(415);
+      expect(res.json()).toMatchObject({ error: 'UnsupportedMediaType' });
+    }
   });
 });
 
@@ -169,6 +205,25 @@ describe('upload limits and bad requests', () => {
     expect(up.status).toBe(status);
     expect(up.body).toMatchObject({ error: code });
     expect(await videoDirs()).toEqual(before);
+  });
+
+  it('an upload without a Content-Type is told to send application/octet-stream (415), not JSON', async () => {
+    const before = await videoDirs();
+    if (!v.app.server.listening) await v.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = v.app.server.address() as AddressInfo;
+    const res = await request(`http://127.0.0.1:${port}`, { method: 'POST', path: '/videos', body: Buffer.from('not sent as a video') });
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.status).toBe(415);
+    expect(res.json()).toMatchObject({ error: 'UnsupportedMediaType', message: expect.stringContaining('application/octet-stream') });
+    expect(res.json().message).not.toContain('application/json');
+    expect(await videoDirs()).toEqual(before);
+  });
+
+  it('POST /videos/:id/cancel of a video that does not exist -> 404 StreamNotFound', async () => {
+    const res = await v.app.inject({ method: 'POST', url: '/videos/v-nope/cancel', payload: {} });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: 'StreamNotFound' });
+    expect(v.runtime.log.streamHead('video', 'v-nope').version).toBe(0);
   });
 
   it('an upload sent as video/mp4 is accepted too', async () => {

@@ -10,7 +10,7 @@ import { ErrorCodes, ID_PATTERN, RuntimeError, errors, type EventEnvelope } from
 import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
 import { commandReplyJson, envelopeJson } from '../envelope-json.js';
 import { type ServerMetrics, outcomeOfStatus } from '../metrics.js';
-import { commandBodySchema, type CommandBody } from './command-schema.js';
+import { commandBodySchema, publicCommandsOf, type CommandBody } from './command-schema.js';
 
 export interface AggregateRoutesOptions {
   runtime: Runtime;
@@ -53,7 +53,9 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
   for (const type of runtime.aggregateTypes) {
     const decider = runtime.decider(type)!;
     const base = `/aggregates/${encodeURIComponent(type)}/:id`;
-    const knownCommands = Object.keys(decider.commands);
+    // Only public commands are accepted here (see command-schema.ts); internal ones are unknown to clients.
+    const knownCommands = publicCommandsOf(decider);
+    const bodySchema = commandBodySchema(decider);
 
     app.post<{ Params: { id: string }; Body: CommandBody }>(
       `${base}/commands`,
@@ -61,12 +63,13 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         bodyLimit: commandBodyLimit,
         // Validation errors reach the handler, which can name the known command types.
         attachValidation: true,
-        schema: { params: idParams, body: commandBodySchema(decider) },
+        schema: { params: idParams, ...(bodySchema ? { body: bodySchema } : {}) },
         onResponse: recordCommand(type),
       },
       async (request, reply) => {
         if (request.validationError) throw commandValidationError(request.validationError, knownCommands);
         const body = request.body;
+        if (!bodySchema) throw unknownCommand((body as { type?: unknown } | undefined)?.type, knownCommands);
         const r = await runtime.execute(type, request.params.id, { type: body.type, data: body.data ?? {} }, executeOptions(body));
         if (r.duplicate) duplicates.add(request);
         // The JSON text is built here in one pass (see envelope-json.ts); a string with a JSON content type
@@ -82,7 +85,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
       async (request) => {
         const { version, at } = request.query;
         if (version !== undefined && at !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'give either version or at, not both');
-        const options: LoadOptions = { ...(version !== undefined ? { version } : {}), ...(at !== undefined ? { at } : {}) };
+        const options: LoadOptions = { ...(version !== undefined ? { version } : {}), ...(at !== undefined ? { at: timeOf(at, 'at') } : {}) };
         const r = await runtime.load(type, request.params.id, options);
         return { id: r.id, type: r.type, version: r.version, state: r.state };
       },
@@ -119,7 +122,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         },
       },
       async (request) => {
-        const d = await runtime.diff(type, request.params.id, pointOf(request.query.from), pointOf(request.query.to));
+        const d = await runtime.diff(type, request.params.id, pointOf(request.query.from, 'from'), pointOf(request.query.to, 'to'));
         return {
           id: request.params.id,
           type,
@@ -153,20 +156,46 @@ function executeOptions(body: CommandBody): ExecuteOptions {
   };
 }
 
+/**
+ * An ISO-8601 date (`2026-12-01`, UTC midnight) or date-time with a zone (`Z` or `+01:00`). Not whatever
+ * `Date.parse` happens to accept (`Tue, 01 Dec 2026`, or a zone-less time read in the server's own zone).
+ */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/** ISO_8601's shape, a real calendar day (`Date.parse` turns 2026-02-30 into March 2) and a real time. */
+function isIsoTime(raw: string): boolean {
+  if (!ISO_8601.test(raw) || !Number.isFinite(Date.parse(raw))) return false;
+  const [y, m, d] = raw.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
+}
+
+/** `?at=`: epoch ms (digits) or an ISO-8601 time. */
+function timeOf(raw: string, name: string): number | string {
+  if (/^\d{1,15}$/.test(raw)) return Number(raw);
+  if (isIsoTime(raw)) return raw;
+  throw new RuntimeError(ErrorCodes.InvalidQuery, `${name} must be epoch ms or an ISO-8601 time (2026-12-01T10:00:00Z); got ${JSON.stringify(raw.slice(0, 64))}`, { field: name });
+}
+
 /** `12` is version 12; `t:1764000000000` is epoch ms; anything else must be an ISO-8601 time. */
-function pointOf(raw: string): LoadOptions {
+function pointOf(raw: string, name: 'from' | 'to'): LoadOptions {
   if (/^\d{1,15}$/.test(raw)) return { version: Number(raw) };
   if (/^t:\d{1,15}$/.test(raw)) return { at: Number(raw.slice(2)) };
-  if (!Number.isFinite(Date.parse(raw))) throw new RuntimeError(ErrorCodes.InvalidQuery, `a diff point is a version, an ISO-8601 time or t:<epoch ms>; got ${JSON.stringify(raw)}`);
+  if (!isIsoTime(raw)) {
+    throw new RuntimeError(ErrorCodes.InvalidQuery, `${name}: a diff point is a version, an ISO-8601 time (2026-12-01T10:00:00Z) or t:<epoch ms>; got ${JSON.stringify(raw.slice(0, 64))}`, { field: name });
+  }
   return { at: raw };
+}
+
+function unknownCommand(type: unknown, known: string[]): RuntimeError {
+  const name = typeof type === 'string' ? type.slice(0, 64) : String(type).slice(0, 64);
+  return new RuntimeError(ErrorCodes.UnknownCommandType, `no command ${JSON.stringify(name)}; known: ${known.join(', ') || '(none: this aggregate type takes no commands over HTTP)'}`, { known });
 }
 
 /** Turns a schema rejection of a command request into the most useful error. */
 function commandValidationError(err: Error & { validation?: unknown; validationContext?: string }, known: string[]): Error {
   const first = Array.isArray(err.validation) ? (err.validation[0] as { keyword?: string; params?: { error?: string; tagValue?: unknown } }) : undefined;
   if (err.validationContext === 'body' && first?.keyword === 'discriminator' && first.params?.error === 'mapping') {
-    const name = String(first.params.tagValue).slice(0, 64);
-    return new RuntimeError(ErrorCodes.UnknownCommandType, `no command ${JSON.stringify(name)}; known: ${known.join(', ')}`, { known });
+    return unknownCommand(first.params.tagValue, known);
   }
   return err;
 }

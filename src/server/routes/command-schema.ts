@@ -3,6 +3,10 @@
  * a `oneOf` discriminated by `type`, so the edge rejects a bad command with the error of the one branch that
  * applies ("/data/amount must be >= 1") instead of one error per branch.
  *
+ * Only the decider's **public** commands are branches: an internal command (the video pipeline's
+ * `StartProcessing`, `CompleteRendition`, ...) is, to an outside client, a command that does not exist
+ * (400 `UnknownCommandType`, `known` listing the public ones). Nothing about internal commands leaks.
+ *
  * Gotchas: the validator that compiles it must run with `discriminator: true`, `coerceTypes: false` and
  * `removeAdditional: false` (see `schema-compilers.ts`): coercion would accept `"amount": "5"`, which the
  * runtime then rejects, and removal would silently drop a misspelled field.
@@ -20,8 +24,18 @@ const COMMON = {
   causationId: id,
 } as const;
 
-export function commandBodySchema(decider: AnyDecider): JsonSchema {
-  const branches = Object.entries(decider.commands as Record<string, JsonSchema>).map(([name, data]) => ({
+/** The command types an outside client may send: those the decider lists as public (none when it lists none). */
+export function publicCommandsOf(decider: AnyDecider): string[] {
+  const listed: readonly string[] = decider.publicCommands ?? [];
+  return listed.filter((name) => Object.hasOwn(decider.commands, name));
+}
+
+/** Null when the decider has no public command (Ajv refuses an empty `oneOf` with a discriminator). */
+export function commandBodySchema(decider: AnyDecider): JsonSchema | null {
+  const commands = decider.commands as Record<string, JsonSchema>;
+  const names = publicCommandsOf(decider);
+  if (names.length === 0) return null;
+  const branches = names.map((name) => [name, commands[name]!] as const).map(([name, data]) => ({
     type: 'object',
     // `data` may be left out only when the command has no required field (it then defaults to {}).
     required: Array.isArray(data.required) && data.required.length > 0 ? ['type', 'data'] : ['type'],

@@ -8,11 +8,17 @@
  *
  * Gotchas:
  * - The upload's Content-Type is checked in `onRequest`, before any byte of the body is read: a JSON or
- *   multipart body gets 415 instead of being parsed by another parser up to its body limit.
+ *   multipart body, or one without a Content-Type, gets 415 instead of being parsed by another parser up
+ *   to its body limit. The route says `config: { ownMediaTypes: true }` so the server's JSON-only rule
+ *   (json-body.ts) leaves it to this check; its types are not CORS-safelisted, so a web page still cannot
+ *   upload cross-site without a preflight. `POST /videos/:id/cancel` follows the JSON-only rule.
  * - A 413 or 415 closes the connection (`connection: close`): the client may still be sending a body
  *   that nobody will read, and draining up to 2 GiB to keep the connection alive is not worth it.
  * - Nothing from the request reaches a file path: ids are made by the server, and files are found
- *   through the paths the log recorded, checked by `VideoStorage.absolute`.
+ *   through the paths the log recorded, checked by `VideoStorage.absolute`. Those paths come only from
+ *   the pipeline: the commands that record them are internal (the video decider's `publicCommands`).
+ * - Files are served with a fixed type (`video/mp4`, `image/jpeg`) and `X-Content-Type-Options: nosniff`,
+ *   set here because this plugin may also run in a plain fastify app without the server's hooks.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -21,9 +27,10 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { VideoState, VideoStatus } from '../../domain/index.js';
 import { ErrorCodes, ID_PATTERN, RuntimeError, isValidId } from '../../kernel/index.js';
 import type { Runtime } from '../../runtime/index.js';
-import type { VideoPipeline } from '../../video/index.js';
+import { ACCEPTED_UPLOAD_TYPE, type VideoPipeline } from '../../video/index.js';
 import { envelopeJson } from '../envelope-json.js';
-import { errorReply } from '../error-status.js';
+import { NOSNIFF, sendError } from '../error-handlers.js';
+import { mediaTypeOf } from '../json-body.js';
 
 export interface VideoRoutesOptions {
   runtime: Runtime;
@@ -44,7 +51,6 @@ export interface VideoView {
 }
 
 const STATUSES: readonly VideoStatus[] = ['UPLOADED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
-const ACCEPTED_UPLOAD = /^(application\/octet-stream|video\/[a-z0-9][a-z0-9.+-]{0,60})$/;
 const MAX_EVENTS_PAGE = 1000;
 const MAX_LIST_PAGE = 1000;
 
@@ -59,22 +65,20 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
     app.addContentTypeParser('application/octet-stream', passThrough);
     app.addContentTypeParser(/^video\//, passThrough);
 
-    app.setErrorHandler((err, request, reply) => {
-      const r = errorReply(err);
-      if (r.status >= 500 && r.status !== 503) request.log.error({ err }, 'request failed');
-      // The client may still be sending a body nobody will read: close rather than drain it.
-      if (r.status === 413 || r.status === 415) r.headers.connection = 'close';
-      void reply.code(r.status).headers(r.headers).send(r.body);
-    });
+    // The client may still be sending a body nobody will read: close rather than drain it.
+    app.setErrorHandler((err, request, reply) => sendError(err, request, reply, (r) => (r.status === 413 || r.status === 415 ? { connection: 'close' } : {})));
 
     app.post(
       '/videos',
       {
+        config: { ownMediaTypes: true },
         onRequest: async (request) => {
-          const ct = request.headers['content-type'];
-          const type = ct?.split(';', 1)[0]?.trim().toLowerCase();
-          if (type !== undefined && !ACCEPTED_UPLOAD.test(type)) {
-            throw new RuntimeError(ErrorCodes.UnsupportedMediaType, `send the video file as the raw body with Content-Type application/octet-stream (or video/*), not ${JSON.stringify(type.slice(0, 80))}`);
+          const type = mediaTypeOf(request.headers['content-type']);
+          if (type === undefined || !ACCEPTED_UPLOAD_TYPE.test(type)) {
+            throw new RuntimeError(
+              ErrorCodes.UnsupportedMediaType,
+              `send the video file as the raw body with Content-Type application/octet-stream (or video/*)${type === undefined ? '; the request has no Content-Type' : `, not ${JSON.stringify(type.slice(0, 80))}`}`,
+            );
           }
           const declared = declaredLength(request);
           if (declared !== undefined && declared > pipeline.maxUploadBytes) {
@@ -160,17 +164,26 @@ export function videoView(base: string, id: string, version: number, s: VideoSta
 /**
  * Serves a file with single-range support (RFC 9110): `bytes=a-b`, `bytes=a-`, `bytes=-n` -> 206 with
  * Content-Range; a range starting past the end -> 416; a malformed or multi-range header is ignored
- * (200, whole file), as the RFC allows.
+ * (200, whole file), as the RFC allows. `If-Range` is honoured: a Range is used only when If-Range is
+ * absent or names this file's current validator (its strong ETag, or exactly its Last-Modified date);
+ * otherwise the whole file is sent (200), so a client resuming a download of a file that changed does
+ * not splice two files together. Files are written once and renamed into place, so size + mtime make a
+ * strong validator.
  */
 async function sendFile(request: FastifyRequest, reply: FastifyReply, path: string, type: string): Promise<FastifyReply> {
-  let size: number;
+  let info: { size: number; mtimeMs: number };
   try {
-    size = (await stat(path)).size;
+    info = await stat(path);
   } catch {
     throw notFound('the file is missing from the video store');
   }
-  reply.header('accept-ranges', 'bytes').type(type);
-  const range = parseRange(request.headers.range, size);
+  const { size } = info;
+  const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000);
+  const etag = `"${size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  reply.header('accept-ranges', 'bytes').header('etag', etag).header('last-modified', lastModified.toUTCString()).header('x-content-type-options', NOSNIFF).type(type);
+  const ifRange = request.headers['if-range'];
+  // Several If-Range headers cannot match one validator: the whole file, as for a mismatch.
+  const range = ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, etag, lastModified) ? parseRange(request.headers.range, size) : null;
   if (range === 'unsatisfiable') {
     // 416 is this route's alone, so it is answered here rather than through the shared status table.
     return reply
@@ -186,6 +199,16 @@ async function sendFile(request: FastifyRequest, reply: FastifyReply, path: stri
     .header('content-range', `bytes ${start}-${end}/${size}`)
     .header('content-length', String(end - start + 1))
     .send(createReadStream(path, { start, end }));
+}
+
+/** RFC 9110 13.1.5: a strong ETag compared strongly (a weak one never matches), or an exact HTTP-date. */
+export function ifRangeMatches(header: string | undefined, etag: string, lastModified: Date): boolean {
+  if (header === undefined) return true;
+  const v = header.trim();
+  if (v.startsWith('"')) return v === etag;
+  if (v.startsWith('W/')) return false;
+  const t = Date.parse(v);
+  return Number.isFinite(t) && t === lastModified.getTime();
 }
 
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {

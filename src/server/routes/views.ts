@@ -6,12 +6,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ID_PATTERN } from '../../kernel/index.js';
 import { parsePosition, type Views } from '../../projections/index.js';
+import { logError } from '../error-handlers.js';
+import { errorReply } from '../error-status.js';
 
 export interface ViewRoutesOptions {
   views: Views;
 }
 
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,63}$' } } } as const;
+// A view name is not checked by a pattern: any name that is not a view (`__proto__` included; views
+// live in a Map) is simply not found (404), which is what it is, rather than a malformed id (400).
+const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
 const rowParams = { type: 'object', required: ['name', 'id'], properties: { ...nameParams.properties, id: { type: 'string', pattern: ID_PATTERN } } } as const;
 
 export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { views }) => {
@@ -58,7 +62,9 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { v
   app.post<{ Params: { name: string } }>('/views/:name/rebuild', { schema: { params: nameParams } }, async (request, reply) => {
     const name = request.params.name;
     const started = views.rebuild(name);
-    started.catch((err: unknown) => request.log.error({ err, view: name }, 'view rebuild failed'));
+    // An unknown view or a rebuild already running is the client's mistake (answered below, logged at
+    // info); only a rebuild that fails on its own is an error worth a stack.
+    started.catch((err: unknown) => logError(request.log, err, errorReply(err)));
     // Let an immediate rejection (unknown view, a rebuild already running) answer this request.
     await Promise.race([started, new Promise((resolve) => setImmediate(resolve))]);
     reply.code(202);
