@@ -8,7 +8,8 @@
  * (`npm run views -- ...` runs the same.) DIR defaults to $DATA_DIR or ./data. The data dir is locked
  * while this runs, so it refuses to touch a data dir a live server holds.
  *
- * Exit codes: 0 done (reconcile: no drift, or repaired); 1 reconcile found drift (without --repair);
+ * Exit codes: 0 done (reconcile: no drift, or repaired); 1 reconcile found drift (without --repair) or
+ * damaged partitions it could not check (listed in `damaged`);
  * 2 usage; 3 the data dir is in use (DataDirLocked); 4 any other error (its code is printed).
  */
 import { parseArgs } from 'node:util';
@@ -58,7 +59,8 @@ async function main(): Promise<number> {
       const r = await reconcileOffline(log, projection, { repair: values.repair ?? false, onProgress });
       bar.stop();
       console.log(JSON.stringify(r, null, 2));
-      return r.drift > 0 && !values.repair ? 1 : 0;
+      // Damaged partitions could not be checked: never report them as clean.
+      return (r.drift > 0 && !values.repair) || r.damaged.length > 0 ? 1 : 0;
     }
     bar.stop();
     console.error(USAGE);

@@ -4,7 +4,8 @@
  * then the only writer of the rows they touch.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { EventLog } from '../log/index.js';
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { asLogError, type EventLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { AnyProjection } from './types.js';
 
@@ -14,11 +15,20 @@ export interface Mismatch {
   truth: unknown;
 }
 
+/** A partition reconcile could not read: its rows were neither compared nor repaired. */
+export interface DamagedPartition {
+  partition: number;
+  code: string;
+  message: string;
+}
+
 export interface ReconcileReport {
   checked: number;
   drift: number;
   mismatches: Mismatch[];
   repaired: number;
+  /** Partitions whose log could not be read (damage): listed, instead of failing the whole reconcile. */
+  damaged: DamagedPartition[];
 }
 
 /** Rows of `partitions` as a fresh fold of their events with offset < `upTo(partition)`. */
@@ -28,6 +38,7 @@ export function foldPartitions(
   partitions: readonly number[],
   upTo: (partition: number) => number,
   onProgress?: (eventsRead: number) => void,
+  onDamage?: (damaged: DamagedPartition) => void,
 ): Map<string, unknown> {
   const rows = new Map<string, unknown>();
   const types = new Set(projection.aggregateTypes);
@@ -35,12 +46,21 @@ export function foldPartitions(
   for (const p of partitions) {
     const end = upTo(p);
     if (end <= 0) continue;
-    for (const e of log.iteratePartition(p, 0, end)) {
-      if (++read % 10_000 === 0) onProgress?.(read);
-      if (!types.has(e.aggregateType)) continue;
-      const next = projection.apply(rows.get(e.stream), e);
-      if (next === undefined) rows.delete(e.stream);
-      else rows.set(e.stream, next);
+    try {
+      for (const e of log.iteratePartition(p, 0, end)) {
+        if (++read % 10_000 === 0) onProgress?.(read);
+        if (!types.has(e.aggregateType)) continue;
+        const next = projection.apply(rows.get(e.stream), e);
+        if (next === undefined) rows.delete(e.stream);
+        else rows.set(e.stream, next);
+      }
+    } catch (thrown) {
+      // Without `onDamage` (rebuild) damage fails the whole fold: a view built on a hole is wrong.
+      const err = asLogError(thrown, `partition ${p}`, p);
+      if (!onDamage || !(RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog))) throw err;
+      onDamage({ partition: p, code: err.code, message: err.message });
+      // The partition's streams live in it alone: forget the half of them folded before the damage.
+      for (const id of rows.keys()) if (partitionOf(id, log.partitions) === p) rows.delete(id);
     }
   }
   onProgress?.(read);
@@ -61,7 +81,11 @@ export function reconcilePartitions(
 ): ReconcileReport {
   const owned = new Set(partitions);
   const checkpoint = (p: number) => log.views.checkpoint(projection.name, generation, p);
-  const truth = foldPartitions(log, projection, partitions, checkpoint, options.onProgress);
+  const damaged: DamagedPartition[] = [];
+  const truth = foldPartitions(log, projection, partitions, checkpoint, options.onProgress, (d) => {
+    damaged.push(d);
+    owned.delete(d.partition);
+  });
   const mismatches: Mismatch[] = [];
   let checked = 0;
   let drift = 0;
@@ -95,5 +119,5 @@ export function reconcilePartitions(
       repaired++;
     }
   }
-  return { checked, drift, mismatches, repaired };
+  return { checked, drift, mismatches, repaired, damaged };
 }

@@ -1,5 +1,5 @@
 export { Views, parsePosition, type Position, type ViewRow, type PartitionLag, type RebuildStatus } from './views.js';
-export { foldPartitions, reconcilePartitions, type Mismatch, type ReconcileReport } from './fold.js';
+export { foldPartitions, reconcilePartitions, type DamagedPartition, type Mismatch, type ReconcileReport } from './fold.js';
 export { loadProjections, type Projection, type AnyProjection } from './types.js';
 export { balancesView, type BalanceRow } from './views/balances.js';
 export { videosView, statusMovesForward, type VideoRow } from './views/videos.js';

@@ -258,6 +258,7 @@ export class Views {
       drift: reports.reduce((a, r) => a + r.drift, 0),
       mismatches,
       repaired: reports.reduce((a, r) => a + r.repaired, 0),
+      damaged: reports.flatMap((r) => r.damaged ?? []).sort((a, b) => a.partition - b.partition),
     };
   }
 

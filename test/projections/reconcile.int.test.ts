@@ -4,8 +4,10 @@
  * works from the command line on a stopped server's data dir (scripts/views.ts, which also rebuilds and
  * inspects a stream step by step), and the command line refuses a data dir a live runtime holds.
  */
+import { join } from 'node:path';
+import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { accountDecider, type AccountState, type Runtime } from '../../src/index.js';
+import { accountDecider, partitionOf, type AccountState, type Runtime } from '../../src/index.js';
 import { balancesView, Views, type BalanceRow, type Mismatch, type ReconcileReport } from '../../src/projections/index.js';
 import { rejectionOf } from '../support/errors.js';
 import { fullHistory } from '../support/log-checks.js';
@@ -67,7 +69,7 @@ describe('reconciling a view with the log', () => {
     const runtime = await runtimes.start({ durability: 'commit' });
     const views = await Views.open(runtime);
     await seed(runtime, views);
-    expect(await views.reconcile('balances')).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0 });
+    expect(await views.reconcile('balances')).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0, damaged: [] });
 
     const c = await corrupt(runtime, views, 'rc-03', 'rc-07', 'rc-ghost');
     const found = await views.reconcile('balances');
@@ -80,7 +82,7 @@ describe('reconciling a view with the log', () => {
     expectReportsCorruption(repaired, c, IDS.length);
     expect(repaired.repaired).toBe(3);
 
-    expect(await views.reconcile('balances')).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0 });
+    expect(await views.reconcile('balances')).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0, damaged: [] });
     await freshReads();
     expect(rowsById(listAll(views, 'balances'))).toEqual(truthOf(runtime, balancesView));
     expect((await views.get('balances', 'rc-07')).row).toEqual(c.deleted.truth);
@@ -153,7 +155,7 @@ describe('reconciling a view with the log', () => {
 
     const clean = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
     expect(clean.code, clean.stderr).toBe(0);
-    expect(JSON.parse(clean.stdout)).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0 });
+    expect(JSON.parse(clean.stdout)).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0, damaged: [] });
 
     const rebuilt = await runViewsCli(['rebuild', 'balances', '--data-dir', dir]);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
@@ -187,6 +189,30 @@ describe('reconciling a view with the log', () => {
     expect(reopened.log.views.meta('balances')).toEqual({ active: generation, building: null });
     expect(rowsById(listAll(reopenedViews, 'balances'))).toEqual(truth);
     expect(await reopenedViews.reconcile('balances')).toMatchObject({ drift: 0 });
+  }, SPAWNS);
+
+  it('lists a partition it cannot read (a damaged event) and checks the others, instead of failing whole', async () => {
+    const runtime = await runtimes.start({ durability: 'commit' });
+    const dir = runtime.dataDir;
+    const views = await Views.open(runtime);
+    await seed(runtime, views);
+    const partitions = runtime.partitionCount;
+    await runtimes.close(runtime);
+    // One event of rc-04 damaged (its value's last byte): its partition's log cannot be replayed past it.
+    const raw = open({ path: join(dir, 'log.mdb'), maxDbs: 16 });
+    const events = raw.openDB('events', { encoding: 'binary', keyEncoding: 'ordered-binary' });
+    const value = Buffer.from(events.getBinary(['account', 'rc-04', 2])!);
+    value[value.length - 1] = value[value.length - 1]! ^ 0x04;
+    events.putSync(['account', 'rc-04', 2], value);
+    await raw.close();
+
+    const damaged = partitionOf('rc-04', partitions);
+    const r = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as ReconcileReport;
+    expect(report.damaged).toEqual([{ partition: damaged, code: 'CorruptRecord', message: expect.stringContaining('events ["account","rc-04",2]') }]);
+    expect(report.checked).toBe(IDS.filter((id) => partitionOf(id, partitions) !== damaged).length);
+    expect(report.drift).toBe(0);
   }, SPAWNS);
 
   it('refuses to touch a data dir while a runtime holds it', async () => {
