@@ -141,7 +141,9 @@ function renditionWeight(height: number, source: SourceInfo): number {
   return height * height + (source.height * source.height) / 4;
 }
 
-const OUT_OF_MEMORY = /Cannot allocate memory|out of memory|failed to map segment|bad_alloc/i;
+// What ffmpeg says when an allocation fails under RLIMIT_AS: rarely ENOMEM itself; mostly a decoder's
+// get_buffer() or an encoder that cannot open (our encoder arguments are fixed, so that is memory).
+const OUT_OF_MEMORY = /Cannot allocate memory|out of memory|failed to map segment|bad_alloc|get_buffer\(\) failed|Error while opening encoder/i;
 
 /** Turns a failed ffmpeg run into the job's failure: a limit names itself; data ffmpeg calls invalid is final. */
 function jobFailureOf(err: unknown, what: string, info: SourceInfo, input: EncodeJobInput, limitMs: number, clean: (s: string) => string): Error {

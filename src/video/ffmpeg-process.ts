@@ -169,6 +169,7 @@ export function scrubReason(reason: string, dataDir: string, binaries?: FfmpegBi
     for (const [name, path] of Object.entries(binaries)) if (typeof path === 'string' && path !== '') s = s.split(path).join(name);
   }
   s = s
+    .replace(/ @ 0x[0-9a-f]+\]/g, ']')
     .replace(/(?<![\w.<>-])\/(?:[^\s/'"]+\/)*[^\s/'"]+/g, '<path>')
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')

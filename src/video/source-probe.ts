@@ -40,6 +40,9 @@ export async function probeSource(p: ProbeSourceInput): Promise<ProbeResult> {
     const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown; signal?: unknown; stderr?: string };
     if (typeof e.code === 'string') return { kind: 'refused', reason: `ffprobe could not start (${e.code})`, retriable: true };
     if (e.killed) return { kind: 'refused', reason: `probing the upload took longer than ${p.timeoutMs} ms`, retriable: false };
+    // -max_pixels stops ffprobe too when the header's frame size is over the limit: say it as assessProbe does.
+    const big = /Picture size (\d+)x(\d+) exceeds specified max pixel count/.exec(e.stderr ?? '');
+    if (big) return { kind: 'refused', reason: `the frame size ${big[1]}x${big[2]} exceeds the limit of ${p.settings.maxPixels} pixels`, retriable: false };
     const why = lastLines(e.stderr ?? '', 1) || (typeof e.signal === 'string' ? `ffprobe died of ${e.signal}` : e.message);
     return { kind: 'refused', reason: `not a video file ffprobe can read: ${clean(why)}`, retriable: false };
   }
