@@ -27,6 +27,7 @@ export const ERROR_STATUS = {
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   UpgradeRequired: 426,
+  QuotaExceeded: 429,
   // 5xx: the server cannot answer now. 503s are worth retrying (Retry-After when known).
   Overloaded: 503,
   WorkerCrashed: 503,
@@ -77,7 +78,7 @@ export function errorReply(err: unknown): ErrorReply {
   if (RuntimeError.is(err) && typeof (err as { details?: unknown }).details === 'object') {
     const e = err as RuntimeError;
     const status = statusOfCode(e.code);
-    if (status === 503) headers['retry-after'] = String(retryAfterSeconds(e.details));
+    if (status === 503 || status === 429) headers['retry-after'] = String(retryAfterSeconds(e.details));
     const body = withDetails(e.code, status === 500 && e.code === ErrorCodes.Internal ? 'internal error' : e.message, e.details);
     if (e.retriable) body.retriable = true;
     return { status, body, headers };

@@ -9,7 +9,7 @@
  * Gotchas:
  * - The upload's Content-Type is checked in `onRequest`, before any byte of the body is read: a JSON or
  *   multipart body gets 415 instead of being parsed by another parser up to its body limit.
- * - A 413 or 415 closes the connection (`connection: close`): the client may still be sending a body
+ * - A 413, 415, 429 or 503 closes the connection (`connection: close`): the client may still be sending a body
  *   that nobody will read, and draining up to 2 GiB to keep the connection alive is not worth it.
  * - Nothing from the request reaches a file path: ids are made by the server, and files are found
  *   through the paths the log recorded, checked by `VideoStorage.absolute`.
@@ -63,7 +63,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       const r = errorReply(err);
       if (r.status >= 500 && r.status !== 503) request.log.error({ err }, 'request failed');
       // The client may still be sending a body nobody will read: close rather than drain it.
-      if (r.status === 413 || r.status === 415) r.headers.connection = 'close';
+      if (r.status === 413 || r.status === 415 || r.status === 429 || r.status === 503) r.headers.connection = 'close';
       void reply.code(r.status).headers(r.headers).send(r.body);
     });
 
@@ -84,7 +84,8 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
       async (request, reply) => {
         if (!(request.body instanceof Readable)) throw new RuntimeError(ErrorCodes.InvalidCommand, 'the upload is empty; send the video file as the request body');
-        const r = await pipeline.upload(request.body, { contentType: request.headers['content-type'], declaredBytes: declaredLength(request) });
+        // The quota of queued encode seconds is per remote address (a token name can replace it).
+        const r = await pipeline.upload(request.body, { contentType: request.headers['content-type'], declaredBytes: declaredLength(request), client: request.ip });
         return reply.code(202).header('location', `${base}/${r.id}`).send({ id: r.id, status: r.status, bytes: r.bytes, sha256: r.sha256 });
       },
     );
