@@ -8,7 +8,11 @@
  *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
- *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
+ *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the system ones (PATH) or the npm-installed ones
+ *   Encode limits (docs/http-api.md "Encode limits"): VIDEO_MAX_QUEUED (videos, default 100),
+ *   VIDEO_CLIENT_QUEUE_SECONDS (queued encode seconds per client, default 43 200), VIDEO_MAX_PIXELS
+ *   (default 8192x4320), VIDEO_FFMPEG_MAX_MEMORY_MB (per ffmpeg, default 2048, 0: none),
+ *   VIDEO_JOB_TIMEOUT_BASE_SEC (default 120) + VIDEO_JOB_TIMEOUT_PER_VIDEO_SEC (default 20 per second of video)
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -18,7 +22,7 @@
  */
 import { createServer, type RequestListener } from 'node:http';
 import { createRuntime, type Runtime } from '../runtime/index.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { videoRoutes } from './routes/videos.js';
 
@@ -28,6 +32,24 @@ function intEnv(name: string, fallback: number | undefined, min: number, max: nu
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   return n;
+}
+
+/** The encode limits' environment variables; unset ones keep the pipeline's defaults. */
+function videoLimitsFromEnv(): Pick<VideoPipelineOptions, 'maxQueuedVideos' | 'maxQueuedSecondsPerClient' | 'encode'> {
+  const set = <K extends string>(key: K, v: number | undefined): Partial<Record<K, number>> => (v === undefined ? {} : ({ [key]: v } as Record<K, number>));
+  const memoryMb = intEnv('VIDEO_FFMPEG_MAX_MEMORY_MB', undefined, 0, 1 << 20);
+  const baseSec = intEnv('VIDEO_JOB_TIMEOUT_BASE_SEC', undefined, 1, 86_400);
+  const perSec = intEnv('VIDEO_JOB_TIMEOUT_PER_VIDEO_SEC', undefined, 0, 3_600);
+  return {
+    ...set('maxQueuedVideos', intEnv('VIDEO_MAX_QUEUED', undefined, 1, 1_000_000)),
+    ...set('maxQueuedSecondsPerClient', intEnv('VIDEO_CLIENT_QUEUE_SECONDS', undefined, 1, Number.MAX_SAFE_INTEGER)),
+    encode: {
+      ...set('maxPixels', intEnv('VIDEO_MAX_PIXELS', undefined, 256, 8192 * 8192)),
+      ...set('maxMemoryBytes', memoryMb === undefined ? undefined : memoryMb * 2 ** 20),
+      ...set('jobTimeoutBaseMs', baseSec === undefined ? undefined : baseSec * 1000),
+      ...set('jobTimeoutPerVideoSecMs', perSec === undefined ? undefined : perSec * 1000),
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -72,6 +94,7 @@ async function main(): Promise<void> {
     runtime,
     maxJobs: intEnv('VIDEO_JOBS', 4, 1, 64)!,
     maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
+    ...videoLimitsFromEnv(),
   }).catch(async (err: unknown) => {
     await runtime.close();
     throw err;
