@@ -18,8 +18,8 @@
  * that names the limit; it used up its attempt.
  *
  * Progress: each rendition weighs what it costs (its output pixels plus one decode of the source), and
- * a running rendition reports at most 97 % of its share, so 99 % is only said once every rendition is
- * written (a lying duration cannot make the job claim 99 % while the 720p encode has barely begun).
+ * while an encode runs the job says at most 95 %, so 99 % is only said once every rendition is written
+ * (neither the last rendition's final stats line nor a lying duration can make it claim 99 % early).
  *
  * Gotchas:
  * - The pid of each running ffmpeg is written to the attempt directory, so a server restarted after
@@ -109,7 +109,7 @@ export async function runEncodeJob(input: EncodeJobInput, hooks: EncodeJobHooks 
         output: tmp,
         pidDir: outDir,
         signal: stop.signal,
-        onSeconds: (sec) => progress((done + weight * Math.min(RUNNING_SHARE, sec / info.durationSec)) / total),
+        onSeconds: (sec) => progress(Math.min(RUNNING_CAP, (done + weight * Math.min(1, sec / info.durationSec)) / total)),
       }).catch((err: unknown) => {
         throw jobFailureOf(err, `encoding the ${height}p rendition`, info, input, limitMs, clean);
       });
@@ -133,8 +133,8 @@ export async function runEncodeJob(input: EncodeJobInput, hooks: EncodeJobHooks 
   }
 }
 
-/** A running rendition reports at most this share of its weight; the rest comes when it is written. */
-const RUNNING_SHARE = 0.97;
+/** While an encode runs the job reports at most this fraction; the rest comes as renditions are written. */
+const RUNNING_CAP = 0.95;
 
 /** Rough relative cost of one rendition: its output pixels plus decoding the whole source once. */
 function renditionWeight(height: number, source: SourceInfo): number {
