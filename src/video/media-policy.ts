@@ -23,8 +23,8 @@
  * - a wall clock per job (`jobTimeoutMs`) and a memory limit per process (ffmpeg-process.ts).
  *
  * Gotchas:
- * - fluent-ffmpeg splits a single option string on its first space (`'-preset fast'` -> two args);
- *   pass options as separate strings through the varargs form, as encode-job.ts does.
+ * - Every option and its value are separate strings, and the list goes to `spawn` as argv (no shell,
+ *   ffmpeg-process.ts): an option string with a space in it would reach ffmpeg as one argument.
  * - The rendition ladder only goes down: a 1080p source gets 240/360/720, a 300p source only 240,
  *   and a source shorter than the smallest rung still gets that one rung (upscaled) so every video
  *   that succeeds has at least one playable rendition.
