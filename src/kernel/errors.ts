@@ -21,6 +21,8 @@ export const ErrorCodes = {
   PayloadTooLarge: 'PayloadTooLarge',
   UnsupportedMediaType: 'UnsupportedMediaType',
   Overloaded: 'Overloaded',
+  /** One client has as much work queued as it may (e.g. encode seconds); Retry-After says when to retry. */
+  QuotaExceeded: 'QuotaExceeded',
   WorkerCrashed: 'WorkerCrashed',
   RuntimeClosed: 'RuntimeClosed',
   StorageFailed: 'StorageFailed',

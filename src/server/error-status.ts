@@ -35,6 +35,7 @@ export const ERROR_STATUS = {
   HostNotAllowed: 421,
   UpgradeRequired: 426,
   RateLimited: 429,
+  QuotaExceeded: 429,
   HeadersTooLarge: 431,
   // 5xx: the server cannot answer now. 503s are worth retrying (Retry-After when known).
   Overloaded: 503,

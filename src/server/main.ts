@@ -10,7 +10,11 @@
  *              127.0.0.1, [::1] and the address a request arrived at always are (DNS rebinding defence)
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
- *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
+ *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the system ones (PATH) or the npm-installed ones
+ *   Encode limits (docs/http-api.md "Encode limits"): VIDEO_MAX_QUEUED (videos, default 100),
+ *   VIDEO_CLIENT_QUEUE_SECONDS (queued encode seconds per client, default 43 200), VIDEO_MAX_PIXELS
+ *   (default 8192x4320), VIDEO_FFMPEG_MAX_MEMORY_MB (per ffmpeg, default 2048, 0: none),
+ *   VIDEO_JOB_TIMEOUT_BASE_SEC (default 120) + VIDEO_JOB_TIMEOUT_PER_VIDEO_SEC (default 20 per second of video)
  *   STORAGE_RESERVE_BYTES free space the data dir's disk must keep (default 64 MiB): below it writes get
  *              503 StorageFailed (ENOSPC) and resume by themselves once space is back
  *   TOKENS_FILE / EVENTIDE_TOKENS  bearer tokens; ALLOW_UNAUTHENTICATED=1 to serve a non-loopback HOST without
@@ -26,7 +30,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import { isIP } from 'node:net';
 import { createRuntime, type Runtime } from '../runtime/index.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline } from '../video/index.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { intEnv as intEnvOf } from './env.js';
@@ -35,6 +39,24 @@ import { videoRoutes } from './routes/videos.js';
 import { assertSafeBind, securityFromEnv } from './security/index.js';
 
 const intEnv = (name: string, fallback: number | undefined, min: number, max: number): number | undefined => intEnvOf(process.env, name, fallback, min, max);
+
+/** The encode limits' environment variables; unset ones keep the pipeline's defaults. */
+function videoLimitsFromEnv(): Pick<VideoPipelineOptions, 'maxQueuedVideos' | 'maxQueuedSecondsPerClient' | 'encode'> {
+  const set = <K extends string>(key: K, v: number | undefined): Partial<Record<K, number>> => (v === undefined ? {} : ({ [key]: v } as Record<K, number>));
+  const memoryMb = intEnv('VIDEO_FFMPEG_MAX_MEMORY_MB', undefined, 0, 1 << 20);
+  const baseSec = intEnv('VIDEO_JOB_TIMEOUT_BASE_SEC', undefined, 1, 86_400);
+  const perSec = intEnv('VIDEO_JOB_TIMEOUT_PER_VIDEO_SEC', undefined, 0, 3_600);
+  return {
+    ...set('maxQueuedVideos', intEnv('VIDEO_MAX_QUEUED', undefined, 1, 1_000_000)),
+    ...set('maxQueuedSecondsPerClient', intEnv('VIDEO_CLIENT_QUEUE_SECONDS', undefined, 1, Number.MAX_SAFE_INTEGER)),
+    encode: {
+      ...set('maxPixels', intEnv('VIDEO_MAX_PIXELS', undefined, 256, 8192 * 8192)),
+      ...set('maxMemoryBytes', memoryMb === undefined ? undefined : memoryMb * 2 ** 20),
+      ...set('jobTimeoutBaseMs', baseSec === undefined ? undefined : baseSec * 1000),
+      ...set('jobTimeoutPerVideoSecMs', perSec === undefined ? undefined : perSec * 1000),
+    },
+  };
+}
 
 async function main(): Promise<void> {
   const dataDir = process.env.DATA_DIR || './data';
@@ -92,6 +114,7 @@ async function main(): Promise<void> {
     runtime,
     maxJobs: intEnv('VIDEO_JOBS', 4, 1, 64)!,
     maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
+    ...videoLimitsFromEnv(),
   }).catch(async (err: unknown) => {
     await runtime.close();
     throw err;

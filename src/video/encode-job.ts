@@ -8,24 +8,30 @@
  * partial file and resolves `{ kind: 'cancelled' }`.
  *
  * Failure classes: anything about the input (ffprobe cannot read it, not on the allow-lists, too long,
- * ffmpeg reports invalid data) is `retriable: false`, because another attempt reads the same bytes. An
- * encode that fails otherwise (ffmpeg crashed, disk full, a process limit) is `retriable: true`; the
- * reactor bounds the attempts.
+ * ffmpeg reports invalid data, a limit below was hit) is `retriable: false`, because another attempt
+ * reads the same bytes. An encode that fails otherwise (ffmpeg crashed, disk full) is `retriable: true`;
+ * the reactor bounds the attempts.
+ *
+ * Limits (media-policy.ts header): every ffmpeg reads at most the probed duration plus a margin, at
+ * most a frame count, no frame over `maxPixels`, under a memory limit; and the whole attempt gets a wall
+ * clock derived from that duration (`jobTimeoutMs`). A job that hits one of them fails with a reason
+ * that names the limit; it used up its attempt.
+ *
+ * Progress: each rendition weighs what it costs (its output pixels plus one decode of the source), and
+ * while an encode runs the job says at most 95 %, so 99 % is only said once every rendition is written
+ * (neither the last rendition's final stats line nor a lying duration can make it claim 99 % early).
  *
  * Gotchas:
- * - ffprobe runs through execFile, not fluent-ffmpeg's `ffprobe()`, because that one has no timeout
- *   and buffers unbounded output; a crafted file must not hang or flood a job.
  * - The pid of each running ffmpeg is written to the attempt directory, so a server restarted after
  *   kill -9 can kill an ffmpeg the dead process left behind (storage.ts `reapAttempts`).
  */
-import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, unlink } from 'node:fs/promises';
-import ffmpeg from 'fluent-ffmpeg';
 import type { Rendition } from '../domain/index.js';
 import type { EncodeJobInput, EncodeOutcome } from './encode-protocol.js';
+import { FfmpegFailure, runFfmpeg, scrubReason } from './ffmpeg-process.js';
 import {
-  assessProbe,
-  probeArgs,
+  encodeInputArgs,
+  jobTimeoutMs,
   renditionHeights,
   renditionOutputArgs,
   safeInputArgs,
@@ -33,7 +39,8 @@ import {
   thumbnailSeekSec,
   type SourceInfo,
 } from './media-policy.js';
-import { PARTIAL_SUFFIX, VideoStorage, commitFile, removePidFile, writePidFile } from './storage.js';
+import { probeSource } from './source-probe.js';
+import { PARTIAL_SUFFIX, VideoStorage, commitFile, removePidFile } from './storage.js';
 
 export interface EncodeJobHooks {
   signal?: AbortSignal;
@@ -60,101 +67,122 @@ class JobFailure extends Error {
 class Cancelled extends Error {}
 
 export async function runEncodeJob(input: EncodeJobInput, hooks: EncodeJobHooks = {}): Promise<EncodeOutcome> {
-  const { videoId: id, attempt } = input;
-  const signal = hooks.signal;
+  const { videoId: id, attempt, settings } = input;
   const storage = new VideoStorage(input.dataDir);
-  const clean = (s: string): string => sanitizeReason(s, storage.dataDir);
+  const clean = (s: string): string => scrubReason(s, storage.dataDir, input.binaries);
+  // One switch for the caller's cancel and the job's wall clock; its `reason` says which one fired.
+  const stop = new AbortController();
+  const onCancel = (): void => stop.abort('cancelled');
+  if (hooks.signal?.aborted) onCancel();
+  hooks.signal?.addEventListener('abort', onCancel, { once: true });
+  let deadline: NodeJS.Timeout | undefined;
   let outDir: string | null = null;
   try {
     if (!storage.isManagedSource(id, input.sourcePath)) throw new JobFailure('the source file was not stored by this server; it is never opened', false);
     const source = storage.absolute(id, input.sourcePath);
     outDir = storage.absolute(id, storage.attemptDir(id, attempt));
     await mkdir(outDir, { recursive: true });
-    throwIfAborted(signal);
+    throwIfAborted(stop.signal);
 
-    const info = await probe(input, source, signal);
-    const heights = renditionHeights(info.height, input.settings.ladder);
+    const probed = await probeSource({ binaries: input.binaries, settings, source, dataDir: input.dataDir, timeoutMs: input.probeTimeoutMs, signal: stop.signal });
+    if (probed.kind === 'cancelled') throw new Cancelled();
+    if (probed.kind === 'refused') throw new JobFailure(probed.reason, probed.retriable);
+    const info = probed.source;
+    const limitMs = jobTimeoutMs(info, settings);
+    deadline = setTimeout(() => stop.abort('deadline'), limitMs);
+
+    const heights = renditionHeights(info.height, settings.ladder);
+    const weights = heights.map((h) => renditionWeight(h, info));
+    const total = weights.reduce((a, b) => a + b, 0);
     const progress = throttle(hooks);
     const renditions: Rendition[] = [];
+    let done = 0;
     for (const [i, height] of heights.entries()) {
       const path = storage.renditionPath(id, attempt, height);
       const final = storage.absolute(id, path);
       const tmp = final + PARTIAL_SUFFIX;
+      const weight = weights[i]!;
       await runFfmpeg({
-        ffmpeg: input.binaries.ffmpeg,
-        inputArgs: ['-nostdin', ...safeInputArgs(info.demuxer)],
-        input: source,
-        outputArgs: renditionOutputArgs(info, height, input.settings),
+        binaries: input.binaries,
+        maxMemoryBytes: settings.maxMemoryBytes,
+        args: [...encodeInputArgs(info, settings), '-i', source, ...renditionOutputArgs(info, height, settings)],
         output: tmp,
         pidDir: outDir,
-        signal,
-        onSeconds: (sec) => progress((i + Math.min(1, sec / info.durationSec)) / heights.length),
+        signal: stop.signal,
+        onSeconds: (sec) => progress(Math.min(RUNNING_CAP, (done + weight * Math.min(1, sec / info.durationSec)) / total)),
       }).catch((err: unknown) => {
-        if (err instanceof Cancelled) throw err;
-        const message = (err as Error).message;
-        // The same bytes fail the same way: data ffmpeg calls invalid is not worth another attempt.
-        const badInput = /Invalid data found|moov atom not found|corrupt/i.test(message);
-        throw new JobFailure(`encoding the ${height}p rendition failed: ${clean(message)}`, !badInput);
+        throw jobFailureOf(err, `encoding the ${height}p rendition`, info, input, limitMs, clean);
       });
       const rendition = { height, path, bytes: await commitFile(tmp, final) };
       renditions.push(rendition);
       hooks.onRendition?.(rendition);
-      progress((i + 1) / heights.length);
+      done += weight;
+      progress(done / total);
     }
     const thumbHeight = Math.min(THUMBNAIL_HEIGHT, heights[heights.length - 1] ?? THUMBNAIL_HEIGHT);
-    const thumbnail = await makeThumbnail(input, storage, info, { source, outDir, height: thumbHeight, signal });
+    const thumbnail = await makeThumbnail(input, storage, info, { source, outDir, height: thumbHeight, signal: stop.signal });
     return { kind: 'succeeded', renditions, thumbnail };
   } catch (err) {
-    if (err instanceof Cancelled || signal?.aborted) return { kind: 'cancelled' };
+    if (err instanceof Cancelled || hooks.signal?.aborted) return { kind: 'cancelled' };
     if (err instanceof JobFailure) return { kind: 'failed', reason: err.message, retriable: err.retriable };
     return { kind: 'failed', reason: clean(`the encode job failed: ${(err as Error).message}`), retriable: true };
   } finally {
+    clearTimeout(deadline);
+    hooks.signal?.removeEventListener('abort', onCancel);
     if (outDir) await removePidFile(outDir);
   }
 }
 
-async function probe(input: EncodeJobInput, source: string, signal: AbortSignal | undefined): Promise<SourceInfo> {
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(
-      input.binaries.ffprobe,
-      probeArgs(source),
-      { timeout: input.probeTimeoutMs, killSignal: 'SIGKILL', maxBuffer: 4 << 20, windowsHide: true, ...(signal ? { signal } : {}) },
-      (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: unknown };
-        if (signal?.aborted) return reject(new Cancelled());
-        if (typeof e.code === 'string') return reject(new JobFailure(`ffprobe could not start (${e.code})`, true));
-        if (e.killed) return reject(new JobFailure(`probing the upload took longer than ${input.probeTimeoutMs} ms`, false));
-        const why = lastLine(stderr) || e.message;
-        reject(new JobFailure(`not a video file ffprobe can read: ${sanitizeReason(why, input.dataDir)}`, false));
-      },
-    );
-  });
-  let json: unknown;
-  try {
-    json = JSON.parse(out);
-  } catch {
-    throw new JobFailure('ffprobe printed no readable description of the upload', false);
+/** While an encode runs the job reports at most this fraction; the rest comes as renditions are written. */
+const RUNNING_CAP = 0.95;
+
+/** Rough relative cost of one rendition: its output pixels plus decoding the whole source once. */
+function renditionWeight(height: number, source: SourceInfo): number {
+  return height * height + (source.height * source.height) / 4;
+}
+
+// What ffmpeg says when an allocation fails under RLIMIT_AS: rarely ENOMEM itself; mostly a decoder's
+// get_buffer() or an encoder that cannot open (our encoder arguments are fixed, so that is memory).
+const OUT_OF_MEMORY = /Cannot allocate memory|out of memory|failed to map segment|bad_alloc|get_buffer\(\) failed|Error while opening encoder/i;
+
+/** Turns a failed ffmpeg run into the job's failure: a limit names itself; data ffmpeg calls invalid is final. */
+function jobFailureOf(err: unknown, what: string, info: SourceInfo, input: EncodeJobInput, limitMs: number, clean: (s: string) => string): Error {
+  if (!(err instanceof FfmpegFailure)) return err as Error;
+  const s = input.settings;
+  switch (err.stop) {
+    case 'cancelled':
+      return new Cancelled();
+    case 'deadline':
+      return new JobFailure(
+        `${what} was stopped: the attempt took longer than its ${Math.round(limitMs / 1000)} s limit (${s.jobTimeoutBaseMs / 1000} s + ${s.jobTimeoutPerVideoSecMs / 1000} s per second of video)`,
+        false,
+      );
+    case 'max-pixels':
+      return new JobFailure(`${what} was stopped: a frame in the stream is larger than the ${s.maxPixels}-pixel limit (the header said ${info.width}x${info.height})`, false);
+    case 'exit':
+      break;
   }
-  const a = assessProbe(json, input.settings.maxDurationSec);
-  if (!a.ok) throw new JobFailure(a.reason, false);
-  return a.source;
+  if (s.maxMemoryBytes > 0 && input.binaries.prlimit && OUT_OF_MEMORY.test(err.stderrTail)) {
+    return new JobFailure(`${what} failed: ffmpeg ran out of its ${Math.round(s.maxMemoryBytes / 2 ** 20)} MiB memory limit`, false);
+  }
+  // The same bytes fail the same way: data ffmpeg calls invalid is not worth another attempt.
+  const badInput = /Invalid data found|moov atom not found|corrupt/i.test(err.message);
+  return new JobFailure(`${what} failed: ${clean(err.message)}`, !badInput);
 }
 
 async function makeThumbnail(
   input: EncodeJobInput,
   storage: VideoStorage,
   info: SourceInfo,
-  { source, outDir, height, signal }: { source: string; outDir: string; height: number; signal: AbortSignal | undefined },
+  { source, outDir, height, signal }: { source: string; outDir: string; height: number; signal: AbortSignal },
 ): Promise<string | null> {
   const path = storage.thumbnailPath(input.videoId, input.attempt);
   const final = storage.absolute(input.videoId, path);
   try {
     await runFfmpeg({
-      ffmpeg: input.binaries.ffmpeg,
-      inputArgs: ['-nostdin', '-ss', String(thumbnailSeekSec(info)), ...safeInputArgs(info.demuxer)],
-      input: source,
-      outputArgs: thumbnailOutputArgs(info, height),
+      binaries: input.binaries,
+      maxMemoryBytes: input.settings.maxMemoryBytes,
+      args: ['-ss', String(thumbnailSeekSec(info)), '-max_pixels', String(input.settings.maxPixels), ...safeInputArgs(info.demuxer), '-i', source, ...thumbnailOutputArgs(info, height)],
       output: final + PARTIAL_SUFFIX,
       pidDir: outDir,
       signal,
@@ -162,69 +190,11 @@ async function makeThumbnail(
     await commitFile(final + PARTIAL_SUFFIX, final);
     return path;
   } catch (err) {
-    if (err instanceof Cancelled) throw err;
+    if (err instanceof FfmpegFailure && err.stop === 'cancelled') throw new Cancelled();
     // A thumbnail is a nicety: the renditions are done, so the video still succeeds without one.
     await unlink(final + PARTIAL_SUFFIX).catch(() => undefined);
     return null;
   }
-}
-
-interface FfmpegRun {
-  ffmpeg: string;
-  inputArgs: string[];
-  input: string;
-  outputArgs: string[];
-  output: string;
-  pidDir: string;
-  signal: AbortSignal | undefined;
-  onSeconds?: (seconds: number) => void;
-}
-
-/**
- * One ffmpeg process through fluent-ffmpeg. Options go in through the varargs form, which fluent-ffmpeg
- * never splits on spaces. Resolves on a clean exit; on cancel, SIGKILLs ffmpeg, waits for it to exit,
- * deletes the partial output and rejects with `Cancelled`.
- */
-function runFfmpeg(r: FfmpegRun): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (r.signal?.aborted) return reject(new Cancelled());
-    const cmd = ffmpeg({ stdoutLines: 0 }).setFfmpegPath(r.ffmpeg);
-    cmd.input(r.input).inputOptions(...r.inputArgs);
-    cmd.output(r.output).outputOptions(...r.outputArgs);
-    let proc: ChildProcess | undefined;
-    const kill = (): void => {
-      proc?.kill('SIGKILL');
-    };
-    r.signal?.addEventListener('abort', kill, { once: true });
-    cmd.on('start', () => {
-      proc = (cmd as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
-      if (r.signal?.aborted) kill();
-      else if (proc?.pid !== undefined) {
-        try {
-          writePidFile(r.pidDir, proc.pid);
-        } catch {
-          // Without a pid file only the reaping after a crash is lost; the encode itself is fine.
-        }
-      }
-    });
-    if (r.onSeconds) {
-      const onSeconds = r.onSeconds;
-      cmd.on('progress', (p: { timemark?: string }) => {
-        const s = parseTimemark(p.timemark);
-        if (s !== null) onSeconds(s);
-      });
-    }
-    const settle = (err: Error | null): void => {
-      r.signal?.removeEventListener('abort', kill);
-      if (!err) return resolve();
-      void unlink(r.output)
-        .catch(() => undefined)
-        .then(() => reject(r.signal?.aborted ? new Cancelled() : err));
-    };
-    cmd.on('error', (err: Error) => settle(err));
-    cmd.on('end', () => settle(null));
-    cmd.run();
-  });
 }
 
 /** Whole-job progress in [0, 1] -> integer percents 0-99, at most every `step` % or `intervalMs`. */
@@ -244,24 +214,6 @@ function throttle(hooks: EncodeJobHooks): (fraction: number) => void {
   };
 }
 
-export function parseTimemark(t: string | undefined): number | null {
-  const m = t ? /^(-?\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(t.trim()) : null;
-  if (!m) return null;
-  const s = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
-  return Number.isFinite(s) && s >= 0 ? s : null;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new Cancelled();
-}
-
-function lastLine(s: string): string {
-  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines[lines.length - 1] ?? '';
-}
-
-/** Reasons are stored in the log and shown to clients: no server paths, no control characters, bounded. */
-export function sanitizeReason(reason: string, dataDir: string): string {
-  const s = reason.split(dataDir).join('<data>').replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return (s.length > 600 ? `${s.slice(0, 600)}...` : s) || 'unknown error';
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new Cancelled();
 }

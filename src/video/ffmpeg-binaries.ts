@@ -1,41 +1,95 @@
 /**
- * Where ffmpeg and ffprobe live, and a start-up check that they work. The binaries come from npm
- * packages (`@ffmpeg-installer/ffmpeg`, `@ffprobe-installer/ffprobe`) so `npm install` is the whole
- * set-up; `FFMPEG_PATH` / `FFPROBE_PATH` override them (a system ffmpeg, a newer static build).
+ * Where ffmpeg and ffprobe live, and a start-up check that they work. Resolution order:
+ * 1. `FFMPEG_PATH` / `FFPROBE_PATH` when set (with only `FFMPEG_PATH` set, ffprobe is the one beside it);
+ * 2. a system ffmpeg: the first directory on `PATH` holding both `ffmpeg` and `ffprobe` (Debian's
+ *    `ffmpeg` package: a maintained build that gets security updates);
+ * 3. the npm packages (`@ffmpeg-installer/ffmpeg`, `@ffprobe-installer/ffprobe`), the last resort.
+ *
+ * Why not the npm packages first: they are old static builds (the ffmpeg one is from 2018, N-47683)
+ * decoding untrusted input, and the ffprobe one, another build, segfaults on every MPEG-TS file. Probe
+ * and encode must use the same build, or the probe's word about a file means nothing to the encoder;
+ * steps 1 and 2 take both binaries from one place, and `verifyFfmpegBinaries` reports whether the two
+ * version lines agree (`sameBuild`).
  *
  * Why a check at start-up: a missing, non-executable or wrong binary would otherwise show up as every
  * upload failing later, or as a job that never answers. `verifyFfmpegBinaries` runs `-version` (with a
  * timeout) and lists the encoders the pipeline needs, and fails with a message that names the path and
- * the fix.
+ * the fix (that message is for the operator at start-up; failure reasons shown to clients never name a
+ * binary's path, see ffmpeg-process.ts `scrubReason`).
+ *
+ * `prlimit` (util-linux) is how each ffmpeg/ffprobe gets its memory limit (ffmpeg-process.ts); it is
+ * found on `PATH` like ffmpeg.
  *
  * Gotchas:
  * - The installer packages throw at import on an unsupported platform, so they are loaded lazily and
- *   only when no override is set.
+ *   only when nothing else was found.
  * - npm does not always keep the executable bit of the ffprobe binary (its tarball ships it 0744):
  *   run as another user than the one who installed, it is not executable. The check says so (EACCES).
  */
 import { execFile } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { delimiter, dirname, join } from 'node:path';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 export interface FfmpegBinaries {
   ffmpeg: string;
   ffprobe: string;
+  /** util-linux `prlimit`, which starts each ffmpeg/ffprobe under a memory limit; absent: no limit. */
+  prlimit?: string;
 }
 
 export interface FfmpegVersions {
   ffmpeg: string;
   ffprobe: string;
+  /** Both version lines name the same build (the probe describes what the encoder will read). */
+  sameBuild: boolean;
 }
 
 const require = createRequire(import.meta.url);
 
-/** The binaries to use: `FFMPEG_PATH`/`FFPROBE_PATH` when set, else the npm-installed ones. */
+/** The binaries to use (see the module header for the order). */
 export function resolveFfmpegBinaries(env: NodeJS.ProcessEnv = process.env): FfmpegBinaries {
-  return {
-    ffmpeg: nonEmpty(env.FFMPEG_PATH) ?? installed('@ffmpeg-installer/ffmpeg', 'FFMPEG_PATH'),
-    ffprobe: nonEmpty(env.FFPROBE_PATH) ?? installed('@ffprobe-installer/ffprobe', 'FFPROBE_PATH'),
-  };
+  const prlimit = onPath(env.PATH, 'prlimit');
+  const withLimiter = (b: FfmpegBinaries): FfmpegBinaries => (prlimit ? { ...b, prlimit } : b);
+  const ffmpeg = nonEmpty(env.FFMPEG_PATH);
+  const ffprobe = nonEmpty(env.FFPROBE_PATH);
+  if (ffmpeg !== undefined || ffprobe !== undefined) {
+    return withLimiter({
+      ffmpeg: ffmpeg ?? beside(ffprobe!, 'ffmpeg') ?? installed('@ffmpeg-installer/ffmpeg', 'FFMPEG_PATH'),
+      ffprobe: ffprobe ?? beside(ffmpeg!, 'ffprobe') ?? installed('@ffprobe-installer/ffprobe', 'FFPROBE_PATH'),
+    });
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '' || !isExecutable(join(dir, 'ffmpeg')) || !isExecutable(join(dir, 'ffprobe'))) continue;
+    return withLimiter({ ffmpeg: join(dir, 'ffmpeg'), ffprobe: join(dir, 'ffprobe') });
+  }
+  return withLimiter({
+    ffmpeg: installed('@ffmpeg-installer/ffmpeg', 'FFMPEG_PATH'),
+    ffprobe: installed('@ffprobe-installer/ffprobe', 'FFPROBE_PATH'),
+  });
+}
+
+function onPath(path: string | undefined, name: string): string | undefined {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir !== '' && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/** `name` in the directory of `binary`, when it is there: the same build as `binary`. */
+function beside(binary: string, name: string): string | undefined {
+  const p = join(dirname(binary), name);
+  return isExecutable(p) ? p : undefined;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Encoders every rendition needs (H.264 video, AAC audio) and the thumbnail's JPEG encoder. */
@@ -55,7 +109,12 @@ export async function verifyFfmpegBinaries(binaries: FfmpegBinaries, timeoutMs =
   if (missing.length > 0) {
     throw unusable('ffmpeg', binaries.ffmpeg, 'FFMPEG_PATH', `it lacks the encoder(s) ${missing.join(', ')}; use a build with libx264 and aac`);
   }
-  return { ffmpeg, ffprobe };
+  return { ffmpeg, ffprobe, sameBuild: buildOf(ffmpeg) === buildOf(ffprobe) };
+}
+
+/** "ffmpeg version 5.1.9-0+deb12u1 Copyright ..." -> "5.1.9-0+deb12u1". */
+function buildOf(versionLine: string): string {
+  return versionLine.split(/\s+/)[2] ?? '';
 }
 
 async function versionOf(name: 'ffmpeg' | 'ffprobe', path: string, envVar: string, timeoutMs: number): Promise<string> {

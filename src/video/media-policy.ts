@@ -12,9 +12,19 @@
  *   decoded; subtitles, data and attachments are never opened;
  * - every argument is built here from numbers and constants; paths are server-made (storage.ts).
  *
+ * Encode cost (the probe's word is not enough: a header can lie about the duration, and an H.264
+ * stream can switch to a huge frame size after the part ffprobe looked at), so ffmpeg enforces:
+ * - `-t` on the input at the probed duration plus a margin (`encodeLimitSec`): a 600 s stream whose
+ *   header says 1 s is read for 6 s, not 600;
+ * - `-frames:v` at that time times `MAX_FRAME_RATE` (timestamps can lie too: frames squeezed into a
+ *   short time pass `-t`, never the frame count);
+ * - `-max_pixels` on the decoder: it checks every frame's size, mid-stream too (ffmpeg-process.ts
+ *   fails the job as soon as ffmpeg reports a frame over it);
+ * - a wall clock per job (`jobTimeoutMs`) and a memory limit per process (ffmpeg-process.ts).
+ *
  * Gotchas:
- * - fluent-ffmpeg splits a single option string on its first space (`'-preset fast'` -> two args);
- *   pass options as separate strings through the varargs form, as encode-job.ts does.
+ * - Every option and its value are separate strings, and the list goes to `spawn` as argv (no shell,
+ *   ffmpeg-process.ts): an option string with a space in it would reach ffmpeg as one argument.
  * - The rendition ladder only goes down: a 1080p source gets 240/360/720, a 300p source only 240,
  *   and a source shorter than the smallest rung still gets that one rung (upscaled) so every video
  *   that succeeds has at least one playable rendition.
@@ -39,6 +49,8 @@ export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fa
 export type X264Preset = (typeof X264_PRESETS)[number];
 
 const MAX_DIMENSION = 8192;
+/** Frames per second a source may have; also the rate behind the `-frames:v` cap. */
+export const MAX_FRAME_RATE = 240;
 
 export interface EncodeSettings {
   /** Rendition heights to produce (at most those <= the source height; at least the smallest). */
@@ -48,9 +60,29 @@ export interface EncodeSettings {
   crf: number;
   /** Sources longer than this are refused (seconds). */
   maxDurationSec: number;
+  /** Largest frame (width x height) probed or decoded; ffmpeg's `-max_pixels` (default 8192x4320). */
+  maxPixels: number;
+  /** Address-space limit of each ffmpeg/ffprobe process in bytes (`prlimit --as`); 0: none. */
+  maxMemoryBytes: number;
+  /** Wall clock of one encode attempt: `jobTimeoutBaseMs` + `jobTimeoutPerVideoSecMs` per second of video. */
+  jobTimeoutBaseMs: number;
+  jobTimeoutPerVideoSecMs: number;
 }
 
-export const DEFAULT_ENCODE_SETTINGS: EncodeSettings = { ladder: DEFAULT_LADDER, preset: 'veryfast', crf: 23, maxDurationSec: 6 * 3600 };
+export const DEFAULT_ENCODE_SETTINGS: EncodeSettings = {
+  ladder: DEFAULT_LADDER,
+  preset: 'veryfast',
+  crf: 23,
+  maxDurationSec: 6 * 3600,
+  maxPixels: 8192 * 4320,
+  // A 4K source encoded to 720p needs about 0.5 GiB of address space with two threads; x264 and the
+  // decoders reserve more per thread on bigger machines (measured in the Encode limits docs).
+  maxMemoryBytes: 2 * 1024 ** 3,
+  jobTimeoutBaseMs: 120_000,
+  // 20 s of wall clock per second of video for every rendition together: generous for veryfast on a
+  // busy machine, and still a bound a crafted file cannot stretch (the duration is capped by `-t`).
+  jobTimeoutPerVideoSecMs: 20_000,
+};
 
 /** The probed facts an encode needs. */
 export interface SourceInfo {
@@ -74,13 +106,18 @@ interface ProbeStream {
   width?: unknown;
   height?: unknown;
   duration?: unknown;
+  avg_frame_rate?: unknown;
   tags?: { rotate?: unknown } | null;
   side_data_list?: Array<{ rotation?: unknown }> | null;
   disposition?: { attached_pic?: unknown } | null;
 }
 
 /** Checks `ffprobe -print_format json -show_format -show_streams` output against the allow-lists. */
-export function assessProbe(probe: unknown, maxDurationSec = DEFAULT_ENCODE_SETTINGS.maxDurationSec): Assessment {
+export function assessProbe(
+  probe: unknown,
+  maxDurationSec = DEFAULT_ENCODE_SETTINGS.maxDurationSec,
+  maxPixels = DEFAULT_ENCODE_SETTINGS.maxPixels,
+): Assessment {
   const p = (probe ?? {}) as { format?: { format_name?: unknown; duration?: unknown }; streams?: unknown };
   const formatName = typeof p.format?.format_name === 'string' ? p.format.format_name : '';
   const demuxer = CONTAINERS[formatName];
@@ -98,6 +135,9 @@ export function assessProbe(probe: unknown, maxDurationSec = DEFAULT_ENCODE_SETT
   if (!Number.isInteger(w) || !Number.isInteger(h) || w < 16 || h < 16 || w > MAX_DIMENSION || h > MAX_DIMENSION) {
     return reject(`unsupported frame size ${String(video.width)}x${String(video.height)} (16 to ${MAX_DIMENSION} pixels a side)`);
   }
+  if (w * h > maxPixels) return reject(`the frame size ${w}x${h} exceeds the limit of ${maxPixels} pixels`);
+  const fps = frameRate(video.avg_frame_rate);
+  if (fps > MAX_FRAME_RATE) return reject(`the frame rate ${Math.round(fps)} fps exceeds the limit of ${MAX_FRAME_RATE} fps`);
   const duration = Number(p.format?.duration ?? video.duration);
   if (!Number.isFinite(duration) || duration <= 0) return reject('the file has no known duration');
   if (duration > maxDurationSec) return reject(`the video lasts ${Math.round(duration)} s; the limit is ${maxDurationSec} s`);
@@ -109,6 +149,13 @@ export function assessProbe(probe: unknown, maxDurationSec = DEFAULT_ENCODE_SETT
     ok: true,
     source: { demuxer, durationSec: duration, width: quarterTurn ? h : w, height: quarterTurn ? w : h, videoStream, videoCodec, audioStream, audioCodec },
   };
+}
+
+/** "30000/1001" -> 29.97; unknown ("0/0", absent) -> 0. */
+function frameRate(r: unknown): number {
+  const m = typeof r === 'string' ? /^(\d+)\/(\d+)$/.exec(r) : null;
+  const v = m && Number(m[2]) > 0 ? Number(m[1]) / Number(m[2]) : 0;
+  return Number.isFinite(v) ? v : 0;
 }
 
 function rotationOf(s: ProbeStream): number {
@@ -133,8 +180,26 @@ export function safeInputArgs(demuxer?: string): string[] {
   return ['-protocol_whitelist', 'file', '-format_whitelist', FORMAT_WHITELIST, ...(demuxer ? ['-f', demuxer] : [])];
 }
 
-export function probeArgs(sourcePath: string): string[] {
-  return ['-v', 'error', ...safeInputArgs(), '-print_format', 'json', '-show_format', '-show_streams', '-i', sourcePath];
+export function probeArgs(sourcePath: string, maxPixels = DEFAULT_ENCODE_SETTINGS.maxPixels): string[] {
+  return ['-v', 'error', '-max_pixels', String(maxPixels), ...safeInputArgs(), '-print_format', 'json', '-show_format', '-show_streams', '-i', sourcePath];
+}
+
+/**
+ * Seconds of the source an encode may read: the probed duration plus a margin (5 s or 5 %, the larger)
+ * for honest files whose header rounds down. Whatever a stream holds beyond it is never decoded.
+ */
+export function encodeLimitSec(durationSec: number): number {
+  return Math.ceil((durationSec + Math.max(5, durationSec * 0.05)) * 1000) / 1000;
+}
+
+/** Input options of every ffmpeg read of a probed source (see the module header). */
+export function encodeInputArgs(source: SourceInfo, settings: Pick<EncodeSettings, 'maxPixels'>): string[] {
+  return ['-max_pixels', String(settings.maxPixels), '-t', String(encodeLimitSec(source.durationSec)), ...safeInputArgs(source.demuxer)];
+}
+
+/** The wall clock one encode attempt of `source` gets, all renditions and the thumbnail together. */
+export function jobTimeoutMs(source: SourceInfo, settings: Pick<EncodeSettings, 'jobTimeoutBaseMs' | 'jobTimeoutPerVideoSecMs'>): number {
+  return Math.ceil(settings.jobTimeoutBaseMs + settings.jobTimeoutPerVideoSecMs * encodeLimitSec(source.durationSec));
 }
 
 /** Output options of one H.264/AAC MP4 rendition (the output path is added by the caller). */
@@ -151,6 +216,7 @@ export function renditionOutputArgs(source: SourceInfo, height: number, settings
     '-c:v', 'libx264', '-preset', settings.preset, '-crf', String(settings.crf),
     '-maxrate', `${maxKbps}k`, '-bufsize', `${maxKbps * 2}k`,
     ...(source.audioStream !== null ? ['-c:a', 'aac', '-b:a', `${audioKbps}k`, '-ac', '2'] : ['-an']),
+    '-frames:v', String(Math.ceil(encodeLimitSec(source.durationSec) * MAX_FRAME_RATE)),
     '-movflags', '+faststart',
     '-f', 'mp4',
   ];
@@ -177,5 +243,19 @@ export function resolveEncodeSettings(s: Partial<EncodeSettings> = {}): EncodeSe
   if (!Number.isInteger(crf) || crf < 0 || crf > 51) throw new RangeError(`crf must be an integer in [0, 51], got ${crf}`);
   const maxDurationSec = s.maxDurationSec ?? DEFAULT_ENCODE_SETTINGS.maxDurationSec;
   if (!(maxDurationSec > 0)) throw new RangeError('maxDurationSec must be positive');
-  return { ladder: [...ladder], preset, crf, maxDurationSec };
+  const int = (name: keyof EncodeSettings, min: number): number => {
+    const v = (s[name] ?? DEFAULT_ENCODE_SETTINGS[name]) as number;
+    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+    return v;
+  };
+  return {
+    ladder: [...ladder],
+    preset,
+    crf,
+    maxDurationSec,
+    maxPixels: int('maxPixels', 16 * 16),
+    maxMemoryBytes: int('maxMemoryBytes', 0),
+    jobTimeoutBaseMs: int('jobTimeoutBaseMs', 100),
+    jobTimeoutPerVideoSecMs: int('jobTimeoutPerVideoSecMs', 0),
+  };
 }

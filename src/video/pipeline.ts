@@ -4,17 +4,20 @@
  * index. Options are validated and filled once, here.
  *
  * Uploads: the id is made here, the bytes are streamed to `videos/<id>/source` (size-capped, hashed,
- * fsynced, renamed), and only then is `VideoUploaded` appended; if the append is refused the file is
- * deleted, so the disk never holds an upload the log does not know.
+ * fsynced, renamed), probed (its duration is the client's quota cost, see encode-admission.ts), and
+ * only then is `VideoUploaded` appended; if the append or the quota refuses it the file is deleted, so
+ * the disk never holds an upload the log does not know.
  */
 import type { Readable } from 'node:stream';
 import type { VideoState, VideoStatus } from '../domain/index.js';
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
 import type { ExecuteResult, LoadResult, Runtime } from '../runtime/index.js';
 import { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
-import { resolveEncodeSettings, type EncodeSettings } from './media-policy.js';
+import { EncodeAdmission } from './encode-admission.js';
+import { encodeLimitSec, resolveEncodeSettings, type EncodeSettings } from './media-policy.js';
 import { EncodePool } from './pool.js';
 import { VideoReactor, silentLogger, type VideoLogger } from './reactor.js';
+import { probeSource } from './source-probe.js';
 import { VideoStatusIndex } from './status-index.js';
 import { VideoStorage } from './storage.js';
 
@@ -38,6 +41,10 @@ export interface VideoPipelineOptions {
   retryDelayMs?: number;
   /** ffprobe gets this long to describe an upload (default 30 000 ms). */
   probeTimeoutMs?: number;
+  /** Videos queued or encoding, uploads in progress included; more get 503 `Overloaded` (default 100). */
+  maxQueuedVideos?: number;
+  /** Encode seconds one client may have queued or encoding; more get 429 `QuotaExceeded` (default 43 200 = 12 h). */
+  maxQueuedSecondsPerClient?: number;
   encode?: Partial<EncodeSettings>;
   /** Default: `FFMPEG_PATH`/`FFPROBE_PATH`, else the npm-installed binaries. */
   binaries?: FfmpegBinaries;
@@ -66,6 +73,9 @@ export interface VideoPipelineStats {
   active: number;
   waiting: number;
   retrying: number;
+  /** Videos counted against `maxQueuedVideos` (queued, encoding, or being uploaded). */
+  queued: number;
+  maxQueuedVideos: number;
   byStatus: Record<VideoStatus, number>;
 }
 
@@ -74,8 +84,11 @@ export interface VideoPipeline {
   readonly maxUploadBytes: number;
   readonly settings: EncodeSettings;
   readonly versions: FfmpegVersions;
-  /** Streams `body` to disk and records `VideoUploaded`. `declaredBytes` (Content-Length) fails fast. */
-  upload(body: Readable, meta?: { contentType?: string | undefined; declaredBytes?: number | undefined }): Promise<UploadResult>;
+  /**
+   * Streams `body` to disk and records `VideoUploaded`. `declaredBytes` (Content-Length) fails fast.
+   * `client` keys the quota of queued encode seconds (the HTTP route passes the remote address).
+   */
+  upload(body: Readable, meta?: { contentType?: string | undefined; declaredBytes?: number | undefined; client?: string | undefined }): Promise<UploadResult>;
   get(id: string): Promise<LoadResult<VideoState>>;
   list(query?: { status?: VideoStatus; after?: string; limit?: number }): Promise<VideoListPage>;
   history(id: string, options?: { from?: number; limit?: number }): Promise<EventEnvelope[]>;
@@ -95,11 +108,15 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
   const { runtime } = options;
   if (!runtime.decider('video')) throw new RuntimeError(ErrorCodes.InvalidOptions, 'the runtime has no video aggregate type; include the built-in video domain');
   const binaries = options.binaries ?? resolveFfmpegBinaries();
+  if (o.settings.maxMemoryBytes > 0 && !binaries.prlimit) {
+    throw new RuntimeError(ErrorCodes.InvalidOptions, 'the ffmpeg memory limit needs prlimit (util-linux) on PATH; install it, or turn the limit off with encode.maxMemoryBytes = 0 (VIDEO_FFMPEG_MAX_MEMORY_MB=0)');
+  }
   const versions = await verifyFfmpegBinaries(binaries);
   const storage = new VideoStorage(runtime.dataDir);
   const pool = new EncodePool({ maxJobs: o.maxJobs });
   const index = new VideoStatusIndex();
   const logger = options.logger ?? silentLogger;
+  if (!versions.sameBuild) logger.warn({ ffmpeg: versions.ffmpeg, ffprobe: versions.ffprobe }, 'ffmpeg and ffprobe are different builds: the probe may judge a file otherwise than the encoder reads it');
   const reactor = new VideoReactor({ runtime, storage, pool, index, binaries, settings: o.settings, maxAttempts: o.maxAttempts, retryDelayMs: o.retryDelayMs, probeTimeoutMs: o.probeTimeoutMs, logger });
   try {
     await reactor.start();
@@ -108,6 +125,18 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
     await pool.close();
     throw err;
   }
+  const admission = new EncodeAdmission(o, () => {
+    const r = reactor.stats();
+    return r.active + r.waiting + r.retrying;
+  });
+  // A video's quota is given back when the log says its encoding is over.
+  const unsubscribe = runtime.subscribe((events) => {
+    for (const e of events) {
+      if (e.aggregateType !== 'video') continue;
+      const over = e.type === 'VideoProcessingSucceeded' || e.type === 'VideoCancelled' || (e.type === 'VideoProcessingFailed' && (e.data as { retriable?: unknown }).retriable !== true);
+      if (over) admission.release(e.stream);
+    }
+  });
   let closed: Promise<void> | null = null;
 
   return {
@@ -121,15 +150,30 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
         body.destroy();
         throw tooLarge(o.maxUploadBytes);
       }
-      const id = VideoStorage.newVideoId();
-      const received = await storage.receiveUpload(id, body, o.maxUploadBytes);
-      const contentType = mediaType(meta.contentType);
+      const client = meta.client ?? 'local';
+      let endUpload: () => void;
       try {
-        const r = await runtime.execute('video', id, { type: 'Upload', data: { ...received, ...(contentType ? { contentType } : {}) } }, { expectedVersion: 0 });
-        return { id, status: 'UPLOADED', bytes: received.bytes, sha256: received.sha256, version: r.version };
+        endUpload = admission.beginUpload(client);
       } catch (err) {
-        await storage.removeVideo(id);
+        body.destroy();
         throw err;
+      }
+      const id = VideoStorage.newVideoId();
+      try {
+        const received = await storage.receiveUpload(id, body, o.maxUploadBytes);
+        const contentType = mediaType(meta.contentType);
+        try {
+          const probed = await probeSource({ binaries, settings: o.settings, source: storage.absolute(id, received.path), dataDir: storage.dataDir, timeoutMs: o.probeTimeoutMs });
+          admission.admit(id, client, probed.kind === 'ok' ? encodeLimitSec(probed.source.durationSec) : 0);
+          const r = await runtime.execute('video', id, { type: 'Upload', data: { ...received, ...(contentType ? { contentType } : {}) } }, { expectedVersion: 0 });
+          return { id, status: 'UPLOADED', bytes: received.bytes, sha256: received.sha256, version: r.version };
+        } catch (err) {
+          admission.release(id);
+          await storage.removeVideo(id);
+          throw err;
+        }
+      } finally {
+        endUpload();
       }
     },
 
@@ -154,7 +198,7 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
     },
 
     stats() {
-      return { maxJobs: o.maxJobs, running: pool.running, maxConcurrentJobs: pool.maxObservedRunning, ...reactor.stats(), byStatus: index.counts() };
+      return { maxJobs: o.maxJobs, running: pool.running, maxConcurrentJobs: pool.maxObservedRunning, ...reactor.stats(), queued: admission.queued, maxQueuedVideos: o.maxQueuedVideos, byStatus: index.counts() };
     },
 
     idle: () => reactor.idle(),
@@ -165,6 +209,7 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
 
     close() {
       closed ??= (async () => {
+        unsubscribe();
         await reactor.close();
         await pool.close();
       })();
@@ -191,6 +236,8 @@ function resolvePipelineOptions(o: VideoPipelineOptions) {
     maxUploadBytes: int('maxUploadBytes', o.maxUploadBytes, 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_UPLOAD_BYTES),
     retryDelayMs: int('retryDelayMs', o.retryDelayMs, 0, 3_600_000, 2000),
     probeTimeoutMs: int('probeTimeoutMs', o.probeTimeoutMs, 100, 600_000, 30_000),
+    maxQueuedVideos: int('maxQueuedVideos', o.maxQueuedVideos, 1, 1_000_000, 100),
+    maxQueuedSecondsPerClient: int('maxQueuedSecondsPerClient', o.maxQueuedSecondsPerClient, 1, Number.MAX_SAFE_INTEGER, 12 * 3600),
     settings,
   };
 }

@@ -47,7 +47,19 @@ describe('an encode job', () => {
     const { input, dir } = await job(hd);
     const progress: number[] = [];
     const reported: number[] = [];
-    const out = await runEncodeJob(input, { onProgress: (p) => progress.push(p), onRendition: (r) => reported.push(r.height) });
+    const trail: string[] = [];
+    const out = await runEncodeJob(input, {
+      onProgress: (p) => {
+        progress.push(p);
+        trail.push(`${p}%`);
+      },
+      onRendition: (r) => {
+        reported.push(r.height);
+        trail.push(`${r.height}p`);
+      },
+      progressStep: 1,
+      progressIntervalMs: 0,
+    });
     expect(out.kind).toBe('succeeded');
     if (out.kind !== 'succeeded') return;
     expect(out.renditions.map((r) => r.height)).toEqual([240, 360, 720]);
@@ -69,6 +81,12 @@ describe('an encode job', () => {
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
     expect(new Set(progress).size).toBe(progress.length);
     expect(Math.max(...progress)).toBeLessThanOrEqual(99);
+    // 99 % is only said once the last rendition is written, never while it still encodes; and the
+    // 720p rendition, the costliest, is more than a third of the way.
+    const lastRendition = trail.indexOf('720p');
+    expect(trail.slice(0, lastRendition).filter((t) => t.endsWith('%')).map((t) => parseInt(t, 10)).every((p) => p < 99)).toBe(true);
+    expect(trail.indexOf('360p')).toBeGreaterThan(-1);
+    expect(Math.max(...trail.slice(0, trail.indexOf('360p') + 1).filter((t) => t.endsWith('%')).map((t) => parseInt(t, 10)))).toBeLessThan(66);
     // No temporary file is left, and nothing but the outputs.
     expect((await readdir(dir)).sort()).toEqual(['240p.mp4', '360p.mp4', '720p.mp4', 'thumb.jpg']);
   });

@@ -12,7 +12,7 @@
  *   to its body limit. The route says `config: { ownMediaTypes: true }` so the server's JSON-only rule
  *   (json-body.ts) leaves it to this check; its types are not CORS-safelisted, so a web page still cannot
  *   upload cross-site without a preflight. `POST /videos/:id/cancel` follows the JSON-only rule.
- * - A 413 or 415 closes the connection (`connection: close`): the client may still be sending a body
+ * - A 413, 415, 429 or 503 closes the connection (`connection: close`): the client may still be sending a body
  *   that nobody will read, and draining up to 2 GiB to keep the connection alive is not worth it.
  * - Nothing from the request reaches a file path: ids are made by the server, and files are found
  *   through the paths the log recorded, checked by `VideoStorage.absolute`. Those paths come only from
@@ -66,7 +66,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
     app.addContentTypeParser(/^video\//, passThrough);
 
     // The client may still be sending a body nobody will read: close rather than drain it.
-    app.setErrorHandler((err, request, reply) => sendError(err, request, reply, (r) => (r.status === 413 || r.status === 415 ? { connection: 'close' } : {})));
+    app.setErrorHandler((err, request, reply) => sendError(err, request, reply, (r) => (r.status === 413 || r.status === 415 || r.status === 429 || r.status === 503 ? { connection: 'close' } : {})));
 
     app.post(
       '/videos',
@@ -88,7 +88,8 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
       async (request, reply) => {
         if (!(request.body instanceof Readable)) throw new RuntimeError(ErrorCodes.InvalidCommand, 'the upload is empty; send the video file as the request body');
-        const r = await pipeline.upload(request.body, { contentType: request.headers['content-type'], declaredBytes: declaredLength(request) });
+        // The quota of queued encode seconds is per remote address (a token name can replace it).
+        const r = await pipeline.upload(request.body, { contentType: request.headers['content-type'], declaredBytes: declaredLength(request), client: request.ip });
         return reply.code(202).header('location', `${base}/${r.id}`).send({ id: r.id, status: r.status, bytes: r.bytes, sha256: r.sha256 });
       },
     );

@@ -101,3 +101,55 @@ export async function isRunning(pid: number): Promise<boolean> {
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   return state !== '' && state !== 'Z' && state !== 'X';
 }
+
+/** Runs the test's own ffmpeg with `args` (every argument made by the test). */
+export async function ffmpegMake(args: string[]): Promise<void> {
+  await run(binaries.ffmpeg, ['-v', 'error', '-y', ...args]);
+}
+
+/**
+ * An FLV whose onMetaData says the video lasts `claimedSec` while its stream lasts `seconds`: the
+ * header's `duration` (an AMF number: the name, type 0x00, a big-endian double) is rewritten in place.
+ * ffprobe believes the header (checked by the caller).
+ */
+export async function makeLyingFlv(dir: string, name: string, o: { width: number; height: number; seconds: number; claimedSec: number }): Promise<string> {
+  const honest = join(dir, `honest-${name}`);
+  await ffmpegMake([
+    '-f', 'lavfi', '-i', `testsrc=duration=${o.seconds}:size=${o.width}x${o.height}:rate=25`,
+    '-f', 'lavfi', '-i', `sine=frequency=440:duration=${o.seconds}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-f', 'flv', honest,
+  ]);
+  const bytes = await readFile(honest);
+  const at = bytes.indexOf('duration');
+  if (at < 0 || at > 1024 || bytes[at + 8] !== 0) throw new Error('no onMetaData duration number near the start of the FLV');
+  bytes.writeDoubleBE(o.claimedSec, at + 9);
+  const out = join(dir, name);
+  await writeFile(out, bytes);
+  return out;
+}
+
+/**
+ * H.264 whose frame size changes mid-stream: `head` seconds at `from`, then a few frames at `to`, made as
+ * two raw Annex B streams, concatenated (the second brings its own SPS), and remuxed into MPEG-TS without
+ * re-encoding. ffprobe looks at the start and reports `from`.
+ */
+export async function makeSizeSwitchingTs(dir: string, name: string, o: { from: [number, number]; to: [number, number]; head: number }): Promise<string> {
+  const part = async (file: string, [w, h]: [number, number], frames: number): Promise<Buffer> => {
+    const p = join(dir, file);
+    await ffmpegMake(['-f', 'lavfi', '-i', `testsrc=size=${w}x${h}:rate=25`, '-frames:v', String(frames), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'h264', p]);
+    return readFile(p);
+  };
+  const raw = join(dir, `${name}.h264`);
+  await writeFile(raw, Buffer.concat([await part(`${name}-a.h264`, o.from, Math.round(o.head * 25)), await part(`${name}-b.h264`, o.to, 5)]));
+  const out = join(dir, name);
+  await ffmpegMake(['-f', 'h264', '-framerate', '25', '-i', raw, '-c', 'copy', '-f', 'mpegts', out]);
+  return out;
+}
+
+/** Seconds of video in a file, as ffprobe counts them from the stream itself. */
+export async function streamSeconds(path: string): Promise<number> {
+  const { stdout } = await run(binaries.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets,avg_frame_rate', '-of', 'json', path]);
+  const s = (JSON.parse(stdout) as { streams: Array<{ nb_read_packets: string; avg_frame_rate: string }> }).streams[0]!;
+  const [n, d] = s.avg_frame_rate.split('/').map(Number) as [number, number];
+  return Number(s.nb_read_packets) / (n / d);
+}
