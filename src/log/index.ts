@@ -2,3 +2,4 @@ export { EventLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type FoldResult, t
 export { encodeRecord, decodeRecord } from './record-codec.js';
 export { ViewStore, type ViewMeta } from './view-store.js';
 export { lockDataDir, type DirLock } from './dir-lock.js';
+export * from './maintenance/index.js';

@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   MethodNotAllowed: 405,
   VersionConflict: 409,
   IdempotencyKeyReused: 409,
+  AlreadyExists: 409,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   UpgradeRequired: 426,
