@@ -24,6 +24,7 @@ import { errorReply } from './error-status.js';
 import { FEED_CLOSE } from './feed/client.js';
 import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
+import { adminRoutes } from './routes/admin.js';
 import { aggregateRoutes } from './routes/aggregates.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
@@ -56,6 +57,8 @@ export interface ServerOptions {
   serverFactory?: FastifyServerOptions['serverFactory'];
   /** Include prom-client's default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** Where `POST /admin/backup` writes named backups (default: $BACKUP_DIR, else `<dataDir>/../backups`). */
+  backupDir?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -119,6 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views });
   await app.register(feedRoutes, { runtime, hub });
+  await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   if (options.dashboard !== false) await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
   return app;
