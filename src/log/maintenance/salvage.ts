@@ -183,6 +183,8 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     current = null;
   };
 
+  /** The last damaged record listed outside its stream, so the hole it leaves is not listed twice. */
+  let lastDamaged: { type: string; id: string; seq: number } | null = null;
   for (const { key: k, value } of scanDatabase(raw.dbs.events, onError('events'))) {
     let key: (string | number)[];
     try {
@@ -194,12 +196,6 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
       continue;
     }
     const [type, id, seq] = key as [string, string, number];
-    if (!current || current.type !== type || current.id !== id) {
-      finish();
-      streams++;
-      current = { type, id, next: 1, partition: undefined, events: [], cut: null };
-    }
-    const c = current;
     let rec: StoredEvent | undefined;
     let damage: string | undefined;
     try {
@@ -211,10 +207,25 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     } catch (err) {
       damage = RuntimeError.is(err) ? err.message : String(err);
     }
+    // A damaged record of another stream than the current one does not switch streams: its key cannot
+    // be trusted (a damaged key can sit out of order, inside another stream's records).
+    if (!rec && (!current || current.type !== type || current.id !== id)) {
+      lastDamaged = { type, id, seq };
+      lost.push({ aggregateType: type, id, seq, why: `damaged record (its key may be damaged too): ${damage}` });
+      quarantine.push({ ...lostEntry(type, id, seq, 'damaged record'), value: value.toString('base64') });
+      continue;
+    }
+    if (!current || current.type !== type || current.id !== id) {
+      finish();
+      streams++;
+      current = { type, id, next: 1, partition: undefined, events: [], cut: null };
+    }
+    const c = current;
     if (c.cut === null) {
       if (seq !== c.next) {
         const why = 'missing: no record at this position (a damaged key moves a record elsewhere)';
-        lost.push({ aggregateType: type, id, seq: c.next, ...(seq - 1 > c.next ? { toSeq: seq - 1 } : {}), why });
+        const listed = lastDamaged !== null && lastDamaged.type === type && lastDamaged.id === id && lastDamaged.seq === c.next && seq - 1 === c.next;
+        if (!listed) lost.push({ aggregateType: type, id, seq: c.next, ...(seq - 1 > c.next ? { toSeq: seq - 1 } : {}), why });
         c.cut = `after the gap at seq ${c.next}`;
       } else if (!rec) {
         c.cut = `after the damaged record at seq ${seq}`;

@@ -154,22 +154,20 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
   for (const { key: keyRaw, value } of scan('events')) {
     records['events']!++;
     const rec = decodeOrReport<StoredEvent>('events', keyRaw, value, (k) => partitionOfId(k?.[1]));
-    let key: (string | number)[];
-    try {
-      key = rec?.key ?? decodeKey(keyRaw);
-    } catch {
-      continue;
-    }
+    // A record that fails its checksum is reported and nothing else: its key cannot be trusted (a
+    // damaged key can even sit out of order among another stream's records), so it must not move the
+    // stream tracker. Its stream shows the hole it left as a jump.
+    if (!rec) continue;
+    const key = rec.key;
     if (!isStreamKey(key)) {
       report(partitionOfId(key[1]), 'events', JSON.stringify(key), 'not an event key [aggregateType, id, seq]');
       continue;
     }
     const [type, id, seq] = key;
     if (!stream || stream.type !== type || stream.id !== id) stream = { type, id, next: 1, partition: undefined };
-    const p = rec && Array.isArray(rec.value) ? rec.value[3] : (stream.partition ?? partitionOfId(id));
+    const p = Array.isArray(rec.value) ? rec.value[3] : (stream.partition ?? partitionOfId(id));
     if (seq !== stream.next) report(p, 'events', JSON.stringify(key), `stream ${type}/${id} jumps from seq ${stream.next - 1} to ${seq}`);
     stream.next = seq + 1;
-    if (!rec) continue;
     const r = rec.value;
     if (!Array.isArray(r) || typeof r[0] !== 'string' || !Number.isSafeInteger(r[3]) || r[3] < 0 || r[3] >= P || !isOffset(r[4])) {
       report(p, 'events', JSON.stringify(key), 'not an event record [type, data, ts, partition, offset, meta]');
