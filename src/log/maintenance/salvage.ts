@@ -31,7 +31,7 @@ import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '..
 import { lockDataDir } from '../dir-lock.js';
 import { EVENT_PAGE, EventLog, type StagedWrite } from '../event-log.js';
 import { decodeRecord } from '../record-codec.js';
-import { decodeKey, openRawLog, showKey } from './raw-log.js';
+import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 
 export const QUARANTINE_FILE = 'salvage-quarantine.jsonl';
@@ -98,6 +98,8 @@ export async function salvageLog(sourceDir: string, intoDir: string, options: Sa
   const into = resolve(intoDir);
   if (source === into) throw new RuntimeError(ErrorCodes.InvalidOptions, 'salvage writes a NEW data dir: --into must differ from the damaged data dir', { dataDir: source });
   if (existsSync(into) && readdirSync(into).length > 0) throw new RuntimeError(ErrorCodes.AlreadyExists, `salvage target ${into} exists and is not empty; choose a new dir`, { into });
+  // Before the lock, which would create the dir: a mistyped path must not leave anything behind.
+  if (!hasLog(source)) throw noLogError(source);
   const sourceLock = lockDataDir(source, 'eventide salvage (source)');
   try {
     const raw = openRawLog(source);
