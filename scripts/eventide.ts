@@ -94,7 +94,7 @@ function parse<O extends ParseArgsConfig['options']>(args: string[], options: O)
   }
 }
 
-const dataDirOf = (v: string | undefined) => resolve(v ?? process.env['DATA_DIR'] ?? './data');
+const dataDirOf = (v: string | undefined) => resolve(v ?? (process.env['DATA_DIR'] || './data'));
 
 async function main(argv: string[]): Promise<number> {
   const [command = '', ...rest] = argv;
