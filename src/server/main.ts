@@ -9,6 +9,7 @@
  *   LOG_LEVEL  pino level (default info; warn hides the per-request lines)
  *   VIDEO_JOBS concurrent encodes (default 4); VIDEO_MAX_UPLOAD_BYTES (default 2 GiB)
  *   FFMPEG_PATH / FFPROBE_PATH  other ffmpeg binaries than the npm-installed ones
+ *   BACKUP_DIR where POST /admin/backup writes named backups (default <DATA_DIR>/../backups)
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
