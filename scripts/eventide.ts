@@ -23,7 +23,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { backupLog, EventLog, hasLog, lockDataDir, noLogError, openRawLog, restoreBackup, salvageLog, verifyLog, type SalvageReport, type VerifyReport } from '../src/log/index.js';
+import { backupLog, EventLog, hasLog, lockDataDir, noLogError, restoreBackup, salvageLog, verifyDataDir, type SalvageReport, type VerifyReport } from '../src/log/index.js';
 import { partitionOf } from '../src/partition/index.js';
 import { loadProjections, rebuildOffline } from '../src/projections/index.js';
 import { builtinViews, toModuleUrl } from '../src/runtime/index.js';
@@ -140,13 +140,7 @@ async function main(argv: string[]): Promise<number> {
       if (!hasLog(dataDir)) throw noLogError(dataDir);
       const lock = lockDataDir(dataDir, 'eventide verify');
       try {
-        const raw = openRawLog(dataDir);
-        let r: VerifyReport;
-        try {
-          r = verifyLog(raw, { partitionOf, maxProblems: max });
-        } finally {
-          await raw.close();
-        }
+        const r = await verifyDataDir(dataDir, { partitionOf, maxProblems: max });
         out(r, () => verifyText(r));
         return r.ok ? EXIT.ok : EXIT.damaged;
       } finally {

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from '../src/kernel/index.js';
-import { backupLog, openRawLog, verifyLog } from '../src/log/index.js';
+import { backupLog, verifyDataDir } from '../src/log/index.js';
 import { partitionOf } from '../src/partition/index.js';
 
 export type MaintenanceJob = { op: 'verify'; dataDir: string; heads: number[]; maxProblems: number } | { op: 'backup'; dataDir: string; dest: string; compact: boolean };
@@ -15,12 +15,7 @@ const job = workerData as MaintenanceJob;
 
 async function run(): Promise<unknown> {
   if (job.op === 'backup') return backupLog(job.dataDir, job.dest, { compact: job.compact, verify: { partitionOf } });
-  const raw = openRawLog(job.dataDir);
-  try {
-    return verifyLog(raw, { partitionOf, heads: job.heads, maxProblems: job.maxProblems });
-  } finally {
-    await raw.close();
-  }
+  return verifyDataDir(job.dataDir, { partitionOf, heads: job.heads, maxProblems: job.maxProblems });
 }
 
 run().then(

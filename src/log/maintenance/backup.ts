@@ -26,7 +26,7 @@ import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { LOG_FORMAT_VERSION } from '../event-log.js';
 import { lockDataDir } from '../dir-lock.js';
 import { hasLog, LOG_FILE, logFileOf, noLogError, openRawLog } from './raw-log.js';
-import { verifyLog, type VerifyOptions, type VerifyReport } from './verify.js';
+import { verifyDataDir, type VerifyOptions, type VerifyReport } from './verify.js';
 
 export const BACKUP_INFO_FILE = 'backup.json';
 
@@ -82,13 +82,7 @@ export async function backupLog(dataDir: string, dest: string, options: BackupOp
     } finally {
       await raw.close();
     }
-    const copy = openRawLog(partial);
-    let verify: VerifyReport;
-    try {
-      verify = verifyLog(copy, options.verify);
-    } finally {
-      await copy.close();
-    }
+    const verify = await verifyDataDir(partial, options.verify);
     // The read-only open left LMDB's lock file; a backup is the data file alone.
     rmSync(join(partial, `${LOG_FILE}-lock`), { force: true });
     const info: BackupInfo = {
@@ -152,13 +146,7 @@ export async function restoreBackup(backupDir: string, dataDir: string, options:
     copyFileSync(join(from, LOG_FILE), file);
     fsyncPath(file);
     fsyncPath(target);
-    const raw = openRawLog(target);
-    let verify: VerifyReport;
-    try {
-      verify = verifyLog(raw, options.verify);
-    } finally {
-      await raw.close();
-    }
+    const verify = await verifyDataDir(target, options.verify);
     if (!verify.ok) {
       for (const f of [LOG_FILE, `${LOG_FILE}-lock`]) rmSync(join(target, f), { force: true });
       throw new RuntimeError(ErrorCodes.CorruptLog, `the backup in ${from} does not verify; the restored log was removed again`, { backup: from, verify });

@@ -26,7 +26,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { RuntimeError } from '../../kernel/index.js';
 import { EVENT_PAGE, LOG_FORMAT_VERSION } from '../event-log.js';
 import { decodeRecord } from '../record-codec.js';
-import { decodeKey, encodeKey, FRAMED_DBS, showKey, type RawLog } from './raw-log.js';
+import { decodeKey, encodeKey, FRAMED_DBS, openRawLog, showKey, type RawLog } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 
 export interface VerifyProblem {
@@ -289,4 +289,14 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
   };
+}
+
+/** Opens the log of `dataDir` read-only (refusing a dir without one), verifies it, closes it. */
+export async function verifyDataDir(dataDir: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const raw = openRawLog(dataDir);
+  try {
+    return verifyLog(raw, options);
+  } finally {
+    await raw.close();
+  }
 }

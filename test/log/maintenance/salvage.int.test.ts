@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { builtinDomains, partitionOf, type AccountState } from '../../../src/index.js';
-import { openRawLog, salvageLog, verifyLog, type LostEvent } from '../../../src/log/index.js';
+import { salvageLog, verifyDataDir, type LostEvent } from '../../../src/log/index.js';
 import { rejectionOf } from '../../support/errors.js';
 import { crashyDomain } from '../../support/crashy-domain.js';
 import { flipKeyBytesInFile, flipValueByte } from '../../support/log-damage.js';
@@ -86,12 +86,7 @@ describe('salvageLog', () => {
     // Never in place: the damaged dir is byte for byte what it was.
     expect(readFileSync(join(dataDir, 'log.mdb')).equals(sourceBytes)).toBe(true);
 
-    const raw = openRawLog(into);
-    try {
-      expect(verifyLog(raw, { partitionOf }).ok).toBe(true);
-    } finally {
-      await raw.close();
-    }
+    expect((await verifyDataDir(into, { partitionOf })).ok).toBe(true);
 
     const again = await runtimes.start({ dataDir: into, workers: 2, domains });
     expect(again.partitionCount).toBe(P);

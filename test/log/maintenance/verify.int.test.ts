@@ -1,5 +1,5 @@
 /**
- * `verifyLog` on real data dirs written by a real runtime, each damaged one way: it reports ok on a clean
+ * `verifyDataDir` on real data dirs written by a real runtime, each damaged one way: it reports ok on a clean
  * log, and names the damaged database, key and partition for a flipped byte in an event value, in an
  * event key (flipped in log.mdb itself), in a partition-index value, an event missing behind an index
  * ref, and a page that disagrees with its events.
@@ -8,14 +8,14 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, partitionOf } from '../../../src/index.js';
-import { decodeRecord, openRawLog, verifyLog, type VerifyReport } from '../../../src/log/index.js';
+import { decodeRecord, verifyDataDir, type VerifyReport } from '../../../src/log/index.js';
 import { flipKeyBytesInFile, flipValueByte, readRaw, removeRecord, rewriteRecord } from '../../support/log-damage.js';
 import { useRuntimes } from '../../support/runtimes.js';
 import { makeTempDir, removeDir } from '../../support/temp-dirs.js';
 
 const P = 4;
 
-describe('verifyLog', () => {
+describe('verifyDataDir', () => {
   const runtimes = useRuntimes('verify');
   let template: string;
 
@@ -49,12 +49,7 @@ describe('verifyLog', () => {
   }
 
   async function verify(dataDir: string): Promise<VerifyReport> {
-    const raw = openRawLog(dataDir);
-    try {
-      return verifyLog(raw, { partitionOf });
-    } finally {
-      await raw.close();
-    }
+    return verifyDataDir(dataDir, { partitionOf });
   }
 
   const damagedOf = (r: VerifyReport) => r.partitions.filter((p) => p.status === 'damaged').map((p) => p.partition);
@@ -126,15 +121,10 @@ describe('verifyLog', () => {
   it('lists at most maxProblems problems per bucket and counts them all', async () => {
     const dataDir = await writtenLog();
     for (let seq = 2; seq <= 6; seq++) await flipValueByte(dataDir, 'events', ['account', 'a5', seq]);
-    const raw = openRawLog(dataDir);
-    try {
-      const r = verifyLog(raw, { partitionOf, maxProblems: 3 });
-      const v = r.partitions[partitionOf('a5', P)]!;
-      expect(v.problems).toHaveLength(3);
-      // 5 damaged records, the 5 index refs to them, the stream's jump from 1 to 7, the page holding them.
-      expect(v.problemCount).toBe(12);
-    } finally {
-      await raw.close();
-    }
+    const r = await verifyDataDir(dataDir, { partitionOf, maxProblems: 3 });
+    const v = r.partitions[partitionOf('a5', P)]!;
+    expect(v.problems).toHaveLength(3);
+    // 5 damaged records, the 5 index refs to them, the stream's jump from 1 to 7, the page holding them.
+    expect(v.problemCount).toBe(12);
   });
 });
