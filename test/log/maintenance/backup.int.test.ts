@@ -1,7 +1,8 @@
 /**
  * Hot backup taken while another process writes (test a backup by restoring it, DESIGN pitfalls): every
  * command acknowledged before the backup started is in the restored log, whole; the restored log
- * verifies; a runtime opens it and keeps writing. Restore refuses a data dir that is not empty.
+ * verifies; a runtime opens it and keeps writing. Restore refuses a data dir that is not empty, and a
+ * backup that does not verify (the backup of a damaged log says so).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { partitionOf } from '../../../src/partition/index.js';
 import { runTsScript } from '../../support/child-process.js';
 import { crashyDomain } from '../../support/crashy-domain.js';
 import { rejectionOf } from '../../support/errors.js';
+import { flipValueByte } from '../../support/log-damage.js';
 import { useRuntimes } from '../../support/runtimes.js';
 
 const writer = new URL('../../support/durability-writer.ts', import.meta.url);
@@ -90,6 +92,20 @@ describe('hot backup and restore', () => {
     const forced = await restoreBackup(dest, target, { force: true });
     expect(forced.ok).toBe(true);
     expect(readFileSync(join(target, 'notes.txt'), 'utf8')).toBe('keep me');
+
+    // A damaged source gives a backup that says so (kept, for what it holds), and it does not restore.
+    const again = await runtimes.start({ dataDir, partitions: 2 });
+    await again.execute('account', 'a', { type: 'Deposit', data: { amount: 3 } });
+    await runtimes.close(again);
+    await flipValueByte(dataDir, 'events', ['account', 'a', 2]);
+    const damaged = await backupLog(dataDir, join(target, 'b2'), { verify: { partitionOf } });
+    expect(damaged.ok).toBe(false);
+    expect(damaged.info.verified).toBe(false);
+    expect(damaged.verify.partitions[partitionOf('a', 2)]!.problems).toContainEqual(expect.objectContaining({ db: 'events', key: '["account","a",2]' }));
+    const into = join(target, 'from-damaged');
+    const refused = await rejectionOf(restoreBackup(join(target, 'b2'), into));
+    expect(refused.code).toBe('CorruptLog');
+    expect(existsSync(join(into, 'log.mdb'))).toBe(false);
 
     const nowhere = join(target, 'nope');
     mkdirSync(nowhere);
