@@ -118,6 +118,19 @@ describe('verifyDataDir', () => {
     expect(r.partitions[p]!.problems).toEqual([{ db: 'pages', key: '["account","a0",1]', problem: 'page entry 10 (seq 11) differs from the event record (other content)' }]);
   });
 
+  it('finds a command id naming seqs the stream does not have, and a snapshot beyond the stream head', async () => {
+    const dataDir = await writtenLog();
+    await rewriteRecord(dataDir, 'commands', ['account', 'a3', 'open-a3'], [1, 500]);
+    await rewriteRecord(dataDir, 'snapshots', ['account', 'a3', 999], [1, { balance: 0 }, 0]);
+    const r = await verify(dataDir);
+    const p = partitionOf('a3', P);
+    expect(damagedOf(r)).toEqual([p]);
+    expect(r.partitions[p]!.problems).toEqual([
+      { db: 'commands', key: '["account","a3","open-a3"]', problem: 'names seq 500, which the stream does not have' },
+      { db: 'snapshots', key: '["account","a3",999]', problem: "snapshot at version 999, beyond the stream's head" },
+    ]);
+  });
+
   it('lists at most maxProblems problems per bucket and counts them all', async () => {
     const dataDir = await writtenLog();
     for (let seq = 2; seq <= 6; seq++) await flipValueByte(dataDir, 'events', ['account', 'a5', seq]);
