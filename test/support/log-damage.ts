@@ -57,3 +57,23 @@ export function flipKeyBytesInFile(dataDir: string, key: Key, index: number, mas
   writeFileSync(file, bytes);
   return n;
 }
+
+/**
+ * Overwrites every copy of `key`'s stored bytes in log.mdb with `into`'s (same length): a damaged key
+ * that still decodes, e.g. another seq. Returns how many copies were changed. The log must be closed.
+ */
+export function rewriteKeyInFile(dataDir: string, key: Key, into: Key): number {
+  const codec = lmdb as unknown as { keyValueToBuffer(k: Key): Buffer };
+  const from = Buffer.from(codec.keyValueToBuffer(key));
+  const to = Buffer.from(codec.keyValueToBuffer(into));
+  if (from.length !== to.length) throw new Error('keys of different lengths');
+  const file = join(dataDir, 'log.mdb');
+  const bytes = readFileSync(file);
+  let n = 0;
+  for (let i = bytes.indexOf(from); i >= 0; i = bytes.indexOf(from, i + 1)) {
+    to.copy(bytes, i);
+    n++;
+  }
+  writeFileSync(file, bytes);
+  return n;
+}

@@ -209,9 +209,10 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     } catch (err) {
       damage = RuntimeError.is(err) ? err.message : String(err);
     }
-    // A damaged record of another stream than the current one does not switch streams: its key cannot
-    // be trusted (a damaged key can sit out of order, inside another stream's records).
-    if (!rec && (!current || current.type !== type || current.id !== id)) {
+    // A damaged record that is not the current stream's next one neither switches streams nor moves the
+    // stream's position: its key cannot be trusted (a damaged key can sit out of order, inside another
+    // stream's records or at another seq of its own stream).
+    if (!rec && (!current || current.type !== type || current.id !== id || seq !== current.next)) {
       lastDamaged = { type, id, seq };
       lost.push({ aggregateType: type, id, seq, why: `damaged record (its key may be damaged too): ${damage}` });
       quarantine.push({ ...lostEntry(type, id, seq, 'damaged record'), value: value.toString('base64') });
