@@ -33,6 +33,8 @@ export const ErrorCodes = {
   Fenced: 'Fenced',
   /** A command id sent again with a different command on the same stream. */
   IdempotencyKeyReused: 'IdempotencyKeyReused',
+  /** A maintenance target (a backup name, a restore or salvage data dir) that must be new already exists. */
+  AlreadyExists: 'AlreadyExists',
   PartitionMismatch: 'PartitionMismatch',
   DataDirLocked: 'DataDirLocked',
   DeciderFailed: 'DeciderFailed',

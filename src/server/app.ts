@@ -33,6 +33,7 @@ import { checkJsonOnly, useStrictJsonParser } from './json-body.js';
 import { FEED_CLOSE } from './feed/client.js';
 import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
+import { adminRoutes } from './routes/admin.js';
 import { aggregateRoutes } from './routes/aggregates.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
@@ -75,6 +76,8 @@ export interface ServerOptions {
    * `HostNotAllowed` (see allowed-hosts.ts).
    */
   allowedHosts?: AllowedHostsOption;
+  /** Where `POST /admin/backup` writes named backups (default: $BACKUP_DIR, else `<dataDir>/../backups`). */
+  backupDir?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -160,6 +163,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewRoutes, { views });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
+  await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   if (options.dashboard !== false) await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
   return app;

@@ -29,6 +29,7 @@ export const ERROR_STATUS = {
   RequestTimeout: 408,
   VersionConflict: 409,
   IdempotencyKeyReused: 409,
+  AlreadyExists: 409,
   PayloadTooLarge: 413,
   UriTooLong: 414,
   UnsupportedMediaType: 415,

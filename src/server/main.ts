@@ -20,6 +20,7 @@
  *   TOKENS_FILE / EVENTIDE_TOKENS  bearer tokens; ALLOW_UNAUTHENTICATED=1 to serve a non-loopback HOST without
  *   them; RATE_LIMIT(_BURST), MAX_CONNECTIONS(_PER_ADDRESS), MAX_FEED_PER_ADDRESS, HEADERS_TIMEOUT_MS,
  *   MIN_BODY_RATE, BODY_RATE_WINDOW_MS  (docs/http-api.md, "Security")
+ *   BACKUP_DIR where POST /admin/backup writes named backups (default <DATA_DIR>/../backups)
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close

@@ -1,0 +1,130 @@
+/**
+ * The `eventide` CLI as an operator runs it (a child process per command): exit codes (0 ok, 1 damage,
+ * 2 usage or no log, 3 DataDirLocked, 4 other), the error code printed on failure, `--json` output
+ * shapes, `--help` on every command, and a mistyped --data-dir refused without creating anything.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { lockDataDir } from '../../src/log/index.js';
+import { flipValueByte } from '../support/log-damage.js';
+import { useRuntimes } from '../support/runtimes.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const script = fileURLToPath(new URL('../../scripts/eventide.ts', import.meta.url));
+
+function eventide(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, DATA_DIR: '' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('eventide CLI', () => {
+  const runtimes = useRuntimes('cli');
+
+  async function logWithAccounts(): Promise<string> {
+    const dataDir = await runtimes.dataDir();
+    const rt = await runtimes.start({ dataDir, partitions: 4 });
+    for (const id of ['a', 'b', 'c']) {
+      await rt.execute('account', id, { type: 'Open', data: { owner: id } }, { commandId: `open-${id}` });
+      await rt.execute('account', id, { type: 'Deposit', data: { amount: 10 } });
+      await rt.execute('account', id, { type: 'Deposit', data: { amount: 5 } });
+    }
+    await runtimes.close(rt);
+    return dataDir;
+  }
+
+  it('prints help with the exit codes for every command, and exits 2 on a usage error', async () => {
+    const commands = [['--help'], ['backup', '--help'], ['restore', '--help'], ['verify', '--help'], ['salvage', '--help'], ['views', '--help']];
+    const results = await Promise.all(commands.map((args) => eventide(...args)));
+    for (const [i, args] of commands.entries()) {
+      const r = results[i]!;
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^usage: eventide/);
+      expect(r.stdout).toContain('Exit codes');
+    }
+    const none = await eventide();
+    expect(none.code).toBe(2);
+    const bogus = await eventide('verify', '--bogus', '--json');
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/^Usage: Unknown option '--bogus'/);
+    expect(JSON.parse(bogus.stdout)).toMatchObject({ error: 'Usage' });
+    expect((await eventide('frobnicate')).code).toBe(2);
+  });
+
+  it('verify: 0 and a per-partition JSON report on a clean log, 1 on damage, 2 without a log, 3 while the dir is held', async () => {
+    const dataDir = await logWithAccounts();
+    const clean = await eventide('verify', '--data-dir', dataDir, '--json');
+    expect(clean.code, clean.stderr).toBe(0);
+    const report = JSON.parse(clean.stdout) as { ok: boolean; partitionCount: number; partitions: Array<Record<string, unknown>>; other: Record<string, unknown>; records: Record<string, number> };
+    expect(report).toMatchObject({ ok: true, partitionCount: 4, formatVersion: 3, other: { status: 'ok', problems: [], problemCount: 0 } });
+    expect(report.partitions).toHaveLength(4);
+    for (const p of report.partitions) expect(Object.keys(p).sort()).toEqual(['events', 'indexed', 'partition', 'problemCount', 'problems', 'status']);
+    expect(report.records['events']).toBe(9);
+
+    const lock = lockDataDir(dataDir, 'test holder');
+    try {
+      const held = await eventide('verify', '--data-dir', dataDir);
+      expect(held.code).toBe(3);
+      expect(held.stderr).toMatch(/^DataDirLocked: /);
+    } finally {
+      lock.release();
+    }
+
+    await flipValueByte(dataDir, 'events', ['account', 'b', 2]);
+    const damaged = await eventide('verify', '--data-dir', dataDir, '--json');
+    expect(damaged.code).toBe(1);
+    const d = JSON.parse(damaged.stdout) as { ok: boolean; partitions: Array<{ status: string; problems: Array<{ db: string; key: string }> }> };
+    expect(d.ok).toBe(false);
+    expect(d.partitions.flatMap((p) => p.problems)).toContainEqual(expect.objectContaining({ db: 'events', key: '["account","b",2]' }));
+    const text = await eventide('verify', '--data-dir', dataDir);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('DAMAGED');
+
+    const typo = join(dataDir, 'no-such-dir');
+    const missing = await eventide('verify', '--data-dir', typo);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^InvalidOptions: no event log in /);
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('backup, restore and salvage: JSON results, exit codes, the error code printed on failure', async () => {
+    const dataDir = await logWithAccounts();
+    const work = await runtimes.dataDir();
+    const dest = join(work, 'b1');
+    const backup = await eventide('backup', dest, '--data-dir', dataDir, '--json');
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(JSON.parse(backup.stdout)).toMatchObject({ ok: true, dest, info: { events: 9, partitions: 4, verified: true, compacted: true } });
+    const exists = await eventide('backup', dest, '--data-dir', dataDir);
+    expect(exists.code).toBe(4);
+    expect(exists.stderr).toMatch(/^AlreadyExists: /);
+
+    const notEmpty = await eventide('restore', dest, '--data-dir', dataDir);
+    expect(notEmpty.code).toBe(4);
+    expect(notEmpty.stderr).toMatch(/^AlreadyExists: data dir .* is not empty/);
+    const restore = await eventide('restore', dest, '--data-dir', join(work, 'r1'), '--json');
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(JSON.parse(restore.stdout)).toMatchObject({ ok: true, verify: { ok: true } });
+
+    await flipValueByte(dataDir, 'events', ['account', 'c', 2]);
+    const salvage = await eventide('salvage', '--data-dir', dataDir, '--into', join(work, 's1'), '--json');
+    expect(salvage.code, salvage.stderr).toBe(1);
+    const s = JSON.parse(salvage.stdout) as { eventsKept: number; eventsLost: number; lost: Array<Record<string, unknown>>; views: Array<{ view: string; rows: number }> };
+    expect(s.eventsKept).toBe(7);
+    expect(s.lost.map((l) => [l['id'], l['seq']])).toEqual([
+      ['c', 2],
+      ['c', 3],
+    ]);
+    expect(s.views).toContainEqual({ view: 'balances', rows: 3 });
+    const check = await eventide('verify', '--data-dir', join(work, 's1'));
+    expect(check.code, check.stdout).toBe(0);
+    const text = await eventide('inspect', 'account', 'c', '--data-dir', join(work, 's1'));
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('#1 ');
+    expect(text.stdout).not.toContain('#2 ');
+  });
+});
