@@ -111,14 +111,17 @@ export function writeManifest(dataDir: string, manifest: Manifest): void {
 export function checkDataDir(dataDir: string): boolean {
   const file = join(dataDir, LOG_FILE);
   const manifest = readManifest(dataDir);
-  const size = existsSync(file) ? statSync(file).size : -1;
+  let size = existsSync(file) ? statSync(file).size : -1;
   if (size <= 0) {
     if (manifest) {
       throw damaged(file, `${size < 0 ? 'is missing' : 'is empty'}, but ${join(dataDir, MANIFEST_FILE)} says a log was created here on ${manifest.created}`, 'restore the data dir from a backup (`eventide restore`); to start over on purpose, move the whole data dir away');
     }
     return false;
   }
+  // Metas first, size after: a writer (another process on a hot backup, say) writes a commit's pages
+  // before its meta, so the size read after a meta always covers that meta's last page.
   const metas = readMetaPages(file);
+  size = statSync(file).size;
   const bad = metas.filter((m) => !m.ok);
   if (bad.length) {
     const what = bad.map((m) => `meta page ${m.index}: ${m.problem}`).join('; ');

@@ -48,12 +48,14 @@
  *   partition (see `runtime/actor-host.ts`); nothing else writes `events` or `partitions`.
  */
 import { mkdirSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
 import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-check.js';
 import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
 import { diagnoseWriteError, refusedAfter, storageFailed } from './storage-failure.js';
+import { asLogError } from './storage-errors.js';
 import { ViewStore } from './view-store.js';
 
 /**
@@ -137,8 +139,9 @@ export class EventLog {
     this.durability = options.durability ?? 'sync';
     mkdirSync(path, { recursive: true });
     // Before LMDB maps the file: a truncated or damaged file would crash the process without a word,
-    // and a missing one would be recreated empty (data-dir-check.ts).
-    const exists = checkDataDir(path);
+    // and a missing one would be recreated empty (data-dir-check.ts). Worker threads open an environment
+    // the main thread already checked and opened (lmdb-js shares it): no second look at a live file.
+    const exists = isMainThread ? checkDataDir(path) : true;
     if (!exists && options.readOnly) throw new RuntimeError(ErrorCodes.InvalidOptions, `no event log in ${path} (no ${LOG_FILE}): check the data dir path`, { path });
     this.#root = open({
       path: join(path, LOG_FILE),
@@ -201,12 +204,31 @@ export class EventLog {
    * read snapshot until a timer tick renews it, so a read right after another thread's commit was
    * acknowledged could miss it; callers that promise read-your-writes call this first.
    */
+  /**
+   * LMDB's own damage report as `CorruptLog`, and a fresh read transaction: after an error LMDB marks the
+   * thread's read transaction failed, and every later read of this thread would fail with MDB_BAD_TXN,
+   * undamaged streams included.
+   */
+  #damaged(err: unknown, what: string, partition?: number): unknown {
+    const mapped = asLogError(err, what, partition);
+    if (mapped !== err) this.#root.resetReadTxn();
+    return mapped;
+  }
+
   refreshReads(): void {
     this.#root.resetReadTxn();
   }
 
   /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
   streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+    try {
+      return this.#streamHead(aggregateType, id);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #streamHead(aggregateType: string, id: string): { version: number; ts: number } {
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
       const rec = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
       return { version: (key as StreamRef)[2], ts: rec[2] };
@@ -216,6 +238,14 @@ export class EventLog {
 
   /** Events of one stream with `from <= seq <= to`, in order. Iterates without pinning a read snapshot. */
   *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    try {
+      yield* this.#iterateStream(aggregateType, id, from, to);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  *#iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
     let next = Math.max(1, from);
     const range = this.#events.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false });
     for (const { key, value } of range) {
@@ -234,6 +264,14 @@ export class EventLog {
    * a read snapshot.
    */
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): FoldResult<S> {
+    try {
+      return this.#foldStream(aggregateType, id, from, to, state, evolve);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
     // Whole pages inside the range, in order; the events before, between (a page not written) and
@@ -284,6 +322,14 @@ export class EventLog {
 
   /** One event by position; undefined when absent. */
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
+    try {
+      return this.#readEvent(aggregateType, id, seq);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
     const key: StreamRef = [aggregateType, id, seq];
     const buf = this.#events.getBinary(key);
     if (!buf) return undefined;
@@ -305,6 +351,14 @@ export class EventLog {
 
   /** The next offset to be written in a partition (= number of events in it). */
   partitionHead(partition: number): number {
+    try {
+      return this.#partitionHead(partition);
+    } catch (err) {
+      throw this.#damaged(err, `partition ${partition}`, partition);
+    }
+  }
+
+  #partitionHead(partition: number): number {
     for (const { key, value } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
       return (key as number[])[1]! + this.#decodeRun(key, value).length;
     }
@@ -317,6 +371,14 @@ export class EventLog {
    * neither skip nor invent an event.
    */
   *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    try {
+      yield* this.#iteratePartition(partition, from, limit);
+    } catch (err) {
+      throw this.#damaged(err, `partition ${partition}`, partition);
+    }
+  }
+
+  *#iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
     if (limit <= 0) return;
     // The run holding `from` starts at or before it.
     let start = from;
@@ -353,6 +415,14 @@ export class EventLog {
 
   /** The seqs a command id produced, and the digest of the command it was first used with. */
   findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number; digest?: string } | undefined {
+    try {
+      return this.#findCommand(aggregateType, id, commandId);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number; digest?: string } | undefined {
     const key = [aggregateType, id, commandId];
     const buf = this.#commands.getBinary(key);
     if (!buf) return undefined;
@@ -362,6 +432,14 @@ export class EventLog {
 
   /** The newest persisted snapshot at or below `maxVersion`. */
   snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
+    try {
+      return this.#snapshotAtOrBelow(aggregateType, id, maxVersion);
+    } catch (err) {
+      throw this.#damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
     for (const { key, value } of this.#snapshots.getRange({ start: [aggregateType, id, maxVersion], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
       const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(value, 'snapshots', key as StreamRef);
       return { version: (key as StreamRef)[2], snapshotVersion, state, ts };
@@ -371,6 +449,14 @@ export class EventLog {
 
   /** Every stream key of an aggregate type, in key order (for rebuilds, reconcile and listings). */
   *iterateStreamIds(aggregateType: string): Generator<string> {
+    try {
+      yield* this.#iterateStreamIds(aggregateType);
+    } catch (err) {
+      throw this.#damaged(err, `the ${aggregateType} streams`);
+    }
+  }
+
+  *#iterateStreamIds(aggregateType: string): Generator<string> {
     let last: string | undefined;
     for (const key of this.#events.getKeys({ start: [aggregateType], end: [aggregateType + '\u0000'], snapshot: false })) {
       const id = (key as StreamRef)[1];

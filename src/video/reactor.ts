@@ -23,7 +23,8 @@
  *   slow log never builds a backlog of progress commands.
  */
 import type { Rendition, VideoState } from '../domain/index.js';
-import { DomainError, RuntimeError, type EventEnvelope } from '../kernel/index.js';
+import { DomainError, ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
+import { asLogError } from '../log/index.js';
 import type { Runtime } from '../runtime/index.js';
 import type { EncodeOutcome } from './encode-protocol.js';
 import type { FfmpegBinaries } from './ffmpeg-binaries.js';
@@ -105,14 +106,30 @@ export class VideoReactor {
   /** Subscribes first, then scans the log, so no video falls between the scan and the live events. */
   async start(): Promise<void> {
     this.#unsubscribe = this.#o.runtime.subscribe((events) => this.#onCommitted(events));
-    const ids = [...this.#o.runtime.log.iterateStreamIds('video')];
+    // Damage in the log (a damaged record, a page LMDB reports) must not keep the server from starting:
+    // the videos it hides are reported and left alone; their partitions stop on first use (invariant 8).
+    const ids: string[] = [];
+    try {
+      for (const id of this.#o.runtime.log.iterateStreamIds('video')) ids.push(id);
+    } catch (thrown) {
+      const err = asLogError(thrown, 'the video streams');
+      if (!isDamage(err)) throw err;
+      this.#o.logger.error({ code: err.code, err: err.message, scanned: ids.length }, 'the video scan met damage in the log: later videos are not resumed until it is repaired (eventide verify)');
+    }
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.#closing) {
         const id = ids[next++]!;
-        const { state, version } = await this.#o.runtime.load<VideoState>('video', id);
-        this.#o.index.set(id, state.status, version);
-        if (planNext(state, this.#o.maxAttempts).kind !== 'none') this.#enqueue(id);
+        let loaded: { state: VideoState; version: number };
+        try {
+          loaded = await this.#o.runtime.load<VideoState>('video', id);
+        } catch (err) {
+          if (!isDamage(err)) throw err;
+          this.#o.logger.error({ id, code: err.code, err: err.message }, 'video not resumed: its stream is damaged');
+          continue;
+        }
+        this.#o.index.set(id, loaded.state.status, loaded.version);
+        if (planNext(loaded.state, this.#o.maxAttempts).kind !== 'none') this.#enqueue(id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, ids.length) }, worker));
@@ -297,4 +314,8 @@ export class VideoReactor {
     this.#idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+function isDamage(err: unknown): err is RuntimeError {
+  return RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog);
 }

@@ -95,7 +95,7 @@ describe('admin routes', () => {
     expect(report.dataDir).toBeUndefined();
     expect(report.partitions.map((p) => p.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(report.partitions.reduce((n, p) => n + p.events, 0)).toBeGreaterThanOrEqual(50);
-    const post = await h.app.inject({ method: 'POST', url: '/admin/verify' });
+    const post = await h.app.inject({ method: 'POST', url: '/admin/verify', headers: { 'content-type': 'application/json' }, payload: '{}' });
     expect(post.json()).toMatchObject({ ok: true });
   });
 });

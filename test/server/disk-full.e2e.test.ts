@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type ServerProcess } from '../support/server-process.js';
+import { startedServer as startServer, type StartedServer as ServerProcess } from '../support/server-child.js';
 
 const mnt = mkdtempSync('/tmp/eventide-diskfull-');
 const started: ServerProcess[] = [];
@@ -48,7 +48,9 @@ interface Answer {
 async function post(url: string, path: string, body?: unknown): Promise<Answer> {
   const res = await fetch(url + path, {
     method: 'POST',
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    // JSON even without a body: the edge refuses a mutating request without it (415).
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }

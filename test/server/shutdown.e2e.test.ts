@@ -2,45 +2,17 @@
  * `npm start`'s entry as a child process: under load, SIGTERM makes it stop accepting, finish in-flight
  * commands and exit 0; after a restart on the same data dir every acknowledged (2xx) command is in the log.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
+import { startedServer, type StartedServer } from '../support/server-child.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = tempDir('eventide-shutdown-');
 afterAll(() => tmp.remove());
 
-interface Server {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
+type Server = StartedServer;
 
 /** Starts `node --import tsx src/server/main.ts` on a free port and waits for its "listening" log line. */
-async function start(): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: tmp.dir, PORT: '0', HOST: '127.0.0.1', PARTITIONS: '4', WORKERS: '2', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const rec = JSON.parse(line) as { url?: string; msg?: string };
-        if (rec.url && rec.msg?.startsWith('eventide listening')) resolve(rec.url);
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then((code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
-  });
-  return { child, url, exited };
-}
+const start = (): Promise<Server> => startedServer(tmp.dir, { PARTITIONS: '4', WORKERS: '2' });
 
 interface Ack {
   id: string;

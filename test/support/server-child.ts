@@ -66,3 +66,18 @@ export async function postCommand(url: string, type: string, id: string, body: u
     return { status: 0, body: { error: String(err) } };
   }
 }
+
+export interface StartedServer {
+  child: ChildProcess;
+  url: string;
+  /** Exit code, or the signal name when killed by one. */
+  exited: Promise<number | string>;
+  stderr(): string;
+}
+
+/** `startServer` with `env` added, resolved once it listens. */
+export async function startedServer(dataDir: string, env: Record<string, string> = {}): Promise<StartedServer> {
+  const s = startServer(dataDir, { env });
+  const url = await s.listening;
+  return { child: s.child, url, exited: s.exited, stderr: s.stderr };
+}

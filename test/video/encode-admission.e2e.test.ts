@@ -51,7 +51,7 @@ describe('the encode queue', () => {
     expect(v.pipeline.stats()).toMatchObject({ queued: 2, maxQueuedVideos: 2 });
 
     // Once a video is done (here: cancelled), there is room again.
-    await v.app.inject({ method: 'POST', url: `/videos/${String(a.body.id)}/cancel` });
+    await v.app.inject({ method: 'POST', url: `/videos/${String(a.body.id)}/cancel`, payload: {} });
     await waitForStatus(v.runtime, a.body.id as string, ['CANCELLED']);
     expect((await upload(v.app, g.clip)).status).toBe(202);
   });
@@ -78,7 +78,7 @@ describe('the quota of queued encode seconds per client', () => {
 
     expect((await upload(v.app, g.clip, '10.0.0.2')).status).toBe(202);
 
-    await v.app.inject({ method: 'POST', url: `/videos/${String(first.body.id)}/cancel` });
+    await v.app.inject({ method: 'POST', url: `/videos/${String(first.body.id)}/cancel`, payload: {} });
     await waitForStatus(v.runtime, first.body.id as string, ['CANCELLED']);
     expect((await upload(v.app, g.clip, '10.0.0.1')).status).toBe(202);
   });
