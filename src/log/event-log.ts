@@ -35,10 +35,15 @@
  * still its own (`ifVersion` inside the write transaction). A deposed owner's batches are refused, whole,
  * with `Fenced`, never interleaved.
  *
- * Why appends cannot overwrite (invariant 10): event, index and command-id puts use LMDB's no-overwrite
- * flag, and the owner checks that each new event's position is free before staging it. A position that
- * already holds a record means the log is damaged (a flipped key byte makes a stream look shorter than it
- * is): the command fails with `CorruptRecord` and nothing replaces the record that is there.
+ * Why appends cannot overwrite (invariant 10): the owner checks that each new event's position is free
+ * before staging it (a read: only this fenced owner writes its partitions, so what it reads free stays
+ * free until its batch commits, and a batch of a deposed owner is refused whole), a command id is looked
+ * up before it is used, and each partition-index run is written with LMDB's no-overwrite flag, so an
+ * offset already taken fails the batch inside LMDB itself. A position that already holds a record means
+ * the log is damaged (a flipped key byte makes a stream look shorter than it is): the command fails with
+ * `CorruptRecord` and nothing replaces the record that is there. Why not the no-overwrite flag on every
+ * event put as well: lmdb-js makes each conditional put its own promise, which cost about a fifth of the
+ * command path (bench/README.md, "Storage integrity: what it costs").
  *
  * Gotchas:
  * - Never open with `noSync`, `mapAsync` or `useWritemap`; never mix lmdb-js versions on one data dir.
@@ -477,13 +482,14 @@ export class EventLog {
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see the header).
       if (this.#events.doesExist(key)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition);
-      puts.push([this.#events, key, encodeRecord(rec, 'events', key), true]);
+      puts.push([this.#events, key, encodeRecord(rec, 'events', key)]);
     }
     const first = events[0];
     const tail = events[events.length - 1];
     if (commandId !== undefined && first && tail) {
       const key = [first.aggregateType, first.stream, commandId];
-      puts.push([this.#commands, key, encodeRecord(commandDigest === undefined ? [first.seq, tail.seq] : [first.seq, tail.seq, commandDigest], 'commands', key), true]);
+      // Not checked here: the actor host looked the id up (findCommand) before deciding the command.
+      puts.push([this.#commands, key, encodeRecord(commandDigest === undefined ? [first.seq, tail.seq] : [first.seq, tail.seq, commandDigest], 'commands', key)]);
     }
     return { puts, events };
   }
