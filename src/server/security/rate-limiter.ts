@@ -2,9 +2,11 @@
  * A token bucket per client: `burst` requests at once, refilled at `perSecond`. A client is a key
  * (`token:<name>` when authenticated, else `ip:<address>`).
  *
- * Why in-house and not `@fastify/rate-limit`: that package is not installed here (the lead may add it);
- * this is 60 lines, a true bucket (smooth refill, no window edge where 2x the limit passes), with the
- * clock injected so the unit tests need no sleeping.
+ * Why in-house and not `@fastify/rate-limit` (11.x, fastify 5): that plugin counts fixed windows, so a
+ * client can pass twice the limit across a window edge, and it keys requests before our auth hook has
+ * named the client (its `keyGenerator` would have to re-check the token). This is 60 lines: a true
+ * bucket (smooth refill), keyed by the token name the auth step found, with the clock injected so the
+ * unit tests need no sleeping. Revisit if the plugin's store (Redis, shared limits) is ever wanted.
  *
  * Memory is bounded: at most `maxClients` buckets, least recently used evicted first. Evicting a bucket
  * forgives its client (it starts full again); that is the price of a bound, and a flood of distinct
