@@ -10,13 +10,15 @@
  *
  * Exit codes: 0 done (reconcile: no drift, or repaired); 1 reconcile found drift (without --repair) or
  * damaged partitions it could not check (listed in `damaged`);
- * 2 usage; 3 the data dir is in use (DataDirLocked); 4 any other error (its code is printed).
+ * 2 usage, or no event log in the data dir (a mistyped path is never turned into an empty log); 3 the data
+ * dir is in use (DataDirLocked); 4 any other error (its code is printed).
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { EventLog, lockDataDir } from '../src/log/index.js';
+import { EventLog, LOG_FILE, lockDataDir } from '../src/log/index.js';
 import { builtinDomains, builtinViews, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
 import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
@@ -31,6 +33,11 @@ async function main(): Promise<number> {
   const dataDir = resolve(values['data-dir'] ?? process.env['DATA_DIR'] ?? './data');
   if (!command || !a || (command === 'inspect' && !b)) {
     console.error(USAGE);
+    return 2;
+  }
+  // A mistyped path must not become an empty log (opening writes one): say so, write nothing.
+  if (!existsSync(join(dataDir, LOG_FILE))) {
+    console.error(`no event log in ${dataDir} (no ${LOG_FILE}): check --data-dir or DATA_DIR`);
     return 2;
   }
   const lock = lockDataDir(dataDir, `scripts/views.ts ${command}`);

@@ -4,6 +4,7 @@
  * works from the command line on a stopped server's data dir (scripts/views.ts, which also rebuilds and
  * inspects a stream step by step), and the command line refuses a data dir a live runtime holds.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
@@ -213,6 +214,14 @@ describe('reconciling a view with the log', () => {
     expect(report.damaged).toEqual([{ partition: damaged, code: 'CorruptRecord', message: expect.stringContaining('events ["account","rc-04",2]') }]);
     expect(report.checked).toBe(IDS.filter((id) => partitionOf(id, partitions) !== damaged).length);
     expect(report.drift).toBe(0);
+  }, SPAWNS);
+
+  it('says a data dir has no log (a mistyped path) instead of creating one', async () => {
+    const dir = join(await runtimes.dataDir(), 'no-such-dir');
+    const r = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`no event log in ${dir}`);
+    expect(existsSync(dir)).toBe(false);
   }, SPAWNS);
 
   it('refuses to touch a data dir while a runtime holds it', async () => {
