@@ -17,8 +17,11 @@
  * Gotchas:
  * - Never open a data dir that has no log: a mistyped --data-dir must be refused, not turned into an
  *   empty log (every command checks first; the log modules open read-only).
- * - `backup` takes no lock: it is a hot backup and may run beside a live server (LMDB readers take no
- *   write lock). `verify` and `salvage` need the server stopped (use `GET /admin/verify` on a live one).
+ * - `backup` takes the data-dir lock too: a second process must not open the environment of a live
+ *   server (one process per data dir, DESIGN invariant 9; a writer once failed with MDB_BAD_TXN,
+ *   "mdb_page_touch no parent", while another process copied its environment). A live server's hot
+ *   backup is `POST /admin/backup`, which copies from inside the server. `verify` and `salvage` need the
+ *   server stopped too (use `GET /admin/verify` on a live one).
  */
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -115,7 +118,19 @@ async function main(argv: string[]): Promise<number> {
       const [dest, extra] = positionals;
       if (!dest || extra) throw new UsageError('backup takes one destination directory');
       const dataDir = dataDirOf(values['data-dir']);
-      const r = await backupLog(dataDir, resolve(dest), { compact: !values['no-compact'], verify: { partitionOf } });
+      let lock;
+      try {
+        lock = lockDataDir(dataDir, 'eventide backup');
+      } catch (err) {
+        if (!RuntimeError.is(err, ErrorCodes.DataDirLocked)) throw err;
+        throw new RuntimeError(ErrorCodes.DataDirLocked, `${err.message}; a running server takes its own hot backup: POST /admin/backup {"name": "..."}`, err.details);
+      }
+      let r;
+      try {
+        r = await backupLog(dataDir, resolve(dest), { compact: !values['no-compact'], verify: { partitionOf } });
+      } finally {
+        lock.release();
+      }
       out(r, () => [`backup ${r.dest}: ${r.ok ? 'verified' : 'DAMAGED (the copy does not verify: the source log is damaged)'}`, `  ${r.info.events} events in ${r.info.partitions} partitions, ${r.info.bytes} bytes${r.info.compacted ? ', compacted' : ''}, in ${r.durationMs} ms`, ...(r.ok ? [] : verifyText(r.verify))]);
       return r.ok ? EXIT.ok : EXIT.damaged;
     }

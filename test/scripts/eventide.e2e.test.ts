@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runTsScript } from '../support/child-process.js';
 import { lockDataDir } from '../../src/log/index.js';
 import { flipValueByte } from '../support/log-damage.js';
 import { useRuntimes } from '../support/runtimes.js';
@@ -102,6 +103,15 @@ describe('eventide CLI', () => {
     const exists = await eventide('backup', dest, '--data-dir', dataDir);
     expect(exists.code).toBe(4);
     expect(exists.stderr).toMatch(/^AlreadyExists: /);
+    // A data dir a server holds: the CLI never opens it from a second process; the server backs itself up.
+    const holder = runTsScript(new URL('../support/lock-contender.ts', import.meta.url), [dataDir]);
+    await holder.waitForLines(1);
+    expect(holder.lines[0]).toBe('locked');
+    const held = await eventide('backup', join(work, 'b2'), '--data-dir', dataDir);
+    holder.child.stdin.end();
+    await holder.exited;
+    expect(held.code).toBe(3);
+    expect(held.stderr).toMatch(/^DataDirLocked: .*POST \/admin\/backup/);
 
     const notEmpty = await eventide('restore', dest, '--data-dir', dataDir);
     expect(notEmpty.code).toBe(4);
