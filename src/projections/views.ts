@@ -2,7 +2,7 @@
  * The projection engine, main-thread side: reads of views, read-your-writes waits, lag, rebuild and
  * reconcile. It keeps, per view, the checkpoint of every partition as the workers report them.
  */
-import { ErrorCodes, RuntimeError, assertValidId } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { PluginChannel, Runtime } from '../runtime/index.js';
 import type { Mismatch, ReconcileReport } from './fold.js';
@@ -61,9 +61,20 @@ export class Views {
   }
 
   /** Stops listening to the workers; pending waits fail with `ViewLagging` when they time out. */
-  close(): void {
+  /**
+   * Stops listening and waits for running rebuilds to stop (each gives up at its next progress check):
+   * a rebuild that wrote after the runtime closed its log would throw from inside lmdb-js, uncaught.
+   * Close this before the runtime.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
+    await Promise.allSettled([...this.#running]);
   }
+
+  #closed = false;
+  /** Rebuilds in progress (see `close`). */
+  readonly #running = new Set<Promise<RebuildStatus>>();
 
   /**
    * Opens the main-thread side. A generation left half-built by a crash during a rebuild (`building` in
@@ -197,7 +208,18 @@ export class Views {
    * Rebuilds a view from the log into a fresh generation while the current one keeps serving, then
    * swaps atomically (one put of `view_meta`) and drops the old generation. Resolves when swapped.
    */
-  async rebuild(view: string): Promise<RebuildStatus> {
+  rebuild(view: string): Promise<RebuildStatus> {
+    if (this.#closed) return Promise.reject(errors.closed());
+    const run = this.#rebuild(view);
+    this.#running.add(run);
+    void run.then(
+      () => this.#running.delete(run),
+      () => this.#running.delete(run),
+    );
+    return run;
+  }
+
+  async #rebuild(view: string): Promise<RebuildStatus> {
     this.#view(view);
     const running = this.#rebuilds.get(view);
     if (running?.state === 'building') throw new RuntimeError(ErrorCodes.VersionConflict, `view ${view} is already being rebuilt`, { expected: 'idle', actual: 'building' });
@@ -219,6 +241,7 @@ export class Views {
       const total = target.reduce((a, b) => a + b, 0);
       await new Promise<void>((resolve, reject) => {
         const check = () => {
+          if (this.#closed) return reject(errors.closed());
           const fail = this.#failures.get(view);
           if (fail) return reject(new RuntimeError(ErrorCodes.ProjectionFailed, fail));
           const cps = this.#checkpoints.get(view)?.get(generation) ?? [];

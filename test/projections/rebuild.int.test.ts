@@ -55,4 +55,21 @@ describe('rebuilding one view', () => {
     expect(rowsById(listAll(views, 'event-counts'))).toEqual(truthOf(runtime, eventCountProjection));
     expect(rowsById(listAll(views, 'balances'))).toEqual(truthOf(runtime, balancesView));
   });
+
+  it('stops a running rebuild when the views close, before the runtime closes its log (no write after close)', async () => {
+    const runtime = await runtimes.start({ partitions: 2, workers: 1, durability: 'commit', mailboxCapacity: 10_000 });
+    const views = await Views.open(runtime);
+    await Promise.all(Array.from({ length: ACCOUNTS }, (_, a) => runtime.execute('account', `rb-${a}`, { type: 'Open', data: { owner: `o${a}` } })));
+    for (let round = 0; round < 10; round++) await depositRound(runtime, round, 4);
+    const running = views.rebuild('balances');
+    const outcome = running.then(
+      () => 'swapped',
+      (err: { code?: string }) => err.code,
+    );
+    await views.close();
+    // Either it finished first, or it stopped with RuntimeClosed; either way nothing runs any more.
+    expect(['swapped', 'RuntimeClosed']).toContain(await outcome);
+    await runtimes.close(runtime);
+    await expect(views.rebuild('balances')).rejects.toMatchObject({ code: 'RuntimeClosed' });
+  });
 });
