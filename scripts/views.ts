@@ -14,11 +14,10 @@
  * dir is in use (DataDirLocked); 4 any other error (its code is printed).
  */
 import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { EventLog, LOG_FILE, lockDataDir } from '../src/log/index.js';
+import { EventLog, hasLog, lockDataDir, noLogError } from '../src/log/index.js';
 import { builtinDomains, builtinViews, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
 import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
@@ -36,8 +35,8 @@ async function main(): Promise<number> {
     return 2;
   }
   // A mistyped path must not become an empty log (opening writes one): say so, write nothing.
-  if (!existsSync(join(dataDir, LOG_FILE))) {
-    console.error(`no event log in ${dataDir} (no ${LOG_FILE}): check --data-dir or DATA_DIR`);
+  if (!hasLog(dataDir)) {
+    console.error(noLogError(dataDir).message);
     return 2;
   }
   const lock = lockDataDir(dataDir, `scripts/views.ts ${command}`);

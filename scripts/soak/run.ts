@@ -24,6 +24,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { prng } from '../../bench/support/stats.js';
 import { sendWrite, type Write } from './client.js';
 import { AccountRecord, type Violation, type ViolationKind } from './ledger.js';
 import { StartFailed, startServer, type RunningServer, type ServerSettings } from './server-process.js';
@@ -122,7 +123,8 @@ const VERIFY_CONCURRENCY = 8;
 export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const started = Date.now();
   const log = opts.log ?? ((): void => {});
-  const rand = mulberry32(opts.seed);
+  // Seeded: the kill moments and amounts follow the seed (which writer draws next depends on timing).
+  const rand = prng(opts.seed);
   const dataDir = opts.dataDir ? resolve(opts.dataDir) : await mkdtemp(join(tmpdir(), 'eventide-soak-'));
   const settings: ServerSettings = { dataDir, partitions: opts.partitions, workers: opts.workers, readyTimeoutMs: opts.readyTimeoutMs };
 
@@ -368,16 +370,4 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T)
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A small seeded PRNG: the kill moments and amounts follow the seed (which writer draws next depends on timing). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

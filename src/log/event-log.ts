@@ -481,7 +481,7 @@ export class EventLog {
       const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see the header).
-      if (this.#events.doesExist(key)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition);
+      if (this.#taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition);
       puts.push([this.#events, key, encodeRecord(rec, 'events', key)]);
     }
     const first = events[0];
@@ -518,6 +518,14 @@ export class EventLog {
     return puts;
   }
 
+  #taken(db: Database<Buffer, Key[]>, key: Key[], what: string, partition: number): boolean {
+    try {
+      return db.doesExist(key);
+    } catch (err) {
+      throw this.#damaged(err, what, partition);
+    }
+  }
+
   /** A position this owner assigned is taken: another owner wrote there (fenced), or the log is damaged. */
   #positionTaken(db: string, key: Key[], why: string, partition: number): RuntimeError {
     const chain = this.#chain;
@@ -531,7 +539,7 @@ export class EventLog {
   #indexPut(partition: number, run: { first: number; refs: StreamRef[] }): StagedPut {
     const key = [partition, run.first];
     // The run's first offset is the owner's next one: taken means the index is damaged (invariant 10).
-    if (this.#partlog.doesExist(key)) throw this.#positionTaken('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition);
+    if (this.#taken(this.#partlog, key, `partition ${partition}`, partition)) throw this.#positionTaken('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition);
     return [this.#partlog, key, encodeRecord(run.refs, 'partitions', key), true];
   }
 

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
-import { asLogError, type EventLog } from '../log/index.js';
+import type { EventLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { AnyProjection } from './types.js';
 
@@ -54,9 +54,9 @@ export function foldPartitions(
         if (next === undefined) rows.delete(e.stream);
         else rows.set(e.stream, next);
       }
-    } catch (thrown) {
+    } catch (err) {
       // Without `onDamage` (rebuild) damage fails the whole fold: a view built on a hole is wrong.
-      const err = asLogError(thrown, `partition ${p}`, p);
+      // (EventLog reports LMDB's own damage codes as CorruptLog.)
       if (!onDamage || !(RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog))) throw err;
       onDamage({ partition: p, code: err.code, message: err.message });
       // The partition's streams live in it alone: forget the half of them folded before the damage.

@@ -26,7 +26,7 @@
  * being served from the log. Writes resume in a fresh host (runtime/storage-recovery.ts restarts it).
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { EventLog, asLogError, refusedAfter, type StagedWrite } from '../log/index.js';
+import { EventLog, refusedAfter, type StagedWrite } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
@@ -291,7 +291,7 @@ export class ActorHost {
       });
       this.#send({ kind: 'reply', reply: { rid, ok: true, result } });
     } catch (err) {
-      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(asLogError(err, `partition ${partition}`, partition)) } });
+      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(err) } });
     }
   }
 
@@ -385,10 +385,10 @@ export class ActorHost {
         if (stopped) throw stopped;
       }
       actor = this.#actor(req.aggregateType, req.id);
-    } catch (thrown) {
+    } catch (err) {
       this.#dequeued(actorKey(req.aggregateType, req.id));
       const partition = partitionOf(req.id, this.#config.totalPartitions);
-      const err = asLogError(thrown, `stream ${req.aggregateType}/${req.id}`, partition);
+      // Damage arrives as CorruptRecord/CorruptLog: EventLog maps LMDB's own codes on every read.
       out.error = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, String(err));
       if (RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog)) out.error = this.#stopPartition(partition, err);
       return out;
@@ -420,10 +420,9 @@ export class ActorHost {
         out.commandKey = actor.key + '\u0000' + req.commandId;
         this.#inflightCommands.set(out.commandKey, out);
       }
-    } catch (thrown) {
+    } catch (err) {
       // Only our own errors and domain rejections pass through; anything else a decider throws (a bug,
       // or a Node error whose `code` means nothing to callers, like ENOENT) is DeciderFailed.
-      const err = asLogError(thrown, `stream ${actor.aggregateType}/${actor.id}`, actor.partition);
       out.error =
         err instanceof RuntimeError || DomainError.isDomain(err)
           ? (err as RuntimeError)
@@ -576,7 +575,7 @@ export class ActorHost {
       const a = this.#actor(aggregateType, id);
       return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
     } catch (err) {
-      return { rid, ok: false, error: serializeError(asLogError(err, `stream ${aggregateType}/${id}`)) };
+      return { rid, ok: false, error: serializeError(err) };
     }
   }
 

@@ -24,7 +24,6 @@
  */
 import type { Rendition, VideoState } from '../domain/index.js';
 import { DomainError, ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
-import { asLogError } from '../log/index.js';
 import type { Runtime } from '../runtime/index.js';
 import type { EncodeOutcome } from './encode-protocol.js';
 import type { FfmpegBinaries } from './ffmpeg-binaries.js';
@@ -111,8 +110,7 @@ export class VideoReactor {
     const ids: string[] = [];
     try {
       for (const id of this.#o.runtime.log.iterateStreamIds('video')) ids.push(id);
-    } catch (thrown) {
-      const err = asLogError(thrown, 'the video streams');
+    } catch (err) {
       if (!isDamage(err)) throw err;
       this.#o.logger.error({ code: err.code, err: err.message, scanned: ids.length }, 'the video scan met damage in the log: later videos are not resumed until it is repaired (eventide verify)');
     }

@@ -17,12 +17,15 @@ import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { checkDataDir, LOG_FILE } from '../data-dir-check.js';
+import { asLogError } from '../storage-errors.js';
+
+export { LOG_FILE };
 
 /** The framed (checksummed) databases of the log and of the view store, in verify order. */
 export const FRAMED_DBS = ['events', 'partitions', 'commands', 'snapshots', 'pages', 'view_rows', 'view_checkpoints', 'view_meta'] as const;
 export type FramedDb = (typeof FRAMED_DBS)[number];
 
-export const LOG_FILE = 'log.mdb';
 
 export interface RawLog {
   readonly dataDir: string;
@@ -55,6 +58,8 @@ export function noLogError(dataDir: string): RuntimeError {
 /** Opens the log of `dataDir` for reading (or, with `readOnly: false`, writing: salvage's target only). */
 export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}): RawLog {
   if (!hasLog(dataDir)) throw noLogError(dataDir);
+  // Meta pages and size first: a truncated file would end this process in SIGBUS, not in a report.
+  checkDataDir(dataDir);
   const readOnly = options.readOnly ?? true;
   const root = open({ path: logFileOf(dataDir), maxDbs: 16, readOnly, noSync: false, useWritemap: false });
   try {
@@ -74,7 +79,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     return { dataDir, root, dbs, writers, format, metaError, close: () => root.close() };
   } catch (err) {
     void root.close();
-    throw mapLmdbError(err, dataDir);
+    throw asLogError(err, `the log file of ${dataDir}`);
   }
 }
 
@@ -101,14 +106,4 @@ export function showKey(raw: Buffer): string {
   } catch {
     return `0x${raw.toString('hex').slice(0, 200)}`;
   }
-}
-
-/** Errors LMDB reports for a damaged file, as `CorruptLog`; anything else unchanged. */
-export function mapLmdbError(err: unknown, dataDir: string): unknown {
-  if (RuntimeError.is(err)) return err;
-  const message = (err as Error)?.message ?? String(err);
-  if (/MDB_(CORRUPTED|PAGE_NOTFOUND|INVALID|BAD_TXN|VERSION_MISMATCH|TLS_FULL|PANIC)|Invalid argument/.test(message)) {
-    return new RuntimeError(ErrorCodes.CorruptLog, `the log file of ${dataDir} is damaged: ${message}`, { dataDir });
-  }
-  return err;
 }

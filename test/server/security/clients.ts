@@ -1,29 +1,19 @@
 /** Small real-socket clients for the security suites: HTTP from a chosen local address, and WebSocket handshakes. */
-import { request } from 'node:http';
+import { request, type RawAnswer } from '../../support/raw-http.js';
 import { networkInterfaces } from 'node:os';
 import { WebSocket, type ClientOptions } from 'ws';
 
-export interface HttpAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: () => Record<string, unknown>;
-}
+export type HttpAnswer = RawAnswer;
 
 /** One request on a fresh connection (no keep-alive), optionally from `localAddress` (e.g. 127.0.0.2). */
 export function http(url: string, o: { method?: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string } = {}): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: o.method ?? 'GET', headers: { connection: 'close', ...o.headers }, agent: false, ...(o.localAddress ? { localAddress: o.localAddress } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(o.body);
+  const u = new URL(url);
+  return request(u.origin, {
+    path: u.pathname + u.search,
+    headers: { connection: 'close', ...o.headers },
+    ...(o.method ? { method: o.method } : {}),
+    ...(o.body !== undefined ? { body: o.body } : {}),
+    ...(o.localAddress ? { localAddress: o.localAddress } : {}),
   });
 }
 
