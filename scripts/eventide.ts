@@ -26,7 +26,7 @@
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { backupLog, EventLog, hasLog, lockDataDir, noLogError, restoreBackup, salvageLog, verifyDataDir, type SalvageReport, type VerifyReport } from '../src/log/index.js';
+import { backupLog, LmdbLog, hasLog, lockDataDir, noLogError, restoreBackup, salvageLog, verifyDataDir, type SalvageReport, type VerifyReport } from '../src/log/index.js';
 import { partitionOf } from '../src/partition/index.js';
 import { loadProjections, rebuildOffline } from '../src/projections/index.js';
 import { builtinViews, toModuleUrl } from '../src/runtime/index.js';
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
 /** Views are derived: rebuilt from the salvaged log with the built-in projections (like `views rebuild`). */
 async function rebuildViews(dataDir: string): Promise<Array<{ view: string; rows: number }>> {
   const lock = lockDataDir(dataDir, 'eventide salvage (views)');
-  const log = EventLog.open(dataDir);
+  const log = LmdbLog.open(dataDir);
   try {
     const out: Array<{ view: string; rows: number }> = [];
     for (const projection of await loadProjections(builtinViews.map(toModuleUrl))) {

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { EventLog, hasLog, lockDataDir, noLogError } from '../src/log/index.js';
+import { LmdbLog, hasLog, lockDataDir, noLogError } from '../src/log/index.js';
 import { builtinDomains, builtinViews, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
 import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const lock = lockDataDir(dataDir, `scripts/views.ts ${command}`);
-  const log = EventLog.open(dataDir);
+  const log = LmdbLog.open(dataDir);
   try {
     if (command === 'inspect') return await inspect(log, a, b!, values.json ?? false);
     const projection = (await loadProjections(builtinViews.map(toModuleUrl))).find((p) => p.name === a);
@@ -78,7 +78,7 @@ async function main(): Promise<number> {
 }
 
 /** Prints a stream's history and its state after each event. */
-async function inspect(log: EventLog, aggregateType: string, id: string, json: boolean): Promise<number> {
+async function inspect(log: LmdbLog, aggregateType: string, id: string, json: boolean): Promise<number> {
   const decider = (await loadDeciders(builtinDomains.map(toModuleUrl))).get(aggregateType);
   if (!decider) {
     console.error(`no aggregate type ${JSON.stringify(aggregateType)}`);

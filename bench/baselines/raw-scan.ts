@@ -4,7 +4,7 @@
  * a snapshot load and of a time-machine read (newest snapshot at or below a version, then the events
  * after it), so cold loads and the time machine are reported next to what LMDB + msgpackr alone cost.
  *
- * Opened on the same path as the runtime's `EventLog`: lmdb-js shares one environment per path in a
+ * Opened on the same path as the runtime's `LmdbLog`: lmdb-js shares one environment per path in a
  * process, which is exactly how the runtime's own threads share it.
  */
 import { join } from 'node:path';

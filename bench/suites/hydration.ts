@@ -14,7 +14,7 @@
  */
 import { accountDecider } from '../../src/domain/account.js';
 import type { AnyDecider } from '../../src/domain/index.js';
-import { EVENT_PAGE, EventLog } from '../../src/log/index.js';
+import { EVENT_PAGE, LmdbLog } from '../../src/log/index.js';
 import { hydrate } from '../../src/runtime/index.js';
 import { measured } from '../figures.js';
 import { RawLog } from '../baselines/raw-scan.js';
@@ -52,7 +52,7 @@ export const hydrationSuite: Suite = {
       // Not settled here: runtimeLoads waits for the views to catch up before it measures.
       await seedAccounts(dir, streams, { partitions: PARTITIONS, snapshotEvery: SNAPSHOT_EVERY, chunk: 20_000 });
 
-      const log = EventLog.open(dir, { partitions: PARTITIONS });
+      const log = LmdbLog.open(dir, { partitions: PARTITIONS });
       const raw = RawLog.open(dir);
       try {
         fullHydration(ctx, log, raw, longest, s.rounds);
@@ -70,7 +70,7 @@ export const hydrationSuite: Suite = {
   },
 };
 
-function fullHydration(ctx: BenchContext, log: EventLog, raw: RawLog, len: number, rounds: number): void {
+function fullHydration(ctx: BenchContext, log: LmdbLog, raw: RawLog, len: number, rounds: number): void {
   const id = streamId(len);
   const hyd: number[] = [];
   const scan: number[] = [];
@@ -99,7 +99,7 @@ function fullHydration(ctx: BenchContext, log: EventLog, raw: RawLog, len: numbe
   );
 }
 
-function hydrationCurve(ctx: BenchContext, log: EventLog, lengths: number[]): void {
+function hydrationCurve(ctx: BenchContext, log: LmdbLog, lengths: number[]): void {
   const none: Array<[number, number]> = [];
   const head: Array<[number, number]> = [];
   const worst: Array<[number, number]> = [];
@@ -135,7 +135,7 @@ function hydrationCurve(ctx: BenchContext, log: EventLog, lengths: number[]): vo
   });
 }
 
-async function coldLoad(ctx: BenchContext, log: EventLog, raw: RawLog, len: number, n: number): Promise<void> {
+async function coldLoad(ctx: BenchContext, log: LmdbLog, raw: RawLog, len: number, n: number): Promise<void> {
   ctx.step('cold load with snapshots');
   const id = streamId(len);
   const us = summarise(await timeEach(n, 200, () => hydrate(log, accountDecider, 'account', id)));

@@ -1,5 +1,5 @@
 /**
- * Writes account streams straight into an `EventLog`, exactly as the actor host writes them: one
+ * Writes account streams straight into an `LmdbLog`, exactly as the actor host writes them: one
  * `stageAppend([envelope])` per command (one `Deposited` each, after an `AccountOpened`), committed
  * `chunk` commands at a time as one drain would be (so the partition index holds runs, as under load),
  * partition offsets assigned in order per partition, and a snapshot each time a stream crosses a
@@ -12,7 +12,7 @@
  */
 import { accountDecider, type AccountState } from '../../src/domain/account.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
-import { EVENT_PAGE, EventLog, type StagedWrite } from '../../src/log/index.js';
+import { EVENT_PAGE, LmdbLog, type StagedWrite } from '../../src/log/index.js';
 import { partitionOf } from '../../src/partition/index.js';
 
 export interface SeedStream {
@@ -36,7 +36,7 @@ export const SEED_TS = 1_700_000_000_000;
 
 /** Seeds `streams` into the log at `dir` (created if needed) and closes it. Returns events written. */
 export async function seedAccounts(dir: string, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
-  const log = EventLog.open(dir, { partitions: options.partitions, durability: 'commit' });
+  const log = LmdbLog.open(dir, { partitions: options.partitions, durability: 'commit' });
   try {
     return await seedInto(log, streams, options);
   } finally {
@@ -44,7 +44,7 @@ export async function seedAccounts(dir: string, streams: Iterable<SeedStream>, o
   }
 }
 
-export async function seedInto(log: EventLog, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
+export async function seedInto(log: LmdbLog, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
   const P = log.partitions;
   const offsets = new Map<number, number>();
   const chunk = options.chunk ?? 10_000;

@@ -5,7 +5,7 @@
  *   node --import tsx bench/tools/hydration-probe.ts [events=300000] [rounds=5]
  */
 import { accountDecider, type AnyDecider } from '../../src/domain/index.js';
-import { EventLog } from '../../src/log/index.js';
+import { LmdbLog } from '../../src/log/index.js';
 import { hydrate } from '../../src/runtime/index.js';
 import { RawLog } from '../baselines/raw-scan.js';
 import { PARTITIONS } from '../support/runtime.js';
@@ -19,7 +19,7 @@ const noSnapshots: AnyDecider = { ...accountDecider, snapshotVersion: -1 };
 const dir = makeTempDir('hydration-probe');
 try {
   await seedAccounts(dir, [{ id: 'long', events }], { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
-  const log = EventLog.open(dir, { partitions: PARTITIONS });
+  const log = LmdbLog.open(dir, { partitions: PARTITIONS });
   const raw = RawLog.open(dir);
   for (let r = 0; r < rounds; r++) {
     let t0 = performance.now();

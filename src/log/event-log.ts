@@ -61,7 +61,9 @@ import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-
 import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
 import { diagnoseWriteError, refusedAfter, storageFailed } from './storage-failure.js';
 import { asLogError } from './storage-errors.js';
-import { ViewStore } from './view-store.js';
+import { LmdbViewStore } from './view-store.js';
+import { LmdbBatchWriter } from './lmdb-batch-writer.js';
+import type { AppendRequest, BatchWriter, Committed, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, Staged, StoredSnapshot } from './port.js';
 
 /**
  * 3: record checksums cover the record's address (database and key) as well as its value; the owner
@@ -75,27 +77,10 @@ export const INDEX_RUN = 512;
 /** Events per page (see `pages` above). Pages start at seq 1, 1 + EVENT_PAGE, 1 + 2 * EVENT_PAGE, ... */
 export const EVENT_PAGE = 64;
 
-export type Durability = 'sync' | 'commit';
-
-export interface EventLogOptions {
-  /** Partition count for a new data dir. An existing data dir keeps its own; another value is an error. */
-  partitions?: number;
-  /** `sync` (default): ack after the commit is flushed to disk. `commit`: ack once visible (faster, may lose the last commits on power loss, never on a process crash). */
-  durability?: Durability;
-  readOnly?: boolean;
-}
-
-export interface StoredSnapshot<S = unknown> {
-  version: number;
-  snapshotVersion: number;
-  state: S;
-  ts: number;
-}
-
 /** A put, or a removal when `value` is null; `append`: the key must not exist yet (invariant 10). */
 type StagedPut = [db: Database<Buffer, Key[]>, key: Key[], value: Buffer | null, append?: true];
 /** Encoded records of one command (or one snapshot), ready to be queued by `commit`. */
-export interface StagedWrite {
+export interface StagedWrite extends Staged {
   readonly puts: readonly StagedPut[];
   /** The command's events: `commit` writes their partition-index refs, one record per run. */
   readonly events?: readonly EventEnvelope[];
@@ -107,20 +92,17 @@ const NO_OVERWRITE = { noOverwrite: true } as const;
 /** The key the resume probe writes (in `writers`, never a writer id: those are `actor-host-<n>`). */
 const PROBE_KEY = ['storage-probe'];
 
-export interface FoldResult<S> {
-  state: S;
-  /** Last seq folded (0 when none). */
-  version: number;
-  ts: number;
-  folded: number;
-  /** Of `folded`, events that came from pages. */
-  paged: number;
-}
-
 type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
 type StreamRef = [aggregateType: string, id: string, seq: number];
 
-export class EventLog {
+/** The write chain of one writer: its marker key, the next batch's version, and the owner epoch that fences it. */
+export interface WriteChain {
+  key: Key[];
+  version: number;
+  epoch: number;
+}
+
+export class LmdbLog implements EventLog {
   readonly partitions: number;
   readonly durability: Durability;
   readonly path: string;
@@ -131,11 +113,10 @@ export class EventLog {
   #snapshots: Database<Buffer, Key[]>;
   #pages: Database<Buffer, Key[]>;
   /** Read-model rows and checkpoints, in the same environment (see view-store.ts). */
-  readonly views: ViewStore;
+  readonly views: LmdbViewStore;
   #failure: RuntimeError | null = null;
   #lastDone: Promise<void> | null = null;
   #writers: Database<Buffer, Key[]>;
-  #chain: { key: Key[]; version: number; epoch: number } | null = null;
   /** A write of this thread failed and none succeeded since (see `close`). */
   #unsettledWrite = false;
 
@@ -164,13 +145,13 @@ export class EventLog {
     this.#pages = this.#root.openDB('pages', binary) as unknown as Database<Buffer, Key[]>;
     // One marker per writer, versioned: the guard of pipelined batches (startWriteChain).
     this.#writers = this.#root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Key[]>;
-    this.views = new ViewStore(this.#root);
+    this.views = new LmdbViewStore(this.#root);
     this.partitions = this.#resolvePartitions(options);
   }
 
   /** Opens (or creates) the log in `dataDir`. Throws `PartitionMismatch` when P differs from the stored one. */
-  static open(dataDir: string, options: EventLogOptions = {}): EventLog {
-    return new EventLog(dataDir, options);
+  static open(dataDir: string, options: EventLogOptions = {}): LmdbLog {
+    return new LmdbLog(dataDir, options);
   }
 
   #resolvePartitions(options: EventLogOptions): number {
@@ -268,7 +249,7 @@ export class EventLog {
    * `{ type, data }` (all a decider's evolve may use), no envelope per event. Iterates without pinning
    * a read snapshot.
    */
-  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): FoldResult<S> {
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     try {
       return this.#foldStream(aggregateType, id, from, to, state, evolve);
     } catch (err) {
@@ -276,7 +257,7 @@ export class EventLog {
     }
   }
 
-  #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: (state: S, event: { type: string; data: unknown }) => S): FoldResult<S> {
+  #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
     // Whole pages inside the range, in order; the events before, between (a page not written) and
@@ -299,7 +280,7 @@ export class EventLog {
   }
 
   /** Folds events `from..to` one by one into `out`; returns the seq after the last one folded. */
-  #foldEvents<S>(aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: (state: S, event: { type: string; data: unknown }) => S): number {
+  #foldEvents<S>(aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: Evolve<S>): number {
     let next = from;
     if (to < from) return next;
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, from], end: [aggregateType, id, to + 1], snapshot: false })) {
@@ -419,7 +400,7 @@ export class EventLog {
   }
 
   /** The seqs a command id produced, and the digest of the command it was first used with. */
-  findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number; digest?: string } | undefined {
+  findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
     try {
       return this.#findCommand(aggregateType, id, commandId);
     } catch (err) {
@@ -427,7 +408,7 @@ export class EventLog {
     }
   }
 
-  #findCommand(aggregateType: string, id: string, commandId: string): { first: number; last: number; digest?: string } | undefined {
+  #findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
     const key = [aggregateType, id, commandId];
     const buf = this.#commands.getBinary(key);
     if (!buf) return undefined;
@@ -475,13 +456,13 @@ export class EventLog {
    * Encodes the events of one command (and its idempotency record) without writing anything: data that
    * cannot be encoded fails here, before a single record of the command is queued (all or nothing).
    */
-  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string): StagedWrite {
+  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
     const puts: StagedPut[] = [];
     for (const e of events) {
       const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see the header).
-      if (this.#taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition);
+      if (this.#taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);
       puts.push([this.#events, key, encodeRecord(rec, 'events', key)]);
     }
     const first = events[0];
@@ -499,7 +480,7 @@ export class EventLog {
    * offsets (at most INDEX_RUN each). The single owner of a partition assigns its offsets in order, so
    * one commit's events of a partition are normally one run.
    */
-  #indexPuts(staged: readonly StagedWrite[]): StagedPut[] {
+  #indexPuts(staged: readonly StagedWrite[], chain: WriteChain | undefined): StagedPut[] {
     const runs = new Map<number, { first: number; refs: StreamRef[] }>();
     const puts: StagedPut[] = [];
     for (const s of staged) {
@@ -507,14 +488,14 @@ export class EventLog {
       for (const e of s.events) {
         let run = runs.get(e.partition);
         if (run && (run.first + run.refs.length !== e.offset || run.refs.length >= INDEX_RUN)) {
-          puts.push(this.#indexPut(e.partition, run));
+          puts.push(this.#indexPut(e.partition, run, chain));
           run = undefined;
         }
         if (!run) runs.set(e.partition, (run = { first: e.offset, refs: [] }));
         run.refs.push([e.aggregateType, e.stream, e.seq]);
       }
     }
-    for (const [p, run] of runs) puts.push(this.#indexPut(p, run));
+    for (const [p, run] of runs) puts.push(this.#indexPut(p, run, chain));
     return puts;
   }
 
@@ -527,8 +508,7 @@ export class EventLog {
   }
 
   /** A position this owner assigned is taken: another owner wrote there (fenced), or the log is damaged. */
-  #positionTaken(db: string, key: Key[], why: string, partition: number): RuntimeError {
-    const chain = this.#chain;
+  #positionTaken(db: string, key: Key[], why: string, partition: number, chain: WriteChain | undefined): RuntimeError {
     if (chain) {
       this.refreshReads();
       if (this.ownerEpoch() !== chain.epoch) return this.#notApplied(chain, chain.version);
@@ -536,10 +516,10 @@ export class EventLog {
     return corruptRecord(db, key, why, partition);
   }
 
-  #indexPut(partition: number, run: { first: number; refs: StreamRef[] }): StagedPut {
+  #indexPut(partition: number, run: { first: number; refs: StreamRef[] }, chain: WriteChain | undefined): StagedPut {
     const key = [partition, run.first];
     // The run's first offset is the owner's next one: taken means the index is damaged (invariant 10).
-    if (this.#taken(this.#partlog, key, `partition ${partition}`, partition)) throw this.#positionTaken('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition);
+    if (this.#taken(this.#partlog, key, `partition ${partition}`, partition)) throw this.#positionTaken('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition, chain);
     return [this.#partlog, key, encodeRecord(run.refs, 'partitions', key), true];
   }
 
@@ -565,14 +545,15 @@ export class EventLog {
 
   /**
    * Queues staged writes into the current write batch, in order. Every call made in the same event turn
-   * lands in the same LMDB transaction. Call `durable()` afterwards.
+   * lands in the same LMDB transaction. Without `chain` (tools), call `durable()` afterwards; writers
+   * (lmdb-batch-writer.ts) pass their chain and await the result.
    *
    * Why staged: lmdb-js opens the write transaction early once a turn has queued a few thousand writes;
    * a thread that died after that (a decider calling process.exit, say) would leave the native writer
    * waiting forever with the lock held. So the actor host runs every decider of a drain first, and only
    * then commits what they staged, in one short synchronous run.
    */
-  commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void): Promise<void> {
+  commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void, chain?: WriteChain): Promise<void> {
     this.#assertWritable();
     let last: Promise<unknown> | null = null;
     // lmdb-js may split one turn's writes into several transactions, each with its own promise: all are
@@ -583,7 +564,7 @@ export class EventLog {
       if (last) earlier.push(last);
       last = p;
     };
-    const index = this.#indexPuts(staged);
+    const index = this.#indexPuts(staged, chain);
     /** No-overwrite puts resolve `false` when their key exists (lmdb-js), instead of replacing it. */
     const appends: Promise<boolean>[] = [];
     const appendKeys: Key[][] = [];
@@ -601,7 +582,6 @@ export class EventLog {
       for (const [db, key, value, append] of index) put(db, key, value, append);
       alsoInTransaction?.();
     };
-    const chain = this.#chain;
     if (chain) {
       // Fenced and chained: these writes apply only while this process still owns the log (owner epoch)
       // and only if the writer's previous batch committed (see startWriteChain). Nested conditions:
@@ -678,13 +658,13 @@ export class EventLog {
   }
 
   /**
-   * Lets one writer (an actor host) pipeline its batches: batch N+1 may be queued while batch N is still
-   * committing, yet N+1 must never commit when N did not, or N+1's seqs and offsets would follow events
-   * that do not exist. Each batch is written inside `ifVersion(marker, n)` and bumps the marker to n+1,
-   * so LMDB itself skips every batch after a failed one (lmdb-js resolves the condition to `false`).
-   * `epoch` is the owner epoch this process claimed (`claimOwnership`): the fence around every batch.
+   * The write-chain rule of the port, in LMDB: batch N+1 of a writer may be queued while batch N is still
+   * committing, yet N+1 must never commit when N did not. Each batch is written inside
+   * `ifVersion(marker, n)` and bumps the marker to n+1, so LMDB itself skips every batch after a failed
+   * one (lmdb-js resolves the condition to `false`). `epoch` is the owner epoch this process claimed
+   * (`claimOwnership`): the fence around every batch.
    */
-  startWriteChain(writerId: string, epoch: number): void {
+  openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter {
     const key = [writerId];
     const entry = this.#writers.getEntry(key);
     let version = entry?.version ?? 0;
@@ -692,7 +672,7 @@ export class EventLog {
       this.#writers.putSync(key, WRITER_MARK, 1);
       version = 1;
     }
-    this.#chain = { key, version, epoch };
+    return new LmdbBatchWriter(this, { key, version, epoch }, partitions);
   }
 
   /** Stage and commit in one step (tools and tests; the actor host stages first, see `commit`). */

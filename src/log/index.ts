@@ -1,6 +1,6 @@
-export { EventLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type FoldResult, type Durability, type EventLogOptions, type StoredSnapshot, type StagedWrite } from './event-log.js';
+export type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, EventLogOptions, Evolve, FoldResult, LogReader, RuntimeLog, Staged, StoredSnapshot, ViewMeta, ViewStore } from './port.js';
+export { LmdbLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type StagedWrite } from './event-log.js';
 export { encodeRecord, decodeRecord } from './record-codec.js';
-export { ViewStore, type ViewMeta } from './view-store.js';
 export { lockDataDir, type DirLock } from './dir-lock.js';
 export { asLogError, lmdbDamage } from './storage-errors.js';
 export { corruptRecord } from './record-codec.js';

@@ -14,13 +14,11 @@
  */
 import type { Database, Key, RootDatabase } from 'lmdb';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import type { ViewMeta, ViewStore } from './port.js';
 
-export interface ViewMeta {
-  active: number;
-  building: number | null;
-}
-
-export class ViewStore {
+export class LmdbViewStore implements ViewStore {
+  /** Rows and checkpoints queued in a log batch's turn land in its LMDB transaction (lmdb-js batches a turn). */
+  readonly joinsLogBatch = true;
   readonly #root: RootDatabase;
   readonly #rows: Database<Buffer, Key[]>;
   readonly #checkpoints: Database<Buffer, Key[]>;

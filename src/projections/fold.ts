@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
-import type { EventLog } from '../log/index.js';
+import type { RuntimeLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { AnyProjection } from './types.js';
 
@@ -33,7 +33,7 @@ export interface ReconcileReport {
 
 /** Rows of `partitions` as a fresh fold of their events with offset < `upTo(partition)`. */
 export function foldPartitions(
-  log: EventLog,
+  log: RuntimeLog,
   projection: AnyProjection,
   partitions: readonly number[],
   upTo: (partition: number) => number,
@@ -56,7 +56,7 @@ export function foldPartitions(
       }
     } catch (err) {
       // Without `onDamage` (rebuild) damage fails the whole fold: a view built on a hole is wrong.
-      // (EventLog reports LMDB's own damage codes as CorruptLog.)
+      // (every adapter reports damage the store itself found as CorruptLog.)
       if (!onDamage || !(RuntimeError.is(err, ErrorCodes.CorruptRecord) || RuntimeError.is(err, ErrorCodes.CorruptLog))) throw err;
       onDamage({ partition: p, code: err.code, message: err.message });
       // The partition's streams live in it alone: forget the half of them folded before the damage.
@@ -73,7 +73,7 @@ export function foldPartitions(
  * With `repair`, writes the truth over every mismatching row (queued into the current write batch).
  */
 export function reconcilePartitions(
-  log: EventLog,
+  log: RuntimeLog,
   projection: AnyProjection,
   generation: number,
   partitions: readonly number[],

@@ -2,20 +2,20 @@
  * Rebuild and reconcile on a stopped server's data dir (scripts/views.ts). The caller holds the data
  * dir lock, so this process is the only writer and may touch every partition.
  */
-import type { EventLog } from '../log/index.js';
+import type { RuntimeLog } from '../log/index.js';
 import { foldPartitions, reconcilePartitions, type ReconcileReport } from './fold.js';
 import type { AnyProjection } from './types.js';
 
-const allPartitions = (log: EventLog) => Array.from({ length: log.partitions }, (_, p) => p);
+const allPartitions = (log: RuntimeLog) => Array.from({ length: log.partitions }, (_, p) => p);
 
-export async function rebuildOffline(log: EventLog, projection: AnyProjection, onProgress?: (eventsRead: number, total: number) => void): Promise<{ generation: number; rows: number }> {
+export async function rebuildOffline(log: RuntimeLog, projection: AnyProjection, onProgress?: (eventsRead: number, total: number) => void): Promise<{ generation: number; rows: number }> {
   const parts = allPartitions(log);
   const heads = parts.map((p) => log.partitionHead(p));
   const total = heads.reduce((a, b) => a + b, 0);
   const truth = foldPartitions(log, projection, parts, (p) => heads[p]!, (n) => onProgress?.(n, total));
   const meta = log.views.meta(projection.name);
   const generation = Math.max(meta.active, meta.building ?? 0) + 1;
-  let last: Promise<boolean> | null = null;
+  let last: Promise<unknown> | null = null;
   for (const [id, row] of truth) last = log.views.putRow(projection.name, generation, id, row);
   for (const p of parts) last = log.views.putCheckpoint(projection.name, generation, p, heads[p]!);
   if (last) await last;
@@ -25,7 +25,7 @@ export async function rebuildOffline(log: EventLog, projection: AnyProjection, o
   return { generation, rows: truth.size };
 }
 
-export async function reconcileOffline(log: EventLog, projection: AnyProjection, options: { repair?: boolean; maxMismatches?: number; onProgress?: (eventsRead: number) => void } = {}): Promise<ReconcileReport> {
+export async function reconcileOffline(log: RuntimeLog, projection: AnyProjection, options: { repair?: boolean; maxMismatches?: number; onProgress?: (eventsRead: number) => void } = {}): Promise<ReconcileReport> {
   const generation = log.views.meta(projection.name).active;
   const report = reconcilePartitions(log, projection, generation, allPartitions(log), options);
   if (report.repaired > 0) await log.views.committed();

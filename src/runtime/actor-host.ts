@@ -26,7 +26,7 @@
  * being served from the log. Writes resume in a fresh host (runtime/storage-recovery.ts restarts it).
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { EventLog, refusedAfter, type StagedWrite } from '../log/index.js';
+import { LmdbLog, refusedAfter, type BatchWriter, type EventLog, type Staged } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
@@ -64,10 +64,10 @@ const PIPELINE_DEPTH = 2;
 export class ActorHost {
   readonly #config: ActorHostConfig;
   readonly #log: EventLog;
+  readonly #writer: BatchWriter;
   readonly #deciders: Map<string, AnyDecider>;
   readonly #send: (m: FromWorker) => void;
   readonly #owned: Set<number>;
-  readonly #offsets = new Map<number, number>();
   readonly #actors = new LiveActors();
   readonly #pages = new PageWriter();
   /** Drains started so far, and the last one whose batch is durable (drains become durable in order). */
@@ -97,18 +97,18 @@ export class ActorHost {
   /** The first storage failure of this host: every later write is refused (see the header). */
   #writeFailure: RuntimeError | null = null;
   /** What the current drain's commands will write, in order; queued into LMDB after the last decide. */
-  #staged: StagedWrite[] = [];
+  #staged: Staged[] = [];
   readonly #encoder = createEncoder();
   readonly #decoder = createDecoder();
 
   private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
     this.#config = config;
     this.#log = log;
+    this.#writer = log.openWriter(`actor-host-${config.workerIndex}`, config.ownerEpoch, config.ownedPartitions);
     this.#deciders = deciders;
     this.#send = send;
     this.#owned = new Set(config.ownedPartitions);
     this.#guard = new StorageGuard(config.dataDir, config.storageReserveBytes);
-    for (const p of config.ownedPartitions) this.#offsets.set(p, log.partitionHead(p));
     if (config.idlePassivateMs > 0) {
       this.#sweeper = setInterval(() => this.#passivateIdle(), Math.max(1000, config.idlePassivateMs / 4));
       this.#sweeper.unref();
@@ -117,8 +117,7 @@ export class ActorHost {
 
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
-    const log = EventLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
-    log.startWriteChain(`actor-host-${config.workerIndex}`, config.ownerEpoch);
+    const log = LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
     const host = new ActorHost(config, log, deciders, send);
     for (const spec of config.plugins) {
       const factory = ((await import(spec.module)) as { default: WorkerPluginFactory }).default;
@@ -127,7 +126,7 @@ export class ActorHost {
       self = await factory(ctx, spec.options);
       host.#plugins.push(self);
     }
-    send({ kind: 'ready', offsets: Object.fromEntries(host.#offsets) });
+    send({ kind: 'ready', offsets: host.#heads() });
     return host;
   }
 
@@ -160,7 +159,7 @@ export class ActorHost {
       ownedPartitions: this.#config.ownedPartitions,
       totalPartitions: this.#config.totalPartitions,
       log: this.#log,
-      head: (p) => this.#offsets.get(p) ?? 0,
+      head: (p) => (this.#owned.has(p) ? this.#writer.head(p) : 0),
       emit: () => undefined, // each plugin gets its own emitter in start()
       exclusive: (fn) => this.#exclusive(fn),
     };
@@ -222,10 +221,14 @@ export class ActorHost {
       workerIndex: this.#config.workerIndex,
       liveActors: this.#actors.size,
       queued: this.#queue.length,
-      offsets: Object.fromEntries(this.#offsets),
+      offsets: this.#heads(),
       commandsProcessed: this.#commandsProcessed,
       batchesCommitted: this.#batchesCommitted,
     };
+  }
+
+  #heads(): Record<number, number> {
+    return Object.fromEntries(this.#config.ownedPartitions.map((p) => [p, this.#writer.head(p)]));
   }
 
   #sendReplies(wire: WireReply[]): void {
@@ -283,10 +286,8 @@ export class ActorHost {
       if (!this.#owned.has(partition)) throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} does not own partition ${partition}`);
       const result = await this.#exclusive(async (): Promise<PartitionResumeResult> => {
         const wasStopped = this.#stopped.delete(partition);
-        this.#log.refreshReads();
-        const offset = this.#log.partitionHead(partition);
+        const offset = this.#writer.reloadHead(partition);
         this.#actors.clear();
-        this.#offsets.set(partition, offset);
         return { partition, wasStopped, offset };
       });
       this.#send({ kind: 'reply', reply: { rid, ok: true, result } });
@@ -320,18 +321,18 @@ export class ActorHost {
     for (const req of batch) pending.push(this.#process(req));
     this.#inPass = false;
     // Pages completed by earlier, now durable drains join this transaction (see page-writer.ts).
-    for (const page of this.#pages.stageDurable(this.#log, this.#durableDrain)) this.#staged.push(page);
+    for (const page of this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain)) this.#staged.push(page);
     // Every decider of the drain has run: only now queue the writes (see EventLog.commit for why).
     const staged = this.#staged;
     this.#staged = [];
     let failure: RuntimeError | null = null;
-    let done: Promise<void> | null = null;
+    let done: Promise<unknown> | null = null;
     if (staged.length > 0) {
       try {
         if (this.#writeFailure) throw refusedAfter(this.#writeFailure);
         this.#guard.check(this.#drainClock);
         // Plugins (live projections) write inside the same transaction, and under the same chain guard.
-        done = this.#log.commit(
+        done = this.#writer.commit(
           staged,
           () => {
             for (const s of staged) if (s.events) this.#appendToPlugins(s.events);
@@ -449,23 +450,23 @@ export class ActorHost {
       if (every > 0 && ++v % every === 0) (snapshots ??= []).push({ version: v, state });
     }
     const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
-    let offset = this.#offsets.get(actor.partition)!;
-    const events: EventEnvelope[] = new Array(decided.length);
-    for (let i = 0; i < decided.length; i++) {
-      const e = decided[i]!;
-      events[i] = { aggregateType: actor.aggregateType, stream: actor.id, type: e.type, seq: actor.version + i + 1, data: e.data, ts: now, partition: actor.partition, offset: offset++, meta };
-    }
-    if (events.length > 0) {
-      // Encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
-      this.#staged.push(this.#log.stageAppend(events, req.commandId, digest));
+    let events: EventEnvelope[] = NO_EVENTS;
+    if (decided.length > 0) {
+      // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
+      const staged = this.#writer.stageAppend({
+        aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
+        events: decided, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
+      });
+      this.#staged.push(staged);
+      // The writer's own array, handed over: nothing else keeps it.
+      events = staged.events as EventEnvelope[];
       this.#pages.note(events, this.#drainNo);
-      this.#offsets.set(actor.partition, offset);
       actor.state = state;
       actor.version += events.length;
       actor.lastTs = now;
       if (snapshots) {
         for (const s of snapshots) {
-          this.#staged.push(this.#log.stageSnapshot(actor.aggregateType, actor.id, { version: s.version, snapshotVersion: actor.decider.snapshotVersion, state: s.state, ts: now }));
+          this.#staged.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, { version: s.version, snapshotVersion: actor.decider.snapshotVersion, state: s.state, ts: now }));
           this.#thinSnapshots(actor, s.version / every);
         }
       }
@@ -483,7 +484,7 @@ export class ActorHost {
     const n = this.#config.snapshotThinning;
     const leaving = index - 10;
     if (n <= 1 || leaving < 1 || leaving % n === 0) return;
-    this.#staged.push(this.#log.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving * this.#config.snapshotEvery));
+    this.#staged.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, leaving * this.#config.snapshotEvery));
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */
@@ -545,10 +546,10 @@ export class ActorHost {
     const h = hydrate(this.#log, decider, aggregateType, id);
     if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
-      const write = this.#log.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
+      const write = this.#writer.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
       if (this.#inPass) this.#staged.push(write);
       // Derived data: skipped while writes are refused, so a load never fails for want of it.
-      else if (!this.#writeFailure && !this.#log.failure) this.#log.commit([write]);
+      else if (!this.#writeFailure && !this.#log.failure) this.#writer.commit([write]).catch(() => undefined);
     }
     const key = actorKey(aggregateType, id);
     const queued = this.#pendingNew.get(key) ?? 0;
@@ -595,8 +596,8 @@ export class ActorHost {
     }
     // Pages still waiting: their drains are durable by now. Derived data: a failure here loses nothing.
     try {
-      const pages = this.#writeFailure ? [] : this.#pages.stageDurable(this.#log, this.#durableDrain, Number.MAX_SAFE_INTEGER);
-      if (pages.length) await this.#log.commit(pages);
+      const pages = this.#writeFailure ? [] : this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain, Number.MAX_SAFE_INTEGER);
+      if (pages.length) await this.#writer.commit(pages);
     } catch {
       // the events are in the log; hydration reads them one by one
     }
@@ -618,6 +619,9 @@ function headsOf(pending: PendingReply[]): Map<number, number> {
 
 const typeOf = (e: EventEnvelope): string => e.type;
 const dataOf = (e: EventEnvelope): unknown => e.data;
+
+/** The events of a command that decided none: shared, never mutated. */
+const NO_EVENTS = Object.freeze([]) as unknown as EventEnvelope[];
 
 /** The metadata of events whose command carried no ids: shared, never mutated (worker-internal). */
 const NO_META = Object.freeze({});

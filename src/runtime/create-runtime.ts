@@ -6,7 +6,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
-import { EventLog, lockDataDir } from '../log/index.js';
+import { LmdbLog, lockDataDir, type EventLog, type RuntimeLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
@@ -80,7 +80,7 @@ export interface Runtime {
   /** Module URLs of the views (projections) the workers run. */
   readonly viewModules: readonly string[];
   /** The read side of the log (main thread): partitions in offset order, streams, snapshots. */
-  readonly log: EventLog;
+  readonly log: RuntimeLog;
   /**
    * Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads.
    * `stateCache*`: plain loads answered on the main thread (hits) or by the owning worker (misses), and
@@ -152,7 +152,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let log: EventLog;
   let ownerEpoch: number;
   try {
-    log = EventLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+    log = LmdbLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
     // Invariant 9: the lock keeps a second process out; the epoch fences one that got in anyway.
     ownerEpoch = log.claimOwnership('runtime');
   } catch (err) {

@@ -4,7 +4,7 @@
  * test/runtime and test/projections check it.
  */
 import type { AnyDecider } from '../domain/index.js';
-import { corruptRecord, type EventLog } from '../log/index.js';
+import { corruptRecord, type LogReader } from '../log/index.js';
 
 export interface Hydrated {
   state: unknown;
@@ -23,7 +23,7 @@ export interface Hydrated {
  * snapshot version matches the decider's, plus the events after it (whole pages where the log has them). DESIGN invariant 4 says this must
  * equal the full fold; the property tests check it.
  */
-export function hydrate(log: EventLog, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
+export function hydrate(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
   let state = decider.initialState();
   let version = 0;
   let ts = 0;

@@ -10,7 +10,7 @@
  * reads those events one by one.
  */
 import type { EventEnvelope } from '../kernel/index.js';
-import { EVENT_PAGE, type EventLog, type StagedWrite } from '../log/index.js';
+import { EVENT_PAGE, type BatchWriter, type LogReader, type Staged } from '../log/index.js';
 
 interface PendingPage {
   aggregateType: string;
@@ -40,11 +40,11 @@ export class PageWriter {
   }
 
   /** Stages (at most `max`) pages whose drain is durable, reading their events back from the log. */
-  stageDurable(log: EventLog, durableDrain: number, max = 512): StagedWrite[] {
+  stageDurable(log: LogReader, writer: BatchWriter, durableDrain: number, max = 512): Staged[] {
     const pending = this.#pending;
     if (pending.length === 0 || pending[0]!.drain > durableDrain) return [];
     log.refreshReads(); // see the commits of those drains
-    const out: StagedWrite[] = [];
+    const out: Staged[] = [];
     let i = 0;
     for (; i < pending.length && out.length < max; i++) {
       const p = pending[i]!;
@@ -53,7 +53,7 @@ export class PageWriter {
       // partition where it matters) is skipped, never allowed to fail the drain that carries it.
       try {
         const events = log.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
-        if (events.length === EVENT_PAGE) out.push(log.stagePage(events));
+        if (events.length === EVENT_PAGE) out.push(writer.stagePage(events));
       } catch {
         // skipped: hydration reads those events one by one (and meets the damage itself)
       }

@@ -7,7 +7,7 @@
  * the main thread, and can post events to it.
  */
 import type { EventEnvelope } from '../kernel/index.js';
-import type { EventLog } from '../log/index.js';
+import type { RuntimeLog } from '../log/index.js';
 
 export interface WorkerPluginSpec {
   /** Module (file URL) whose default export is a `WorkerPluginFactory`. */
@@ -20,8 +20,8 @@ export interface WorkerPluginContext {
   readonly workerIndex: number;
   readonly ownedPartitions: readonly number[];
   readonly totalPartitions: number;
-  /** The log, opened in this worker (shares the native environment with every other thread). */
-  readonly log: EventLog;
+  /** The log's read side and view store, opened in this worker. */
+  readonly log: RuntimeLog;
   /** Head (next offset) of an owned partition, as this worker's single writer knows it. */
   head(partition: number): number;
   /**
@@ -37,8 +37,9 @@ export interface WorkerPluginContext {
 export interface WorkerPlugin {
   readonly name: string;
   /**
-   * Synchronously, right after a command's events were queued into the current write batch: writes the
-   * plugin queues now land in the same LMDB transaction as those events (all or nothing with them).
+   * Synchronously, right after a command's events were staged into the current batch: view-store writes
+   * the plugin queues now join the log's batch (all or nothing with those events) where the adapter's
+   * `ViewStore.joinsLogBatch`, else they commit after it, in order (see log/port.ts).
    */
   onAppend?(events: readonly EventEnvelope[]): void;
   /** Synchronously, after the last command of a batch and before its commit: the last chance to join it. */

@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runTsScript, type ChildRun } from '../support/child-process.js';
 import { postCommand, startServer, type ServerChild } from '../support/server-child.js';
 import { useTempDirs } from '../support/temp-dirs.js';
-import { EventLog } from '../../src/log/index.js';
+import { LmdbLog } from '../../src/log/index.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tempDir = useTempDirs('lock');
@@ -145,7 +145,7 @@ describe('the owner epoch fence', () => {
     await newcomer.exited;
 
     // Every acknowledged deposit is there once, seqs contiguous, nothing of the deposed owner after the takeover.
-    const log = EventLog.open(dir, { readOnly: true });
+    const log = LmdbLog.open(dir, { readOnly: true });
     try {
       for (let a = 0; a < 4; a++) {
         const events = log.readStream('account', `f-${a}`);

@@ -1,5 +1,5 @@
 /**
- * The EventLog contract, against real LMDB files: append and read back by stream and by partition,
+ * The LmdbLog contract, against real LMDB files: append and read back by stream and by partition,
  * idempotency records, snapshots, the time index (`versionAt`), the partition count fixed at creation,
  * and corruption detected on read (DESIGN invariant 8) with an error naming the bad record.
  * Written as a contract over a log factory, so another log implementation can run the same suite.
@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope, EventMeta } from '../../src/kernel/index.js';
-import { EVENT_PAGE, EventLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
+import { EVENT_PAGE, LmdbLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
 import { encodeRecord } from '../../src/log/record-codec.js';
 import { rejectionOf } from '../support/errors.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 
-type OpenLog = (dataDir: string, options?: EventLogOptions) => EventLog;
+type OpenLog = (dataDir: string, options?: EventLogOptions) => LmdbLog;
 
 function envelope(stream: string, seq: number, partition: number, offset: number, extra: { ts?: number; meta?: EventMeta; type?: string; aggregateType?: string } = {}): EventEnvelope {
   return {
@@ -54,7 +54,7 @@ function eventLogContract(name: string, openLog: OpenLog): void {
   describe(name, () => {
     const tempDir = useTempDirs('log');
 
-    async function withLog<T>(work: (log: EventLog, dir: string) => Promise<T> | T, options: EventLogOptions = { partitions: 4 }): Promise<T> {
+    async function withLog<T>(work: (log: LmdbLog, dir: string) => Promise<T> | T, options: EventLogOptions = { partitions: 4 }): Promise<T> {
       const dir = await tempDir();
       const log = openLog(dir, options);
       try {
@@ -268,7 +268,7 @@ function eventLogContract(name: string, openLog: OpenLog): void {
       const sum = (s: number, e: { type: string; data: unknown }): number => s + (e.data as { amount: number }).amount;
       const stream = (n: number): EventEnvelope[] => Array.from({ length: n }, (_, i) => envelope('p', i + 1, 0, i));
 
-      async function pagedLog(n: number, pagesAt: number[]): Promise<{ log: EventLog; events: EventEnvelope[] }> {
+      async function pagedLog(n: number, pagesAt: number[]): Promise<{ log: LmdbLog; events: EventEnvelope[] }> {
         const dir = await tempDir();
         const log = openLog(dir, { partitions: 2 });
         const events = stream(n);
@@ -332,7 +332,7 @@ function eventLogContract(name: string, openLog: OpenLog): void {
     });
 
     describe('a corrupted record', () => {
-      async function corrupted(db: string, key: unknown[], at = 6): Promise<{ log: EventLog; dir: string }> {
+      async function corrupted(db: string, key: unknown[], at = 6): Promise<{ log: LmdbLog; dir: string }> {
         const dir = await tempDir();
         const log = openLog(dir, { partitions: 2 });
         log.append([envelope('a', 1, 0, 0), envelope('a', 2, 0, 1)], 'cmd-1');
@@ -367,9 +367,9 @@ function eventLogContract(name: string, openLog: OpenLog): void {
       });
 
       it.each([
-        { db: 'partitions', key: [0, 0], read: (log: EventLog) => log.readPartition(0), where: 'partitions [0,0]' },
-        { db: 'commands', key: ['account', 'a', 'cmd-1'], read: (log: EventLog) => log.findCommand('account', 'a', 'cmd-1'), where: 'commands ["account","a","cmd-1"]' },
-        { db: 'snapshots', key: ['account', 'a', 2], read: (log: EventLog) => log.snapshotAtOrBelow('account', 'a'), where: 'snapshots ["account","a",2]' },
+        { db: 'partitions', key: [0, 0], read: (log: LmdbLog) => log.readPartition(0), where: 'partitions [0,0]' },
+        { db: 'commands', key: ['account', 'a', 'cmd-1'], read: (log: LmdbLog) => log.findCommand('account', 'a', 'cmd-1'), where: 'commands ["account","a","cmd-1"]' },
+        { db: 'snapshots', key: ['account', 'a', 2], read: (log: LmdbLog) => log.snapshotAtOrBelow('account', 'a'), where: 'snapshots ["account","a",2]' },
       ])('in $db is refused with CorruptRecord naming it', async ({ db, key, read, where }) => {
         const { log } = await corrupted(db, key);
         try {
@@ -384,4 +384,4 @@ function eventLogContract(name: string, openLog: OpenLog): void {
   });
 }
 
-eventLogContract('EventLog on LMDB', (dir, options) => EventLog.open(dir, options));
+eventLogContract('LmdbLog on LMDB', (dir, options) => LmdbLog.open(dir, options));

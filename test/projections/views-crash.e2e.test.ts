@@ -9,7 +9,7 @@
  * generation marked `building`) and checks that the next rebuild leaves only the active generation.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { builtinViews, EventLog, type AccountState, type Runtime } from '../../src/index.js';
+import { builtinViews, LmdbLog, type AccountState, type Runtime } from '../../src/index.js';
 import { balancesView, videosView, Views, type AnyProjection, type BalanceRow } from '../../src/projections/index.js';
 import { runTsScript, type ChildRun } from '../support/child-process.js';
 import { allStreams } from '../support/log-checks.js';
@@ -44,7 +44,7 @@ function generationsWithData(runtime: Runtime, view: string): number[] {
   const top = Math.max(meta.active, meta.building ?? 0) + 2;
   const out: number[] = [];
   for (let g = 0; g <= top; g++) {
-    const hasRows = !runtime.log.views.rows(view, g).next().done;
+    const hasRows = [...runtime.log.views.rows(view, g, undefined, 1)].length > 0;
     const hasCheckpoints = Array.from({ length: runtime.partitionCount }, (_, p) => runtime.log.views.checkpoint(view, g, p)).some((c) => c > 0);
     if (hasRows || hasCheckpoints) out.push(g);
   }
@@ -157,7 +157,7 @@ describe('views after kill -9 of the process running them', () => {
     await runtimes.close(runtime);
 
     // What a crash right after a rebuild's first step leaves behind: a generation marked `building`.
-    const log = EventLog.open(dir);
+    const log = LmdbLog.open(dir);
     await log.views.setMeta('balances', { active, building: active + 1 });
     await log.close();
 

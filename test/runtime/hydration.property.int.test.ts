@@ -14,7 +14,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accountDecider, EventLog, hydrate, RuntimeError, type AccountState, type Runtime } from '../../src/index.js';
+import { accountDecider, LmdbLog, hydrate, RuntimeError, type AccountState, type Runtime } from '../../src/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { expectContiguousPartitions, expectContiguousSeqs, foldAccount, fullHistory } from '../support/log-checks.js';
 import { useRuntimes } from '../support/runtimes.js';
@@ -120,7 +120,7 @@ describe('hydration', () => {
 
         // Cold, from disk: a fresh log handle on the closed data dir hydrates from the persisted
         // snapshots + tails (the worker's own cold path is exercised above by LRU passivation).
-        const log = EventLog.open(dataDir);
+        const log = LmdbLog.open(dataDir);
         try {
           for (const [id, state] of folded) {
             const version = models.get(id)!.version;

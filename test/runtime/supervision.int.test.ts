@@ -4,7 +4,7 @@
  * the log with the right state; nothing half-written is visible. Uses the test-only `crashy` domain.
  */
 import { describe, expect, it } from 'vitest';
-import { builtinDomains, EventLog, partitionOf, type AccountState, type Runtime } from '../../src/index.js';
+import { builtinDomains, LmdbLog, partitionOf, type AccountState, type Runtime } from '../../src/index.js';
 import { runTsScript } from '../support/child-process.js';
 import { crashyDomain, type CrashyState } from '../support/crashy-domain.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
@@ -159,7 +159,7 @@ describe('supervision', () => {
     clearTimeout(hang);
     expect(child.lines, `child stderr:\n${child.stderr()}`).toEqual(['settled WorkerCrashed', 'restarted', 'after ok', 'closed']);
     expect(exit).toBe(0);
-    const log = EventLog.open(dataDir);
+    const log = LmdbLog.open(dataDir);
     try {
       expectContiguousPartitions(log);
       // Every stream holds whole 5-event commands, plus the one 1-event command sent after the restart to wide-0..19.

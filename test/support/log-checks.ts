@@ -3,10 +3,10 @@
  * points at a stored event whose envelope names that very position; streams have seq 1..n with no gap.
  */
 import { expect } from 'vitest';
-import { accountDecider, type AccountState, type EventEnvelope, type EventLog, type Runtime } from '../../src/index.js';
+import { accountDecider, type AccountState, type EventEnvelope, type LogReader, type Runtime } from '../../src/index.js';
 
 /** Every partition's head (next offset), read from the log itself. */
-export function partitionHeads(log: EventLog): number[] {
+export function partitionHeads(log: LogReader): number[] {
   return Array.from({ length: log.partitions }, (_, p) => log.partitionHead(p));
 }
 
@@ -14,7 +14,7 @@ export function partitionHeads(log: EventLog): number[] {
  * Walks every partition: offsets 0..n-1 with no gap, each entry resolving to an event stored at that
  * partition and offset. Returns all events by partition.
  */
-export function expectContiguousPartitions(log: EventLog): EventEnvelope[][] {
+export function expectContiguousPartitions(log: LogReader): EventEnvelope[][] {
   const out: EventEnvelope[][] = [];
   for (let p = 0; p < log.partitions; p++) {
     const events = [...log.iteratePartition(p)];
@@ -53,7 +53,7 @@ export async function fullHistory(runtime: Runtime, aggregateType: string, id: s
 }
 
 /** Every stream of one aggregate type and its events, read straight from the log. */
-export function allStreams(log: EventLog, aggregateType: string): Map<string, EventEnvelope[]> {
+export function allStreams(log: LogReader, aggregateType: string): Map<string, EventEnvelope[]> {
   const out = new Map<string, EventEnvelope[]>();
   for (const id of log.iterateStreamIds(aggregateType)) out.set(id, [...log.iterateStream(aggregateType, id)]);
   return out;

@@ -16,7 +16,7 @@ export const CATCH_UP_TIMEOUT_MS = 60_000;
 /**
  * Lets this thread's raw LMDB reads (runtime.log.*, used by the checks themselves) see every commit made
  * so far. lmdb-js keeps a thread's read snapshot until a `setTimeout(0)` renews it; the runtime's own
- * read APIs refresh it themselves (EventLog.refreshReads), raw reads in a test wait past that timer.
+ * read APIs refresh it themselves (LmdbLog.refreshReads), raw reads in a test wait past that timer.
  */
 export async function freshReads(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 2));

@@ -1,9 +1,9 @@
 /**
  * Raw, read-mostly access to a data dir's LMDB environment for the maintenance tools (verify, backup,
- * salvage). Unlike `EventLog`, this handle decodes nothing by itself: keys come back as the stored bytes,
+ * salvage). Unlike `LmdbLog`, this handle decodes nothing by itself: keys come back as the stored bytes,
  * so a record whose key is damaged can still be named, and each tool decides what a bad record means.
  *
- * Why its own `open` and not an accessor on EventLog: lmdb-js shares one native environment per file
+ * Why its own `open` and not an accessor on LmdbLog: lmdb-js shares one native environment per file
  * within a process (reference counted by device and inode), so opening the same `log.mdb` here, beside a
  * live runtime, maps nothing twice and takes no second writer slot; closing it only drops our reference.
  * That keeps the tools out of event-log.ts.

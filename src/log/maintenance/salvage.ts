@@ -29,7 +29,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../kernel/index.js';
 import { lockDataDir } from '../dir-lock.js';
-import { EVENT_PAGE, EventLog, type StagedWrite } from '../event-log.js';
+import { EVENT_PAGE, LmdbLog, type StagedWrite } from '../event-log.js';
 import { decodeRecord } from '../record-codec.js';
 import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
 import { scanDatabase } from './scan.js';
@@ -291,7 +291,7 @@ async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, 
     units.push(unit);
     open.set(stream, unit);
   }
-  const log = EventLog.open(into, { partitions: read.partitions });
+  const log = LmdbLog.open(into, { partitions: read.partitions });
   let commandIds = 0;
   let pageCount = 0;
   try {

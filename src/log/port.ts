@@ -1,0 +1,217 @@
+/**
+ * The log port: what the runtime, the projections, the feed and the video reactor need from an event
+ * log, and nothing else. Types only; each storage is an adapter that implements it and passes the one
+ * contract suite (test/log/contract/): `lmdb/` (the embedded default) and `memory/` (tests, examples,
+ * `createRuntime({ log: 'memory' })`). Nothing outside an adapter's folder imports its client library.
+ *
+ * ## Who assigns positions
+ * The adapter's batch writer does, when an append is *staged* (`BatchWriter.stageAppend`): seqs follow
+ * the expected version, offsets follow the partition's head as this writer knows it. The commit then
+ * answers with the positions the store confirmed (the partition heads after the batch). Why at staging
+ * and not after the store's reply: drains are pipelined (batch N+1 is decided while batch N is still
+ * being made durable), and each reply carries its events' positions; waiting for the store to name them
+ * would serialise the pipeline on the disk or the network. It is sound because a partition has exactly
+ * one writer at a time, fenced (DESIGN invariants 1 and 9): that writer knows the next position exactly,
+ * and the store checks it (LMDB: the position is free and the owner epoch is still ours; a replicated
+ * log such as JetStream: the append is conditional on the partition's last sequence, so a wrong guess
+ * fails instead of landing elsewhere). A position the store refuses fails the batch and every later one.
+ *
+ * ## The write-chain rule
+ * Batches of one writer are committed in the order they were handed to `commit`, and a batch never
+ * commits after an earlier batch of the same writer failed: its seqs and offsets would follow events
+ * that do not exist. Once a commit fails, every later commit of that writer fails too (`StorageFailed`
+ * "not applied", or `Fenced` when another owner took over), and the writer stays failed until
+ * `probeWrite` succeeds (see runtime/storage-recovery.ts for when that is allowed).
+ *
+ * ## Reads
+ * Reads see every commit of this process once `refreshReads()` was called after it (an adapter may keep
+ * a read snapshot per thread). Every read verifies what it returns: damage is `CorruptRecord` (a record
+ * at an address) or `CorruptLog` (the store reported it), never a plain error and never a silent skip.
+ */
+import type { EventEnvelope, EventMeta, RuntimeError } from '../kernel/index.js';
+
+export type Durability = 'sync' | 'commit';
+
+export interface StoredSnapshot<S = unknown> {
+  /** The stream version the state is at. */
+  version: number;
+  /** The decider's `snapshotVersion` when the state was taken (another one means: ignore it). */
+  snapshotVersion: number;
+  state: S;
+  ts: number;
+}
+
+export interface FoldResult<S> {
+  state: S;
+  /** Last seq folded (0 when none). */
+  version: number;
+  ts: number;
+  folded: number;
+  /** Of `folded`, events that came from pages. */
+  paged: number;
+}
+
+/** The seqs a command id produced, and the digest of the command it was first used with. */
+export interface CommandRecord {
+  first: number;
+  last: number;
+  digest?: string;
+}
+
+/** Only `{ type, data }` reaches a fold: all a decider's evolve may use, no envelope per event. */
+export type Evolve<S> = (state: S, event: { type: string; data: unknown }) => S;
+
+/** The read side of a log. */
+export interface LogReader {
+  /** Partition count, fixed when the log was created. */
+  readonly partitions: number;
+  /** Makes this thread's next reads see every commit made so far (read-your-writes after an ack). */
+  refreshReads(): void;
+  /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
+  streamHead(aggregateType: string, id: string): { version: number; ts: number };
+  /** Events of one stream with `from <= seq <= to`, in order, contiguous (a gap is corruption). */
+  iterateStream(aggregateType: string, id: string, from?: number, to?: number): Iterable<EventEnvelope>;
+  /** At most `limit` events of a stream from `from` (a page of a stream). */
+  readStream(aggregateType: string, id: string, from?: number, limit?: number): EventEnvelope[];
+  /** One event by position; undefined when absent. */
+  readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined;
+  /** Folds the events `from..to` of a stream into `state` (hydration's hot loop). */
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S>;
+  /** The last seq whose ts <= `at` (0 when the stream had no event yet at that time). */
+  versionAt(aggregateType: string, id: string, at: number): number;
+  /** The next offset of a partition (= number of events in it). */
+  partitionHead(partition: number): number;
+  /** Events of a partition in offset order, from offset `from`. */
+  iteratePartition(partition: number, from?: number, limit?: number): Iterable<EventEnvelope>;
+  readPartition(partition: number, from?: number, limit?: number): EventEnvelope[];
+  /** What a command id produced on a stream (idempotency). */
+  findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined;
+  /** The newest persisted snapshot at or below `maxVersion`. */
+  snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion?: number): StoredSnapshot<S> | undefined;
+  /** Versions of a stream's persisted snapshots, newest first. */
+  snapshotVersions(aggregateType: string, id: string, limit?: number): number[];
+  /** Every stream id of an aggregate type, in key order. */
+  iterateStreamIds(aggregateType: string): Iterable<string>;
+}
+
+/** One command's events, to be appended to one stream. */
+export interface AppendRequest {
+  aggregateType: string;
+  stream: string;
+  partition: number;
+  /** The stream's version before these events: they get seqs `expectedVersion + 1, ...`. */
+  expectedVersion: number;
+  events: readonly { type: string; data: unknown }[];
+  ts: number;
+  meta: EventMeta;
+  /** Recorded with the events, so a retry finds them (`findCommand`). */
+  commandId?: string;
+  /** The command's digest, recorded with the command id (a retry must carry the same command). */
+  digest?: string;
+}
+
+/** Something staged for a batch. Opaque: only the adapter that staged it can commit it. */
+export interface Staged {
+  /** The events it appends, with the positions the writer assigned (append stages only). */
+  readonly events?: readonly EventEnvelope[];
+}
+
+/** What a committed batch wrote: each partition's head (next offset) after it, for the partitions it moved. */
+export interface Committed {
+  readonly heads: ReadonlyMap<number, number>;
+}
+
+/**
+ * The write side: one writer per owner of a set of partitions (an actor host). Staging encodes and
+ * positions without writing, so data that cannot be stored fails its own command before anything of a
+ * batch is queued (all or nothing per command); `commit` writes a list of staged things atomically.
+ */
+export interface BatchWriter {
+  /**
+   * Positions and encodes one command's events (see the header: the writer assigns positions). Throws
+   * for data the log cannot hold (nothing consumed) and `CorruptRecord` for a position already taken.
+   */
+  stageAppend(request: AppendRequest): Staged;
+  stageSnapshot(aggregateType: string, id: string, snapshot: StoredSnapshot): Staged;
+  /** Removes one persisted snapshot (retention; snapshots are derived data, never events). */
+  stageSnapshotRemoval(aggregateType: string, id: string, version: number): Staged;
+  /** EVENT_PAGE consecutive, already durable events of one stream from a page boundary (derived data). */
+  stagePage(events: readonly EventEnvelope[]): Staged;
+  /**
+   * Commits staged things in one atomic batch, in order after this writer's earlier batches (the
+   * write-chain rule above). `alsoInBatch` runs synchronously while the batch is assembled: view-store
+   * writes it makes join the batch where `ViewStore.joinsLogBatch` (all or nothing with the events).
+   * Resolves once durable (per the log's durability); rejects with the reason otherwise.
+   */
+  commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed>;
+  /** The next offset of a partition this writer owns, counting what it staged. */
+  head(partition: number): number;
+  /** Reads a partition's head from the log again (after an operator repaired it). */
+  reloadHead(partition: number): number;
+  /** The first failure of this writer (or its log); null while writes are accepted. */
+  readonly failure: RuntimeError | null;
+}
+
+/** Which generation of a view serves reads, and which one a rebuild is filling. */
+export interface ViewMeta {
+  active: number;
+  building: number | null;
+}
+
+/**
+ * Rows and checkpoints of read models (DESIGN invariant 5). Writes are queued: made inside a log
+ * batch's `alsoInBatch`, they commit with it where `joinsLogBatch` (exactly once: rows and the
+ * checkpoint with the events); otherwise they commit in their own transaction, in order, and a
+ * projection must be idempotent by checkpoint (rows of offsets at or below the checkpoint are not
+ * applied twice).
+ */
+export interface ViewStore {
+  /** True when writes queued in `alsoInBatch` commit atomically with the log's batch. */
+  readonly joinsLogBatch: boolean;
+  meta(view: string): ViewMeta;
+  setMeta(view: string, meta: ViewMeta): Promise<void>;
+  getRow<R>(view: string, generation: number, id: string): R | undefined;
+  rows<R>(view: string, generation: number, after?: string, limit?: number): Iterable<{ id: string; row: R }>;
+  checkpoint(view: string, generation: number, partition: number): number;
+  /** Queues a row write (a removal with `undefined`). */
+  putRow(view: string, generation: number, id: string, row: unknown): Promise<unknown>;
+  putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<unknown>;
+  /** Removes every row and checkpoint of a retired generation. */
+  dropGeneration(view: string, generation: number): Promise<void>;
+  /** Resolves when every view write this thread queued so far is committed. */
+  committed(): Promise<void>;
+}
+
+/** A log opened by one thread: its reads, its view store, and writers for the partitions it owns. */
+export interface EventLog extends RuntimeLog {
+  readonly durability: Durability;
+  /** The first storage failure of this log (every write is refused until `probeWrite` succeeds). */
+  readonly failure: RuntimeError | null;
+  /**
+   * Makes this process the owner of the log (DESIGN invariant 9): bumps the owner epoch and returns it.
+   * Batches of writers of an earlier epoch are refused (`Fenced`) from then on.
+   */
+  claimOwnership(holder: string): number;
+  ownerEpoch(): number;
+  /** A batch writer for `partitions`, fenced by `epoch` and chained under `writerId` (the write-chain rule). */
+  openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter;
+  /** Resolves when every write queued so far by this thread is durable (tools; writers await `commit`). */
+  durable(): Promise<void>;
+  /** One small durable write outside every chain; on success the log accepts writes again. */
+  probeWrite(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a runtime shows of its log: reads, and the read models' store (the write side stays inside). */
+export interface RuntimeLog extends LogReader {
+  readonly views: ViewStore;
+}
+
+/** How a runtime opens its log: the embedded LMDB data dir (default) or memory. */
+export interface EventLogOptions {
+  /** Partition count for a new log. An existing one keeps its own; another value is an error. */
+  partitions?: number;
+  /** `sync` (default): ack after the commit is flushed to disk. `commit`: ack once visible. */
+  durability?: Durability;
+  readOnly?: boolean;
+}
