@@ -21,6 +21,9 @@
  *   them; RATE_LIMIT(_BURST), MAX_CONNECTIONS(_PER_ADDRESS), MAX_FEED_PER_ADDRESS, HEADERS_TIMEOUT_MS,
  *   MIN_BODY_RATE, BODY_RATE_WINDOW_MS  (docs/http-api.md, "Security")
  *   BACKUP_DIR where POST /admin/backup writes named backups (default <DATA_DIR>/../backups)
+ *   DOMAINS    extra domain modules, loaded besides the built-in account and video deciders (which stay:
+ *              the video pipeline needs `video`): comma-separated file URLs or paths (absolute, or relative
+ *              to the working directory) of JavaScript modules whose default export is a Decider
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -28,13 +31,16 @@
  * signal, or a shutdown taking longer than SHUTDOWN_TIMEOUT_MS (default 15 000), exits 1 at once: acknowledged
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
 import { isIP } from 'node:net';
-import { createRuntime, type Runtime } from '../runtime/index.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { builtinDomains, createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
-import { intEnv as intEnvOf } from './env.js';
+import { intEnv as intEnvOf, type Env } from './env.js';
 import { clientErrorHandler } from './error-handlers.js';
 import { videoRoutes } from './routes/videos.js';
 import { assertSafeBind, securityFromEnv } from './security/index.js';
@@ -59,6 +65,20 @@ function videoLimitsFromEnv(): Pick<VideoPipelineOptions, 'maxQueuedVideos' | 'm
   };
 }
 
+/**
+ * `DOMAINS`: the modules it names are added to the built-in ones, never replace them, so leaving `video`
+ * out cannot break the video pipeline. A name that is no file stops start-up here, in one line; a file
+ * that is no decider module stops it when the runtime loads it (InvalidOptions).
+ */
+function domainsFromEnv(env: Env): URL[] {
+  const entries = (env.DOMAINS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    const url = URL.canParse(entry) && entry.startsWith('file:') ? new URL(entry) : pathToFileURL(resolve(entry));
+    if (!existsSync(url)) throw new Error(`DOMAINS must list domain modules (comma-separated paths or file URLs), but there is no file ${JSON.stringify(entry)}`);
+    return url;
+  });
+}
+
 async function main(): Promise<void> {
   const dataDir = process.env.DATA_DIR || './data';
   const port = intEnv('PORT', 3000, 0, 65_535)!;
@@ -68,6 +88,7 @@ async function main(): Promise<void> {
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = process.env.FEED_ORIGINS?.trim();
   const storageReserveBytes = intEnv('STORAGE_RESERVE_BYTES', undefined, 0, Number.MAX_SAFE_INTEGER);
+  const extraDomains = domainsFromEnv(process.env);
   // Before listening: a public address without tokens stops start-up here (protected mode).
   const security = securityFromEnv(process.env);
   assertSafeBind(host, security);
@@ -107,6 +128,7 @@ async function main(): Promise<void> {
     ...(partitions !== undefined ? { partitions } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
+    ...(extraDomains.length > 0 ? { domains: [...builtinDomains, ...extraDomains] } : {}),
   });
 
   // The video pipeline: checks ffmpeg now (a missing or broken binary stops start-up with a clear

@@ -1,7 +1,8 @@
 /**
  * `npm start`'s entry (`node --import tsx src/server/main.ts`) as a child process on a free port, for
  * tests that need the real server: optionally behind a wrapper command (e.g. `unshare --pid --fork
- * --mount-proc`, a second container's view of the host).
+ * --mount-proc`, a second container's view of the host), or started by another command line altogether
+ * (`npm start` itself, which runs the built dist/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,8 +20,8 @@ export interface ServerChild {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function startServer(dataDir: string, options: { wrapper?: string[]; env?: Record<string, string> } = {}): ServerChild {
-  const argv = [process.execPath, '--import', 'tsx', 'src/server/main.ts'];
+export function startServer(dataDir: string, options: { wrapper?: string[]; command?: string[]; env?: Record<string, string> } = {}): ServerChild {
+  const argv = options.command ?? [process.execPath, '--import', 'tsx', 'src/server/main.ts'];
   const [cmd, ...args] = [...(options.wrapper ?? []), ...argv];
   const child = spawn(cmd!, args, {
     cwd: root,
