@@ -7,3 +7,4 @@ export { corruptRecord } from './record-codec.js';
 export { checkDataDir, readManifest, readMetaPages, LOG_FILE, MANIFEST_FILE, type Manifest, type MetaPage } from './data-dir-check.js';
 export { NEARLY_FULL_BYTES, describeCause, diagnoseWriteError, freeBytes, isSpaceCause, mountOf, refusedAfter, storageFailed, type StorageCause, type WriteOutcome } from './storage-failure.js';
 export * from './maintenance/index.js';
+export { MemoryLog, openMemoryLog, type MemoryLogOptions } from './memory/index.js';
