@@ -1,7 +1,7 @@
 /** Runtime options: validated and filled with defaults once, at `createRuntime`. */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock, type Clock } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
 import { builtinDomains, builtinViews, toModuleUrl, type DomainModule } from './domain-registry.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
@@ -48,6 +48,13 @@ export interface RuntimeOptions {
   storageReserveBytes?: number;
   /** Called when a worker thread died and was restarted (for logs and metrics). */
   onWorkerRestart?: (worker: number, reason: string) => void;
+  /**
+   * Wall-clock time as the main thread reads it: the `now` a command carries (its events' `ts`, the
+   * deciders' `context.now`, what the time machine's `at` compares with). Default: the system clock.
+   * Stays on the main thread (a function does not cross `postMessage`); workers use the system clock
+   * for their own bookkeeping (idle passivation).
+   */
+  clock?: Clock;
 }
 
 export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'views' | 'workerPlugins'>> & {
@@ -66,6 +73,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     return v;
   };
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
+  if (o.clock !== undefined && typeof o.clock?.now !== 'function') invalid('clock must be an object with a now() method (a Clock)');
   const maxLiveActors = int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000);
   return {
     dataDir: resolve(o.dataDir),
@@ -87,6 +95,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
       ...(o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
     ],
     onWorkerRestart: o.onWorkerRestart,
+    clock: o.clock ?? systemClock,
   };
 }
 

@@ -24,7 +24,7 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
-import { ErrorCodes } from '../kernel/index.js';
+import { ErrorCodes, type Clock } from '../kernel/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Views } from '../projections/index.js';
 import { checkHost, resolveAllowedHosts, type AllowedHostsOption } from './allowed-hosts.js';
@@ -78,6 +78,8 @@ export interface ServerOptions {
   allowedHosts?: AllowedHostsOption;
   /** Where `POST /admin/backup` writes named backups (default: $BACKUP_DIR, else `<dataDir>/../backups`). */
   backupDir?: string;
+  /** Wall-clock time for what the server opens itself (the views' rebuild times); default: the system clock. */
+  clock?: Clock;
 }
 
 const MiB = 1024 * 1024;
@@ -121,7 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     done();
   });
 
-  const views = options.views ?? (await Views.open(runtime));
+  const views = options.views ?? (await Views.open(runtime, options.clock ? { clock: options.clock } : {}));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
   const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
@@ -160,7 +162,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
-  await app.register(viewRoutes, { views });
+  await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });

@@ -36,6 +36,7 @@ import { createServer, type RequestListener } from 'node:http';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ErrorCodes, RuntimeError, systemClock } from '../kernel/index.js';
 import { builtinDomains, createRuntime, type Runtime } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
@@ -74,7 +75,7 @@ function domainsFromEnv(env: Env): URL[] {
   const entries = (env.DOMAINS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
   return entries.map((entry) => {
     const url = URL.canParse(entry) && entry.startsWith('file:') ? new URL(entry) : pathToFileURL(resolve(entry));
-    if (!existsSync(url)) throw new Error(`DOMAINS must list domain modules (comma-separated paths or file URLs), but there is no file ${JSON.stringify(entry)}`);
+    if (!existsSync(url)) throw new RuntimeError(ErrorCodes.InvalidOptions, `DOMAINS must list domain modules (comma-separated paths or file URLs), but there is no file ${JSON.stringify(entry)}`);
     return url;
   });
 }
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
   // Before the logger exists: one pino-shaped line, so tools (and tests) learn the URL while starting.
   const boot = server.address();
   const bootUrl = typeof boot === 'object' && boot ? `http://${boot.family === 'IPv6' ? `[${boot.address}]` : boot.address}:${boot.port}` : String(boot);
-  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: 'eventide starting: 503 until the runtime is open', url: bootUrl })}\n`);
+  process.stdout.write(`${JSON.stringify({ level: 30, time: systemClock.now(), msg: 'eventide starting: 503 until the runtime is open', url: bootUrl })}\n`);
 
   const runtime: Runtime = await createRuntime({
     dataDir,

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { builtinViews, type Runtime } from '../../src/index.js';
 import { balancesView, Views } from '../../src/projections/index.js';
+import { fakeClock } from '../support/fake-clock.js';
 import { eventCountProjection, eventCountView, type EventCountRow } from '../support/projections-event-count-view.js';
 import { listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
 import { useRuntimes } from '../support/runtimes.js';
@@ -54,6 +55,27 @@ describe('rebuilding one view', () => {
     expect(await views.reconcile('event-counts')).toMatchObject({ drift: 0 });
     expect(rowsById(listAll(views, 'event-counts'))).toEqual(truthOf(runtime, eventCountProjection));
     expect(rowsById(listAll(views, 'balances'))).toEqual(truthOf(runtime, balancesView));
+  });
+
+  it('refuses a second rebuild of the same view while one runs with RebuildRunning, and times both ends with the given clock', async () => {
+    const runtime = await runtimes.start({ partitions: 2, workers: 1, durability: 'commit' });
+    const clock = fakeClock(Date.UTC(2031, 4, 6, 7, 8, 9));
+    const views = await Views.open(runtime, { clock });
+    await Promise.all(Array.from({ length: 10 }, (_, a) => runtime.execute('account', `rc-${a}`, { type: 'Open', data: { owner: `o${a}` } })));
+    const startedAt = clock.now();
+    const running = views.rebuild('balances');
+    // The first one is registered before its first await: a second call in the same turn always meets it.
+    const second = await views.rebuild('balances').then(
+      () => null,
+      (err: { code?: string; details?: unknown }) => err,
+    );
+    expect(second).toMatchObject({ code: 'RebuildRunning', details: { view: 'balances', generation: views.rebuildStatus('balances').generation } });
+    expect(views.rebuildStatus('balances')).toMatchObject({ state: 'building', startedAt });
+    clock.advance(90_000);
+    expect(await running).toMatchObject({ state: 'swapped', startedAt, finishedAt: startedAt + 90_000 });
+    // Once it is over, the view can be rebuilt again.
+    expect((await views.rebuild('balances')).state).toBe('swapped');
+    await views.close();
   });
 
   it('stops a running rebuild when the views close, before the runtime closes its log (no write after close)', async () => {
