@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { encodeRecord } from '../../src/log/record-codec.js';
+import { encodeRecord } from '../../src/log/lmdb/record-codec.js';
 import { summarise, type LatencySummary } from '../support/stats.js';
 import { withTempDir } from '../support/tmp.js';
 

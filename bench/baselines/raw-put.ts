@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import { open } from 'lmdb';
-import { encodeRecord } from '../../src/log/record-codec.js';
+import { encodeRecord } from '../../src/log/lmdb/record-codec.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
 
 export interface RawPutResult {

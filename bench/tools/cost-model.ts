@@ -17,7 +17,7 @@ import { Ajv } from 'ajv';
 import { open } from 'lmdb';
 import { accountDecider, type AccountState } from '../../src/domain/account.js';
 import { assertValidId, type EventEnvelope } from '../../src/kernel/index.js';
-import { encodeRecord } from '../../src/log/record-codec.js';
+import { encodeRecord } from '../../src/log/lmdb/record-codec.js';
 import { partitionOf } from '../../src/partition/index.js';
 import { createDecoder, createEncoder } from '../../src/runtime/wire.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';

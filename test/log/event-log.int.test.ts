@@ -9,7 +9,7 @@ import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope, EventMeta } from '../../src/kernel/index.js';
 import { EVENT_PAGE, LmdbLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
-import { encodeRecord } from '../../src/log/record-codec.js';
+import { encodeRecord } from '../../src/log/lmdb/record-codec.js';
 import { rejectionOf } from '../support/errors.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 

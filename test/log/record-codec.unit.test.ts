@@ -7,7 +7,7 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addressSeed, crc32Of, decodeRecord, encodeRecord } from '../../src/log/record-codec.js';
+import { addressSeed, crc32Of, decodeRecord, encodeRecord } from '../../src/log/lmdb/record-codec.js';
 
 describe('record framing', () => {
   it('computes exactly zlib crc32 over any byte range, short (table) or long (native)', () => {

@@ -23,8 +23,8 @@
  *   partition heads read before the scan (`heads`).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { RuntimeError } from '../../kernel/index.js';
-import { EVENT_PAGE, LOG_FORMAT_VERSION } from '../event-log.js';
+import { RuntimeError } from '../../../kernel/index.js';
+import { EVENT_PAGE, LOG_FORMAT_VERSION } from '../lmdb-log.js';
 import { decodeRecord } from '../record-codec.js';
 import { decodeKey, encodeKey, FRAMED_DBS, openRawLog, showKey, type RawLog } from './raw-log.js';
 import { scanDatabase } from './scan.js';

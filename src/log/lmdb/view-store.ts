@@ -14,7 +14,7 @@
  */
 import type { Database, Key, RootDatabase } from 'lmdb';
 import { decodeRecord, encodeRecord } from './record-codec.js';
-import type { ViewMeta, ViewStore } from './port.js';
+import type { ViewMeta, ViewStore } from '../port.js';
 
 export class LmdbViewStore implements ViewStore {
   /** Rows and checkpoints queued in a log batch's turn land in its LMDB transaction (lmdb-js batches a turn). */

@@ -16,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
 import { checkDataDir, LOG_FILE } from '../data-dir-check.js';
 import { asLogError } from '../storage-errors.js';
 

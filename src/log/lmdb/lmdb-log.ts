@@ -56,14 +56,14 @@ import { mkdirSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
-import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../kernel/index.js';
 import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-check.js';
 import { corruptRecord, decodeRecord, encodeRecord } from './record-codec.js';
-import { diagnoseWriteError, refusedAfter, storageFailed } from './storage-failure.js';
+import { diagnoseWriteError, refusedAfter, storageFailed } from '../storage-failure.js';
 import { asLogError } from './storage-errors.js';
 import { LmdbViewStore } from './view-store.js';
-import { LmdbBatchWriter } from './lmdb-batch-writer.js';
-import type { AppendRequest, BatchWriter, Committed, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, Staged, StoredSnapshot } from './port.js';
+import { LmdbBatchWriter } from './batch-writer.js';
+import type { AppendRequest, BatchWriter, Committed, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, Staged, StoredSnapshot } from '../port.js';
 
 /**
  * 3: record checksums cover the record's address (database and key) as well as its value; the owner

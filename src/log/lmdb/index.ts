@@ -1,0 +1,11 @@
+/**
+ * The LMDB adapter of the log port (port.ts): the embedded default. `LmdbLog` is the log; the rest is
+ * what the runtime, the server and the tools need around it: the record codec, the data-dir lock and
+ * checks, LMDB's damage codes as our errors, and maintenance (verify, backup, salvage).
+ */
+export { LmdbLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type StagedWrite } from './lmdb-log.js';
+export { encodeRecord, decodeRecord, corruptRecord } from './record-codec.js';
+export { lockDataDir, type DirLock } from './dir-lock.js';
+export { asLogError, lmdbDamage } from './storage-errors.js';
+export { checkDataDir, readManifest, readMetaPages, LOG_FILE, MANIFEST_FILE, type Manifest, type MetaPage } from './data-dir-check.js';
+export * from './maintenance/index.js';
