@@ -5,7 +5,8 @@
  * chain (fenced by the owner epoch), which is how LMDB keeps the write-chain rule.
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
-import type { LmdbLog, StagedWrite, WriteChain } from './lmdb-log.js';
+import type { LmdbLog } from './lmdb-log.js';
+import type { StagedWrite, WriteChain } from './write-chain.js';
 import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
 
 export class LmdbBatchWriter implements BatchWriter {

@@ -3,7 +3,11 @@
  * what the runtime, the server and the tools need around it: the record codec, the data-dir lock and
  * checks, LMDB's damage codes as our errors, and maintenance (verify, backup, salvage).
  */
-export { LmdbLog, EVENT_PAGE, INDEX_RUN, LOG_FORMAT_VERSION, type StagedWrite } from './lmdb-log.js';
+export { LmdbLog } from './lmdb-log.js';
+export { LOG_FORMAT_VERSION } from './environment.js';
+export { EVENT_PAGE } from './pages.js';
+export { INDEX_RUN } from './partition-index.js';
+export type { StagedWrite } from './write-chain.js';
 export { encodeRecord, decodeRecord, corruptRecord } from './record-codec.js';
 export { lockDataDir, type DirLock } from './dir-lock.js';
 export { asLogError, lmdbDamage } from './storage-errors.js';

@@ -23,7 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lmdb from 'lmdb';
 import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
-import { LOG_FORMAT_VERSION } from '../lmdb-log.js';
+import { LOG_FORMAT_VERSION } from '../environment.js';
 import { lockDataDir } from '../dir-lock.js';
 import { hasLog, LOG_FILE, logFileOf, noLogError, openRawLog } from './raw-log.js';
 import { verifyDataDir, type VerifyOptions, type VerifyReport } from './verify.js';
