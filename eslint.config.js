@@ -16,12 +16,7 @@
  *   deeper zones (src/log/lmdb/) come after the folders that contain them.
  * - The typescript-eslint version of the rule is used, so `import type` and `import x = require()` count;
  *   `import('x')` and `import('x').T` are not seen by it and are caught by no-restricted-syntax instead.
- *
- * Pending: the LMDB adapter is moving into src/log/lmdb/ (issue 12). Until it has, the files that import
- * `lmdb` from src/log/ and src/log/maintenance/ are listed in eslint-suppressions.json (ESLint's bulk
- * suppressions: per file, rule and count, so a new violation in them still fails). A suppression that
- * no longer occurs fails the lint too: once the move lands, run `npm run lint -- --prune-suppressions`
- * and delete the file when it is empty.
+
  */
 import { readdirSync } from 'node:fs';
 import { defineConfig } from 'eslint/config';

@@ -20,7 +20,9 @@
  *   is refused until `probeWrite` succeeds (and a writer whose chain broke stays refused: open a new one).
  */
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
-import { decodeRecord, EVENT_PAGE, refusedAfter } from '../index.js';
+import { decodeRecord } from '../record-codec.js';
+import { EVENT_PAGE } from '../event-page.js';
+import { refusedAfter } from '../storage-failure.js';
 import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot } from '../port.js';
 import { MemoryStore, type StoreOp, type StoredEvent, type StreamData, type WriteChain } from './memory-store.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';

@@ -11,7 +11,7 @@
  * batch that would leave a gap is refused outright; LMDB would store it and report the gap on read.
  */
 import { ErrorCodes, RuntimeError, type EventMeta } from '../../kernel/index.js';
-import { corruptRecord } from '../index.js';
+import { corruptRecord } from '../record-codec.js';
 
 /** An event as LMDB stores it (event-log.ts), field for field: the encodings stay interchangeable. */
 export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];

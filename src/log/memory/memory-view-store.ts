@@ -11,7 +11,7 @@
  * Values are stored encoded (`encodeRecord`, as LMDB stores them), so a row the caller changes later,
  * or one read back and changed, never changes the store; a row the log cannot hold fails the call.
  */
-import { encodeRecord, decodeRecord } from '../index.js';
+import { encodeRecord, decodeRecord } from '../record-codec.js';
 import type { ViewMeta, ViewStore } from '../port.js';
 import { byKey } from './memory-store.js';
 import type { WriteQueue } from './write-queue.js';

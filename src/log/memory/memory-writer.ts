@@ -6,7 +6,8 @@
  * staging, before anything is consumed, and the log keeps bytes, never the caller's objects.
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../kernel/index.js';
-import { corruptRecord, encodeRecord, EVENT_PAGE } from '../index.js';
+import { corruptRecord, encodeRecord } from '../record-codec.js';
+import { EVENT_PAGE } from '../event-page.js';
 import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
 import type { MemoryStore, StoreOp, StoredEvent, StreamRef, WriteChain } from './memory-store.js';
 

@@ -4,9 +4,10 @@
  * owned partition, read once from the log and then counted here. Every commit goes through the writer's
  * chain (fenced by the owner epoch), which is how LMDB keeps the write-chain rule.
  */
-import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
-import type { LmdbLog, StagedWrite, WriteChain } from './event-log.js';
-import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from './port.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
+import type { LmdbLog } from './lmdb-log.js';
+import type { StagedWrite, WriteChain } from './write-chain.js';
+import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
 
 export class LmdbBatchWriter implements BatchWriter {
   readonly #log: LmdbLog;
