@@ -66,7 +66,14 @@ export class LmdbBatchWriter implements BatchWriter {
       const last = s.events?.[s.events.length - 1];
       if (last && (heads.get(last.partition) ?? -1) < last.offset + 1) heads.set(last.partition, last.offset + 1);
     }
-    return this.#log.commit(staged as readonly StagedWrite[], alsoInBatch, this.#chain).then(() => ({ heads }));
+    let done: Promise<void>;
+    try {
+      done = this.#log.commit(staged as readonly StagedWrite[], alsoInBatch, this.#chain);
+    } catch (err) {
+      // The port answers every refusal through the promise (the log had failed, an offset was taken).
+      return Promise.reject(err as Error);
+    }
+    return done.then(() => ({ heads }));
   }
 
   get failure(): RuntimeError | null {

@@ -12,8 +12,10 @@
  * Why appends cannot overwrite (invariant 10): the owner checks that each new event's position is free
  * before staging it (a read: only this fenced owner writes its partitions, so what it reads free stays
  * free until its batch commits, and a batch of a deposed owner is refused whole), a command id is looked
- * up before it is used, and each partition-index run is written with LMDB's no-overwrite flag, so an
- * offset already taken fails the batch inside LMDB itself. A position that already holds a record means
+ * up before it is used, and each partition-index run's first offset is read as free while the batch is
+ * assembled. Tool commits outside any chain (salvage into a new log) also write index runs with LMDB's
+ * no-overwrite flag; chained batches cannot: lmdb-js applies a no-overwrite put even inside an `ifVersion`
+ * block it skips, so a fenced batch would leave its index runs behind (write-chain.ts). A position that already holds a record means
  * the log is damaged (a flipped key byte makes a stream look shorter than it is): the command fails with
  * `CorruptRecord` and nothing replaces the record that is there. Why not the no-overwrite flag on every
  * event put as well: lmdb-js makes each conditional put its own promise, which cost about a fifth of the
@@ -21,7 +23,7 @@
  *
  * Gotchas:
  * - Events are never overwritten (invariant 3): offsets and seqs are assigned by the single owner of a
- *   partition (see `runtime/actor-host.ts`); nothing else writes `events` or `partitions`.
+ *   partition (the port's BatchWriter, batch-writer.ts); nothing else writes `events` or `partitions`.
  */
 import type { Key } from 'lmdb';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';

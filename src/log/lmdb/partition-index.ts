@@ -6,8 +6,8 @@
  * head is the end of its last run. Reads check each ref against the event it points at, so a damaged
  * index can neither skip nor invent an event.
  *
- * Gotchas: runs are only ever added, with LMDB's no-overwrite flag (invariant 10, see fence.ts); an
- * offset already indexed fails the whole batch.
+ * Gotchas: runs are only ever added (invariant 10, see fence.ts): a run whose first offset is already
+ * indexed fails the whole batch, and every later batch of its writer.
  */
 import type { Key } from 'lmdb';
 import type { EventEnvelope } from '../../kernel/index.js';

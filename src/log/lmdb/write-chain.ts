@@ -97,13 +97,25 @@ export class LogCommitter {
       if (last) earlier.push(last);
       last = p;
     };
-    const index = this.#index.indexPuts(staged, chain);
+    let index: StagedPut[];
+    try {
+      index = this.#index.indexPuts(staged, chain);
+    } catch (err) {
+      // A taken offset found while assembling a chained batch: the batch fails, and so must every later
+      // batch of the writer (the port's write-chain rule), whose offsets would follow this one's.
+      if (chain && RuntimeError.is(err)) this.#failure ??= err;
+      throw err;
+    }
     /** No-overwrite puts resolve `false` when their key exists (lmdb-js), instead of replacing it. */
     const appends: Promise<boolean>[] = [];
     const appendKeys: Key[][] = [];
     const put = (db: LogDb, key: Key[], value: Buffer | null, append: true | undefined) => {
       if (value === null) track(db.remove(key));
-      else if (append) {
+      // Not inside a chain: lmdb-js applies a no-overwrite put even when the `ifVersion` block around it
+      // is skipped (found by the log contract suite, lmdb-js 3.5.6), so a fenced batch would leave its
+      // index runs behind. Chained batches rely on the free-position reads made while staging
+      // (partition-index.ts, streams.ts) and on the fence; only unchained tool commits use the flag.
+      else if (append && !chain) {
         const p = db.put(key, value, NO_OVERWRITE as never);
         track(p);
         appends.push(p);

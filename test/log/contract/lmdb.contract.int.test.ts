@@ -29,10 +29,5 @@ describeEventLogContract('LmdbLog', async ({ partitions }) => {
     close: () => log.close(),
   };
 }, {
-  knownDefects: {
-    // Reproduced with lmdb-js 3.5.6 alone: `ifVersion(k, wrong, () => db.put(x, v, { noOverwrite: true }))` resolves
-    // false, yet x is written. LmdbLog.commit writes its partition-index runs that way, inside the fence.
-    'refuses, whole, every batch of a writer whose owner epoch was superseded (Fenced), and every later batch of it':
-      'a refused batch still writes its partition-index runs (lmdb-js applies a noOverwrite put inside a failed ifVersion block), so partitionHead moves past events that were never written',
-  },
+  knownDefects: {},
 });
