@@ -43,18 +43,20 @@ export const SEED_TS = 1_700_000_000_000;
 export async function seedAccounts(dir: string, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
   const log = LmdbLog.open(dir, { partitions: options.partitions, durability: 'commit' });
   try {
-    // The seed is this data dir's only writer while it runs, as a runtime would be.
-    log.claimOwnership('bench seed');
     return await seedInto(log, streams, options);
   } finally {
     await log.close();
   }
 }
 
-/** Seeds into an open log this process owns (`claimOwnership`); nothing else may write it meanwhile. */
+/**
+ * Seeds into an open log. The seed is its only writer while it runs, as a runtime would be: it claims
+ * the log (`claimOwnership`), which fences the writers of any earlier owner; a runtime started on the
+ * data dir afterwards claims it back.
+ */
 export async function seedInto(log: LmdbLog, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
   const P = log.partitions;
-  const writer = log.openWriter('bench-seed', log.ownerEpoch(), Array.from({ length: P }, (_, p) => p));
+  const writer = log.openWriter('bench-seed', log.claimOwnership('bench seed'), Array.from({ length: P }, (_, p) => p));
   const policy = { snapshotEvery: options.snapshotEvery, snapshotThinning: options.snapshotThinning ?? 1 };
   const chunk = options.chunk ?? 10_000;
   const startTs = options.startTs ?? SEED_TS;
