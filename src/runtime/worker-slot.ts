@@ -14,16 +14,17 @@
  * `restart` hands the partitions to a fresh worker (runtime/storage-recovery.ts decides when).
  */
 import type { Worker } from 'node:worker_threads';
-import { ErrorCodes, RuntimeError, deserializeError, errors, type EventEnvelope, type SerializedError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, deserializeError, errors, type SerializedError } from '../kernel/index.js';
 import { refusedAfter } from '../log/index.js';
-import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
+import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: RuntimeError) => void;
-  /** For commands: the request, from which a compact reply's envelopes are rebuilt. */
+  /** For commands: the request, from which a compact reply's envelopes are rebuilt (reply-codec.ts). */
   req?: CommandRequest;
 }
 
@@ -35,27 +36,6 @@ export interface SlotHooks {
   onPartitionStopped(partition: number, error: RuntimeError): void;
   /** The worker's log failed or refused a write; the worker still serves reads. */
   onStorageFailed(index: number, error: RuntimeError): void;
-}
-
-/**
- * Rebuilds a fresh commit's result from its compact wire form (see WireReply): the envelopes' shared
- * fields come from the request this side still holds. Each envelope gets its own `meta` object: they
- * are the caller's to keep.
- */
-function resultOf(r: Extract<WireReply, { 1: 1 | 3 }>, req: CommandRequest): CommandResult {
-  if (r[1] === 3) {
-    const [, , version, state, ts, partition, offset, type, data] = r;
-    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? {} : metaOf(req);
-    return { version, events: [{ aggregateType: req.aggregateType, stream: req.id, type, seq: version, data, ts, partition, offset, meta }], state };
-  }
-  const [, , version, state, ts, partition, firstOffset, types, datas] = r;
-  const plain = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined;
-  const firstSeq = version - types.length + 1;
-  const events: EventEnvelope[] = new Array(types.length);
-  for (let i = 0; i < types.length; i++) {
-    events[i] = { aggregateType: req.aggregateType, stream: req.id, type: types[i]!, seq: firstSeq + i, data: datas[i], ts, partition, offset: firstOffset + i, meta: plain ? {} : metaOf(req) };
-  }
-  return { version, events, state };
 }
 
 export class WorkerSlot {
@@ -194,8 +174,8 @@ export class WorkerSlot {
     const w = this.#pending.get(r[0]);
     if (!w) return;
     this.#pending.delete(r[0]);
-    if (r[1] === 0) return w.reject(deserializeError(r[2]));
-    const result = r[1] === 2 ? r[2] : resultOf(r, w.req!);
+    if (r[1] === ReplyKind.Error) return w.reject(deserializeError(r[2]));
+    const result = decodeResult(r, w.req!);
     if (!result.duplicate) this.#hooks.onCommitted(result);
     w.resolve(result);
   }
