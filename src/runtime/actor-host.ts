@@ -16,7 +16,7 @@
  * - plugin-host.ts: the worker plugins (live projections);
  * - here: the actors themselves (hydration, passivation), loads, partition resume, stats and close.
  */
-import { ErrorCodes, RuntimeError, errors, serializeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, errors, serializeError, systemClock } from '../kernel/index.js';
 import { LmdbLog, type BatchWriter, type EventLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
@@ -169,7 +169,7 @@ export class ActorHost {
     const live = this.#actors.get(aggregateType, id);
     // Outside a drain (a load) the clock is read here; inside, once per drain.
     const inPass = this.#pipeline.inPass;
-    const now = inPass ? this.#pipeline.clock : Date.now();
+    const now = inPass ? this.#pipeline.clock : systemClock.now();
     if (live) {
       live.lastUsed = now;
       live.referenced = true;
@@ -210,7 +210,7 @@ export class ActorHost {
   }
 
   #passivateIdle(): void {
-    if (this.#pipeline.inFlight === 0) this.#actors.passivateIdle(Date.now() - this.#config.idlePassivateMs);
+    if (this.#pipeline.inFlight === 0) this.#actors.passivateIdle(systemClock.now() - this.#config.idlePassivateMs);
   }
 
   async #close(): Promise<void> {

@@ -15,7 +15,7 @@
  * promises, Maps and object copies out of the per-command code; the reply of a fresh commit hands the
  * writer's own envelope array on (nothing copies it).
  */
-import { DomainError, ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
+import { DomainError, ErrorCodes, RuntimeError, errors, isErrorCode, type EventEnvelope } from '../kernel/index.js';
 import type { BatchWriter, LogReader, Staged } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import { planAppend } from './append-planner.js';
@@ -137,7 +137,7 @@ export class CommandRunner {
       // Only our own errors and domain rejections pass through; anything else a decider throws (a bug,
       // or a Node error whose `code` means nothing to callers, like ENOENT) is DeciderFailed.
       out.error =
-        err instanceof RuntimeError || DomainError.isDomain(err)
+        (RuntimeError.is(err) && isErrorCode(err.code)) || DomainError.isDomain(err)
           ? (err as RuntimeError)
           : new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider threw: ${(err as Error)?.message ?? String(err)}`);
       // A position found taken, or damage met on the way (invariant 10): nothing more is written there.

@@ -21,7 +21,7 @@
  * never writes again: its offsets, chain and pages already count the failed batch. Reads (loads) keep
  * being served from the log. Writes resume in a fresh host (runtime/storage-recovery.ts restarts it).
  */
-import { ErrorCodes, RuntimeError, serializeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, serializeError, systemClock } from '../kernel/index.js';
 import { refusedAfter, type BatchWriter, type LogReader, type Staged } from '../log/index.js';
 import type { CommandRunner, PendingReply } from './command-runner.js';
 import type { LiveActors } from './live-actors.js';
@@ -69,7 +69,11 @@ export class DrainPipeline {
   /** Drains started so far, and the last one whose batch is durable (drains become durable in order). */
   #drainNo = 0;
   #durableDrain = 0;
-  /** Date.now() of the current drain: one clock read per drain. */
+  /**
+   * The wall clock at the current drain's start: one read per drain. The system clock, not the runtime's
+   * `clock` option (a function cannot cross to a worker thread): it only ages actors for passivation;
+   * event times come with each command from the main thread (`CommandRequest.now`).
+   */
   #clock = 0;
   /** While > 0, no drain starts (a plugin's exclusive section). */
   #paused = 0;
@@ -171,7 +175,7 @@ export class DrainPipeline {
     const pending: PendingReply[] = [];
     const staged: Staged[] = (this.#staged = []);
     const drainNo = ++this.#drainNo;
-    this.#clock = Date.now();
+    this.#clock = systemClock.now();
     this.#inPass = true;
     for (const req of batch) pending.push(this.#runner.run(req, drainNo, staged));
     this.#inPass = false;

@@ -14,7 +14,7 @@
  * `restart` hands the partitions to a fresh worker (runtime/storage-recovery.ts decides when).
  */
 import type { Worker } from 'node:worker_threads';
-import { ErrorCodes, RuntimeError, deserializeError, errors, type SerializedError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, deserializeError, errors, systemClock, type SerializedError } from '../kernel/index.js';
 import { refusedAfter } from '../log/index.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
@@ -156,7 +156,7 @@ export class WorkerSlot {
       }
       const reason = `worker ${this.index} exited with code ${code}${lastError}`;
       this.#failAll(crashed(this.index, `exited with code ${code}`));
-      const now = Date.now();
+      const now = systemClock.now();
       this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
       if (this.#restarts.length >= this.#maxRestartsPerMinute) {
         this.#down ??= new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} exited with code ${code} and was restarted too often; it stays down`, { worker: this.index });
