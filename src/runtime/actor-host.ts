@@ -77,10 +77,15 @@ export class ActorHost {
     }
   }
 
-  static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
+  /**
+   * `shared`: a log this thread already has open (the in-memory log, whose actor hosts run on the main
+   * thread: inline-thread.ts); by default the host opens the data dir's LMDB log in its own thread.
+   */
+  static async start(config: ActorHostConfig, send: (m: FromWorker) => void, shared?: EventLog): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
-    const log = LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
+    const log = shared ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
     const host = new ActorHost(config, log, deciders, send);
+    host.#ownsLog = shared === undefined;
     await host.#plugins.load(config.plugins, {
       workerIndex: config.workerIndex,
       ownedPartitions: config.ownedPartitions,
@@ -209,6 +214,9 @@ export class ActorHost {
     }
   }
 
+  /** False for a log this thread shares with the runtime (see `start`). */
+  #ownsLog = true;
+
   #passivateIdle(): void {
     if (this.#pipeline.inFlight === 0) this.#actors.passivateIdle(systemClock.now() - this.#config.idlePassivateMs);
   }
@@ -218,7 +226,8 @@ export class ActorHost {
     if (this.#sweeper) clearInterval(this.#sweeper);
     await this.#pipeline.finish();
     await this.#plugins.close();
-    await this.#log.close();
+    // A shared log is the runtime's to close.
+    if (this.#ownsLog) await this.#log.close();
     this.#send({ kind: 'closed' });
   }
 }

@@ -13,12 +13,12 @@
  * requests from the log, while this slot refuses commands at once (nothing written, retriable) until
  * `restart` hands the partitions to a fresh worker (runtime/storage-recovery.ts decides when).
  */
-import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, RuntimeError, deserializeError, errors, systemClock, type SerializedError } from '../kernel/index.js';
 import { refusedAfter } from '../log/index.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
+import type { ThreadLike } from './inline-thread.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
@@ -44,7 +44,8 @@ export class WorkerSlot {
   readonly #hooks: SlotHooks;
   readonly #maxInFlight: number;
   readonly #maxRestartsPerMinute: number;
-  #worker!: Worker;
+  #worker!: ThreadLike;
+  readonly #spawn: (config: ActorHostConfig) => ThreadLike;
   #pending = new Map<number, Waiter<unknown>>();
   #outbox: CommandRequest[] = [];
   #flushScheduled = false;
@@ -61,8 +62,10 @@ export class WorkerSlot {
   #ready!: Promise<Record<number, number>>;
   #encoder!: WireEncoder;
 
-  constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number) {
+  /** `spawn`: where the actor host runs; by default a worker thread (inline-thread.ts for the memory log). */
+  constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number, spawn: (config: ActorHostConfig) => ThreadLike = spawnActorThread) {
     this.index = config.workerIndex;
+    this.#spawn = spawn;
     this.#config = config;
     this.#hooks = hooks;
     this.#maxInFlight = maxInFlight;
@@ -88,7 +91,7 @@ export class WorkerSlot {
   }
 
   #start(): void {
-    const worker = spawnWorker('actor-host', { config: this.#config });
+    const worker = this.#spawn(this.#config);
     this.#worker = worker;
     // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
     this.#encoder = createEncoder();
@@ -304,4 +307,9 @@ export class WorkerSlot {
 /** What callers of a worker that ended get: retriable, with no stack or path (those go to the server log). */
 function crashed(index: number, what: string): RuntimeError {
   return new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${index} ${what}; the command may or may not have been applied: retry it with the same commandId`, { worker: index }, true);
+}
+
+/** The actor host in a worker thread of its own (every log that threads can share: LMDB). */
+function spawnActorThread(config: ActorHostConfig): ThreadLike {
+  return spawnWorker('actor-host', { config }) as unknown as ThreadLike;
 }
