@@ -13,7 +13,7 @@
 import { ErrorCodes, RuntimeError, type EventMeta } from '../../kernel/index.js';
 import { corruptRecord } from '../record-codec.js';
 
-/** An event as LMDB stores it (event-log.ts), field for field: the encodings stay interchangeable. */
+/** An event as LMDB stores it (lmdb/stored-event.ts), field for field: the encodings stay interchangeable. */
 export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
 export type StreamRef = [aggregateType: string, id: string, seq: number];
 
@@ -95,7 +95,7 @@ export class MemoryStore {
   /**
    * Why a batch of `chain` carrying `version` may not apply now: another owner claimed the log
    * (`Fenced`), or an earlier batch of the writer did not apply (`StorageFailed`, not applied). Null
-   * when it may. Same checks, same order and same words as LMDB's (`#notApplied` in event-log.ts).
+   * when it may. Same checks, same order and same words as LMDB's (`notApplied` in lmdb/fence.ts).
    */
   refusal(chain: WriteChain, version: number): RuntimeError | null {
     if (this.#owner.epoch !== chain.epoch) {
