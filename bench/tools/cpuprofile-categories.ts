@@ -31,7 +31,7 @@ const RULES: Rule[] = [
   ['lmdb read', (_f, file) => file === 'read.js'],
   ['decide + evolve', (_f, file) => file === 'account.ts'],
   ['validation (ajv, ids)', (fn, file) => file === 'ids.ts' || /validate/.test(fn)],
-  ['router main side (execute, slot, settle)', (_f, file) => file === 'create-runtime.ts' || file === 'worker-slot.ts'],
+  ['router main side (execute, slot, settle)', (_f, file) => file === 'create-runtime.ts' || file === 'command-validation.ts' || file === 'worker-slot.ts'],
   ['actor host (mailbox, drain, reply)', (_f, file) => file === 'actor-host.ts'],
   ['load generator (bench)', (_f, file) => file === 'drive.ts' || file === 'runtime.ts'],
   ['module loading (start-up)', (fn, file) => /hooks|loader|register/.test(file) || fn === 'compileSourceTextModule' || /^(makeSyncRequest|waitForWorker)$/.test(fn)],

@@ -1,6 +1,8 @@
 /**
  * The folder tree is the architecture (DESIGN.md): domain <- log <- runtime <- projections, video <-
- * server, with kernel importable by all and importing nothing. These checks read the import lines of
+ * server, with kernel importable by all and importing nothing. `app` is the composition root for
+ * embedders (`createEventide`: the runtime with the projection engine), above runtime and projections
+ * and below server, whose `main.ts` composes through it. These checks read the import lines of
  * every source file, so a wrong-way import fails the suite instead of waiting for a reviewer.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -38,7 +40,8 @@ const allowed: Record<string, string[]> = {
   runtime: ['domain', 'log', 'partition'],
   projections: ['domain', 'log', 'partition', 'runtime'],
   video: ['domain', 'log', 'partition', 'runtime'],
-  server: ['domain', 'log', 'partition', 'runtime', 'projections', 'video'],
+  app: ['domain', 'log', 'partition', 'runtime', 'projections'],
+  server: ['domain', 'log', 'partition', 'runtime', 'projections', 'video', 'app'],
 };
 
 describe('the dependency direction of src/', () => {
