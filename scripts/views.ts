@@ -18,8 +18,8 @@ import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
 import { LmdbLog, hasLog, lockDataDir, noLogError } from '../src/log/index.js';
-import { builtinDomains, builtinViews, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
-import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
+import { builtinDomains, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
+import { builtinViews, loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
 const USAGE = 'usage: views.ts rebuild <view> | reconcile <view> [--repair] | inspect <aggregateType> <id>   [--data-dir DIR]';
 

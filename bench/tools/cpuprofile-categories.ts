@@ -34,7 +34,7 @@ const RULES: Rule[] = [
   ['lmdb read', (_f, file) => file === 'read.js'],
   ['decide + evolve', (_f, file) => file === 'account.ts'],
   ['validation (ajv, ids)', (fn, file) => file === 'ids.ts' || /validate/.test(fn)],
-  ['router main side (execute, slot, settle)', (fn, file) => file === 'create-runtime.ts' || file === 'worker-slot.ts' || (file === 'reply-codec.ts' && fn === 'decodeResult')],
+  ['router main side (execute, slot, settle)', (fn, file) => file === 'create-runtime.ts' || file === 'command-validation.ts' || file === 'worker-slot.ts' || (file === 'reply-codec.ts' && fn === 'decodeResult')],
   ['actor host (mailbox, drain, reply)', (_f, file) => ACTOR_HOST_FILES.has(file)],
   ['load generator (bench)', (_f, file) => file === 'drive.ts' || file === 'runtime.ts'],
   ['module loading (start-up)', (fn, file) => /hooks|loader|register/.test(file) || fn === 'compileSourceTextModule' || /^(makeSyncRequest|waitForWorker)$/.test(fn)],

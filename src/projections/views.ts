@@ -18,6 +18,7 @@ import {
 import { partitionOf } from '../partition/index.js';
 import type { PluginChannel, Runtime } from '../runtime/index.js';
 import type { Mismatch, ReconcileReport } from './fold.js';
+import { viewModulesOf } from './projection-engine.js';
 import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
 import { loadProjections, type AnyProjection } from './types.js';
 
@@ -97,12 +98,13 @@ export class Views {
   readonly #running = new Set<Promise<RebuildStatus>>();
 
   /**
-   * Opens the main-thread side. A generation left half-built by a crash during a rebuild (`building` in
-   * the view's meta) is retired and dropped here: nothing would ever swap it in, and the workers would
-   * otherwise keep projecting into it forever.
+   * Opens the main-thread side of the projection engine the runtime runs: its `workerPlugins` must hold
+   * `projectionEngine(views)`, as `createEventide` makes it (`InvalidOptions` otherwise). A generation
+   * left half-built by a crash during a rebuild (`building` in the view's meta) is retired and dropped
+   * here: nothing would ever swap it in, and the workers would otherwise keep projecting into it forever.
    */
   static async open(runtime: Runtime, options: ViewsOptions = {}): Promise<Views> {
-    const v = new Views(runtime, await loadProjections(runtime.viewModules), options.clock ?? systemClock);
+    const v = new Views(runtime, await loadProjections(viewModulesOf(runtime)), options.clock ?? systemClock);
     const store = runtime.log.views;
     for (const name of v.names()) {
       const meta = store.meta(name);

@@ -1,7 +1,8 @@
 /**
- * `buildServer({ runtime })`: the fastify app in front of an open Runtime. It does not listen and does not
- * own the runtime: the caller (`main.ts`, a test, an embedding program) listens, and closes the runtime
- * after `app.close()` resolved, so in-flight commands finish before LMDB closes.
+ * `buildServer({ runtime, views })`: the fastify app in front of an open Runtime and its read models (as
+ * `createEventide` returns them). It does not listen and does not own the runtime: the caller (`main.ts`,
+ * a test, an embedding program) listens, and closes the runtime after `app.close()` resolved, so
+ * in-flight commands finish before LMDB closes.
  *
  * Order matters here:
  * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
@@ -57,7 +58,10 @@ export interface ServerOptions {
   feed?: FeedOptions;
   /** Extra route plugins, registered after the built-in routes with `{ runtime }` as options. */
   plugins?: readonly ServerPlugin[];
-  /** The read models; opened on `runtime` when not given. */
+  /**
+   * The read models (`createEventide` returns them; the caller closes them). When not given they are
+   * opened on `runtime`, which must then run the projection engine, and closed with the app.
+   */
   views?: Views;
   /** Serve the dashboard at `/` (default true). */
   dashboard?: boolean;

@@ -10,6 +10,7 @@ import { balancesView, Views } from '../../src/projections/index.js';
 import { fakeClock } from '../support/fake-clock.js';
 import { eventCountProjection, eventCountView, type EventCountRow } from '../support/projections-event-count-view.js';
 import { listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
+import { withViews } from '../support/projections-runtime.js';
 import { useRuntimes } from '../support/runtimes.js';
 
 const ACCOUNTS = 50;
@@ -22,7 +23,7 @@ async function depositRound(runtime: Runtime, round: number, perAccount = 1): Pr
 }
 
 describe('rebuilding one view', () => {
-  const runtimes = useRuntimes('rebuild');
+  const runtimes = useRuntimes('rebuild', withViews());
 
   // Regression test (bug found and fixed): worker-projector.ts #pass reads at most BATCH events from the lowest checkpoint of all
   // targets behind in a partition, then sets EVERY such target's checkpoint to last + 1. A live view that
@@ -30,7 +31,7 @@ describe('rebuilding one view', () => {
   // apply events 2000..2999 to it a second time. Seq-guarded views hide it; guard-less ones double-count.
   it('never re-applies events to the other views while it catches up under load', async () => {
     // One partition, so the rebuild's catch-up and every other view share the same passes.
-    const runtime = await runtimes.start({ partitions: 1, workers: 1, durability: 'commit', mailboxCapacity: 10_000, views: [...builtinViews, eventCountView] });
+    const runtime = await runtimes.start({ partitions: 1, workers: 1, durability: 'commit', mailboxCapacity: 10_000, ...withViews([...builtinViews, eventCountView]) });
     const views = await Views.open(runtime);
     await Promise.all(Array.from({ length: ACCOUNTS }, (_, a) => runtime.execute('account', `rb-${a}`, { type: 'Open', data: { owner: `o${a}` } })));
     // More events than two catch-up passes read (2 x 2000), so the rebuild needs at least three passes.

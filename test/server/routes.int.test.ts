@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
-import type { ExecuteResult, Runtime } from '../../src/runtime/index.js';
+import type { ExecuteResult, HealthReason, Runtime } from '../../src/runtime/index.js';
 import { buildServer } from '../../src/server/index.js';
 import { commandReplyJson, envelopeJson, envelopeJsonText } from '../../src/server/envelope-json.js';
 import { command, harness, type Harness } from './helpers.js';
@@ -354,11 +354,17 @@ describe('GET /partitions, /health, /metrics, /', () => {
     expect(res.json()).toMatchObject({ status: 'ok', partitions: 4 });
   });
 
-  it('answers 503 to /health while the runtime is unhealthy', async () => {
-    const app = await buildServer({ runtime: { ...h.runtime, health: () => ({ ok: false, reasons: ['worker 0: disk full'] }) } as Runtime, defaultMetrics: false });
+  it('answers 503 to /health while the runtime is unhealthy, one line per typed reason, in order', async () => {
+    const reasons: HealthReason[] = [
+      { kind: 'worker-failed', worker: 0, code: 'StorageFailed', message: 'worker 0: disk full' },
+      { kind: 'partition-stopped', partition: 2, code: 'CorruptRecord', message: 'corrupt record in partition 2' },
+      { kind: 'worker-down', worker: 1, code: 'WorkerCrashed', message: 'worker 1 exited with code 1 and was restarted too often; it stays down' },
+      { kind: 'closed', message: 'closed' },
+    ];
+    const app = await buildServer({ runtime: { ...h.runtime, health: () => ({ ok: false, reasons }) } as Runtime, defaultMetrics: false });
     const res = await app.inject('/health');
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ error: 'Unavailable', status: 'unhealthy', reasons: ['worker 0: disk full'] });
+    expect(res.json()).toMatchObject({ error: 'Unavailable', status: 'unhealthy', reasons: reasons.map((r) => r.message) });
     await app.close();
   });
 
