@@ -47,19 +47,16 @@ const rules: Rule[] = [
     pattern: /\bDate\.now\(\)|\bnew Date\(\)/,
     home: ['kernel/clock.ts'],
     pending: [],
-    exemptLog: true,
   },
   {
     what: 'throws a plain Error instead of a catalogue RuntimeError',
     pattern: /\bnew (?:Range|Type|Syntax|Reference)?Error\(/,
     pending: [],
-    exemptLog: true,
   },
   {
     what: 'checks errors with instanceof RuntimeError instead of RuntimeError.is',
     pattern: /\binstanceof (?:RuntimeError|DomainError)\b/,
     pending: [],
-    exemptLog: true,
   },
   {
     what: 'builds CorruptRecord itself instead of calling corruptRecord()',

@@ -24,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../../kernel/index.js';
 
 export interface DirLock {
   /** The lock file, for messages. */
@@ -61,7 +61,7 @@ export function lockDataDir(dataDir: string, holder: string, options: LockOption
   }
   // Ours now: say who holds it (for the next contender's message).
   ftruncateSync(fd, 0);
-  writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), holder, since: new Date().toISOString() }), 0);
+  writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), holder, since: new Date(systemClock.now()).toISOString() }), 0);
   heldHere.add(file);
   let released = false;
   return {

@@ -33,7 +33,7 @@ import { mkdirSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { join } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../../kernel/index.js';
 import { checkDataDir, LOG_FILE, readManifest, writeManifest } from './data-dir-check.js';
 import { asLogError } from './storage-errors.js';
 import { LmdbViewStore } from './view-store.js';
@@ -99,7 +99,7 @@ export class LmdbEnvironment {
       }
       if (!options.readOnly && !readManifest(this.path)) {
         // A data dir from before manifests: record now that a log lives here.
-        writeManifest(this.path, { format: stored.version, partitions: stored.partitions, created: new Date((stored as { created?: number }).created ?? Date.now()).toISOString(), log: LOG_FILE });
+        writeManifest(this.path, { format: stored.version, partitions: stored.partitions, created: new Date((stored as { created?: number }).created ?? systemClock.now()).toISOString(), log: LOG_FILE });
       }
       if (options.partitions !== undefined && options.partitions !== stored.partitions) {
         throw new RuntimeError(
@@ -112,7 +112,7 @@ export class LmdbEnvironment {
     }
     if (options.readOnly) throw new RuntimeError(ErrorCodes.InvalidOptions, `no event log in ${this.path}`);
     const partitions = options.partitions ?? 16;
-    const created = Date.now();
+    const created = systemClock.now();
     meta.putSync('format', { version: LOG_FORMAT_VERSION, partitions, created });
     // From now on a missing or empty log.mdb in this data dir is damage, not a new data dir.
     writeManifest(this.path, { format: LOG_FORMAT_VERSION, partitions, created: new Date(created).toISOString(), log: LOG_FILE });

@@ -26,7 +26,7 @@
  *   partition (the port's BatchWriter, batch-writer.ts); nothing else writes `events` or `partitions`.
  */
 import type { Key } from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../../kernel/index.js';
 import { corruptRecord } from '../record-codec.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { WriteChain } from './write-chain.js';
@@ -52,7 +52,7 @@ export class OwnerFence {
   claimOwnership(holder: string): number {
     const current = this.#writers.getEntry(OWNER_KEY);
     const epoch = (current?.version ?? 0) + 1;
-    this.#writers.putSync(OWNER_KEY, Buffer.from(JSON.stringify({ pid: process.pid, holder, since: new Date().toISOString() })), epoch);
+    this.#writers.putSync(OWNER_KEY, Buffer.from(JSON.stringify({ pid: process.pid, holder, since: new Date(systemClock.now()).toISOString() })), epoch);
     return epoch;
   }
 

@@ -22,7 +22,7 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, re
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lmdb from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../../../kernel/index.js';
 import { LOG_FORMAT_VERSION } from '../environment.js';
 import { lockDataDir } from '../dir-lock.js';
 import { hasLog, LOG_FILE, logFileOf, noLogError, openRawLog } from './raw-log.js';
@@ -67,7 +67,7 @@ export interface BackupOptions {
  * does then too): the backup is kept, and `backup.json` says `verified: false`.
  */
 export async function backupLog(dataDir: string, dest: string, options: BackupOptions = {}): Promise<BackupResult> {
-  const started = Date.now();
+  const started = systemClock.now();
   const source = resolve(dataDir);
   const target = resolve(dest);
   if (existsSync(target)) throw new RuntimeError(ErrorCodes.AlreadyExists, `backup destination ${target} exists; choose a new one`, { dest: target });
@@ -106,7 +106,7 @@ export async function backupLog(dataDir: string, dest: string, options: BackupOp
     fsyncPath(partial);
     renameSync(partial, target);
     fsyncPath(dirname(target));
-    return { ok: verify.ok, dest: target, info, verify, durationMs: Date.now() - started };
+    return { ok: verify.ok, dest: target, info, verify, durationMs: systemClock.now() - started };
   } catch (err) {
     rmSync(partial, { recursive: true, force: true });
     throw err;
@@ -131,7 +131,7 @@ const IGNORABLE = new Set(['owner.lock']);
  * (`DataDirLocked`). Throws `CorruptLog` (and removes the restored log) when the copy does not verify.
  */
 export async function restoreBackup(backupDir: string, dataDir: string, options: { force?: boolean; verify?: VerifyOptions } = {}): Promise<RestoreResult> {
-  const started = Date.now();
+  const started = systemClock.now();
   const from = resolve(backupDir);
   const target = resolve(dataDir);
   if (!hasLog(from)) throw new RuntimeError(ErrorCodes.InvalidOptions, `${from} is not a backup (no ${LOG_FILE} there)`, { backup: from, reason: 'no-log' });
@@ -151,7 +151,7 @@ export async function restoreBackup(backupDir: string, dataDir: string, options:
       for (const f of [LOG_FILE, `${LOG_FILE}-lock`]) rmSync(join(target, f), { force: true });
       throw new RuntimeError(ErrorCodes.CorruptLog, `the backup in ${from} does not verify; the restored log was removed again`, { backup: from, verify });
     }
-    return { ok: true, dataDir: target, backup: from, info: readBackupInfo(from), verify, durationMs: Date.now() - started };
+    return { ok: true, dataDir: target, backup: from, info: readBackupInfo(from), verify, durationMs: systemClock.now() - started };
   } finally {
     lock.release();
   }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
+import { corruptRecord } from '../../record-codec.js';
 import { checkDataDir, LOG_FILE } from '../data-dir-check.js';
 import { asLogError } from '../storage-errors.js';
 
@@ -95,7 +96,7 @@ export function encodeKey(key: readonly (string | number)[]): Buffer {
 export function decodeKey(raw: Buffer): (string | number)[] {
   const k = keyCodec.bufferToKeyValue(raw);
   const parts = Array.isArray(k) ? k : [k];
-  for (const p of parts) if (typeof p !== 'string' && typeof p !== 'number') throw new Error('key part is neither a string nor a number');
+  for (const p of parts) if (typeof p !== 'string' && typeof p !== 'number') throw corruptRecord('(key)', raw.toString('hex'), 'a key part is neither a string nor a number');
   return parts as (string | number)[];
 }
 

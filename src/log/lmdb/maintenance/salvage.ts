@@ -27,12 +27,12 @@
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta, systemClock } from '../../../kernel/index.js';
 import { lockDataDir } from '../dir-lock.js';
 import { LmdbLog } from '../lmdb-log.js';
 import { EVENT_PAGE } from '../../event-page.js';
 import type { StagedWrite } from '../write-chain.js';
-import { decodeRecord } from '../../record-codec.js';
+import { corruptRecord, decodeRecord } from '../../record-codec.js';
 import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 
@@ -95,7 +95,7 @@ interface CommandRecord {
 const CHUNK = 2000;
 
 export async function salvageLog(sourceDir: string, intoDir: string, options: SalvageOptions = {}): Promise<SalvageReport> {
-  const started = Date.now();
+  const started = systemClock.now();
   const source = resolve(sourceDir);
   const into = resolve(intoDir);
   if (source === into) throw new RuntimeError(ErrorCodes.InvalidOptions, 'salvage writes a NEW data dir: --into must differ from the damaged data dir', { dataDir: source });
@@ -131,7 +131,7 @@ export async function salvageLog(sourceDir: string, intoDir: string, options: Sa
         unreadable: read.unreadable,
         derived: { ...derived, snapshots: 0 },
         quarantineFile: quarantine,
-        durationMs: Date.now() - started,
+        durationMs: systemClock.now() - started,
       };
       writeFileSync(join(into, SALVAGE_REPORT_FILE), JSON.stringify(report, null, 2) + '\n');
       return report;
@@ -193,7 +193,7 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     let key: (string | number)[];
     try {
       key = decodeKey(k);
-      if (key.length !== 3 || typeof key[0] !== 'string' || typeof key[1] !== 'string' || !Number.isSafeInteger(key[2])) throw new Error('not [aggregateType, id, seq]');
+      if (key.length !== 3 || typeof key[0] !== 'string' || typeof key[1] !== 'string' || !Number.isSafeInteger(key[2])) throw corruptRecord('events', key, 'not [aggregateType, id, seq]');
     } catch (err) {
       lost.push({ aggregateType: null, id: null, seq: null, why: `undecodable event key (${(err as Error).message})`, key: k.toString('hex') });
       quarantine.push({ why: 'undecodable event key', key: k.toString('hex'), value: value.toString('base64') });

@@ -23,7 +23,7 @@
  *   partition heads read before the scan (`heads`).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { RuntimeError } from '../../../kernel/index.js';
+import { RuntimeError, systemClock } from '../../../kernel/index.js';
 import { LOG_FORMAT_VERSION } from '../environment.js';
 import { EVENT_PAGE } from '../../event-page.js';
 import { decodeRecord } from '../../record-codec.js';
@@ -88,7 +88,7 @@ const isOffset = (n: unknown): n is number => Number.isSafeInteger(n) && (n as n
 const isStreamKey = (k: (string | number)[]): k is Ref => k.length === 3 && typeof k[0] === 'string' && typeof k[1] === 'string' && isSeq(k[2]);
 
 export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyReport {
-  const started = Date.now();
+  const started = systemClock.now();
   const max = options.maxProblems ?? 100;
   const P = raw.format?.partitions ?? options.partitions ?? 0;
   const bucket = (): ProblemBucket => ({ status: 'ok', problems: [], problemCount: 0 });
@@ -300,7 +300,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
     partitions: parts,
     other,
     startedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started,
+    durationMs: systemClock.now() - started,
   };
 }
 
