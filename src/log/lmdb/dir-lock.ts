@@ -47,6 +47,7 @@ const heldHere = new Set<string>();
 const CONFLICT = 75;
 
 export function lockDataDir(dataDir: string, holder: string, options: LockOptions = {}): DirLock {
+  if (typeof dataDir !== 'string' || dataDir === '') throw new RuntimeError(ErrorCodes.InvalidOptions, 'no data dir given to lock');
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'owner.lock');
   if (heldHere.has(file)) {

@@ -15,7 +15,7 @@
  * It keeps the wide surface that tools, tests and the bench use (`append`, `putSnapshot`, `stageAppend`
  * with envelopes, `commit` with a chain or none, `stagePage`...), besides the port's.
  */
-import type { EventEnvelope } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { LmdbEnvironment } from './environment.js';
 import { OwnerFence } from './fence.js';
 import { StreamStore } from './streams.js';
@@ -25,7 +25,6 @@ import { PageStore } from './pages.js';
 import { LogCommitter, type StagedWrite, type WriteChain } from './write-chain.js';
 import { LmdbBatchWriter } from './batch-writer.js';
 import type { LmdbViewStore } from './view-store.js';
-import type { RuntimeError } from '../../kernel/index.js';
 import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, StoredSnapshot } from '../port.js';
 
 export class LmdbLog implements EventLog {
@@ -58,6 +57,8 @@ export class LmdbLog implements EventLog {
 
   /** Opens (or creates) the log in `dataDir`. Throws `PartitionMismatch` when P differs from the stored one. */
   static open(dataDir: string, options: EventLogOptions = {}): LmdbLog {
+    // '' would be the working directory: a log nobody meant to create (a memory runtime has no data dir).
+    if (typeof dataDir !== 'string' || dataDir === '') throw new RuntimeError(ErrorCodes.InvalidOptions, 'no data dir given for the LMDB log');
     return new LmdbLog(dataDir, options);
   }
 
