@@ -92,7 +92,8 @@ const NO_OVERWRITE = { noOverwrite: true } as const;
 /** The key the resume probe writes (in `writers`, never a writer id: those are `actor-host-<n>`). */
 const PROBE_KEY = ['storage-probe'];
 
-type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
+/** `schemaVersion` only when > 1 (port.ts, "Schema versions"); absent means 1, so no log format bump: old records read as v1. */
+type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null, schemaVersion?: number];
 type StreamRef = [aggregateType: string, id: string, seq: number];
 
 /** The write chain of one writer: its marker key, the next batch's version, and the owner epoch that fences it. */
@@ -268,7 +269,7 @@ export class LmdbLog implements EventLog {
       if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
       const page = decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef);
       if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
-      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] });
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = first + EVENT_PAGE - 1;
       out.ts = page[EVENT_PAGE - 1]![2];
       out.folded += EVENT_PAGE;
@@ -287,7 +288,7 @@ export class LmdbLog implements EventLog {
       const seq = (key as StreamRef)[2];
       if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
       const r = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
-      out.state = evolve(out.state, { type: r[0], data: r[1] });
+      out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = seq;
       out.ts = r[2];
       out.folded++;
@@ -459,7 +460,7 @@ export class LmdbLog implements EventLog {
   stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
     const puts: StagedPut[] = [];
     for (const e of events) {
-      const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
+      const rec = toStored(e);
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see the header).
       if (this.#taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);
@@ -533,7 +534,7 @@ export class LmdbLog implements EventLog {
     if (!first || events.length !== EVENT_PAGE || (first.seq - 1) % EVENT_PAGE !== 0 || !contiguous) {
       throw new RuntimeError(ErrorCodes.Internal, `a page is ${EVENT_PAGE} consecutive events of one stream from seq k*${EVENT_PAGE}+1`);
     }
-    const page = events.map((e): StoredEvent => [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null]);
+    const page = events.map(toStored);
     const key: StreamRef = [first.aggregateType, first.stream, first.seq];
     return { puts: [[this.#pages, key, encodeRecord(page, 'pages', key)]] };
   }
@@ -777,5 +778,14 @@ function hasMeta(m: EventMeta | undefined): m is EventMeta {
 }
 
 function toEnvelope(aggregateType: string, stream: string, seq: number, r: StoredEvent): EventEnvelope {
-  return { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+  const e: EventEnvelope = { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+  if (r[6] !== undefined) e.schemaVersion = r[6];
+  return e;
+}
+
+/** An event as stored; its schema version only when > 1, so version-1 records stay byte-identical to older ones. */
+function toStored(e: EventEnvelope): StoredEvent {
+  const r: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
+  if (e.schemaVersion !== undefined && e.schemaVersion > 1) r[6] = e.schemaVersion;
+  return r;
 }

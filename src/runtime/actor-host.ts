@@ -31,13 +31,14 @@ import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { loadDeciders } from './domain-registry.js';
 import { hydrate } from './hydrate.js';
+import { versionedLog } from './versioned-log.js';
 import { LiveActors, type Actor } from './live-actors.js';
 import { PageWriter } from './page-writer.js';
 import { commandDigest } from './command-digest.js';
 import { StorageGuard } from './storage-guard.js';
 import { createDecoder, createEncoder } from './wire.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from './worker-plugin.js';
-import { metaOf, type PartitionResumeResult, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
+import { metaOf, withSchemaVersions, type PartitionResumeResult, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
 
 interface PendingReply {
   rid: number;
@@ -117,7 +118,8 @@ export class ActorHost {
 
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
-    const log = LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
+    // Every read of this worker (hydration, retries, the views' catch-up) sees events at the deciders' current versions.
+    const log = versionedLog(LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability }), deciders.values());
     const host = new ActorHost(config, log, deciders, send);
     for (const spec of config.plugins) {
       const factory = ((await import(spec.module)) as { default: WorkerPluginFactory }).default;
@@ -512,8 +514,8 @@ export class ActorHost {
           replies.push([p.rid, 2, p.sameAs ? { ...result, duplicate: true } : result]);
           continue;
         }
-        if (result.events.length === 1) replies.push([p.rid, 3, result.version, result.state, first.ts, first.partition, first.offset, first.type, first.data]);
-        else replies.push([p.rid, 1, result.version, result.state, first.ts, first.partition, first.offset, result.events.map(typeOf), result.events.map(dataOf)]);
+        if (result.events.length === 1) replies.push(withSchemaVersions([p.rid, 3, result.version, result.state, first.ts, first.partition, first.offset, first.type, first.data], result.events));
+        else replies.push(withSchemaVersions([p.rid, 1, result.version, result.state, first.ts, first.partition, first.offset, result.events.map(typeOf), result.events.map(dataOf)], result.events));
         // What readers may see now: the state right after this command (a later batch may run ahead).
         if (p.actor && result.version > p.actor.durableVersion) {
           p.actor.durableState = result.state;

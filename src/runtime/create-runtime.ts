@@ -11,6 +11,7 @@ import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
 import { loadDeciders } from './domain-registry.js';
+import { versionedLog } from './versioned-log.js';
 import { defaultWorkers, resolveOptions, type RuntimeOptions } from './options.js';
 import type { ActorStats, CommandRequest, CommandResult, PartitionResumeResult } from './protocol.js';
 import { deepFreeze, StateCache } from './state-cache.js';
@@ -164,6 +165,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let deciders: Map<string, AnyDecider>;
   try {
     deciders = await loadDeciders(o.domainModules);
+    // Every read below (time machine, history, diff, `runtime.log`: the feed, views) sees events at the deciders' current versions.
+    log = versionedLog(log, deciders.values());
   } catch (err) {
     await log.close();
     lock.release();

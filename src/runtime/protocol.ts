@@ -74,12 +74,23 @@ export function metaOf(req: Pick<CommandRequest, 'commandId' | 'correlationId' |
  * - [rid, 2, result]  (full result: a duplicate, whose events come from the log)
  * - [rid, 3, version, state, ts, partition, offset, type, data]  (fresh commit of exactly one event,
  *   the usual case: two arrays fewer to build, pack and unpack per command)
+ * Kinds 1 and 3 end with the events' schema versions (`schemaVersions`: 1 where an event has none)
+ * only when an event has one (`withSchemaVersions`): nothing more travels for unversioned events.
  */
 export type WireReply =
   | [rid: number, kind: 0, error: SerializedError]
-  | [rid: number, kind: 1, version: number, state: unknown, ts: number, partition: number, firstOffset: number, types: string[], datas: unknown[]]
+  | [rid: number, kind: 1, version: number, state: unknown, ts: number, partition: number, firstOffset: number, types: string[], datas: unknown[], schemaVersions?: number[]]
   | [rid: number, kind: 2, result: CommandResult]
-  | [rid: number, kind: 3, version: number, state: unknown, ts: number, partition: number, offset: number, type: string, data: unknown];
+  | [rid: number, kind: 3, version: number, state: unknown, ts: number, partition: number, offset: number, type: string, data: unknown, schemaVersion?: number];
+
+/** A compact commit reply (kind 1 or 3) with its events' schema versions appended when any has one. */
+export function withSchemaVersions(reply: Extract<WireReply, { 1: 1 | 3 }>, events: readonly EventEnvelope[]): WireReply {
+  if (reply[1] === 3) {
+    const v = events[0]?.schemaVersion;
+    if (v !== undefined) reply[9] = v;
+  } else if (events.some((e) => e.schemaVersion !== undefined)) reply[9] = events.map((e) => e.schemaVersion ?? 1);
+  return reply;
+}
 
 export type Reply<T = CommandResult> = { rid: number; ok: true; result: T } | { rid: number; ok: false; error: SerializedError };
 

@@ -44,16 +44,19 @@ export interface SlotHooks {
  */
 function resultOf(r: Extract<WireReply, { 1: 1 | 3 }>, req: CommandRequest): CommandResult {
   if (r[1] === 3) {
-    const [, , version, state, ts, partition, offset, type, data] = r;
+    const [, , version, state, ts, partition, offset, type, data, schemaVersion] = r;
     const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? {} : metaOf(req);
-    return { version, events: [{ aggregateType: req.aggregateType, stream: req.id, type, seq: version, data, ts, partition, offset, meta }], state };
+    const event: EventEnvelope = { aggregateType: req.aggregateType, stream: req.id, type, seq: version, data, ts, partition, offset, meta };
+    if (schemaVersion !== undefined) event.schemaVersion = schemaVersion;
+    return { version, events: [event], state };
   }
-  const [, , version, state, ts, partition, firstOffset, types, datas] = r;
+  const [, , version, state, ts, partition, firstOffset, types, datas, schemaVersions] = r;
   const plain = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined;
   const firstSeq = version - types.length + 1;
   const events: EventEnvelope[] = new Array(types.length);
   for (let i = 0; i < types.length; i++) {
     events[i] = { aggregateType: req.aggregateType, stream: req.id, type: types[i]!, seq: firstSeq + i, data: datas[i], ts, partition, offset: firstOffset + i, meta: plain ? {} : metaOf(req) };
+    if (schemaVersions !== undefined && schemaVersions[i]! > 1) events[i]!.schemaVersion = schemaVersions[i]!;
   }
   return { version, events, state };
 }
