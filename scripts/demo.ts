@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { createRuntime, type Runtime } from '../src/runtime/index.js';
+import { createEventide } from '../src/app/index.js';
+import type { Runtime } from '../src/runtime/index.js';
 import { buildServer } from '../src/server/index.js';
 import { videoRoutes } from '../src/server/routes/videos.js';
 import { createVideoPipeline, resolveFfmpegBinaries, type VideoPipeline } from '../src/video/index.js';
@@ -53,9 +54,10 @@ async function main(): Promise<number> {
     let base = values.url ?? process.env.DEMO_URL;
     if (!base) {
       const dataDir = values['data-dir'] ? resolve(values['data-dir']) : join(work, 'data');
-      const runtime = await createRuntime({ dataDir });
+      const eventide = await createEventide({ dataDir });
+      const { runtime, views } = eventide;
       const pipeline = await createVideoPipeline({ runtime, encode: { preset: 'veryfast' } });
-      const app = await buildServer({ runtime, plugins: [videoRoutes({ runtime, pipeline })], logger: { level: 'warn' } });
+      const app = await buildServer({ runtime, views, plugins: [videoRoutes({ runtime, pipeline })], logger: { level: 'warn' } });
       pipeline.setLogger(app.log);
       base = await app.listen({ port: 0, host: '127.0.0.1' });
       own = {
@@ -64,7 +66,7 @@ async function main(): Promise<number> {
         async close() {
           await app.close();
           await pipeline.close();
-          await runtime.close();
+          await eventide.close();
         },
       };
       console.log(`server: ${base} (in this process; data dir ${dataDir}; ffmpeg: ${pipeline.versions.ffmpeg.split(' ').slice(0, 3).join(' ')})`);

@@ -28,8 +28,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
 import { backupLog, LmdbLog, hasLog, lockDataDir, noLogError, restoreBackup, salvageLog, verifyDataDir, type SalvageReport, type VerifyReport } from '../src/log/index.js';
 import { partitionOf } from '../src/partition/index.js';
-import { loadProjections, rebuildOffline } from '../src/projections/index.js';
-import { builtinDomains, builtinViews, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
+import { builtinViews, loadProjections, rebuildOffline } from '../src/projections/index.js';
+import { builtinDomains, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
 
 const EXIT = { ok: 0, damaged: 1, usage: 2, locked: 3, other: 4 } as const;
 

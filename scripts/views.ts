@@ -18,9 +18,9 @@ import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
 import { LmdbLog, hasLog, lockDataDir, noLogError, type EventLog } from '../src/log/index.js';
-import { builtinDomains, builtinViews, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
+import { builtinDomains, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
 import type { AnyDecider } from '../src/domain/index.js';
-import { loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
+import { builtinViews, loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
 const USAGE = 'usage: views.ts rebuild <view> | reconcile <view> [--repair] | inspect <aggregateType> <id>   [--data-dir DIR]';
 

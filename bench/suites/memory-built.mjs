@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 const [dist, dir, countArg] = process.argv.slice(2);
 const count = Number(countArg);
 const { createRuntime } = await import(`${dist}/src/runtime/index.js`);
-const { Views } = await import(`${dist}/src/projections/index.js`);
+const { Views, projectionEngine } = await import(`${dist}/src/projections/index.js`);
 const { buildServer } = await import(`${dist}/src/server/app.js`);
 
 /** Anonymous (heaps, buffers) vs file-backed (LMDB's memory map, code) resident memory, in bytes. */
@@ -22,7 +22,7 @@ const settle = async () => {
 };
 
 const rssBefore = process.memoryUsage().rss;
-const rt = await createRuntime({ dataDir: dir, maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0 });
+const rt = await createRuntime({ dataDir: dir, maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0, workerPlugins: [projectionEngine()] });
 const views = await Views.open(rt);
 for (;;) {
   const lag = views.names().reduce((n, v) => n + views.lag(v).reduce((m, l) => m + l.lag, 0), 0);

@@ -4,8 +4,10 @@ import { performance } from 'node:perf_hooks';
 
 const [dist, dataDir] = process.argv.slice(2);
 const { createRuntime } = await import(`${dist}/src/runtime/index.js`);
+const { projectionEngine } = await import(`${dist}/src/projections/index.js`);
 const t0 = performance.now();
-const rt = await createRuntime({ dataDir });
+// With the projection engine, as npm start runs it (buildServer opens the views on it).
+const rt = await createRuntime({ dataDir, workerPlugins: [projectionEngine()] });
 const createMs = performance.now() - t0;
 const { buildServer } = await import(`${dist}/src/server/app.js`);
 const app = await buildServer({ runtime: rt, logger: false });

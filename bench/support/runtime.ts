@@ -1,12 +1,16 @@
 /** Starting runtimes on seeded data dirs and sending them the bench's commands. */
-import { Views } from '../../src/projections/index.js';
+import { projectionEngine, Views } from '../../src/projections/index.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime/index.js';
 import { seedAccounts, type SeedOptions, type SeedStream } from './seed.js';
 
 export const PARTITIONS = 16;
 
+/**
+ * A runtime with the projection engine and the built-in views, as `npm start` runs it (the figures
+ * include the views' live path); `viewLag` opens the main-thread side on it.
+ */
 export async function startRuntime(dataDir: string, options: Partial<RuntimeOptions> = {}): Promise<Runtime> {
-  return createRuntime({ dataDir, partitions: PARTITIONS, ...options });
+  return createRuntime({ dataDir, partitions: PARTITIONS, workerPlugins: [projectionEngine()], ...options });
 }
 
 export function accountIds(n: number, prefix = 'acct-'): string[] {

@@ -1,19 +1,22 @@
 /**
- * Writes account streams straight into an `LmdbLog`, exactly as the actor host writes them: one
- * `stageAppend([envelope])` per command (one `Deposited` each, after an `AccountOpened`), committed
- * `chunk` commands at a time as one drain would be (so the partition index holds runs, as under load),
- * partition offsets assigned in order per partition, and a snapshot each time a stream crosses a
- * multiple of `snapshotEvery` (the host's rule), with the state the decider's own `evolve` folds to,
- * and a page of events each time a stream completes one (the host writes it a drain later; same bytes).
+ * Writes account streams straight into an `LmdbLog`, with the actor host's own rules: the append
+ * planner (src/runtime/append-planner.ts) folds each command's events with the decider's `evolve` and
+ * names the snapshots to write (every multiple of `snapshotEvery`) and to remove (`snapshotThinning`),
+ * and a `BatchWriter` (`LmdbLog.openWriter`, as the host opens one) positions each append. One command
+ * per event (an `AccountOpened`, then one `Deposited` each), committed `chunk` staged writes at a time as
+ * one drain would be (so the partition index holds runs, as under load), and a page of events each time
+ * a stream completes one (the host writes it a drain later; same bytes).
  *
  * Why not through `runtime.execute`: seeding 1M events through the runtime takes ~40 s on this machine;
  * this path takes ~10 s and produces the same bytes (seeding uses `commit` durability: the data is
- * thrown away after the run, so waiting for fsync buys nothing).
+ * thrown away after the run, so waiting for fsync buys nothing). The one record a runtime would not
+ * have written: the seed writer's own chain mark in `writers`.
  */
-import { accountDecider, type AccountState } from '../../src/domain/account.js';
+import { accountDecider } from '../../src/domain/account.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
-import { EVENT_PAGE, LmdbLog, type StagedWrite } from '../../src/log/index.js';
+import { EVENT_PAGE, LmdbLog, type Staged } from '../../src/log/index.js';
 import { partitionOf } from '../../src/partition/index.js';
+import { planAppend } from '../../src/runtime/append-planner.js';
 
 export interface SeedStream {
   id: string;
@@ -24,7 +27,9 @@ export interface SeedStream {
 export interface SeedOptions {
   partitions: number;
   snapshotEvery: number;
-  /** Events per LMDB transaction. */
+  /** As the runtime's option (default 1: keep every snapshot). */
+  snapshotThinning?: number;
+  /** Staged writes (events, snapshots, pages) per LMDB transaction. */
   chunk?: number;
   /** Called after each chunk with events written so far. */
   onProgress?: (written: number) => void;
@@ -44,45 +49,48 @@ export async function seedAccounts(dir: string, streams: Iterable<SeedStream>, o
   }
 }
 
+/**
+ * Seeds into an open log. The seed is its only writer while it runs, as a runtime would be: it claims
+ * the log (`claimOwnership`), which fences the writers of any earlier owner; a runtime started on the
+ * data dir afterwards claims it back.
+ */
 export async function seedInto(log: LmdbLog, streams: Iterable<SeedStream>, options: SeedOptions): Promise<number> {
   const P = log.partitions;
-  const offsets = new Map<number, number>();
+  const writer = log.openWriter('bench-seed', log.claimOwnership('bench seed'), Array.from({ length: P }, (_, p) => p));
+  const policy = { snapshotEvery: options.snapshotEvery, snapshotThinning: options.snapshotThinning ?? 1 };
   const chunk = options.chunk ?? 10_000;
   const startTs = options.startTs ?? SEED_TS;
+  const meta = {};
   let written = 0;
-  let staged: StagedWrite[] = [];
+  let staged: Staged[] = [];
   for (const s of streams) {
     const partition = partitionOf(s.id, P);
-    let offset = offsets.get(partition) ?? log.partitionHead(partition);
-    let state: AccountState = accountDecider.initialState();
+    const actor = { decider: accountDecider, state: accountDecider.initialState() as unknown, version: 0 };
     let page: EventEnvelope[] = [];
     for (let seq = 1; seq <= s.events; seq++) {
-      const e: EventEnvelope =
-        seq === 1
-          ? { aggregateType: 'account', stream: s.id, type: 'AccountOpened', seq, data: { owner: `owner of ${s.id}` }, ts: startTs + seq, partition, offset: offset++, meta: {} }
-          : { aggregateType: 'account', stream: s.id, type: 'Deposited', seq, data: { amount: 1 }, ts: startTs + seq, partition, offset: offset++, meta: {} };
-      state = accountDecider.evolve(state, e as never);
-      staged.push(log.stageAppend([e]));
-      page.push(e);
+      const decided = seq === 1 ? [{ type: 'AccountOpened', data: { owner: `owner of ${s.id}` } }] : [{ type: 'Deposited', data: { amount: 1 } }];
+      const now = startTs + seq;
+      const plan = planAppend(actor, decided, now, policy);
+      const append = writer.stageAppend({ aggregateType: 'account', stream: s.id, partition, expectedVersion: actor.version, events: decided, ts: now, meta });
+      staged.push(append);
+      actor.state = plan.state;
+      actor.version = plan.version;
+      if (plan.snapshots) for (const snap of plan.snapshots) staged.push(writer.stageSnapshot('account', s.id, snap));
+      if (plan.removals) for (const v of plan.removals) staged.push(writer.stageSnapshotRemoval('account', s.id, v));
+      page.push(append.events![0]!);
       if (seq % EVENT_PAGE === 0) {
-        staged.push(log.stagePage(page));
+        staged.push(writer.stagePage(page));
         page = [];
-      }
-      if (options.snapshotEvery > 0 && seq % options.snapshotEvery === 0) {
-        staged.push(log.stageSnapshot('account', s.id, { version: seq, snapshotVersion: accountDecider.snapshotVersion, state, ts: e.ts }));
       }
       written++;
       if (staged.length >= chunk) {
-        log.commit(staged);
+        await writer.commit(staged);
         staged = [];
-        await log.durable();
         options.onProgress?.(written);
       }
     }
-    offsets.set(partition, offset);
   }
-  if (staged.length) log.commit(staged);
-  await log.durable();
+  if (staged.length) await writer.commit(staged);
   options.onProgress?.(written);
   return written;
 }

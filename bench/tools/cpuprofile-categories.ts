@@ -17,6 +17,9 @@ interface Node {
 
 type Rule = [category: string, test: (fn: string, file: string) => boolean];
 
+/** The actor host and the modules it is composed of (src/runtime/actor-host.ts); reply-codec.ts's decode runs on the main side. */
+const ACTOR_HOST_FILES = new Set(['actor-host.ts', 'mailbox.ts', 'drain-pipeline.ts', 'command-runner.ts', 'append-planner.ts', 'reply-codec.ts', 'plugin-host.ts', 'stopped-partitions.ts']);
+
 // Order matters only between rules that can match the same frame.
 const RULES: Rule[] = [
   ['gc', (fn) => fn === '(garbage collector)'],
@@ -26,13 +29,14 @@ const RULES: Rule[] = [
   ['record encode (msgpackr + crc32)', (fn) => fn === 'encodeRecord'],
   ['record decode (crc32 + msgpackr)', (fn) => fn === 'decodeRecord'],
   ['projection (balances view, live)', (_f, file) => file === 'worker-projector.ts' || file === 'view-store.ts' || file === 'balances.ts'],
+  ['upcast (versioned events: decode, stamp)', (_f, file) => file === 'upcast.ts' || file === 'versioned-log.ts'],
   ['hydrate (cold actors)', (fn) => fn === 'hydrate'],
   ['lmdb put (key encoding, write instructions)', (fn, file) => file === 'write.js' || (file === 'index.js' && fn === 'writeKey')],
   ['lmdb read', (_f, file) => file === 'read.js'],
   ['decide + evolve', (_f, file) => file === 'account.ts'],
   ['validation (ajv, ids)', (fn, file) => file === 'ids.ts' || /validate/.test(fn)],
-  ['router main side (execute, slot, settle)', (_f, file) => file === 'create-runtime.ts' || file === 'worker-slot.ts'],
-  ['actor host (mailbox, drain, reply)', (_f, file) => file === 'actor-host.ts'],
+  ['router main side (execute, slot, settle)', (fn, file) => file === 'create-runtime.ts' || file === 'command-validation.ts' || file === 'worker-slot.ts' || (file === 'reply-codec.ts' && fn === 'decodeResult')],
+  ['actor host (mailbox, drain, reply)', (_f, file) => ACTOR_HOST_FILES.has(file)],
   ['load generator (bench)', (_f, file) => file === 'drive.ts' || file === 'runtime.ts'],
   ['module loading (start-up)', (fn, file) => /hooks|loader|register/.test(file) || fn === 'compileSourceTextModule' || /^(makeSyncRequest|waitForWorker)$/.test(fn)],
   ['(program) native', (fn) => fn === '(program)'],

@@ -3,6 +3,7 @@
  * Deciders are pure and synchronous: no clock, no randomness, no I/O. Time reaches them as data
  * (`context.now`), so replaying a stream always folds to the same state.
  */
+import { ErrorCodes, RuntimeError } from '../kernel/errors.js';
 
 /** A JSON schema for one command's `data`, as fastify/Ajv accept it. */
 export type JsonSchema = Record<string, unknown>;
@@ -82,5 +83,5 @@ export type AnyDecider = Decider<any, any, any>;
 
 /** Ends every exhaustive switch: the compiler proves the case cannot happen. */
 export function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+  throw new RuntimeError(ErrorCodes.DeciderFailed, `unreachable: ${JSON.stringify(x)}`);
 }

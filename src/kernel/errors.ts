@@ -18,6 +18,8 @@ export const ErrorCodes = {
   StreamNotFound: 'StreamNotFound',
   NotFound: 'NotFound',
   VersionConflict: 'VersionConflict',
+  /** A view rebuild was asked for while one of the same view is still running. */
+  RebuildRunning: 'RebuildRunning',
   PayloadTooLarge: 'PayloadTooLarge',
   UnsupportedMediaType: 'UnsupportedMediaType',
   Overloaded: 'Overloaded',
@@ -65,6 +67,14 @@ export const ErrorCodes = {
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * True for a code of this catalogue. `RuntimeError.is(err)` alone also accepts any Error with a string
+ * `code` (Node's `ENOENT`); `RuntimeError.is(err) && isErrorCode(err.code)` accepts only the runtime's own.
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
+}
 
 /** How a domain rejection should be read: a state conflict (409) or a broken business rule (422). */
 export type DomainErrorKind = 'conflict' | 'rule';
@@ -131,8 +141,7 @@ export function serializeError(err: unknown): SerializedError {
     const r = err as RuntimeError;
     return { code: r.code, message: r.message, ...(Object.keys(r.details ?? {}).length ? { details: r.details } : {}), ...(r.retriable ? { retriable: true } : {}) };
   }
-  const e = err instanceof Error ? err : new Error(String(err));
-  return { code: ErrorCodes.Internal, message: e.message };
+  return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) };
 }
 
 export function deserializeError(s: SerializedError): RuntimeError {

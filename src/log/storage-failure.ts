@@ -126,6 +126,8 @@ export function storageFailed(c: StorageCause, outcome: WriteOutcome, extra = ''
 /** The same failure, for a command refused because the log had already failed: nothing was written. */
 export function refusedAfter(failure: RuntimeError): RuntimeError {
   if (failure.details.outcome === 'not-applied') return failure;
+  // Not a storage fault (fenced by a new owner, a position found taken): the same reason, said again.
+  if (failure.code !== ErrorCodes.StorageFailed) return new RuntimeError(failure.code, failure.message, failure.details, failure.retriable);
   const c: StorageCause = {
     cause: String(failure.details.cause ?? 'unknown'),
     freeBytes: typeof failure.details.freeBytes === 'number' ? failure.details.freeBytes : null,

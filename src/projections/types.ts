@@ -3,7 +3,7 @@
  * events. Deterministic and keyed by stream is what makes a view rebuildable, reconcilable, and safe to
  * run in the worker that owns the stream's partition (one writer per row).
  */
-import type { EventEnvelope } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 
 export interface Projection<R = unknown> {
   /** The view's name in routes (`/views/:name`). */
@@ -22,7 +22,7 @@ export async function loadProjections(moduleUrls: readonly string[]): Promise<An
   for (const url of moduleUrls) {
     const mod = (await import(url)) as { default?: AnyProjection };
     const p = mod.default;
-    if (!p || typeof p.apply !== 'function' || typeof p.name !== 'string') throw new Error(`${url} does not export a projection (default export with name, aggregateTypes, apply)`);
+    if (!p || typeof p.apply !== 'function' || typeof p.name !== 'string') throw new RuntimeError(ErrorCodes.InvalidOptions, `${url} does not export a projection (default export with name, aggregateTypes, apply)`);
     out.push(p);
   }
   return out;

@@ -2,17 +2,36 @@
  * The projection engine, main-thread side: reads of views, read-your-writes waits, lag, rebuild and
  * reconcile. It keeps, per view, the checkpoint of every partition as the workers report them.
  */
-import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
+import {
+  ErrorCodes,
+  RuntimeError,
+  assertValidId,
+  errors,
+  formatPosition,
+  positionAfter,
+  positionReached,
+  systemClock,
+  type Clock,
+  type EventPosition,
+  type LogPosition,
+} from '../kernel/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { PluginChannel, Runtime } from '../runtime/index.js';
 import type { Mismatch, ReconcileReport } from './fold.js';
+import { viewModulesOf } from './projection-engine.js';
 import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
 import { loadProjections, type AnyProjection } from './types.js';
 
-/** A read-your-writes token: the view has applied every event of `partition` below `offset + 1`. */
-export interface Position {
-  partition: number;
-  offset: number;
+/**
+ * A read-your-writes token: a log position (kernel/position.ts: the next offset of every partition, as
+ * a command answer or a feed message carries it), or one event's `{ partition, offset }` (read as the
+ * position just after it). A view has reached it once its checkpoint of every partition is at or past it.
+ */
+export type Position = LogPosition | EventPosition;
+
+export interface ViewsOptions {
+  /** Where rebuild times (`startedAt`, `finishedAt`) come from (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ViewRow<R = unknown> {
@@ -37,7 +56,7 @@ export interface RebuildStatus {
   error?: string;
 }
 
-type Waiter = { view: string; partition: number; offset: number; resolve: () => void };
+type Waiter = { view: string; next: LogPosition; resolve: () => void };
 
 export class Views {
   readonly #runtime: Runtime;
@@ -51,9 +70,11 @@ export class Views {
   #waiters: Waiter[] = [];
   readonly #unsubscribe: () => void;
   #progressListeners = new Set<(s: RebuildStatus) => void>();
+  readonly #clock: Clock;
 
-  private constructor(runtime: Runtime, views: AnyProjection[]) {
+  private constructor(runtime: Runtime, views: AnyProjection[], clock: Clock) {
     this.#runtime = runtime;
+    this.#clock = clock;
     this.#channel = runtime.plugin('projections');
     this.#views = new Map(views.map((v) => [v.name, v]));
     for (const v of views) this.#active.set(v.name, runtime.log.views.meta(v.name).active);
@@ -77,12 +98,13 @@ export class Views {
   readonly #running = new Set<Promise<RebuildStatus>>();
 
   /**
-   * Opens the main-thread side. A generation left half-built by a crash during a rebuild (`building` in
-   * the view's meta) is retired and dropped here: nothing would ever swap it in, and the workers would
-   * otherwise keep projecting into it forever.
+   * Opens the main-thread side of the projection engine the runtime runs: its `workerPlugins` must hold
+   * `projectionEngine(views)`, as `createEventide` makes it (`InvalidOptions` otherwise). A generation
+   * left half-built by a crash during a rebuild (`building` in the view's meta) is retired and dropped
+   * here: nothing would ever swap it in, and the workers would otherwise keep projecting into it forever.
    */
-  static async open(runtime: Runtime): Promise<Views> {
-    const v = new Views(runtime, await loadProjections(runtime.viewModules));
+  static async open(runtime: Runtime, options: ViewsOptions = {}): Promise<Views> {
+    const v = new Views(runtime, await loadProjections(viewModulesOf(runtime)), options.clock ?? systemClock);
     const store = runtime.log.views;
     for (const name of v.names()) {
       const meta = store.meta(name);
@@ -123,9 +145,12 @@ export class Views {
       return;
     }
     this.#setCheckpoint(e.view, e.generation, e.partition, e.checkpoint);
-    if (e.generation === this.#active.get(e.view)) {
+    if (e.generation === this.#active.get(e.view) && this.#waiters.length > 0) {
       this.#waiters = this.#waiters.filter((w) => {
-        if (w.view !== e.view || w.partition !== e.partition || e.checkpoint <= w.offset) return true;
+        // Only this partition moved, so it can complete only a waiter that needs something of it and
+        // now has it; just those get the check of every partition.
+        const needed = w.next[e.partition] ?? 0;
+        if (w.view !== e.view || needed === 0 || e.checkpoint < needed || !this.#reached(w.view, w.next)) return true;
         w.resolve();
         return false;
       });
@@ -142,18 +167,31 @@ export class Views {
     return this.#checkpoints.get(view)?.get(this.#active.get(view)!)?.[partition] ?? 0;
   }
 
-  /** Resolves once the view has applied the event at `position` (read-your-writes), or fails with `ViewLagging`. */
+  /** The view's checkpoints (active generation) are at or past `next` in every partition. */
+  #reached(view: string, next: LogPosition): boolean {
+    return positionReached(this.#checkpoints.get(view)?.get(this.#active.get(view)!) ?? [], next);
+  }
+
+  /** `position` as the next offset of every partition, checked against this log's partition count. */
+  #toLogPosition(position: Position): LogPosition {
+    const P = this.#runtime.partitionCount;
+    const next = isLogPosition(position) ? position : validEvent(position, P) ? positionAfter(position, P) : undefined;
+    if (!next || next.length !== P || !next.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw new RuntimeError(ErrorCodes.InvalidQuery, `position must be ${P} offsets (the next offset of every partition), or { partition, offset } with partition < ${P}`);
+    }
+    return next;
+  }
+
+  /** Resolves once the view has applied every event `position` includes (read-your-writes), or fails with `ViewLagging`. */
   async waitFor(view: string, position: Position, timeoutMs = 5000): Promise<void> {
     this.#view(view);
-    if (!Number.isSafeInteger(position.partition) || position.partition < 0 || position.partition >= this.#runtime.partitionCount || !Number.isSafeInteger(position.offset) || position.offset < 0) {
-      throw new RuntimeError(ErrorCodes.InvalidQuery, `position must be <partition>:<offset> with partition < ${this.#runtime.partitionCount}`);
-    }
-    if (this.#checkpoint(view, position.partition) > position.offset) return;
+    const next = this.#toLogPosition(position);
+    if (this.#reached(view, next)) return;
     await new Promise<void>((resolve, reject) => {
-      const w: Waiter = { view, partition: position.partition, offset: position.offset, resolve: () => (clearTimeout(timer), resolve()) };
+      const w: Waiter = { view, next, resolve: () => (clearTimeout(timer), resolve()) };
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((x) => x !== w);
-        reject(new RuntimeError(ErrorCodes.ViewLagging, `view ${view} has not reached ${position.partition}:${position.offset} within ${timeoutMs} ms`, { retryAfterMs: 1000 }, true));
+        reject(new RuntimeError(ErrorCodes.ViewLagging, `view ${view} has not reached ${formatPosition(next)} within ${timeoutMs} ms`, { retryAfterMs: 1000 }, true));
       }, timeoutMs);
       this.#waiters.push(w);
     });
@@ -222,12 +260,12 @@ export class Views {
   async #rebuild(view: string): Promise<RebuildStatus> {
     this.#view(view);
     const running = this.#rebuilds.get(view);
-    if (running?.state === 'building') throw new RuntimeError(ErrorCodes.VersionConflict, `view ${view} is already being rebuilt`, { expected: 'idle', actual: 'building' });
+    if (running?.state === 'building') throw new RuntimeError(ErrorCodes.RebuildRunning, `view ${view} is already being rebuilt`, { view, generation: running.generation });
     const store = this.#runtime.log.views;
     const meta = store.meta(view);
     const old = meta.active;
     const generation = Math.max(old, meta.building ?? 0) + 1;
-    const status: RebuildStatus = { view, state: 'building', generation, progress: 0, startedAt: Date.now() };
+    const status: RebuildStatus = { view, state: 'building', generation, progress: 0, startedAt: this.#clock.now() };
     this.#rebuilds.set(view, status);
     const publish = () => {
       for (const l of this.#progressListeners) l({ ...status });
@@ -258,9 +296,9 @@ export class Views {
       await this.#channel.broadcast({ op: 'retire', view, generation: old } satisfies ProjectorRequest);
       await store.dropGeneration(view, old);
       this.#checkpoints.get(view)?.delete(old);
-      Object.assign(status, { state: 'swapped', progress: 1, finishedAt: Date.now() });
+      Object.assign(status, { state: 'swapped', progress: 1, finishedAt: this.#clock.now() });
     } catch (err) {
-      Object.assign(status, { state: 'failed', error: (err as Error).message, finishedAt: Date.now() });
+      Object.assign(status, { state: 'failed', error: (err as Error).message, finishedAt: this.#clock.now() });
       await store.setMeta(view, { active: old, building: null }).catch(() => undefined);
       await this.#channel.broadcast({ op: 'retire', view, generation } satisfies ProjectorRequest).catch(() => undefined);
       publish();
@@ -285,14 +323,17 @@ export class Views {
     };
   }
 
-  /** The position of an id's partition for the given offset (helper for tokens). */
-  positionOf(id: string, offset: number): Position {
-    return { partition: partitionOf(id, this.#runtime.partitionCount), offset };
+  /** The position just after the event at `offset` of `id`'s partition (a read-your-writes token). */
+  positionOf(id: string, offset: number): LogPosition {
+    const P = this.#runtime.partitionCount;
+    return positionAfter({ partition: partitionOf(id, P), offset }, P);
   }
 }
 
-export function parsePosition(token: string): Position {
-  const m = /^(\d{1,6}):(\d{1,15})$/.exec(token);
-  if (!m) throw new RuntimeError(ErrorCodes.InvalidQuery, `position must look like <partition>:<offset>, got ${JSON.stringify(token.slice(0, 40))}`);
-  return { partition: Number(m[1]), offset: Number(m[2]) };
+function isLogPosition(p: Position): p is LogPosition {
+  return Array.isArray(p);
+}
+
+function validEvent(p: EventPosition, partitions: number): boolean {
+  return Number.isSafeInteger(p.partition) && p.partition >= 0 && p.partition < partitions && Number.isSafeInteger(p.offset) && p.offset >= 0;
 }

@@ -16,9 +16,6 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 /** The built-in aggregate types: the bank account and the video. */
 export const builtinDomains: DomainModule[] = [new URL(`../domain/account${ext}`, import.meta.url), new URL(`../domain/video${ext}`, import.meta.url)];
 
-/** The built-in read models: account balances and video statuses. */
-export const builtinViews: DomainModule[] = [new URL(`../projections/views/balances${ext}`, import.meta.url), new URL(`../projections/views/videos${ext}`, import.meta.url)];
-
 export function toModuleUrl(m: DomainModule): string {
   if (m instanceof URL) return m.href;
   if (m.startsWith('file:')) return m;

@@ -1,11 +1,14 @@
-export { createRuntime, toEpochMs } from './create-runtime.js';
-export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, PartitionInfo, CommittedListener, PluginChannel } from './create-runtime.js';
+export { createRuntime } from './create-runtime.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener } from './runtime-api.js';
+export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
+export type { PluginChannel, PluginListener } from './plugin-channel.js';
+export type { RuntimeHealth, HealthReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';
 export type { RuntimeOptions } from './options.js';
-export { builtinDomains, builtinViews, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
+export { builtinDomains, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate, type Hydrated } from './hydrate.js';
 export { EventDecoder } from './upcast.js';
-export { versionedLog, storedReads } from './versioned-log.js';
+export { versionedLog, isVersioned, storedReads } from './versioned-log.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
 export type { ActorStats, PartitionResumeResult } from './protocol.js';
 export type { ResumeResult, StorageStatus } from './storage-recovery.js';

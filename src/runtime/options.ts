@@ -1,9 +1,9 @@
 /** Runtime options: validated and filled with defaults once, at `createRuntime`. */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock, type Clock } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
-import { builtinDomains, builtinViews, toModuleUrl, type DomainModule } from './domain-registry.js';
+import { builtinDomains, toModuleUrl, type DomainModule } from './domain-registry.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface RuntimeOptions {
@@ -36,9 +36,11 @@ export interface RuntimeOptions {
   maxRestartsPerMinute?: number;
   /** Keep every n-th persisted snapshot once it is older than the newest ten (default 1: keep all). Bounds disk; the time machine then folds at most n x snapshotEvery events. */
   snapshotThinning?: number;
-  /** Projection modules (read models) run by the projection engine. Default: the built-in balances and videos views. */
-  views?: DomainModule[];
-  /** Extra worker plugins (advanced). The projection engine is always loaded. */
+  /**
+   * Worker plugins every worker runs, in this order (default: none). The runtime knows no read model:
+   * the projection engine is one of these, `projectionEngine(views)` from the projections, and
+   * `createEventide` (src/app/) passes it for you.
+   */
   workerPlugins?: WorkerPluginSpec[];
   /**
    * Free space (bytes) the data dir's file system must keep: below it writes are refused with
@@ -48,9 +50,16 @@ export interface RuntimeOptions {
   storageReserveBytes?: number;
   /** Called when a worker thread died and was restarted (for logs and metrics). */
   onWorkerRestart?: (worker: number, reason: string) => void;
+  /**
+   * Wall-clock time as the main thread reads it: the `now` a command carries (its events' `ts`, the
+   * deciders' `context.now`, what the time machine's `at` compares with). Default: the system clock.
+   * Stays on the main thread (a function does not cross `postMessage`); workers use the system clock
+   * for their own bookkeeping (idle passivation).
+   */
+  clock?: Clock;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'views' | 'workerPlugins'>> & {
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins'>> & {
   plugins: WorkerPluginSpec[];
   partitions: number | undefined;
   workers: number | undefined;
@@ -66,6 +75,10 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     return v;
   };
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
+  if (o.clock !== undefined && typeof o.clock?.now !== 'function') invalid('clock must be an object with a now() method (a Clock)');
+  // `views` was a createRuntime option until the runtime stopped knowing the projections: a caller that
+  // still passes it (plain JS, no type check) would silently get no read model.
+  if ((o as { views?: unknown }).views !== undefined) invalid('createRuntime runs no read model: pass views to createEventide, or workerPlugins: [projectionEngine(views)]');
   const maxLiveActors = int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000);
   return {
     dataDir: resolve(o.dataDir),
@@ -82,17 +95,11 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
     snapshotThinning: int('snapshotThinning', o.snapshotThinning, 1, 1_000_000, 1),
     storageReserveBytes: int('storageReserveBytes', o.storageReserveBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_STORAGE_RESERVE),
-    plugins: [
-      { module: projectionEngine, options: { views: (o.views ?? builtinViews).map(toModuleUrl) } },
-      ...(o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
-    ],
+    plugins: (o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
     onWorkerRestart: o.onWorkerRestart,
+    clock: o.clock ?? systemClock,
   };
 }
-
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-/** The projection engine's worker side, named by URL: the runtime does not import projections/. */
-const projectionEngine = new URL(`../projections/worker-projector${ext}`, import.meta.url).href;
 
 /** 64 MiB: more than the largest batch a drain writes, small next to any real disk. */
 export const DEFAULT_STORAGE_RESERVE = 64 * 1024 * 1024;

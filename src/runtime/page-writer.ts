@@ -1,5 +1,5 @@
 /**
- * Writes event pages (`pages` in log/event-log.ts: EVENT_PAGE consecutive events of a stream in one
+ * Writes event pages (log/lmdb/pages.ts: EVENT_PAGE consecutive events of a stream in one
  * record) for the streams of this worker, so that hydrating a long stream folds whole pages.
  *
  * Why after the fact: a page must never hold an event the log does not (a page is derived data, like a

@@ -64,33 +64,8 @@ export function metaOf(req: Pick<CommandRequest, 'commandId' | 'correlationId' |
   };
 }
 
-/**
- * A command reply as it crosses the thread boundary. The common case (a command that just committed)
- * is compact: its events share aggregate, stream, ts, partition and meta, and their seqs and offsets
- * are contiguous, so only [type, data] pairs travel and the router rebuilds the envelopes from the
- * request it still holds (packing whole envelopes cost more than the rest of the command).
- * - [rid, 0, error]
- * - [rid, 1, version, state, ts, partition, firstOffset, types[], datas[]]  (fresh commit)
- * - [rid, 2, result]  (full result: a duplicate, whose events come from the log)
- * - [rid, 3, version, state, ts, partition, offset, type, data]  (fresh commit of exactly one event,
- *   the usual case: two arrays fewer to build, pack and unpack per command)
- * Kinds 1 and 3 end with the events' schema versions (`schemaVersions`: 1 where an event has none)
- * only when an event has one (`withSchemaVersions`): nothing more travels for unversioned events.
- */
-export type WireReply =
-  | [rid: number, kind: 0, error: SerializedError]
-  | [rid: number, kind: 1, version: number, state: unknown, ts: number, partition: number, firstOffset: number, types: string[], datas: unknown[], schemaVersions?: number[]]
-  | [rid: number, kind: 2, result: CommandResult]
-  | [rid: number, kind: 3, version: number, state: unknown, ts: number, partition: number, offset: number, type: string, data: unknown, schemaVersion?: number];
-
-/** A compact commit reply (kind 1 or 3) with its events' schema versions appended when any has one. */
-export function withSchemaVersions(reply: Extract<WireReply, { 1: 1 | 3 }>, events: readonly EventEnvelope[]): WireReply {
-  if (reply[1] === 3) {
-    const v = events[0]?.schemaVersion;
-    if (v !== undefined) reply[9] = v;
-  } else if (events.some((e) => e.schemaVersion !== undefined)) reply[9] = events.map((e) => e.schemaVersion ?? 1);
-  return reply;
-}
+/** A command reply as it crosses the thread boundary: the compact codec and its kinds live in reply-codec.ts. */
+export type { WireReply } from './reply-codec.js';
 
 export type Reply<T = CommandResult> = { rid: number; ok: true; result: T } | { rid: number; ok: false; error: SerializedError };
 
@@ -123,7 +98,7 @@ export interface PartitionResumeResult {
 
 export type FromWorker =
   | { kind: 'ready'; offsets: Record<number, number> }
-  /** `packed`: a WireReply[] encoded by wire.ts */
+  /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
   | { kind: 'stats'; rid: number; stats: ActorStats }

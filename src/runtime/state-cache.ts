@@ -47,6 +47,7 @@
  *   are still true (every command whose reply was lost failed, and dropped its own entry), so loads of
  *   its aggregates keep answering while its commands fail fast.
  */
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 export interface CachedState {
   version: number;
@@ -79,7 +80,7 @@ export class StateCache {
 
   /** @param maxEntries entries kept before the least recently used is dropped; 0 disables the cache. */
   constructor(maxEntries: number) {
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new RangeError(`maxEntries must be a non-negative integer, got ${maxEntries}`);
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new RuntimeError(ErrorCodes.InvalidOptions, `maxEntries must be a non-negative integer, got ${maxEntries}`);
     this.#max = maxEntries;
   }
 

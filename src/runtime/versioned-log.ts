@@ -18,6 +18,12 @@
  *   through `storedReads`, or a page would keep one build's upcast data and disagree with its events
  *   (and with `eventide verify`). Snapshots hold states, which `snapshotVersion` already versions.
  * - When no decider declares `events`, `versionedLog` returns the log itself: no cost at all.
+ * - Idempotent: a log that is already versioned is returned as it is, never wrapped twice. A second
+ *   layer would decode every read again, and `storedReads` would peel off only the outer one, so pages
+ *   would be written from decoded events. Passing a versioned log happens by design with the in-memory
+ *   log, whose actor hosts run on the main thread on the very log object createRuntime wrapped
+ *   (`ActorHost.start`'s `shared`, inline-thread.ts); both ends load the same domain modules, so the
+ *   decoder already there is the one the given deciders would build.
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
@@ -26,11 +32,17 @@ import { EventDecoder } from './upcast.js';
 
 /**
  * `log` as `deciders` see it (checks their `events` declarations: InvalidOptions); `log` itself when
- * none declares any.
+ * none declares any, or when it is versioned already (see the header).
  */
 export function versionedLog(log: EventLog, deciders: Iterable<AnyDecider>): EventLog {
+  if (isVersioned(log)) return log;
   const decoder = EventDecoder.of(deciders);
   return decoder.identity ? log : new VersionedLog(log, decoder);
+}
+
+/** True when `log` is a log `versionedLog` made (its reads are decoded already). */
+export function isVersioned(log: LogReader): boolean {
+  return log instanceof VersionedLog;
 }
 
 /** The reads of `log` exactly as stored (for derived copies of events, such as pages). */

@@ -13,17 +13,18 @@
  * requests from the log, while this slot refuses commands at once (nothing written, retriable) until
  * `restart` hands the partitions to a fresh worker (runtime/storage-recovery.ts decides when).
  */
-import type { Worker } from 'node:worker_threads';
-import { ErrorCodes, RuntimeError, deserializeError, errors, type EventEnvelope, type SerializedError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, deserializeError, errors, systemClock, type SerializedError } from '../kernel/index.js';
 import { refusedAfter } from '../log/index.js';
-import { metaOf, type ActorHostConfig, type ActorStats, type CommandRequest, type CommandResult, type FromWorker, type Reply, type ToWorker, type WireReply } from './protocol.js';
+import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
+import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
+import type { ThreadLike } from './inline-thread.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: RuntimeError) => void;
-  /** For commands: the request, from which a compact reply's envelopes are rebuilt. */
+  /** For commands: the request, from which a compact reply's envelopes are rebuilt (reply-codec.ts). */
   req?: CommandRequest;
 }
 
@@ -37,37 +38,14 @@ export interface SlotHooks {
   onStorageFailed(index: number, error: RuntimeError): void;
 }
 
-/**
- * Rebuilds a fresh commit's result from its compact wire form (see WireReply): the envelopes' shared
- * fields come from the request this side still holds. Each envelope gets its own `meta` object: they
- * are the caller's to keep.
- */
-function resultOf(r: Extract<WireReply, { 1: 1 | 3 }>, req: CommandRequest): CommandResult {
-  if (r[1] === 3) {
-    const [, , version, state, ts, partition, offset, type, data, schemaVersion] = r;
-    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? {} : metaOf(req);
-    const event: EventEnvelope = { aggregateType: req.aggregateType, stream: req.id, type, seq: version, data, ts, partition, offset, meta };
-    if (schemaVersion !== undefined) event.schemaVersion = schemaVersion;
-    return { version, events: [event], state };
-  }
-  const [, , version, state, ts, partition, firstOffset, types, datas, schemaVersions] = r;
-  const plain = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined;
-  const firstSeq = version - types.length + 1;
-  const events: EventEnvelope[] = new Array(types.length);
-  for (let i = 0; i < types.length; i++) {
-    events[i] = { aggregateType: req.aggregateType, stream: req.id, type: types[i]!, seq: firstSeq + i, data: datas[i], ts, partition, offset: firstOffset + i, meta: plain ? {} : metaOf(req) };
-    if (schemaVersions !== undefined && schemaVersions[i]! > 1) events[i]!.schemaVersion = schemaVersions[i]!;
-  }
-  return { version, events, state };
-}
-
 export class WorkerSlot {
   readonly index: number;
   readonly #config: ActorHostConfig;
   readonly #hooks: SlotHooks;
   readonly #maxInFlight: number;
   readonly #maxRestartsPerMinute: number;
-  #worker!: Worker;
+  #worker!: ThreadLike;
+  readonly #spawn: (config: ActorHostConfig) => ThreadLike;
   #pending = new Map<number, Waiter<unknown>>();
   #outbox: CommandRequest[] = [];
   #flushScheduled = false;
@@ -84,8 +62,10 @@ export class WorkerSlot {
   #ready!: Promise<Record<number, number>>;
   #encoder!: WireEncoder;
 
-  constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number) {
+  /** `spawn`: where the actor host runs; by default a worker thread (inline-thread.ts for the memory log). */
+  constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number, spawn: (config: ActorHostConfig) => ThreadLike = spawnActorThread) {
     this.index = config.workerIndex;
+    this.#spawn = spawn;
     this.#config = config;
     this.#hooks = hooks;
     this.#maxInFlight = maxInFlight;
@@ -111,7 +91,7 @@ export class WorkerSlot {
   }
 
   #start(): void {
-    const worker = spawnWorker('actor-host', { config: this.#config });
+    const worker = this.#spawn(this.#config);
     this.#worker = worker;
     // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
     this.#encoder = createEncoder();
@@ -179,7 +159,7 @@ export class WorkerSlot {
       }
       const reason = `worker ${this.index} exited with code ${code}${lastError}`;
       this.#failAll(crashed(this.index, `exited with code ${code}`));
-      const now = Date.now();
+      const now = systemClock.now();
       this.#restarts = this.#restarts.filter((t) => now - t < 60_000);
       if (this.#restarts.length >= this.#maxRestartsPerMinute) {
         this.#down ??= new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${this.index} exited with code ${code} and was restarted too often; it stays down`, { worker: this.index });
@@ -197,8 +177,8 @@ export class WorkerSlot {
     const w = this.#pending.get(r[0]);
     if (!w) return;
     this.#pending.delete(r[0]);
-    if (r[1] === 0) return w.reject(deserializeError(r[2]));
-    const result = r[1] === 2 ? r[2] : resultOf(r, w.req!);
+    if (r[1] === ReplyKind.Error) return w.reject(deserializeError(r[2]));
+    const result = decodeResult(r, w.req!);
     if (!result.duplicate) this.#hooks.onCommitted(result);
     w.resolve(result);
   }
@@ -327,4 +307,9 @@ export class WorkerSlot {
 /** What callers of a worker that ended get: retriable, with no stack or path (those go to the server log). */
 function crashed(index: number, what: string): RuntimeError {
   return new RuntimeError(ErrorCodes.WorkerCrashed, `worker ${index} ${what}; the command may or may not have been applied: retry it with the same commandId`, { worker: index }, true);
+}
+
+/** The actor host in a worker thread of its own (every log that threads can share: LMDB). */
+function spawnActorThread(config: ActorHostConfig): ThreadLike {
+  return spawnWorker('actor-host', { config }) as unknown as ThreadLike;
 }

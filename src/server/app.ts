@@ -1,7 +1,8 @@
 /**
- * `buildServer({ runtime })`: the fastify app in front of an open Runtime. It does not listen and does not
- * own the runtime: the caller (`main.ts`, a test, an embedding program) listens, and closes the runtime
- * after `app.close()` resolved, so in-flight commands finish before LMDB closes.
+ * `buildServer({ runtime, views })`: the fastify app in front of an open Runtime and its read models (as
+ * `createEventide` returns them). It does not listen and does not own the runtime: the caller (`main.ts`,
+ * a test, an embedding program) listens, and closes the runtime after `app.close()` resolved, so
+ * in-flight commands finish before LMDB closes.
  *
  * Order matters here:
  * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
@@ -24,7 +25,7 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
-import { ErrorCodes } from '../kernel/index.js';
+import { ErrorCodes, type Clock } from '../kernel/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Views } from '../projections/index.js';
 import { checkHost, resolveAllowedHosts, type AllowedHostsOption } from './allowed-hosts.js';
@@ -57,7 +58,10 @@ export interface ServerOptions {
   feed?: FeedOptions;
   /** Extra route plugins, registered after the built-in routes with `{ runtime }` as options. */
   plugins?: readonly ServerPlugin[];
-  /** The read models; opened on `runtime` when not given. */
+  /**
+   * The read models (`createEventide` returns them; the caller closes them). When not given they are
+   * opened on `runtime`, which must then run the projection engine, and closed with the app.
+   */
   views?: Views;
   /** Serve the dashboard at `/` (default true). */
   dashboard?: boolean;
@@ -78,6 +82,8 @@ export interface ServerOptions {
   allowedHosts?: AllowedHostsOption;
   /** Where `POST /admin/backup` writes named backups (default: $BACKUP_DIR, else `<dataDir>/../backups`). */
   backupDir?: string;
+  /** Wall-clock time for what the server opens itself (the views' rebuild times); default: the system clock. */
+  clock?: Clock;
 }
 
 const MiB = 1024 * 1024;
@@ -121,7 +127,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     done();
   });
 
-  const views = options.views ?? (await Views.open(runtime));
+  const views = options.views ?? (await Views.open(runtime, options.clock ? { clock: options.clock } : {}));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
   const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
@@ -160,7 +166,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
-  await app.register(viewRoutes, { views });
+  await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });

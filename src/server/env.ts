@@ -1,6 +1,9 @@
 /** Reading `npm start`'s environment: one checker for integer variables, so every one fails alike. */
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 export type Env = Record<string, string | undefined>;
+
+const invalidOptions = (message: string): RuntimeError => new RuntimeError(ErrorCodes.InvalidOptions, message);
 
 /** `env[name]` as an integer in [min, max]; `fallback` when unset or empty; throws a one-line message otherwise. */
 export function intEnv(env: Env, name: string, fallback: number, min: number, max: number): number;
@@ -9,7 +12,7 @@ export function intEnv(env: Env, name: string, fallback: number | undefined, min
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidOptions(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -18,5 +21,5 @@ export function boolEnv(env: Env, name: string): boolean {
   const raw = env[name]?.trim().toLowerCase();
   if (raw === undefined || raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
   if (raw === '1' || raw === 'true' || raw === 'yes') return true;
-  throw new Error(`${name} must be 1 or 0, got ${JSON.stringify(env[name])}`);
+  throw invalidOptions(`${name} must be 1 or 0, got ${JSON.stringify(env[name])}`);
 }

@@ -13,7 +13,7 @@
  * `JSON.stringify` itself and only the punctuation and the keys are literal; `test/server/routes.int.test.ts`
  * compares the two forms, and the route's bytes with the documented object. Add a field to both forms or to neither.
  */
-import type { EventEnvelope, EventMeta } from '../kernel/index.js';
+import { formatPositionAfter, type EventEnvelope, type EventMeta } from '../kernel/index.js';
 import type { ExecuteResult } from '../runtime/index.js';
 
 export interface EnvelopeJson {
@@ -87,9 +87,10 @@ export function envelopeJsonText(e: EventEnvelope): string {
 /**
  * The body of a successful `POST /aggregates/:type/:id/commands` (docs/http-api.md) as JSON text:
  * `JSON.stringify({ id, type, version, events: events.map(envelopeJson), state, position?, duplicate? })`,
- * built directly. `position` (`"<partition>:<offset>"` of the last event) is the read-your-writes token.
+ * built directly. `position` (the log position just after the last event, kernel/position.ts, for a log
+ * of `partitions` partitions) is the read-your-writes token.
  */
-export function commandReplyJson(r: ExecuteResult): string {
+export function commandReplyJson(r: ExecuteResult, partitions: number): string {
   const events = r.events;
   let list = '';
   for (let i = 0; i < events.length; i++) list += `,${envelopeJsonText(events[i]!)}`;
@@ -100,7 +101,7 @@ export function commandReplyJson(r: ExecuteResult): string {
       field('version', r.version) +
       `,"events":[${list.slice(1)}]` +
       field('state', r.state) +
-      (last ? field('position', `${last.partition}:${last.offset}`) : '') +
+      (last ? field('position', formatPositionAfter(last, partitions)) : '') +
       (r.duplicate ? ',"duplicate":true' : ''),
   );
 }

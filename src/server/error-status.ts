@@ -28,6 +28,7 @@ export const ERROR_STATUS = {
   MethodNotAllowed: 405,
   RequestTimeout: 408,
   VersionConflict: 409,
+  RebuildRunning: 409,
   IdempotencyKeyReused: 409,
   AlreadyExists: 409,
   PayloadTooLarge: 413,

@@ -3,6 +3,5 @@ export { buildServer, type ServerOptions, type ServerPlugin } from './app.js';
 export { ERROR_STATUS, DOMAIN_STATUS, statusOfCode, errorReply } from './error-status.js';
 export { FEED_CLOSE, type FeedFilter } from './feed/client.js';
 export type { FeedOptions } from './feed/hub.js';
-export { formatPosition, parsePosition } from './feed/position.js';
 export { envelopeJson, type EnvelopeJson } from './envelope-json.js';
 export { SECURITY_DEFAULTS, principalOf, type Principal, type SecurityOptions, type TokenConfig } from './security/index.js';

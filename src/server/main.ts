@@ -27,7 +27,7 @@
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
- * feed clients with 1001, then close the runtime (workers drain and close LMDB), then exit 0. A second
+ * feed clients with 1001, then close the views and the runtime (workers drain and close LMDB), then exit 0. A second
  * signal, or a shutdown taking longer than SHUTDOWN_TIMEOUT_MS (default 15 000), exits 1 at once: acknowledged
  * commands are durable anyway; only unanswered ones may be lost, and their clients saw no 2xx.
  */
@@ -36,7 +36,9 @@ import { createServer, type RequestListener } from 'node:http';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtinDomains, createRuntime, type Runtime } from '../runtime/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../kernel/index.js';
+import { createEventide } from '../app/index.js';
+import { builtinDomains } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
@@ -74,7 +76,7 @@ function domainsFromEnv(env: Env): URL[] {
   const entries = (env.DOMAINS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
   return entries.map((entry) => {
     const url = URL.canParse(entry) && entry.startsWith('file:') ? new URL(entry) : pathToFileURL(resolve(entry));
-    if (!existsSync(url)) throw new Error(`DOMAINS must list domain modules (comma-separated paths or file URLs), but there is no file ${JSON.stringify(entry)}`);
+    if (!existsSync(url)) throw new RuntimeError(ErrorCodes.InvalidOptions, `DOMAINS must list domain modules (comma-separated paths or file URLs), but there is no file ${JSON.stringify(entry)}`);
     return url;
   });
 }
@@ -121,15 +123,18 @@ async function main(): Promise<void> {
   // Before the logger exists: one pino-shaped line, so tools (and tests) learn the URL while starting.
   const boot = server.address();
   const bootUrl = typeof boot === 'object' && boot ? `http://${boot.family === 'IPv6' ? `[${boot.address}]` : boot.address}:${boot.port}` : String(boot);
-  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: 'eventide starting: 503 until the runtime is open', url: bootUrl })}\n`);
+  process.stdout.write(`${JSON.stringify({ level: 30, time: systemClock.now(), msg: 'eventide starting: 503 until the runtime is open', url: bootUrl })}\n`);
 
-  const runtime: Runtime = await createRuntime({
+  // The composition: the runtime with the projection engine and its views (app/create-eventide.ts), then
+  // the video pipeline on that runtime, then the HTTP server in front of both.
+  const eventide = await createEventide({
     dataDir,
     ...(partitions !== undefined ? { partitions } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
     ...(extraDomains.length > 0 ? { domains: [...builtinDomains, ...extraDomains] } : {}),
   });
+  const { runtime, views } = eventide;
 
   // The video pipeline: checks ffmpeg now (a missing or broken binary stops start-up with a clear
   // message), then resumes from the log whatever encodes it says are unfinished.
@@ -139,7 +144,7 @@ async function main(): Promise<void> {
     maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
     ...videoLimitsFromEnv(),
   }).catch(async (err: unknown) => {
-    await runtime.close();
+    await eventide.close();
     throw err;
   });
   const plugins: ServerPlugin[] = [videoRoutes({ runtime, pipeline })];
@@ -147,6 +152,7 @@ async function main(): Promise<void> {
 
   const app = await buildServer({
     runtime,
+    views,
     serverFactory: (handler) => {
       fastifyHandler = handler;
       return server;
@@ -179,7 +185,7 @@ async function main(): Promise<void> {
       await app.close();
       server.closeAllConnections();
       await stopPipeline();
-      await runtime.close();
+      await eventide.close();
       app.log.info('stopped');
       process.exit(0);
     } catch (err) {

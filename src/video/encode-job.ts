@@ -27,6 +27,7 @@
  */
 import { mkdir, unlink } from 'node:fs/promises';
 import type { Rendition } from '../domain/index.js';
+import { systemClock, type Clock } from '../kernel/index.js';
 import type { EncodeJobInput, EncodeOutcome } from './encode-protocol.js';
 import { FfmpegFailure, runFfmpeg, scrubReason } from './ffmpeg-process.js';
 import {
@@ -50,6 +51,8 @@ export interface EncodeJobHooks {
   onRendition?: (rendition: Rendition) => void;
   progressStep?: number;
   progressIntervalMs?: number;
+  /** Times the progress throttle (default: the system clock). */
+  clock?: Clock;
 }
 
 const THUMBNAIL_HEIGHT = 360;
@@ -202,12 +205,14 @@ function throttle(hooks: EncodeJobHooks): (fraction: number) => void {
   const step = hooks.progressStep ?? 5;
   const interval = hooks.progressIntervalMs ?? 500;
   let last = 0;
-  let lastAt = Date.now();
+  const clock = hooks.clock ?? systemClock;
+  let lastAt = clock.now();
   return (fraction) => {
     // 100 belongs to VideoProcessingSucceeded; a job reports at most 99.
     const percent = Math.min(99, Math.floor(fraction * 100));
-    const now = Date.now();
-    if (percent <= last || (percent - last < step && now - lastAt < interval)) return;
+    if (percent <= last) return; // no clock read for a stats line that changes nothing
+    const now = clock.now();
+    if (percent - last < step && now - lastAt < interval) return;
     last = percent;
     lastAt = now;
     hooks.onProgress?.(percent);

@@ -29,6 +29,7 @@
  *   and a source shorter than the smallest rung still gets that one rung (upscaled) so every video
  *   that succeeds has at least one playable rendition.
  */
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 /** Container demuxers ffmpeg may use, keyed by the `format_name` ffprobe reports. */
 const CONTAINERS: Readonly<Record<string, string>> = {
@@ -231,21 +232,23 @@ export function thumbnailOutputArgs(source: SourceInfo, height: number): string[
   return ['-map', `0:${source.videoStream}`, '-an', '-sn', '-dn', '-frames:v', '1', '-vf', `scale=-2:${height}`, '-q:v', '4', '-f', 'mjpeg'];
 }
 
+const invalidOptions = (message: string): RuntimeError => new RuntimeError(ErrorCodes.InvalidOptions, message);
+
 /** Validates and fills encode settings once, at start-up. */
 export function resolveEncodeSettings(s: Partial<EncodeSettings> = {}): EncodeSettings {
   const ladder = s.ladder ?? DEFAULT_ENCODE_SETTINGS.ladder;
   if (ladder.length === 0 || ladder.some((h) => !Number.isInteger(h) || h < 16 || h > 4320 || h % 2 !== 0)) {
-    throw new RangeError(`ladder must be a non-empty list of even heights in [16, 4320], got ${JSON.stringify(ladder)}`);
+    throw invalidOptions(`ladder must be a non-empty list of even heights in [16, 4320], got ${JSON.stringify(ladder)}`);
   }
   const preset = s.preset ?? DEFAULT_ENCODE_SETTINGS.preset;
-  if (!X264_PRESETS.includes(preset)) throw new RangeError(`preset must be one of ${X264_PRESETS.join(', ')}`);
+  if (!X264_PRESETS.includes(preset)) throw invalidOptions(`preset must be one of ${X264_PRESETS.join(', ')}`);
   const crf = s.crf ?? DEFAULT_ENCODE_SETTINGS.crf;
-  if (!Number.isInteger(crf) || crf < 0 || crf > 51) throw new RangeError(`crf must be an integer in [0, 51], got ${crf}`);
+  if (!Number.isInteger(crf) || crf < 0 || crf > 51) throw invalidOptions(`crf must be an integer in [0, 51], got ${crf}`);
   const maxDurationSec = s.maxDurationSec ?? DEFAULT_ENCODE_SETTINGS.maxDurationSec;
-  if (!(maxDurationSec > 0)) throw new RangeError('maxDurationSec must be positive');
+  if (!(maxDurationSec > 0)) throw invalidOptions('maxDurationSec must be positive');
   const int = (name: keyof EncodeSettings, min: number): number => {
     const v = (s[name] ?? DEFAULT_ENCODE_SETTINGS[name]) as number;
-    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < min) throw invalidOptions(`${name} must be an integer >= ${min}, got ${v}`);
     return v;
   };
   return {

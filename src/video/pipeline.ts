@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { VideoState, VideoStatus } from '../domain/index.js';
-import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, errors, systemClock, type Clock, type EventEnvelope } from '../kernel/index.js';
 import type { ExecuteResult, LoadResult, Runtime } from '../runtime/index.js';
 import { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
 import { EncodeAdmission } from './encode-admission.js';
@@ -49,6 +49,8 @@ export interface VideoPipelineOptions {
   /** Default: `FFMPEG_PATH`/`FFPROBE_PATH`, else the npm-installed binaries. */
   binaries?: FfmpegBinaries;
   logger?: VideoLogger;
+  /** Where the time in new video ids comes from (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface UploadResult {
@@ -158,7 +160,7 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
         body.destroy();
         throw err;
       }
-      const id = VideoStorage.newVideoId();
+      const id = VideoStorage.newVideoId(o.clock.now());
       try {
         const received = await storage.receiveUpload(id, body, o.maxUploadBytes);
         const contentType = mediaType(meta.contentType);
@@ -239,6 +241,7 @@ function resolvePipelineOptions(o: VideoPipelineOptions) {
     maxQueuedVideos: int('maxQueuedVideos', o.maxQueuedVideos, 1, 1_000_000, 100),
     maxQueuedSecondsPerClient: int('maxQueuedSecondsPerClient', o.maxQueuedSecondsPerClient, 1, Number.MAX_SAFE_INTEGER, 12 * 3600),
     settings,
+    clock: o.clock ?? systemClock,
   };
 }
 

@@ -27,7 +27,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:f
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, systemClock } from '../kernel/index.js';
 
 /** A video id this server can use as a path segment. */
 const MANAGED_ID = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/;
@@ -54,8 +54,8 @@ export class VideoStorage {
     this.videosDir = join(this.dataDir, 'videos');
   }
 
-  /** A new video id: time-ordered (base36 ms) so listings read oldest first, plus 64 random bits. */
-  static newVideoId(now = Date.now()): string {
+  /** A new video id: time-ordered (base36 ms of `now`, epoch ms) so listings read oldest first, plus 64 random bits. */
+  static newVideoId(now = systemClock.now()): string {
     return `v-${now.toString(36)}-${randomBytes(8).toString('hex')}`;
   }
 
@@ -68,12 +68,12 @@ export class VideoStorage {
   }
 
   attemptDir(id: string, attempt: number): string {
-    if (!Number.isSafeInteger(attempt) || attempt < 1) throw new RangeError(`attempt must be a positive integer, got ${attempt}`);
+    if (!Number.isSafeInteger(attempt) || attempt < 1) throw new RuntimeError(ErrorCodes.Internal, `attempt must be a positive integer, got ${attempt}`);
     return `videos/${this.#id(id)}/a${attempt}`;
   }
 
   renditionPath(id: string, attempt: number, height: number): string {
-    if (!Number.isSafeInteger(height) || height < 1) throw new RangeError(`height must be a positive integer, got ${height}`);
+    if (!Number.isSafeInteger(height) || height < 1) throw new RuntimeError(ErrorCodes.Internal, `height must be a positive integer, got ${height}`);
     return `${this.attemptDir(id, attempt)}/${height}p.mp4`;
   }
 

@@ -5,7 +5,7 @@
  */
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { DomainError, ErrorCodes, RuntimeError, deserializeError, errors, serializeError, type SerializedError } from '../../src/index.js';
+import { DomainError, ErrorCodes, RuntimeError, deserializeError, errors, isErrorCode, serializeError, type SerializedError } from '../../src/index.js';
 
 /** What crosses postMessage: the serialized form, structured-cloned, then rebuilt on the other side. */
 function acrossThreads(err: unknown): RuntimeError {
@@ -24,6 +24,7 @@ describe('error codes', () => {
       'StreamNotFound',
       'NotFound',
       'VersionConflict',
+      'RebuildRunning',
       'PayloadTooLarge',
       'UnsupportedMediaType',
       'Overloaded',
@@ -99,6 +100,20 @@ describe('errors across threads', () => {
     expect(serializeError(new TypeError('x is undefined'))).toEqual({ code: 'Internal', message: 'x is undefined' });
     expect(serializeError('a thrown string')).toEqual({ code: 'Internal', message: 'a thrown string' });
     expect(acrossThreads(null).code).toBe('Internal');
+  });
+});
+
+describe('isErrorCode', () => {
+  it('is true for the catalogue\'s codes only: not for a domain code, a Node code or an inherited key', () => {
+    for (const code of Object.values(ErrorCodes)) expect(isErrorCode(code), code).toBe(true);
+    for (const u of ['InsufficientFunds', 'ENOENT', 'toString', '__proto__', '', undefined, 7]) expect(isErrorCode(u), String(u)).toBe(false);
+  });
+
+  it('with RuntimeError.is, tells the runtime\'s own errors from any Error that has a string code', () => {
+    const own = (u: unknown) => RuntimeError.is(u) && isErrorCode(u.code);
+    expect(own(errors.closed())).toBe(true);
+    expect(own(Object.assign(new Error('no such file'), { code: 'ENOENT' }))).toBe(false);
+    expect(RuntimeError.is(Object.assign(new Error('no such file'), { code: 'ENOENT' }))).toBe(true); // why isErrorCode exists
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * The LmdbLog contract, against real LMDB files: append and read back by stream and by partition,
- * idempotency records, snapshots, the time index (`versionAt`), the partition count fixed at creation,
- * and corruption detected on read (DESIGN invariant 8) with an error naming the bad record.
- * Written as a contract over a log factory, so another log implementation can run the same suite.
+ * What the LMDB adapter does beyond the log port, against real LMDB files: the partition count fixed
+ * when the data dir is created, `sync` durability by default, the partition index kept as runs of refs,
+ * and damage detected on read (DESIGN invariant 8) with an error naming the bad record, in every
+ * database (events, partition index, commands, snapshots, pages). What the port promises (appends,
+ * reads, idempotency, snapshots, folds, fencing, views) is the contract suite's: test/log/contract/.
  */
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -50,7 +51,7 @@ async function rewriteIndex(dataDir: string, key: [number, number], refs: Array<
   await raw.close();
 }
 
-function eventLogContract(name: string, openLog: OpenLog): void {
+function lmdbLogBeyondThePort(name: string, openLog: OpenLog): void {
   describe(name, () => {
     const tempDir = useTempDirs('log');
 
@@ -86,131 +87,6 @@ function eventLogContract(name: string, openLog: OpenLog): void {
 
     it('acknowledges after the flush by default (sync durability)', async () => {
       await withLog((log) => expect(log.durability).toBe('sync'));
-    });
-
-    it('reads back exactly the envelopes it appended, by stream and seq', async () => {
-      await withLog(async (log) => {
-        const events = [
-          envelope('a1', 1, 2, 0, { type: 'AccountOpened', meta: { commandId: 'c-1', correlationId: 'corr', causationId: 'cause' } }),
-          envelope('a1', 2, 2, 1),
-          envelope('a1', 3, 2, 2, { meta: { commandId: 'c-3' } }),
-        ];
-        log.append(events.slice(0, 1), 'c-1');
-        log.append(events.slice(1, 2));
-        log.append(events.slice(2), 'c-3');
-        await log.durable();
-        expect(log.readStream('account', 'a1')).toEqual(events);
-        expect(log.readStream('account', 'a1', 2)).toEqual(events.slice(1));
-        expect(log.readStream('account', 'a1', 2, 1)).toEqual(events.slice(1, 2));
-        expect(log.readStream('account', 'a1', 4)).toEqual([]);
-        expect([...log.iterateStream('account', 'a1', 1, 2)]).toEqual(events.slice(0, 2));
-        expect(log.readEvent('account', 'a1', 3)).toEqual(events[2]);
-        expect(log.readEvent('account', 'a1', 4)).toBeUndefined();
-        expect(log.streamHead('account', 'a1')).toEqual({ version: 3, ts: events[2]!.ts });
-      });
-    });
-
-    it('treats a stream with no events as empty: head 0, nothing to read', async () => {
-      await withLog((log) => {
-        expect(log.streamHead('account', 'nobody')).toEqual({ version: 0, ts: 0 });
-        expect(log.readStream('account', 'nobody')).toEqual([]);
-        expect(log.findCommand('account', 'nobody', 'c-1')).toBeUndefined();
-        expect(log.snapshotAtOrBelow('account', 'nobody')).toBeUndefined();
-        expect(log.partitionHead(0)).toBe(0);
-        expect(log.readPartition(0)).toEqual([]);
-      });
-    });
-
-    it('keeps streams apart: same id under another aggregate type, and ids that share a prefix', async () => {
-      await withLog(async (log) => {
-        log.append([envelope('a1', 1, 0, 0)]);
-        log.append([envelope('a10', 1, 0, 1)]);
-        log.append([envelope('a1', 1, 0, 2, { aggregateType: 'video', type: 'VideoUploaded' })]);
-        log.append([envelope('z', 1, 0, 3, { aggregateType: 'accounts' })]);
-        await log.durable();
-        expect(log.readStream('account', 'a1').map((e) => e.stream)).toEqual(['a1']);
-        expect(log.readStream('video', 'a1').map((e) => e.type)).toEqual(['VideoUploaded']);
-        expect([...log.iterateStreamIds('account')]).toEqual(['a1', 'a10']);
-        expect([...log.iterateStreamIds('video')]).toEqual(['a1']);
-        expect([...log.iterateStreamIds('accounts')]).toEqual(['z']);
-      });
-    });
-
-    it('reads a partition in offset order across streams, from any offset, with a limit', async () => {
-      await withLog(async (log) => {
-        const written = [envelope('a', 1, 1, 0), envelope('b', 1, 1, 1), envelope('a', 2, 1, 2), envelope('c', 1, 3, 0)];
-        for (const e of written) log.append([e]);
-        await log.durable();
-        expect(log.readPartition(1).map((e) => [e.stream, e.seq, e.offset])).toEqual([
-          ['a', 1, 0],
-          ['b', 1, 1],
-          ['a', 2, 2],
-        ]);
-        expect([...log.iteratePartition(1, 1)].map((e) => e.offset)).toEqual([1, 2]);
-        expect(log.readPartition(1, 0, 2).map((e) => e.offset)).toEqual([0, 1]);
-        expect(log.partitionHead(1)).toBe(3);
-        expect(log.partitionHead(3)).toBe(1);
-        expect(log.partitionHead(0)).toBe(0);
-      });
-    });
-
-    it('records the seq range of a command under its commandId, for idempotent retries', async () => {
-      await withLog(async (log) => {
-        log.append([envelope('a', 1, 0, 0)], 'open-1');
-        log.append([envelope('a', 2, 0, 1), envelope('a', 3, 0, 2), envelope('a', 4, 0, 3)], 'multi-1');
-        await log.durable();
-        expect(log.findCommand('account', 'a', 'open-1')).toEqual({ first: 1, last: 1 });
-        expect(log.findCommand('account', 'a', 'multi-1')).toEqual({ first: 2, last: 4 });
-        expect(log.findCommand('account', 'b', 'multi-1')).toBeUndefined();
-        expect(log.findCommand('account', 'a', 'other')).toBeUndefined();
-      });
-    });
-
-    it('finds the newest snapshot at or below a version', async () => {
-      await withLog(async (log) => {
-        log.putSnapshot('account', 'a', { version: 3, snapshotVersion: 1, state: { balance: 3 }, ts: 10 });
-        log.putSnapshot('account', 'a', { version: 6, snapshotVersion: 1, state: { balance: 6 }, ts: 20 });
-        log.putSnapshot('account', 'ab', { version: 9, snapshotVersion: 1, state: { balance: 9 }, ts: 30 });
-        await log.durable();
-        expect(log.snapshotAtOrBelow('account', 'a')).toEqual({ version: 6, snapshotVersion: 1, state: { balance: 6 }, ts: 20 });
-        expect(log.snapshotAtOrBelow('account', 'a', 5)?.version).toBe(3);
-        expect(log.snapshotAtOrBelow('account', 'a', 6)?.version).toBe(6);
-        expect(log.snapshotAtOrBelow('account', 'a', 2)).toBeUndefined();
-      });
-    });
-
-    it('answers "which version was current at time t" from the event timestamps', async () => {
-      await withLog(async (log) => {
-        const ts = [1_000, 1_000, 2_000, 3_000, 3_000];
-        log.append(ts.map((t, i) => envelope('a', i + 1, 0, i, { ts: t })));
-        await log.durable();
-        expect(log.versionAt('account', 'a', 999)).toBe(0);
-        expect(log.versionAt('account', 'a', 1_000)).toBe(2);
-        expect(log.versionAt('account', 'a', 2_500)).toBe(3);
-        expect(log.versionAt('account', 'a', 3_000)).toBe(5);
-        expect(log.versionAt('account', 'a', Number.MAX_SAFE_INTEGER)).toBe(5);
-        expect(log.versionAt('account', 'nobody', 5_000)).toBe(0);
-      });
-    });
-
-    it('keeps everything it acknowledged across close and reopen', async () => {
-      const dir = await tempDir();
-      const log = openLog(dir, { partitions: 2 });
-      const events = [envelope('a', 1, 1, 0, { meta: { commandId: 'c1' } }), envelope('a', 2, 1, 1)];
-      log.append(events.slice(0, 1), 'c1');
-      log.append(events.slice(1));
-      log.putSnapshot('account', 'a', { version: 2, snapshotVersion: 1, state: { balance: 30 }, ts: 5 });
-      await log.durable();
-      await log.close();
-      const again = openLog(dir);
-      try {
-        expect(again.readStream('account', 'a')).toEqual(events);
-        expect(again.readPartition(1)).toEqual(events);
-        expect(again.findCommand('account', 'a', 'c1')).toEqual({ first: 1, last: 1 });
-        expect(again.snapshotAtOrBelow('account', 'a')?.state).toEqual({ balance: 30 });
-      } finally {
-        await again.close();
-      }
     });
 
     it('indexes a commit as runs of refs: any offset reads back, across runs and partitions', async () => {
@@ -278,30 +154,6 @@ function eventLogContract(name: string, openLog: OpenLog): void {
         await log.durable();
         return { log, events };
       }
-
-      it('fold to the same state and version as the events one by one, for any range, using only whole pages inside it', async () => {
-        const n = EVENT_PAGE * 4 + 10;
-        // Pages 1, 2 and 4 written, page 3 missing (never written, or lost in a crash).
-        const { log, events } = await pagedLog(n, [1, EVENT_PAGE + 1, 3 * EVENT_PAGE + 1]);
-        try {
-          const truth = (from: number, to: number): number => events.filter((e) => e.seq >= from && e.seq <= to).reduce((s, e) => sum(s, e), 0);
-          const points = [1, 2, EVENT_PAGE - 1, EVENT_PAGE, EVENT_PAGE + 1, 2 * EVENT_PAGE, 2 * EVENT_PAGE + 5, 3 * EVENT_PAGE + 1, 4 * EVENT_PAGE, n, n + 50];
-          for (const from of points) {
-            for (const to of points) {
-              if (to < from) continue;
-              const r = log.foldStream('account', 'p', from, to, 0, sum);
-              const last = Math.min(to, n);
-              expect({ from, to, state: r.state, version: r.version, folded: r.folded }).toEqual({ from, to, state: truth(from, to), version: last >= from ? last : 0, folded: Math.max(0, last - from + 1) });
-              if (last >= from) expect(r.ts).toBe(events[last - 1]!.ts);
-            }
-          }
-          const whole = log.foldStream('account', 'p', 1, Number.MAX_SAFE_INTEGER, 0, sum);
-          expect(whole.paged).toBe(EVENT_PAGE * 3);
-          expect(log.foldStream('account', 'p', 2, Number.MAX_SAFE_INTEGER, 0, sum).paged).toBe(EVENT_PAGE * 2);
-        } finally {
-          await log.close();
-        }
-      });
 
       it('are refused unless they are EVENT_PAGE consecutive events of one stream from a page boundary', async () => {
         await withLog((log) => {
@@ -384,4 +236,4 @@ function eventLogContract(name: string, openLog: OpenLog): void {
   });
 }
 
-eventLogContract('LmdbLog on LMDB', (dir, options) => LmdbLog.open(dir, options));
+lmdbLogBeyondThePort('LmdbLog on LMDB', (dir, options) => LmdbLog.open(dir, options));

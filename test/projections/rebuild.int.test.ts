@@ -7,8 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { builtinViews, type Runtime } from '../../src/index.js';
 import { balancesView, Views } from '../../src/projections/index.js';
+import { fakeClock } from '../support/fake-clock.js';
 import { eventCountProjection, eventCountView, type EventCountRow } from '../support/projections-event-count-view.js';
 import { listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
+import { withViews } from '../support/projections-runtime.js';
 import { useRuntimes } from '../support/runtimes.js';
 
 const ACCOUNTS = 50;
@@ -21,7 +23,7 @@ async function depositRound(runtime: Runtime, round: number, perAccount = 1): Pr
 }
 
 describe('rebuilding one view', () => {
-  const runtimes = useRuntimes('rebuild');
+  const runtimes = useRuntimes('rebuild', withViews());
 
   // Regression test (bug found and fixed): worker-projector.ts #pass reads at most BATCH events from the lowest checkpoint of all
   // targets behind in a partition, then sets EVERY such target's checkpoint to last + 1. A live view that
@@ -29,7 +31,7 @@ describe('rebuilding one view', () => {
   // apply events 2000..2999 to it a second time. Seq-guarded views hide it; guard-less ones double-count.
   it('never re-applies events to the other views while it catches up under load', async () => {
     // One partition, so the rebuild's catch-up and every other view share the same passes.
-    const runtime = await runtimes.start({ partitions: 1, workers: 1, durability: 'commit', mailboxCapacity: 10_000, views: [...builtinViews, eventCountView] });
+    const runtime = await runtimes.start({ partitions: 1, workers: 1, durability: 'commit', mailboxCapacity: 10_000, ...withViews([...builtinViews, eventCountView]) });
     const views = await Views.open(runtime);
     await Promise.all(Array.from({ length: ACCOUNTS }, (_, a) => runtime.execute('account', `rb-${a}`, { type: 'Open', data: { owner: `o${a}` } })));
     // More events than two catch-up passes read (2 x 2000), so the rebuild needs at least three passes.
@@ -54,6 +56,27 @@ describe('rebuilding one view', () => {
     expect(await views.reconcile('event-counts')).toMatchObject({ drift: 0 });
     expect(rowsById(listAll(views, 'event-counts'))).toEqual(truthOf(runtime, eventCountProjection));
     expect(rowsById(listAll(views, 'balances'))).toEqual(truthOf(runtime, balancesView));
+  });
+
+  it('refuses a second rebuild of the same view while one runs with RebuildRunning, and times both ends with the given clock', async () => {
+    const runtime = await runtimes.start({ partitions: 2, workers: 1, durability: 'commit' });
+    const clock = fakeClock(Date.UTC(2031, 4, 6, 7, 8, 9));
+    const views = await Views.open(runtime, { clock });
+    await Promise.all(Array.from({ length: 10 }, (_, a) => runtime.execute('account', `rc-${a}`, { type: 'Open', data: { owner: `o${a}` } })));
+    const startedAt = clock.now();
+    const running = views.rebuild('balances');
+    // The first one is registered before its first await: a second call in the same turn always meets it.
+    const second = await views.rebuild('balances').then(
+      () => null,
+      (err: { code?: string; details?: unknown }) => err,
+    );
+    expect(second).toMatchObject({ code: 'RebuildRunning', details: { view: 'balances', generation: views.rebuildStatus('balances').generation } });
+    expect(views.rebuildStatus('balances')).toMatchObject({ state: 'building', startedAt });
+    clock.advance(90_000);
+    expect(await running).toMatchObject({ state: 'swapped', startedAt, finishedAt: startedAt + 90_000 });
+    // Once it is over, the view can be rebuilt again.
+    expect((await views.rebuild('balances')).state).toBe('swapped');
+    await views.close();
   });
 
   it('stops a running rebuild when the views close, before the runtime closes its log (no write after close)', async () => {

@@ -13,6 +13,7 @@ import { balancesView, Views, type BalanceRow, type Mismatch, type ReconcileRepo
 import { rejectionOf } from '../support/errors.js';
 import { fullHistory } from '../support/log-checks.js';
 import { CATCH_UP_TIMEOUT_MS, freshReads, listAll, rowsById, runViewsCli, truthOf, waitCaughtUp } from '../support/projections-views.js';
+import { withViews } from '../support/projections-runtime.js';
 import { useRuntimes } from '../support/runtimes.js';
 
 const IDS = Array.from({ length: 12 }, (_, i) => `rc-${String(i).padStart(2, '0')}`);
@@ -64,7 +65,7 @@ function expectReportsCorruption(report: ReconcileReport, c: Corruption, rowsInT
 const SPAWNS = 120_000;
 
 describe('reconciling a view with the log', () => {
-  const runtimes = useRuntimes('reconcile');
+  const runtimes = useRuntimes('reconcile', withViews());
 
   it('reports each corrupted row with its view and truth, repairs them, and then finds no drift', async () => {
     const runtime = await runtimes.start({ durability: 'commit' });

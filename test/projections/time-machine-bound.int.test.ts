@@ -113,9 +113,10 @@ describe('time machine cost on a long stream', () => {
     for (let v = 1; v <= EVENTS; v++) expect((await foldedBy(runtime, 'thin-one', { version: v })).folded).toBeLessThan(N * EVERY);
   });
 
-  // Regression test (bug found and fixed): ActorHost.#thinSnapshots examines the 10th newest *committed* snapshot. When one
-  // drain crosses several snapshot boundaries of one stream (many queued commands for it), every crossing
-  // examines that same snapshot; the others slip out of the newest ten unexamined and are kept forever.
+  // Regression test (bug found and fixed): thinning once examined the 10th newest *committed* snapshot. When one
+  // drain crossed several snapshot boundaries of one stream (many queued commands for it), every crossing
+  // examined that same snapshot; the others slipped out of the newest ten unexamined and were kept forever.
+  // The rule now works by arithmetic alone (runtime/append-planner.ts).
   it('keeps exactly the newest ten snapshots and every n-th older one when many commands of a stream commit together', async () => {
     const EVERY = 10;
     const N = 3;

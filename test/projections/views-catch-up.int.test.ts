@@ -11,6 +11,7 @@ import { Views } from '../../src/projections/index.js';
 import { eventCountProjection, eventCountView } from '../support/projections-event-count-view.js';
 import { listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
 import { holdWriteLock } from '../support/projections-lmdb-threads.js';
+import { withViews } from '../support/projections-runtime.js';
 import { useRuntimes } from '../support/runtimes.js';
 
 const VIEWS = [...builtinViews, eventCountView];
@@ -20,7 +21,7 @@ async function commandsProcessed(runtime: Runtime): Promise<number> {
 }
 
 describe('what a view reports', () => {
-  const runtimes = useRuntimes('catch-up');
+  const runtimes = useRuntimes('catch-up', withViews());
 
   it('a view added to a data dir that holds events catches up from offset 0 to a fresh fold', async () => {
     const first = await runtimes.start({ durability: 'commit', mailboxCapacity: 10_000 });
@@ -29,7 +30,7 @@ describe('what a view reports', () => {
     const dir = first.dataDir;
     await runtimes.close(first);
 
-    const runtime = await runtimes.start({ dataDir: dir, durability: 'commit', views: VIEWS });
+    const runtime = await runtimes.start({ dataDir: dir, durability: 'commit', ...withViews(VIEWS) });
     const views = await Views.open(runtime);
     await waitCaughtUp(runtime, views, 'event-counts');
     // Reconcile first: it waits for the workers' pending view writes (see the next spec for why).
@@ -44,7 +45,7 @@ describe('what a view reports', () => {
   // nothing is visible yet, and after a catch-up pass waitFor()/get({position}) can answer before the rows
   // of that position exist (seen as a rare failure of views-crash.e2e before it reconciled first).
   it('never reports a checkpoint beyond what is committed, even while a commit is held up', async () => {
-    const runtime = await runtimes.start({ durability: 'commit', views: VIEWS });
+    const runtime = await runtimes.start({ durability: 'commit', ...withViews(VIEWS) });
     await Promise.all(Array.from({ length: 40 }, (_, k) => runtime.execute('account', `held-${k}`, { type: 'Open', data: { owner: 'o' } })));
     await waitCaughtUp(runtime, await Views.open(runtime), 'event-counts');
     const processed = await commandsProcessed(runtime);

@@ -15,11 +15,12 @@ import { runTsScript, type ChildRun } from '../support/child-process.js';
 import { allStreams } from '../support/log-checks.js';
 import { eventCountProjection, eventCountView, type EventCountRow } from '../support/projections-event-count-view.js';
 import { freshReads, listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
+import { withViews } from '../support/projections-runtime.js';
 import { useRuntimes } from '../support/runtimes.js';
 
 const writerScript = new URL('../support/projections-writer.ts', import.meta.url);
 const VIEWS: AnyProjection[] = [balancesView, videosView, eventCountProjection];
-const RUNTIME_OPTIONS = { partitions: 4, durability: 'commit' as const, views: [...builtinViews, eventCountView] };
+const RUNTIME_OPTIONS = { partitions: 4, durability: 'commit' as const, ...withViews([...builtinViews, eventCountView]) };
 
 /** Resolves once a line satisfying `match` was read from the child. */
 async function waitForLine(run: ChildRun, match: (line: string) => boolean): Promise<void> {

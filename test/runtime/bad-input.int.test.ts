@@ -172,6 +172,6 @@ describe('overload', () => {
       expect(err.code).toBe('RuntimeClosed');
       expect(err.retriable).toBe(true);
     }
-    expect(rt.health().ok).toBe(false);
+    expect(rt.health()).toEqual({ ok: false, reasons: [{ kind: 'closed', message: 'closed' }] });
   });
 });

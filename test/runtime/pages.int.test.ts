@@ -1,5 +1,5 @@
 /**
- * Event pages (log/event-log.ts `pages`): the actor host writes a page of EVENT_PAGE events once they
+ * Event pages (log/lmdb/pages.ts): the actor host writes a page of EVENT_PAGE events once they
  * are all durable, and hydration folds whole pages instead of reading the events one by one. Pages are
  * derived: hydrating with them gives exactly the state and version of the event-by-event fold.
  */

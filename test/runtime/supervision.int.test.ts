@@ -182,7 +182,8 @@ describe('supervision', () => {
     expect((await rejectionOf(rt.execute('crashy', doomed, crash))).code).toBe('WorkerCrashed');
     const health = rt.health();
     expect(health.ok).toBe(false);
-    expect(health.reasons.join(' ')).toContain('worker 0');
+    expect(health.reasons).toContainEqual(expect.objectContaining({ kind: 'worker-down', worker: 0, code: 'WorkerCrashed' }));
+    expect(health.reasons.map((r) => r.message).join(' ')).toContain('worker 0');
     const err = await rejectionOf(rt.execute('crashy', doomed, ok()));
     expect(err.code).toBe('WorkerCrashed');
     expect((await rt.execute('crashy', healthy, ok())).version).toBe(1);

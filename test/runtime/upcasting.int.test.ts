@@ -18,6 +18,7 @@ import { accountVersionsOnlyDomain } from '../support/account-versions-only-doma
 import { depositsByCurrencyView, type DepositsRow } from '../support/deposits-by-currency-view.js';
 import { rejectionOf } from '../support/errors.js';
 import { listAll, rowsById, waitCaughtUp } from '../support/projections-views.js';
+import { withViews } from '../support/projections-runtime.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 
 const P = 4;
@@ -54,11 +55,12 @@ async function writeOldDataDir(): Promise<void> {
 beforeAll(async () => {
   dataDir = await makeTempDir('upcasting');
   await writeOldDataDir();
-  runtime = await createRuntime({ dataDir, workers: 2, snapshotEvery: SNAPSHOT_EVERY, domains: [accountCurrencyDomain], views: [...builtinViews, depositsByCurrencyView] });
+  runtime = await createRuntime({ dataDir, workers: 2, snapshotEvery: SNAPSHOT_EVERY, domains: [accountCurrencyDomain], ...withViews([...builtinViews, depositsByCurrencyView]) });
   views = await Views.open(runtime);
 });
 
 afterAll(async () => {
+  await views?.close();
   await runtime?.close();
   if (dataDir) await removeDir(dataDir);
 });
@@ -172,6 +174,7 @@ describe('a version-1 data dir read through a version-2 account decider', () => 
 
 describe('after the version-2 build', () => {
   it('pages keep the events as stored, not as decoded (verify compares them)', async () => {
+    await views.close();
     await runtime.close();
     const report = await verifyDataDir(dataDir, { partitionOf });
     expect(report.partitions.flatMap((p) => p.problems)).toEqual([]);

@@ -1,9 +1,11 @@
-/** Helpers for the server suites: a runtime in a temp dir, a server around it, small HTTP/WS clients. */
+/** Helpers for the server suites: a runtime and its views in a temp dir, a server around them, small HTTP/WS clients. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime/index.js';
+import { createEventide, type EventideOptions } from '../../src/app/index.js';
+import type { Views } from '../../src/projections/index.js';
+import type { Runtime } from '../../src/runtime/index.js';
 import { buildServer, type ServerOptions } from '../../src/server/index.js';
 
 export function tempDir(prefix = 'eventide-server-'): { dir: string; remove: () => void } {
@@ -13,6 +15,7 @@ export function tempDir(prefix = 'eventide-server-'): { dir: string; remove: () 
 
 export interface Harness {
   runtime: Runtime;
+  views: Views;
   app: FastifyInstance;
   dir: string;
   /** http://127.0.0.1:port once `listen()` was called. */
@@ -21,13 +24,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A runtime (4 partitions, 1 worker unless told) and a server around it, not listening yet. */
-export async function harness(server: Partial<Omit<ServerOptions, 'runtime'>> = {}, runtimeOptions: Partial<RuntimeOptions> = {}): Promise<Harness> {
+/** A runtime with its views (4 partitions, 1 worker unless told: `createEventide`) and a server around them, not listening yet. */
+export async function harness(server: Partial<Omit<ServerOptions, 'runtime'>> = {}, runtimeOptions: Partial<EventideOptions> = {}): Promise<Harness> {
   const tmp = tempDir();
-  const runtime = await createRuntime({ dataDir: tmp.dir, partitions: 4, workers: 1, ...runtimeOptions });
-  const app = await buildServer({ runtime, defaultMetrics: false, ...server });
+  const eventide = await createEventide({ dataDir: tmp.dir, partitions: 4, workers: 1, ...runtimeOptions });
+  const { runtime, views } = eventide;
+  const app = await buildServer({ runtime, views, defaultMetrics: false, ...server });
   const h: Harness = {
     runtime,
+    views,
     app,
     dir: tmp.dir,
     url: '',
@@ -40,7 +45,7 @@ export async function harness(server: Partial<Omit<ServerOptions, 'runtime'>> = 
     },
     async close() {
       await app.close();
-      await runtime.close();
+      await eventide.close();
       tmp.remove();
     },
   };

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
-import type { ExecuteResult, Runtime } from '../../src/runtime/index.js';
+import type { ExecuteResult, HealthReason, Runtime } from '../../src/runtime/index.js';
 import { buildServer } from '../../src/server/index.js';
 import { commandReplyJson, envelopeJson, envelopeJsonText } from '../../src/server/envelope-json.js';
 import { command, harness, type Harness } from './helpers.js';
@@ -67,7 +67,7 @@ describe('POST /aggregates/:type/:id/commands', () => {
       version: 2,
       events: [{ aggregateType: 'account', stream: 'acc-exact', type: 'Deposited', seq: 2, data: { amount: 42 }, ts: new Date(e!.ts).toISOString(), partition: e!.partition, offset: e!.offset, meta: { commandId: 'c-1', correlationId: 'corr.1', causationId: 'cause:1' } }],
       state: { owner: 'Zoë "Q" \\ \u2028', balance: 42, open: true },
-      position: `${e!.partition}:${e!.offset}`,
+      position: positionAfterText(e!.partition, e!.offset, h.runtime.partitionCount),
     };
     expect(res.body).toBe(JSON.stringify(expected));
     const again = await post(body);
@@ -177,6 +177,7 @@ describe('the command reply JSON text (envelope-json.ts)', () => {
     ...over,
   });
   const result = (over: Partial<ExecuteResult> = {}): ExecuteResult => ({ id: 'a-1', type: 'account', version: 3, events: [envelope()], state: { balance: 7 }, ...over });
+  const P = 8;
   /** The reply object as the route built it before it wrote the text itself. */
   const reference = (r: ExecuteResult) => {
     const last = r.events[r.events.length - 1];
@@ -186,7 +187,7 @@ describe('the command reply JSON text (envelope-json.ts)', () => {
       version: r.version,
       events: r.events.map((e) => ({ aggregateType: e.aggregateType, stream: e.stream, type: e.type, seq: e.seq, data: e.data, ts: new Date(e.ts).toISOString(), partition: e.partition, offset: e.offset, meta: e.meta ?? {} })),
       state: r.state,
-      ...(last ? { position: `${last.partition}:${last.offset}` } : {}),
+      ...(last ? { position: positionAfterText(last.partition, last.offset, P) } : {}),
       ...(r.duplicate ? { duplicate: true } : {}),
     };
   };
@@ -204,12 +205,12 @@ describe('the command reply JSON text (envelope-json.ts)', () => {
     ['nested data, arrays and numbers', result({ events: [envelope({ data: { a: [1, 2.5, -0, 1e21], b: { c: true, d: null } } })], state: [1, 'x', { y: [] }] })],
   ];
   it.each(cases)('is JSON.stringify of the reply object for %s', (_what, r) => {
-    expect(commandReplyJson(r)).toBe(JSON.stringify(reference(r)));
+    expect(commandReplyJson(r, P)).toBe(JSON.stringify(reference(r)));
     for (const e of r.events) expect(envelopeJsonText(e)).toBe(JSON.stringify(envelopeJson(e)));
   });
 
   it('throws, as the object form does, for an event whose ts is not a valid time', () => {
-    expect(() => commandReplyJson(result({ events: [envelope({ ts: Number.NaN })] }))).toThrow(RangeError);
+    expect(() => commandReplyJson(result({ events: [envelope({ ts: Number.NaN })] }), P)).toThrow(RangeError);
   });
 });
 
@@ -353,11 +354,17 @@ describe('GET /partitions, /health, /metrics, /', () => {
     expect(res.json()).toMatchObject({ status: 'ok', partitions: 4 });
   });
 
-  it('answers 503 to /health while the runtime is unhealthy', async () => {
-    const app = await buildServer({ runtime: { ...h.runtime, health: () => ({ ok: false, reasons: ['worker 0: disk full'] }) } as Runtime, defaultMetrics: false });
+  it('answers 503 to /health while the runtime is unhealthy, one line per typed reason, in order', async () => {
+    const reasons: HealthReason[] = [
+      { kind: 'worker-failed', worker: 0, code: 'StorageFailed', message: 'worker 0: disk full' },
+      { kind: 'partition-stopped', partition: 2, code: 'CorruptRecord', message: 'corrupt record in partition 2' },
+      { kind: 'worker-down', worker: 1, code: 'WorkerCrashed', message: 'worker 1 exited with code 1 and was restarted too often; it stays down' },
+      { kind: 'closed', message: 'closed' },
+    ];
+    const app = await buildServer({ runtime: { ...h.runtime, health: () => ({ ok: false, reasons }) } as Runtime, defaultMetrics: false });
     const res = await app.inject('/health');
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ error: 'Unavailable', status: 'unhealthy', reasons: ['worker 0: disk full'] });
+    expect(res.json()).toMatchObject({ error: 'Unavailable', status: 'unhealthy', reasons: reasons.map((r) => r.message) });
     await app.close();
   });
 
@@ -446,3 +453,8 @@ describe('extra plugins', () => {
     await app.close();
   });
 });
+
+/** The documented position just after one event, spelled out without the kernel: `offset + 1` in its partition, 0 elsewhere. */
+function positionAfterText(partition: number, offset: number, partitions: number): string {
+  return Array.from({ length: partitions }, (_, p) => (p === partition ? offset + 1 : 0)).join('.');
+}

@@ -22,7 +22,9 @@ describe('the history routes: views, read-your-writes, rebuild, reconcile and di
   it('returns a position token with each command and the view row waits for it (read-your-writes)', async () => {
     const r = await command(h.app, 'account', 'v-a', { type: 'Deposit', data: { amount: 70 } });
     expect(r.status).toBe(200);
-    expect(r.body['position']).toMatch(/^\d+:\d+$/);
+    // The one position format: the next offset of each of the 4 partitions, the event's own at offset + 1.
+    const last = (r.body['events'] as Array<{ partition: number; offset: number }>).at(-1)!;
+    expect(r.body['position']).toBe([0, 1, 2, 3].map((p) => (p === last.partition ? last.offset + 1 : 0)).join('.'));
     const row = await get(`/views/balances/v-a?position=${r.body['position']}`);
     expect(row.status).toBe(200);
     expect(row.body).toMatchObject({ view: 'balances', id: 'v-a', row: { owner: 'v-a', balance: 70, version: 2 } });
@@ -39,12 +41,31 @@ describe('the history routes: views, read-your-writes, rebuild, reconcile and di
     expect(second.body['next']).toBeUndefined();
   });
 
+  it('takes a feed position (every partition) and the older <partition>:<offset> token alike', async () => {
+    await command(h.app, 'account', 'v-d', { type: 'Open', data: { owner: 'v-d' } });
+    const r = await command(h.app, 'account', 'v-d', { type: 'Deposit', data: { amount: 3 } });
+    const last = (r.body['events'] as Array<{ partition: number; offset: number }>).at(-1)!;
+    // What a feed message carries after this event: the heads of every partition.
+    const feedPosition = h.runtime.partitions().map((p) => p.offset).join('.');
+    for (const position of [feedPosition, `${last.partition}:${last.offset}`]) {
+      const row = await get(`/views/balances/v-d?position=${position}`);
+      expect(row.status, position).toBe(200);
+      expect(row.body['row'], position).toMatchObject({ balance: 3, version: 2 });
+    }
+    // A position past the log is waited for, then answered with the retriable ViewLagging.
+    const ahead = await get(`/views/balances/v-d?position=${h.runtime.partitions().map((p) => p.offset + 1).join('.')}&timeoutMs=50`);
+    expect(ahead.status).toBe(503);
+    expect(ahead.body).toMatchObject({ error: 'ViewLagging', retriable: true });
+  });
+
   it('answers 404 for an unknown view or row and 400 for a malformed position', async () => {
     expect((await get('/views/nope/x')).body['error']).toBe('NotFound');
     expect((await get('/views/balances/zzz')).status).toBe(404);
-    const bad = await get('/views/balances/v-a?position=abc');
-    expect(bad.status).toBe(400);
-    expect(bad.body['error']).toBe('InvalidQuery');
+    for (const position of ['abc', '1.2', '0.0.0.0.0', '4:0', '1:', '0.0.-1.0', '0..0.0']) {
+      const bad = await get(`/views/balances/v-a?position=${position}`);
+      expect(bad.status, position).toBe(400);
+      expect(bad.body['error'], position).toBe('InvalidQuery');
+    }
   });
 
   it('reports and repairs a corrupted row through reconcile, then reports no drift', async () => {
@@ -71,6 +92,22 @@ describe('the history routes: views, read-your-writes, rebuild, reconcile and di
     }
     expect(status).toMatchObject({ state: 'swapped', progress: 1 });
     expect((await get('/views/balances?limit=100')).body['rows']).toEqual(before);
+  });
+
+  it('answers 409 RebuildRunning (not VersionConflict) to a rebuild asked for while one of the same view runs', async () => {
+    // Enough events that the first rebuild is still catching up when the second request arrives.
+    await Promise.all(Array.from({ length: 400 }, (_, k) => h.runtime.execute('account', `rr-${k % 40}`, k < 40 ? { type: 'Open', data: { owner: 'o' } } : { type: 'Deposit', data: { amount: 1 } }).catch(() => undefined)));
+    // Both requests are handled before the first rebuild can finish (it needs round trips to the workers).
+    const [first, second] = (await Promise.all([post('/views/balances/rebuild'), post('/views/balances/rebuild')])).sort((a, b) => a.status - b.status);
+    expect(first!.status).toBe(202);
+    expect(second!.status).toBe(409);
+    expect(second!.body).toMatchObject({ error: 'RebuildRunning', view: 'balances', generation: first!.body['generation'] });
+    let status = first!.body;
+    while (status['state'] === 'building') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      status = (await get('/views/balances/rebuild')).body;
+    }
+    expect(status['state']).toBe('swapped');
   });
 
   it('shows the events between two points and the states at both (versions, times, before the first event)', async () => {

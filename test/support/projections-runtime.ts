@@ -1,11 +1,13 @@
 /**
- * One runtime shared by every test of a file (started before the first, closed and its data dir removed
- * after the last): starting worker threads from sources costs seconds, and the time-machine and view
- * suites use fresh stream ids per test, so they need no fresh log per test.
+ * Runtimes with read models for the projection suites. `useSharedRuntime`: one runtime and its views,
+ * shared by every test of a file (started before the first, closed and its data dir removed after the
+ * last): starting worker threads from sources costs seconds, and the time-machine and view suites use
+ * fresh stream ids per test, so they need no fresh log per test. `withViews`: the runtime options that
+ * run the projection engine, for suites that start their own runtimes (`useRuntimes(label, withViews())`).
  */
 import { afterAll, beforeAll } from 'vitest';
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/index.js';
-import { Views } from '../../src/projections/index.js';
+import { builtinViews, createEventide, projectionEngine, type DomainModule, type Eventide, type EventideOptions, type Runtime, type WorkerPluginSpec } from '../../src/index.js';
+import type { Views } from '../../src/projections/index.js';
 import { makeTempDir, removeDir } from './temp-dirs.js';
 import { TEST_DEFAULTS } from './runtimes.js';
 
@@ -14,16 +16,20 @@ export interface SharedRuntime {
   readonly views: Views;
 }
 
-export function useSharedRuntime(label: string, options: Partial<RuntimeOptions> = {}): () => SharedRuntime {
+/** Runtime options that run the projection engine with `views` (default: the built-in ones), as `createEventide` does. */
+export function withViews(views: readonly DomainModule[] = builtinViews): { workerPlugins: WorkerPluginSpec[] } {
+  return { workerPlugins: [projectionEngine(views)] };
+}
+
+export function useSharedRuntime(label: string, options: Partial<EventideOptions> = {}): () => SharedRuntime {
   let dir: string | undefined;
-  let shared: SharedRuntime | undefined;
+  let shared: Eventide | undefined;
   beforeAll(async () => {
     dir = await makeTempDir(label);
-    const runtime = await createRuntime({ ...TEST_DEFAULTS, ...options, dataDir: dir });
-    shared = { runtime, views: await Views.open(runtime) };
+    shared = await createEventide({ ...TEST_DEFAULTS, ...options, dataDir: dir });
   });
   afterAll(async () => {
-    await shared?.runtime.close();
+    await shared?.close();
     if (dir) await removeDir(dir);
   });
   return () => {

@@ -12,8 +12,7 @@
  * `balances` and `event-counts` views (a catch-up of a fresh generation from offset 0 while commands keep
  * flowing) and prints `rebuilding` when the rebuild is under way, so the parent can kill it mid-rebuild.
  */
-import { builtinDomains, builtinViews, createRuntime, RuntimeError } from '../../src/index.js';
-import { Views } from '../../src/projections/index.js';
+import { builtinDomains, builtinViews, createEventide, RuntimeError } from '../../src/index.js';
 import { eventCountView } from './projections-event-count-view.js';
 
 const WRITER_PARTITIONS = 4;
@@ -23,7 +22,7 @@ const dataDir = process.argv[2];
 if (!dataDir) throw new Error('usage: projections-writer.ts <dataDir> [rebuildAfterAcks]');
 const rebuildAfter = process.argv[3] === undefined ? Infinity : Number(process.argv[3]);
 
-const runtime = await createRuntime({
+const { runtime, views } = await createEventide({
   dataDir,
   partitions: WRITER_PARTITIONS,
   workers: 2,
@@ -38,7 +37,6 @@ let acks = 0;
 const opened = new Set<string>();
 
 async function startRebuild(): Promise<void> {
-  const views = await Views.open(runtime);
   let announced = false;
   views.onRebuildProgress((s) => {
     if (s.state === 'building' && !announced) {

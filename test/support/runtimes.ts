@@ -1,6 +1,7 @@
 /**
  * A runtime factory for tests: each runtime gets its own temp data dir (or a given one), small defaults
  * (4 partitions, 2 workers) and is closed, with its dir removed, after the test even when it fails.
+ * A runtime alone runs no read model: suites that need views pass `withViews()` (projections-runtime.ts).
  */
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/index.js';
@@ -25,7 +26,8 @@ export interface RuntimeFixture {
   close(runtime: Runtime): Promise<void>;
 }
 
-export function useRuntimes(label = 'rt'): RuntimeFixture {
+/** `base`: options every `start` of this fixture gets (a start's own options win). */
+export function useRuntimes(label = 'rt', base: TestRuntimeOptions = {}): RuntimeFixture {
   const dirs: string[] = [];
   const open = new Set<Runtime>();
   afterEach(async () => {
@@ -41,7 +43,7 @@ export function useRuntimes(label = 'rt'): RuntimeFixture {
     },
     async start(options = {}) {
       const dataDir = options.dataDir ?? (await fixture.dataDir());
-      const runtime = await createRuntime(withDefaults(options, dataDir));
+      const runtime = await createRuntime(withDefaults({ ...base, ...options }, dataDir));
       open.add(runtime);
       return runtime;
     },

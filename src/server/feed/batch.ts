@@ -14,9 +14,8 @@
  * retained batch's memory (event JSON plus every message built for it) is counted in `bytes`, which the
  * replay buffer uses to stay under its cap: a message built later (a filter nobody used before) adds to it.
  */
-import type { EventEnvelope } from '../../kernel/index.js';
 import { envelopeJson } from '../envelope-json.js';
-import { formatPosition } from './position.js';
+import { formatPosition, type EventEnvelope } from '../../kernel/index.js';
 
 export interface FeedFilter {
   /** Only events of this aggregate type. */

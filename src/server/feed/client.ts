@@ -25,9 +25,9 @@
  * 4008; it reconnects with `?from=<position of the last message it processed>`.
  */
 import type { WebSocket } from 'ws';
-import type { EventEnvelope } from '../../kernel/index.js';
 import { buildMessage, eventJson, matches, type FeedBatch, type FeedFilter, type FeedMessage } from './batch.js';
-import { formatPosition } from './position.js';
+import { formatPosition, type EventEnvelope } from '../../kernel/index.js';
+import { corruptRecord } from '../../log/index.js';
 
 export type { FeedFilter } from './batch.js';
 
@@ -214,7 +214,7 @@ export class FeedClient {
       if (want <= 0) continue;
       let got = 0;
       for (const e of this.#source.readLog(p, next[p]!, want)) {
-        if (e.offset !== next[p]) throw new Error(`partition ${p}: expected offset ${next[p]}, the log gave ${e.offset}`);
+        if (e.offset !== next[p]) throw corruptRecord('partitions', [p, next[p]], `partition ${p}: expected offset ${next[p]}, the log gave ${e.offset}`, p);
         next[p] = e.offset + 1;
         got++;
         if (matches(this.#filter, e.aggregateType, e.stream)) picked.push(eventJson(e));

@@ -6,7 +6,7 @@
  *   into `<backupDir>/<name>`. The destination is always server-made from a checked name, never a path
  *   from the client. One backup at a time.
  * - `GET|POST /admin/verify`: verify the live log (every record, checksum and index run; see
- *   log/maintenance/verify.ts), counting only what was committed before the request.
+ *   log/lmdb/maintenance/verify.ts), counting only what was committed before the request.
  *
  * Both run in a worker thread (workers/log-maintenance.ts): a verify reads the whole log, and the main
  * thread must keep serving meanwhile. Iteration there uses `snapshot: false`, so no read transaction

@@ -75,7 +75,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         // The JSON text is built here in one pass (see envelope-json.ts); a string with a JSON content type
         // is sent as is. `position` in it is the read-your-writes token for GET /views/:name/:id?position=.
         void reply.header('content-type', JSON_CONTENT_TYPE);
-        return commandReplyJson(r);
+        return commandReplyJson(r, runtime.partitionCount);
       },
     );
 

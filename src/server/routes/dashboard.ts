@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 const FILES = {
   'index.html': 'text/html; charset=utf-8',
@@ -25,7 +26,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 export function dashboardDir(): string {
   const candidates = [new URL('../dashboard/', import.meta.url), new URL('../../../../src/server/dashboard/', import.meta.url)];
   for (const url of candidates) if (existsSync(new URL('index.html', url))) return fileURLToPath(url);
-  throw new Error(`dashboard files not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
+  throw new RuntimeError(ErrorCodes.Internal, `dashboard files not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')})`);
 }
 
 export const dashboardRoutes: FastifyPluginAsync = async (app) => {

@@ -11,7 +11,7 @@ import { partitionOf } from '../../partition/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import type { FeedFilter } from '../feed/client.js';
 import type { FeedHub, ResolvedFeedOptions } from '../feed/hub.js';
-import { parsePosition } from '../feed/position.js';
+import { resolveFrom } from '../feed/position.js';
 
 export interface FeedRouteOptions {
   runtime: Runtime;
@@ -59,7 +59,7 @@ export const feedRoutes: FastifyPluginAsync<FeedRouteOptions> = async (app, { ru
       if (hub.full) throw errors.overloaded('the feed', 5000);
       const heads = runtime.partitions().map((p) => p.offset);
       subscriptions.set(request, {
-        from: parsePosition(from, heads),
+        from: resolveFrom(from, heads),
         // A stream lives in one partition: reading the others would only skip their events.
         partitions: stream !== undefined ? [partitionOf(stream, P)] : heads.map((_, p) => p),
         filter: { ...(type !== undefined ? { aggregateType: type } : {}), ...(stream !== undefined ? { stream } : {}) },

@@ -40,12 +40,15 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
     const h = runtime.health();
     if (stopping() || !h.ok) {
       const status = stopping() ? 'stopping' : 'unhealthy';
+      // One line per reason (its `message`), as /health has always answered; the typed reasons are the
+      // embedded API's (runtime/health.ts).
+      const reasons = h.reasons.map((r) => r.message);
       reply.code(503).header('retry-after', '1');
       return {
         error: ErrorCodes.Unavailable,
         message: `the server is ${status}`,
         status,
-        reasons: stopping() ? ['stopping', ...h.reasons] : h.reasons,
+        reasons: stopping() ? ['stopping', ...reasons] : reasons,
         ...(h.storage ? { storage: h.storage } : {}),
       };
     }

@@ -1,16 +1,19 @@
 /**
- * `/views/...`: the read models (projections). Reads may lag the log; `?position=<partition>:<offset>`
- * (the `position` a command answer carries) waits until the view includes that event: read-your-writes.
+ * `/views/...`: the read models (projections). Reads may lag the log; `?position=<position>` (the
+ * `position` a command answer or a feed message carries: kernel/position.ts) waits until the view
+ * includes every event before it: read-your-writes. The older `<partition>:<offset>` is read too.
  * Rebuild runs in the background (202), its progress at `GET /views/:name/rebuild` and on the feed.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { ID_PATTERN } from '../../kernel/index.js';
-import { parsePosition, type Views } from '../../projections/index.js';
+import { ID_PATTERN, parsePosition } from '../../kernel/index.js';
+import type { Views } from '../../projections/index.js';
 import { logError } from '../error-handlers.js';
 import { errorReply } from '../error-status.js';
 
 export interface ViewRoutesOptions {
   views: Views;
+  /** The log's partition count: a position has one offset per partition. */
+  partitions: number;
 }
 
 // A view name is not checked by a pattern: any name that is not a view (`__proto__` included; views
@@ -18,7 +21,7 @@ export interface ViewRoutesOptions {
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
 const rowParams = { type: 'object', required: ['name', 'id'], properties: { ...nameParams.properties, id: { type: 'string', pattern: ID_PATTERN } } } as const;
 
-export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { views }) => {
+export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { views, partitions }) => {
   app.get<{ Params: { name: string; id: string }; Querystring: { position?: string; timeoutMs?: number } }>(
     '/views/:name/:id',
     {
@@ -27,14 +30,14 @@ export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { v
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { position: { type: 'string', maxLength: 32 }, timeoutMs: { type: 'integer', minimum: 0, maximum: 30_000, default: 5000 } },
+          properties: { position: { type: 'string', maxLength: partitions * 17 + 8 }, timeoutMs: { type: 'integer', minimum: 0, maximum: 30_000, default: 5000 } },
         },
       },
     },
     async (request) => {
       const { position, timeoutMs } = request.query;
       const r = await views.get(request.params.name, request.params.id, {
-        ...(position !== undefined ? { position: parsePosition(position) } : {}),
+        ...(position !== undefined ? { position: parsePosition(position, partitions) } : {}),
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       });
       return { view: request.params.name, id: r.id, row: r.row };

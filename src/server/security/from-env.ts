@@ -4,6 +4,7 @@
  * (Redis's protected mode, for the same reason: a server that answers everyone with no password on a
  * public address is the most common way such servers get taken.)
  */
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { boolEnv, intEnv, type Env } from '../env.js';
 import type { SecurityOptions } from './index.js';
 import { parseTokensEnv, readTokensFile, type TokenConfig } from './tokens.js';
@@ -37,7 +38,8 @@ export function isLoopbackHost(host: string): boolean {
 /** Throws a one-line message when `host` is not loopback, no token is configured, and nobody said it is fine. */
 export function assertSafeBind(host: string, o: SecurityOptions): void {
   if (isLoopbackHost(host) || (o.tokens?.length ?? 0) > 0 || o.allowUnauthenticated === true) return;
-  throw new Error(
+  throw new RuntimeError(
+    ErrorCodes.InvalidOptions,
     `refusing to listen on ${host} without authentication: configure tokens (TOKENS_FILE or EVENTIDE_TOKENS), listen on 127.0.0.1, or set ALLOW_UNAUTHENTICATED=1 to serve everyone who can reach ${host}`,
   );
 }

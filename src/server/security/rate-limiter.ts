@@ -12,6 +12,7 @@
  * forgives its client (it starts full again); that is the price of a bound, and a flood of distinct
  * addresses large enough to cycle the map is a job for the network edge, not for this process.
  */
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 export interface RateLimitOptions {
   /** Sustained requests per second per client. */
@@ -38,8 +39,8 @@ export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(o: RateLimitOptions, now: () => number = () => performance.now()) {
-    if (!(o.perSecond > 0) || !Number.isFinite(o.perSecond)) throw new RangeError(`perSecond must be a positive number, got ${o.perSecond}`);
-    if (!Number.isSafeInteger(o.burst) || o.burst < 1) throw new RangeError(`burst must be a positive integer, got ${o.burst}`);
+    if (!(o.perSecond > 0) || !Number.isFinite(o.perSecond)) throw new RuntimeError(ErrorCodes.InvalidOptions, `perSecond must be a positive number, got ${o.perSecond}`);
+    if (!Number.isSafeInteger(o.burst) || o.burst < 1) throw new RuntimeError(ErrorCodes.InvalidOptions, `burst must be a positive integer, got ${o.burst}`);
     this.#perMs = o.perSecond / 1000;
     this.#burst = o.burst;
     this.#max = o.maxClients ?? 10_000;

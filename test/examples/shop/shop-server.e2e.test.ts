@@ -46,7 +46,7 @@ describe('npm start with DOMAINS', () => {
   });
 
   it.each([
-    ['a path with no file', 'no/such/module.js', /^eventide: Error: DOMAINS must list domain modules \(comma-separated paths or file URLs\), but there is no file "no\/such\/module.js"$/],
+    ['a path with no file', 'no/such/module.js', /^eventide: InvalidOptions: DOMAINS must list domain modules \(comma-separated paths or file URLs\), but there is no file "no\/such\/module.js"$/],
     ['a module that exports no decider', 'examples/shop/money.ts', /^eventide: InvalidOptions: file:\/\/\S+\/examples\/shop\/money.ts does not export a decider/],
   ])('stops start-up with one line for %s', async (_name, value, message) => {
     const server = startServer(await tempDir(), { env: { DOMAINS: value } });

@@ -5,7 +5,7 @@
  */
 import type { Database } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { scanDatabase } from '../../../src/log/maintenance/scan.js';
+import { scanDatabase } from '../../../src/log/lmdb/maintenance/scan.js';
 
 /**
  * Keys 0x01..0x09. Reading a key in `damaged` always throws (a damaged page); a key in `once` throws

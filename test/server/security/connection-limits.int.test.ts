@@ -11,7 +11,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, type Runtime } from '../../../src/runtime/index.js';
+import { createEventide, type Eventide } from '../../../src/app/index.js';
 import { buildServer } from '../../../src/server/index.js';
 import { videoRoutes } from '../../../src/server/routes/videos.js';
 import { createVideoPipeline, type VideoPipeline } from '../../../src/video/index.js';
@@ -104,7 +104,7 @@ describe('connections per address', () => {
 
 describe('a minimum body rate instead of a fixed time', () => {
   const tmp = tempDir('eventide-body-rate-');
-  let runtime: Runtime;
+  let eventide: Eventide;
   let pipeline: VideoPipeline;
   let app: Awaited<ReturnType<typeof buildServer>>;
   let port: number;
@@ -112,16 +112,17 @@ describe('a minimum body rate instead of a fixed time', () => {
   const WINDOW_MS = 2000;
 
   beforeAll(async () => {
-    runtime = await createRuntime({ dataDir: tmp.dir, partitions: 4, workers: 1 });
+    eventide = await createEventide({ dataDir: tmp.dir, partitions: 4, workers: 1 });
+    const { runtime, views } = eventide;
     pipeline = await createVideoPipeline({ runtime, maxJobs: 1 });
-    app = await buildServer({ runtime, plugins: [videoRoutes({ runtime, pipeline })], dashboard: false, defaultMetrics: false, security: { minBodyBytesPerSecond: 1024, bodyRateWindowMs: WINDOW_MS } });
+    app = await buildServer({ runtime, views, plugins: [videoRoutes({ runtime, pipeline })], dashboard: false, defaultMetrics: false, security: { minBodyBytesPerSecond: 1024, bodyRateWindowMs: WINDOW_MS } });
     await app.listen({ port: 0, host: ONE });
     port = (app.server.address() as { port: number }).port;
   });
   afterAll(async () => {
     await app?.close();
     await pipeline?.close();
-    await runtime?.close();
+    await eventide?.close();
     tmp.remove();
   });
 
@@ -172,7 +173,7 @@ describe('a minimum body rate instead of a fixed time', () => {
   it('holds a command body to the same rate', async () => {
     const r = await upload('/aggregates/account/acc-slow/commands', 'application/json', 200, 10, 100, 10);
     expect(r).toMatchObject({ status: 408, body: { error: 'RequestTimeout' } });
-    await expect(runtime.load('account', 'acc-slow')).rejects.toMatchObject({ code: 'StreamNotFound' });
+    await expect(eventide.runtime.load('account', 'acc-slow')).rejects.toMatchObject({ code: 'StreamNotFound' });
   });
 });
 

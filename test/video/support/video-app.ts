@@ -3,7 +3,8 @@
  * that are driven by committed events (never by sleeping).
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createRuntime, type Runtime } from '../../../src/runtime/index.js';
+import { createEventide } from '../../../src/app/index.js';
+import type { Runtime } from '../../../src/runtime/index.js';
 import type { VideoState, VideoStatus } from '../../../src/domain/index.js';
 import type { EventEnvelope } from '../../../src/kernel/index.js';
 import { createVideoPipeline, type VideoPipeline, type VideoPipelineOptions } from '../../../src/video/index.js';
@@ -24,7 +25,8 @@ export async function startVideoApp(
   dataDir: string,
   options: Omit<Partial<VideoPipelineOptions>, 'runtime'> & { server?: 'buildServer' | 'plain' } = {},
 ): Promise<VideoApp> {
-  const runtime = await createRuntime({ dataDir, partitions: 4, workers: 1 });
+  const eventide = await createEventide({ dataDir, partitions: 4, workers: 1 });
+  const { runtime, views } = eventide;
   const events: EventEnvelope[] = [];
   runtime.subscribe((batch) => events.push(...batch.filter((e) => e.aggregateType === 'video')));
   const { server = 'plain', ...pipelineOptions } = options;
@@ -32,13 +34,13 @@ export async function startVideoApp(
   try {
     pipeline = await createVideoPipeline({ runtime, encode: { preset: 'ultrafast' }, retryDelayMs: 0, ...pipelineOptions });
   } catch (err) {
-    await runtime.close();
+    await eventide.close();
     throw err;
   }
   const plugin = videoRoutes({ runtime, pipeline });
   let app: FastifyInstance;
   if (server === 'buildServer') {
-    app = await buildServer({ runtime, plugins: [plugin], dashboard: false, defaultMetrics: false });
+    app = await buildServer({ runtime, views, plugins: [plugin], dashboard: false, defaultMetrics: false });
   } else {
     app = Fastify();
     await app.register(plugin);
@@ -53,7 +55,7 @@ export async function startVideoApp(
     async close() {
       await app.close();
       await pipeline.close();
-      await runtime.close();
+      await eventide.close();
     },
   };
 }

@@ -13,8 +13,8 @@
  * partition's checkpoints; the main thread writes only `view_meta` and drops retired generations.
  */
 import type { Database, Key, RootDatabase } from 'lmdb';
-import { decodeRecord, encodeRecord } from './record-codec.js';
-import type { ViewMeta, ViewStore } from './port.js';
+import { decodeRecord, encodeRecord } from '../record-codec.js';
+import type { ViewMeta, ViewStore } from '../port.js';
 
 export class LmdbViewStore implements ViewStore {
   /** Rows and checkpoints queued in a log batch's turn land in its LMDB transaction (lmdb-js batches a turn). */

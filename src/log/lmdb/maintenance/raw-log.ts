@@ -6,17 +6,17 @@
  * Why its own `open` and not an accessor on LmdbLog: lmdb-js shares one native environment per file
  * within a process (reference counted by device and inode), so opening the same `log.mdb` here, beside a
  * live runtime, maps nothing twice and takes no second writer slot; closing it only drops our reference.
- * That keeps the tools out of event-log.ts.
+ * That keeps the tools out of lmdb-log.ts and the modules it composes.
  *
  * Gotchas:
  * - `openRawLog` refuses a data dir without a log (a mistyped path must never create an empty log).
- * - Database names and the key layout are event-log.ts's format (LOG_FORMAT_VERSION): keep them in step.
+ * - Database names and the key layout are the log's format (environment.ts, LOG_FORMAT_VERSION): keep them in step.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
 import { checkDataDir, LOG_FILE } from '../data-dir-check.js';
 import { asLogError } from '../storage-errors.js';
 

@@ -7,7 +7,7 @@
  * Gotchas: the codes are LMDB's (lmdb.h); lmdb-js puts the number in `code` and the text
  * ("MDB_CORRUPTED: ...") in `message`. Both are checked, as either may change between versions.
  */
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 /** lmdb.h return codes that mean the file is damaged (or an earlier error left the environment unusable). */
 const DAMAGE_CODES = new Map<number, string>([

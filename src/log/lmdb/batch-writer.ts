@@ -4,9 +4,10 @@
  * owned partition, read once from the log and then counted here. Every commit goes through the writer's
  * chain (fenced by the owner epoch), which is how LMDB keeps the write-chain rule.
  */
-import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
-import type { LmdbLog, StagedWrite, WriteChain } from './event-log.js';
-import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from './port.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
+import type { LmdbLog } from './lmdb-log.js';
+import type { StagedWrite, WriteChain } from './write-chain.js';
+import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
 
 export class LmdbBatchWriter implements BatchWriter {
   readonly #log: LmdbLog;
@@ -40,7 +41,7 @@ export class LmdbBatchWriter implements BatchWriter {
     for (let i = 0; i < n; i++) {
       const e = r.events[i]!;
       events[i] = { aggregateType: r.aggregateType, stream: r.stream, type: e.type, seq: r.expectedVersion + i + 1, data: e.data, ts: r.ts, partition: r.partition, offset: offset + i, meta: r.meta };
-      if (e.schemaVersion !== undefined) events[i]!.schemaVersion = e.schemaVersion;
+      if (e.schemaVersion !== undefined && e.schemaVersion > 1) events[i]!.schemaVersion = e.schemaVersion;
     }
     // Encoding may throw (data msgpack cannot hold): then no offset is consumed.
     const staged = this.#log.stageAppend(events, r.commandId, r.digest, this.#chain);
@@ -66,7 +67,14 @@ export class LmdbBatchWriter implements BatchWriter {
       const last = s.events?.[s.events.length - 1];
       if (last && (heads.get(last.partition) ?? -1) < last.offset + 1) heads.set(last.partition, last.offset + 1);
     }
-    return this.#log.commit(staged as readonly StagedWrite[], alsoInBatch, this.#chain).then(() => ({ heads }));
+    let done: Promise<void>;
+    try {
+      done = this.#log.commit(staged as readonly StagedWrite[], alsoInBatch, this.#chain);
+    } catch (err) {
+      // The port answers every refusal through the promise (the log had failed, an offset was taken).
+      return Promise.reject(err as Error);
+    }
+    return done.then(() => ({ heads }));
   }
 
   get failure(): RuntimeError | null {

@@ -18,7 +18,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync, readFileSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 export const LOG_FILE = 'log.mdb';
 export const MANIFEST_FILE = 'manifest.json';

@@ -24,7 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
 export interface DirLock {
   /** The lock file, for messages. */

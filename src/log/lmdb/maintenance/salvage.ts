@@ -27,10 +27,12 @@
  */
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../../kernel/index.js';
 import { lockDataDir } from '../dir-lock.js';
-import { EVENT_PAGE, LmdbLog, type StagedWrite } from '../event-log.js';
-import { decodeRecord } from '../record-codec.js';
+import { LmdbLog } from '../lmdb-log.js';
+import { EVENT_PAGE } from '../../event-page.js';
+import type { StagedWrite } from '../write-chain.js';
+import { decodeRecord } from '../../record-codec.js';
 import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 

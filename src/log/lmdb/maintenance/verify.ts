@@ -1,7 +1,7 @@
 /**
  * `verifyLog`: reads every record of every database of a log and reports damage per partition.
  *
- * What is checked (format 3, see event-log.ts):
+ * What is checked (format 3, see environment.ts and stored-event.ts):
  * - every framed record's checksum, bound to its address (`decodeRecord` with db + key): a damaged
  *   value, a damaged key or a moved record;
  * - `events`: keys are [type, id, seq], each stream's seqs run 1, 2, 3, ... with no gap;
@@ -23,9 +23,10 @@
  *   partition heads read before the scan (`heads`).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { RuntimeError } from '../../kernel/index.js';
-import { EVENT_PAGE, LOG_FORMAT_VERSION } from '../event-log.js';
-import { decodeRecord } from '../record-codec.js';
+import { RuntimeError } from '../../../kernel/index.js';
+import { LOG_FORMAT_VERSION } from '../environment.js';
+import { EVENT_PAGE } from '../../event-page.js';
+import { decodeRecord } from '../../record-codec.js';
 import { decodeKey, encodeKey, FRAMED_DBS, openRawLog, showKey, type RawLog } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 
@@ -79,7 +80,7 @@ export interface VerifyOptions {
   heads?: readonly number[];
 }
 
-type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: unknown];
+type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: unknown, schemaVersion?: number];
 type Ref = [string, string, number];
 
 const isSeq = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;

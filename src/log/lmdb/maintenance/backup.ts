@@ -22,8 +22,8 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, re
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lmdb from 'lmdb';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
-import { LOG_FORMAT_VERSION } from '../event-log.js';
+import { ErrorCodes, RuntimeError } from '../../../kernel/index.js';
+import { LOG_FORMAT_VERSION } from '../environment.js';
 import { lockDataDir } from '../dir-lock.js';
 import { hasLog, LOG_FILE, logFileOf, noLogError, openRawLog } from './raw-log.js';
 import { verifyDataDir, type VerifyOptions, type VerifyReport } from './verify.js';

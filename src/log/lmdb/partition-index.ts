@@ -1,0 +1,131 @@
+/**
+ * The partition index: the `partitions` database (see environment.ts), [partition, firstOffset] ->
+ * [[aggregateType, id, seq], ...], each partition's log in offset order for subscribers (projections,
+ * the feed, the video reactor). One record holds a run of consecutive offsets written by one commit, at
+ * most INDEX_RUN of them: a batch costs one index put per partition, not one per event. A partition's
+ * head is the end of its last run. Reads check each ref against the event it points at, so a damaged
+ * index can neither skip nor invent an event.
+ *
+ * Gotchas: runs are only ever added (invariant 10, see fence.ts): a run whose first offset is already
+ * indexed fails the whole batch, and every later batch of its writer.
+ */
+import type { Key } from 'lmdb';
+import type { EventEnvelope } from '../../kernel/index.js';
+import { corruptRecord, decodeRecord, encodeRecord } from '../record-codec.js';
+import type { StreamRef } from './stored-event.js';
+import type { LmdbEnvironment, LogDb } from './environment.js';
+import type { OwnerFence } from './fence.js';
+import type { StreamStore } from './streams.js';
+import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
+
+/** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
+export const INDEX_RUN = 512;
+
+export class PartitionIndex {
+  readonly #env: LmdbEnvironment;
+  readonly #fence: OwnerFence;
+  readonly #streams: StreamStore;
+  readonly #partlog: LogDb;
+
+  constructor(env: LmdbEnvironment, fence: OwnerFence, streams: StreamStore) {
+    this.#env = env;
+    this.#fence = fence;
+    this.#streams = streams;
+    this.#partlog = env.partlog;
+  }
+
+  /** The next offset to be written in a partition (= number of events in it). */
+  partitionHead(partition: number): number {
+    try {
+      return this.#partitionHead(partition);
+    } catch (err) {
+      throw this.#env.damaged(err, `partition ${partition}`, partition);
+    }
+  }
+
+  #partitionHead(partition: number): number {
+    for (const { key, value } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
+      return (key as number[])[1]! + this.#decodeRun(key, value).length;
+    }
+    return 0;
+  }
+
+  /**
+   * Events of a partition in offset order, starting at `from`. Each ref is checked against the event
+   * it points at (the event record carries its own partition and offset), so a damaged index can
+   * neither skip nor invent an event.
+   */
+  *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    try {
+      yield* this.#iteratePartition(partition, from, limit);
+    } catch (err) {
+      throw this.#env.damaged(err, `partition ${partition}`, partition);
+    }
+  }
+
+  *#iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    if (limit <= 0) return;
+    // The run holding `from` starts at or before it.
+    let start = from;
+    for (const key of this.#partlog.getKeys({ start: [partition, from], end: [partition, -1], reverse: true, limit: 1 })) start = (key as number[])[1]!;
+    let n = 0;
+    let expected = start;
+    for (const { key, value } of this.#partlog.getRange({ start: [partition, start], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
+      const first = (key as number[])[1]!;
+      if (first !== expected) throw corruptRecord('partitions', key, `partition ${partition} index jumps from offset ${expected} to ${first}`, partition);
+      const refs = this.#decodeRun(key, value);
+      expected = first + refs.length;
+      for (let i = Math.max(0, from - first); i < refs.length; i++) {
+        const [t, id, seq] = refs[i]!;
+        const offset = first + i;
+        const e = this.#streams.readEvent(t, id, seq);
+        if (!e || e.partition !== partition || e.offset !== offset) {
+          throw corruptRecord('partitions', key, `partition ${partition} offset ${offset} points at ${e ? 'another' : 'a missing'} event ${t}/${id}#${seq}`, partition);
+        }
+        yield e;
+        if (++n >= limit) return;
+      }
+    }
+  }
+
+  #decodeRun(key: Key, value: Buffer): StreamRef[] {
+    const refs = decodeRecord<StreamRef[]>(value, 'partitions', key as number[]);
+    if (!Array.isArray(refs) || refs.length === 0) throw corruptRecord('partitions', key, 'not a run of refs');
+    return refs;
+  }
+
+  readPartition(partition: number, from = 0, limit = 1000): EventEnvelope[] {
+    return [...this.iteratePartition(partition, from, limit)];
+  }
+
+  /**
+   * The partition-index records of one commit: each partition's refs, cut into runs of consecutive
+   * offsets (at most INDEX_RUN each). The single owner of a partition assigns its offsets in order, so
+   * one commit's events of a partition are normally one run.
+   */
+  indexPuts(staged: readonly StagedWrite[], chain: WriteChain | undefined): StagedPut[] {
+    const runs = new Map<number, { first: number; refs: StreamRef[] }>();
+    const puts: StagedPut[] = [];
+    for (const s of staged) {
+      if (!s.events) continue;
+      for (const e of s.events) {
+        let run = runs.get(e.partition);
+        if (run && (run.first + run.refs.length !== e.offset || run.refs.length >= INDEX_RUN)) {
+          puts.push(this.#indexPut(e.partition, run, chain));
+          run = undefined;
+        }
+        if (!run) runs.set(e.partition, (run = { first: e.offset, refs: [] }));
+        run.refs.push([e.aggregateType, e.stream, e.seq]);
+      }
+    }
+    for (const [p, run] of runs) puts.push(this.#indexPut(p, run, chain));
+    return puts;
+  }
+
+  #indexPut(partition: number, run: { first: number; refs: StreamRef[] }, chain: WriteChain | undefined): StagedPut {
+    const key = [partition, run.first];
+    // The run's first offset is the owner's next one: taken means the index is damaged (invariant 10).
+    if (this.#fence.taken(this.#partlog, key, `partition ${partition}`, partition)) throw this.#fence.positionTaken('partitions', key, `partition ${partition} offset ${run.first} is already indexed; the partition head was read short`, partition, chain);
+    return [this.#partlog, key, encodeRecord(run.refs, 'partitions', key), true];
+  }
+}

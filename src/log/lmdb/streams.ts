@@ -1,0 +1,221 @@
+/**
+ * Streams: the `events` and `commands` databases (environment.ts). Reads of one stream (its head, its
+ * events, a fold from pages and events, one event, the time index, command ids, the stream ids of a
+ * type) and the staging of one command's events. Every read verifies what it returns (record-codec.ts)
+ * and maps LMDB's own damage reports (`LmdbEnvironment.damaged`).
+ *
+ * Gotchas:
+ * - Long replays iterate with `snapshot: false` so a long-lived read transaction does not pin old pages
+ *   and grow the file (lmdb-js #198).
+ */
+import type { EventEnvelope } from '../../kernel/index.js';
+import { corruptRecord, decodeRecord, encodeRecord } from '../record-codec.js';
+import { EVENT_PAGE } from '../event-page.js';
+import { toEnvelope, toStored, type StoredEvent, type StreamRef } from './stored-event.js';
+import type { LmdbEnvironment, LogDb } from './environment.js';
+import type { OwnerFence } from './fence.js';
+import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
+import type { CommandRecord, Evolve, FoldResult } from '../port.js';
+
+export class StreamStore {
+  readonly #env: LmdbEnvironment;
+  readonly #fence: OwnerFence;
+  readonly #events: LogDb;
+  readonly #commands: LogDb;
+  readonly #pages: LogDb;
+
+  constructor(env: LmdbEnvironment, fence: OwnerFence) {
+    this.#env = env;
+    this.#fence = fence;
+    this.#events = env.events;
+    this.#commands = env.commands;
+    this.#pages = env.pages;
+  }
+
+  /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
+  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+    try {
+      return this.#streamHead(aggregateType, id);
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
+      const rec = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
+      return { version: (key as StreamRef)[2], ts: rec[2] };
+    }
+    return { version: 0, ts: 0 };
+  }
+
+  /** Events of one stream with `from <= seq <= to`, in order. Iterates without pinning a read snapshot. */
+  *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    try {
+      yield* this.#iterateStream(aggregateType, id, from, to);
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  *#iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    let next = Math.max(1, from);
+    const range = this.#events.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false });
+    for (const { key, value } of range) {
+      const seq = (key as StreamRef)[2];
+      // A stream's seqs are 1, 2, 3, ... (invariant 1): a jump is a lost or damaged key, never a short stream.
+      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      next++;
+      yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key as StreamRef));
+    }
+  }
+
+  /**
+   * Folds the events of one stream with `from <= seq <= to` into `state`: hydration's hot loop. Whole
+   * pages inside the range are folded from `pages`, the rest event by event; `evolve` gets only
+   * `{ type, data }` (all a decider's evolve may use), no envelope per event, and the stored schema
+   * version as its third argument (undefined: 1). Iterates without pinning a read snapshot.
+   */
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
+    try {
+      return this.#foldStream(aggregateType, id, from, to, state, evolve);
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
+    const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
+    let next = Math.max(1, from);
+    // Whole pages inside the range, in order; the events before, between (a page not written) and
+    // after them one by one.
+    for (const { key, value } of this.#pages.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false })) {
+      const first = (key as StreamRef)[2];
+      if (first + EVENT_PAGE - 1 > to) break;
+      if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
+      const page = decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef);
+      if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
+      out.version = first + EVENT_PAGE - 1;
+      out.ts = page[EVENT_PAGE - 1]![2];
+      out.folded += EVENT_PAGE;
+      out.paged += EVENT_PAGE;
+      next = first + EVENT_PAGE;
+    }
+    this.#foldEvents(aggregateType, id, next, to, out, evolve);
+    return out;
+  }
+
+  /** Folds events `from..to` one by one into `out`; returns the seq after the last one folded. */
+  #foldEvents<S>(aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: Evolve<S>): number {
+    let next = from;
+    if (to < from) return next;
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, from], end: [aggregateType, id, to + 1], snapshot: false })) {
+      const seq = (key as StreamRef)[2];
+      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      const r = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
+      out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
+      out.version = seq;
+      out.ts = r[2];
+      out.folded++;
+      next++;
+    }
+    return next;
+  }
+
+  readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
+    const out: EventEnvelope[] = [];
+    if (limit <= 0) return out;
+    for (const e of this.iterateStream(aggregateType, id, from)) {
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** One event by position; undefined when absent. */
+  readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
+    try {
+      return this.#readEvent(aggregateType, id, seq);
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
+    const key: StreamRef = [aggregateType, id, seq];
+    const buf = this.#events.getBinary(key);
+    if (!buf) return undefined;
+    return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, 'events', key));
+  }
+
+  /** The last seq whose ts <= `at` (0 when the stream has no event yet at that time). ts is monotone in seq, so this is a binary search. */
+  versionAt(aggregateType: string, id: string, at: number): number {
+    let lo = 0;
+    let hi = this.streamHead(aggregateType, id).version;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const e = this.readEvent(aggregateType, id, mid);
+      if (e && e.ts <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The seqs a command id produced, and the digest of the command it was first used with. */
+  findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
+    try {
+      return this.#findCommand(aggregateType, id, commandId);
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+  }
+
+  #findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
+    const key = [aggregateType, id, commandId];
+    const buf = this.#commands.getBinary(key);
+    if (!buf) return undefined;
+    const [first, last, digest] = decodeRecord<[number, number, string?]>(buf, 'commands', key);
+    return digest === undefined ? { first, last } : { first, last, digest };
+  }
+
+  /** Every stream key of an aggregate type, in key order (for rebuilds, reconcile and listings). */
+  *iterateStreamIds(aggregateType: string): Generator<string> {
+    try {
+      yield* this.#iterateStreamIds(aggregateType);
+    } catch (err) {
+      throw this.#env.damaged(err, `the ${aggregateType} streams`);
+    }
+  }
+
+  *#iterateStreamIds(aggregateType: string): Generator<string> {
+    let last: string | undefined;
+    for (const key of this.#events.getKeys({ start: [aggregateType], end: [aggregateType + '\u0000'], snapshot: false })) {
+      const id = (key as StreamRef)[1];
+      if (id !== last) yield (last = id);
+    }
+  }
+
+  /**
+   * Encodes the events of one command (and its idempotency record) without writing anything: data that
+   * cannot be encoded fails here, before a single record of the command is queued (all or nothing).
+   */
+  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
+    const puts: StagedPut[] = [];
+    for (const e of events) {
+      const rec = toStored(e);
+      const key: StreamRef = [e.aggregateType, e.stream, e.seq];
+      // Invariant 10: the owner's own positions are free unless the log is damaged (see fence.ts).
+      if (this.#fence.taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#fence.positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);
+      puts.push([this.#events, key, encodeRecord(rec, 'events', key)]);
+    }
+    const first = events[0];
+    const tail = events[events.length - 1];
+    if (commandId !== undefined && first && tail) {
+      const key = [first.aggregateType, first.stream, commandId];
+      // Not checked here: the actor host looked the id up (findCommand) before deciding the command.
+      puts.push([this.#commands, key, encodeRecord(commandDigest === undefined ? [first.seq, tail.seq] : [first.seq, tail.seq, commandDigest], 'commands', key)]);
+    }
+    return { puts, events };
+  }
+}

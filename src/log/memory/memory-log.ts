@@ -1,0 +1,284 @@
+/**
+ * The port's `EventLog` in memory: the same contract as the LMDB log (test/log/contract/), for tests,
+ * examples and trying the runtime without a data dir. Reads and writes behave as on LMDB: positions
+ * assigned at staging by the writer, batches applied whole or not at all, the owner epoch as a fence,
+ * the write-chain rule, the view store joining a batch, commits resolving after the call that made them.
+ *
+ * Not durable: everything is gone when the process ends (`durability` is `commit`: a batch is
+ * acknowledged once visible, and there is nothing more to wait for). It lives in one thread: a worker
+ * thread cannot open the same memory log (each `openMemoryLog` is a log of its own, empty), so a runtime
+ * on a memory log cannot share it with actor workers the way LMDB shares a data dir.
+ *
+ * What is stored is the bytes LMDB stores (`encodeRecord`: msgpack, framed): what LMDB cannot hold fails
+ * here too, at staging, and what comes back is a fresh object on every read (a caller changing an event
+ * it read, or data it appended, never changes the log).
+ *
+ * Gotchas:
+ * - Reads see a batch once it applied (write-queue.ts: a microtask after `commit`); `refreshReads` has
+ *   nothing to do, as memory reads keep no snapshot.
+ * - A failure is the log's, as on LMDB: after a refused batch every commit of every writer of this log
+ *   is refused until `probeWrite` succeeds (and a writer whose chain broke stays refused: open a new one).
+ */
+import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
+import { decodeRecord } from '../record-codec.js';
+import { EVENT_PAGE } from '../event-page.js';
+import { refusedAfter } from '../storage-failure.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot } from '../port.js';
+import { MemoryStore, type StoreOp, type StoredEvent, type StreamData, type WriteChain } from './memory-store.js';
+import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
+import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
+import { WriteQueue } from './write-queue.js';
+
+export interface MemoryLogOptions {
+  /** Partition count (default 16, like a new LMDB data dir). */
+  partitions?: number;
+}
+
+export class MemoryLog implements EventLog {
+  readonly partitions: number;
+  /** Acknowledged once visible: memory has no disk to wait for, and keeps nothing past the process. */
+  readonly durability: Durability = 'commit';
+  readonly views: MemoryViewStore;
+  readonly #store: MemoryStore;
+  readonly #queue = new WriteQueue();
+  readonly #backend: WriterBackend;
+  #failure: RuntimeError | null = null;
+  #lastDone: Promise<unknown> | null = null;
+  #closed = false;
+
+  constructor(options: MemoryLogOptions = {}) {
+    const partitions = options.partitions ?? 16;
+    if (!Number.isInteger(partitions) || partitions < 1) throw new RuntimeError(ErrorCodes.InvalidOptions, `partitions must be a positive integer, got ${String(partitions)}`);
+    this.partitions = partitions;
+    this.#store = new MemoryStore(partitions);
+    this.views = new MemoryViewStore(this.#queue);
+    const failure = (): RuntimeError | null => this.#failure;
+    this.#backend = {
+      store: this.#store,
+      get failure() {
+        return failure();
+      },
+      commit: (chain, staged, alsoInBatch) => this.#commit(chain, staged, alsoInBatch),
+    };
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  refreshReads(): void {
+    // Nothing to renew: reads look at the store itself, which a batch changes in one step.
+  }
+
+  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+    const events = this.#store.stream(aggregateType, id)?.events;
+    const last = events?.[events.length - 1];
+    if (!events || !last) return { version: 0, ts: 0 };
+    return { version: events.length, ts: decodeRecord<StoredEvent>(last, 'events', [aggregateType, id, events.length])[2] };
+  }
+
+  *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    const events = this.#store.stream(aggregateType, id)?.events;
+    if (!events) return;
+    for (let seq = Math.max(1, from); seq <= to && seq <= events.length; seq++) yield this.#envelope(aggregateType, id, seq, events[seq - 1]!);
+  }
+
+  readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
+    const out: EventEnvelope[] = [];
+    if (limit <= 0) return out;
+    for (const e of this.iterateStream(aggregateType, id, from)) {
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
+    const record = Number.isInteger(seq) && seq >= 1 ? this.#store.stream(aggregateType, id)?.events[seq - 1] : undefined;
+    return record ? this.#envelope(aggregateType, id, seq, record) : undefined;
+  }
+
+  /** As LMDB folds: whole pages inside `from..to` from the pages, every other event one by one; `evolve` gets the stored schema version third. */
+  foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
+    const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
+    const stream = this.#store.stream(aggregateType, id);
+    if (!stream) return out;
+    let next = Math.max(1, from);
+    const firsts = [...stream.pages.keys()].filter((first) => first >= next && first <= to).sort((a, b) => a - b);
+    for (const first of firsts) {
+      if (first + EVENT_PAGE - 1 > to) break;
+      if (first > next && foldEvents(stream, aggregateType, id, next, first - 1, out, evolve) !== first) return out;
+      const page = decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', [aggregateType, id, first]);
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
+      out.version = first + EVENT_PAGE - 1;
+      out.ts = page[EVENT_PAGE - 1]![2];
+      out.folded += EVENT_PAGE;
+      out.paged += EVENT_PAGE;
+      next = first + EVENT_PAGE;
+    }
+    foldEvents(stream, aggregateType, id, next, to, out, evolve);
+    return out;
+  }
+
+  /** The last seq whose ts <= `at`: ts never decreases within a stream, so a binary search. */
+  versionAt(aggregateType: string, id: string, at: number): number {
+    let lo = 0;
+    let hi = this.streamHead(aggregateType, id).version;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const e = this.readEvent(aggregateType, id, mid);
+      if (e && e.ts <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  partitionHead(partition: number): number {
+    return this.#store.partition(partition).length;
+  }
+
+  *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
+    const refs = this.#store.partition(partition);
+    let n = 0;
+    for (let offset = Math.max(0, from); offset < refs.length && n < limit; offset++, n++) {
+      const [aggregateType, id, seq] = refs[offset]!;
+      yield this.#envelope(aggregateType, id, seq, this.#store.stream(aggregateType, id)!.events[seq - 1]!);
+    }
+  }
+
+  /** At most `limit` (default 1000, as on LMDB) events of a partition from offset `from`. */
+  readPartition(partition: number, from = 0, limit = 1000): EventEnvelope[] {
+    return [...this.iteratePartition(partition, from, limit)];
+  }
+
+  findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
+    const record = this.#store.stream(aggregateType, id)?.commands.get(commandId);
+    if (!record) return undefined;
+    const [first, last, digest] = decodeRecord<[number, number, string?]>(record, 'commands', [aggregateType, id, commandId]);
+    return digest === undefined ? { first, last } : { first, last, digest };
+  }
+
+  snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion = Number.MAX_SAFE_INTEGER): StoredSnapshot<S> | undefined {
+    const snapshots = this.#store.stream(aggregateType, id)?.snapshots;
+    let version = 0;
+    for (const v of snapshots?.keys() ?? []) if (v > version && v <= maxVersion) version = v;
+    if (!snapshots || version === 0) return undefined;
+    const [snapshotVersion, state, ts] = decodeRecord<[number, S, number]>(snapshots.get(version)!, 'snapshots', [aggregateType, id, version]);
+    return { version, snapshotVersion, state, ts };
+  }
+
+  snapshotVersions(aggregateType: string, id: string, limit = Number.MAX_SAFE_INTEGER): number[] {
+    const versions = [...(this.#store.stream(aggregateType, id)?.snapshots.keys() ?? [])].filter((v) => v > 0);
+    return versions.sort((a, b) => b - a).slice(0, Math.max(0, limit));
+  }
+
+  *iterateStreamIds(aggregateType: string): Generator<string> {
+    yield* this.#store.streamIds(aggregateType);
+  }
+
+  #envelope(aggregateType: string, stream: string, seq: number, record: Buffer): EventEnvelope {
+    const r = decodeRecord<StoredEvent>(record, 'events', [aggregateType, stream, seq]);
+    const e: EventEnvelope = { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+    if (r[6] !== undefined) e.schemaVersion = r[6];
+    return e;
+  }
+
+  // ---------------------------------------------------------------- owner, writers, commits
+
+  get failure(): RuntimeError | null {
+    return this.#failure;
+  }
+
+  claimOwnership(holder: string): number {
+    if (this.#closed) throw errors.closed();
+    return this.#store.claim(holder);
+  }
+
+  ownerEpoch(): number {
+    return this.#store.ownerEpoch;
+  }
+
+  openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter {
+    if (this.#closed) throw errors.closed();
+    return new MemoryBatchWriter(this.#backend, this.#store.chainOf(writerId, epoch), partitions);
+  }
+
+  /**
+   * A writer's commit: refused at once when the log has failed (nothing runs, as on LMDB); otherwise
+   * `alsoInBatch` runs now, gathering its view writes into the batch, and the batch takes the next
+   * version of the writer's chain and is queued. When its turn comes it applies whole, with those view
+   * writes, or is refused whole (fenced, an earlier batch of the chain failed, a position taken); a
+   * refused batch fails the log, and every later batch of its writer is refused by the chain.
+   */
+  #commit(chain: WriteChain, staged: readonly Staged[], alsoInBatch: (() => void) | undefined): Promise<void> {
+    if (this.#closed) return Promise.reject(errors.closed());
+    if (this.#failure) return Promise.reject(this.#failure.code === ErrorCodes.Fenced ? this.#failure : refusedAfter(this.#failure));
+    const ops: StoreOp[] = [];
+    for (const s of staged) {
+      if (!(s instanceof MemoryStaged) || s.store !== this.#store) return Promise.reject(new RuntimeError(ErrorCodes.Internal, 'a memory log commits only what its own writers staged'));
+      for (const op of s.ops) ops.push(op);
+    }
+    const version = chain.version++;
+    let views: ViewBatch | null = null;
+    let broken: { err: unknown } | null = null;
+    try {
+      if (alsoInBatch) views = this.views.collect(alsoInBatch);
+    } catch (err) {
+      // Applies nothing, yet takes its place in the chain: the batches after it are refused too.
+      broken = { err };
+    }
+    const done = this.#queue
+      .push(() => {
+        if (broken) throw broken.err;
+        this.#store.apply(chain, version, ops);
+        if (views) this.views.apply(views.ops);
+      })
+      .then(
+        () => views?.settle(true),
+        (err: unknown) => {
+          views?.settle(false);
+          this.#failure ??= RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.Internal, `a batch failed: ${String(err)}`);
+          throw err;
+        },
+      );
+    done.catch(() => undefined);
+    this.#lastDone = done;
+    return done;
+  }
+
+  /** Resolves when every batch committed so far has applied (rejects with the last one's failure). */
+  async durable(): Promise<void> {
+    const done = this.#lastDone;
+    this.#lastDone = null;
+    if (done) await done;
+  }
+
+  /** Memory cannot fail to write: once the writes queued before it are through, writes are accepted again. */
+  async probeWrite(): Promise<void> {
+    if (this.#closed) throw errors.closed();
+    await this.#queue.push(() => undefined);
+    this.#failure = null;
+  }
+
+  /** Refuses new writes; lets those already queued apply. The data stays readable until dropped. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue.settled();
+  }
+}
+
+/** Opens an empty log in memory (see the header: not durable, one thread). */
+export function openMemoryLog(options: MemoryLogOptions = {}): MemoryLog {
+  return new MemoryLog(options);
+}
+
+/** Folds events `from..to` one by one into `out`; returns the seq after the last one folded. */
+function foldEvents<S>(stream: StreamData, aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: Evolve<S>): number {
+  let next = from;
+  for (; next <= to && next <= stream.events.length; next++) {
+    const r = decodeRecord<StoredEvent>(stream.events[next - 1]!, 'events', [aggregateType, id, next]);
+    out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
+    out.version = next;
+    out.ts = r[2];
+    out.folded++;
+  }
+  return next;
+}

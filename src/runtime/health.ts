@@ -1,0 +1,112 @@
+/**
+ * Runtime health (main thread): why the runtime is not fully serving, as typed reasons a program can
+ * switch on (`reason.kind`), each with the one line an operator reads (`reason.message`).
+ *
+ * What is tracked here is what the workers reported: a worker that stopped on an error, a partition
+ * stopped on damage. What is read at report time: slots that crashed too often (WorkerSlot.down), the
+ * storage failure (StorageRecovery) and whether the runtime is closed.
+ *
+ * Gotchas:
+ * - `message` is what `GET /health` lists in `reasons` (server/routes/system.ts): operators and
+ *   monitoring grep those lines, so keep their wording when adding fields.
+ * - Reasons keep the order they happened in (worker failures and stopped partitions share one Map for
+ *   that), then slots down, then storage, then `closed`: the order /health has always shown.
+ */
+import type { RuntimeError } from '../kernel/index.js';
+import type { StorageStatus } from './storage-recovery.js';
+
+/** A worker stopped on an error it reported (e.g. `Fenced`); it is not restarted. */
+export interface WorkerFailedReason {
+  kind: 'worker-failed';
+  worker: number;
+  code: string;
+  message: string;
+}
+
+/** A worker thread exited more often than `maxRestartsPerMinute` allows: it stays down, its calls fail fast. */
+export interface WorkerDownReason {
+  kind: 'worker-down';
+  worker: number;
+  code: string;
+  message: string;
+}
+
+/** A partition stopped on damage (`CorruptRecord`, `CorruptLog`); `resumePartition` resumes it once repaired. */
+export interface PartitionStoppedReason {
+  kind: 'partition-stopped';
+  partition: number;
+  code: string;
+  message: string;
+}
+
+/** Writes are stopped on some workers (disk full, I/O error); `health().storage` has the details. */
+export interface StorageFailedReason {
+  kind: 'storage-failed';
+  /** `ENOSPC`, `EIO`, … */
+  cause: string;
+  workers: number[];
+  /** True when writes resume by themselves once space is back. */
+  autoResume: boolean;
+  message: string;
+}
+
+export interface ClosedReason {
+  kind: 'closed';
+  message: 'closed';
+}
+
+export type HealthReason = WorkerFailedReason | WorkerDownReason | PartitionStoppedReason | StorageFailedReason | ClosedReason;
+
+export interface RuntimeHealth {
+  /** True when there is no reason. */
+  ok: boolean;
+  reasons: HealthReason[];
+  /** Present while writes are stopped by a storage failure. */
+  storage?: StorageStatus;
+}
+
+/** What the report reads at the moment it is asked. */
+export interface HealthSources {
+  slots: readonly { readonly index: number; readonly down: RuntimeError | null }[];
+  storage: { status(): StorageStatus | null; reason(): string | null };
+  closed: boolean;
+}
+
+export class HealthBook {
+  /** `worker:<i>` / `partition:<p>` -> the reason, in the order they happened. */
+  readonly #reported = new Map<string, WorkerFailedReason | PartitionStoppedReason>();
+
+  workerFailed(worker: number, error: RuntimeError): void {
+    this.#reported.set(`worker:${worker}`, { kind: 'worker-failed', worker, code: error.code, message: `worker ${worker}: ${error.message}` });
+  }
+
+  /** A fresh thread took over the worker's partitions: what it reported before is gone. */
+  workerRestarted(worker: number): void {
+    this.#reported.delete(`worker:${worker}`);
+  }
+
+  partitionStopped(partition: number, error: RuntimeError): void {
+    this.#reported.set(`partition:${partition}`, { kind: 'partition-stopped', partition, code: error.code, message: error.message });
+  }
+
+  partitionResumed(partition: number): void {
+    this.#reported.delete(`partition:${partition}`);
+  }
+
+  /** Why a partition is stopped (for `partitions()`), or undefined. */
+  stoppedReason(partition: number): string | undefined {
+    return this.#reported.get(`partition:${partition}`)?.message;
+  }
+
+  report(sources: HealthSources): RuntimeHealth {
+    const reasons: HealthReason[] = [...this.#reported.values()];
+    for (const s of sources.slots) {
+      if (s.down && !this.#reported.has(`worker:${s.index}`)) reasons.push({ kind: 'worker-down', worker: s.index, code: s.down.code, message: s.down.message });
+    }
+    const storage = sources.storage.status();
+    const storageReason = sources.storage.reason();
+    if (storage && storageReason) reasons.push({ kind: 'storage-failed', cause: storage.cause, workers: storage.workers, autoResume: storage.autoResume, message: storageReason });
+    if (sources.closed) reasons.push({ kind: 'closed', message: 'closed' });
+    return { ok: reasons.length === 0, reasons, ...(storage ? { storage } : {}) };
+  }
+}

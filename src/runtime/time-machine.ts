@@ -1,0 +1,101 @@
+/**
+ * The time machine (main thread): a stream's state as of a version or a moment, the diff between two
+ * points, and its history in pages. Answered straight from the log through the port's `LogReader`, never
+ * by the owning worker: the log's readers are lock-free and see every acknowledged commit once
+ * `refreshReads()` ran, and folding an old version does not queue behind the aggregate's commands.
+ *
+ * A version/at load folds from the nearest persisted snapshot at or below the target (hydrate.ts), so its
+ * cost is bounded by `snapshotEvery` x `snapshotThinning` events (`folded` counts them, for the tests
+ * that bound it). It returns a fresh, mutable state: unlike the current state, nothing else shares it.
+ *
+ * Gotchas:
+ * - `refreshReads()` before every read: lmdb-js renews a thread's read snapshot only on a timer, and a
+ *   caller that was just acknowledged a command must see it (read-your-writes).
+ * - `diff` loads its end point with the runtime's own `load` (a plain `to` is the current state, from the
+ *   state cache or the worker), so it is handed that function rather than reimplementing it.
+ */
+import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
+import type { LogReader } from '../log/index.js';
+import type { AnyDecider } from '../domain/index.js';
+import { hydrate } from './hydrate.js';
+import type { DiffResult, HistoryOptions, LoadOptions, LoadResult } from './runtime-api.js';
+
+/** The largest history page one call answers. */
+export const MAX_HISTORY_PAGE = 10_000;
+
+export type Load = <S>(aggregateType: string, id: string, options: LoadOptions) => Promise<LoadResult<S>>;
+
+export class TimeMachine {
+  readonly #log: LogReader;
+  readonly #load: Load;
+  #folded = 0;
+
+  constructor(log: LogReader, load: Load) {
+    this.#log = log;
+    this.#load = load;
+  }
+
+  /** Events folded by version/at loads so far (`Runtime.counters.timeMachineFolded`). */
+  get folded(): number {
+    return this.#folded;
+  }
+
+  /** The state right after `options.version`, or as of `options.at` (one of them is set). */
+  stateAt<S>(decider: AnyDecider, aggregateType: string, id: string, options: LoadOptions): LoadResult<S> {
+    const log = this.#log;
+    log.refreshReads();
+    const head = log.streamHead(aggregateType, id).version;
+    if (head === 0) throw errors.streamNotFound(aggregateType, id);
+    let target: number;
+    if (options.version !== undefined) {
+      if (!Number.isSafeInteger(options.version) || options.version < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'version must be a positive integer');
+      if (options.version > head) throw new RuntimeError(ErrorCodes.NotFound, `${aggregateType} ${id} has ${head} events; there is no version ${options.version}`, { head });
+      target = options.version;
+    } else {
+      const at = toEpochMs(options.at!);
+      target = log.versionAt(aggregateType, id, at);
+      if (target === 0) throw new RuntimeError(ErrorCodes.NotFound, `${aggregateType} ${id} had no event yet at ${new Date(at).toISOString()}`, { at });
+    }
+    const h = hydrate(log, decider, aggregateType, id, target);
+    this.#folded += h.folded;
+    return { id, type: aggregateType, version: h.version, state: h.state as S };
+  }
+
+  /** A page of a stream's events from `from` (default 1), at most `limit` (default 1000). */
+  history(aggregateType: string, id: string, options: HistoryOptions): EventEnvelope[] {
+    const from = options.from ?? 1;
+    const limit = options.limit ?? 1000;
+    if (!Number.isSafeInteger(from) || from < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new RuntimeError(ErrorCodes.InvalidQuery, `limit must be an integer in [1, ${MAX_HISTORY_PAGE}]`);
+    this.#log.refreshReads();
+    const events = this.#log.readStream(aggregateType, id, from, limit);
+    if (events.length === 0 && this.#log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
+    return events;
+  }
+
+  async diff<S>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions): Promise<DiffResult<S>> {
+    const b = await this.#load<S>(aggregateType, id, to);
+    let a: LoadResult<S> | null = null;
+    try {
+      // Version 0 is the empty state before the first event.
+      if (from.version !== 0) a = await this.#load<S>(aggregateType, id, from);
+    } catch (err) {
+      // A start time before the stream's first event is the empty state: every event up to `to` is the
+      // diff. A version the stream does not have stays an error.
+      if (!RuntimeError.is(err, ErrorCodes.NotFound) || from.at === undefined) throw err;
+      a = null;
+    }
+    const start = (a?.version ?? 0) + 1;
+    if (a && a.version > b.version) throw new RuntimeError(ErrorCodes.InvalidQuery, `from (version ${a.version}) is after to (version ${b.version})`);
+    this.#log.refreshReads();
+    const events = b.version >= start ? this.#log.readStream(aggregateType, id, start, b.version - start + 1) : [];
+    return { from: a, to: b, events };
+  }
+}
+
+/** Epoch ms from a number, a Date, a string of digits or an ISO-8601 time; `InvalidQuery` otherwise. */
+export function toEpochMs(at: number | Date | string): number {
+  const ms = at instanceof Date ? at.getTime() : typeof at === 'number' ? at : /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+  if (!Number.isFinite(ms)) throw new RuntimeError(ErrorCodes.InvalidQuery, `at must be epoch ms or an ISO-8601 time, got ${JSON.stringify(String(at).slice(0, 64))}`);
+  return ms;
+}
