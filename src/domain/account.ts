@@ -2,7 +2,7 @@
  * The bank account: open it, deposit, withdraw; no overdraft. Amounts are minor units (cents) as
  * positive safe integers, so balances are exact.
  */
-import { DomainError } from '../kernel/errors.js';
+import { DomainError } from '../kernel/index.js';
 import { unreachable, type Command, type Decider, type DomainEvent } from './types.js';
 
 export interface AccountState {

@@ -3,7 +3,7 @@
  * Deciders are pure and synchronous: no clock, no randomness, no I/O. Time reaches them as data
  * (`context.now`), so replaying a stream always folds to the same state.
  */
-import { ErrorCodes, RuntimeError } from '../kernel/errors.js';
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 /** A JSON schema for one command's `data`, as fastify/Ajv accept it. */
 export type JsonSchema = Record<string, unknown>;

@@ -7,7 +7,7 @@
  * Status: UPLOADED -> PROCESSING -> SUCCEEDED | FAILED, and CANCELLED from any non-final status.
  * A retriable failure returns to PROCESSING when the reactor starts the next attempt.
  */
-import { DomainError } from '../kernel/errors.js';
+import { DomainError } from '../kernel/index.js';
 import { unreachable, type Command, type Decider, type DomainEvent } from './types.js';
 
 export type VideoStatus = 'NEW' | 'UPLOADED' | 'PROCESSING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';

@@ -13,7 +13,7 @@
  */
 import { crc32 as nativeCrc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import { ErrorCodes, RuntimeError } from '../kernel/errors.js';
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
 // Plain msgpack (no record extension): the stored bytes stay readable by any msgpack decoder.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });

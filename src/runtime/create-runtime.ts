@@ -19,7 +19,7 @@
  *   share whenever that worker may have lost replies (see the hooks below and state-cache.ts).
  */
 import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
-import { LmdbLog, lockDataDir, type DirLock, type EventLog } from '../log/index.js';
+import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
@@ -34,6 +34,7 @@ import { deepFreeze, StateCache } from './state-cache.js';
 import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
 import { WorkerSlot, type SlotHooks } from './worker-slot.js';
+import { InlineThread } from './inline-thread.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -112,7 +113,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
-  for (let w = 0; w < W; w++) slots.push(new WorkerSlot(slotConfig(o, w, P, W, ownerEpoch), hooks, o.maxInFlightPerWorker, o.maxRestartsPerMinute));
+  // The memory log lives in this thread: its actor hosts run here too, behind the same slot interface.
+  const inline = o.log === 'memory' ? (config: ActorHostConfig) => new InlineThread(config, log) : undefined;
+  for (let w = 0; w < W; w++) slots.push(new WorkerSlot(slotConfig(o, w, P, W, ownerEpoch), hooks, o.maxInFlightPerWorker, o.maxRestartsPerMinute, inline));
   try {
     for (const s of slots) {
       const ready = await s.ready;
@@ -248,11 +251,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
  * Whatever fails (a decider module that does not load, a schema Ajv refuses) releases what was taken.
  */
 async function openOwned(o: ResolvedOptions): Promise<{ log: EventLog; lock: DirLock; ownerEpoch: number; deciders: Map<string, AnyDecider>; validation: CommandValidation }> {
-  const lock = lockDataDir(o.dataDir, 'runtime');
+  // A memory log belongs to this runtime alone: there is nothing another process could open.
+  const lock: DirLock = o.log === 'memory' ? { file: '', release: () => undefined } : lockDataDir(o.dataDir, 'runtime');
   let log: EventLog;
   let ownerEpoch: number;
   try {
-    log = LmdbLog.open(o.dataDir, { ...(o.partitions !== undefined ? { partitions: o.partitions } : {}), durability: o.durability });
+    const partitions = o.partitions !== undefined ? { partitions: o.partitions } : {};
+    log = o.log === 'memory' ? openMemoryLog(partitions) : LmdbLog.open(o.dataDir, { ...partitions, durability: o.durability });
     ownerEpoch = log.claimOwnership('runtime');
   } catch (err) {
     lock.release();

@@ -7,8 +7,14 @@ import { builtinDomains, toModuleUrl, type DomainModule } from './domain-registr
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface RuntimeOptions {
-  /** Where the LMDB log lives (created if missing). */
-  dataDir: string;
+  /**
+   * The log: `lmdb` (default), the durable embedded log in `dataDir`; or `memory`, a log in this
+   * process's memory (nothing on disk, gone when the runtime closes) whose actor hosts run on the main
+   * thread instead of worker threads: for tests, examples and trying things out, not for production.
+   */
+  log?: 'lmdb' | 'memory';
+  /** Where the LMDB log lives (created if missing). Required with the `lmdb` log; not used by `memory`. */
+  dataDir?: string;
   /** Partition count P for a new data dir (default 16). An existing data dir keeps its own P. */
   partitions?: number;
   /** Actor worker threads W (default: the machine's available parallelism, at most P). */
@@ -59,7 +65,9 @@ export interface RuntimeOptions {
   clock?: Clock;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins'>> & {
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins'>> & {
+  /** The resolved data dir; '' for the memory log. */
+  dataDir: string;
   plugins: WorkerPluginSpec[];
   partitions: number | undefined;
   workers: number | undefined;
@@ -68,7 +76,10 @@ export type ResolvedOptions = Required<Omit<RuntimeOptions, 'partitions' | 'doma
 };
 
 export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
-  if (!o || typeof o.dataDir !== 'string' || o.dataDir.length === 0) invalid('dataDir is required');
+  if (!o || typeof o !== 'object') invalid('options are required: at least { dataDir } (or { log: \'memory\' })');
+  const memory = o.log === 'memory';
+  if (o.log !== undefined && o.log !== 'lmdb' && !memory) invalid(`log must be 'lmdb' or 'memory', got ${JSON.stringify(o.log)}`);
+  if (!memory && (typeof o.dataDir !== 'string' || o.dataDir.length === 0)) invalid('dataDir is required (or log: \'memory\' for a runtime with no disk)');
   const int = (name: string, v: number | undefined, min: number, max: number, dflt: number): number => {
     if (v === undefined) return dflt;
     if (!Number.isSafeInteger(v) || v < min || v > max) invalid(`${name} must be an integer in [${min}, ${max}], got ${v}`);
@@ -81,11 +92,13 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
   if ((o as { views?: unknown }).views !== undefined) invalid('createRuntime runs no read model: pass views to createEventide, or workerPlugins: [projectionEngine(views)]');
   const maxLiveActors = int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000);
   return {
-    dataDir: resolve(o.dataDir),
+    log: memory ? 'memory' : 'lmdb',
+    dataDir: memory ? '' : resolve(o.dataDir!),
     partitions: o.partitions === undefined ? undefined : int('partitions', o.partitions, 1, 65_536, 16),
     workers: o.workers === undefined ? undefined : int('workers', o.workers, 1, 256, 1),
     domainModules: (o.domains ?? builtinDomains).map(toModuleUrl),
-    durability: o.durability ?? 'sync',
+    // Memory keeps nothing across a crash whatever is asked: it acknowledges once a batch is applied.
+    durability: memory ? 'commit' : (o.durability ?? 'sync'),
     snapshotEvery: int('snapshotEvery', o.snapshotEvery, 0, 1_000_000_000, 100),
     maxLiveActors,
     stateCacheSize: int('stateCacheSize', o.stateCacheSize, 0, 100_000_000, maxLiveActors),
@@ -94,7 +107,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
     maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
     snapshotThinning: int('snapshotThinning', o.snapshotThinning, 1, 1_000_000, 1),
-    storageReserveBytes: int('storageReserveBytes', o.storageReserveBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_STORAGE_RESERVE),
+    storageReserveBytes: memory ? 0 : int('storageReserveBytes', o.storageReserveBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_STORAGE_RESERVE),
     plugins: (o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
     onWorkerRestart: o.onWorkerRestart,
     clock: o.clock ?? systemClock,

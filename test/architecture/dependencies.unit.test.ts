@@ -118,6 +118,23 @@ describe('the dependency direction of src/', () => {
     expect(naming.filter((line) => !line.startsWith(`runtime${sep}thread-entry.ts `))).toEqual([]);
   });
 
+  it("imports another folder only through its index.ts (each folder's surface)", () => {
+    const deep = filesOf(src).flatMap((file) => {
+      const own = relative(src, file).split(sep)[0];
+      // Import statements only: a module named by URL is loaded by file (a worker entry, a built-in decider).
+      const text = readFileSync(file, 'utf8');
+      const specs = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+      return specs
+        .filter((spec) => spec.startsWith('.'))
+        .filter((spec) => {
+          const target = relative(src, join(dirname(file), spec)).split(sep);
+          return target[0] !== own && target[0] !== '..' && !(target.length === 2 && target[1] === 'index.js');
+        })
+        .map((spec) => `${relative(src, file)} imports ${spec}`);
+    });
+    expect(deep).toEqual([]);
+  });
+
   it('lists as pending only wrong-way dependencies that still exist', () => {
     const all = new Set(Object.keys(allowed).flatMap(wrongWayOf));
     expect([...pending].filter((line) => !all.has(line))).toEqual([]);

@@ -12,7 +12,7 @@ import { eventCountProjection, eventCountView } from '../support/projections-eve
 import { listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
 import { holdWriteLock } from '../support/projections-lmdb-threads.js';
 import { withViews } from '../support/projections-runtime.js';
-import { useRuntimes } from '../support/runtimes.js';
+import { useRuntimes, ON_DISK } from '../support/runtimes.js';
 
 const VIEWS = [...builtinViews, eventCountView];
 
@@ -23,7 +23,7 @@ async function commandsProcessed(runtime: Runtime): Promise<number> {
 describe('what a view reports', () => {
   const runtimes = useRuntimes('catch-up', withViews());
 
-  it('a view added to a data dir that holds events catches up from offset 0 to a fresh fold', async () => {
+  it.runIf(ON_DISK)('a view added to a data dir that holds events catches up from offset 0 to a fresh fold', async () => {
     const first = await runtimes.start({ durability: 'commit', mailboxCapacity: 10_000 });
     await Promise.all(Array.from({ length: 3000 }, (_, k) => first.execute('account', `cu-${k}`, { type: 'Open', data: { owner: 'o' } })));
     await Promise.all(Array.from({ length: 6000 }, (_, k) => first.execute('account', `cu-${k % 3000}`, { type: 'Deposit', data: { amount: 1 + (k % 7) } })));

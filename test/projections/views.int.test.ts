@@ -10,6 +10,7 @@ import { partitionOf, positionAfter, type AccountState, type Runtime } from '../
 import { balancesView, type BalanceRow, type RebuildStatus } from '../../src/projections/index.js';
 import { rejectionOf } from '../support/errors.js';
 import { useSharedRuntime } from '../support/projections-runtime.js';
+import { ON_DISK } from '../support/runtimes.js';
 import { watchCommit } from '../support/projections-lmdb-threads.js';
 import { CATCH_UP_TIMEOUT_MS, freshReads, listAll, rowsById, truthOf, waitCaughtUp } from '../support/projections-views.js';
 
@@ -107,7 +108,7 @@ describe('the balances view', () => {
   // main thread renewed earlier in the same event-loop turn: one taken before the worker's commit misses
   // the very event the position names. (The same stale snapshot serves runtime.history/load, see the
   // time-machine suite.) Made deterministic by blocking the main thread across the worker's commit.
-  it('answers a read with a position with the row of that event even when the thread read just before the commit', async () => {
+  it.runIf(ON_DISK)('answers a read with a position with the row of that event even when the thread read just before the commit', async () => {
     const { runtime, views } = shared();
     const id = 'ryw-stale';
     await openAccount(runtime, id);

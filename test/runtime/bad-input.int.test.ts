@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { partitionHeads } from '../support/log-checks.js';
-import { useRuntimes, useSharedRuntime } from '../support/runtimes.js';
+import { useRuntimes, useSharedRuntime, ON_DISK } from '../support/runtimes.js';
 
 type Act = (rt: Runtime) => Promise<unknown>;
 const exec = (id: string, command: unknown, options?: Record<string, unknown>): Act => (rt) =>
@@ -151,7 +151,7 @@ describe('overload', () => {
     expect((await rt.history('account', 'w')).length).toBe(2);
   });
 
-  it('finishes the commands already sent when it is closed, and each acknowledged one is in the log', async () => {
+  it.runIf(ON_DISK)('finishes the commands already sent when it is closed, and each acknowledged one is in the log', async () => {
     const dataDir = await runtimes.dataDir();
     const rt = await runtimes.start({ dataDir, workers: 1 });
     await rt.execute('account', 'closing', { type: 'Open', data: { owner: 'ann' } });

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { accountDecider, LmdbLog, hydrate, RuntimeError, type AccountState, type Runtime } from '../../src/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { expectContiguousPartitions, expectContiguousSeqs, foldAccount, fullHistory } from '../support/log-checks.js';
-import { useRuntimes } from '../support/runtimes.js';
+import { useRuntimes, ON_DISK } from '../support/runtimes.js';
 
 const IDS = ['acct-a', 'acct-b', 'acct-c', 'acct-d'] as const;
 type Id = (typeof IDS)[number];
@@ -84,7 +84,7 @@ async function runScenario(rt: Runtime, bursts: Step[][]): Promise<Map<Id, Accou
 describe('hydration', () => {
   const runtimes = useRuntimes('hydration');
 
-  it('agrees for any command sequence: live state, full fold, snapshot + tail, every prefix version, and a cold read from disk', async () => {
+  it.runIf(ON_DISK)('agrees for any command sequence: live state, full fold, snapshot + tail, every prefix version, and a cold read from disk', async () => {
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (bursts) => {
         const dataDir = await runtimes.dataDir();
@@ -143,7 +143,7 @@ describe('hydration', () => {
     );
   }, 240_000);
 
-  it('loads every account as the fold of its history after a restart with another worker count', async () => {
+  it.runIf(ON_DISK)('loads every account as the fold of its history after a restart with another worker count', async () => {
     const [bursts] = fc.sample(scenarioArb, { numRuns: 1, seed: 20_251_125 });
     const dataDir = await runtimes.dataDir();
     const rt = await runtimes.start({ dataDir, snapshotEvery: 3 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinDomains, type AccountState, type Runtime } from '../../src/index.js';
 import { crashyDomain } from '../support/crashy-domain.js';
 import { partitionHeads } from '../support/log-checks.js';
-import { useRuntimes, useSharedRuntime } from '../support/runtimes.js';
+import { useRuntimes, useSharedRuntime, ON_DISK } from '../support/runtimes.js';
 
 const deposit = (amount: number) => ({ type: 'Deposit', data: { amount } });
 
@@ -92,7 +92,7 @@ describe('idempotency', () => {
     expect(retried.state.balance).toBe(0);
   });
 
-  it('remembers a multi-event command across a restart and replays all of its events', async () => {
+  it.runIf(ON_DISK)('remembers a multi-event command across a restart and replays all of its events', async () => {
     const dataDir = await runtimes.dataDir();
     const domains = [...builtinDomains, crashyDomain];
     const rt = await runtimes.start({ dataDir, domains });
@@ -147,7 +147,7 @@ describe('idempotency', () => {
       await expect(rt.execute('account', 'order', { type: 'Open', data: { owner: 'bob' } }, { commandId: 'open-1' })).rejects.toMatchObject({ code: 'IdempotencyKeyReused' });
     });
 
-    it('is refused after a restart too (the digest is stored with the command id)', async () => {
+    it.runIf(ON_DISK)('is refused after a restart too (the digest is stored with the command id)', async () => {
       const dataDir = await runtimes.dataDir();
       const rt = await runtimes.start({ dataDir });
       await opened(rt, 'kept');

@@ -7,7 +7,7 @@ import { partitionOf, type AccountState } from '../../src/index.js';
 import { runTsScript } from '../support/child-process.js';
 import { rejectionOf } from '../support/errors.js';
 import { expectContiguousPartitions } from '../support/log-checks.js';
-import { useRuntimes } from '../support/runtimes.js';
+import { useRuntimes, ON_DISK } from '../support/runtimes.js';
 
 describe('partition map', () => {
   const runtimes = useRuntimes('partitions');
@@ -41,7 +41,7 @@ describe('partition map', () => {
     }
   });
 
-  it('keeps the partition count of an existing data dir and refuses another with PartitionMismatch', async () => {
+  it.runIf(ON_DISK)('keeps the partition count of an existing data dir and refuses another with PartitionMismatch', async () => {
     const dataDir = await runtimes.dataDir();
     const first = await runtimes.start({ dataDir, partitions: 3, workers: 1 });
     await first.execute('account', 'stay', { type: 'Open', data: { owner: 'ann' } });
@@ -57,7 +57,7 @@ describe('partition map', () => {
   });
 
   describe('one writer per data dir', () => {
-    it('refuses a second process while a runtime has the data dir open, and lets it in once closed', async () => {
+    it.runIf(ON_DISK)('refuses a second process while a runtime has the data dir open, and lets it in once closed', async () => {
       const dataDir = await runtimes.dataDir();
       const rt = await runtimes.start({ dataDir, workers: 1 });
       const refused = runTsScript(new URL('../support/open-runtime.ts', import.meta.url), [dataDir]);
@@ -69,7 +69,7 @@ describe('partition map', () => {
       expect(admitted.lines, admitted.stderr()).toEqual(['opened']);
     });
 
-    it('refuses a second runtime on a data dir that is already open in this process', async () => {
+    it.runIf(ON_DISK)('refuses a second runtime on a data dir that is already open in this process', async () => {
       const dataDir = await runtimes.dataDir();
       const first = await runtimes.start({ dataDir, workers: 1 });
       await first.execute('account', 'solo', { type: 'Open', data: { owner: 'ann' } });

@@ -8,7 +8,7 @@ import { builtinDomains, type AccountState, type EventEnvelope, type Runtime } f
 import { accountV2Decider, accountV2Domain, type AccountStateV2 } from '../support/account-v2-domain.js';
 import { crashyDomain } from '../support/crashy-domain.js';
 import { foldAccount, fullHistory } from '../support/log-checks.js';
-import { useRuntimes, useSharedRuntime } from '../support/runtimes.js';
+import { useRuntimes, useSharedRuntime, ON_DISK } from '../support/runtimes.js';
 
 const videoDomain = builtinDomains[1]!;
 
@@ -62,7 +62,7 @@ describe('snapshots', () => {
     }
   });
 
-  it('ignores a snapshot written by another snapshot version: the state is the full fold, and a fresh snapshot replaces it', async () => {
+  it.runIf(ON_DISK)('ignores a snapshot written by another snapshot version: the state is the full fold, and a fresh snapshot replaces it', async () => {
     const dataDir = await runtimes.dataDir();
     const v1 = await runtimes.start({ dataDir, workers: 1, snapshotEvery: 3 });
     await openWithDeposits(v1, 'legacy', 7);

@@ -11,7 +11,7 @@ import { builtinDomains, partitionOf, type AccountState, type Runtime, type Vide
 import { crashyDomain, type CrashyState } from '../support/crashy-domain.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { foldAccount, fullHistory } from '../support/log-checks.js';
-import { useRuntimes, type TestRuntimeOptions } from '../support/runtimes.js';
+import { useRuntimes, type TestRuntimeOptions, ON_DISK } from '../support/runtimes.js';
 
 const openAccount = (rt: Runtime, id: string) => rt.execute<AccountState>('account', id, { type: 'Open', data: { owner: id } });
 const deposit = (rt: Runtime, id: string, amount: number) => rt.execute<AccountState>('account', id, { type: 'Deposit', data: { amount } });
@@ -67,7 +67,7 @@ describe('warm loads from the state cache', () => {
     for (const s of seen) expect(await s.loaded).toBeGreaterThanOrEqual(s.event);
   });
 
-  it('asks the worker for a stream no reply has brought yet, then answers the next load itself', async () => {
+  it.runIf(ON_DISK)('asks the worker for a stream no reply has brought yet, then answers the next load itself', async () => {
     const dataDir = await runtimes.dataDir();
     const first = await runtimes.start({ dataDir });
     await openAccount(first, 'b');
@@ -165,7 +165,7 @@ describe('warm loads from the state cache', () => {
       return { rt, nextRestart };
     }
 
-    it('a load right after WorkerCrashed sees every command the log holds, even one whose reply was lost', async () => {
+    it.runIf(ON_DISK)('a load right after WorkerCrashed sees every command the log holds, even one whose reply was lost', async () => {
       // A batch is committing (waiting for its flush) when the next batch kills the thread: its
       // commands are often in the log although their callers got WorkerCrashed. A cached state from
       // before them would be a lie. Several rounds, because which way each round goes is up to timing.
@@ -187,7 +187,7 @@ describe('warm loads from the state cache', () => {
       }
     });
 
-    it("forgets the restarted worker's states and keeps the other worker's", async () => {
+    it.runIf(ON_DISK)("forgets the restarted worker's states and keeps the other worker's", async () => {
       const { rt, nextRestart } = await start({ workers: 2 });
       const near = idOn(rt, { worker: 0 }, 'near');
       const far = idOn(rt, { worker: 1 }, 'far');
@@ -208,7 +208,7 @@ describe('warm loads from the state cache', () => {
     });
   });
 
-  it('forgets the states of a partition that stops on a corrupt record; the worker answers its loads again', async () => {
+  it.runIf(ON_DISK)('forgets the states of a partition that stops on a corrupt record; the worker answers its loads again', async () => {
     const dataDir = await runtimes.dataDir();
     const first = await runtimes.start({ dataDir, workers: 1 });
     await openAccount(first, 'damaged');
@@ -250,7 +250,7 @@ describe('warm loads from the state cache', () => {
       expect((await rt.load<AccountState>('account', 'frozen')).state.balance).toBe(40);
     });
 
-    it('are frozen all the way down (nested objects and arrays), whether they came from a reply or from the worker', async () => {
+    it.runIf(ON_DISK)('are frozen all the way down (nested objects and arrays), whether they came from a reply or from the worker', async () => {
       const dataDir = await runtimes.dataDir();
       const first = await runtimes.start({ dataDir });
       const video = (type: string, data: object) => first.execute<VideoState>('video', 'clip', { type, data });

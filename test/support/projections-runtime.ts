@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { builtinViews, createEventide, projectionEngine, type DomainModule, type Eventide, type EventideOptions, type Runtime, type WorkerPluginSpec } from '../../src/index.js';
 import type { Views } from '../../src/projections/index.js';
 import { makeTempDir, removeDir } from './temp-dirs.js';
-import { TEST_DEFAULTS } from './runtimes.js';
+import { TEST_DEFAULTS, TEST_LOG } from './runtimes.js';
 
 export interface SharedRuntime {
   readonly runtime: Runtime;
@@ -26,7 +26,7 @@ export function useSharedRuntime(label: string, options: Partial<EventideOptions
   let shared: Eventide | undefined;
   beforeAll(async () => {
     dir = await makeTempDir(label);
-    shared = await createEventide({ ...TEST_DEFAULTS, ...options, dataDir: dir });
+    shared = await createEventide({ ...TEST_DEFAULTS, ...options, dataDir: dir, ...TEST_LOG });
   });
   afterAll(async () => {
     await shared?.close();

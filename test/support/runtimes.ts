@@ -12,8 +12,17 @@ export type TestRuntimeOptions = Omit<Partial<RuntimeOptions>, 'partitions'> & {
 
 function withDefaults(options: TestRuntimeOptions, dataDir: string): RuntimeOptions {
   const { partitions, ...rest } = { ...TEST_DEFAULTS, ...options };
-  return { ...rest, dataDir, ...(partitions !== undefined ? { partitions } : {}) };
+  return { ...rest, dataDir, ...(partitions !== undefined ? { partitions } : {}), ...TEST_LOG };
 }
+
+/**
+ * The log the core suites run on: LMDB by default; `EVENTIDE_TEST_LOG=memory` runs them again on the
+ * in-memory adapter (the `memory` project in vitest.config.ts), so the runtime is proven on both.
+ */
+export const TEST_LOG: Pick<RuntimeOptions, 'log'> = process.env.EVENTIDE_TEST_LOG === 'memory' ? { log: 'memory' } : {};
+
+/** False on the memory log: for tests of what only a disk has (restarts on a data dir, raw LMDB reads, the lock). */
+export const ON_DISK = TEST_LOG.log !== 'memory';
 
 export const TEST_DEFAULTS = { partitions: 4, workers: 2 } as const satisfies Partial<RuntimeOptions>;
 

@@ -16,6 +16,7 @@ import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 import type { CommandRecord, Evolve, FoldResult } from '../port.js';
+import { take } from '../take.js';
 
 export class StreamStore {
   readonly #env: LmdbEnvironment;
@@ -124,13 +125,7 @@ export class StreamStore {
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    const out: EventEnvelope[] = [];
-    if (limit <= 0) return out;
-    for (const e of this.iterateStream(aggregateType, id, from)) {
-      out.push(e);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return take(this.iterateStream(aggregateType, id, from), limit);
   }
 
   /** One event by position; undefined when absent. */

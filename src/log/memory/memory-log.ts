@@ -28,6 +28,7 @@ import { MemoryStore, type StoreOp, type StoredEvent, type StreamData, type Writ
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
 import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
 import { WriteQueue } from './write-queue.js';
+import { take } from '../take.js';
 
 export interface MemoryLogOptions {
   /** Partition count (default 16, like a new LMDB data dir). */
@@ -82,13 +83,7 @@ export class MemoryLog implements EventLog {
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
-    const out: EventEnvelope[] = [];
-    if (limit <= 0) return out;
-    for (const e of this.iterateStream(aggregateType, id, from)) {
-      out.push(e);
-      if (out.length >= limit) break;
-    }
-    return out;
+    return take(this.iterateStream(aggregateType, id, from), limit);
   }
 
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
