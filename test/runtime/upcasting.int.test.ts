@@ -6,10 +6,13 @@
  * a worker), the time machine at a version and at a time, history, diff, command retries, subscribers,
  * a view that reads `currency` (catch-up, live, rebuild) and reconcile; old snapshots are ignored and
  * rebuilt; new events are stored at version 2 while pages keep what is stored. A build whose decider
- * knows no version 2 refuses those events instead of misreading them.
+ * knows no version 2 refuses those events instead of misreading them. Those need a data dir written by
+ * an older build (LMDB only); the last part, events decided at version 2 (stored, read, paged, folded),
+ * runs on whichever log the project runs the core suites on (LMDB, and memory in the `memory` project,
+ * where the actor hosts share the runtime's log and must not wrap it a second time).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinViews, createRuntime, storedReads, type EventEnvelope, type Runtime } from '../../src/index.js';
+import { EVENT_PAGE, builtinViews, createRuntime, isVersioned, storedReads, type EventEnvelope, type Runtime } from '../../src/index.js';
 import { verifyDataDir } from '../../src/log/index.js';
 import { Views } from '../../src/projections/index.js';
 import { partitionOf } from '../../src/partition/index.js';
@@ -19,6 +22,8 @@ import { depositsByCurrencyView, type DepositsRow } from '../support/deposits-by
 import { rejectionOf } from '../support/errors.js';
 import { listAll, rowsById, waitCaughtUp } from '../support/projections-views.js';
 import { withViews } from '../support/projections-runtime.js';
+import { logProbePlugin, type LogProbe } from '../support/log-probe-plugin.js';
+import { ON_DISK, useRuntimes } from '../support/runtimes.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 
 const P = 4;
@@ -53,6 +58,7 @@ async function writeOldDataDir(): Promise<void> {
 }
 
 beforeAll(async () => {
+  if (!ON_DISK) return;
   dataDir = await makeTempDir('upcasting');
   await writeOldDataDir();
   runtime = await createRuntime({ dataDir, workers: 2, snapshotEvery: SNAPSHOT_EVERY, domains: [accountCurrencyDomain], ...withViews([...builtinViews, depositsByCurrencyView]) });
@@ -65,7 +71,7 @@ afterAll(async () => {
   if (dataDir) await removeDir(dataDir);
 });
 
-describe('a version-1 data dir read through a version-2 account decider', () => {
+describe.runIf(ON_DISK)('a version-1 data dir read through a version-2 account decider', () => {
   it('the old build stored its deposits as version 1 (no schema version in the record)', () => {
     const stored = storedReads(runtime.log).readStream('account', 'acc-1');
     expect(stored.map((e) => e.schemaVersion)).toEqual([undefined, undefined, undefined, undefined]);
@@ -172,7 +178,7 @@ describe('a version-1 data dir read through a version-2 account decider', () => 
   });
 });
 
-describe('after the version-2 build', () => {
+describe.runIf(ON_DISK)('after the version-2 build', () => {
   it('pages keep the events as stored, not as decoded (verify compares them)', async () => {
     await views.close();
     await runtime.close();
@@ -188,5 +194,43 @@ describe('after the version-2 build', () => {
     expect(await rejectionOf(runtime.history('account', 'acc-1'))).toMatchObject({ code: 'DeciderFailed' });
     // Streams with no version-2 event still read.
     expect(await runtime.load('account', 'acc-long')).toMatchObject({ version: 70, state: { balance: sum(69) } });
+  });
+});
+
+describe('events decided at version 2, on the runtime\'s log', () => {
+  const runtimes = useRuntimes('upcasting-log');
+
+  it('are stored, answered, announced, paged and folded with their version; the log is wrapped once', async () => {
+    const runtime = await runtimes.start({ domains: [accountCurrencyDomain], partitions: 2, workers: 1, durability: 'commit', workerPlugins: [{ module: logProbePlugin.href }] });
+    const raw = storedReads(runtime.log);
+    // One decorator on each side (on the memory log the actor host gets this very object): storedReads reaches the adapter.
+    expect(isVersioned(runtime.log)).toBe(true);
+    expect(isVersioned(raw)).toBe(false);
+    expect(await runtime.plugin('log-probe').request<LogProbe>(0, {})).toEqual({ versioned: true, storedIsVersioned: false });
+    const announced: EventEnvelope[] = [];
+    const unsubscribe = runtime.subscribe((events) => announced.push(...events));
+    const opened = await runtime.execute('account', 'v-1', { type: 'OpenWithDeposit', data: { owner: 'Ada', amount: 5 } });
+    expect(opened.events.map((e) => [e.type, e.schemaVersion])).toEqual([['AccountOpened', undefined], ['Deposited', 2]]);
+    // Past a page (EVENT_PAGE events), and a few more drains so the page gets written.
+    const n = EVENT_PAGE + 8;
+    for (let seq = 3; seq <= n; seq++) await runtime.execute('account', 'v-1', { type: 'Deposit', data: { amount: 1, currency: seq % 2 === 0 ? 'USD' : 'EUR' } });
+    unsubscribe();
+    const expected = [undefined, ...Array.from({ length: n - 1 }, () => 2)];
+    expect(announced.map((e) => e.schemaVersion)).toEqual(expected);
+    expect((await runtime.history('account', 'v-1', { limit: n })).map((e) => e.schemaVersion)).toEqual(expected);
+    raw.refreshReads();
+    expect(raw.readStream('account', 'v-1').map((e) => e.schemaVersion)).toEqual(expected);
+    // The page holds the events as stored: a fold from it hands evolve the same versions.
+    const foldVersions = () => {
+      raw.refreshReads();
+      const seen: (number | undefined)[] = [];
+      const r = raw.foldStream('account', 'v-1', 1, n, 0, (count: number, _e, schemaVersion) => (seen.push(schemaVersion), count + 1));
+      return { paged: r.paged, seen };
+    };
+    await expect.poll(() => foldVersions().paged).toBe(EVENT_PAGE);
+    expect(foldVersions().seen).toEqual(expected);
+    const balances = { EUR: 5 + (n - 2) / 2, USD: (n - 2) / 2 };
+    expect((await runtime.load<CurrencyAccountState>('account', 'v-1', { version: n })).state.balances).toEqual(balances);
+    expect((await runtime.load<CurrencyAccountState>('account', 'v-1')).state.balances).toEqual(balances);
   });
 });
