@@ -29,7 +29,7 @@ import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
 import { backupLog, LmdbLog, hasLog, lockDataDir, noLogError, restoreBackup, salvageLog, verifyDataDir, type SalvageReport, type VerifyReport } from '../src/log/index.js';
 import { partitionOf } from '../src/partition/index.js';
 import { builtinViews, loadProjections, rebuildOffline } from '../src/projections/index.js';
-import { toModuleUrl } from '../src/runtime/index.js';
+import { builtinDomains, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
 
 const EXIT = { ok: 0, damaged: 1, usage: 2, locked: 3, other: 4 } as const;
 
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
 /** Views are derived: rebuilt from the salvaged log with the built-in projections (like `views rebuild`). */
 async function rebuildViews(dataDir: string): Promise<Array<{ view: string; rows: number }>> {
   const lock = lockDataDir(dataDir, 'eventide salvage (views)');
-  const log = LmdbLog.open(dataDir);
+  const log = versionedLog(LmdbLog.open(dataDir), (await loadDeciders(builtinDomains.map(toModuleUrl))).values());
   try {
     const out: Array<{ view: string; rows: number }> = [];
     for (const projection of await loadProjections(builtinViews.map(toModuleUrl))) {

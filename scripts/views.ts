@@ -17,8 +17,9 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ErrorCodes, RuntimeError } from '../src/kernel/index.js';
-import { LmdbLog, hasLog, lockDataDir, noLogError } from '../src/log/index.js';
-import { builtinDomains, loadDeciders, toModuleUrl } from '../src/runtime/index.js';
+import { LmdbLog, hasLog, lockDataDir, noLogError, type EventLog } from '../src/log/index.js';
+import { builtinDomains, loadDeciders, toModuleUrl, versionedLog } from '../src/runtime/index.js';
+import type { AnyDecider } from '../src/domain/index.js';
 import { builtinViews, loadProjections, rebuildOffline, reconcileOffline } from '../src/projections/index.js';
 
 const USAGE = 'usage: views.ts rebuild <view> | reconcile <view> [--repair] | inspect <aggregateType> <id>   [--data-dir DIR]';
@@ -39,10 +40,12 @@ async function main(): Promise<number> {
     console.error(noLogError(dataDir).message);
     return 2;
   }
+  const deciders = await loadDeciders(builtinDomains.map(toModuleUrl));
   const lock = lockDataDir(dataDir, `scripts/views.ts ${command}`);
-  const log = LmdbLog.open(dataDir);
+  // Events at the deciders' current schema versions, as the server's views and time machine read them.
+  const log = versionedLog(LmdbLog.open(dataDir), deciders.values());
   try {
-    if (command === 'inspect') return await inspect(log, a, b!, values.json ?? false);
+    if (command === 'inspect') return inspect(log, deciders.get(a), a, b!, values.json ?? false);
     const projection = (await loadProjections(builtinViews.map(toModuleUrl))).find((p) => p.name === a);
     if (!projection) {
       console.error(`no view named ${JSON.stringify(a)}`);
@@ -78,8 +81,7 @@ async function main(): Promise<number> {
 }
 
 /** Prints a stream's history and its state after each event. */
-async function inspect(log: LmdbLog, aggregateType: string, id: string, json: boolean): Promise<number> {
-  const decider = (await loadDeciders(builtinDomains.map(toModuleUrl))).get(aggregateType);
+function inspect(log: EventLog, decider: AnyDecider | undefined, aggregateType: string, id: string, json: boolean): number {
   if (!decider) {
     console.error(`no aggregate type ${JSON.stringify(aggregateType)}`);
     return 2;

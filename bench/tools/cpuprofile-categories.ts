@@ -29,6 +29,7 @@ const RULES: Rule[] = [
   ['record encode (msgpackr + crc32)', (fn) => fn === 'encodeRecord'],
   ['record decode (crc32 + msgpackr)', (fn) => fn === 'decodeRecord'],
   ['projection (balances view, live)', (_f, file) => file === 'worker-projector.ts' || file === 'view-store.ts' || file === 'balances.ts'],
+  ['upcast (versioned events: decode, stamp)', (_f, file) => file === 'upcast.ts' || file === 'versioned-log.ts'],
   ['hydrate (cold actors)', (fn) => fn === 'hydrate'],
   ['lmdb put (key encoding, write instructions)', (fn, file) => file === 'write.js' || (file === 'index.js' && fn === 'writeKey')],
   ['lmdb read', (_f, file) => file === 'read.js'],

@@ -27,12 +27,34 @@ export interface DecideContext {
   version: number;
 }
 
+/**
+ * One event type's schema: the version `decide` produces it at, and how to read every older one.
+ * Events are never rewritten (the log is append-only), so the data of version 1 stays in the log
+ * forever; upcasters turn it into the current shape whenever it is read.
+ *
+ * ```ts
+ * events: { Deposited: { version: 2, upcast: { 1: (d: { amount: number }) => ({ amount: d.amount, currency: 'EUR' }) } } }
+ * ```
+ */
+export interface EventVersion {
+  /** The current version (an integer >= 1): events of this type are stored with it. Only ever goes up. */
+  readonly version: number;
+  /**
+   * `upcast[v]` turns data of version `v` into data of version `v + 1`; one for every `v` in
+   * `1 .. version - 1`, applied in a chain (v1 -> v2 -> v3). Pure, like `evolve`: the same input always
+   * gives the same output, no clock, no I/O, no mutation of its argument (return new data). Keep them
+   * forever: the old events they read are never rewritten.
+   */
+  readonly upcast?: Readonly<Record<number, (data: never) => unknown>>;
+}
+
 export interface Decider<S = unknown, C extends Command = Command, E extends DomainEvent = DomainEvent> {
   /** Aggregate type name, as it appears in routes and envelopes (e.g. `account`). */
   readonly type: string;
   /**
-   * Bumped whenever `evolve` or the state's shape changes. Persisted snapshots carry it; a snapshot
-   * with another version is ignored and rebuilt from the events.
+   * Bumped whenever `evolve` or the state's shape changes (a new event version that `evolve` folds
+   * differently is such a change). Persisted snapshots carry it; a snapshot with another version is
+   * ignored and rebuilt from the events.
    */
   readonly snapshotVersion: number;
   /** One JSON schema per command type, for the `data` of that command. */
@@ -43,6 +65,13 @@ export interface Decider<S = unknown, C extends Command = Command, E extends Dom
    * and is the safe choice for a decider whose commands carry server-made facts (paths, attempts).
    */
   readonly publicCommands: readonly C['type'][];
+  /**
+   * How the `data` of each event type evolved (see `EventVersion`). Leave a type out while it still has
+   * its first shape; leave the whole field out while every type does. `E` (what `decide` returns and
+   * `evolve` gets) always describes the current version: older stored data is upcast before `evolve`,
+   * a view or any reader sees it.
+   */
+  readonly events?: Readonly<Partial<Record<E['type'], EventVersion>>>;
   initialState(): S;
   decide(command: C, state: S, context: DecideContext): E[];
   evolve(state: S, event: E): S;

@@ -20,4 +20,11 @@ export interface EventEnvelope<D = unknown> {
   partition: number;
   offset: number;
   meta: EventMeta;
+  /**
+   * The schema version of `data` (absent: 1, the first shape). Only events of a type whose decider
+   * declares a later version carry it (`Decider.events`). What the runtime hands out (loads, history,
+   * subscribers, the feed, views) is always at the decider's current version: older data was upcast on
+   * the way (runtime/upcast.ts). Log adapters store and return it as given.
+   */
+  schemaVersion?: number;
 }

@@ -27,6 +27,13 @@
  * Reads see every commit of this process once `refreshReads()` was called after it (an adapter may keep
  * a read snapshot per thread). Every read verifies what it returns: damage is `CorruptRecord` (a record
  * at an address) or `CorruptLog` (the store reported it), never a plain error and never a silent skip.
+ *
+ * ## Schema versions
+ * An event may carry `schemaVersion` (an integer > 1; absent means 1): an adapter stores it with the
+ * event, returns it on every read of that event (envelopes, pages) and hands it to `foldStream`'s
+ * `evolve` as the third argument. It never interprets it: decoding old versions happens above the port
+ * (runtime/upcast.ts), so every adapter gets it for free. An event without one must be stored exactly
+ * as before versions existed (old data dirs read as version 1).
  */
 import type { EventEnvelope, EventMeta, RuntimeError } from '../kernel/index.js';
 
@@ -58,8 +65,11 @@ export interface CommandRecord {
   digest?: string;
 }
 
-/** Only `{ type, data }` reaches a fold: all a decider's evolve may use, no envelope per event. */
-export type Evolve<S> = (state: S, event: { type: string; data: unknown }) => S;
+/**
+ * Only `{ type, data }` reaches a fold: all a decider's evolve may use, no envelope per event. The third
+ * argument is the event's stored `schemaVersion` (undefined: 1), for the decoding above the port.
+ */
+export type Evolve<S> = (state: S, event: { type: string; data: unknown }, schemaVersion?: number) => S;
 
 /** The read side of a log. */
 export interface LogReader {
@@ -101,7 +111,8 @@ export interface AppendRequest {
   partition: number;
   /** The stream's version before these events: they get seqs `expectedVersion + 1, ...`. */
   expectedVersion: number;
-  events: readonly { type: string; data: unknown }[];
+  /** `schemaVersion`: stored with the event when given (see "Schema versions" above). */
+  events: readonly { type: string; data: unknown; schemaVersion?: number }[];
   ts: number;
   meta: EventMeta;
   /** Recorded with the events, so a retry finds them (`findCommand`). */

@@ -24,6 +24,7 @@ import { CommandRunner } from './command-runner.js';
 import { loadDeciders } from './domain-registry.js';
 import { DrainPipeline } from './drain-pipeline.js';
 import { hydrate } from './hydrate.js';
+import { versionedLog } from './versioned-log.js';
 import { LiveActors, type Actor } from './live-actors.js';
 import { Mailbox, actorKey } from './mailbox.js';
 import { PageWriter } from './page-writer.js';
@@ -83,7 +84,9 @@ export class ActorHost {
    */
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void, shared?: EventLog): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
-    const log = shared ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability });
+    // Every read of this host (hydration, retries, the views' catch-up) sees events at the deciders' current
+    // versions. A shared log the runtime already wrapped is used as it is (versionedLog is idempotent).
+    const log = versionedLog(shared ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability }), deciders.values());
     const host = new ActorHost(config, log, deciders, send);
     host.#ownsLog = shared === undefined;
     await host.#plugins.load(config.plugins, {

@@ -24,6 +24,7 @@ import type { AnyDecider } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
 import { loadDeciders } from './domain-registry.js';
+import { versionedLog } from './versioned-log.js';
 import { HealthBook } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
@@ -264,6 +265,8 @@ async function openOwned(o: ResolvedOptions): Promise<{ log: EventLog; lock: Dir
   }
   try {
     const deciders = await loadDeciders(o.domainModules);
+    // Every read of the main thread (time machine, history, diff, `runtime.log`: the feed, views) sees events at the deciders' current versions.
+    log = versionedLog(log, deciders.values());
     return { log, lock, ownerEpoch, deciders, validation: new CommandValidation(deciders, o.clock) };
   } catch (err) {
     await log.close();

@@ -1,7 +1,8 @@
 /**
  * Hydration: the state of a stream from the log, shared by the actor host (cold actors) and the router
  * (time machine). DESIGN invariant 4: snapshot + tail must equal the full fold; the property tests in
- * test/runtime and test/projections check it.
+ * test/runtime and test/projections check it. Events reach `evolve` at the decider's current schema
+ * versions because the runtime's logs are versioned (versioned-log.ts): nothing to decode here.
  */
 import type { AnyDecider } from '../domain/index.js';
 import { corruptRecord, type LogReader } from '../log/index.js';

@@ -7,6 +7,8 @@ export type { RuntimeOptions } from './options.js';
 export { builtinDomains, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate, type Hydrated } from './hydrate.js';
+export { EventDecoder } from './upcast.js';
+export { versionedLog, isVersioned, storedReads } from './versioned-log.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
 export type { ActorStats, PartitionResumeResult } from './protocol.js';
 export type { ResumeResult, StorageStatus } from './storage-recovery.js';

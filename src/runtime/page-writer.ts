@@ -11,6 +11,7 @@
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import { EVENT_PAGE, type BatchWriter, type LogReader, type Staged } from '../log/index.js';
+import { storedReads } from './versioned-log.js';
 
 interface PendingPage {
   aggregateType: string;
@@ -44,6 +45,8 @@ export class PageWriter {
     const pending = this.#pending;
     if (pending.length === 0 || pending[0]!.drain > durableDrain) return [];
     log.refreshReads(); // see the commits of those drains
+    // A page holds the events as stored (their schema versions too), never as this build decodes them.
+    const stored = storedReads(log);
     const out: Staged[] = [];
     let i = 0;
     for (; i < pending.length && out.length < max; i++) {
@@ -52,7 +55,7 @@ export class PageWriter {
       // Derived data: a page that cannot be read back whole (a damaged event, which stops its
       // partition where it matters) is skipped, never allowed to fail the drain that carries it.
       try {
-        const events = log.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
+        const events = stored.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
         if (events.length === EVENT_PAGE) out.push(writer.stagePage(events));
       } catch {
         // skipped: hydration reads those events one by one (and meets the damage itself)

@@ -20,7 +20,7 @@ export interface WorkerPluginContext {
   readonly workerIndex: number;
   readonly ownedPartitions: readonly number[];
   readonly totalPartitions: number;
-  /** The log's read side and view store, opened in this worker. */
+  /** The log's read side and view store, opened in this worker; events at the deciders' current schema versions. */
   readonly log: RuntimeLog;
   /** Head (next offset) of an owned partition, as this worker's single writer knows it. */
   head(partition: number): number;

@@ -35,6 +35,25 @@ describe('the reply codec', () => {
     expect(decoded.events[0]!.meta).not.toBe(decoded.events[1]!.meta);
   });
 
+  it('carries schema versions only when an event has one: a trailing element of One and Many', () => {
+    const r = req();
+    const plain = committed(r, ['Deposited', 'Deposited'], 2, 0);
+    expect(freshReply(r.rid, plain, plain.events[0]!)).toHaveLength(9);
+    const one = committed(r, ['Deposited'], 1, 0);
+    one.events[0]!.schemaVersion = 2;
+    const oneWire = freshReply(r.rid, one, one.events[0]!);
+    expect(oneWire).toHaveLength(10);
+    expect(decodeResult(oneWire as ResultReply, r)).toEqual(one);
+    const many = committed(r, ['AccountOpened', 'Deposited', 'Deposited'], 3, 0);
+    many.events[1]!.schemaVersion = 2;
+    many.events[2]!.schemaVersion = 3;
+    const manyWire = freshReply(r.rid, many, many.events[0]!);
+    expect(manyWire[9]).toEqual([1, 2, 3]);
+    const decoded = decodeResult(manyWire as ResultReply, r);
+    expect(decoded).toEqual(many);
+    expect(decoded.events[0]).not.toHaveProperty('schemaVersion');
+  });
+
   it('sends a duplicate whole (Full) and an error as Error', () => {
     const r = req({ commandId: 'c-2' });
     const duplicate = { ...committed(r, ['Deposited'], 2, 0), duplicate: true };

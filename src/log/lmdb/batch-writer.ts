@@ -41,6 +41,7 @@ export class LmdbBatchWriter implements BatchWriter {
     for (let i = 0; i < n; i++) {
       const e = r.events[i]!;
       events[i] = { aggregateType: r.aggregateType, stream: r.stream, type: e.type, seq: r.expectedVersion + i + 1, data: e.data, ts: r.ts, partition: r.partition, offset: offset + i, meta: r.meta };
+      if (e.schemaVersion !== undefined && e.schemaVersion > 1) events[i]!.schemaVersion = e.schemaVersion;
     }
     // Encoding may throw (data msgpack cannot hold): then no offset is consumed.
     const staged = this.#log.stageAppend(events, r.commandId, r.digest, this.#chain);

@@ -10,7 +10,7 @@
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { encodeRecord } from '../record-codec.js';
-import { hasMeta, type StoredEvent, type StreamRef } from './stored-event.js';
+import { toStored, type StreamRef } from './stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { StagedWrite } from './write-chain.js';
 import { EVENT_PAGE } from '../event-page.js';
@@ -33,7 +33,7 @@ export class PageStore {
     if (!first || events.length !== EVENT_PAGE || (first.seq - 1) % EVENT_PAGE !== 0 || !contiguous) {
       throw new RuntimeError(ErrorCodes.Internal, `a page is ${EVENT_PAGE} consecutive events of one stream from seq k*${EVENT_PAGE}+1`);
     }
-    const page = events.map((e): StoredEvent => [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null]);
+    const page = events.map(toStored);
     const key: StreamRef = [first.aggregateType, first.stream, first.seq];
     return { puts: [[this.#pages, key, encodeRecord(page, 'pages', key)]] };
   }

@@ -11,7 +11,7 @@
 import type { EventEnvelope } from '../../kernel/index.js';
 import { corruptRecord, decodeRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
-import { hasMeta, toEnvelope, type StoredEvent, type StreamRef } from './stored-event.js';
+import { toEnvelope, toStored, type StoredEvent, type StreamRef } from './stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
@@ -74,8 +74,8 @@ export class StreamStore {
   /**
    * Folds the events of one stream with `from <= seq <= to` into `state`: hydration's hot loop. Whole
    * pages inside the range are folded from `pages`, the rest event by event; `evolve` gets only
-   * `{ type, data }` (all a decider's evolve may use), no envelope per event. Iterates without pinning
-   * a read snapshot.
+   * `{ type, data }` (all a decider's evolve may use), no envelope per event, and the stored schema
+   * version as its third argument (undefined: 1). Iterates without pinning a read snapshot.
    */
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     try {
@@ -96,7 +96,7 @@ export class StreamStore {
       if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
       const page = decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef);
       if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
-      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] });
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = first + EVENT_PAGE - 1;
       out.ts = page[EVENT_PAGE - 1]![2];
       out.folded += EVENT_PAGE;
@@ -115,7 +115,7 @@ export class StreamStore {
       const seq = (key as StreamRef)[2];
       if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
       const r = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
-      out.state = evolve(out.state, { type: r[0], data: r[1] });
+      out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = seq;
       out.ts = r[2];
       out.folded++;
@@ -198,7 +198,7 @@ export class StreamStore {
   stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
     const puts: StagedPut[] = [];
     for (const e of events) {
-      const rec: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
+      const rec = toStored(e);
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see fence.ts).
       if (this.#fence.taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#fence.positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);

@@ -91,7 +91,7 @@ export class MemoryLog implements EventLog {
     return record ? this.#envelope(aggregateType, id, seq, record) : undefined;
   }
 
-  /** As LMDB folds: whole pages inside `from..to` from the pages, every other event one by one. */
+  /** As LMDB folds: whole pages inside `from..to` from the pages, every other event one by one; `evolve` gets the stored schema version third. */
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     const stream = this.#store.stream(aggregateType, id);
@@ -102,7 +102,7 @@ export class MemoryLog implements EventLog {
       if (first + EVENT_PAGE - 1 > to) break;
       if (first > next && foldEvents(stream, aggregateType, id, next, first - 1, out, evolve) !== first) return out;
       const page = decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', [aggregateType, id, first]);
-      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] });
+      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = first + EVENT_PAGE - 1;
       out.ts = page[EVENT_PAGE - 1]![2];
       out.folded += EVENT_PAGE;
@@ -171,7 +171,9 @@ export class MemoryLog implements EventLog {
 
   #envelope(aggregateType: string, stream: string, seq: number, record: Buffer): EventEnvelope {
     const r = decodeRecord<StoredEvent>(record, 'events', [aggregateType, stream, seq]);
-    return { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+    const e: EventEnvelope = { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+    if (r[6] !== undefined) e.schemaVersion = r[6];
+    return e;
   }
 
   // ---------------------------------------------------------------- owner, writers, commits
@@ -268,7 +270,7 @@ function foldEvents<S>(stream: StreamData, aggregateType: string, id: string, fr
   let next = from;
   for (; next <= to && next <= stream.events.length; next++) {
     const r = decodeRecord<StoredEvent>(stream.events[next - 1]!, 'events', [aggregateType, id, next]);
-    out.state = evolve(out.state, { type: r[0], data: r[1] });
+    out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
     out.version = next;
     out.ts = r[2];
     out.folded++;

@@ -13,8 +13,11 @@
 import { ErrorCodes, RuntimeError, type EventMeta } from '../../kernel/index.js';
 import { corruptRecord } from '../record-codec.js';
 
-/** An event as LMDB stores it (lmdb/stored-event.ts), field for field: the encodings stay interchangeable. */
-export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
+/**
+ * An event as LMDB stores it (lmdb/stored-event.ts), field for field: the encodings stay interchangeable.
+ * `schemaVersion` only when > 1 (port.ts, "Schema versions"), exactly as LMDB writes it.
+ */
+export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null, schemaVersion?: number];
 export type StreamRef = [aggregateType: string, id: string, seq: number];
 
 /** One write of a staged batch, already encoded (the writer encodes at staging: memory-writer.ts). */

@@ -79,9 +79,12 @@ export class MemoryBatchWriter implements BatchWriter {
       const e = r.events[i]!;
       const ref: StreamRef = [r.aggregateType, r.stream, r.expectedVersion + i + 1];
       const rec: StoredEvent = [e.type, e.data, r.ts, r.partition, offset + i, meta];
+      const event: EventEnvelope = { aggregateType: r.aggregateType, stream: r.stream, type: e.type, seq: ref[2], data: e.data, ts: r.ts, partition: r.partition, offset: offset + i, meta: r.meta };
+      // The schema version only when > 1, as LMDB stores it (port.ts, "Schema versions").
+      if (e.schemaVersion !== undefined && e.schemaVersion > 1) rec[6] = event.schemaVersion = e.schemaVersion;
       // Encoding may throw (data msgpack cannot hold): then nothing is consumed.
       ops.push({ kind: 'event', ref, partition: r.partition, offset: offset + i, record: encodeRecord(rec, 'events', ref) });
-      events.push({ aggregateType: r.aggregateType, stream: r.stream, type: e.type, seq: ref[2], data: e.data, ts: r.ts, partition: r.partition, offset: offset + i, meta: r.meta });
+      events.push(event);
     }
     const first = events[0];
     const last = events[events.length - 1];
@@ -110,7 +113,7 @@ export class MemoryBatchWriter implements BatchWriter {
     if (!first || events.length !== EVENT_PAGE || (first.seq - 1) % EVENT_PAGE !== 0 || !contiguous) {
       throw new RuntimeError(ErrorCodes.Internal, `a page is ${EVENT_PAGE} consecutive events of one stream from seq k*${EVENT_PAGE}+1`);
     }
-    const page = events.map((e): StoredEvent => [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null]);
+    const page = events.map(toStored);
     const ref: StreamRef = [first.aggregateType, first.stream, first.seq];
     return new MemoryStaged(this.#log.store, [{ kind: 'page', ref, record: encodeRecord(page, 'pages', ref) }]);
   }
@@ -133,6 +136,13 @@ export class MemoryBatchWriter implements BatchWriter {
     const refused = this.#log.store.refusal(this.#chain, this.#chain.version);
     return refused?.code === ErrorCodes.Fenced ? refused : corruptRecord(db, key, why, partition);
   }
+}
+
+/** An event as stored (memory-store.ts): its schema version only when > 1, as LMDB stores it. */
+function toStored(e: EventEnvelope): StoredEvent {
+  const r: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
+  if (e.schemaVersion !== undefined && e.schemaVersion > 1) r[6] = e.schemaVersion;
+  return r;
 }
 
 function hasMeta(m: EventMeta | undefined): m is EventMeta {

@@ -169,6 +169,32 @@ export function appendsContract({ openLog, it }: Contract): void {
       expect(log.versionAt('account', 'a', Number.MAX_SAFE_INTEGER)).toBe(5);
     });
 
+    it('stores an event\'s schema version past 1 and returns it on every read; at version 1 or without one, none', async () => {
+      const { log } = await openLog();
+      const { writer } = ownerWriter(log);
+      const staged = writer.stageAppend(deposits('a', 0, 1, 3, {
+        events: [
+          { type: 'Deposited', data: { amount: 10, currency: 'EUR' }, schemaVersion: 2 },
+          { type: 'Deposited', data: { amount: 20 }, schemaVersion: 1 },
+          { type: 'Deposited', data: { amount: 30 } },
+        ],
+      }));
+      // What the stage answers is what reads return: the version only where it is past 1.
+      expect(eventsOf(staged).map((e) => e.schemaVersion)).toEqual([2, undefined, undefined]);
+      expect(eventsOf(staged)[1]).not.toHaveProperty('schemaVersion');
+      await commitAndRefresh(log, writer, [staged]);
+      const versions = (events: Iterable<EventEnvelope>) => [...events].map((e) => [e.seq, e.schemaVersion]);
+      const expected = [[1, 2], [2, undefined], [3, undefined]];
+      expect(versions(log.readStream('account', 'a'))).toEqual(expected);
+      expect(versions(log.iterateStream('account', 'a'))).toEqual(expected);
+      expect(versions(log.readPartition(1))).toEqual(expected);
+      expect(versions(log.iteratePartition(1))).toEqual(expected);
+      expect(log.readEvent('account', 'a', 1)).toEqual(eventsOf(staged)[0]);
+      expect(log.readEvent('account', 'a', 1)).toMatchObject({ data: { amount: 10, currency: 'EUR' }, schemaVersion: 2 });
+      for (const seq of [2, 3]) expect(log.readEvent('account', 'a', seq)).not.toHaveProperty('schemaVersion');
+      expect(log.readStream('account', 'a')).toEqual(eventsOf(staged));
+    });
+
     it('holds copies: changing appended data after staging, or an event read back, changes nothing in the log', async () => {
       const { log } = await openLog();
       const { writer } = ownerWriter(log);

@@ -98,6 +98,33 @@ export function derivedContract({ openLog, it }: Contract): void {
       expect(log.foldStream('account', 'p', 2 * EVENT_PAGE + 1, 3 * EVENT_PAGE, 0, sumAmounts)).toMatchObject({ folded: EVENT_PAGE, paged: 0 });
     });
 
+    it('hands evolve each event\'s stored schema version as its third argument (undefined: 1), from single events and from pages', async () => {
+      const { log } = await openLog();
+      const { writer } = ownerWriter(log);
+      const n = EVENT_PAGE + 4;
+      // Even seqs at version 2, odd ones at version 1 given explicitly or not at all.
+      const versionOf = (seq: number): number | undefined => (seq % 2 === 0 ? 2 : seq % 4 === 1 ? 1 : undefined);
+      await commitAndRefresh(log, writer, Array.from({ length: n }, (_, i) => {
+        const v = versionOf(i + 1);
+        return writer.stageAppend(deposits('v', i, 0, 1, { events: [{ type: 'Deposited', data: { amount: i + 1 }, ...(v !== undefined ? { schemaVersion: v } : {}) }] }));
+      }));
+      const expected = Array.from({ length: n }, (_, i) => ((i + 1) % 2 === 0 ? 2 : undefined));
+      const fold = () => {
+        const seen: (number | undefined)[] = [];
+        const r = log.foldStream('account', 'v', 1, n, 0, (s: number, e, schemaVersion) => {
+          seen.push(schemaVersion);
+          return sumAmounts(s, e);
+        });
+        return { seen, paged: r.paged };
+      };
+      expect(fold()).toEqual({ seen: expected, paged: 0 });
+      // A page keeps the versions of its events (it is written from them, read back as stored).
+      const page = log.readStream('account', 'v', 1, EVENT_PAGE);
+      expect(page.map((e) => e.schemaVersion)).toEqual(expected.slice(0, EVENT_PAGE));
+      await commitAndRefresh(log, writer, [writer.stagePage(page)]);
+      expect(fold()).toEqual({ seen: expected, paged: EVENT_PAGE });
+    });
+
     it('refuses a page that is not EVENT_PAGE consecutive events of one stream from a page boundary', async () => {
       const { log } = await openLog();
       const events = await pagedStream(log, EVENT_PAGE + 2, []);

@@ -78,7 +78,7 @@ export interface SalvageOptions {
   pages?: boolean;
 }
 
-type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null];
+type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null, schemaVersion?: number];
 interface Kept {
   e: EventEnvelope;
   /** Offset in the source. */
@@ -355,5 +355,6 @@ function lostEntry(aggregateType: string, id: string, seq: number, why: string) 
 }
 
 function toEnvelope(aggregateType: string, stream: string, seq: number, r: StoredEvent): EventEnvelope {
-  return { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
+  // The schema version goes with the data: without it a salvaged v2 event would read (and upcast) as v1.
+  return { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {}, ...(r[6] !== undefined ? { schemaVersion: r[6] } : {}) };
 }

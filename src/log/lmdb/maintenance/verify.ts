@@ -80,7 +80,7 @@ export interface VerifyOptions {
   heads?: readonly number[];
 }
 
-type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: unknown];
+type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: unknown, schemaVersion?: number];
 type Ref = [string, string, number];
 
 const isSeq = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 1;
