@@ -16,7 +16,7 @@ import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 import type { CommandRecord, Evolve, FoldResult } from '../port.js';
-import { take } from '../take.js';
+import { take, versionAt } from '../read-helpers.js';
 
 export class StreamStore {
   readonly #env: LmdbEnvironment;
@@ -144,17 +144,8 @@ export class StreamStore {
     return toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(buf, 'events', key));
   }
 
-  /** The last seq whose ts <= `at` (0 when the stream has no event yet at that time). ts is monotone in seq, so this is a binary search. */
   versionAt(aggregateType: string, id: string, at: number): number {
-    let lo = 0;
-    let hi = this.streamHead(aggregateType, id).version;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      const e = this.readEvent(aggregateType, id, mid);
-      if (e && e.ts <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return versionAt(this, aggregateType, id, at);
   }
 
   /** The seqs a command id produced, and the digest of the command it was first used with. */

@@ -28,7 +28,7 @@ import { MemoryStore, type StoreOp, type StoredEvent, type StreamData, type Writ
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
 import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
 import { WriteQueue } from './write-queue.js';
-import { take } from '../take.js';
+import { take, versionAt } from '../read-helpers.js';
 
 export interface MemoryLogOptions {
   /** Partition count (default 16, like a new LMDB data dir). */
@@ -113,17 +113,8 @@ export class MemoryLog implements EventLog {
     return out;
   }
 
-  /** The last seq whose ts <= `at`: ts never decreases within a stream, so a binary search. */
   versionAt(aggregateType: string, id: string, at: number): number {
-    let lo = 0;
-    let hi = this.streamHead(aggregateType, id).version;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      const e = this.readEvent(aggregateType, id, mid);
-      if (e && e.ts <= at) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return versionAt(this, aggregateType, id, at);
   }
 
   partitionHead(partition: number): number {
