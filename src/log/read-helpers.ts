@@ -1,5 +1,8 @@
 /** Reads every adapter answers the same way from its own primitives. */
-import type { LogReader } from './port.js';
+import { EVENT_PAGE } from './event-page.js';
+import type { Evolve, FoldResult, LogReader } from './port.js';
+import { corruptRecord } from './record-codec.js';
+import type { StoredEvent } from './stored-event.js';
 
 /** The first `limit` items of an iterable (a page of a stream or a partition). */
 export function take<T>(items: Iterable<T>, limit: number): T[] {
@@ -26,4 +29,17 @@ export function versionAt(log: Pick<LogReader, 'streamHead' | 'readEvent'>, aggr
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * Folds one decoded page (EVENT_PAGE stored events from seq `first`) into `out`: hydration's step over a
+ * whole page, the same in every adapter. `key` names the record if it is no page.
+ */
+export function foldPage<S>(out: FoldResult<S>, page: StoredEvent[], first: number, evolve: Evolve<S>, key: unknown): void {
+  if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
+  for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
+  out.version = first + EVENT_PAGE - 1;
+  out.ts = page[EVENT_PAGE - 1]![2];
+  out.folded += EVENT_PAGE;
+  out.paged += EVENT_PAGE;
 }

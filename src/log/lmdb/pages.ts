@@ -10,7 +10,7 @@
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { encodeRecord } from '../record-codec.js';
-import { toStored, type StreamRef } from './stored-event.js';
+import { toStored, type StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { StagedWrite } from './write-chain.js';
 import { EVENT_PAGE } from '../event-page.js';

@@ -12,7 +12,7 @@
 import type { Key } from 'lmdb';
 import type { EventEnvelope } from '../../kernel/index.js';
 import { corruptRecord, decodeRecord, encodeRecord } from '../record-codec.js';
-import type { StreamRef } from './stored-event.js';
+import type { StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StreamStore } from './streams.js';

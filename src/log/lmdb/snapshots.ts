@@ -5,7 +5,7 @@
  * never needed for correctness (a missing one only means a longer fold).
  */
 import { decodeRecord, encodeRecord } from '../record-codec.js';
-import type { StreamRef } from './stored-event.js';
+import type { StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { StagedWrite } from './write-chain.js';
 import type { StoredSnapshot } from '../port.js';

@@ -11,12 +11,12 @@
 import type { EventEnvelope } from '../../kernel/index.js';
 import { corruptRecord, decodeRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
-import { toEnvelope, toStored, type StoredEvent, type StreamRef } from './stored-event.js';
+import { toEnvelope, toStored, type StoredEvent, type StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 import type { CommandRecord, Evolve, FoldResult } from '../port.js';
-import { take, versionAt } from '../read-helpers.js';
+import { foldPage, take, versionAt } from '../read-helpers.js';
 
 export class StreamStore {
   readonly #env: LmdbEnvironment;
@@ -94,13 +94,7 @@ export class StreamStore {
       const first = (key as StreamRef)[2];
       if (first + EVENT_PAGE - 1 > to) break;
       if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
-      const page = decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef);
-      if (!Array.isArray(page) || page.length !== EVENT_PAGE) throw corruptRecord('pages', key, `not a page of ${EVENT_PAGE} events`);
-      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
-      out.version = first + EVENT_PAGE - 1;
-      out.ts = page[EVENT_PAGE - 1]![2];
-      out.folded += EVENT_PAGE;
-      out.paged += EVENT_PAGE;
+      foldPage(out, decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef), first, evolve, key);
       next = first + EVENT_PAGE;
     }
     this.#foldEvents(aggregateType, id, next, to, out, evolve);

@@ -24,11 +24,12 @@ import { decodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import { refusedAfter } from '../storage-failure.js';
 import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot } from '../port.js';
-import { MemoryStore, type StoreOp, type StoredEvent, type StreamData, type WriteChain } from './memory-store.js';
+import { MemoryStore, type StoreOp, type StreamData, type WriteChain } from './memory-store.js';
+import { toEnvelope, type StoredEvent } from '../stored-event.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
 import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
 import { WriteQueue } from './write-queue.js';
-import { take, versionAt } from '../read-helpers.js';
+import { foldPage, take, versionAt } from '../read-helpers.js';
 
 export interface MemoryLogOptions {
   /** Partition count (default 16, like a new LMDB data dir). */
@@ -101,12 +102,8 @@ export class MemoryLog implements EventLog {
     for (const first of firsts) {
       if (first + EVENT_PAGE - 1 > to) break;
       if (first > next && foldEvents(stream, aggregateType, id, next, first - 1, out, evolve) !== first) return out;
-      const page = decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', [aggregateType, id, first]);
-      for (const r of page) out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
-      out.version = first + EVENT_PAGE - 1;
-      out.ts = page[EVENT_PAGE - 1]![2];
-      out.folded += EVENT_PAGE;
-      out.paged += EVENT_PAGE;
+      const key = [aggregateType, id, first];
+      foldPage(out, decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', key), first, evolve, key);
       next = first + EVENT_PAGE;
     }
     foldEvents(stream, aggregateType, id, next, to, out, evolve);
@@ -161,10 +158,7 @@ export class MemoryLog implements EventLog {
   }
 
   #envelope(aggregateType: string, stream: string, seq: number, record: Buffer): EventEnvelope {
-    const r = decodeRecord<StoredEvent>(record, 'events', [aggregateType, stream, seq]);
-    const e: EventEnvelope = { aggregateType, stream, type: r[0], seq, data: r[1], ts: r[2], partition: r[3], offset: r[4], meta: r[5] ?? {} };
-    if (r[6] !== undefined) e.schemaVersion = r[6];
-    return e;
+    return toEnvelope(aggregateType, stream, seq, decodeRecord<StoredEvent>(record, 'events', [aggregateType, stream, seq]));
   }
 
   // ---------------------------------------------------------------- owner, writers, commits

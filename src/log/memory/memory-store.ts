@@ -10,15 +10,10 @@
  * Gotchas: positions are array indexes here (seq - 1 in a stream, the offset in a partition), so a
  * batch that would leave a gap is refused outright; LMDB would store it and report the gap on read.
  */
-import { ErrorCodes, RuntimeError, type EventMeta } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { corruptRecord } from '../record-codec.js';
 
-/**
- * An event as LMDB stores it (lmdb/stored-event.ts), field for field: the encodings stay interchangeable.
- * `schemaVersion` only when > 1 (port.ts, "Schema versions"), exactly as LMDB writes it.
- */
-export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null, schemaVersion?: number];
-export type StreamRef = [aggregateType: string, id: string, seq: number];
+import type { StreamRef } from '../stored-event.js';
 
 /** One write of a staged batch, already encoded (the writer encodes at staging: memory-writer.ts). */
 export type StoreOp =

@@ -5,11 +5,12 @@
  * store, exactly as LMDB does (`encodeRecord`), so data the log cannot hold fails its own command at
  * staging, before anything is consumed, and the log keeps bytes, never the caller's objects.
  */
-import { ErrorCodes, RuntimeError, type EventEnvelope, type EventMeta } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { corruptRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
-import type { MemoryStore, StoreOp, StoredEvent, StreamRef, WriteChain } from './memory-store.js';
+import type { MemoryStore, StoreOp, WriteChain } from './memory-store.js';
+import { hasMeta, toStored, type StoredEvent, type StreamRef } from '../stored-event.js';
 
 /** What a memory writer staged: encoded store operations. Only the log whose store made it may commit it. */
 export class MemoryStaged implements Staged {
@@ -136,15 +137,4 @@ export class MemoryBatchWriter implements BatchWriter {
     const refused = this.#log.store.refusal(this.#chain, this.#chain.version);
     return refused?.code === ErrorCodes.Fenced ? refused : corruptRecord(db, key, why, partition);
   }
-}
-
-/** An event as stored (memory-store.ts): its schema version only when > 1, as LMDB stores it. */
-function toStored(e: EventEnvelope): StoredEvent {
-  const r: StoredEvent = [e.type, e.data, e.ts, e.partition, e.offset, hasMeta(e.meta) ? e.meta : null];
-  if (e.schemaVersion !== undefined && e.schemaVersion > 1) r[6] = e.schemaVersion;
-  return r;
-}
-
-function hasMeta(m: EventMeta | undefined): m is EventMeta {
-  return !!m && (m.commandId !== undefined || m.correlationId !== undefined || m.causationId !== undefined);
 }

@@ -1,15 +1,15 @@
 /**
- * How one event is stored: the value of an `events` record, and each element of a page (pages.ts), is
- * `[type, data, ts, partition, offset, meta, schemaVersion?]` (framed by record-codec.ts); the stream and
+ * How one event is stored: the value of an `events` record, and each element of a page (lmdb/pages.ts), is
+ * `[type, data, ts, partition, offset, meta, schemaVersion?]` (framed by record-codec.ts), by both adapters; the stream and
  * the seq are the key. The record carries its own partition and offset, so a partition-index ref can be
- * checked against the event it points at (partition-index.ts).
+ * checked against the event it points at (lmdb/partition-index.ts).
  *
  * Gotchas:
- * - This tuple is the on-disk format (see LOG_FORMAT_VERSION in environment.ts).
+ * - This tuple is the on-disk format (see LOG_FORMAT_VERSION in lmdb/environment.ts); the memory adapter stores the same bytes.
  * - `schemaVersion` (port.ts, "Schema versions") is written only when > 1: a version-1 record stays
  *   byte-identical to one written before versions existed, so old data dirs read as v1 with no format bump.
  */
-import type { EventEnvelope, EventMeta } from '../../kernel/index.js';
+import type { EventEnvelope, EventMeta } from '../kernel/index.js';
 
 export type StoredEvent = [type: string, data: unknown, ts: number, partition: number, offset: number, meta: EventMeta | null, schemaVersion?: number];
 export type StreamRef = [aggregateType: string, id: string, seq: number];
