@@ -5,8 +5,8 @@
  * until it is ready, and kill it.
  *
  * Gotchas:
- * - The URL comes from the raw "eventide starting" line main.ts writes before its logger exists (it is
- *   written even with LOG_LEVEL=warn); readiness is `GET /health` answering 200, since the server listens
+ * - The URL comes from the "eventide starting" line, an `info` line (so LOG_LEVEL stays info: the
+ *   per-request lines come too, and only the tail is kept); readiness is `GET /health` answering 200, since the server listens
  *   (and answers 503 "starting") while it replays the log.
  * - A child that exits before it is ready is a refused start; its stderr tail says why (a data-dir lock
  *   still held by the killed process is the case the soak counts separately).
@@ -66,7 +66,7 @@ export async function startServer(settings: ServerSettings): Promise<RunningServ
     DATA_DIR: settings.dataDir,
     PORT: '0',
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
   };
   if (settings.partitions !== undefined) env.PARTITIONS = String(settings.partitions);
   if (settings.workers !== undefined) env.WORKERS = String(settings.workers);

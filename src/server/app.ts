@@ -24,13 +24,14 @@
  *   Node answers an HTTP/1.1 request without Host itself, with an empty 400.
  */
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { ErrorCodes, type Clock } from '../kernel/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Views } from '../projections/index.js';
 import { checkHost, resolveAllowedHosts, type AllowedHostsOption } from './allowed-hosts.js';
 import { NOSNIFF, clientErrorHandler, frameworkErrorHandler, notFoundHandler, sendError } from './error-handlers.js';
 import { checkJsonOnly, useStrictJsonParser } from './json-body.js';
+import { noteErrorCode } from './logger.js';
 import { FEED_CLOSE } from './feed/client.js';
 import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
@@ -52,6 +53,8 @@ export interface ServerOptions {
   runtime: Runtime;
   /** Fastify's logger option (pino). Default: off. */
   logger?: FastifyServerOptions['logger'];
+  /** A logger made already (`createLogger`, as `npm start` does); wins over `logger`. */
+  loggerInstance?: FastifyBaseLogger;
   /** Largest command body in bytes (default 1 MiB); larger ones get 413 `PayloadTooLarge`. */
   commandBodyLimit?: number;
   /** WebSocket feed limits and the allowed origins. */
@@ -94,7 +97,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const feedOptions = resolveFeedOptions(options.feed);
   const allowedHosts = resolveAllowedHosts(options.allowedHosts);
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: options.logger ?? false }),
     bodyLimit: Math.max(commandBodyLimit, MiB),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -119,6 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // After answering, a callback hook must not call `done`; passing an error to `done` answers it.
   app.addHook('onRequest', (_request, reply, done) => {
     if (!stopping) return done();
+    noteErrorCode(reply, ErrorCodes.Unavailable);
     void reply.header('connection', 'close').header('retry-after', '1').code(503).send({ error: ErrorCodes.Unavailable, message: 'the server is stopping', status: 'stopping' });
   });
   // No answer of this server is meant to be sniffed into another type (an upload served as HTML).

@@ -9,7 +9,7 @@
  * - `notFoundHandler`: 405 `MethodNotAllowed` with an `Allow` header when the path exists with other
  *   methods, else 404 `NotFound`.
  *
- * Logging follows the status: a client's mistake (4xx) is one `info` line with its code and no stack;
+ * Logging follows the status: a client's mistake (4xx) is one `info` line with its `code` and no stack;
  * 503 (overload, stopping) is `warn` without a stack; any other 5xx is `error` with the stack.
  *
  * Gotchas:
@@ -22,20 +22,22 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes } from '../kernel/index.js';
 import { errorReply, statusOfCode, type ErrorReply } from './error-status.js';
+import { noteErrorCode } from './logger.js';
 
 export const NOSNIFF = 'nosniff';
 
 /** Logs `err` at the level its status deserves (see the header). */
 export function logError(log: FastifyBaseLogger, err: unknown, r: ErrorReply): void {
-  if (r.status >= 500 && r.status !== 503) log.error({ err }, 'request failed');
-  else if (r.status === 503) log.warn({ error: r.body.error }, r.body.message);
-  else log.info({ error: r.body.error, status: r.status }, r.body.message);
+  if (r.status >= 500 && r.status !== 503) log.error({ code: r.body.error, err }, 'request failed');
+  else if (r.status === 503) log.warn({ code: r.body.error }, r.body.message);
+  else log.info({ code: r.body.error, status: r.status }, r.body.message);
 }
 
 /** Answers `err` in the error shape; `extraHeaders` may add e.g. `connection: close`. */
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply, extraHeaders: (r: ErrorReply) => Record<string, string> = () => ({})): void {
   const r = errorReply(err);
   logError(request.log, err, r);
+  noteErrorCode(reply, r.body.error);
   void reply.code(r.status).headers(r.headers).headers(extraHeaders(r)).send(r.body);
 }
 
@@ -43,6 +45,7 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
 export function frameworkErrorHandler(err: Error, request: FastifyRequest, reply: FastifyReply): void {
   const r = errorReply(err);
   logError(request.log, err, r);
+  noteErrorCode(reply, r.body.error);
   void reply.code(r.status).headers(r.headers).header('x-content-type-options', NOSNIFF).send(r.body);
 }
 
@@ -63,7 +66,7 @@ export function clientErrorHandler(this: { log?: FastifyBaseLogger } | undefined
   const message = known?.message ?? 'the request is not valid HTTP';
   const status = statusOfCode(code);
   const log = this?.log;
-  if (log && typeof log.info === 'function') log.info({ error: code, status, reason: err.code }, message);
+  if (log && typeof log.info === 'function') log.info({ code, status, reason: err.code }, message);
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     const body = JSON.stringify({ error: code, message });
@@ -84,10 +87,12 @@ export function notFoundHandler(app: FastifyInstance) {
     const allow = METHODS.filter((m) => m !== request.method && app.findRoute({ method: m, url: path }) !== null);
     if (allow.length > 0) {
       const message = `${request.method} is not allowed on ${path.slice(0, 200)}; allowed: ${allow.join(', ')}`;
-      request.log.info({ error: ErrorCodes.MethodNotAllowed, status: 405 }, message);
+      request.log.info({ code: ErrorCodes.MethodNotAllowed, status: 405 }, message);
+      noteErrorCode(reply, ErrorCodes.MethodNotAllowed);
       void reply.code(405).header('allow', allow.join(', ')).send({ error: ErrorCodes.MethodNotAllowed, message, allow });
       return;
     }
+    noteErrorCode(reply, ErrorCodes.NotFound);
     void reply.code(404).send({ error: ErrorCodes.NotFound, message: `no route ${request.method} ${request.url.slice(0, 200)}` });
   };
 }

@@ -115,6 +115,7 @@ export class VideoReactor {
       this.#o.logger.error({ code: err.code, err: err.message, scanned: ids.length }, 'the video scan met damage in the log: later videos are not resumed until it is repaired (eventide verify)');
     }
     let next = 0;
+    let resumed = 0;
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.#closing) {
         const id = ids[next++]!;
@@ -127,10 +128,16 @@ export class VideoReactor {
           continue;
         }
         this.#o.index.set(id, loaded.state.status, loaded.version);
-        if (planNext(loaded.state, this.#o.maxAttempts).kind !== 'none') this.#enqueue(id);
+        const plan = planNext(loaded.state, this.#o.maxAttempts);
+        if (plan.kind === 'none') continue;
+        // An operator who restarted a server wants to see that the encodes it had pending go on.
+        this.#o.logger.info({ id, status: loaded.state.status, attempt: loaded.state.attempt, next: plan.kind }, 'video resumed after a restart');
+        resumed++;
+        this.#enqueue(id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, ids.length) }, worker));
+    if (ids.length > 0) this.#o.logger.info({ videos: ids.length, resumed }, 'video scan done');
   }
 
   /** Kills the encode of `id` if one runs here and waits until it has stopped. */

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync, truncateSync, unlinkSync, writeFile
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTsScript, type ChildRun } from '../support/child-process.js';
-import { startServer, type ServerChild } from '../support/server-child.js';
+import { startFailure, startServer, type ServerChild } from '../support/server-child.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 import { readMetaPages, verifyDataDir } from '../../src/log/index.js';
 
@@ -99,7 +99,8 @@ describe('a damaged or missing log file', () => {
     running.push(srv);
     await expect(srv.listening).rejects.toThrow();
     expect(await srv.exited).toBe(1);
-    const lines = srv.stderr().trim().split('\n');
-    expect(lines.some((l) => /^eventide: CorruptLog: the event log .*log\.mdb is missing, but .*manifest\.json says a log was created here/.test(l)), srv.stderr()).toBe(true);
+    const failure = startFailure(srv.stderr());
+    expect(failure).toMatchObject({ level: 60, code: 'CorruptLog' });
+    expect(failure.msg).toMatch(/^eventide could not start: the event log .*log\.mdb is missing, but .*manifest\.json says a log was created here/);
   }, 240_000);
 });

@@ -82,3 +82,10 @@ export async function startedServer(dataDir: string, env: Record<string, string>
   const url = await s.listening;
   return { child: s.child, url, exited: s.exited, stderr: s.stderr };
 }
+
+/** The one `fatal` pino line a failed start writes on stderr: its code and message (throws if it is not one). */
+export function startFailure(stderr: string): { code: string; msg: string; level: number; pid: number; hostname: string } {
+  const lines = stderr.trim().split('\n');
+  if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${stderr}`);
+  return JSON.parse(lines[0]!) as { code: string; msg: string; level: number; pid: number; hostname: string };
+}

@@ -16,7 +16,7 @@ import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 import { binaries, decodeErrors, gatedFfmpeg, isRunning, makeClip, probe } from './support/media.js';
 
 const childScript = new URL('./support/pipeline-child.ts', import.meta.url);
-type Line = { event?: { type: string; stream: string; seq: number; data: Record<string, unknown> }; uploaded?: string; ready?: boolean };
+type Line = { event?: { type: string; stream: string; seq: number; data: Record<string, unknown> }; uploaded?: string; ready?: boolean; log?: { level: string; msg: string } & Record<string, unknown> };
 const parsed = (run: ChildRun): Line[] => run.lines.map((l) => JSON.parse(l) as Line);
 
 /** Resolves once a stdout line matches (the child's exit rejects it, with its stderr). */
@@ -67,6 +67,8 @@ describe('kill -9 during an encode', () => {
     await waitForLine(second, (l) => l.event?.type === 'VideoProcessingSucceeded' || l.event?.type === 'VideoProcessingFailed');
     second.child.kill('SIGTERM');
     expect(await second.exited, second.stderr()).toBe(0);
+    // The operator sees the resume in the log: which video, from which state, what comes next.
+    expect(parsed(second).map((l) => l.log).filter((l) => l?.msg === 'video resumed after a restart')).toEqual([{ level: 'info', msg: 'video resumed after a restart', id, status: 'PROCESSING', attempt: 1, next: 'start' }]);
     const restarted = parsed(second).flatMap((l) => (l.event ? [l.event] : []));
     expect(restarted[0]).toMatchObject({ type: 'VideoProcessingStarted', data: { attempt: 2 } });
     expect(await isRunning(orphanPid)).toBe(false);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postCommand, startServer, type ServerChild } from '../../support/server-child.js';
+import { postCommand, startFailure, startServer, type ServerChild } from '../../support/server-child.js';
 import { useTempDirs } from '../../support/temp-dirs.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -46,14 +46,14 @@ describe('npm start with DOMAINS', () => {
   });
 
   it.each([
-    ['a path with no file', 'no/such/module.js', /^eventide: InvalidOptions: DOMAINS must list domain modules \(comma-separated paths or file URLs\), but there is no file "no\/such\/module.js"$/],
-    ['a module that exports no decider', 'examples/shop/money.ts', /^eventide: InvalidOptions: file:\/\/\S+\/examples\/shop\/money.ts does not export a decider/],
+    ['a path with no file', 'no/such/module.js', /^eventide could not start: DOMAINS must list domain modules \(comma-separated paths or file URLs\), but there is no file "no\/such\/module.js"$/],
+    ['a module that exports no decider', 'examples/shop/money.ts', /^eventide could not start: file:\/\/\S+\/examples\/shop\/money.ts does not export a decider/],
   ])('stops start-up with one line for %s', async (_name, value, message) => {
     const server = startServer(await tempDir(), { env: { DOMAINS: value } });
     started.push(server);
     expect(await server.exited).toBe(1);
-    const lines = server.stderr().trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(message);
+    const failure = startFailure(server.stderr());
+    expect(failure.code).toBe('InvalidOptions');
+    expect(failure.msg).toMatch(message);
   });
 });

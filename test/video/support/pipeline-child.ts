@@ -1,6 +1,6 @@
 /**
  * A server process stand-in for the crash test: runtime + video pipeline on a data dir, printing every
- * committed video event as a JSON line on stdout. Args: <dataDir> <ffmpeg binary> [clip to upload].
+ * committed video event and every pipeline log line as a JSON line on stdout. Args: <dataDir> <ffmpeg binary> [clip to upload].
  * SIGTERM closes it cleanly; the test kills it with SIGKILL mid-encode.
  */
 import { createReadStream } from 'node:fs';
@@ -15,7 +15,9 @@ const runtime = await createRuntime({ dataDir, partitions: 2, workers: 1 });
 runtime.subscribe((events) => {
   for (const e of events) if (e.aggregateType === 'video') print({ event: { type: e.type, stream: e.stream, seq: e.seq, data: e.data } });
 });
-const pipeline = await createVideoPipeline({ runtime, maxJobs: 1, retryDelayMs: 0, encode: { preset: 'ultrafast' }, binaries: { ...resolveFfmpegBinaries(), ffmpeg } });
+const log = (level: string) => (fields: Record<string, unknown>, msg: string) => print({ log: { level, msg, ...fields } });
+const logger = { info: log('info'), warn: log('warn'), error: log('error') };
+const pipeline = await createVideoPipeline({ runtime, maxJobs: 1, retryDelayMs: 0, encode: { preset: 'ultrafast' }, binaries: { ...resolveFfmpegBinaries(), ffmpeg }, logger });
 if (upload) print({ uploaded: (await pipeline.upload(createReadStream(upload))).id });
 print({ ready: true });
 process.on('SIGTERM', () => {
