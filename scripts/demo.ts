@@ -33,19 +33,45 @@ interface VideoView {
   error?: { reason: string };
 }
 
+const HELP = `usage: npm run demo -- [--url URL] [--seconds N] [--size WxH] [--data-dir DIR] [--timeout-ms N]
+
+Makes a test clip with ffmpeg, uploads it, and prints every status and progress change of its encode.
+Without --url (or DEMO_URL) it starts a server in this process on a temporary data dir (or --data-dir)
+and prints its URL: the console is there while the demo runs.
+  --url URL        use a running server instead (e.g. http://127.0.0.1:3000 from npm start)
+  --seconds N      clip length, in (0, 600] (default 4)
+  --size WxH       clip size (default 1280x720)
+  --timeout-ms N   give up after N ms (default 300000)
+Exit codes: 0 the video SUCCEEDED; 1 it FAILED or was CANCELLED, or the demo failed; 2 usage.`;
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      url: { type: 'string' },
-      seconds: { type: 'string', default: '4' },
-      size: { type: 'string', default: '1280x720' },
-      'data-dir': { type: 'string' },
-      'timeout-ms': { type: 'string', default: '300000' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        url: { type: 'string' },
+        seconds: { type: 'string', default: '4' },
+        size: { type: 'string', default: '1280x720' },
+        'data-dir': { type: 'string' },
+        'timeout-ms': { type: 'string', default: '300000' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`Usage: ${(err as Error).message}\n${HELP}\n`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
   const seconds = Number(values.seconds);
   const size = /^(\d{2,4})x(\d{2,4})$/.exec(values.size);
-  if (!(seconds > 0 && seconds <= 600) || !size) throw new Error('--seconds must be in (0, 600] and --size WxH');
+  if (!(seconds > 0 && seconds <= 600) || !size) {
+    process.stderr.write(`Usage: --seconds must be in (0, 600] and --size WxH\n${HELP}\n`);
+    return 2;
+  }
   const timeoutMs = Number(values['timeout-ms']);
 
   const work = await mkdtemp(join(tmpdir(), 'eventide-demo-'));

@@ -39,6 +39,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { createEventide } from '../app/index.js';
+import { hasLog } from '../log/index.js';
 import { builtinDomains } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
@@ -137,6 +138,8 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
 
   // Tools (and tests) learn the URL while the log opens.
   log.info({ url: urlOf(server), dataDir: resolve(dataDir), node: process.version }, 'eventide starting: 503 until the runtime is open');
+  // A mistyped DATA_DIR serves an empty log: say so where the operator looks first.
+  if (!hasLog(resolve(dataDir))) log.info({ dataDir: resolve(dataDir) }, 'no event log in the data dir: creating a new one');
 
   // The composition: the runtime with the projection engine and its views (app/create-eventide.ts), then
   // the video pipeline on that runtime, then the HTTP server in front of both.

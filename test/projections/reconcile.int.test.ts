@@ -147,19 +147,19 @@ describe('reconciling a view with the log', () => {
     const truth = truthOf(runtime, balancesView);
     await runtimes.close(runtime);
 
-    const found = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    const found = await runViewsCli(['reconcile', 'balances', '--json', '--data-dir', dir]);
     expect(found.code, found.stderr).toBe(1);
     expectReportsCorruption(JSON.parse(found.stdout) as ReconcileReport, c, IDS.length);
 
-    const fixed = await runViewsCli(['reconcile', 'balances', '--repair', '--data-dir', dir]);
+    const fixed = await runViewsCli(['reconcile', 'balances', '--repair', '--json', '--data-dir', dir]);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(JSON.parse(fixed.stdout)).toMatchObject({ drift: 3, repaired: 3 });
 
-    const clean = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    const clean = await runViewsCli(['reconcile', 'balances', '--json', '--data-dir', dir]);
     expect(clean.code, clean.stderr).toBe(0);
     expect(JSON.parse(clean.stdout)).toEqual({ checked: IDS.length, drift: 0, mismatches: [], repaired: 0, damaged: [] });
 
-    const rebuilt = await runViewsCli(['rebuild', 'balances', '--data-dir', dir]);
+    const rebuilt = await runViewsCli(['rebuild', 'balances', '--json', '--data-dir', dir]);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     const { generation } = JSON.parse(rebuilt.stdout) as { view: string; generation: number; rows: number };
     expect(JSON.parse(rebuilt.stdout)).toEqual({ view: 'balances', generation, rows: IDS.length });
@@ -177,7 +177,9 @@ describe('reconciling a view with the log', () => {
     });
     const asJson = await runViewsCli(['inspect', 'account', 'rc-05', '--json', '--data-dir', dir]);
     expect(asJson.code, asJson.stderr).toBe(0);
-    const steps = asJson.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string; state: AccountState });
+    const inspectedJson = JSON.parse(asJson.stdout) as { aggregateType: string; id: string; version: number; events: Array<{ seq: number; type: string; state: AccountState }> };
+    expect(inspectedJson).toMatchObject({ aggregateType: 'account', id: 'rc-05', version: history.length });
+    const steps = inspectedJson.events;
     expect(steps.map((s) => s.seq)).toEqual(history.map((e) => e.seq));
     expect(steps[steps.length - 1]!.state).toEqual(state);
 
@@ -209,7 +211,7 @@ describe('reconciling a view with the log', () => {
     await raw.close();
 
     const damaged = partitionOf('rc-04', partitions);
-    const r = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    const r = await runViewsCli(['reconcile', 'balances', '--json', '--data-dir', dir]);
     expect(r.code, r.stderr).toBe(1);
     const report = JSON.parse(r.stdout) as ReconcileReport;
     expect(report.damaged).toEqual([{ partition: damaged, code: 'CorruptRecord', message: expect.stringContaining('events ["account","rc-04",2]') }]);
@@ -219,7 +221,7 @@ describe('reconciling a view with the log', () => {
 
   it('says a data dir has no log (a mistyped path) instead of creating one', async () => {
     const dir = join(await runtimes.dataDir(), 'no-such-dir');
-    const r = await runViewsCli(['reconcile', 'balances', '--data-dir', dir]);
+    const r = await runViewsCli(['reconcile', 'balances', '--json', '--data-dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`no event log in ${dir}`);
     expect(existsSync(dir)).toBe(false);

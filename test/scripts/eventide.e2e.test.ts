@@ -40,7 +40,7 @@ describe('eventide CLI', () => {
   }
 
   it('prints help with the exit codes for every command, and exits 2 on a usage error', async () => {
-    const commands = [['--help'], ['backup', '--help'], ['restore', '--help'], ['verify', '--help'], ['salvage', '--help'], ['views', '--help']];
+    const commands = [['--help'], ['serve', '--help'], ['backup', '--help'], ['restore', '--help'], ['verify', '--help'], ['salvage', '--help'], ['views', '--help'], ['inspect', '--help']];
     const results = await Promise.all(commands.map((args) => eventide(...args)));
     for (const [i, args] of commands.entries()) {
       const r = results[i]!;
@@ -137,4 +137,57 @@ describe('eventide CLI', () => {
     expect(text.stdout).toContain('#1 ');
     expect(text.stdout).not.toContain('#2 ');
   });
+
+  it('views: text by default with plain progress lines when stderr is no terminal, JSON with --json; npm run views and demo take --help', async () => {
+    const dataDir = await logWithAccounts();
+    const text = await eventide('views', 'rebuild', 'balances', '--data-dir', dataDir);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^rebuilt balances: 3 rows \(generation \d+\)\n$/);
+    // No bar, no carriage return: lines a log keeps, ending at 100%.
+    const progress = text.stderr.trimEnd().split('\n');
+    expect(text.stderr).not.toContain('\r');
+    for (const line of progress) expect(line).toMatch(/^rebuild balances: \d{1,3}% \(\d+\/9 events\)$/);
+    expect(progress.at(-1)).toBe('rebuild balances: 100% (9/9 events)');
+    const json = await eventide('views', 'reconcile', 'balances', '--json', '--data-dir', dataDir);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ checked: 3, drift: 0, mismatches: [], repaired: 0, damaged: [] });
+    const reconciled = await eventide('views', 'reconcile', 'balances', '--data-dir', dataDir);
+    expect(reconciled.stdout).toBe('reconcile balances: 3 rows checked, 0 drifted\n');
+    expect((await eventide('views', 'frobnicate', 'balances', '--data-dir', dataDir)).code).toBe(2);
+    expect((await eventide('views', 'rebuild', 'balances', '--repair', '--data-dir', dataDir)).code).toBe(2);
+
+    const viaNpmScript = await runTsScript(new URL('../../scripts/views.ts', import.meta.url), ['--help']).exited;
+    expect(viaNpmScript).toBe(0);
+    const demo = await runTsScript(new URL('../../scripts/demo.ts', import.meta.url), ['--help']);
+    expect(await demo.exited).toBe(0);
+    expect(demo.lines[0]).toMatch(/^usage: npm run demo/);
+  }, 180_000);
+
+  it('serve: runs the server with flags for the variables, stops cleanly on SIGTERM, and says a failed start with its code', async () => {
+    const dataDir = join(await runtimes.dataDir(), 'served');
+    const served = runTsScript(new URL('../../scripts/eventide.ts', import.meta.url), ['serve', '--data-dir', dataDir, '--port', '0', '--partitions', '2', '--workers', '1'], { env: { DATA_DIR: '', LOG_LEVEL: 'info' } });
+    const lines = async (n: number) => {
+      await served.waitForLines(n);
+      return served.lines.map((l) => JSON.parse(l) as { msg: string; url?: string; dataDir?: string; partitions?: number; code?: string });
+    };
+    let log = await lines(1);
+    for (let n = 2; !log.some((l) => l.msg.startsWith('eventide listening')); n++) log = await lines(n);
+    expect(log).toContainEqual(expect.objectContaining({ msg: 'no event log in the data dir: creating a new one', dataDir }));
+    const listening = log.find((l) => l.msg.startsWith('eventide listening'))!;
+    expect(listening).toMatchObject({ dataDir, partitions: 2 });
+    const res = await fetch(`${listening.url}/aggregates/account/srv-1/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Open', data: { owner: 'a' } }) });
+    expect(res.status).toBe(200);
+
+    // A second serve on the held dir: one fatal line with the code, exit 1; a bad flag: exit 2.
+    const second = runTsScript(new URL('../../scripts/eventide.ts', import.meta.url), ['serve', '--data-dir', dataDir, '--port', '0'], { env: { DATA_DIR: '' } });
+    expect(await second.exited).toBe(1);
+    expect(JSON.parse(second.stderr().trim())).toMatchObject({ level: 60, code: 'DataDirLocked' });
+    expect((await eventide('serve', '--bogus')).code).toBe(2);
+
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toBe(0);
+    expect(JSON.parse(served.lines.at(-1)!)).toMatchObject({ msg: 'stopped' });
+    const after = await eventide('verify', '--json', '--data-dir', dataDir);
+    expect(after.code, after.stderr).toBe(0);
+  }, 120_000);
 });

@@ -21,8 +21,9 @@ export interface ChildRun {
   stderr(): string;
 }
 
-export function runTsScript(script: URL, args: string[]): ChildRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(script), ...args], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+export function runTsScript(script: URL, args: string[], options: { env?: Record<string, string> } = {}): ChildRun {
+  const env = options.env ? { ...process.env, ...options.env } : process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(script), ...args], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'], env });
   const lines: string[] = [];
   let err = '';
   let waiters: Array<{ n: number; resolve: () => void; reject: (e: Error) => void }> = [];
