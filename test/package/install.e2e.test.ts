@@ -33,8 +33,10 @@ describe('the packed package', () => {
     const app = join(dir, 'app');
     spawnSync('mkdir', ['-p', app]);
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
-    const installed = npm(['install', '--omit=dev', ...NPM_QUIET, join(dir, tarball)], app);
+    // At warn level: a dependency declaring a newer Node than engines' (EBADENGINE) must not show up.
+    const installed = npm(['install', '--omit=dev', ...NPM_QUIET.filter((o) => !o.startsWith('--loglevel')), '--loglevel=warn', join(dir, tarball)], app);
     expect(installed.status, installed.out).toBe(0);
+    expect(installed.out).not.toMatch(/EBADENGINE/);
     const pkg = join(app, 'node_modules', 'eventide');
     expect(existsSync(join(pkg, 'dist/src/server/main.js'))).toBe(true);
     expect(existsSync(join(pkg, 'src/server/dashboard/index.html'))).toBe(true);
@@ -78,8 +80,9 @@ describe('the packed package', () => {
     const dir = await tempDir();
     for (const f of ['package.json', 'package-lock.json']) cpSync(root + f, join(dir, f));
     cpSync(root + 'scripts/prepare.mjs', join(dir, 'scripts/prepare.mjs'));
-    const ci = npm(['ci', '--omit=dev', ...NPM_QUIET], dir);
+    const ci = npm(['ci', '--omit=dev', ...NPM_QUIET.filter((o) => !o.startsWith('--loglevel')), '--loglevel=warn'], dir);
     expect(ci.status, ci.out).toBe(0);
+    expect(ci.out).not.toMatch(/EBADENGINE/);
     expect(ci.out).toMatch(/dev dependencies are not installed, so dist\/ was not built/);
     expect(existsSync(join(dir, 'node_modules/typescript'))).toBe(false);
   }, 300_000);
