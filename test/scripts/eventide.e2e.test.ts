@@ -55,7 +55,7 @@ describe('eventide CLI', () => {
     expect(bogus.stderr).toMatch(/^Usage: Unknown option '--bogus'/);
     expect(JSON.parse(bogus.stdout)).toMatchObject({ error: 'Usage' });
     expect((await eventide('frobnicate')).code).toBe(2);
-  });
+  }, 180_000);
 
   it('verify: 0 and a per-partition JSON report on a clean log, 1 on damage, 2 without a log, 3 while the dir is held', async () => {
     const dataDir = await logWithAccounts();
