@@ -48,10 +48,11 @@ export const FIGURES = {
   'latency.half.p99': { label: 'p99 latency at half that load', unit: 'ms', target: '<= 5', check: (v) => v <= 5 },
   'latency.half.p50': { label: 'p50 latency at half that load', unit: 'ms', target: '-' },
   'http.throughput': {
-    label: 'HTTP commands (POST /aggregates/account/:id/commands)',
+    label: 'HTTP commands (POST /aggregates/account/:id/commands), load generator in its own process',
     unit: 'req/s',
-    target: '>= 0.7 x fastify-floor',
-    check: (_v, r) => r !== null && r >= 0.7,
+    // Issue 13: the floor measured the same way (separate process); 0.7 was the in-process target.
+    target: '>= 0.6 x fastify-floor',
+    check: (_v, r) => r !== null && r >= 0.6,
   },
   'hydration.full': {
     label: 'full hydration, no snapshot (1M-event stream)',

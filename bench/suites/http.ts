@@ -1,6 +1,7 @@
 /**
  * HTTP command throughput: `POST /aggregates/account/:id/commands` (Deposit over 10 000 accounts) on
- * the project's server, vs `fastify-floor`, both loaded by autocannon in this process with the same
+ * the project's server, vs `fastify-floor`, both loaded by autocannon from a load generator in its own
+ * process (bench/support/load-generator.ts: as users measure; never inside the server) with the same
  * connections, in interleaved rounds. Until `src/server/app.ts` exists the row says so and the floor
  * is still measured (so the baseline's harness stays proven).
  *
@@ -12,8 +13,8 @@
  * pays: the figure measured hydration as much as the route. The warm-up's own rate (the first touches)
  * is reported in the note, so the cold figure is not hidden.
  *
- * The note also gives CPU per request, both sides: all threads (`process.cpuUsage()`, stable on this
- * shared box where rates are not) and the main thread alone (autocannon + the server's main-thread part).
+ * The note also gives p99 and CPU per request, both sides: the server process's, all threads
+ * (`process.cpuUsage()`, stable on this shared box where rates are not), and its main thread alone.
  */
 import { measured, notAvailable } from '../figures.js';
 import { loadHttp, startFastifyFloor, type HttpLoad } from '../baselines/fastify-floor.js';
@@ -90,9 +91,10 @@ export const httpSuite: Suite = {
           value: median(served.map((l) => l.rate)),
           baseline: base,
           note:
-            `autocannon in-process, ${CONNECTIONS} connections, ${s.seconds} s x ${s.rounds} interleaved rounds, median; ` +
+            `autocannon in its own process, ${CONNECTIONS} connections, ${s.seconds} s x ${s.rounds} interleaved rounds, median; ` +
+            `p99 server ${median(served.map((l) => l.p99ms)).toFixed(1)} ms, floor ${median(floor.map((l) => l.p99ms)).toFixed(1)} ms; ` +
             `each side warmed first with the same ${fmt(ACCOUNTS)} requests (one per account: the runtime's first touches ran at ${fmt(median(firstTouch))} req/s); ` +
-            `CPU per request, all threads: server ${cpuText(served)}, floor ${cpuText(floor)}${issues}`,
+            `server-process CPU per request, all threads: eventide ${cpuText(served)}, floor ${cpuText(floor)}${issues}`,
         }),
       );
     } finally {
