@@ -12,7 +12,7 @@ function formatValue(v) {
 }
 
 export class LineChart {
-  /** `container` gets the chart; `data-points` on it says how many points it shows (tests read it). */
+  /** `container` gets the chart; `data-points` and `data-max` on it say how many points it shows and their largest value. */
   constructor(container, title) {
     this.container = container;
     this.title = title;
@@ -35,6 +35,7 @@ export class LineChart {
       this.plot.setData([xs, ...series.map((s) => s.values)]);
     }
     this.container.dataset.points = String(xs.length);
+    this.container.dataset.max = String(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => typeof v === 'number'))));
   }
 
   resize() {

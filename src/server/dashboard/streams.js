@@ -1,4 +1,5 @@
-// The stream browser: one aggregate's events and its state, with two sliders over its versions. "State
+// The stream browser: one aggregate's events and its state, with two sliders over its versions (both
+// 0..version, so they line up; "state at" stops at 1, the first state). "State
 // at" moves the state through time (the time machine); "diff from" picks the second point, and the page
 // shows what changed between the two (GET /aggregates/:type/:id/diff answers both states and the events
 // between; the field-by-field table is diff.js's).
@@ -77,7 +78,7 @@ export async function openStream(type, id) {
     if (mine !== opening) return;
     s = null;
     $('stream-view').classList.add('hidden');
-    say($('stream-message'), err.status === 404 ? `${err.message}` : describeError(err), 'error');
+    say($('stream-message'), err.code === 'StreamNotFound' ? `${type}/${id} has no events (${err.message})` : describeError(err), 'error');
   }
 }
 
