@@ -28,13 +28,17 @@ export function showAdmin(on) {
   void loadStopped();
 }
 
-/** Runs `work` with the button disabled, and shows a failure in the tab's message line. */
-async function action(button, work) {
+/**
+ * Runs `work` with the button disabled, and shows a failure in the tab's message line (and clears
+ * `pending`, the line that said the action was under way).
+ */
+async function action(button, work, pending = null) {
   button.disabled = true;
   say($('admin-message'), '');
   try {
     await work();
   } catch (err) {
+    if (pending) say(pending, '');
     say($('admin-message'), describeError(err, 'admin'), 'error');
   } finally {
     button.disabled = false;
@@ -106,7 +110,7 @@ function verify() {
       r.partitions.map((p) => [el('td', 'num', `p${p.partition}`), el('td', p.status === 'ok' ? 'ok' : 'stopped', p.status), el('td', 'num', p.events.toLocaleString()), cell('', p.problems.map((x) => `${x.db} ${jsonLine(x.key)}: ${x.problem}`).join('; '))]),
     );
     $('verify-table').classList.remove('hidden');
-  });
+  }, $('verify-summary'));
 }
 
 function backup() {
@@ -116,7 +120,7 @@ function backup() {
     const r = await api('/admin/backup', { method: 'POST', body: { name } });
     say($('backup-summary'), `backup ${r.name}: ${r.events.toLocaleString()} events, ${(r.bytes / 1024).toFixed(0)} KiB, verified, in ${r.durationMs} ms`, 'ok');
     $('backup-name').value = '';
-  });
+  }, $('backup-summary'));
 }
 
 // ---------------------------------------------------------------- stopped partitions

@@ -81,8 +81,8 @@ export function describeError(err, needs = 'read') {
     return token() ? `Unauthorized: the server refused this token. Paste a token with the ${needs} scope.` : `Unauthorized: this needs a token with the ${needs} scope. Paste one above.`;
   }
   if (err.status === 403) {
-    const required = err.body.required ? ` (needs ${err.body.required})` : '';
-    return `Forbidden: ${err.message}${required}. Paste a token with the ${err.body.required ?? needs} scope.`;
+    const scope = err.body.required ?? needs;
+    return `Forbidden: ${err.message.replace(/\.$/, '')}. Paste a token with the ${scope} scope.`;
   }
   if (err.status === 0) return 'The server did not answer.';
   return `${err.code}: ${err.message}`;

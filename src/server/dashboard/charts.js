@@ -34,6 +34,8 @@ export class LineChart {
     } else {
       this.plot.setData([xs, ...series.map((s) => s.values)]);
     }
+    // The legend shows the newest values unless the pointer is over the chart.
+    if (xs.length && !(this.plot.cursor.left >= 0)) this.plot.setLegend({ idx: xs.length - 1 });
     this.container.dataset.points = String(xs.length);
     this.container.dataset.max = String(Math.max(0, ...series.flatMap((s) => s.values.filter((v) => typeof v === 'number'))));
   }

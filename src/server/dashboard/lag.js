@@ -62,12 +62,14 @@ async function loadPartitions() {
     ...parts.map((p) => {
       const tr = el('tr');
       tr.dataset.partition = String(p.partition);
-      const events = el('td', 'num events-cell');
+      const events = el('td', 'num');
+      const inner = el('div', 'events-cell');
       const bar = el('span', 'pbar');
       const fill = el('span');
       fill.style.width = `${(100 * p.offset) / max}%`;
       bar.append(fill);
-      events.append(bar, el('span', 'poff', p.offset.toLocaleString()));
+      inner.append(bar, el('span', 'poff', p.offset.toLocaleString()));
+      events.append(inner);
       tr.append(el('td', 'num', `p${p.partition}`), el('td', 'num', p.worker), events, lagCell(p.feedLag));
       for (const v of views) {
         const td = lagCell(p.views?.[v]?.lag ?? 0);
@@ -98,5 +100,7 @@ async function loadStats() {
     { label: 'feed', values: samples.map((s) => s.feedLag) },
     ...body.views.map((name) => ({ label: name, values: samples.map((s) => s.viewLag[name] ?? null) })),
   ]);
-  $('stats-hint').textContent = `last ${Math.round((capacity * body.intervalMs) / 60000)} minutes, one sample every ${body.intervalMs / 1000} s`;
+  const span = (capacity * body.intervalMs) / 1000;
+  const last = span >= 120 ? `${Math.round(span / 60)} minutes` : `${Math.round(span)} s`;
+  $('stats-hint').textContent = `the last ${last}, one sample every ${body.intervalMs / 1000} s`;
 }

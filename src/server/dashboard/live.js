@@ -39,14 +39,13 @@ let feed = null;
 export async function startFeed() {
   authorized = true;
   let from = tail.position ?? 'now';
-  if (tail.position === null) {
-    try {
-      const body = await api('/partitions');
-      from = body.partitions.map((p) => Math.max(0, p.offset - KEPT)).join('.');
-    } catch (err) {
-      if (err.status === 401 || err.status === 403) return stopFeed();
-      // The server is not up yet: connect from now and let the reconnect loop do the rest.
-    }
+  // Asked first even when resuming: a refused token is found here, without a refused WebSocket handshake.
+  try {
+    const body = await api('/partitions');
+    if (tail.position === null) from = body.partitions.map((p) => Math.max(0, p.offset - KEPT)).join('.');
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) return stopFeed();
+    // The server is not up yet: connect anyway and let the reconnect loop do the rest.
   }
   connect(from);
 }
