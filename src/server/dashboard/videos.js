@@ -200,6 +200,8 @@ async function play(id, height) {
   );
   const video = $('player-video');
   try {
+    // The thumbnail is the poster: the player shows a frame before it plays.
+    video.poster = v.thumbnail ? await thumbnailSrc(v).catch(() => '') : '';
     const src = await mediaUrl(r.url);
     if (playerBlob) URL.revokeObjectURL(playerBlob);
     playerBlob = src.startsWith('blob:') ? src : null;
