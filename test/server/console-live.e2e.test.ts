@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 /** The ISO times of the rows shown, top to bottom. */
-const rowTimes = (p: Page) => p.$$eval('#events tr td:first-child', (tds) => tds.map((td) => (td as HTMLElement).title));
+const rowTimes = (p: Page) => p.$$eval('#events tr td:first-child', (tds) => tds.map((td) => td.getAttribute('title') ?? ''));
 const rowAggregates = (p: Page) => p.$$eval('#events tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent ?? ''));
 
 describe('the live tail after a reload', () => {
@@ -112,10 +112,7 @@ describe('at 420 px wide', () => {
         await screenshot(narrow, 'narrow-streams');
       }
     }
-    const top = await narrow.evaluate(() => {
-      const header = document.querySelector('header.top')!;
-      return { scrollWidth: header.scrollWidth, clientWidth: header.clientWidth };
-    });
+    const top = await narrow.locator('header.top').evaluate((header) => ({ scrollWidth: header.scrollWidth, clientWidth: header.clientWidth }));
     expect(top.scrollWidth).toBeLessThanOrEqual(top.clientWidth);
     expect(narrowProblems).toEqual([]);
     await narrow.close();

@@ -118,18 +118,17 @@ describe('the admin tab (loopback, no tokens configured)', () => {
   it('rebuilds a view and shows its progress until the swap', async () => {
     // Enough events that the rebuild is still running when the first answer comes back.
     await Promise.all(Array.from({ length: 600 }, (_, k) => h.runtime.execute('account', `acc-${String(k % 60).padStart(2, '0')}`, { type: 'Deposit', data: { amount: 1 } })));
-    // Every state the progress bar shows, recorded in the page.
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { rebuildStates: string[] }).rebuildStates = seen;
-      const bar = document.getElementById('rebuild-progress')!;
-      new MutationObserver(() => seen.push(`${bar.dataset['state']}:${(bar as HTMLProgressElement).value}`)).observe(bar, { attributes: true });
-    });
+    // Every state the progress bar shows, recorded in the page (the tests' tsconfig has no DOM types: a string).
+    await page.evaluate(`(() => {
+      const bar = document.getElementById('rebuild-progress');
+      window.rebuildStates = [];
+      new MutationObserver(() => window.rebuildStates.push(bar.dataset.state + ':' + bar.value)).observe(bar, { attributes: true });
+    })()`);
     await page.click('#admin-rebuild');
     await expect.poll(() => page.getAttribute('#rebuild-progress', 'data-state')).toBe('swapped');
-    expect(await page.evaluate(() => (document.getElementById('rebuild-progress') as HTMLProgressElement).value)).toBe(1);
+    expect(await page.locator('#rebuild-progress').evaluate((bar) => bar.value)).toBe(1);
     expect(await page.textContent('#rebuild-status')).toMatch(/^balances: rebuilt: generation \d+ is live \(100%\)$/);
-    const states = await page.evaluate(() => (window as unknown as { rebuildStates: string[] }).rebuildStates);
+    const states = (await page.evaluate('window.rebuildStates')) as string[];
     expect(states.some((s) => s.startsWith('building:'))).toBe(true);
     expect(states.at(-1)).toBe('swapped:1');
     expect(await page.isDisabled('#admin-rebuild')).toBe(false);

@@ -61,21 +61,15 @@ async function uploadAndEncode(server: VideoServer, clip: Buffer, token?: string
 
 /** The player's element once it has loaded the rendition's metadata. */
 async function playerLoaded(page: Page): Promise<{ src: string; height: number; duration: number }> {
-  await page.waitForFunction(() => (document.getElementById('player-video') as HTMLVideoElement).readyState >= 1);
-  return page.evaluate(() => {
-    const v = document.getElementById('player-video') as HTMLVideoElement;
-    return { src: v.currentSrc, height: v.videoHeight, duration: v.duration };
-  });
+  await page.waitForFunction("document.getElementById('player-video').readyState >= 1");
+  return page.locator('#player-video').evaluate((v) => ({ src: v.currentSrc as string, height: v.videoHeight as number, duration: v.duration as number }));
 }
 
 async function thumbnailLoaded(page: Page, id: string): Promise<{ src: string; width: number }> {
   const img = page.locator(`.video[data-id="${id}"] img`);
   await img.waitFor();
-  await page.waitForFunction((vid) => {
-    const node = document.querySelector(`.video[data-id="${vid}"] img`) as HTMLImageElement | null;
-    return node !== null && node.complete && node.naturalWidth > 0;
-  }, id);
-  return img.evaluate((node) => ({ src: (node as HTMLImageElement).src, width: (node as HTMLImageElement).naturalWidth }));
+  await expect.poll(() => img.evaluate((node) => node.complete && node.naturalWidth > 0)).toBe(true);
+  return img.evaluate((node) => ({ src: node.src as string, width: node.naturalWidth as number }));
 }
 
 let dir: ReturnType<typeof tempDir>;

@@ -54,5 +54,5 @@ export async function sendCommand(url: string, type: string, id: string, body: u
 
 /** True when the page has no horizontal overflow (its content fits its width). */
 export async function fitsWidth(page: Page): Promise<{ scrollWidth: number; clientWidth: number }> {
-  return page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, clientWidth: document.documentElement.clientWidth }));
+  return page.locator('html').evaluate((root) => ({ scrollWidth: root.scrollWidth, clientWidth: root.clientWidth }));
 }
