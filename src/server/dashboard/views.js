@@ -52,7 +52,7 @@ function render(body) {
     ...rows.map((r) => {
       const tr = el('tr');
       tr.dataset.id = r.id;
-      tr.append(cell('id', r.id), ...fields.map((f) => cell(typeof r.row?.[f] === 'number' ? 'num' : '', format(r.row?.[f]))));
+      tr.append(cell('id', r.id), ...fields.map((f) => cell(typeof r.row?.[f] === 'number' ? 'num' : '', format(r.row?.[f], f))));
       return tr;
     }),
   );
@@ -65,7 +65,12 @@ function render(body) {
   $('view-prev').disabled = shown.pages.length === 0;
 }
 
-function format(v) {
+/** Epoch ms in a field named like a time (`updatedAt`) is shown as an ISO time. */
+const TIME_FIELD = /(?:At|Time|Ts)$|^ts$/;
+const YEAR_2001 = 978_307_200_000;
+
+function format(v, field) {
   if (v === undefined || v === null) return '';
+  if (typeof v === 'number' && TIME_FIELD.test(field) && v > YEAR_2001 && v < 8.64e15) return new Date(v).toISOString();
   return typeof v === 'object' ? jsonLine(v) : String(v);
 }
