@@ -25,7 +25,7 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
-import { ErrorCodes, type Clock } from '../kernel/index.js';
+import { ErrorCodes, systemClock, type Clock } from '../kernel/index.js';
 import type { Runtime } from '../runtime/index.js';
 import { Views } from '../projections/index.js';
 import { checkHost, resolveAllowedHosts, type AllowedHostsOption } from './allowed-hosts.js';
@@ -33,10 +33,12 @@ import { NOSNIFF, clientErrorHandler, frameworkErrorHandler, notFoundHandler, se
 import { checkJsonOnly, useStrictJsonParser } from './json-body.js';
 import { noteErrorCode } from './logger.js';
 import { FEED_CLOSE } from './feed/client.js';
+import type { ConsoleStatsOptions } from './console-stats.js';
 import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { aggregateRoutes } from './routes/aggregates.js';
+import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
@@ -85,8 +87,10 @@ export interface ServerOptions {
   allowedHosts?: AllowedHostsOption;
   /** Where `POST /admin/backup` writes named backups (default: $BACKUP_DIR, else `<dataDir>/../backups`). */
   backupDir?: string;
-  /** Wall-clock time for what the server opens itself (the views' rebuild times); default: the system clock. */
+  /** Wall-clock time for what the server opens itself (the views' rebuild times, the console's samples); default: the system clock. */
   clock?: Clock;
+  /** How often `GET /console/stats` samples throughput and lag, and how many samples it keeps (default 2 s, 300). */
+  consoleStats?: ConsoleStatsOptions;
 }
 
 const MiB = 1024 * 1024;
@@ -174,6 +178,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
+  await app.register(consoleRoutes, { runtime, feed: hub, views, clock: options.clock ?? systemClock, stats: options.consoleStats });
   if (options.dashboard !== false) await app.register(dashboardRoutes);
   for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
   return app;

@@ -1,18 +1,19 @@
 /**
- * The dashboard in real headless Chromium (playwright-core driving the Debian `chromium` package): it
- * connects to the feed, shows a command sent through the API, shows a video's status and progress, and
- * renders hostile data as text; on a server with tokens it asks for one and then works the same.
- * Set DASHBOARD_SCREENSHOT=<file.png> to keep a screenshot.
+ * The console's basics in real headless Chromium (playwright-core driving the Debian `chromium` package):
+ * it connects to the feed, shows a command sent through the API, shows a video's status and progress
+ * live (from the feed alone: this server has no video routes), renders hostile data as text, and shows
+ * the partitions; on a server with tokens it asks for one and then works the same. The console's other
+ * tabs: test/server/console-*.e2e.test.ts. Set DASHBOARD_SCREENSHOT=<file.png> to keep a screenshot.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openPage } from '../support/console-browser.js';
 import { harness, type Harness } from './helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let h: Harness;
 let browser: Browser;
 let page: Page;
+let problems: string[];
 
 /** The video pipeline's commands are internal (not accepted over HTTP): sent in process, as the pipeline does. */
 async function video(id: string, command: { type: string; data: unknown }): Promise<void> {
@@ -25,18 +26,10 @@ async function post(type: string, id: string, body: unknown): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   h = await harness();
   await h.listen();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => (m.type() === 'error' ? problems.push(m.text()) : undefined));
-  (page as Page & { problems?: string[] }).problems = problems;
+  browser = await launchBrowser();
+  ({ page, problems } = await openPage(browser, { width: 1280, height: 860 }));
 });
 
 afterAll(async () => {
@@ -54,6 +47,7 @@ describe('the dashboard page', () => {
   });
 
   it('shows videos with their status and a progress bar, live', async () => {
+    await page.click('#nav-videos');
     await video('vid-demo', { type: 'Upload', data: { path: 'uploads/vid-demo', bytes: 1000, sha256: 'd'.repeat(64) } });
     const card = page.locator('.video[data-id="vid-demo"]');
     await expect.poll(() => card.locator('.badge').textContent()).toBe('UPLOADED');
@@ -65,6 +59,7 @@ describe('the dashboard page', () => {
   });
 
   it('renders hostile data as text, never as markup', async () => {
+    await page.click('#nav-live');
     const owner = '<img src=x onerror="document.title=\'owned\'">';
     await post('account', 'acc-xss', { type: 'Open', data: { owner } });
     await page.locator('#events tr', { hasText: 'acc-xss' }).waitFor();
@@ -74,10 +69,11 @@ describe('the dashboard page', () => {
   });
 
   it('shows per-partition offsets and keeps the console clean', async () => {
-    await expect.poll(() => page.locator('#partitions li').count()).toBe(4);
+    await page.click('#nav-lag');
+    await expect.poll(() => page.locator('#partitions tr').count()).toBe(4);
     const total = h.runtime.partitions().reduce((n, p) => n + p.offset, 0);
     await expect.poll(() => page.textContent('#partition-summary')).toContain(`${total} events`);
-    expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+    expect(problems).toEqual([]);
   });
 
   it('takes a screenshot when asked', async () => {
@@ -101,8 +97,9 @@ describe('the dashboard page', () => {
       }
     }
     for (let i = 0; i < 3; i++) await post('account', 'acc-browser', { type: 'Deposit', data: { amount: 1000 * (i + 1) } });
+    await page.click('#nav-videos');
     await expect.poll(() => page.locator('.video').count()).toBe(4);
-    await page.waitForTimeout(2500); // one partitions poll and the row animation
+    await page.waitForTimeout(2500); // the row animation
     await page.screenshot({ path: file, fullPage: true });
   });
 });
@@ -112,13 +109,12 @@ describe('the dashboard on a server with tokens', () => {
   const WRITE = 'dashboard-write-token-0123456789';
   let secured: Harness;
   let securedPage: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
     secured = await harness({ security: { tokens: [{ name: 'viewer', token: READ, scopes: ['read'] }, { name: 'writer', token: WRITE, scopes: ['write'] }] } });
     await secured.listen();
-    securedPage = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    securedPage.on('pageerror', (e) => pageErrors.push(e.message));
+    ({ page: securedPage, problems: pageErrors } = await openPage(browser, { width: 1280, height: 860 }));
   });
   afterAll(async () => {
     await securedPage?.close();
@@ -147,7 +143,8 @@ describe('the dashboard on a server with tokens', () => {
     });
     expect(res.status).toBe(200);
     await securedPage.locator('#events tr', { hasText: 'acc-secured' }).waitFor();
-    await expect.poll(() => securedPage.locator('#partitions li').count()).toBe(4);
+    await securedPage.click('#nav-lag');
+    await expect.poll(() => securedPage.locator('#partitions tr').count()).toBe(4);
   });
 
   it('keeps the token for the tab (sessionStorage), never in the URL', async () => {

@@ -2,12 +2,14 @@
  * The HTTP contract of issue 3, row by row: every success and every error of every route, through
  * fastify's inject (the real app, the real runtime, no socket).
  */
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
 import type { ExecuteResult, HealthReason, Runtime } from '../../src/runtime/index.js';
 import { buildServer } from '../../src/server/index.js';
 import { commandReplyJson, envelopeJson, envelopeJsonText } from '../../src/server/envelope-json.js';
+import { dashboardDir } from '../../src/server/routes/dashboard.js';
 import { command, harness, type Harness } from './helpers.js';
 
 let h: Harness;
@@ -412,9 +414,23 @@ describe('GET /partitions, /health, /metrics, /', () => {
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.headers['content-security-policy']).toContain("script-src 'self'");
     expect(res.body).toContain('/dashboard/app.js');
-    const js = await h.app.inject('/dashboard/app.js');
-    expect(js.statusCode).toBe(200);
-    expect(js.body).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write/);
+    // Every script of the page: served, and none writes markup (data goes in through textContent).
+    const scripts = readdirSync(dashboardDir()).filter((f) => f.endsWith('.js'));
+    expect(scripts).toContain('app.js');
+    for (const file of scripts) {
+      const js = await h.app.inject(`/dashboard/${file}`);
+      expect(js.statusCode, file).toBe(200);
+      expect(js.headers['content-type'], file).toMatch(/^text\/javascript/);
+      expect(js.body, file).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function/);
+    }
+    // uPlot comes from the installed package, under fixed names; nothing else is reachable there.
+    expect((await h.app.inject('/dashboard/vendor/uPlot.iife.min.js')).statusCode).toBe(200);
+    expect((await h.app.inject('/dashboard/vendor/uPlot.min.css')).headers['content-type']).toMatch(/^text\/css/);
+    for (const url of ['/dashboard/nope.js', '/dashboard/index.html', '/dashboard/..%2F..%2Fapp.ts', '/dashboard/vendor/uPlot.esm.js', '/dashboard/vendor/..%2Fpackage.json']) {
+      const miss = await h.app.inject(url);
+      expect(miss.statusCode, url).toBe(404);
+      expect(miss.json(), url).toMatchObject({ error: 'NotFound' });
+    }
   });
 
   it('answers 426 UpgradeRequired to a plain GET /feed', async () => {

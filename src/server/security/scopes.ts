@@ -56,7 +56,8 @@ interface RouteRequest {
 
 const AGGREGATE_ROUTE = /^\/aggregates\/([^/]+)\/:id(\/commands|\/events|\/diff)?$/;
 
-const PUBLIC = new Set(['GET /', 'GET /dashboard/app.js', 'GET /dashboard/style.css', 'GET /health']);
+// The console's static files (the page asks for a token itself when the API wants one) and liveness.
+const PUBLIC = new Set(['GET /', 'GET /dashboard/:file', 'GET /dashboard/vendor/:file', 'GET /health']);
 
 type Rule = (r: RouteRequest) => Scope;
 const typeParam = (level: ScopeLevel): Rule => (r) => withType(level, field(r.params, 'type'));

@@ -1,0 +1,106 @@
+// The "Lag" tab: per partition its events, the feed's lag and each read model's lag (GET /partitions),
+// and throughput and lag over the last minutes as the server sampled them (GET /console/stats), both
+// polled only while the tab is shown.
+
+import { api, describeError } from './api.js';
+import { $, el, say } from './dom.js';
+import { LineChart } from './charts.js';
+
+const POLL_MS = 2000;
+
+let visible = false;
+let timer = null;
+/** Bumped on every show/leave, so a poll started before does not schedule a second loop. */
+let generation = 0;
+let throughput = null;
+let lagChart = null;
+/** The samples drawn, oldest first, and how many the server keeps. */
+let samples = [];
+let capacity = 300;
+
+export function initLag() {
+  let resizing = null;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      throughput?.resize();
+      lagChart?.resize();
+    }, 100);
+  });
+}
+
+/** Called when the tab is shown (true) or left (false). */
+export function showLag(on) {
+  visible = on;
+  clearTimeout(timer);
+  const mine = ++generation;
+  if (!on) return;
+  throughput ??= new LineChart($('chart-throughput'), 'Throughput (events/s)');
+  lagChart ??= new LineChart($('chart-lag'), 'Lag (events behind)');
+  void poll(mine);
+}
+
+async function poll(mine) {
+  try {
+    await Promise.all([loadPartitions(), loadStats()]);
+    say($('lag-message'), '');
+  } catch (err) {
+    say($('lag-message'), describeError(err), 'error');
+  }
+  if (visible && mine === generation) timer = setTimeout(() => poll(mine), POLL_MS);
+}
+
+async function loadPartitions() {
+  const body = await api('/partitions');
+  const parts = Array.isArray(body.partitions) ? body.partitions : [];
+  const views = [...new Set(parts.flatMap((p) => Object.keys(p.views ?? {})))];
+  const head = el('tr');
+  for (const h of ['partition', 'worker', 'events', 'feed lag', ...views.map((v) => `${v} lag`), 'status']) head.append(el('th', '', h));
+  $('partitions-head').replaceChildren(head);
+  const max = Math.max(1, ...parts.map((p) => p.offset));
+  $('partitions').replaceChildren(
+    ...parts.map((p) => {
+      const tr = el('tr');
+      tr.dataset.partition = String(p.partition);
+      const events = el('td', 'num');
+      const inner = el('div', 'events-cell');
+      const bar = el('span', 'pbar');
+      const fill = el('span');
+      fill.style.width = `${(100 * p.offset) / max}%`;
+      bar.append(fill);
+      inner.append(bar, el('span', 'poff', p.offset.toLocaleString()));
+      events.append(inner);
+      tr.append(el('td', 'num', `p${p.partition}`), el('td', 'num', p.worker), events, lagCell(p.feedLag));
+      for (const v of views) {
+        const td = lagCell(p.views?.[v]?.lag ?? 0);
+        td.title = `${v}: checkpoint ${p.views?.[v]?.checkpoint ?? '?'} of ${p.offset}`;
+        tr.append(td);
+      }
+      tr.append(el('td', p.stopped ? 'stopped' : 'ok', p.stopped ? `stopped: ${p.stopped}` : 'ok'));
+      return tr;
+    }),
+  );
+  const total = parts.reduce((n, p) => n + p.offset, 0);
+  const workers = Array.isArray(body.workers) ? body.workers.length : 0;
+  $('partition-summary').textContent = `${total.toLocaleString()} events · ${parts.length} partitions · ${workers} worker${workers === 1 ? '' : 's'}`;
+}
+
+function lagCell(lag) {
+  return el('td', lag > 0 ? 'num lagging' : 'num', lag.toLocaleString());
+}
+
+async function loadStats() {
+  const since = samples.at(-1)?.t;
+  const body = await api(`/console/stats${since === undefined ? '' : `?since=${since}`}`);
+  capacity = body.capacity;
+  samples = [...samples, ...body.samples].slice(-capacity);
+  const xs = samples.map((s) => s.t / 1000);
+  throughput.set(xs, [{ label: 'events/s', values: samples.map((s) => s.eventsPerSecond) }]);
+  lagChart.set(xs, [
+    { label: 'feed', values: samples.map((s) => s.feedLag) },
+    ...body.views.map((name) => ({ label: name, values: samples.map((s) => s.viewLag[name] ?? null) })),
+  ]);
+  const span = (capacity * body.intervalMs) / 1000;
+  const last = span >= 120 ? `${Math.round(span / 60)} minutes` : `${Math.round(span)} s`;
+  $('stats-hint').textContent = `the last ${last}, one sample every ${body.intervalMs / 1000} s`;
+}
