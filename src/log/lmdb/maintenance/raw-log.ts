@@ -35,6 +35,15 @@ export interface RawLog {
   readonly dbs: Readonly<Record<FramedDb, Database<Buffer, Buffer>>>;
   /** `writers` (versioned, unframed) with raw keys. */
   readonly writers: Database<Buffer, Buffer>;
+  /**
+   * `events` for lookups by address (`[type, id, seq]`), with the log's own key encoding. Never look a
+   * key up (or seek to one) through a raw-key handle in a process whose runtime has the log open: its
+   * ordered-binary handles set lmdb-js's `compareFast` on the database, environment-wide, and that
+   * comparator reads the searched key in 4-byte words, assuming zero padding that only the
+   * ordered-binary key writer adds. A raw key of 26 or 27 bytes then compared against garbage and a
+   * live verify reported intact events as missing (ids of 8 or 9 characters under `account`).
+   */
+  readonly eventsByRef: Database<Buffer, (string | number)[]>;
   /** The `meta` record `format`: undefined when absent or unreadable (see `metaError`). */
   readonly format: { version: number; partitions: number; created?: number } | undefined;
   readonly metaError: string | undefined;
@@ -67,6 +76,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     const binary = { encoding: 'binary' as const, keyEncoding: 'binary' as const };
     const dbs = Object.fromEntries(FRAMED_DBS.map((name) => [name, root.openDB(name, binary) as unknown as Database<Buffer, Buffer>])) as Record<FramedDb, Database<Buffer, Buffer>>;
     const writers = root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Buffer>;
+    const eventsByRef = root.openDB('events', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
     let format: RawLog['format'];
     let metaError: string | undefined;
     try {
@@ -77,7 +87,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     } catch (err) {
       metaError = `meta 'format' unreadable: ${(err as Error).message}`;
     }
-    return { dataDir, root, dbs, writers, format, metaError, close: () => root.close() };
+    return { dataDir, root, dbs, writers, eventsByRef, format, metaError, close: () => root.close() };
   } catch (err) {
     void root.close();
     throw asLogError(err, `the log file of ${dataDir}`);
@@ -86,11 +96,6 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
 
 // lmdb-js exports ordered-binary's key codec (index.js) without declaring it in index.d.ts.
 const keyCodec = lmdb as unknown as { bufferToKeyValue(buf: Buffer): unknown; keyValueToBuffer(key: unknown): Buffer };
-
-/** The stored bytes of a key (the log's `ordered-binary` key encoding). */
-export function encodeKey(key: readonly (string | number)[]): Buffer {
-  return keyCodec.keyValueToBuffer(key);
-}
 
 /** A stored key as the log wrote it (ordered-binary parts); throws on bytes that are no such key. */
 export function decodeKey(raw: Buffer): (string | number)[] {

@@ -23,8 +23,13 @@ export function* scanDatabase(db: Database<Buffer, Buffer>, onError: (err: unkno
   for (;;) {
     let progressed = false;
     try {
+      // The resume seek compares with the database's comparator, which is lmdb-js's `compareFast` when a
+      // runtime in this process has the log open (raw-log.ts, `eventsByRef`): it may land a record early
+      // on a raw key, so records not after `after` in byte order are skipped here.
+      const resumeAfter = after;
       const range = db.getRange(after ? { start: Buffer.concat([after, NEXT]) as never, snapshot: false } : { snapshot: false });
       for (const { key, value } of range) {
+        if (resumeAfter && Buffer.compare(key as unknown as Uint8Array, resumeAfter) <= 0) continue;
         progressed = true;
         after = Buffer.from(key as unknown as Uint8Array);
         yield { key: after, value: value as Buffer };

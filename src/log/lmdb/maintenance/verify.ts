@@ -27,7 +27,7 @@ import { RuntimeError, systemClock } from '../../../kernel/index.js';
 import { LOG_FORMAT_VERSION } from '../environment.js';
 import { EVENT_PAGE } from '../../event-page.js';
 import { decodeRecord } from '../../record-codec.js';
-import { decodeKey, encodeKey, FRAMED_DBS, openRawLog, showKey, type RawLog } from './raw-log.js';
+import { decodeKey, FRAMED_DBS, openRawLog, showKey, type RawLog } from './raw-log.js';
 import { scanDatabase } from './scan.js';
 
 export interface VerifyProblem {
@@ -117,7 +117,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
   const eventAt = (ref: Ref): StoredEvent | 'missing' | { damaged: string } => {
     let buf: Buffer | undefined;
     try {
-      buf = raw.dbs.events.getBinary(encodeKey(ref)) ?? undefined;
+      buf = raw.eventsByRef.getBinary([...ref]) ?? undefined;
     } catch (err) {
       return { damaged: (err as Error).message };
     }
@@ -140,7 +140,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
   /** Whether an event record exists at an address (intact or not: the events pass judges that). */
   const eventExists = (ref: Ref): boolean => {
     try {
-      return raw.dbs.events.doesExist(encodeKey(ref));
+      return raw.eventsByRef.doesExist([...ref]);
     } catch {
       return false;
     }
