@@ -47,7 +47,8 @@ describe('admin routes', () => {
 
     const again = await h.app.inject({ method: 'POST', url: '/admin/backup', payload: { name: 'before-upgrade_1.0' } });
     expect(again.statusCode).toBe(409);
-    expect(again.json()).toMatchObject({ error: 'AlreadyExists' });
+    expect(again.json()).toEqual({ error: 'AlreadyExists', message: 'a backup named "before-upgrade_1.0" exists; choose a new name', name: 'before-upgrade_1.0' });
+    expect(again.body).not.toContain(backups.dir);
 
     const restored = tempDir('eventide-restored-');
     try {

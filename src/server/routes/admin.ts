@@ -46,7 +46,11 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     async (request, reply) => {
       const { name, compact } = request.body;
       if (name === '.' || name === '..') throw new RuntimeError(ErrorCodes.InvalidCommand, `backup name ${JSON.stringify(name)} is not allowed`);
-      const result = await exclusive(busy, 'backup', () => runJob({ op: 'backup', dataDir: runtime.dataDir, dest: join(backups, name), compact: compact ?? true }));
+      const result = await exclusive(busy, 'backup', () => runJob({ op: 'backup', dataDir: runtime.dataDir, dest: join(backups, name), compact: compact ?? true })).catch((err: unknown) => {
+        // The tool's message names the server's path: say it by the name the client chose.
+        if (RuntimeError.is(err, ErrorCodes.AlreadyExists)) throw new RuntimeError(ErrorCodes.AlreadyExists, `a backup named ${JSON.stringify(name)} exists; choose a new name`, { name });
+        throw err;
+      });
       // Server paths (dest, source) stay on the server: the client named the backup, that is its handle.
       const { ok, info, verify, durationMs } = result as BackupResult;
       const { source: _source, ...shown } = info;
