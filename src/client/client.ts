@@ -43,8 +43,11 @@ export interface HistoryOptions extends CallOptions {
   limit?: number | undefined;
 }
 
-/** A diff point: a version (`0` is before the first event), or a time (`{ at }`, or a `Date`). */
-export type DiffPoint = number | Date | { at: TimePoint };
+/**
+ * A diff point: a version (`0` is before the first event), a time (`{ at }`, or a `Date`), or the
+ * server's own text for one (`'3'`, an ISO-8601 time, `'t:<epoch ms>'`).
+ */
+export type DiffPoint = number | Date | string | { at: TimePoint };
 
 /** The calls of one aggregate type, typed by its state `S`, its commands `C` and its events `E`. */
 export interface AggregateClient<S, C extends CommandInput, E extends EventShape> {
@@ -173,6 +176,7 @@ function timeText(t: TimePoint): string {
 /** A diff point as the server reads it: a version, `t:<epoch ms>`, or ISO-8601. */
 function pointText(p: DiffPoint): string {
   if (typeof p === 'number') return String(p);
+  if (typeof p === 'string') return p;
   const t = p instanceof Date ? p : p.at;
   return typeof t === 'number' ? `t:${Math.trunc(t)}` : timeText(t);
 }

@@ -108,7 +108,7 @@ export interface HeaderSource {
  */
 export function errorFromAnswer(status: number, headers: HeaderSource, text: string): EventideClientError {
   const body = parseObject(text);
-  const retryAfter = retryAfterOf(headers.get('retry-after'), body);
+  const retryAfter = retryAfterOf(status, headers.get('retry-after'), body);
   if (!body || typeof body.error !== 'string' || body.error === '') {
     return new EventideClientError({
       code: CLIENT_ERROR_CODES.InvalidResponse,
@@ -139,11 +139,13 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 }
 
 /**
- * `Retry-After` in whole seconds (the only form this server sends; an HTTP-date is not read), else the
- * body's `retryAfter` (seconds) or `retryAfterMs`.
+ * `Retry-After` in whole seconds (the only form this server sends; an HTTP-date is not read). A 429 or
+ * 503 without the header (a proxy that hides it) falls back to the body's `retryAfter` (seconds) or
+ * `retryAfterMs`; other statuses are not worth retrying, whatever their details say.
  */
-function retryAfterOf(header: string | null, body: Record<string, unknown> | undefined): number | undefined {
+function retryAfterOf(status: number, header: string | null, body: Record<string, unknown> | undefined): number | undefined {
   if (header !== null && /^\d{1,9}$/.test(header.trim())) return Number(header.trim());
+  if (status !== 429 && status !== 503) return undefined;
   if (typeof body?.retryAfter === 'number' && Number.isFinite(body.retryAfter) && body.retryAfter >= 0) return body.retryAfter;
   if (typeof body?.retryAfterMs === 'number' && Number.isFinite(body.retryAfterMs) && body.retryAfterMs >= 0) return Math.ceil(body.retryAfterMs / 1000);
   return undefined;

@@ -28,7 +28,10 @@ export interface EnvelopeFields {
 }
 
 /** One committed event as the API shows it (`E` is a union of `{ type, data }` for a typed aggregate). */
-export type EventJson<E extends EventShape = EventShape> = E extends EventShape ? EnvelopeFields & E : never;
+export type EventJson<E extends EventShape = EventShape> = E extends EventShape ? Flat<EnvelopeFields & E> : never;
+
+/** One object type instead of an intersection: what an editor shows, and what type equality compares. */
+type Flat<T> = { [K in keyof T]: T[K] };
 
 /** A command as sent: `data` may be left out for a command without required fields. */
 export interface CommandInput {
