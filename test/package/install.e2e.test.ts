@@ -2,7 +2,8 @@
  * The package as users get it (issue 15, item 1): `npm pack` holds what `npm start` needs, built;
  * installed into another project with `npm install --omit=dev` (no TypeScript, no tsx), the server
  * starts from it, answers, and stops on SIGTERM; the `eventide` bin runs; `eventide/client` imports by
- * name (issue 15, item 7). And a production install of the clone itself (`npm ci --omit=dev`, where `tsc` is absent) no longer fails in `prepare`.
+ * name (issue 15, item 7). And a production install of the clone itself (`npm ci --omit=dev`, where
+ * `tsc` is absent) no longer fails in `prepare`.
  * npm fetches dependencies from its cache or the registry (the only network this project may use).
  */
 import { spawn, spawnSync } from 'node:child_process';
