@@ -30,6 +30,7 @@
  */
 import { backoffDelay, resolveReconnect, type ReconnectOptions, type ResolvedReconnect } from './backoff.js';
 import { CLIENT_ERROR_CODES, EventideClientError, clientError } from './errors.js';
+import { isPosition, offsetsOf, parseMessage, textOf } from './feed-message.js';
 import type { EventJson } from './types.js';
 
 /**
@@ -60,7 +61,7 @@ export interface FeedOptions {
   reconnect?: ReconnectOptions | false;
   /** Events held for the caller before the client stops reading (default 10 000). */
   maxBufferedEvents?: number;
-  /** Bytes of messages held for the caller before the client stops reading (default 16 MiB). */
+  /** Size of the messages held for the caller (their JSON text, in characters) before the client stops reading (default 16 Mi). */
   maxBufferedBytes?: number;
   /** Ends the feed: pending and later `next()` calls reject with `Aborted`. */
   signal?: AbortSignal;
@@ -96,7 +97,6 @@ const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 /** How long `close()` waits for the server's close frame before it resolves anyway. */
 const CLOSE_WAIT_MS = 2000;
 const CLOSE_CODES_FATAL = new Set([1009, 1011]);
-const POSITION = /^\d{1,16}(?:\.\d{1,16})*$/;
 
 type Pull = { resolve: (r: IteratorResult<FeedBatch>) => void; reject: (e: unknown) => void };
 type Queued = { batch: FeedBatch; bytes: number };
@@ -141,7 +141,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     this.#maxBytes = positive(options.maxBufferedBytes, DEFAULT_MAX_BYTES, 'maxBufferedBytes');
     this.#onStatus = options.onStatus;
     this.#from = options.from ?? 'now';
-    if (POSITION.test(this.#from)) {
+    if (isPosition(this.#from)) {
       this.#seen = offsetsOf(this.#from);
       this.#delivered = this.#from;
     }
@@ -366,44 +366,6 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
 /** A refusal retrying cannot fix: a 4xx but 408 (timeout), 426 (the handshake would pass) and 429 (later). */
 function isFinal(e: EventideClientError): boolean {
   return e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 426 && e.status !== 429;
-}
-
-type Message = { kind: 'hello'; position: string } | { kind: 'events'; position: string; events: EventJson[]; bytes: number };
-
-/** A feed message, checked for the fields the client relies on; undefined for anything else. Other kinds are skipped (`{ kind: 'other' }`). */
-function parseMessage(text: string): Message | { kind: 'other' } | undefined {
-  let m: unknown;
-  try {
-    m = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof m !== 'object' || m === null) return undefined;
-  const { kind, position, events } = m as { kind?: unknown; position?: unknown; events?: unknown };
-  if (kind !== 'hello' && kind !== 'events') return typeof kind === 'string' ? { kind: 'other' } : undefined;
-  if (typeof position !== 'string' || !POSITION.test(position)) return undefined;
-  if (kind === 'hello') return { kind, position };
-  if (!Array.isArray(events) || !events.every(isEvent)) return undefined;
-  return { kind, position, events, bytes: text.length };
-}
-
-function isEvent(e: unknown): e is EventJson {
-  if (typeof e !== 'object' || e === null) return false;
-  const { partition, offset } = e as { partition?: unknown; offset?: unknown };
-  return Number.isSafeInteger(partition) && Number.isSafeInteger(offset);
-}
-
-/** A text frame's text (a string everywhere but in a few servers' binary-typed frames). */
-function textOf(data: unknown): string | undefined {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new TextDecoder().decode(new Uint8Array(data));
-  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return undefined;
-}
-
-/** A position's offsets (the dotted form only; the feed always sends that one). */
-function offsetsOf(position: string): number[] {
-  return position.split('.').map(Number);
 }
 
 function positive(v: number | undefined, dflt: number, name: string): number {
