@@ -34,8 +34,14 @@ const packageHomes = {
   msgpackr: ['src/log/', 'src/runtime/'],
 };
 
-/** Folders whose files may import no package and no node: module at all (DESIGN: domain is pure; kernel imports nothing). */
-const packageFree = new Set(['domain', 'kernel']);
+/**
+ * Folders whose files may import no package and no node: module at all (DESIGN: domain is pure; kernel
+ * imports nothing; the client ships alone, with no dependency, and runs in browsers).
+ */
+const packageFree = new Set(['domain', 'kernel', 'client']);
+
+/** Folders that may import the kernel's types only, never its code (the client ships without the server's code). */
+const kernelTypesOnly = new Set(['client']);
 
 /** How many folders deep src/ goes (src/log/x.ts: 1), read from the tree so no new subfolder goes unchecked. */
 const srcDepth = Math.max(...readdirSync(new URL('./src/', import.meta.url), { recursive: true }).map((path) => String(path).split('/').length - 1));
@@ -55,9 +61,17 @@ function restrictionsFor(folder, depth, dir) {
       message: `src/${folder}/ may import only from ${reachable.join(', ')} (DESIGN.md's dependency direction; the table is test/architecture/layers.json).`,
     });
     if (packageFree.has(folder)) {
+      const why = { domain: 'domain code is pure, no I/O', kernel: 'the kernel imports nothing', client: 'the client has no dependencies and runs in browsers' }[folder];
       patterns.push({
         regex: '^(?!\\.{1,2}/)',
-        message: `src/${folder}/ imports no package and no node: module (DESIGN.md: ${folder === 'domain' ? 'domain code is pure, no I/O' : 'the kernel imports nothing'}).`,
+        message: `src/${folder}/ imports no package and no node: module (DESIGN.md: ${why}).`,
+      });
+    }
+    if (kernelTypesOnly.has(folder)) {
+      patterns.push({
+        regex: `^(?:\\.\\./){${depth}}kernel(?:/|$)`,
+        allowTypeImports: true,
+        message: `src/${folder}/ may import the kernel's types only (\`import type\`): it ships without the server's code.`,
       });
     }
   }

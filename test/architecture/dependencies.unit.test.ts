@@ -103,6 +103,23 @@ describe('the dependency direction of src/', () => {
     expect(impure).toEqual([]);
   });
 
+  it("keeps client/ standalone: no package, no node: module, the kernel's types only, no Node global", () => {
+    const found = filesOf(join(src, 'client')).flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      const name = relative(src, file);
+      const packages = importsOf(text).filter((spec) => !spec.startsWith('.')).map((spec) => `${name} imports ${spec}`);
+      // Every import statement that reaches the kernel must be `import type` / `export type` (erased at build).
+      const kernelCode = [...text.matchAll(/^\s*(import|export)(\s+type)?\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)]
+        .filter((m) => m[2] === undefined && relative(src, join(dirname(file), m[3]!)).split(sep)[0] === 'kernel')
+        .map((m) => `${name} imports kernel code: ${m[0].trim()}`);
+      // Node-only globals would break the client in a browser.
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+      const nodeGlobals = [...code.matchAll(/\b(Buffer|process|require|__dirname|setImmediate)\b/g)].map((m) => `${name} uses ${m[1]}`);
+      return [...packages, ...kernelCode, ...nodeGlobals];
+    });
+    expect(found).toEqual([]);
+  });
+
   it('keeps kernel/ free of imports from outside itself', () => {
     const outside = filesOf(join(src, 'kernel')).flatMap((file) => importsOfFile(file).filter((spec) => !spec.startsWith('./')).map((spec) => `${relative(src, file)} imports ${spec}`));
     expect(outside).toEqual([]);

@@ -1,8 +1,9 @@
 /**
  * The package as users get it (issue 15, item 1): `npm pack` holds what `npm start` needs, built;
  * installed into another project with `npm install --omit=dev` (no TypeScript, no tsx), the server
- * starts from it, answers, and stops on SIGTERM; the `eventide` bin runs. And a production install of
- * the clone itself (`npm ci --omit=dev`, where `tsc` is absent) no longer fails in `prepare`.
+ * starts from it, answers, and stops on SIGTERM; the `eventide` bin runs; `eventide/client` imports by
+ * name (issue 15, item 7). And a production install of the clone itself (`npm ci --omit=dev`, where
+ * `tsc` is absent) no longer fails in `prepare`.
  * npm fetches dependencies from its cache or the registry (the only network this project may use).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -70,6 +71,13 @@ describe('the packed package', () => {
       const r = await fetch(`${url}/aggregates/account/pkg-1/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'Open', data: { owner: 'Ada' } }) });
       expect(r.status).toBe(200);
       expect((await fetch(`${url}/`)).headers.get('content-type')).toMatch(/text\/html/);
+
+      // The typed client, imported by its package name (the `./client` export), built with its types.
+      expect(existsSync(join(pkg, 'dist/src/client/index.d.ts'))).toBe(true);
+      const script = "import { createClient } from 'eventide/client'; const { state } = await createClient({ baseUrl: process.argv[1] }).load('account', 'pkg-1'); console.log(JSON.stringify(state));";
+      const viaClient = spawnSync(process.execPath, ['--input-type=module', '-e', script, url], { cwd: app, encoding: 'utf8' });
+      expect(viaClient.status, viaClient.stderr).toBe(0);
+      expect(JSON.parse(viaClient.stdout)).toMatchObject({ owner: 'Ada', balance: 0 });
     } finally {
       server.kill('SIGTERM');
     }

@@ -1,9 +1,13 @@
 /**
- * The HTTP contract of issue 3, row by row: every success and every error of every route, through
- * fastify's inject (the real app, the real runtime, no socket).
+ * The HTTP contract of issue 3, row by row: every success and every error of every route. What a client
+ * program sees (answers and error codes) goes through `eventide/client` over a real socket, as users call
+ * the server; the HTTP edge itself (exact bytes, headers, content types, bodies no client would send,
+ * malformed queries) goes through fastify's inject.
  */
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, EventideClientError, type EventideClient } from '../../src/client/index.js';
+import type { AccountState } from '../../src/domain/index.js';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
 import type { ExecuteResult, HealthReason, Runtime } from '../../src/runtime/index.js';
@@ -13,21 +17,32 @@ import { dashboardDir } from '../../src/server/routes/dashboard.js';
 import { command, harness, type Harness } from './helpers.js';
 
 let h: Harness;
+let client: EventideClient;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 beforeAll(async () => {
   h = await harness();
+  client = createClient({ baseUrl: await h.listen() });
 });
+
+/** The EventideClientError a client call threw. */
+async function failure(call: Promise<unknown>): Promise<EventideClientError> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!EventideClientError.is(err)) throw new Error(`expected an EventideClientError, got ${String(err)}`);
+  return err;
+}
 afterAll(async () => {
   await h?.close();
 });
 
 describe('POST /aggregates/:type/:id/commands', () => {
   it('executes a command and answers 200 { id, type, version, events, state } with ISO timestamps', async () => {
-    const r = await command(h.app, 'account', 'acc-ok', { type: 'Open', data: { owner: 'Ada' } });
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: 'acc-ok', type: 'account', version: 1, state: { owner: 'Ada', balance: 0, open: true } });
-    const [e] = r.body.events as Array<Record<string, unknown>>;
+    const r = await client.execute('account', 'acc-ok', { type: 'Open', data: { owner: 'Ada' } });
+    expect(r).toMatchObject({ id: 'acc-ok', type: 'account', version: 1, state: { owner: 'Ada', balance: 0, open: true } });
+    const [e] = r.events;
     expect(e).toMatchObject({ aggregateType: 'account', stream: 'acc-ok', type: 'AccountOpened', seq: 1, data: { owner: 'Ada' }, meta: {} });
     expect(e!.ts).toMatch(ISO);
     expect(typeof e!.partition).toBe('number');
@@ -35,21 +50,17 @@ describe('POST /aggregates/:type/:id/commands', () => {
   });
 
   it('accepts expectedVersion and a commandId, and answers a retried commandId with the first result (duplicate: true)', async () => {
-    const first = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 500 }, expectedVersion: 1, commandId: 'dep-1' });
-    expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ version: 2, state: { balance: 500 } });
-    const again = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 500 }, commandId: 'dep-1' });
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ version: 2, duplicate: true, state: { balance: 500 } });
+    const first = await client.execute('account', 'acc-ok', { type: 'Deposit', data: { amount: 500 } }, { expectedVersion: 1, commandId: 'dep-1' });
+    expect(first).toMatchObject({ version: 2, state: { balance: 500 } });
+    const again = await client.execute('account', 'acc-ok', { type: 'Deposit', data: { amount: 500 } }, { commandId: 'dep-1' });
+    expect(again).toMatchObject({ version: 2, duplicate: true, state: { balance: 500 } });
     expect(h.runtime.log.streamHead('account', 'acc-ok').version).toBe(2);
   });
 
   it('lets data be left out for a command with no required field', async () => {
     // Upload is internal (only the pipeline sends it); Cancel is public.
     await h.runtime.execute('video', 'vid-cancel', { type: 'Upload', data: { path: 'uploads/v1', bytes: 10, sha256: 'a'.repeat(64) } });
-    const r = await command(h.app, 'video', 'vid-cancel', { type: 'Cancel' });
-    expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ version: 2, state: { status: 'CANCELLED' } });
+    expect(await client.execute('video', 'vid-cancel', { type: 'Cancel' })).toMatchObject({ version: 2, state: { status: 'CANCELLED' } });
   });
 
   it('answers exactly the JSON of the documented reply object, with the JSON content type (duplicate included)', async () => {
@@ -78,24 +89,33 @@ describe('POST /aggregates/:type/:id/commands', () => {
     expect(again.body).toBe(JSON.stringify({ ...expected, duplicate: true }));
   });
 
-  const bad: Array<[string, unknown, string, Record<string, unknown>?]> = [
-    ['a string amount (no coercion)', { type: 'Deposit', data: { amount: '5' } }, 'InvalidCommand', { path: '/data/amount' }],
-    ['a negative amount', { type: 'Deposit', data: { amount: -1 } }, 'InvalidCommand', { path: '/data/amount' }],
-    ['a missing required data', { type: 'Open' }, 'InvalidCommand'],
-    ['an unknown field in data', { type: 'Open', data: { owner: 'x', admin: true } }, 'InvalidCommand'],
-    ['an unknown top-level field', { type: 'Deposit', data: { amount: 1 }, force: true }, 'InvalidCommand'],
-    ['a negative expectedVersion', { type: 'Deposit', data: { amount: 1 }, expectedVersion: -1 }, 'InvalidCommand'],
-    ['a commandId outside the id alphabet', { type: 'Deposit', data: { amount: 1 }, commandId: 'a b' }, 'InvalidCommand'],
-    ['no type', { data: {} }, 'InvalidCommand'],
-    ['a body that is not an object', [1, 2], 'InvalidCommand'],
-    ['an unknown command type', { type: 'Transfer', data: {} }, 'UnknownCommandType', { known: ['Open', 'Deposit', 'Withdraw'] }],
+  const bad: Array<[string, () => Promise<unknown>, string, Record<string, unknown>?]> = [
+    ['a string amount (no coercion)', () => client.execute('account', 'acc-bad', { type: 'Deposit', data: { amount: '5' } }), 'InvalidCommand', { path: '/data/amount' }],
+    ['a negative amount', () => client.execute('account', 'acc-bad', { type: 'Deposit', data: { amount: -1 } }), 'InvalidCommand', { path: '/data/amount' }],
+    ['a missing required data', () => client.execute('account', 'acc-bad', { type: 'Open' }), 'InvalidCommand'],
+    ['an unknown field in data', () => client.execute('account', 'acc-bad', { type: 'Open', data: { owner: 'x', admin: true } }), 'InvalidCommand'],
+    ['a negative expectedVersion', () => client.execute('account', 'acc-bad', { type: 'Deposit', data: { amount: 1 } }, { expectedVersion: -1 }), 'InvalidCommand'],
+    ['a commandId outside the id alphabet', () => client.execute('account', 'acc-bad', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'a b' }), 'InvalidCommand'],
+    ['an unknown command type', () => client.execute('account', 'acc-bad', { type: 'Transfer', data: {} }), 'UnknownCommandType', { known: ['Open', 'Deposit', 'Withdraw'] }],
   ];
-  it.each(bad)('answers 400 to %s and writes nothing', async (_what, body, code, details) => {
+  it.each(bad)('answers 400 to %s and writes nothing', async (_what, call, code, details) => {
+    const err = await failure(call());
+    expect(err).toMatchObject({ status: 400, code });
+    expect(err.message).not.toBe('');
+    if (details) expect(err.details).toMatchObject(details);
+    expect(h.runtime.log.streamHead('account', 'acc-bad').version).toBe(0);
+  });
+
+  // Bodies the client cannot produce: a raw request.
+  it.each([
+    ['an unknown top-level field', { type: 'Deposit', data: { amount: 1 }, force: true }],
+    ['no type', { data: {} }],
+    ['a body that is not an object', [1, 2]],
+  ])('answers 400 InvalidCommand to %s and writes nothing', async (_what, body) => {
     const r = await command(h.app, 'account', 'acc-bad', body);
     expect(r.status).toBe(400);
-    expect(r.body.error).toBe(code);
+    expect(r.body.error).toBe('InvalidCommand');
     expect(typeof r.body.message).toBe('string');
-    if (details) expect(r.body).toMatchObject(details);
     expect(h.runtime.log.streamHead('account', 'acc-bad').version).toBe(0);
   });
 
@@ -121,27 +141,20 @@ describe('POST /aggregates/:type/:id/commands', () => {
     ['129 characters', 'x'.repeat(129)],
     ['a slash-free but non-alphabet character', 'caf\u00e9'],
   ])('answers 400 InvalidId to an id with %s', async (_what, id) => {
-    const r = await command(h.app, 'account', id, { type: 'Open', data: { owner: 'x' } });
-    expect(r.status).toBe(400);
-    expect(r.body.error).toBe('InvalidId');
+    expect(await failure(client.execute('account', id, { type: 'Open', data: { owner: 'x' } }))).toMatchObject({ status: 400, code: 'InvalidId' });
   });
 
   it('answers 404 UnknownAggregateType to an aggregate type nobody registered', async () => {
-    const r = await command(h.app, 'spaceship', 'x1', { type: 'Launch' });
-    expect(r.status).toBe(404);
-    expect(r.body).toMatchObject({ error: 'UnknownAggregateType', type: 'spaceship' });
+    expect(await failure(client.execute('spaceship', 'x1', { type: 'Launch' }))).toMatchObject({ status: 404, code: 'UnknownAggregateType', details: { type: 'spaceship' } });
   });
 
   it('answers 409 VersionConflict with { expected, actual }', async () => {
-    const r = await command(h.app, 'account', 'acc-ok', { type: 'Deposit', data: { amount: 1 }, expectedVersion: 0 });
-    expect(r.status).toBe(409);
-    expect(r.body).toMatchObject({ error: 'VersionConflict', expected: 0, actual: 2 });
+    const err = await failure(client.execute('account', 'acc-ok', { type: 'Deposit', data: { amount: 1 } }, { expectedVersion: 0 }));
+    expect(err).toMatchObject({ status: 409, code: 'VersionConflict', details: { expected: 0, actual: 2 } });
   });
 
   it('answers 409 to a command that conflicts with the state (a second Open)', async () => {
-    const r = await command(h.app, 'account', 'acc-ok', { type: 'Open', data: { owner: 'Eve' } });
-    expect(r.status).toBe(409);
-    expect(r.body.error).toBe('AccountAlreadyOpen');
+    expect(await failure(client.execute('account', 'acc-ok', { type: 'Open', data: { owner: 'Eve' } }))).toMatchObject({ status: 409, code: 'AccountAlreadyOpen' });
   });
 
   it('answers 413 PayloadTooLarge to a body over 1 MiB', async () => {
@@ -159,9 +172,8 @@ describe('POST /aggregates/:type/:id/commands', () => {
   });
 
   it('answers 422 to a broken business rule (InsufficientFunds) with its details', async () => {
-    const r = await command(h.app, 'account', 'acc-ok', { type: 'Withdraw', data: { amount: 10_000 } });
-    expect(r.status).toBe(422);
-    expect(r.body).toMatchObject({ error: 'InsufficientFunds', balance: 500, amount: 10_000 });
+    const err = await failure(client.execute('account', 'acc-ok', { type: 'Withdraw', data: { amount: 10_000 } }));
+    expect(err).toMatchObject({ status: 422, code: 'InsufficientFunds', details: { balance: 500, amount: 10_000 } });
   });
 });
 
@@ -255,31 +267,31 @@ describe('503 answers from an overloaded or closing runtime', () => {
 
 describe('GET /aggregates/:type/:id', () => {
   it('answers the current state { id, type, version, state }', async () => {
-    const res = await h.app.inject('/aggregates/account/acc-ok');
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ id: 'acc-ok', type: 'account', version: 2, state: { owner: 'Ada', balance: 500, open: true } });
+    expect(await client.load('account', 'acc-ok')).toEqual({ id: 'acc-ok', type: 'account', version: 2, state: { owner: 'Ada', balance: 500, open: true } });
   });
 
   it('answers the state as of a version', async () => {
-    const res = await h.app.inject('/aggregates/account/acc-ok?version=1');
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ version: 1, state: { balance: 0 } });
+    expect(await client.load<AccountState>('account', 'acc-ok', { version: 1 })).toMatchObject({ version: 1, state: { balance: 0 } });
   });
 
   it('answers the state as of a time, given as ISO-8601 or epoch ms', async () => {
     const [first] = h.runtime.log.readStream('account', 'acc-ok', 1, 1);
-    for (const at of [new Date(first!.ts).toISOString(), String(first!.ts), String(Date.now() + 60_000)]) {
-      const res = await h.app.inject(`/aggregates/account/acc-ok?at=${encodeURIComponent(at)}`);
-      expect(res.statusCode).toBe(200);
-      expect((res.json() as { version: number }).version).toBeGreaterThanOrEqual(1);
+    for (const at of [new Date(first!.ts).toISOString(), first!.ts, Date.now() + 60_000]) {
+      expect((await client.load('account', 'acc-ok', { at })).version).toBeGreaterThanOrEqual(1);
     }
   });
 
   it.each([
+    ['version 0', { version: 0 }],
+    ['both version and at', { version: 1, at: 0 }],
+    ['a time that is not a time', { at: 'yesterday' }],
+  ])('answers 400 InvalidQuery to %s', async (_what, options) => {
+    expect(await failure(client.load('account', 'acc-ok', options))).toMatchObject({ status: 400, code: 'InvalidQuery' });
+  });
+
+  // Queries the client cannot send: a raw request.
+  it.each([
     ['a version that is not a number', '?version=abc'],
-    ['version 0', '?version=0'],
-    ['both version and at', '?version=1&at=0'],
-    ['a time that is not a time', '?at=yesterday'],
     ['an unknown parameter', '?verison=1'],
   ])('answers 400 InvalidQuery to %s', async (_what, query) => {
     const res = await h.app.inject(`/aggregates/account/acc-ok${query}`);
@@ -288,62 +300,56 @@ describe('GET /aggregates/:type/:id', () => {
   });
 
   it.each([
-    ['a stream with no event', '/aggregates/account/nobody', 'StreamNotFound'],
-    ['a version past the head', '/aggregates/account/acc-ok?version=99', 'NotFound'],
-    ['a time before the first event', '/aggregates/account/acc-ok?at=1000', 'NotFound'],
-    ['an unknown aggregate type', '/aggregates/spaceship/x1', 'UnknownAggregateType'],
-  ])('answers 404 to %s', async (_what, url, code) => {
-    const res = await h.app.inject(url);
-    expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ error: code });
+    ['a stream with no event', () => client.load('account', 'nobody'), 'StreamNotFound'],
+    ['a version past the head', () => client.load('account', 'acc-ok', { version: 99 }), 'NotFound'],
+    ['a time before the first event', () => client.load('account', 'acc-ok', { at: 1000 }), 'NotFound'],
+    ['an unknown aggregate type', () => client.load('spaceship', 'x1'), 'UnknownAggregateType'],
+  ])('answers 404 to %s', async (_what, call, code) => {
+    expect(await failure(call())).toMatchObject({ status: 404, code });
   });
 
   it('answers 400 InvalidId to a bad id', async () => {
-    const res = await h.app.inject('/aggregates/account/a%20b');
-    expect(res.statusCode).toBe(400);
-    expect(res.json()).toMatchObject({ error: 'InvalidId' });
+    expect(await failure(client.load('account', 'a b'))).toMatchObject({ status: 400, code: 'InvalidId' });
   });
 });
 
 describe('GET /aggregates/:type/:id/events', () => {
   it('answers the history in order, a page at a time, with next while more remain', async () => {
-    for (let i = 0; i < 3; i++) await command(h.app, 'account', 'acc-pages', i === 0 ? { type: 'Open', data: { owner: 'P' } } : { type: 'Deposit', data: { amount: i } });
-    const page1 = (await h.app.inject('/aggregates/account/acc-pages/events?limit=2')).json() as { events: Array<{ seq: number; ts: string }>; next?: number };
+    for (let i = 0; i < 3; i++) await client.execute('account', 'acc-pages', i === 0 ? { type: 'Open', data: { owner: 'P' } } : { type: 'Deposit', data: { amount: i } });
+    const page1 = await client.history('account', 'acc-pages', { limit: 2 });
     expect(page1.events.map((e) => e.seq)).toEqual([1, 2]);
     expect(page1.events[0]!.ts).toMatch(ISO);
     expect(page1.next).toBe(3);
-    const page2 = (await h.app.inject(`/aggregates/account/acc-pages/events?from=${page1.next}&limit=2`)).json() as { events: Array<{ seq: number }>; next?: number };
+    const page2 = await client.history('account', 'acc-pages', { from: page1.next!, limit: 2 });
     expect(page2.events.map((e) => e.seq)).toEqual([3]);
     expect(page2.next).toBeUndefined();
   });
 
   it('answers an empty page past the end', async () => {
-    const res = await h.app.inject('/aggregates/account/acc-pages/events?from=50');
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ events: [] });
+    expect(await client.history('account', 'acc-pages', { from: 50 })).toEqual({ events: [] });
   });
 
-  it.each(['?limit=0', '?limit=5000', '?from=0', '?from=x'])('answers 400 InvalidQuery to %s', async (query) => {
-    const res = await h.app.inject(`/aggregates/account/acc-pages/events${query}`);
+  it.each([{ limit: 0 }, { limit: 5000 }, { from: 0 }])('answers 400 InvalidQuery to %o', async (options) => {
+    expect(await failure(client.history('account', 'acc-pages', options))).toMatchObject({ status: 400, code: 'InvalidQuery' });
+  });
+
+  it('answers 400 InvalidQuery to a from that is not a number', async () => {
+    const res = await h.app.inject('/aggregates/account/acc-pages/events?from=x');
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: 'InvalidQuery' });
   });
 
   it.each([
-    ['/aggregates/account/nobody/events', 'StreamNotFound'],
-    ['/aggregates/spaceship/x/events', 'UnknownAggregateType'],
-  ])('answers 404 to %s', async (url, code) => {
-    const res = await h.app.inject(url);
-    expect(res.statusCode).toBe(404);
-    expect(res.json()).toMatchObject({ error: code });
+    ['account', 'nobody', 'StreamNotFound'],
+    ['spaceship', 'x', 'UnknownAggregateType'],
+  ])('answers 404 to the events of %s/%s', async (type, id, code) => {
+    expect(await failure(client.history(type, id))).toMatchObject({ status: 404, code });
   });
 });
 
 describe('GET /partitions, /health, /metrics, /', () => {
   it('answers the partition map', async () => {
-    const res = await h.app.inject('/partitions');
-    expect(res.statusCode).toBe(200);
-    const body = res.json() as { partitions: Array<{ partition: number; worker: number; offset: number }>; workers: unknown[] };
+    const body = await client.partitions();
     expect(body.partitions).toHaveLength(4);
     expect(body.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3]);
     expect(body.partitions.reduce((n, p) => n + p.offset, 0)).toBe(h.runtime.partitions().reduce((n, p) => n + p.offset, 0));
@@ -351,9 +357,7 @@ describe('GET /partitions, /health, /metrics, /', () => {
   });
 
   it('answers 200 to /health while the runtime is open', async () => {
-    const res = await h.app.inject('/health');
-    expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ status: 'ok', partitions: 4 });
+    expect(await client.health()).toMatchObject({ status: 'ok', partitions: 4 });
   });
 
   it('answers 503 to /health while the runtime is unhealthy, one line per typed reason, in order', async () => {
@@ -394,11 +398,11 @@ describe('GET /partitions, /health, /metrics, /', () => {
     const count = 'eventide_command_duration_seconds_count{aggregate="account",command="Deposit"}';
     const appended = 'eventide_events_appended_total{aggregate="account"}';
     const unknown = 'eventide_commands_total{aggregate="account",command="unknown",outcome="invalid"}';
-    await command(h.app, 'account', 'acc-count', { type: 'Open', data: { owner: 'x' } });
+    await client.execute('account', 'acc-count', { type: 'Open', data: { owner: 'x' } });
     const before = (await h.app.inject('/metrics')).body;
     expect((await h.app.inject('/metrics')).body.includes(`${ok} ${value(before, ok)}`)).toBe(true);
-    for (let i = 0; i < 3; i++) await command(h.app, 'account', 'acc-count', { type: 'Deposit', data: { amount: 1 } });
-    await command(h.app, 'account', 'acc-count', { type: 'Nope', data: {} });
+    for (let i = 0; i < 3; i++) await client.execute('account', 'acc-count', { type: 'Deposit', data: { amount: 1 } });
+    await failure(client.execute('account', 'acc-count', { type: 'Nope', data: {} }));
     const after = (await h.app.inject('/metrics')).body;
     expect(value(after, ok) - value(before, ok)).toBe(3);
     expect(value(after, count) - value(before, count)).toBe(3);
