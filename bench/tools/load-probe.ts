@@ -1,78 +1,80 @@
 /**
- * Loads through `runtime.load` and `runtime.history` alone, without the rest of the hydration suite:
- * for measuring and profiling the read path.
+ * Loads through `runtime.load` and `runtime.history` alone, without the rest of the hydration suite, for
+ * measuring and profiling the read path: each figure on a runtime reading on the calling thread
+ * (`coldLoads: 'log'`, the default) and on one asking the owning worker (`coldLoads: 'owner'`, the path
+ * before), alternated round by round on identical data dirs.
  *
- *   node --import tsx bench/tools/load-probe.ts [streams=2000] [rounds=3]
+ *   node --import tsx bench/tools/load-probe.ts [streams=1000] [rounds=3]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/load-probe.ts
  *
- * Streams are seeded as the hydration suite seeds them (seed.ts: the actor host's own bytes), each
- * round on fresh ids so every first load is cold (no state-cache entry, no live actor):
- * - cold: `c-*` streams of 150 events (snapshot at 100 + a 50-event tail, the suite's figure) and `s-*`
- *   streams of 3 events (no snapshot: a typical young account), first load of each;
- * - warm: the same load again (answered from the state cache);
- * - miss: a runtime with `stateCacheSize: 0`, loads of streams already loaded once (the actor is live
- *   in its worker when loads go there);
- * - history: `runtime.history(type, id, { limit: 100 })` of the 150-event streams.
- * Figures are per round (p50 / p99 in us); the rounds show the spread on a shared box.
+ * Streams are seeded as the hydration suite seeds them (seed.ts: the actor host's own bytes), on fresh
+ * ids each round so every first load is cold (no state-cache entry, no live actor):
+ * - cold: streams of 150 events (snapshot at 100 + a 50-event tail, the suite's figure) and of 3 events
+ *   (no snapshot: a young account), first load of each;
+ * - warm: the same loads again (answered from the state cache);
+ * - cache off: runtimes with `stateCacheSize: 0`, the second load of each 150-event stream (the actor is
+ *   live in its worker, for the loads that go there);
+ * - history: `runtime.history(type, id, { limit: 100 })` of the 150-event streams (calling thread in both).
+ * Figures are p50 / p99 in us, per round; the rounds show the spread on a shared box.
  */
 import { summarise, timeEach, type LatencySummary } from '../support/stats.js';
 import { PARTITIONS, startRuntime } from '../support/runtime.js';
 import { seedAccounts, type SeedStream } from '../support/seed.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
-import type { Runtime } from '../../src/runtime/index.js';
+import type { Runtime, RuntimeOptions } from '../../src/runtime/index.js';
 
-const streams = Number(process.argv[2] ?? 2000);
+const streams = Number(process.argv[2] ?? 1000);
 const rounds = Number(process.argv[3] ?? 3);
 const LONG = 150;
 const SHORT = 3;
+const MODES = ['log', 'owner'] as const;
 
-const dir = makeTempDir('load-probe');
-const fmt = (s: LatencySummary): string => `p50 ${s.p50.toFixed(1)} / p99 ${s.p99.toFixed(1)} us`;
+const fmt = (s: LatencySummary): string => `${s.p50.toFixed(1)} / ${s.p99.toFixed(0)}`;
+const ids = (prefix: string, round: number) => Array.from({ length: streams }, (_, i) => `${prefix}-${round}-${i}`);
+const dirs: string[] = [];
+
+/** A runtime on a fresh data dir seeded with `prefixes` x rounds x streams accounts of `events` each. */
+async function seeded(options: Partial<RuntimeOptions>, prefixes: Array<[string, number]>): Promise<Runtime> {
+  const dir = makeTempDir('load-probe');
+  dirs.push(dir);
+  const all: SeedStream[] = [];
+  for (let r = 0; r < rounds; r++) for (const [prefix, events] of prefixes) for (const id of ids(prefix, r)) all.push({ id, events });
+  await seedAccounts(dir, all, { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
+  return startRuntime(dir, { workerPlugins: [], ...options });
+}
+
+const runtimes: Runtime[] = [];
 try {
-  const seeded: SeedStream[] = [];
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < streams; i++) seeded.push({ id: `c-${r}-${i}`, events: LONG }, { id: `s-${r}-${i}`, events: SHORT });
+  const cached = new Map<string, Runtime>();
+  const uncached = new Map<string, Runtime>();
+  for (const mode of MODES) {
+    cached.set(mode, await seeded({ coldLoads: mode }, [['c', LONG], ['s', SHORT]]));
+    uncached.set(mode, await seeded({ coldLoads: mode, stateCacheSize: 0 }, [['m', LONG]]));
   }
-  await seedAccounts(dir, seeded, { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
-  const rt = await startRuntime(dir, { workerPlugins: [] });
-  const nocache = await startRuntimeNoCache();
-  try {
-    for (let r = 0; r < rounds; r++) {
-      const ids = (p: string) => Array.from({ length: streams }, (_, i) => `${p}-${r}-${i}`);
-      const long = ids('c');
-      const short = ids('s');
+  runtimes.push(...cached.values(), ...uncached.values());
+  for (let r = 0; r < rounds; r++) {
+    const lines: string[] = [];
+    for (const mode of MODES) {
+      const rt = cached.get(mode)!;
+      const long = ids('c', r);
+      const short = ids('s', r);
+      const owner0 = rt.counters.ownerLoads;
       const cold = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
       const coldShort = summarise(await timeEach(streams, 0, (i) => rt.load('account', short[i]!)));
       const warm = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
       const history = summarise(await timeEach(streams, 0, (i) => rt.history('account', long[i]!, { limit: 100 })));
-      const m = ids('m');
-      for (const id of m) await nocache.load('account', id);
-      const miss = summarise(await timeEach(streams, 0, (i) => nocache.load('account', m[i]!)));
-      console.log(
-        `round ${r + 1}/${rounds}: cold (150 events: snapshot + 50) ${fmt(cold)}; cold (3 events) ${fmt(coldShort)}; warm (cache hit) ${fmt(warm)}; ` +
-          `cache off, again ${fmt(miss)}; history (100 of 150 events) ${fmt(history)}`,
+      const asked = rt.counters.ownerLoads - owner0;
+      const off = uncached.get(mode)!;
+      const m = ids('m', r);
+      for (const id of m) await off.load('account', id);
+      const miss = summarise(await timeEach(streams, 0, (i) => off.load('account', m[i]!)));
+      lines.push(
+        `  ${mode.padEnd(5)}: cold 150 events ${fmt(cold)}; cold 3 events ${fmt(coldShort)}; warm ${fmt(warm)}; cache off ${fmt(miss)}; history 100 ${fmt(history)} (owner asked ${asked} times)`,
       );
     }
-  } finally {
-    await nocache.close();
-    await rt.close();
+    console.log(`round ${r + 1}/${rounds} (p50 / p99 us, ${streams} loads each)\n${lines.join('\n')}`);
   }
 } finally {
-  removeTempDir(dir);
-}
-
-/** A second runtime on the same data dir is not allowed (the dir lock): the cache-off one opens a copy. */
-async function startRuntimeNoCache(): Promise<Runtime> {
-  const copy = makeTempDir('load-probe-nocache');
-  const seeded: SeedStream[] = [];
-  for (let r = 0; r < rounds; r++) for (let i = 0; i < streams; i++) seeded.push({ id: `m-${r}-${i}`, events: LONG });
-  await seedAccounts(copy, seeded, { partitions: PARTITIONS, snapshotEvery: 100, chunk: 20_000 });
-  const rt = await startRuntime(copy, { workerPlugins: [], stateCacheSize: 0 });
-  const close = rt.close.bind(rt);
-  return Object.assign(rt, {
-    async close() {
-      await close();
-      removeTempDir(copy);
-    },
-  });
+  await Promise.allSettled(runtimes.map((rt) => rt.close()));
+  for (const dir of dirs) removeTempDir(dir);
 }

@@ -62,7 +62,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let closed = false;
 
   const freshness = new ReadFreshness(log);
-  const logLoads = o.coldLoads === 'log' ? new LogLoads(log, freshness, offsets) : null;
+  // A stream whose snapshot has an old shape: its owner loads it too, and persists a fresh one as before.
+  const logLoads = o.coldLoads === 'log' ? new LogLoads(log, freshness, offsets, (type, id, p) => void askOwner(slotOf(p), type, id).catch(() => undefined)) : null;
   const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts));
   let ownerLoads = 0;
   const counters = {
@@ -156,10 +157,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const slotOf = (partition: number): WorkerSlot => slots[ownerOf(partition, W)]!;
-  const loadFromOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
-    ownerLoads++;
+  const askOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
     const r = nextRid();
     return slot.request(r, { kind: 'load', rid: r, aggregateType, id });
+  };
+  const loadFromOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
+    ownerLoads++;
+    return askOwner(slot, aggregateType, id);
   };
   /** The checks every call on a stream starts with, in this order (closed, type, id). */
   const openStream = (aggregateType: string, id: string): AnyDecider => {

@@ -31,8 +31,10 @@
  * - What this answers may be offered to the state cache (create-runtime.ts): it is the acknowledged
  *   state at the stream's head, and every reply at or below that head was heard already (the head is
  *   below the acknowledged offset), so no later offer can be older.
- * - A stale persisted snapshot (the decider bumped `snapshotVersion`) is re-written by the worker when
- *   it hydrates the actor for a command, no longer by a load: until then, loads fold from seq 1.
+ * - A stale persisted snapshot (the decider bumped `snapshotVersion`) makes this fold start at seq 1.
+ *   Only the owner may write, so the load still answers from here and has the owner load the stream too
+ *   (`staleSnapshot`): as before, its hydration persists a snapshot of the current shape, and the next
+ *   cold load is fast again.
  */
 import type { AnyDecider } from '../domain/index.js';
 import type { LogReader } from '../log/index.js';
@@ -49,12 +51,17 @@ export class LogLoads {
   readonly #log: LogReader;
   readonly #freshness: ReadFreshness;
   readonly #acknowledged: readonly number[];
+  readonly #staleSnapshot: (aggregateType: string, id: string, partition: number) => void;
 
-  /** `acknowledged`: per partition, the offset below which every event was answered (read live, never copied). */
-  constructor(log: LogReader, freshness: ReadFreshness, acknowledged: readonly number[]) {
+  /**
+   * `acknowledged`: per partition, the offset below which every event was answered (read live, never
+   * copied). `staleSnapshot`: told of a stream whose newest snapshot has another shape (see the Gotchas).
+   */
+  constructor(log: LogReader, freshness: ReadFreshness, acknowledged: readonly number[], staleSnapshot: (aggregateType: string, id: string, partition: number) => void) {
     this.#log = log;
     this.#freshness = freshness;
     this.#acknowledged = acknowledged;
+    this.#staleSnapshot = staleSnapshot;
   }
 
   /** The stream's current state from the log, or undefined when its owner must answer (see the header). */
@@ -65,6 +72,7 @@ export class LogLoads {
       if (head.version === 0) return { version: 0, state: undefined };
       if (head.offset === undefined || head.offset >= this.#acknowledged[partition]!) return undefined;
       const h = hydrateToHead(this.#log, decider, aggregateType, id, head.version);
+      if (h.staleSnapshot) this.#staleSnapshot(aggregateType, id, partition);
       return { version: h.version, state: h.state };
     } catch {
       // Damage, or anything else this read met: the owner answers as it always has (see the header).
