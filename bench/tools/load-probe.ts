@@ -5,7 +5,9 @@
  * before), alternated round by round on identical data dirs.
  *
  *   node --import tsx bench/tools/load-probe.ts [streams=1000] [rounds=3]
- *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/load-probe.ts
+ *   PROBE_MAIN_PROFILE=/tmp/loads.cpuprofile node --import tsx bench/tools/load-probe.ts
+ *     (then: the main thread alone, over 5 passes of calling-thread loads of every 150-event stream with
+ *     the cache off, profiled: node --import tsx bench/tools/cpuprofile-summary.ts /tmp)
  *
  * Streams are seeded as the hydration suite seeds them (seed.ts: the actor host's own bytes), on fresh
  * ids each round so every first load is cold (no state-cache entry, no live actor):
@@ -17,6 +19,8 @@
  * - history: `runtime.history(type, id, { limit: 100 })` of the 150-event streams (calling thread in both).
  * Figures are p50 / p99 in us, per round; the rounds show the spread on a shared box.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { summarise, timeEach, type LatencySummary } from '../support/stats.js';
 import { PARTITIONS, startRuntime } from '../support/runtime.js';
 import { seedAccounts, type SeedStream } from '../support/seed.js';
@@ -74,7 +78,25 @@ try {
     }
     console.log(`round ${r + 1}/${rounds} (p50 / p99 us, ${streams} loads each)\n${lines.join('\n')}`);
   }
+  const profileTo = process.env['PROBE_MAIN_PROFILE'];
+  if (profileTo) await profileLoads(uncached.get('log')!, profileTo);
 } finally {
   await Promise.allSettled(runtimes.map((rt) => rt.close()));
   for (const dir of dirs) removeTempDir(dir);
+}
+
+/** The main thread's profile over 5 passes of loads of every 150-event stream (cache off: each one a fold here). */
+async function profileLoads(rt: Runtime, to: string): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  const t0 = performance.now();
+  let n = 0;
+  for (let pass = 0; pass < 5; pass++) for (let r = 0; r < rounds; r++) for (const id of ids('m', r)) (await rt.load('account', id), n++);
+  const mean = ((performance.now() - t0) * 1000) / n;
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(to, JSON.stringify(profile));
+  session.disconnect();
+  console.log(`profiled ${n} loads (mean ${mean.toFixed(1)} us) into ${to}`);
 }

@@ -1,0 +1,16 @@
+import { accountDecider } from '../../src/domain/account.js';
+import { LmdbLog } from '../../src/log/index.js';
+import { seedAccounts } from '../support/seed.js';
+import { makeTempDir, removeTempDir } from '../support/tmp.js';
+const dir = makeTempDir('micro');
+const N = 3000;
+const seeded = [];
+for (let i = 0; i < N; i++) seeded.push({ id: `c-${i}`, events: 150 });
+await seedAccounts(dir, seeded, { partitions: 16, snapshotEvery: 100, chunk: 20000 });
+const log = LmdbLog.open(dir, { partitions: 16 });
+const ev = (s: any, e: any) => accountDecider.evolve(s, e);
+let t0 = performance.now();
+for (let r = 0; r < 20; r++) for (let i = 0; i < N; i++) log.foldStream('account', `c-${i}`, 101, 150, accountDecider.initialState(), ev);
+console.log('us per fold', ((performance.now() - t0) * 1000) / (20 * N));
+await log.close();
+removeTempDir(dir);
