@@ -11,8 +11,9 @@
  *
  * Streams are seeded as the hydration suite seeds them (seed.ts: the actor host's own bytes), on fresh
  * ids each round so every first load is cold (no state-cache entry, no live actor):
- * - cold: streams of 150 events (snapshot at 100 + a 50-event tail, the suite's figure) and of 3 events
- *   (no snapshot: a young account), first load of each;
+ * - cold: streams of 150 events (snapshot at 100 + a 50-event tail, the suite's figure), of 109 (snapshot
+ *   + 9: the tail `snapshotEvery: 10` would bound it to) and of 3 events (no snapshot: a young account),
+ *   first load of each;
  * - warm: the same loads again (answered from the state cache);
  * - cache off: runtimes with `stateCacheSize: 0`, the second load of each 150-event stream (the actor is
  *   live in its worker, for the loads that go there);
@@ -31,6 +32,7 @@ const streams = Number(process.argv[2] ?? 1000);
 const rounds = Number(process.argv[3] ?? 3);
 const LONG = 150;
 const SHORT = 3;
+const NINE = 109;
 const MODES = ['log', 'owner'] as const;
 
 const fmt = (s: LatencySummary): string => `${s.p50.toFixed(1)} / ${s.p99.toFixed(0)}`;
@@ -52,7 +54,7 @@ try {
   const cached = new Map<string, Runtime>();
   const uncached = new Map<string, Runtime>();
   for (const mode of MODES) {
-    cached.set(mode, await seeded({ coldLoads: mode }, [['c', LONG], ['s', SHORT]]));
+    cached.set(mode, await seeded({ coldLoads: mode }, [['c', LONG], ['t', NINE], ['s', SHORT]]));
     uncached.set(mode, await seeded({ coldLoads: mode, stateCacheSize: 0 }, [['m', LONG]]));
   }
   runtimes.push(...cached.values(), ...uncached.values());
@@ -64,6 +66,8 @@ try {
       const short = ids('s', r);
       const owner0 = rt.counters.ownerLoads;
       const cold = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
+      const nine = ids('t', r);
+      const coldNine = summarise(await timeEach(streams, 0, (i) => rt.load('account', nine[i]!)));
       const coldShort = summarise(await timeEach(streams, 0, (i) => rt.load('account', short[i]!)));
       const warm = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
       const history = summarise(await timeEach(streams, 0, (i) => rt.history('account', long[i]!, { limit: 100 })));
@@ -73,7 +77,7 @@ try {
       for (const id of m) await off.load('account', id);
       const miss = summarise(await timeEach(streams, 0, (i) => off.load('account', m[i]!)));
       lines.push(
-        `  ${mode.padEnd(5)}: cold 150 events ${fmt(cold)}; cold 3 events ${fmt(coldShort)}; warm ${fmt(warm)}; cache off ${fmt(miss)}; history 100 ${fmt(history)} (owner asked ${asked} times)`,
+        `  ${mode.padEnd(5)}: cold 150 events ${fmt(cold)}; cold 109 ${fmt(coldNine)}; cold 3 ${fmt(coldShort)}; warm ${fmt(warm)}; cache off ${fmt(miss)}; history 100 ${fmt(history)} (owner asked ${asked} times)`,
       );
     }
     console.log(`round ${r + 1}/${rounds} (p50 / p99 us, ${streams} loads each)\n${lines.join('\n')}`);

@@ -33,16 +33,22 @@ export function hydrate(log: LogReader, decider: AnyDecider, aggregateType: stri
  * The state at `head`, the stream's last seq as the caller read it just before (`streamHead`). Reading
  * the head first bounds the fold: a reader on another thread than the stream's writer (runtime loads on
  * the calling thread) sees the stream as it was at that read, even while the writer appends to it.
+ * With `maxFold`: undefined, having read only the snapshot, when more events than that are left to fold.
  */
-export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number): Hydrated {
-  const h = foldTo(log, decider, aggregateType, id, head);
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number): Hydrated;
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number, maxFold: number): Hydrated | undefined;
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number, maxFold = Number.MAX_SAFE_INTEGER): Hydrated | undefined {
+  const h = foldTo(log, decider, aggregateType, id, head, maxFold);
+  if (h === undefined) return undefined;
   // The fold must end at the stream's last key: a shorter fold means a key the range scan could not
   // reach (damaged), and a writer hydrated short would append on top of existing events.
   if (h.version !== head) throw corruptRecord('events', [aggregateType, id, head], `stream ${aggregateType}/${id} folds to seq ${h.version} but its last key is seq ${head}`);
   return h;
 }
 
-function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number): Hydrated {
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number): Hydrated;
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number, maxFold: number): Hydrated | undefined;
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number, maxFold = Number.MAX_SAFE_INTEGER): Hydrated | undefined {
   let state = decider.initialState();
   // A stream with no events (a new aggregate): nothing to read.
   if (target <= 0) return { state, version: 0, ts: 0, folded: 0, paged: 0, fromSnapshot: 0, staleSnapshot: false };
@@ -58,6 +64,7 @@ function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: 
     } else staleSnapshot = true;
   }
   const fromSnapshot = version;
+  if (target - version > maxFold) return undefined;
   let folded = 0;
   let paged = 0;
   // A snapshot at the target leaves nothing to fold: no range to open.

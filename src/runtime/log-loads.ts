@@ -25,6 +25,12 @@
  * steady (restarting after a crash, writes stopped: commands whose outcome only the log knows may still
  * be landing in it).
  *
+ * And it answers a stream with more than MAX_FOLD events after its newest usable snapshot (snapshots
+ * off, a long stream not snapshotted yet, a snapshot of an old shape): this thread also routes every
+ * command and serves HTTP, and a long fold here would stall all of them, while in the owner it stalls
+ * only its own partitions and leaves the actor live for the next command. Streams with the default
+ * `snapshotEvery` (100) never have such a tail.
+ *
  * Gotchas:
  * - The fold is bounded by the head read first (`hydrateToHead`): the worker may append to the stream
  *   while this thread folds it (LMDB folds iterate without pinning a snapshot).
@@ -40,6 +46,13 @@ import type { AnyDecider } from '../domain/index.js';
 import type { LogReader } from '../log/index.js';
 import { hydrateToHead } from './hydrate.js';
 import type { ReadFreshness } from './read-freshness.js';
+
+/**
+ * The most events a load folds on the calling thread (see the header). Folding one costs about a
+ * microsecond (bench/README.md, "Reads on the calling thread"): this bounds a load's stall of the main
+ * thread to a few hundred microseconds.
+ */
+export const MAX_FOLD = 256;
 
 /** A stream's state at its head (version 0: the stream has no events). */
 export interface CurrentState {
@@ -71,7 +84,8 @@ export class LogLoads {
       const head = this.#log.streamHead(aggregateType, id);
       if (head.version === 0) return { version: 0, state: undefined };
       if (head.offset === undefined || head.offset >= this.#acknowledged[partition]!) return undefined;
-      const h = hydrateToHead(this.#log, decider, aggregateType, id, head.version);
+      const h = hydrateToHead(this.#log, decider, aggregateType, id, head.version, MAX_FOLD);
+      if (h === undefined) return undefined;
       if (h.staleSnapshot) this.#staleSnapshot(aggregateType, id, partition);
       return { version: h.version, state: h.state };
     } catch {

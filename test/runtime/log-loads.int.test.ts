@@ -11,6 +11,7 @@ import { cpSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RuntimeError, createRuntime, storedReads, type AccountState, type Runtime } from '../../src/index.js';
+import { MAX_FOLD } from '../../src/runtime/log-loads.js';
 import { accountCurrencyDomain, type CurrencyAccountState } from '../support/account-currency-domain.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { foldAccount, fullHistory } from '../support/log-checks.js';
@@ -166,6 +167,19 @@ describe('loads on the calling thread', () => {
     }
     expect((await rejectionOf(rt.load('account', 'nobody'))).code).toBe('StreamNotFound');
     expect(rt.counters.ownerLoads).toBe(0);
+  });
+
+  it(`leave a stream with more than ${MAX_FOLD} events to fold to its owner, off the calling thread`, async () => {
+    const rt = await runtimes.start({ stateCacheSize: 0, snapshotEvery: 0 });
+    const long = MAX_FOLD + 20;
+    await rt.execute('account', 'long', { type: 'Open', data: { owner: 'l' } });
+    await Promise.all(Array.from({ length: long - 1 }, () => rt.execute('account', 'long', { type: 'Deposit', data: { amount: 2 } })));
+    await rt.execute('account', 'short', { type: 'Open', data: { owner: 's' } });
+    const asked = rt.counters.ownerLoads;
+    expect(await rt.load('account', 'long')).toEqual({ id: 'long', type: 'account', version: long, state: { owner: 'l', balance: 2 * (long - 1), open: true } });
+    expect(rt.counters.ownerLoads - asked).toBe(1);
+    expect(await rt.load('account', 'short')).toMatchObject({ version: 1 });
+    expect(rt.counters.ownerLoads - asked).toBe(1);
   });
 
   it('read the memory log on the main thread, where its actor hosts run too', async () => {
