@@ -18,7 +18,9 @@
  * - cache off: runtimes with `stateCacheSize: 0`, the second load of each 150-event stream (the actor is
  *   live in its worker, for the loads that go there);
  * - history: `runtime.history(type, id, { limit: 100 })` of the 150-event streams (calling thread in both).
- * Figures are p50 / p99 in us, per round; the rounds show the spread on a shared box.
+ * Figures are p50 / p99 in us, per round (the rounds show the spread on a shared box), and for the cold
+ * loads the CPU time per load of all threads (`process.cpuUsage`: the worker's share included), which a
+ * busy box inflates much less than latencies.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -35,7 +37,15 @@ const SHORT = 3;
 const NINE = 109;
 const MODES = ['log', 'owner'] as const;
 
-const fmt = (s: LatencySummary): string => `${s.p50.toFixed(1)} / ${s.p99.toFixed(0)}`;
+const fmt = (s: LatencySummary & { cpu?: number }): string => `${s.p50.toFixed(1)} / ${s.p99.toFixed(0)}${s.cpu === undefined ? '' : ` (cpu ${s.cpu.toFixed(1)})`}`;
+
+/** Latencies of `n` calls one at a time, and the CPU time (us, all threads) per call. */
+async function timed(n: number, fn: (i: number) => unknown): Promise<LatencySummary & { cpu: number }> {
+  const c0 = process.cpuUsage();
+  const samples = await timeEach(n, 0, fn);
+  const c = process.cpuUsage(c0);
+  return { ...summarise(samples), cpu: (c.user + c.system) / n };
+}
 const ids = (prefix: string, round: number) => Array.from({ length: streams }, (_, i) => `${prefix}-${round}-${i}`);
 const dirs: string[] = [];
 
@@ -65,10 +75,10 @@ try {
       const long = ids('c', r);
       const short = ids('s', r);
       const owner0 = rt.counters.ownerLoads;
-      const cold = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
+      const cold = await timed(streams, (i) => rt.load('account', long[i]!));
       const nine = ids('t', r);
-      const coldNine = summarise(await timeEach(streams, 0, (i) => rt.load('account', nine[i]!)));
-      const coldShort = summarise(await timeEach(streams, 0, (i) => rt.load('account', short[i]!)));
+      const coldNine = await timed(streams, (i) => rt.load('account', nine[i]!));
+      const coldShort = await timed(streams, (i) => rt.load('account', short[i]!));
       const warm = summarise(await timeEach(streams, 0, (i) => rt.load('account', long[i]!)));
       const history = summarise(await timeEach(streams, 0, (i) => rt.history('account', long[i]!, { limit: 100 })));
       const asked = rt.counters.ownerLoads - owner0;
