@@ -4,10 +4,13 @@
  *   path), vs `raw-scan` of the same events, in interleaved rounds;
  * - the curve of hydration time vs stream length, without snapshots, with the snapshot at the head,
  *   and with the worst tail (99 events after the newest snapshot);
- * - cold load with snapshots (`hydrate`), also through `runtime.load` (worker hop) on streams no actor
- *   holds yet; warm load through `runtime.load` (answered from the main thread's state cache) vs a bare
- *   `Map.get`, and the same warm load with the cache off (a worker round trip to a live actor) vs a bare
- *   worker round trip; the time machine (`runtime.load` with a random `version`) vs the same reads done raw.
+ * - cold load with snapshots (`hydrate`), also through `runtime.load` on streams no actor holds yet: read
+ *   on the calling thread (the default) vs the same read done raw, and, on other streams of the same
+ *   shape, through the owning worker (`coldLoads: 'owner'`, the path before); warm load through
+ *   `runtime.load` (answered from the main thread's state cache) vs a bare `Map.get`, and the same warm
+ *   load through the owning worker (a round trip to a live actor: the path of a stream with a command in
+ *   flight) vs a bare worker round trip; a page of history (`runtime.history`) vs the same events read
+ *   raw; the time machine (`runtime.load` with a random `version`) vs the same reads done raw.
  *
  * "No snapshot" uses the same stream with a decider whose `snapshotVersion` does not match, which is
  * exactly the runtime's path for a stale snapshot: one snapshot lookup, then the full fold from seq 1.
@@ -22,12 +25,14 @@ import { workerEcho } from '../baselines/worker-echo.js';
 import type { BenchContext, Suite } from '../support/context.js';
 import { catchUpViews, PARTITIONS, startRuntime } from '../support/runtime.js';
 import { seedAccounts, type SeedStream } from '../support/seed.js';
-import { median, prng, summarise, timeEach } from '../support/stats.js';
+import { median, prng, summarise, timeEach, type LatencySummary } from '../support/stats.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
 import { fmt } from './throughput.js';
 
 const SNAPSHOT_EVERY = 100;
 const COLD_STREAM_EVENTS = 150;
+/** Events per `runtime.history` page measured. */
+const HISTORY_PAGE = 100;
 
 const sizes = (quick: boolean) =>
   quick
@@ -39,8 +44,8 @@ const streamId = (len: number): string => `h-${len}`;
 
 export const hydrationSuite: Suite = {
   name: 'hydration',
-  figures: ['hydration.full', 'load.cold.p50', 'load.cold.runtime.p50', 'load.warm.p50', 'load.warm.miss.p50', 'timemachine.p50'],
-  steps: (quick) => 1 + sizes(quick).rounds + sizes(quick).lengths.length + 5,
+  figures: ['hydration.full', 'load.cold.p50', 'load.cold.runtime.p50', 'load.warm.p50', 'load.warm.miss.p50', 'history.p50', 'timemachine.p50'],
+  steps: (quick) => 1 + sizes(quick).rounds + sizes(quick).lengths.length + 7,
   async run(ctx) {
     const s = sizes(ctx.quick);
     const dir = makeTempDir('hydration');
@@ -48,7 +53,8 @@ export const hydrationSuite: Suite = {
       const longest = Math.max(...s.lengths);
       ctx.step(`seeding streams of ${s.lengths.join(', ')} events`);
       const streams: SeedStream[] = s.lengths.map((len) => ({ id: streamId(len), events: len }));
-      for (let i = 0; i < s.coldStreams; i++) streams.push({ id: `c-${i}`, events: COLD_STREAM_EVENTS });
+      // `c-*` are loaded on the calling thread, `o-*` through their owner: both cold on first load.
+      for (let i = 0; i < s.coldStreams; i++) streams.push({ id: `c-${i}`, events: COLD_STREAM_EVENTS }, { id: `o-${i}`, events: COLD_STREAM_EVENTS });
       // Not settled here: runtimeLoads waits for the views to catch up before it measures.
       await seedAccounts(dir, streams, { partitions: PARTITIONS, snapshotEvery: SNAPSHOT_EVERY, chunk: 20_000 });
 
@@ -62,8 +68,15 @@ export const hydrationSuite: Suite = {
         await raw.close();
         await log.close();
       }
-      await runtimeLoads(ctx, dir, longest, s);
-      await warmLoadsWithoutCache(ctx, dir, longest, s.loads);
+      const cold = await runtimeLoads(ctx, dir, longest, s);
+      const owner = await loadsThroughTheOwner(ctx, dir, longest, s);
+      ctx.figure(
+        measured('load.cold.runtime.p50', {
+          value: cold.calling.p50,
+          baseline: { name: 'raw snapshot+tail read', value: cold.raw.p50, unit: 'us' },
+          note: `${s.coldStreams} streams of ${COLD_STREAM_EVENTS} events (snapshot at 100 + 50-event tail), first load of each, read on the calling thread; p99 ${cold.calling.p99.toFixed(0)} us; through the owning worker (coldLoads: 'owner', the path before) on ${s.coldStreams} other such streams: p50 ${owner.p50.toFixed(0)} us, p99 ${owner.p99.toFixed(0)} us`,
+        }),
+      );
     } finally {
       removeTempDir(dir);
     }
@@ -150,18 +163,34 @@ async function coldLoad(ctx: BenchContext, log: LmdbLog, raw: RawLog, len: numbe
   );
 }
 
-async function runtimeLoads(ctx: BenchContext, dir: string, len: number, s: ReturnType<typeof sizes>): Promise<void> {
+/** Cold loads on the calling thread (and the same reads raw), warm loads, history and the time machine. */
+async function runtimeLoads(ctx: BenchContext, dir: string, len: number, s: ReturnType<typeof sizes>): Promise<{ calling: LatencySummary; raw: LatencySummary }> {
   const rt = await startRuntime(dir);
   try {
     const id = streamId(len);
     ctx.step('cold loads through runtime.load');
     await catchUpViews(rt);
     let i = 0;
-    const cold = summarise(await timeEach(s.coldStreams, 0, () => rt.load('account', `c-${i++}`)));
+    const owner0 = rt.counters.ownerLoads;
+    const calling = summarise(await timeEach(s.coldStreams, 0, () => rt.load('account', `c-${i++}`)));
+    if (rt.counters.ownerLoads !== owner0) throw new Error('a cold load went to the owning worker: the figure would not measure what it says');
+    const rawLog = RawLog.open(dir);
+    let j = 0;
+    const rawCold = summarise(await timeEach(s.coldStreams, 0, () => rawLog.load('account', `c-${j++}`)));
+    await rawLog.close();
+
+    ctx.step('history pages through runtime.history');
+    let h = 0;
+    const history = summarise(await timeEach(s.coldStreams, 0, () => rt.history('account', `c-${h++}`, { limit: HISTORY_PAGE })));
+    const rawScan = RawLog.open(dir);
+    let k = 0;
+    const rawPage = summarise(await timeEach(s.coldStreams, 0, () => rawScan.scan('account', `c-${k++}`, 1, HISTORY_PAGE)));
+    await rawScan.close();
     ctx.figure(
-      measured('load.cold.runtime.p50', {
-        value: cold.p50,
-        note: `${s.coldStreams} streams of ${COLD_STREAM_EVENTS} events (snapshot at 100 + 50-event tail), first load of each; p99 ${cold.p99.toFixed(0)} us`,
+      measured('history.p50', {
+        value: history.p50,
+        baseline: { name: 'raw range read', value: rawPage.p50, unit: 'us' },
+        note: `runtime.history({ limit: ${HISTORY_PAGE} }) of ${s.coldStreams} streams of ${COLD_STREAM_EVENTS} events (calling thread: envelopes, checksums), p99 ${history.p99.toFixed(0)} us; baseline: lmdb-js range read + msgpackr decode of the same ${HISTORY_PAGE} events`,
       }),
     );
 
@@ -204,19 +233,26 @@ async function runtimeLoads(ctx: BenchContext, dir: string, len: number, s: Retu
         note: `runtime.load({version}) at uniform random versions of the ${fmt(len)}-event stream (main thread); p99 ${(tm.p99 / 1000).toFixed(3)} ms`,
       }),
     );
+    return { calling, raw: rawCold };
   } finally {
     await rt.close();
   }
 }
 
 /**
- * The same warm load with the state cache off (`stateCacheSize: 0`): every load is a round trip to the
- * owning worker, whose actor is live (loaded once first). The path a cache miss takes.
+ * Loads through the owning worker (`coldLoads: 'owner'`, the state cache off): cold ones, on the `o-*`
+ * streams (returned: the "before" of the calling-thread figure), then the warm load of a live actor: a
+ * round trip, the path of a stream with a command in flight.
  */
-async function warmLoadsWithoutCache(ctx: BenchContext, dir: string, len: number, n: number): Promise<void> {
-  ctx.step('warm loads with the state cache off (worker round trip)');
-  const rt = await startRuntime(dir, { stateCacheSize: 0 });
+async function loadsThroughTheOwner(ctx: BenchContext, dir: string, len: number, s: ReturnType<typeof sizes>): Promise<LatencySummary> {
+  ctx.step('cold loads through the owning worker');
+  const rt = await startRuntime(dir, { stateCacheSize: 0, coldLoads: 'owner' });
   try {
+    await catchUpViews(rt);
+    let i = 0;
+    const cold = summarise(await timeEach(s.coldStreams, 0, () => rt.load('account', `o-${i++}`)));
+    ctx.step('warm loads through the owning worker (round trip)');
+    const n = s.loads;
     const id = streamId(len);
     await rt.load('account', id);
     const miss = summarise(await timeEach(n, 200, () => rt.load('account', id)));
@@ -225,9 +261,10 @@ async function warmLoadsWithoutCache(ctx: BenchContext, dir: string, len: number
       measured('load.warm.miss.p50', {
         value: miss.p50,
         baseline: { name: 'worker-echo', value: echo.p50, unit: 'us' },
-        note: `stateCacheSize: 0, actor live in its worker; one load at a time, ${n} loads, p99 ${miss.p99.toFixed(0)} us`,
+        note: `coldLoads: 'owner', stateCacheSize: 0, actor live in its worker; one load at a time, ${n} loads, p99 ${miss.p99.toFixed(0)} us`,
       }),
     );
+    return cold;
   } finally {
     await rt.close();
   }

@@ -58,6 +58,20 @@ export interface FoldResult<S> {
   paged: number;
 }
 
+/** Where a stream ends: what `LogReader.streamHead` answers. */
+export interface StreamHead {
+  /** The last seq (0: the stream has no events). */
+  version: number;
+  /** That event's ts (0 when none). */
+  ts: number;
+  /**
+   * That event's offset in its partition; absent when the stream has no events. A reader that knows up
+   * to which offset a partition's commits are acknowledged can tell from it whether the whole stream is
+   * (runtime/log-loads.ts), without reading the event again.
+   */
+  offset?: number;
+}
+
 /** The seqs a command id produced, and the digest of the command it was first used with. */
 export interface CommandRecord {
   first: number;
@@ -77,8 +91,8 @@ export interface LogReader {
   readonly partitions: number;
   /** Makes this thread's next reads see every commit made so far (read-your-writes after an ack). */
   refreshReads(): void;
-  /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
-  streamHead(aggregateType: string, id: string): { version: number; ts: number };
+  /** The stream's last seq, that event's ts and its partition offset (0/0 and no offset for a stream with no events). */
+  streamHead(aggregateType: string, id: string): StreamHead;
   /** Events of one stream with `from <= seq <= to`, in order, contiguous (a gap is corruption). */
   iterateStream(aggregateType: string, id: string, from?: number, to?: number): Iterable<EventEnvelope>;
   /** At most `limit` events of a stream from `from` (a page of a stream). */

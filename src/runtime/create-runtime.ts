@@ -2,8 +2,10 @@
  * `createRuntime()`: the embedded API (its types: runtime-api.ts), composed from modules with one job each:
  * - command-validation.ts checks a command on the main thread and makes the request a worker runs;
  * - worker-slot.ts routes it to the worker that owns the aggregate's partition and supervises that worker;
- * - state-cache.ts answers a plain `load` from the last acknowledged state this thread saw (the owning
- *   worker answers a miss);
+ * - state-cache.ts answers a plain `load` from the last acknowledged state this thread saw; log-loads.ts
+ *   answers a miss from the log on this thread (the owning worker only when the stream has a command in
+ *   flight or its partition is not steady); read-freshness.ts says when this thread's reads must renew
+ *   their snapshot to see every acknowledged commit;
  * - time-machine.ts answers version/at loads, diffs and history from the log (lock-free LMDB readers that
  *   see every acknowledged commit);
  * - plugin-channel.ts is the main-thread end of worker plugins; health.ts says why the runtime is not
@@ -17,6 +19,10 @@
  *   matches replies by id.
  * - The state cache must hear of every commit before any subscriber does, and must forget a worker's
  *   share whenever that worker may have lost replies (see the hooks below and state-cache.ts).
+ * - `offsets` is also the acknowledged watermark of calling-thread loads (log-loads.ts): it may only move
+ *   forward, and only past events whose outcome is settled (answered, or read back by a fresh worker).
+ *   `freshness` must hear of every answer before anyone can act on it (before subscribers, before the
+ *   caller's execute resumes).
  */
 import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
 import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
@@ -35,6 +41,8 @@ import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
 import { WorkerSlot, type SlotHooks } from './worker-slot.js';
 import { InlineThread } from './inline-thread.js';
+import { LogLoads } from './log-loads.js';
+import { ReadFreshness } from './read-freshness.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -42,6 +50,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const P = log.partitions;
   const W = Math.min(o.workers ?? defaultWorkers(P), P);
 
+  /** Per partition, the next offset after the last acknowledged event (see the Gotchas). */
   const offsets = new Array<number>(P).fill(0);
   const listeners = new Set<CommittedListener>();
   const cache = new StateCache(o.stateCacheSize);
@@ -52,7 +61,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const plugins = new PluginChannels(slots, nextRid);
   let closed = false;
 
-  const timeMachine = new TimeMachine(log, (type, id, opts) => runtime.load(type, id, opts));
+  const freshness = new ReadFreshness(log);
+  // A stream whose snapshot has an old shape: its owner loads it too, and persists a fresh one as before.
+  const logLoads = o.coldLoads === 'log' ? new LogLoads(log, freshness, offsets, (type, id, p) => void askOwner(slotOf(p), type, id).catch(() => undefined)) : null;
+  const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts));
+  let ownerLoads = 0;
   const counters = {
     commandsOk: 0,
     commandsFailed: 0,
@@ -69,6 +82,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     get stateCacheEntries() {
       return cache.size;
     },
+    get ownerLoads() {
+      return ownerLoads;
+    },
   };
 
   const hooks: SlotHooks = {
@@ -78,6 +94,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       counters.eventsAppended += events.length;
       const last = events[events.length - 1]!;
       if (last.offset + 1 > offsets[last.partition]!) offsets[last.partition] = last.offset + 1;
+      freshness.touched(last.partition);
       // Into the cache before any subscriber hears of the events: a subscriber that loads the aggregate
       // on its own event must see at least that version (the caller's execute resumes only later).
       cache.offer(last.aggregateType, last.stream, last.partition, result.version, result.state);
@@ -95,21 +112,32 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onFatal(index, error) {
       health.workerFailed(index, error);
       cache.dropPartitions((p) => ownerOf(p, W) === index);
+      freshness.touchedAll();
     },
     onRestart(index, reason) {
       health.workerRestarted(index);
       cache.dropPartitions((p) => ownerOf(p, W) === index);
+      freshness.touchedAll();
+      // The fresh worker read its heads back from the log: every event below them is settled, whether
+      // its command was answered or lost with the old thread.
+      void slots[index]!.ready.then((heads) => {
+        for (const [p, head] of Object.entries(heads)) if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+      }, () => undefined);
       o.onWorkerRestart?.(index, reason);
     },
     onPartitionStopped(partition, error) {
       health.partitionStopped(partition, error);
+      freshness.touched(partition);
       // Loads of a stopped partition go back to its worker, which answers (or fails) as it did before.
       cache.dropPartitions((p) => p === partition);
     },
     onPluginEvent: (index, plugin, payload) => plugins.dispatch(index, plugin, payload),
     // The state cache keeps serving: it holds only acknowledged states, and failed commands already
     // dropped their aggregate's entry (execute's catch).
-    onStorageFailed: (index, error) => recovery.failed(index, error),
+    onStorageFailed(index, error) {
+      freshness.touchedAll();
+      recovery.failed(index, error);
+    },
   };
 
   const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
@@ -129,6 +157,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const slotOf = (partition: number): WorkerSlot => slots[ownerOf(partition, W)]!;
+  const askOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
+    const r = nextRid();
+    return slot.request(r, { kind: 'load', rid: r, aggregateType, id });
+  };
+  const loadFromOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
+    ownerLoads++;
+    return askOwner(slot, aggregateType, id);
+  };
   /** The checks every call on a stream starts with, in this order (closed, type, id). */
   const openStream = (aggregateType: string, id: string): AnyDecider => {
     if (closed) throw errors.closed();
@@ -167,8 +203,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       } catch (err) {
         counters.commandsFailed++;
         // Whatever the error, forget the aggregate: with WorkerCrashed or StorageFailed the command may
-        // be in the log without its reply, and the next load must ask the worker (which reads the log).
+        // be in the log without its reply, and the next load must see whether it is.
         cache.delete(aggregateType, id);
+        freshness.touched(partition);
         throw err;
       }
     },
@@ -178,12 +215,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (opts.version !== undefined || opts.at !== undefined) return timeMachine.stateAt<S>(decider, aggregateType, id, opts);
       const hit = cache.get(aggregateType, id);
       if (hit !== undefined) return { id, type: aggregateType, version: hit.version, state: hit.state as S };
-      const r = nextRid();
       const partition = partitionOf(id, P);
-      const res = await slotOf(partition).request<{ version: number; state: unknown }>(r, { kind: 'load', rid: r, aggregateType, id });
+      const slot = slotOf(partition);
+      // On this thread, from the log, unless only the owner can answer as it would (log-loads.ts).
+      const read = logLoads !== null && slot.steady && !health.isStopped(partition) ? logLoads.current(decider, aggregateType, id, partition) : undefined;
+      const res = read ?? (await loadFromOwner(slot, aggregateType, id));
       if (res.version === 0) throw errors.streamNotFound(aggregateType, id);
-      // The worker answers its durable state. A reply acknowledged while this load was in flight may
-      // have fed a newer entry: `offer` then answers that one (both are true; newer is never wrong).
+      // The log or the worker answers the acknowledged state. A reply acknowledged while a worker's answer
+      // was on its way may have fed a newer entry: `offer` then answers that one (both are true; newer is
+      // never wrong).
       const newest = cache.offer(aggregateType, id, partition, res.version, res.state);
       return { id, type: aggregateType, version: newest.version, state: newest.state as S };
     },
@@ -214,6 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       health.partitionResumed(partition);
       cache.dropPartitions((p) => p === partition);
       if (result.offset > offsets[partition]!) offsets[partition] = result.offset;
+      freshness.touched(partition);
       return result;
     },
 

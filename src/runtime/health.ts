@@ -75,6 +75,8 @@ export interface HealthSources {
 export class HealthBook {
   /** `worker:<i>` / `partition:<p>` -> the reason, in the order they happened. */
   readonly #reported = new Map<string, WorkerFailedReason | PartitionStoppedReason>();
+  /** The stopped partitions, for the per-load check (no key string built). */
+  readonly #stopped = new Set<number>();
 
   workerFailed(worker: number, error: RuntimeError): void {
     this.#reported.set(`worker:${worker}`, { kind: 'worker-failed', worker, code: error.code, message: `worker ${worker}: ${error.message}` });
@@ -87,10 +89,16 @@ export class HealthBook {
 
   partitionStopped(partition: number, error: RuntimeError): void {
     this.#reported.set(`partition:${partition}`, { kind: 'partition-stopped', partition, code: error.code, message: error.message });
+    this.#stopped.add(partition);
   }
 
   partitionResumed(partition: number): void {
     this.#reported.delete(`partition:${partition}`);
+    this.#stopped.delete(partition);
+  }
+
+  isStopped(partition: number): boolean {
+    return this.#stopped.has(partition);
   }
 
   /** Why a partition is stopped (for `partitions()`), or undefined. */

@@ -1,6 +1,6 @@
 /**
- * Hydration: the state of a stream from the log, shared by the actor host (cold actors) and the router
- * (time machine). DESIGN invariant 4: snapshot + tail must equal the full fold; the property tests in
+ * Hydration: the state of a stream from the log, shared by the actor host (cold actors) and the main
+ * thread (the time machine, and current-state loads on the calling thread: log-loads.ts). DESIGN invariant 4: snapshot + tail must equal the full fold; the property tests in
  * test/runtime and test/projections check it. Events reach `evolve` at the decider's current schema
  * versions because the runtime's logs are versioned (versioned-log.ts): nothing to decode here.
  */
@@ -25,7 +25,33 @@ export interface Hydrated {
  * equal the full fold; the property tests check it.
  */
 export function hydrate(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target = Number.MAX_SAFE_INTEGER): Hydrated {
+  if (target !== Number.MAX_SAFE_INTEGER) return foldTo(log, decider, aggregateType, id, target);
+  return hydrateToHead(log, decider, aggregateType, id, log.streamHead(aggregateType, id).version);
+}
+
+/**
+ * The state at `head`, the stream's last seq as the caller read it just before (`streamHead`). Reading
+ * the head first bounds the fold: a reader on another thread than the stream's writer (runtime loads on
+ * the calling thread) sees the stream as it was at that read, even while the writer appends to it.
+ * With `maxFold`: undefined, having read only the snapshot, when more events than that are left to fold.
+ */
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number): Hydrated;
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number, maxFold: number): Hydrated | undefined;
+export function hydrateToHead(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, head: number, maxFold = Number.MAX_SAFE_INTEGER): Hydrated | undefined {
+  const h = foldTo(log, decider, aggregateType, id, head, maxFold);
+  if (h === undefined) return undefined;
+  // The fold must end at the stream's last key: a shorter fold means a key the range scan could not
+  // reach (damaged), and a writer hydrated short would append on top of existing events.
+  if (h.version !== head) throw corruptRecord('events', [aggregateType, id, head], `stream ${aggregateType}/${id} folds to seq ${h.version} but its last key is seq ${head}`);
+  return h;
+}
+
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number): Hydrated;
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number, maxFold: number): Hydrated | undefined;
+function foldTo(log: LogReader, decider: AnyDecider, aggregateType: string, id: string, target: number, maxFold = Number.MAX_SAFE_INTEGER): Hydrated | undefined {
   let state = decider.initialState();
+  // A stream with no events (a new aggregate): nothing to read.
+  if (target <= 0) return { state, version: 0, ts: 0, folded: 0, paged: 0, fromSnapshot: 0, staleSnapshot: false };
   let version = 0;
   let ts = 0;
   let staleSnapshot = false;
@@ -38,18 +64,19 @@ export function hydrate(log: LogReader, decider: AnyDecider, aggregateType: stri
     } else staleSnapshot = true;
   }
   const fromSnapshot = version;
-  const tail = log.foldStream(aggregateType, id, version + 1, target, state, (s, e) => decider.evolve(s, e as never));
-  if (tail.folded > 0) {
-    state = tail.state;
-    version = tail.version;
-    ts = tail.ts;
+  if (target - version > maxFold) return undefined;
+  let folded = 0;
+  let paged = 0;
+  // A snapshot at the target leaves nothing to fold: no range to open.
+  if (version < target) {
+    const tail = log.foldStream(aggregateType, id, version + 1, target, state, (s, e) => decider.evolve(s, e as never));
+    if (tail.folded > 0) {
+      state = tail.state;
+      version = tail.version;
+      ts = tail.ts;
+    }
+    folded = tail.folded;
+    paged = tail.paged;
   }
-  if (target === Number.MAX_SAFE_INTEGER) {
-    // The fold must end at the stream's last key: a shorter fold means a key the range scan could not
-    // reach (damaged), and a writer hydrated short would append on top of existing events.
-    const head = log.streamHead(aggregateType, id).version;
-    if (head !== version) throw corruptRecord('events', [aggregateType, id, head], `stream ${aggregateType}/${id} folds to seq ${version} but its last key is seq ${head}`);
-  }
-  return { state, version, ts, folded: tail.folded, paged: tail.paged, fromSnapshot, staleSnapshot };
+  return { state, version, ts, folded, paged, fromSnapshot, staleSnapshot };
 }
-

@@ -32,6 +32,13 @@ export interface RuntimeOptions {
    * (default: `maxLiveActors`; 0 = off, every load asks the owning worker). LRU-bounded by entry count.
    */
   stateCacheSize?: number;
+  /**
+   * Where a plain `load` that misses the state cache is answered: `log` (default), read from the log
+   * and folded on the calling thread, asking the owning worker only when the stream has a command in
+   * flight (log-loads.ts); `owner`, always by a round trip to the owning worker (the behaviour before
+   * calling-thread reads; kept for comparison, e.g. by the bench). Both answer the same.
+   */
+  coldLoads?: 'log' | 'owner';
   /** Commands queued per aggregate before callers get `Overloaded` (default 1 024). */
   mailboxCapacity?: number;
   /** Commands in flight per worker before callers get `Overloaded` (default 100 000). */
@@ -86,6 +93,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     return v;
   };
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
+  if (o.coldLoads !== undefined && o.coldLoads !== 'log' && o.coldLoads !== 'owner') invalid(`coldLoads must be 'log' or 'owner', got ${JSON.stringify(o.coldLoads)}`);
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') invalid('clock must be an object with a now() method (a Clock)');
   // `views` was a createRuntime option until the runtime stopped knowing the projections: a caller that
   // still passes it (plain JS, no type check) would silently get no read model.
@@ -102,6 +110,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     snapshotEvery: int('snapshotEvery', o.snapshotEvery, 0, 1_000_000_000, 100),
     maxLiveActors,
     stateCacheSize: int('stateCacheSize', o.stateCacheSize, 0, 100_000_000, maxLiveActors),
+    coldLoads: o.coldLoads ?? 'log',
     mailboxCapacity: int('mailboxCapacity', o.mailboxCapacity, 1, 10_000_000, 1024),
     maxInFlightPerWorker: int('maxInFlightPerWorker', o.maxInFlightPerWorker, 1, 100_000_000, 100_000),
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),

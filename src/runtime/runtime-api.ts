@@ -82,8 +82,11 @@ export interface Runtime {
   readonly log: RuntimeLog;
   /**
    * Counters for tests and metrics. `timeMachineFolded`: events folded by version/at loads.
-   * `stateCache*`: plain loads answered on the main thread (hits) or by the owning worker (misses), and
-   * the acknowledged states held for them (entries, at most the `stateCacheSize` option).
+   * `stateCache*`: plain loads answered from the state cache (hits) or not (misses), and the
+   * acknowledged states held for them (entries, at most the `stateCacheSize` option). `ownerLoads`: of
+   * the misses, those the owning worker answered (the rest were read from the log on the calling
+   * thread: a stream with a command in flight, a partition stopped or a worker not steady go to the
+   * owner; every miss does with `coldLoads: 'owner'`).
    */
   readonly counters: {
     readonly timeMachineFolded: number;
@@ -93,6 +96,7 @@ export interface Runtime {
     readonly stateCacheHits: number;
     readonly stateCacheMisses: number;
     readonly stateCacheEntries: number;
+    readonly ownerLoads: number;
   };
   decider(aggregateType: string): AnyDecider | undefined;
   /**
@@ -106,8 +110,9 @@ export interface Runtime {
    */
   execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
   /**
-   * The current state (no `version`/`at`): the newest acknowledged state, answered on the main thread
-   * when it is in the state cache (a reply to a command or an earlier load), else by the owning worker.
+   * The current state (no `version`/`at`): the newest acknowledged state, answered on the calling
+   * thread: from the state cache (a reply to a command or an earlier load), else read from the log
+   * (the owning worker answers when the stream has a command in flight: log-loads.ts).
    * Never older than any version acknowledged to any caller before the call; commands still in flight
    * are not visible (read committed). The state is deeply frozen and shared with other callers, exactly
    * as described at `execute`.

@@ -33,14 +33,17 @@
  *   must drop the aggregate's entry when a command fails for any reason (its outcome may be unknown:
  *   `WorkerCrashed`, `StorageFailed`), and drop the worker's entries on restart and on fatal. Skip this
  *   and a load after a crash returns the state from before a command that is in the log.
- * - Only the router's own replies and the owning worker's `load` answers may feed the cache. Anything
- *   else that appends to the log while the runtime runs would make entries stale; today nothing does
- *   (the data dir is locked to one process; worker plugins write view rows, not events).
+ * - Only the router's own replies, the owning worker's `load` answers and calling-thread reads of a
+ *   stream whose head is acknowledged (log-loads.ts) may feed the cache. Anything else that appends to
+ *   the log while the runtime runs would make entries stale; today nothing does (the data dir is locked
+ *   to one process; worker plugins write view rows, not events).
  * - A duplicate reply (`commandId` seen before) carries the state after the FIRST attempt, which may
  *   be older than the head: it must not be offered (an evicted newer entry could not veto it).
  * - Offers are ordered per aggregate by the worker's message order (replies leave in batch order, a
- *   `load` answer is the durable state when the worker handled it), so "only forward" suffices; do not
- *   add a path that offers a state computed elsewhere (e.g. a time-machine fold).
+ *   `load` answer is the durable state when the worker handled it), so "only forward" suffices. A
+ *   calling-thread read keeps that order: it answers the state at an acknowledged head, and every reply
+ *   at or below that head was offered before. Do not add a path that offers a state computed otherwise
+ *   (e.g. a time-machine fold: it may stop below the head, or include a command not acknowledged yet).
  * - Freezing is in place: the states `execute` and `load` return are frozen even when the cache is
  *   disabled (size 0), so the contract does not depend on an option.
  * - A worker that stays down (restart budget spent) without a `fatal` message keeps its entries: they

@@ -1,23 +1,28 @@
 /**
  * The time machine (main thread): a stream's state as of a version or a moment, the diff between two
  * points, and its history in pages. Answered straight from the log through the port's `LogReader`, never
- * by the owning worker: the log's readers are lock-free and see every acknowledged commit once
- * `refreshReads()` ran, and folding an old version does not queue behind the aggregate's commands.
+ * by the owning worker: the log's readers are lock-free and see every acknowledged commit once the read
+ * snapshot is renewed (read-freshness.ts), and folding an old version does not queue behind the
+ * aggregate's commands.
  *
  * A version/at load folds from the nearest persisted snapshot at or below the target (hydrate.ts), so its
  * cost is bounded by `snapshotEvery` x `snapshotThinning` events (`folded` counts them, for the tests
  * that bound it). It returns a fresh, mutable state: unlike the current state, nothing else shares it.
  *
  * Gotchas:
- * - `refreshReads()` before every read: lmdb-js renews a thread's read snapshot only on a timer, and a
+ * - `fresh(partition)` before every read: lmdb-js renews a thread's read snapshot only on a timer, and a
  *   caller that was just acknowledged a command must see it (read-your-writes).
+ * - These reads may see a command committed but not yet acknowledged (its version is at most the head
+ *   they read); a plain `load` never does (log-loads.ts).
  * - `diff` loads its end point with the runtime's own `load` (a plain `to` is the current state, from the
  *   state cache or the worker), so it is handed that function rather than reimplementing it.
  */
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
 import type { LogReader } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
+import { partitionOf } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
+import type { ReadFreshness } from './read-freshness.js';
 import type { DiffResult, HistoryOptions, LoadOptions, LoadResult } from './runtime-api.js';
 
 /** The largest history page one call answers. */
@@ -27,11 +32,13 @@ export type Load = <S>(aggregateType: string, id: string, options: LoadOptions) 
 
 export class TimeMachine {
   readonly #log: LogReader;
+  readonly #freshness: ReadFreshness;
   readonly #load: Load;
   #folded = 0;
 
-  constructor(log: LogReader, load: Load) {
+  constructor(log: LogReader, freshness: ReadFreshness, load: Load) {
     this.#log = log;
+    this.#freshness = freshness;
     this.#load = load;
   }
 
@@ -43,7 +50,7 @@ export class TimeMachine {
   /** The state right after `options.version`, or as of `options.at` (one of them is set). */
   stateAt<S>(decider: AnyDecider, aggregateType: string, id: string, options: LoadOptions): LoadResult<S> {
     const log = this.#log;
-    log.refreshReads();
+    this.#fresh(id);
     const head = log.streamHead(aggregateType, id).version;
     if (head === 0) throw errors.streamNotFound(aggregateType, id);
     let target: number;
@@ -67,7 +74,7 @@ export class TimeMachine {
     const limit = options.limit ?? 1000;
     if (!Number.isSafeInteger(from) || from < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new RuntimeError(ErrorCodes.InvalidQuery, `limit must be an integer in [1, ${MAX_HISTORY_PAGE}]`);
-    this.#log.refreshReads();
+    this.#fresh(id);
     const events = this.#log.readStream(aggregateType, id, from, limit);
     if (events.length === 0 && this.#log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
     return events;
@@ -87,9 +94,14 @@ export class TimeMachine {
     }
     const start = (a?.version ?? 0) + 1;
     if (a && a.version > b.version) throw new RuntimeError(ErrorCodes.InvalidQuery, `from (version ${a.version}) is after to (version ${b.version})`);
-    this.#log.refreshReads();
+    this.#fresh(id);
     const events = b.version >= start ? this.#log.readStream(aggregateType, id, start, b.version - start + 1) : [];
     return { from: a, to: b, events };
+  }
+
+  /** Renews the read snapshot if the stream's partition may have moved since (read-your-writes). */
+  #fresh(id: string): void {
+    this.#freshness.fresh(partitionOf(id, this.#log.partitions));
   }
 }
 

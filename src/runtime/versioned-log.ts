@@ -27,7 +27,7 @@
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, Staged, StoredSnapshot, ViewStore } from '../log/index.js';
+import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, Staged, StoredSnapshot, StreamHead, ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
 
 /**
@@ -120,7 +120,7 @@ class VersionedLog implements EventLog {
   refreshReads(): void {
     this.stored.refreshReads();
   }
-  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+  streamHead(aggregateType: string, id: string): StreamHead {
     return this.stored.streamHead(aggregateType, id);
   }
   versionAt(aggregateType: string, id: string, at: number): number {

@@ -55,6 +55,8 @@ export class WorkerSlot {
   #storageDown: RuntimeError | null = null;
   /** True while `restart` replaces the thread: its exit is expected, not a crash to supervise. */
   #replacing = false;
+  /** True from a (re)start until the thread says it is ready. */
+  #starting = false;
   /** While replacing: resolves once the new thread can be sent requests (they wait instead of failing). */
   #replaced: Promise<void> = Promise.resolve();
   #restarts: number[] = [];
@@ -90,9 +92,20 @@ export class WorkerSlot {
     return this.#storageDown;
   }
 
+  /**
+   * True while the thread is up and writing normally. Otherwise (starting again after a crash, being
+   * replaced, down, writes stopped by a storage failure) commands it was sent may have an outcome only
+   * the log knows, and may still be landing in it: the runtime's loads then ask the thread, as the only
+   * reader that knows (create-runtime.ts, `load`).
+   */
+  get steady(): boolean {
+    return !this.#starting && !this.#replacing && this.#down === null && this.#storageDown === null && !this.#closing;
+  }
+
   #start(): void {
     const worker = this.#spawn(this.#config);
     this.#worker = worker;
+    this.#starting = true;
     // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
     this.#encoder = createEncoder();
     const decoder: WireDecoder = createDecoder();
@@ -103,6 +116,7 @@ export class WorkerSlot {
     worker.on('message', (m: FromWorker) => {
       switch (m.kind) {
         case 'ready':
+          this.#starting = false;
           readyResolve(m.offsets);
           return;
         case 'replies':

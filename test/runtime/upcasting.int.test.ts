@@ -86,7 +86,8 @@ describe.runIf(ON_DISK)('a version-1 data dir read through a version-2 account d
     const at65 = await runtime.load<CurrencyAccountState>('account', 'acc-long', { version: 65 });
     expect(at65.state).toEqual({ owner: 'Bob', open: true, balances: { EUR: sum(64) } });
     expect(runtime.counters.timeMachineFolded - folded).toBe(65);
-    // A cold load in the owning worker folds everything and persists a snapshot of the new shape.
+    // A cold load folds everything (on the calling thread), and the owning worker, asked to load it too,
+    // persists a snapshot of the new shape.
     expect((await runtime.load<CurrencyAccountState>('account', 'acc-long')).state).toEqual({ owner: 'Bob', open: true, balances: { EUR: sum(69) } });
     await expect.poll(() => (raw.refreshReads(), raw.snapshotAtOrBelow('account', 'acc-long')?.snapshotVersion), { timeout: 10_000 }).toBe(2);
     expect(raw.snapshotAtOrBelow('account', 'acc-long')).toMatchObject({ version: 70, state: { balances: { EUR: sum(69) } } });

@@ -25,7 +25,7 @@ import { PageStore } from './pages.js';
 import { LogCommitter, type StagedWrite, type WriteChain } from './write-chain.js';
 import { LmdbBatchWriter } from './batch-writer.js';
 import type { LmdbViewStore } from './view-store.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, StoredSnapshot } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, StoredSnapshot, StreamHead } from '../port.js';
 
 export class LmdbLog implements EventLog {
   readonly partitions: number;
@@ -68,7 +68,7 @@ export class LmdbLog implements EventLog {
     this.#env.refreshReads();
   }
 
-  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+  streamHead(aggregateType: string, id: string): StreamHead {
     return this.#streams.streamHead(aggregateType, id);
   }
 

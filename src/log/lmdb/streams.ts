@@ -15,7 +15,7 @@ import { toEnvelope, toStored, type StoredEvent, type StreamRef } from '../store
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
-import type { CommandRecord, Evolve, FoldResult } from '../port.js';
+import type { CommandRecord, Evolve, FoldResult, StreamHead } from '../port.js';
 import { foldPage, take, versionAt } from '../read-helpers.js';
 
 export class StreamStore {
@@ -33,8 +33,8 @@ export class StreamStore {
     this.#pages = env.pages;
   }
 
-  /** The stream's last seq and that event's ts (0/0 for a stream with no events). */
-  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+  /** The stream's last seq, that event's ts and offset (0/0 and no offset for a stream with no events). */
+  streamHead(aggregateType: string, id: string): StreamHead {
     try {
       return this.#streamHead(aggregateType, id);
     } catch (err) {
@@ -42,10 +42,10 @@ export class StreamStore {
     }
   }
 
-  #streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+  #streamHead(aggregateType: string, id: string): StreamHead {
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
       const rec = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
-      return { version: (key as StreamRef)[2], ts: rec[2] };
+      return { version: (key as StreamRef)[2], ts: rec[2], offset: rec[4] };
     }
     return { version: 0, ts: 0 };
   }
@@ -89,8 +89,10 @@ export class StreamStore {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
     // Whole pages inside the range, in order; the events before, between (a page not written) and
-    // after them one by one.
-    for (const { key, value } of this.#pages.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false })) {
+    // after them one by one. A range shorter than a page holds none: no cursor opened for it (most
+    // tails after a snapshot are that short).
+    const pages = to - next + 1 >= EVENT_PAGE ? this.#pages.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false }) : [];
+    for (const { key, value } of pages) {
       const first = (key as StreamRef)[2];
       if (first + EVENT_PAGE - 1 > to) break;
       if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;

@@ -23,7 +23,7 @@ import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kern
 import { decodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import { refusedAfter } from '../storage-failure.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot, StreamHead } from '../port.js';
 import { MemoryStore, type StoreOp, type StreamData, type WriteChain } from './memory-store.js';
 import { toEnvelope, type StoredEvent } from '../stored-event.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
@@ -70,11 +70,12 @@ export class MemoryLog implements EventLog {
     // Nothing to renew: reads look at the store itself, which a batch changes in one step.
   }
 
-  streamHead(aggregateType: string, id: string): { version: number; ts: number } {
+  streamHead(aggregateType: string, id: string): StreamHead {
     const events = this.#store.stream(aggregateType, id)?.events;
     const last = events?.[events.length - 1];
     if (!events || !last) return { version: 0, ts: 0 };
-    return { version: events.length, ts: decodeRecord<StoredEvent>(last, 'events', [aggregateType, id, events.length])[2] };
+    const r = decodeRecord<StoredEvent>(last, 'events', [aggregateType, id, events.length]);
+    return { version: events.length, ts: r[2], offset: r[4] };
   }
 
   *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
