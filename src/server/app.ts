@@ -5,7 +5,7 @@
  * in-flight commands finish before LMDB closes.
  *
  * Order matters here:
- * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
+ * 1. The error handler, the 404 handler, the schema compilers and the shared schemas are set on the root before any route or
  *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
  *    `{ error, message, ...details }` with the status from `error-status.ts`.
  * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
@@ -41,7 +41,9 @@ import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
-import { schemaCompiler } from './schema-compilers.js';
+import { addSharedSchemas } from './api-schemas.js';
+import { registerOpenApi } from './openapi.js';
+import { jsonSerializerCompiler, schemaCompiler } from './schema-compilers.js';
 import { registerSecurity, selectFeedProtocol, type SecurityOptions } from './security/index.js';
 
 /** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
@@ -110,6 +112,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.setValidatorCompiler(schemaCompiler());
+  app.setSerializerCompiler(jsonSerializerCompiler);
+  addSharedSchemas(app);
   useStrictJsonParser(app);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler(notFoundHandler(app));
@@ -164,6 +168,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // Tokens, scopes, rate limits: after the Host check (a rebinding page is refused as a foreign host).
   registerSecurity(app, options.security);
 
+  // Before every route: the OpenAPI generator collects the routes as they are added (openapi.ts).
+  await registerOpenApi(app);
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../../src/server/routes/videos.js';
+import { parseRange } from '../../src/server/file-reply.js';
 
 describe('Range headers on renditions (one range, RFC 9110)', () => {
   it.each([

@@ -41,7 +41,10 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
       .header('cache-control', 'no-cache');
     return body[file];
   };
-  app.get('/', serve('index.html'));
-  app.get('/dashboard/app.js', serve('app.js'));
-  app.get('/dashboard/style.css', serve('style.css'));
+  const schema = (file: DashboardFile, summary: string) => ({
+    schema: { summary, response: { 200: { description: file, content: { [FILES[file].split(';')[0]!]: { schema: { type: 'string' } } } } } },
+  });
+  app.get('/', schema('index.html', 'The dashboard page (needs no token; it asks for one when the API does)'), serve('index.html'));
+  app.get('/dashboard/app.js', schema('app.js', "The dashboard's script"), serve('app.js'));
+  app.get('/dashboard/style.css', schema('style.css', "The dashboard's stylesheet"), serve('style.css'));
 };
