@@ -2,11 +2,11 @@
  * The server's OpenAPI 3.1 description, made by `@fastify/swagger` from the routes' own schemas, and
  * `GET /openapi.json`, which serves it.
  *
- * `registerOpenApi(app)` runs before any route (the plugin collects routes as they are added) and builds
- * the document once, when the app is ready: a route's schema is its documentation, and a schema the
- * generator cannot read stops start-up rather than the first request for the document. The JSON text is
- * kept and sent as is: a request for it costs a string write, and no other request costs anything (the
- * plugin adds no request hook).
+ * `registerOpenApi(app)` runs before any route (the plugin collects routes as they are added, which costs
+ * nothing per request: it adds no request hook). The document is built once, on the first request for it
+ * (tens of ms on this machine: not paid by every server a test or an embedding program starts), and its
+ * JSON text is kept and sent as is from then on. test/server/openapi.int.test.ts builds it from the full
+ * server, so a schema the generator cannot read fails there rather than in front of a client.
  *
  * What the generator does not know is added here, from the same tables the server uses:
  * - who may call an operation (security/scopes.ts): public routes say `security: []`; the others name
@@ -149,23 +149,20 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
   });
 
-  let document = '';
-  // After the plugin's own onReady hook (it gathers the shared schemas there), so the document is whole.
-  app.addHook('onReady', function buildDocument(done) {
-    document = JSON.stringify(app.swagger());
-    done();
-  });
+  // Built on the first request (the plugin can build it only once the app is ready), then kept as text.
+  let document: string | undefined;
 
   app.get(
     OPENAPI_PATH,
     {
       schema: {
         summary: 'This OpenAPI 3.1 document',
-        description: 'Made from the routes\' own schemas when the server starts. Needs `read` when tokens are configured, like every GET: it lists the aggregate types and their command schemas.',
+        description: "Made from the routes' own schemas. Needs `read` when tokens are configured, like every GET: it lists the aggregate types and their command schemas.",
         response: { 200: { description: 'The OpenAPI document', type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { type: 'string' } } } },
       },
     },
     (_request, reply) => {
+      document ??= JSON.stringify(app.swagger());
       void reply.type('application/json; charset=utf-8');
       return reply.send(document);
     },

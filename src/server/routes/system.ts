@@ -137,7 +137,7 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { description: 'The Prometheus text format (version 0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    { schema: { summary: 'Prometheus metrics', response: { 200: { description: 'The Prometheus text format (version 0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
