@@ -39,6 +39,8 @@ import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { NOSNIFF } from './error-handlers.js';
 
 const CACHE_CONTROL = 'private, no-cache';
+/** What `fs.createReadStream` reads at a time by default. */
+const READ_CHUNK_BYTES = 64 * 1024;
 
 /** What send reads of a request. */
 interface SendRequest {
@@ -56,6 +58,9 @@ export async function sendFile(request: FastifyRequest, reply: FastifyReply, pat
     extensions: false,
     contentType: false,
     cacheControl: false,
+    // send passes its option on as it is, and `highWaterMark: null` gives Node 20's 16 KiB default for
+    // streams, not the 64 KiB of a plain file stream: 4 times the reads per file (bench/README.md).
+    highWaterMark: READ_CHUNK_BYTES,
     onFile: (_path, stat) => {
       size = stat.size;
       conditionRange(headers, stat);
