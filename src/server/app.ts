@@ -5,15 +5,18 @@
  * in-flight commands finish before LMDB closes.
  *
  * Order matters here:
- * 1. The error handler, the 404 handler, the schema compilers and the shared schemas are set on the root before any route or
- *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
- *    `{ error, message, ...details }` with the status from `error-status.ts`.
+ * 1. The error handler, the 404 handler, the schema compilers and the shared schemas are set on the root
+ *    before any route or plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every
+ *    error anywhere is `{ error, message, ...details }` with the status from `error-status.ts`.
  * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
  *    before any hook that may refuse a request (`registerSecurity`, the edge checks; see the comments there).
  * 3. The edge checks run as a root `onRequest` hook before any route's own hooks, for every route and
  *    plugin and for the feed's handshake: the Host header (`allowed-hosts.ts`), then JSON-only bodies on
  *    mutating routes (`json-body.ts`). Errors Node or the router raise before a route runs go through
  *    `error-handlers.ts`, so even a bad request line is answered `{ error, message }`.
+ * 4. The OpenAPI generator (`openapi.ts`) is registered before the first route: it collects routes as
+ *    they are added, plugins' too. Response schemas document answers; they never reshape one
+ *    (`schema-compilers.ts`).
  *
  * Gotchas:
  * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or

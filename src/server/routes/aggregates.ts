@@ -68,15 +68,16 @@ const commandReply = {
     duplicate: { const: true, description: 'A repeated `commandId`: the first answer, nothing written' },
   },
 } as const;
-const stateReply = { type: 'object', required: ['id', 'type', 'version', 'state'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, version, state: anyJson } } as const;
+const stateReply = { description: 'The state, and the version it is at', type: 'object', required: ['id', 'type', 'version', 'state'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, version, state: anyJson } } as const;
 const eventsReply = {
+  description: 'A page of events, in seq order',
   type: 'object',
   required: ['events'],
   additionalProperties: false,
   properties: { events, next: { type: 'integer', minimum: 1, description: 'The `from` of the next page, when there is one' } },
 } as const;
 const point = { type: 'object', required: ['version', 'state'], additionalProperties: false, properties: { version, state: anyJson } } as const;
-const diffReply = { type: 'object', required: ['id', 'type', 'from', 'to', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, from: point, to: point, events } } as const;
+const diffReply = { description: 'The states at both points (`from.version` 0: before the first event) and the events after `from` up to `to`', type: 'object', required: ['id', 'type', 'from', 'to', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, from: point, to: point, events } } as const;
 const readErrors = errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`; `NotFound` (no such version, or no event yet at that time)' });
 const unknownTypeParams = { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string', description: 'Not an aggregate type of this server' }, id: { type: 'string' } } } as const;
 const unknownType = { params: unknownTypeParams, response: errorResponses({ 404: '`UnknownAggregateType`: this server has no such aggregate type' }) } as const;
