@@ -64,6 +64,10 @@ export const ErrorCodes = {
   UriTooLong: 'UriTooLong',
   /** The request's headers are larger than the server accepts. */
   HeadersTooLarge: 'HeadersTooLarge',
+  /** A conditional request (`If-Match`, `If-Unmodified-Since`) whose condition does not hold: the file changed. */
+  PreconditionFailed: 'PreconditionFailed',
+  /** A `Range` that starts past the end of the file (`size` says how long it is). */
+  RangeNotSatisfiable: 'RangeNotSatisfiable',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -5,15 +5,18 @@
  * in-flight commands finish before LMDB closes.
  *
  * Order matters here:
- * 1. The error handler, the 404 handler and the schema compilers are set on the root before any route or
- *    plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every error anywhere is
- *    `{ error, message, ...details }` with the status from `error-status.ts`.
+ * 1. The error handler, the 404 handler, the schema compilers and the shared schemas are set on the root
+ *    before any route or plugin, so extra plugins (e.g. the video pipeline's `/videos`) inherit them: every
+ *    error anywhere is `{ error, message, ...details }` with the status from `error-status.ts`.
  * 2. `@fastify/websocket` is registered before the routes (it must see them to intercept upgrades), and
  *    before any hook that may refuse a request (`registerSecurity`, the edge checks; see the comments there).
  * 3. The edge checks run as a root `onRequest` hook before any route's own hooks, for every route and
  *    plugin and for the feed's handshake: the Host header (`allowed-hosts.ts`), then JSON-only bodies on
  *    mutating routes (`json-body.ts`). Errors Node or the router raise before a route runs go through
  *    `error-handlers.ts`, so even a bad request line is answered `{ error, message }`.
+ * 4. The OpenAPI generator (`openapi.ts`) is registered before the first route: it collects routes as
+ *    they are added, plugins' too. Response schemas document answers; they never reshape one
+ *    (`schema-compilers.ts`).
  *
  * Gotchas:
  * - Keep `onProtoPoisoning`/`onConstructorPoisoning` at `error`: a body with `__proto__` or
@@ -44,7 +47,9 @@ import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
-import { schemaCompiler } from './schema-compilers.js';
+import { addSharedSchemas } from './api-schemas.js';
+import { registerOpenApi } from './openapi.js';
+import { jsonSerializerCompiler, schemaCompiler } from './schema-compilers.js';
 import { registerSecurity, selectFeedProtocol, type SecurityOptions } from './security/index.js';
 
 /** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
@@ -117,6 +122,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
 
   app.setValidatorCompiler(schemaCompiler());
+  app.setSerializerCompiler(jsonSerializerCompiler);
+  addSharedSchemas(app);
   useStrictJsonParser(app);
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler(notFoundHandler(app));
@@ -172,6 +179,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // Tokens, scopes, rate limits: after the Host check (a rebinding page is refused as a foreign host).
   registerSecurity(app, options.security);
 
+  // Before every route: the OpenAPI generator collects the routes as they are added (openapi.ts).
+  await registerOpenApi(app);
   await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });

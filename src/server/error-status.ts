@@ -31,9 +31,11 @@ export const ERROR_STATUS = {
   RebuildRunning: 409,
   IdempotencyKeyReused: 409,
   AlreadyExists: 409,
+  PreconditionFailed: 412,
   PayloadTooLarge: 413,
   UriTooLong: 414,
   UnsupportedMediaType: 415,
+  RangeNotSatisfiable: 416,
   HostNotAllowed: 421,
   UpgradeRequired: 426,
   RateLimited: 429,
@@ -106,6 +108,8 @@ export function errorReply(err: unknown): ErrorReply {
     // RFC 6750: a 401 names the scheme; `invalid_token` tells a client its token was refused, not missing.
     if (status === 401) headers['www-authenticate'] = e.details.reason === 'invalid_token' ? 'Bearer realm="eventide", error="invalid_token"' : 'Bearer realm="eventide"';
     if (status === 408) headers.connection = 'close';
+    // RFC 9110 15.5.17: a 416 says how long the representation is.
+    if (status === 416 && typeof e.details.size === 'number') headers['content-range'] = `bytes */${e.details.size}`;
     if (e.retriable) body.retriable = true;
     return { status, body, headers };
   }
@@ -172,7 +176,8 @@ export function validationReply(errors: readonly SchemaError[], part: string): E
       : first.keyword === 'additionalProperties'
         ? `${part}${path} is not a known field`
         : `${part}${path} ${first.message ?? 'is invalid'}`;
-  if (part === 'params') {
+  // A path parameter is an id (`:id`), or a number or name the route reads (`:height`, `:partition`).
+  if (part === 'params' && path === '/id') {
     return { status: 400, body: { path, error: ErrorCodes.InvalidId, message: `id must match [A-Za-z0-9_.:-]{1,128} (${what})` }, headers: {} };
   }
   const code = part === 'body' ? ErrorCodes.InvalidCommand : ErrorCodes.InvalidQuery;

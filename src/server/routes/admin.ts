@@ -17,6 +17,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { deserializeError, ErrorCodes, RuntimeError, type SerializedError } from '../../kernel/index.js';
 import type { BackupResult, VerifyReport } from '../../log/index.js';
 import { spawnWorker, type Runtime } from '../../runtime/index.js';
+import { emptyBody, errorResponses } from '../api-schemas.js';
 
 export interface AdminRoutesOptions {
   runtime: Runtime;
@@ -27,6 +28,59 @@ export interface AdminRoutesOptions {
 /** Backup names: one path segment, no dot-dot games (`.` and `..` are refused below). */
 const BACKUP_NAME = '^[A-Za-z0-9_.-]{1,64}$';
 
+const count = { type: 'integer', minimum: 0 } as const;
+const backupReply = {
+  description: 'The backup is complete and verified (its `backup.json`, without server paths)',
+  type: 'object',
+  required: ['name', 'ok', 'tool', 'created', 'events', 'eventsPerPartition', 'partitions', 'bytes', 'compacted', 'verified', 'formatVersion', 'lmdbVersion', 'toolVersion', 'durationMs'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    ok: { const: true },
+    tool: { const: 'eventide' },
+    toolVersion: { type: 'string' },
+    formatVersion: { type: 'integer' },
+    lmdbVersion: { type: 'string' },
+    partitions: count,
+    created: { type: 'string', format: 'date-time' },
+    compacted: { type: 'boolean' },
+    bytes: count,
+    events: count,
+    eventsPerPartition: { type: 'array', items: count },
+    verified: { type: 'boolean' },
+    durationMs: { type: 'number', minimum: 0 },
+  },
+} as const;
+const bucket = {
+  problems: { type: 'array', items: { type: 'object', required: ['db', 'key', 'problem'], additionalProperties: false, properties: { db: { type: 'string' }, key: { type: 'string' }, problem: { type: 'string' } } } },
+  problemCount: count,
+  status: { enum: ['ok', 'damaged'] },
+} as const;
+const verifyReply = {
+  description: 'What the scan found, per partition and elsewhere (at most 100 problems listed per bucket)',
+  type: 'object',
+  required: ['ok', 'formatVersion', 'partitionCount', 'records', 'partitions', 'other', 'startedAt', 'durationMs'],
+  additionalProperties: false,
+  properties: {
+    ok: { type: 'boolean' },
+    formatVersion: { type: ['integer', 'null'] },
+    partitionCount: count,
+    records: { type: 'object', additionalProperties: count, description: 'Records read per database' },
+    partitions: {
+      type: 'array',
+      items: { type: 'object', required: ['partition', 'status', 'events', 'indexed', 'problems', 'problemCount'], additionalProperties: false, properties: { partition: count, events: count, indexed: count, ...bucket } },
+    },
+    other: { type: 'object', required: ['status', 'problems', 'problemCount'], additionalProperties: false, properties: bucket },
+    startedAt: { type: 'string', format: 'date-time' },
+    durationMs: { type: 'number', minimum: 0 },
+  },
+} as const;
+const verifySchema = (method: string) => ({
+  summary: `Verify the live log: every record, checksum and index entry${method === 'POST' ? ' (as GET)' : ''}`,
+  ...(method === 'POST' ? { body: emptyBody } : {}),
+  response: { 200: verifyReply, ...errorResponses({ 503: '`Overloaded`: a verify is running' }) },
+});
+
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, { runtime, backupDir }) => {
   const backups = resolve(backupDir ?? (process.env['BACKUP_DIR'] || join(runtime.dataDir, '..', 'backups')));
   const busy = { backup: false, verify: false };
@@ -35,11 +89,23 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     '/admin/backup',
     {
       schema: {
+        summary: 'A hot backup of the live log into <backup dir>/<name>, verified',
         body: {
           type: 'object',
           required: ['name'],
           additionalProperties: false,
-          properties: { name: { type: 'string', pattern: BACKUP_NAME }, compact: { type: 'boolean', default: true } },
+          properties: {
+            name: { type: 'string', pattern: BACKUP_NAME, description: 'The backup\'s name (a directory under the server\'s backup dir; never a path)' },
+            compact: { type: 'boolean', default: true, description: 'Compact while copying' },
+          },
+        },
+        response: {
+          201: backupReply,
+          ...errorResponses({
+            400: '`InvalidCommand`: a name outside `[A-Za-z0-9_.-]{1,64}`, `.` or `..`, another field',
+            409: '`AlreadyExists`: a backup of that name exists',
+            503: '`Overloaded` (a backup is running), `CorruptLog` (the copy does not verify: the live log is damaged)',
+          }),
         },
       },
     },
@@ -69,8 +135,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, {
     const { dataDir: _dataDir, ...report } = (await exclusive(busy, 'verify', () => runJob({ op: 'verify', dataDir: runtime.dataDir, heads, maxProblems: 100 }))) as VerifyReport;
     return report;
   };
-  app.get('/admin/verify', verify);
-  app.post('/admin/verify', verify);
+  app.get('/admin/verify', { schema: verifySchema('GET') }, verify);
+  app.post('/admin/verify', { schema: verifySchema('POST') }, verify);
 };
 
 function damagedPartitions(report: VerifyReport): number[] {

@@ -6,8 +6,9 @@
  * prefers the static segment, so `/aggregates/account/...` never reaches the catch-all.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCodes, ID_PATTERN, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
 import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
+import { anyJson, envelopeRef, errorResponses, idParams, positionSchema } from '../api-schemas.js';
 import { commandReplyJson, envelopeJson } from '../envelope-json.js';
 import { type ServerMetrics, outcomeOfStatus } from '../metrics.js';
 import { commandBodySchema, publicCommandsOf, type CommandBody } from './command-schema.js';
@@ -24,20 +25,62 @@ const MAX_EVENTS_PAGE = 1000;
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** Most commands carry none of the optional fields: they share this instead of a fresh `{}` each. */
 const NO_OPTIONS: ExecuteOptions = Object.freeze({});
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: ID_PATTERN } } } as const;
 const stateQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { version: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, at: { type: 'string', minLength: 1, maxLength: 64 } },
+  properties: {
+    version: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The state right after this event (not with `at`)' },
+    at: { type: 'string', minLength: 1, maxLength: 64, description: 'The state as of this time: epoch ms, or ISO-8601 (`2026-12-01`, or a date-time with `Z` or an offset)' },
+  },
 } as const;
 const eventsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1 },
+    from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'The first seq to list' },
     limit: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE, default: 100 },
   },
 } as const;
+const diffQuery = {
+  type: 'object',
+  required: ['from', 'to'],
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', minLength: 1, maxLength: 64, description: 'A version (`3`; `0`: before the first event), an ISO-8601 date or date-time with a zone, or `t:<epoch ms>`' },
+    to: { type: 'string', minLength: 1, maxLength: 64, description: 'A point, as `from`' },
+  },
+} as const;
+
+const events = { type: 'array', items: envelopeRef } as const;
+const version = { type: 'integer', minimum: 0 } as const;
+const commandReply = {
+  description: 'The command was applied (or was a repeat of a `commandId`: `duplicate`)',
+  type: 'object',
+  required: ['id', 'type', 'version', 'events', 'state'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    type: { type: 'string' },
+    version,
+    events,
+    state: anyJson,
+    position: { ...positionSchema, description: 'The log position just after the last event: the read-your-writes token for `GET /views/:name/:id?position=`' },
+    duplicate: { const: true, description: 'A repeated `commandId`: the first answer, nothing written' },
+  },
+} as const;
+const stateReply = { description: 'The state, and the version it is at', type: 'object', required: ['id', 'type', 'version', 'state'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, version, state: anyJson } } as const;
+const eventsReply = {
+  description: 'A page of events, in seq order',
+  type: 'object',
+  required: ['events'],
+  additionalProperties: false,
+  properties: { events, next: { type: 'integer', minimum: 1, description: 'The `from` of the next page, when there is one' } },
+} as const;
+const point = { type: 'object', required: ['version', 'state'], additionalProperties: false, properties: { version, state: anyJson } } as const;
+const diffReply = { description: 'The states at both points (`from.version` 0: before the first event) and the events after `from` up to `to`', type: 'object', required: ['id', 'type', 'from', 'to', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, from: point, to: point, events } } as const;
+const readErrors = errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`; `NotFound` (no such version, or no event yet at that time)' });
+const unknownTypeParams = { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string', description: 'Not an aggregate type of this server' }, id: { type: 'string' } } } as const;
+const unknownType = { params: unknownTypeParams, response: errorResponses({ 404: '`UnknownAggregateType`: this server has no such aggregate type' }) } as const;
 
 export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async (app, { runtime, metrics, commandBodyLimit }) => {
   const duplicates = new WeakSet<FastifyRequest>();
@@ -63,7 +106,23 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         bodyLimit: commandBodyLimit,
         // Validation errors reach the handler, which can name the known command types.
         attachValidation: true,
-        schema: { params: idParams, ...(bodySchema ? { body: bodySchema } : {}) },
+        schema: {
+          summary: `Execute a public ${type} command`,
+          description: `Commands: ${knownCommands.join(', ') || '(none over HTTP)'}. Answered once its events are durable.`,
+          params: idParams,
+          ...(bodySchema ? { body: bodySchema } : {}),
+          response: {
+            200: commandReply,
+            ...errorResponses({
+              400: '`InvalidCommand` (schema error, with `path`), `UnknownCommandType` (`known` lists the public ones), `InvalidId`',
+              409: '`VersionConflict` (`expected`, `actual`), `IdempotencyKeyReused`, or a domain conflict',
+              413: '`PayloadTooLarge`',
+              415: '`UnsupportedMediaType`: not `content-type: application/json`',
+              422: 'A domain rule (e.g. `InsufficientFunds`)',
+              503: '`Overloaded`, `WorkerCrashed`, `StorageFailed` (retry with the same `commandId`), `CorruptRecord`, `Fenced`',
+            }),
+          },
+        },
         onResponse: recordCommand(type),
       },
       async (request, reply) => {
@@ -81,7 +140,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
 
     app.get<{ Params: { id: string }; Querystring: { version?: number; at?: string } }>(
       base,
-      { schema: { params: idParams, querystring: stateQuery } },
+      { schema: { summary: `A ${type}'s state: now, as of a version, or as of a time`, params: idParams, querystring: stateQuery, response: { 200: stateReply, ...readErrors } } },
       async (request) => {
         const { version, at } = request.query;
         if (version !== undefined && at !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'give either version or at, not both');
@@ -93,7 +152,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
 
     app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
       `${base}/events`,
-      { schema: { params: idParams, querystring: eventsQuery } },
+      { schema: { summary: `A ${type}'s events in order, a page at a time`, params: idParams, querystring: eventsQuery, response: { 200: eventsReply, ...readErrors } } },
       async (request) => {
         const { from, limit } = request.query;
         const id = request.params.id;
@@ -111,15 +170,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
     app.get<{ Params: { id: string }; Querystring: { from: string; to: string } }>(
       `/aggregates/${encodeURIComponent(type)}/:id/diff`,
       {
-        schema: {
-          params: idParams,
-          querystring: {
-            type: 'object',
-            required: ['from', 'to'],
-            additionalProperties: false,
-            properties: { from: { type: 'string', minLength: 1, maxLength: 64 }, to: { type: 'string', minLength: 1, maxLength: 64 } },
-          },
-        },
+        schema: { summary: `The events between two points of a ${type} and the states at both`, params: idParams, querystring: diffQuery, response: { 200: diffReply, ...readErrors } },
       },
       async (request) => {
         const d = await runtime.diff(type, request.params.id, pointOf(request.query.from, 'from'), pointOf(request.query.to, 'to'));
@@ -135,13 +186,14 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
   }
 
   // Any other aggregate type: 404, after the same body limit as the real routes. Counted as `unknown`.
-  const unknownType = async (request: FastifyRequest) => {
+  const refuse = async (request: FastifyRequest) => {
     throw errors.unknownAggregateType((request.params as { type: string }).type);
   };
-  app.post('/aggregates/:type/:id/commands', { bodyLimit: commandBodyLimit, onResponse: recordCommand('') }, unknownType);
-  app.get('/aggregates/:type/:id', unknownType);
-  app.get('/aggregates/:type/:id/events', unknownType);
-  app.get('/aggregates/:type/:id/diff', unknownType);
+  const schema = (summary: string) => ({ schema: { summary, ...unknownType } });
+  app.post('/aggregates/:type/:id/commands', { bodyLimit: commandBodyLimit, onResponse: recordCommand(''), ...schema('Any other aggregate type: 404') }, refuse);
+  app.get('/aggregates/:type/:id', schema('Any other aggregate type: 404'), refuse);
+  app.get('/aggregates/:type/:id/events', schema('Any other aggregate type: 404'), refuse);
+  app.get('/aggregates/:type/:id/diff', schema('Any other aggregate type: 404'), refuse);
 };
 
 /** The optional fields of a command body, as execute options (shared `NO_OPTIONS` when there are none). */

@@ -70,8 +70,9 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRoutesOptions> = async (ap
     '/console/stats',
     {
       schema: {
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
-        response: statsResponse,
+        summary: "Throughput and lag as the server sampled them over the last minutes (the console's charts)",
+        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'only the samples taken after this time (epoch ms)' } } },
+        response: { 200: { description: 'the samples, oldest first', ...statsResponse[200] } },
       },
     },
     async (request) => ({

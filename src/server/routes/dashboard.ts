@@ -95,9 +95,17 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     return file.body;
   };
   const fileParams = { type: 'object', required: ['file'], properties: { file: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
-  app.get('/', async (_request, reply) => send(reply, index, 'index.html'));
-  app.get<{ Params: { file: string } }>('/dashboard/:file', { schema: { params: fileParams } }, async (request, reply) => send(reply, page.get(request.params.file), request.params.file));
-  app.get<{ Params: { file: string } }>('/dashboard/vendor/:file', { schema: { params: fileParams } }, async (request, reply) =>
-    send(reply, vendor.get(request.params.file), request.params.file),
+  // For the OpenAPI document (openapi.ts): what each route answers; the bytes are never serialized.
+  const answers = (types: string[], description: string) => ({ 200: { description, content: Object.fromEntries(types.map((t) => [t, { schema: { type: 'string' } }])) } });
+  app.get('/', { schema: { summary: 'The console page (needs no token; it asks for one when the API does)', response: answers(['text/html'], 'index.html') } }, async (_request, reply) => send(reply, index, 'index.html'));
+  app.get<{ Params: { file: string } }>(
+    '/dashboard/:file',
+    { schema: { summary: "The console's own scripts and stylesheet, by name", params: fileParams, response: answers(['text/javascript', 'text/css'], 'the file') } },
+    async (request, reply) => send(reply, page.get(request.params.file), request.params.file),
+  );
+  app.get<{ Params: { file: string } }>(
+    '/dashboard/vendor/:file',
+    { schema: { summary: "uPlot's browser build (uPlot.iife.min.js, uPlot.min.css), for the console's charts", params: fileParams, response: answers(['text/javascript', 'text/css'], 'the file') } },
+    async (request, reply) => send(reply, vendor.get(request.params.file), request.params.file),
   );
 };

@@ -9,6 +9,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ErrorCodes, ID_PATTERN, RuntimeError, errors } from '../../kernel/index.js';
 import { partitionOf } from '../../partition/index.js';
 import type { Runtime } from '../../runtime/index.js';
+import { errorResponses } from '../api-schemas.js';
 import type { FeedFilter } from '../feed/client.js';
 import type { FeedHub, ResolvedFeedOptions } from '../feed/hub.js';
 import { resolveFrom } from '../feed/position.js';
@@ -38,14 +39,29 @@ export const feedRoutes: FastifyPluginAsync<FeedRouteOptions> = async (app, { ru
     method: 'GET',
     url: '/feed',
     schema: {
+      summary: 'The live event feed (WebSocket)',
+      description:
+        'Connect with a WebSocket client. Messages are JSON text frames: first `{ kind: "hello", position, partitions }`, then `{ kind: "events", position, events: [Envelope] }`; ' +
+        'reconnect with `?from=<position of the last message processed>` to continue with no gap and no duplicate (docs/http-api.md, "WebSocket feed"). ' +
+        'A browser sends the token as the subprotocol pair `eventide.bearer`, `<token>`; with `?type=`, `read:<type>` is enough.',
       querystring: {
         type: 'object',
         additionalProperties: false,
         properties: {
-          from: { type: 'string', minLength: 1, maxLength: P * 17 + 8 },
-          type: { type: 'string', minLength: 1, maxLength: 64 },
-          stream: { type: 'string', pattern: ID_PATTERN },
+          from: { type: 'string', minLength: 1, maxLength: P * 17 + 8, description: '`start`, `now` (the default), or a position' },
+          type: { type: 'string', minLength: 1, maxLength: 64, description: 'Only events of this aggregate type' },
+          stream: { type: 'string', pattern: ID_PATTERN, description: 'Only events of this aggregate id' },
         },
+      },
+      response: {
+        101: { description: 'Switching Protocols: the WebSocket is open', type: 'null' },
+        ...errorResponses({
+          400: '`InvalidQuery`: a bad query or position',
+          404: '`UnknownAggregateType`',
+          426: '`UpgradeRequired`: a plain GET, without `Upgrade: websocket`',
+          429: '`RateLimited`: too many feed sockets from this address',
+          503: '`Overloaded`: too many clients',
+        }),
       },
     },
     onRequest: async (request) => {

@@ -6,13 +6,26 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Runtime } from '../../runtime/index.js';
+import { emptyBody, errorResponses } from '../api-schemas.js';
 
 export const partitionAdminRoutes: FastifyPluginAsync<{ runtime: Runtime }> = async (app, { runtime }) => {
   app.post<{ Params: { partition: number } }>(
     '/admin/partitions/:partition/resume',
     {
       schema: {
+        summary: 'Resume a partition stopped on damage, once repaired, without a restart',
         params: { type: 'object', required: ['partition'], properties: { partition: { type: 'integer', minimum: 0, maximum: 65_535 } } },
+        body: emptyBody,
+        response: {
+          200: {
+            description: 'Resumed (`wasStopped: false`: it was running; nothing to do)',
+            type: 'object',
+            required: ['partition', 'wasStopped', 'offset', 'resumed'],
+            additionalProperties: false,
+            properties: { partition: { type: 'integer', minimum: 0 }, wasStopped: { type: 'boolean' }, offset: { type: 'integer', minimum: 0 }, resumed: { const: true } },
+          },
+          ...errorResponses({ 400: '`InvalidQuery`: no such partition', 503: '`CorruptRecord`, `CorruptLog`: its head cannot be read' }),
+        },
       },
     },
     async (request) => {

@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes } from '../../kernel/index.js';
 import type { ActorStats, Runtime } from '../../runtime/index.js';
+import { emptyBody, errorResponses } from '../api-schemas.js';
 import type { FeedHub } from '../feed/hub.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { Views } from '../../projections/index.js';
@@ -21,8 +22,63 @@ export interface SystemRoutesOptions {
 /** A worker that does not answer a stats request this fast is reported without stats, not waited for. */
 const STATS_TIMEOUT_MS = 1000;
 
+const count = { type: 'integer', minimum: 0 } as const;
+const partitionsReply = {
+  description: 'Each partition: its worker, offset (events written), feed lag and each view\'s checkpoint and lag; and each worker\'s load',
+  type: 'object',
+  required: ['partitions', 'workers'],
+  additionalProperties: false,
+  properties: {
+    partitions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['partition', 'worker', 'offset', 'feedLag', 'views'],
+        additionalProperties: false,
+        properties: {
+          partition: count,
+          worker: count,
+          offset: count,
+          stopped: { type: 'string', description: 'Why the partition is stopped (damage found); `POST /admin/partitions/:partition/resume` resumes it' },
+          feedLag: count,
+          views: { type: 'object', additionalProperties: { type: 'object', required: ['checkpoint', 'lag'], additionalProperties: false, properties: { checkpoint: count, lag: count } } },
+        },
+      },
+    },
+    workers: {
+      type: 'array',
+      description: 'Empty when the workers did not answer within a second',
+      items: { type: 'object', required: ['worker', 'liveActors', 'queued', 'commandsProcessed'], additionalProperties: false, properties: { worker: count, liveActors: count, queued: count, commandsProcessed: count } },
+    },
+  },
+} as const;
+const healthy = {
+  description: 'Serving',
+  type: 'object',
+  required: ['status', 'partitions', 'workers', 'aggregateTypes', 'feedClients'],
+  additionalProperties: false,
+  properties: { status: { const: 'ok' }, partitions: count, workers: count, aggregateTypes: { type: 'array', items: { type: 'string' } }, feedClients: count },
+} as const;
+const storageStatus = {
+  type: 'object',
+  required: ['cause', 'freeBytes', 'mount', 'workers', 'autoResume'],
+  properties: { cause: { type: 'string' }, freeBytes: { type: ['integer', 'null'] }, mount: { type: 'string' }, workers: { type: 'array', items: count }, autoResume: { type: 'boolean' } },
+} as const;
+const unhealthy = {
+  description: '`Unavailable`: starting, stopping, or unhealthy (`reasons`, and `storage` after a storage failure)',
+  type: 'object',
+  required: ['error', 'message', 'status'],
+  properties: {
+    error: { const: 'Unavailable' },
+    message: { type: 'string' },
+    status: { enum: ['starting', 'stopping', 'unhealthy'] },
+    reasons: { type: 'array', items: { type: 'string' } },
+    storage: storageStatus,
+  },
+} as const;
+
 export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app, { runtime, metrics, feed, views, stopping }) => {
-  app.get('/partitions', async () => {
+  app.get('/partitions', { schema: { summary: 'The partition map, with feed and view lag per partition', response: { 200: partitionsReply } } }, async () => {
     const stats = await statsWithin(runtime, STATS_TIMEOUT_MS);
     const lag = feed.lag();
     const viewLag = views.names().map((name) => ({ name, lag: views.lag(name) }));
@@ -36,7 +92,7 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
     };
   });
 
-  app.get('/health', async (_request, reply) => {
+  app.get('/health', { schema: { summary: 'Liveness and readiness (needs no token)', response: { 200: healthy, 503: unhealthy } } }, async (_request, reply) => {
     const h = runtime.health();
     if (stopping() || !h.ok) {
       const status = stopping() ? 'stopping' : 'unhealthy';
@@ -57,12 +113,36 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
 
   // Answers 200 { resumed, workers } (resumed: false when writes were not stopped), or 503
   // StorageFailed saying why not yet (still too little space, or a cause that needs a restart).
-  app.post('/admin/storage/resume', async () => runtime.resumeWrites());
+  app.post(
+    '/admin/storage/resume',
+    {
+      schema: {
+        summary: 'Resume writes after a storage failure, now',
+        description: 'The operator\'s "space is back": probes the storage and resumes the stopped writers (a background probe does the same by itself after ENOSPC).',
+        body: emptyBody,
+        response: {
+          200: {
+            description: '`resumed: false` when writes were not stopped',
+            type: 'object',
+            required: ['resumed', 'workers'],
+            additionalProperties: false,
+            properties: { resumed: { type: 'boolean' }, workers: { type: 'array', items: count } },
+          },
+          ...errorResponses({ 503: '`StorageFailed`: not yet (still too little space, or a cause that needs a restart)' }),
+        },
+      },
+    },
+    async () => runtime.resumeWrites(),
+  );
 
-  app.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', response: { 200: { description: 'The Prometheus text format (version 0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+    async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
 };
 
 async function statsWithin(runtime: Runtime, ms: number): Promise<ActorStats[] | undefined> {

@@ -1,10 +1,12 @@
 /**
- * `/videos`: uploads, status, history, renditions (with Range) and cancel, over a `VideoPipeline`.
+ * `/videos`: uploads, status, history, renditions and thumbnails (conditional and Range requests), and cancel,
+ * over a `VideoPipeline`.
  *
  * `videoRoutes({ runtime, pipeline })` returns a plugin for `buildServer({ plugins })` or any fastify
  * instance. It is encapsulated on purpose: its octet-stream parser (which hands the raw request stream
- * to the handler, so an upload is streamed to disk and never buffered) and its error handler apply to
- * these routes only.
+ * to the handler, so an upload is streamed to disk and never buffered), its error handler and its
+ * compilers apply to these routes only, and it brings the shared schemas it references when the app has
+ * none (api-schemas.ts), so it also runs in a plain fastify app.
  *
  * Gotchas:
  * - The upload's Content-Type is checked in `onRequest`, before any byte of the body is read: a JSON or
@@ -17,20 +19,22 @@
  * - Nothing from the request reaches a file path: ids are made by the server, and files are found
  *   through the paths the log recorded, checked by `VideoStorage.absolute`. Those paths come only from
  *   the pipeline: the commands that record them are internal (the video decider's `publicCommands`).
- * - Files are served with a fixed type (`video/mp4`, `image/jpeg`) and `X-Content-Type-Options: nosniff`,
- *   set here because this plugin may also run in a plain fastify app without the server's hooks.
+ * - Files are served by file-reply.ts with a fixed type (`video/mp4`, `image/jpeg`) and
+ *   `X-Content-Type-Options: nosniff`, set there because this plugin may also run in a plain fastify app
+ *   without the server's hooks.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { VideoState, VideoStatus } from '../../domain/index.js';
-import { ErrorCodes, ID_PATTERN, RuntimeError, isValidId } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { ACCEPTED_UPLOAD_TYPE, type VideoPipeline } from '../../video/index.js';
+import { addSharedSchemas, envelopeRef, errorResponses, idParams, idSchema } from '../api-schemas.js';
 import { envelopeJson } from '../envelope-json.js';
-import { NOSNIFF, sendError } from '../error-handlers.js';
+import { sendError } from '../error-handlers.js';
+import { sendFile } from '../file-reply.js';
 import { mediaTypeOf } from '../json-body.js';
+import { jsonSerializerCompiler, schemaCompiler } from '../schema-compilers.js';
 
 export interface VideoRoutesOptions {
   runtime: Runtime;
@@ -54,10 +58,72 @@ const STATUSES: readonly VideoStatus[] = ['UPLOADED', 'PROCESSING', 'SUCCEEDED',
 const MAX_EVENTS_PAGE = 1000;
 const MAX_LIST_PAGE = 1000;
 
+const count = { type: 'integer', minimum: 0 } as const;
+const videoViewSchema = {
+  type: 'object',
+  required: ['id', 'version', 'status', 'attempt', 'progress', 'source', 'renditions'],
+  additionalProperties: false,
+  properties: {
+    id: { type: 'string' },
+    version: count,
+    status: { enum: STATUSES },
+    attempt: count,
+    progress: { type: 'number', minimum: 0, maximum: 100, description: 'Percent of the current attempt' },
+    source: {
+      type: ['object', 'null'],
+      required: ['bytes', 'sha256', 'contentType'],
+      additionalProperties: false,
+      properties: { bytes: count, sha256: { type: 'string' }, contentType: { type: ['string', 'null'] } },
+    },
+    renditions: {
+      type: 'array',
+      items: { type: 'object', required: ['height', 'bytes', 'url'], additionalProperties: false, properties: { height: { type: 'integer' }, bytes: count, url: { type: 'string' } } },
+    },
+    thumbnail: { type: 'string', description: "The thumbnail's URL, once there is one" },
+    error: {
+      type: 'object',
+      required: ['reason', 'retriable', 'attempt'],
+      additionalProperties: false,
+      properties: { reason: { type: 'string' }, retriable: { type: 'boolean' }, attempt: count },
+    },
+  },
+} as const;
+const videoParams = { ...idParams, properties: { id: { ...idSchema, description: 'The video id (made by the server at upload)' } } } as const;
+const fileHeaders = {
+  type: 'object',
+  properties: {
+    range: { type: 'string', description: 'One byte range: `bytes=a-b`, `bytes=a-`, `bytes=-n` (others are ignored: the whole file)' },
+    'if-range': { type: 'string', description: 'Use the Range only while the file is still the one with this ETag or Last-Modified; else the whole file' },
+    'if-none-match': { type: 'string', description: 'An ETag the client has: 304 while it is still current' },
+    'if-modified-since': { type: 'string', description: 'A Last-Modified the client has: 304 while the file is not newer' },
+  },
+} as const;
+const validators = {
+  etag: { type: 'string', description: 'Strong: the file\'s size and modification time' },
+  'last-modified': { type: 'string' },
+  'accept-ranges': { type: 'string', enum: ['bytes'] },
+  'cache-control': { type: 'string', enum: ['private, no-cache'] },
+} as const;
+const fileResponses = (type: string, what: string) => ({
+  200: { description: `The whole ${what}`, headers: validators, content: { [type]: { schema: { description: what } } } },
+  206: { description: `One range of the ${what}`, headers: { ...validators, 'content-range': { type: 'string', description: '`bytes a-b/size`' } }, content: { [type]: { schema: { description: what } } } },
+  304: { description: 'Not modified: the ETag or date the client sent is still current', headers: validators, type: 'null' },
+  ...errorResponses({
+    400: '`InvalidId`, `InvalidQuery`',
+    404: '`StreamNotFound` (no such video), `NotFound` (no such file yet)',
+    412: '`PreconditionFailed`: `If-Match` / `If-Unmodified-Since` do not hold',
+    416: '`RangeNotSatisfiable` (`size`; `Content-Range: bytes */<size>`): the range starts past the end',
+  }),
+});
+
 /** A plugin for any fastify instance; it also fits `buildServer({ plugins: [videoRoutes(...)] })`. */
 export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     const base = `${app.prefix}/videos`;
+
+    app.setValidatorCompiler(schemaCompiler());
+    app.setSerializerCompiler(jsonSerializerCompiler);
+    addSharedSchemas(app);
 
     // Hand the request stream itself to the upload handler (see the header).
     const passThrough = (_req: FastifyRequest, payload: NodeJS.ReadableStream, done: (err: Error | null, body?: unknown) => void): void => done(null, payload);
@@ -72,6 +138,28 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       '/videos',
       {
         config: { ownMediaTypes: true },
+        schema: {
+          summary: 'Upload a video; it is encoded in the background',
+          description: 'The raw file as the body (not multipart). Its status, progress and renditions: `GET /videos/:id`.',
+          // Schemas without a type: they document the body, and accept the stream the parser hands over.
+          body: { content: { 'application/octet-stream': { schema: { description: 'The video file' } }, 'video/*': { schema: { description: 'The video file' } } } },
+          response: {
+            202: {
+              description: 'Stored; the encode is queued (`Location`: the video)',
+              type: 'object',
+              required: ['id', 'status', 'bytes', 'sha256'],
+              additionalProperties: false,
+              properties: { id: { type: 'string' }, status: { const: 'UPLOADED' }, bytes: count, sha256: { type: 'string' } },
+            },
+            ...errorResponses({
+              400: '`InvalidCommand`: an empty body',
+              413: '`PayloadTooLarge`: over the upload cap',
+              415: '`UnsupportedMediaType`: not `application/octet-stream` or `video/*`, or no Content-Type',
+              429: '`QuotaExceeded`: this client\'s queued encode seconds',
+              503: '`Overloaded`: the encode queue is full',
+            }),
+          },
+        },
         onRequest: async (request) => {
           const type = mediaTypeOf(request.headers['content-type']);
           if (type === undefined || !ACCEPTED_UPLOAD_TYPE.test(type)) {
@@ -94,57 +182,139 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
     );
 
-    app.get<{ Querystring: Record<string, string | undefined> }>('/videos', async (request) => {
-      const q = request.query;
-      const status = q.status;
-      if (status !== undefined && !STATUSES.includes(status as VideoStatus)) throw invalidQuery(`status must be one of ${STATUSES.join(', ')}`);
-      const after = q.after;
-      if (after !== undefined && !isValidId(after)) throw invalidQuery(`after must be a video id`);
-      const limit = intParam(q.limit, 'limit', 1, MAX_LIST_PAGE, 50);
-      const page = await pipeline.list({ limit, ...(status !== undefined ? { status: status as VideoStatus } : {}), ...(after !== undefined ? { after } : {}) });
-      return { videos: page.videos.map((v) => videoView(base, v.id, v.version, v.state)), next: page.next };
-    });
+    app.get<{ Querystring: { status?: VideoStatus; after?: string; limit: number } }>(
+      '/videos',
+      {
+        schema: {
+          summary: 'Videos, a page at a time',
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              status: { enum: STATUSES, description: 'Only videos in this status' },
+              after: { ...idSchema, description: 'The `next` of the previous page' },
+              limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_PAGE, default: 50 },
+            },
+          },
+          response: {
+            200: {
+              description: 'A page of videos',
+              type: 'object',
+              required: ['videos', 'next'],
+              additionalProperties: false,
+              properties: { videos: { type: 'array', items: videoViewSchema }, next: { type: ['string', 'null'], description: 'The `after` of the next page; null on the last' } },
+            },
+            ...errorResponses({ 400: '`InvalidQuery`' }),
+          },
+        },
+      },
+      async (request) => {
+        const { status, after, limit } = request.query;
+        const page = await pipeline.list({ limit, ...(status !== undefined ? { status } : {}), ...(after !== undefined ? { after } : {}) });
+        return { videos: page.videos.map((v) => videoView(base, v.id, v.version, v.state)), next: page.next };
+      },
+    );
 
-    app.get<{ Params: { id: string } }>('/videos/:id', async (request) => {
-      const id = videoId(request.params.id);
-      const v = await runtime.load<VideoState>('video', id);
-      return videoView(base, id, v.version, v.state);
-    });
+    app.get<{ Params: { id: string } }>(
+      '/videos/:id',
+      {
+        schema: {
+          summary: "A video's status, progress, renditions, thumbnail and error",
+          params: videoParams,
+          response: { 200: { description: 'The video, as its events say', ...videoViewSchema }, ...errorResponses({ 400: '`InvalidId`', 404: '`StreamNotFound`: no such video' }) },
+        },
+      },
+      async (request) => {
+        const id = request.params.id;
+        const v = await runtime.load<VideoState>('video', id);
+        return videoView(base, id, v.version, v.state);
+      },
+    );
 
-    app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/videos/:id/events', async (request) => {
-      const id = videoId(request.params.id);
-      const from = intParam(request.query.from, 'from', 1, Number.MAX_SAFE_INTEGER, 1);
-      const limit = intParam(request.query.limit, 'limit', 1, MAX_EVENTS_PAGE, 100);
-      const events = await runtime.history('video', id, { from, limit });
-      return { id, events: events.map(envelopeJson) };
-    });
+    app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
+      '/videos/:id/events',
+      {
+        schema: {
+          summary: "A video's events in order",
+          params: videoParams,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'The first seq to list' },
+              limit: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE, default: 100 },
+            },
+          },
+          response: {
+            200: { description: 'The events', type: 'object', required: ['id', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, events: { type: 'array', items: envelopeRef } } },
+            ...errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`: no such video' }),
+          },
+        },
+      },
+      async (request) => {
+        const id = request.params.id;
+        const events = await runtime.history('video', id, request.query);
+        return { id, events: events.map(envelopeJson) };
+      },
+    );
 
-    app.get<{ Params: { id: string; height: string } }>('/videos/:id/renditions/:height', async (request, reply) => {
-      const id = videoId(request.params.id);
-      const raw = request.params.height;
-      if (!/^[1-9][0-9]{0,3}$/.test(raw)) throw invalidQuery(`height must be an integer in [1, 9999], got ${JSON.stringify(raw.slice(0, 20))}`);
-      const height = Number(raw);
-      const { state } = await runtime.load<VideoState>('video', id);
-      const r = state.renditions.find((x) => x.height === height);
-      if (!r) throw notFound(`video ${id} has no ${height}p rendition${state.renditions.length ? `; it has ${state.renditions.map((x) => x.height).join(', ')}` : ' yet'}`);
-      return sendFile(request, reply, pipeline.storage.absolute(id, r.path), 'video/mp4');
-    });
+    app.get<{ Params: { id: string; height: number } }>(
+      '/videos/:id/renditions/:height',
+      {
+        schema: {
+          summary: 'A rendition (MP4), with conditional and Range requests',
+          params: {
+            type: 'object',
+            required: ['id', 'height'],
+            properties: { ...videoParams.properties, height: { type: 'integer', minimum: 1, maximum: 9999, description: 'The rendition\'s height in pixels (`240`)' } },
+          },
+          headers: fileHeaders,
+          response: fileResponses('video/mp4', 'MP4 file'),
+        },
+      },
+      async (request, reply) => {
+        const { id, height } = request.params;
+        const { state } = await runtime.load<VideoState>('video', id);
+        const r = state.renditions.find((x) => x.height === height);
+        if (!r) throw notFound(`video ${id} has no ${height}p rendition${state.renditions.length ? `; it has ${state.renditions.map((x) => x.height).join(', ')}` : ' yet'}`);
+        return sendFile(request, reply, pipeline.storage.absolute(id, r.path), 'video/mp4');
+      },
+    );
 
-    app.get<{ Params: { id: string } }>('/videos/:id/thumbnail', async (request, reply) => {
-      const id = videoId(request.params.id);
-      const { state } = await runtime.load<VideoState>('video', id);
-      if (!state.thumbnail) throw notFound(`video ${id} has no thumbnail`);
-      return sendFile(request, reply, pipeline.storage.absolute(id, state.thumbnail), 'image/jpeg');
-    });
+    app.get<{ Params: { id: string } }>(
+      '/videos/:id/thumbnail',
+      { schema: { summary: "The video's thumbnail (JPEG), with conditional and Range requests", params: videoParams, headers: fileHeaders, response: fileResponses('image/jpeg', 'JPEG image') } },
+      async (request, reply) => {
+        const id = request.params.id;
+        const { state } = await runtime.load<VideoState>('video', id);
+        if (!state.thumbnail) throw notFound(`video ${id} has no thumbnail`);
+        return sendFile(request, reply, pipeline.storage.absolute(id, state.thumbnail), 'image/jpeg');
+      },
+    );
 
-    app.post<{ Params: { id: string } }>('/videos/:id/cancel', async (request) => {
-      const id = videoId(request.params.id);
-      const body = request.body as { reason?: unknown } | undefined | null;
-      const reason = body && typeof body === 'object' && !(body instanceof Readable) ? body.reason : undefined;
-      if (reason !== undefined && (typeof reason !== 'string' || reason.length > 500)) throw new RuntimeError(ErrorCodes.InvalidCommand, 'reason must be a string of at most 500 characters');
-      const r = await pipeline.cancel(id, reason);
-      return videoView(base, id, r.version, r.state);
-    });
+    app.post<{ Params: { id: string }; Body: { reason?: string } | null }>(
+      '/videos/:id/cancel',
+      {
+        schema: {
+          summary: 'Stop processing a video (records `VideoCancelled`)',
+          params: videoParams,
+          body: {
+            type: ['object', 'null'],
+            description: 'No body, `{}`, or a reason',
+            additionalProperties: false,
+            properties: { reason: { type: 'string', maxLength: 500 } },
+          },
+          response: {
+            200: { description: 'The video, cancelled', ...videoViewSchema },
+            ...errorResponses({ 400: '`InvalidId`, `InvalidCommand`', 404: '`StreamNotFound`: no such video', 409: '`InvalidVideoStatus`: already final', 415: '`UnsupportedMediaType`' }),
+          },
+        },
+      },
+      async (request) => {
+        const r = await pipeline.cancel(request.params.id, request.body?.reason);
+        return videoView(base, request.params.id, r.version, r.state);
+      },
+    );
   };
 }
 
@@ -162,90 +332,9 @@ export function videoView(base: string, id: string, version: number, s: VideoSta
   };
 }
 
-/**
- * Serves a file with single-range support (RFC 9110): `bytes=a-b`, `bytes=a-`, `bytes=-n` -> 206 with
- * Content-Range; a range starting past the end -> 416; a malformed or multi-range header is ignored
- * (200, whole file), as the RFC allows. `If-Range` is honoured: a Range is used only when If-Range is
- * absent or names this file's current validator (its strong ETag, or exactly its Last-Modified date);
- * otherwise the whole file is sent (200), so a client resuming a download of a file that changed does
- * not splice two files together. Files are written once and renamed into place, so size + mtime make a
- * strong validator.
- */
-async function sendFile(request: FastifyRequest, reply: FastifyReply, path: string, type: string): Promise<FastifyReply> {
-  let info: { size: number; mtimeMs: number };
-  try {
-    info = await stat(path);
-  } catch {
-    throw notFound('the file is missing from the video store');
-  }
-  const { size } = info;
-  const lastModified = new Date(Math.floor(info.mtimeMs / 1000) * 1000);
-  const etag = `"${size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-  reply.header('accept-ranges', 'bytes').header('etag', etag).header('last-modified', lastModified.toUTCString()).header('x-content-type-options', NOSNIFF).type(type);
-  const ifRange = request.headers['if-range'];
-  // Several If-Range headers cannot match one validator: the whole file, as for a mismatch.
-  const range = ifRangeMatches(Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, etag, lastModified) ? parseRange(request.headers.range, size) : null;
-  if (range === 'unsatisfiable') {
-    // 416 is this route's alone, so it is answered here rather than through the shared status table.
-    return reply
-      .code(416)
-      .header('content-range', `bytes */${size}`)
-      .type('application/json')
-      .send({ error: ErrorCodes.InvalidQuery, message: `range ${JSON.stringify(String(request.headers.range).slice(0, 60))} is outside the ${size}-byte file`, size });
-  }
-  if (range === null) return reply.header('content-length', String(size)).send(createReadStream(path));
-  const { start, end } = range;
-  return reply
-    .code(206)
-    .header('content-range', `bytes ${start}-${end}/${size}`)
-    .header('content-length', String(end - start + 1))
-    .send(createReadStream(path, { start, end }));
-}
-
-/** RFC 9110 13.1.5: a strong ETag compared strongly (a weak one never matches), or an exact HTTP-date. */
-export function ifRangeMatches(header: string | undefined, etag: string, lastModified: Date): boolean {
-  if (header === undefined) return true;
-  const v = header.trim();
-  if (v.startsWith('"')) return v === etag;
-  if (v.startsWith('W/')) return false;
-  const t = Date.parse(v);
-  return Number.isFinite(t) && t === lastModified.getTime();
-}
-
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
-  const m = header ? /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim()) : null;
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') {
-    const n = Number(m[2]);
-    if (n === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? Number.MAX_SAFE_INTEGER : Number(m[2]);
-  if (end < start) return null;
-  if (start >= size) return 'unsatisfiable';
-  return { start, end: Math.min(end, size - 1) };
-}
-
-function videoId(id: string): string {
-  if (isValidId(id)) return id;
-  throw new RuntimeError(ErrorCodes.InvalidId, `id must match ${ID_PATTERN}`, { id: String(id).slice(0, 140) });
-}
-
 function declaredLength(request: FastifyRequest): number | undefined {
   const h = request.headers['content-length'];
   return h !== undefined && /^\d{1,16}$/.test(h) ? Number(h) : undefined;
-}
-
-function intParam(raw: string | undefined, name: string, min: number, max: number, dflt: number): number {
-  if (raw === undefined) return dflt;
-  const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw invalidQuery(`${name} must be an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function invalidQuery(message: string): RuntimeError {
-  return new RuntimeError(ErrorCodes.InvalidQuery, message);
 }
 
 function notFound(message: string): RuntimeError {

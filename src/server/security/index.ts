@@ -28,6 +28,7 @@ import { TokenRegistry, type Principal, type TokenConfig } from './tokens.js';
 
 export { FEED_AUTH_PROTOCOL, selectFeedProtocol } from './feed-protocol.js';
 export { securityFromEnv, assertSafeBind, isLoopbackHost } from './from-env.js';
+export { formatScope, requiredAccess } from './scopes.js';
 export type { Principal, TokenConfig } from './tokens.js';
 
 export interface RateLimitSettings {
