@@ -158,9 +158,8 @@ export function writeResults(outDir: string, results: Results): string {
     join(outDir, 'table.md'),
     `Run ${results.meta.date}, ${results.meta.mode} mode, \`${results.meta.command}\`, ${results.meta.durationSec.toFixed(0)} s; ` +
       `${results.meta.cpu.count} x ${results.meta.cpu.model}, node ${results.meta.node}, commit ${results.meta.git.commit.slice(0, 12)}${results.meta.git.dirty ? ' (uncommitted changes)' : ''}.\n\n` +
-      (results.peers ? `### Peers: the same workload on what a user would pick instead\n\n${peersMarkdown(results.peers)}\n\n### Figures\n\n` : '') +
-      markdownTable(results.figures) +
-      '\n',
+      (results.peers ? `### Peers: the same workload on what a user would pick instead\n\n${peersMarkdown(results.peers)}\n\n` : '') +
+      (results.figures.length ? `${results.peers ? '### Figures\n\n' : ''}${markdownTable(results.figures)}\n` : ''),
   );
   return path;
 }

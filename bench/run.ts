@@ -128,7 +128,7 @@ async function main(): Promise<number> {
   const path = writeResults(args.out, { meta, peers, figures: ordered, curves });
   const plots = writePlots(args.out, curves);
   if (peers) console.log(`\n${peersText(peers)}`);
-  console.log(`\n${textTable(ordered)}\n`);
+  if (ordered.length) console.log(`\n${textTable(ordered)}\n`);
   console.log(`${meta.mode} run in ${meta.durationSec.toFixed(0)} s on ${machine.cpu.count} x ${machine.cpu.model}, node ${machine.node}, commit ${machine.git.commit.slice(0, 12)}`);
   console.log(`wrote ${path} and ${plots.length} plot(s)`);
   if (failed.length) console.log(`FAILED suites: ${failed.map((f) => f.suite).join(', ')}`);

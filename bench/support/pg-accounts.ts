@@ -161,8 +161,10 @@ export class PgPerCommand implements AccountStore {
       for (let attempt = 0; ; attempt++) {
         try {
           await client.query('BEGIN');
-          const { rows } = await client.query<TailRow>({ ...TAIL_ONE, values: [id, this.#cache.get(id).version] });
-          const current = foldRows(this.#cache.get(id), rows);
+          // Read once: other commands on this stream may advance the cache while this one awaits.
+          const known = this.#cache.get(id);
+          const { rows } = await client.query<TailRow>({ ...TAIL_ONE, values: [id, known.version] });
+          const current = foldRows(known, rows);
           this.#cache.advance(id, current);
           const { events, next } = decideAndFold(id, current, command);
           const insert = new Rows();

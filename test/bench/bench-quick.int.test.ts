@@ -38,6 +38,20 @@ describe('npm run bench -- --quick', () => {
         expect(f!.note, `${id} must say why it is not available`).toMatch(/not available/);
       }
     }
+    // The peers table: every peer ran (numbers) or says it was skipped and why; it comes first in table.md.
+    expect(results.peers, 'peers table').not.toBeNull();
+    expect(results.peers!.rows.length).toBe(4);
+    for (const r of results.peers!.rows) {
+      if (r.available) {
+        for (const v of [r.commandsPerSec, r.p50Ms, r.p99Ms, r.openP50Ms, r.openP99Ms, r.cpuUsPerCommand]) expect(Number.isFinite(v), `${r.peer}: ${v}`).toBe(true);
+        expect(r.note, r.peer).toMatch(/checked: events stored = commands acknowledged/);
+      } else {
+        expect(r.note, r.peer).toMatch(/^skipped: /);
+      }
+    }
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table.indexOf('### Peers')).toBeGreaterThan(0);
+    expect(table.indexOf('### Peers')).toBeLessThan(table.indexOf('| figure |'));
     expect(results.meta.mode).toBe('quick');
     expect(results.meta.failedSuites).toEqual([]);
     expect(results.meta.cpu.count).toBeGreaterThan(0);
