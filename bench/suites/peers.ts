@@ -16,8 +16,9 @@
  * at `OPEN_RATE` commands/s (latency at a load every peer sustains). Every peer decides with eventide's
  * account decider. After each run the child checks the store holds one event per acknowledged command.
  *
- * `npm run bench -- --only peers` runs this suite alone. Exploring: PEERS_PG_POOL (connections of the
- * per-command peer), PEERS_PG_LANES (transactions in flight of the group-commit peer).
+ * `npm run bench -- --only peers` runs this suite alone. Exploring: PEERS_ACCOUNTS, PEERS_CALLERS (the
+ * workload), PEERS_PG_POOL (connections of the per-command peer), PEERS_PG_LANES (transactions in flight
+ * of the group-commit peer).
  */
 import { loadavg } from 'node:os';
 import type { BenchContext, PeerRow, Suite } from '../support/context.js';
@@ -28,12 +29,12 @@ import type { PeerChildConfig, PeerChildReport, PeerName } from './peers-child.j
 import { fmt } from './throughput.js';
 
 const CHILD = new URL('./peers-child.ts', import.meta.url);
-export const ACCOUNTS = 1000;
-export const CALLERS = 256;
+const ACCOUNTS = Number(process.env['PEERS_ACCOUNTS'] ?? 1000);
+const CALLERS = Number(process.env['PEERS_CALLERS'] ?? 256);
 const OPEN_RATE = 1000;
 
 const sizes = (quick: boolean) =>
-  quick ? { rounds: 1, warmMs: 300, measureMs: 1000, openMs: 1000 } : { rounds: 3, warmMs: 1000, measureMs: 5000, openMs: 4000 };
+  quick ? { rounds: 1, warmMs: 200, measureMs: 800, openMs: 600 } : { rounds: 3, warmMs: 1000, measureMs: 5000, openMs: 4000 };
 
 /** Connections of the per-command peer and lanes of the group-commit peer: the best of those tried (bench/README.md). */
 const pgTuning = () => ({
