@@ -38,8 +38,8 @@ const sizes = (quick: boolean) =>
 
 /** Connections of the per-command peer and lanes of the group-commit peer: the best of those tried (bench/README.md). */
 const pgTuning = () => ({
-  poolSize: Number(process.env['PEERS_PG_POOL'] ?? 32),
-  lanes: Number(process.env['PEERS_PG_LANES'] ?? 4),
+  poolSize: Number(process.env['PEERS_PG_POOL'] ?? 64),
+  lanes: Number(process.env['PEERS_PG_LANES'] ?? 2),
   maxBatch: 1024,
 });
 
