@@ -18,9 +18,10 @@ const out = mkdtempSync(join(tmpdir(), 'eventide-bench-test-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('npm run bench -- --quick', () => {
-  // Quick mode targets under a minute on an idle 2-core machine; tests run beside other suites.
-  it('exits 0 and writes latest.json with every figure present and numeric (or marked not available)', { timeout: 300_000 }, () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], { cwd: root, encoding: 'utf8', timeout: 290_000 });
+  // Quick mode targets about a minute on an idle 2-core machine; tests run beside other suites (the
+  // peers suite's four child processes and PostgreSQL start-up added 40-70 s on the loaded dev box).
+  it('exits 0 and writes latest.json with every figure present and numeric (or marked not available)', { timeout: 480_000 }, () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], { cwd: root, encoding: 'utf8', timeout: 470_000 });
     expect(run.error).toBeUndefined();
     expect(run.status, `bench failed:\n${run.stdout.slice(-3000)}\n${run.stderr.slice(-3000)}`).toBe(0);
 
