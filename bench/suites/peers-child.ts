@@ -30,6 +30,8 @@ export interface PeerChildConfig {
   openRate: number;
   openMs: number;
   pg?: { connection: PgConnection; postmaster: number; poolSize: number; lanes: number; maxBatch: number };
+  /** eventide with its projection engine and built-in views (the default, as `npm start` runs it). */
+  eventideViews?: boolean;
 }
 
 export interface PeerChildReport {
@@ -56,7 +58,7 @@ async function openStore(c: PeerChildConfig): Promise<{ store: AccountStore; det
   switch (c.peer) {
     case 'eventide': {
       const dir = makeTempDir('peers-eventide');
-      const rt = await startRuntime(dir);
+      const rt = await (c.eventideViews === false ? startRuntime(dir, { workerPlugins: [] }) : startRuntime(dir));
       const store: AccountStore = {
         execute: (id, command) => rt.execute('account', id, command),
         countEvents: async (ids) => (await Promise.all(ids.map((id) => rt.load('account', id)))).reduce((n, l) => n + l.version, 0),
@@ -65,7 +67,7 @@ async function openStore(c: PeerChildConfig): Promise<{ store: AccountStore; det
           removeTempDir(dir);
         },
       };
-      return { store, detail: async () => `${rt.workerCount} workers` };
+      return { store, detail: async () => `${rt.workerCount} workers${c.eventideViews === false ? ', no views (PEERS_EVENTIDE_VIEWS=0)' : ', built-in views projected in the same commit'}` };
     }
     case 'emmett-memory': {
       const store = new EmmettAccounts();

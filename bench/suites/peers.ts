@@ -17,7 +17,7 @@
  * account decider. After each run the child checks the store holds one event per acknowledged command.
  *
  * `npm run bench -- --only peers` runs this suite alone. Exploring: PEERS_ACCOUNTS, PEERS_CALLERS (the
- * workload), PEERS_PG_POOL (connections of the per-command peer), PEERS_PG_LANES (transactions in flight
+ * workload), PEERS_EVENTIDE_VIEWS=0 (eventide without its built-in views), PEERS_PG_POOL (connections of the per-command peer), PEERS_PG_LANES (transactions in flight
  * of the group-commit peer).
  */
 import { loadavg } from 'node:os';
@@ -85,7 +85,16 @@ export const peersSuite: Suite = {
           const peer = PEERS[(k + r) % PEERS.length]!;
           ctx.step(`${peer.name} round ${r + 1}/${s.rounds}`);
           if (failures.has(peer.name)) continue;
-          const config: PeerChildConfig = { peer: peer.name, accounts: ACCOUNTS, callers: CALLERS, warmMs: s.warmMs, measureMs: s.measureMs, openRate: OPEN_RATE, openMs: s.openMs };
+          const config: PeerChildConfig = {
+            peer: peer.name,
+            accounts: ACCOUNTS,
+            callers: CALLERS,
+            warmMs: s.warmMs,
+            measureMs: s.measureMs,
+            openRate: OPEN_RATE,
+            openMs: s.openMs,
+            eventideViews: process.env['PEERS_EVENTIDE_VIEWS'] !== '0',
+          };
           if (peer.postgres) config.pg = { connection: server!.connection, postmaster: server!.pid, ...pgTuning() };
           try {
             const { result } = await runChild<PeerChildReport>(CHILD, [JSON.stringify(config)]);
