@@ -15,8 +15,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { notAvailable, type Figure } from './figures.js';
 import { writePlots } from './plot.js';
-import { machineMeta, textTable, writeResults, type RunMeta } from './report.js';
-import type { BenchContext, Curve, Suite } from './support/context.js';
+import { machineMeta, peersText, textTable, writeResults, type RunMeta } from './report.js';
+import type { BenchContext, Curve, PeerTable, Suite } from './support/context.js';
 import { Progress } from './support/progress.js';
 import { hydrationSuite } from './suites/hydration.js';
 import { httpSuite } from './suites/http.js';
@@ -24,10 +24,12 @@ import { memorySuite } from './suites/memory.js';
 import { encodeSuite } from './suites/encode.js';
 import { feedSuite } from './suites/feed.js';
 import { restartSuite } from './suites/restart.js';
+import { peersSuite } from './suites/peers.js';
 import { throughputSuite } from './suites/throughput.js';
 
-// In the order of the table (the throughput suite also reports the latency at half its capacity).
-const SUITES: Suite[] = [throughputSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, encodeSuite, memorySuite];
+// In the order of the table (the throughput suite also reports the latency at half its capacity); the
+// peers suite first, as its table comes first.
+const SUITES: Suite[] = [peersSuite, throughputSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, encodeSuite, memorySuite];
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {
@@ -71,6 +73,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   const figures = new Map<string, Figure>();
   const curves: Curve[] = [];
+  let peers: PeerTable | null = null;
   const failed: RunMeta['failedSuites'] = [];
   const suiteSeconds: Record<string, number> = {};
   const progress = new Progress(suites.reduce((n, s) => n + s.steps(args.quick), 0));
@@ -82,6 +85,7 @@ async function main(): Promise<number> {
       cores: availableParallelism(),
       figure: (f) => void figures.set(f.id, f),
       curve: (c) => void curves.push(c),
+      peers: (t) => void (peers = t),
       step: (label) => progress.step(`${suite.name}: ${label}`),
       info: (m) => progress.info(m),
       shared,
@@ -121,9 +125,10 @@ async function main(): Promise<number> {
     suiteSeconds,
     failedSuites: failed,
   };
-  const path = writeResults(args.out, { meta, figures: ordered, curves });
+  const path = writeResults(args.out, { meta, peers, figures: ordered, curves });
   const plots = writePlots(args.out, curves);
-  console.log(`\n${textTable(ordered)}\n`);
+  if (peers) console.log(`\n${peersText(peers)}`);
+  if (ordered.length) console.log(`\n${textTable(ordered)}\n`);
   console.log(`${meta.mode} run in ${meta.durationSec.toFixed(0)} s on ${machine.cpu.count} x ${machine.cpu.model}, node ${machine.node}, commit ${machine.git.commit.slice(0, 12)}`);
   console.log(`wrote ${path} and ${plots.length} plot(s)`);
   if (failed.length) console.log(`FAILED suites: ${failed.map((f) => f.suite).join(', ')}`);

@@ -16,11 +16,43 @@ export interface Curve {
   series: Series[];
 }
 
+/**
+ * One row of the peers table (suites/peers.ts): the same workload on eventide and on what a user would
+ * pick instead. Null figures: the peer did not run (`available` false, `note` says why).
+ */
+export interface PeerRow {
+  peer: string;
+  /** What an acknowledgement means for this peer ("yes: ..." / "no: ..."). */
+  durable: string;
+  available: boolean;
+  commandsPerSec: number | null;
+  /** Closed loop at capacity: send to answer. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** Open loop at the table's `openRate`: due time to answer. */
+  openP50Ms: number | null;
+  openP99Ms: number | null;
+  /** CPU of every process the peer uses (the client's threads, the database server's processes). */
+  cpuUsPerCommand: number | null;
+  note: string;
+}
+
+export interface PeerTable {
+  /** The workload and method in one sentence (printed above the table). */
+  workload: string;
+  openRate: number;
+  /** os.loadavg() when the suite started and ended: the box is shared, so say how busy it was. */
+  loadavg: { before: number[]; after: number[] };
+  rows: PeerRow[];
+}
+
 export interface BenchContext {
   readonly quick: boolean;
   readonly cores: number;
   figure(f: Figure): void;
   curve(c: Curve): void;
+  /** The peers table (one per run; printed and written first). */
+  peers(table: PeerTable): void;
   /** Advances the progress bar by one step and names what runs next. */
   step(label: string): void;
   /** A line of output that does not break the progress bar. */

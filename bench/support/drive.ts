@@ -16,7 +16,11 @@ export interface ClosedLoopResult {
   firstError: string | null;
 }
 
-export async function closedLoop(durationMs: number, window: number, issue: (i: number) => Promise<unknown>): Promise<ClosedLoopResult> {
+/**
+ * `latenciesMs`, when given, gets each answered command's time from send to answer (ms): at capacity,
+ * that is mostly the time it queued behind the other `window - 1` callers' commands.
+ */
+export async function closedLoop(durationMs: number, window: number, issue: (i: number) => Promise<unknown>, latenciesMs?: number[]): Promise<ClosedLoopResult> {
   let next = 0;
   let ops = 0;
   let errors = 0;
@@ -24,10 +28,11 @@ export async function closedLoop(durationMs: number, window: number, issue: (i: 
   const t0 = performance.now();
   const end = t0 + durationMs;
   const caller = async (): Promise<void> => {
-    while (performance.now() < end) {
+    for (let sent = performance.now(); sent < end; sent = performance.now()) {
       try {
         await issue(next++);
         ops++;
+        latenciesMs?.push(performance.now() - sent);
       } catch (err) {
         errors++;
         firstError ??= String((err as Error)?.message ?? err);
