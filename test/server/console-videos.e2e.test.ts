@@ -61,7 +61,9 @@ async function uploadAndEncode(server: VideoServer, clip: Buffer, token?: string
 
 /** The player's element once it has loaded the rendition's metadata. */
 async function playerLoaded(page: Page): Promise<{ src: string; height: number; duration: number }> {
-  await page.waitForFunction("document.getElementById('player-video').readyState >= 1");
+  // Polled with evaluate (a CDP call), not waitForFunction: its string predicate is an eval, which the
+  // console's CSP (script-src 'self') refuses once the predicate has to poll.
+  await expect.poll(() => page.locator('#player-video').evaluate((v) => v.readyState as number), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
   return page.locator('#player-video').evaluate((v) => ({ src: v.currentSrc as string, height: v.videoHeight as number, duration: v.duration as number }));
 }
 
