@@ -43,7 +43,9 @@ export class StreamStore {
   }
 
   #streamHead(aggregateType: string, id: string): StreamHead {
-    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1 })) {
+    // snapshot: false, as iterateStream: a range that fails on a damaged page must not leave a cursor pinning
+    // the thread's read transaction, which `damaged()` then could not renew (MDB_BAD_TXN for every later read).
+    for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, Number.MAX_SAFE_INTEGER], end: [aggregateType, id, 0], reverse: true, limit: 1, snapshot: false })) {
       const rec = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
       return { version: (key as StreamRef)[2], ts: rec[2], offset: rec[4] };
     }
