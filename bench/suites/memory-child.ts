@@ -24,7 +24,8 @@ const settle = async (): Promise<number> => {
 };
 
 const rssBefore = process.memoryUsage().rss;
-const rt = await startRuntime(dir!, { maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0 });
+// coldLoads 'owner': a load must hydrate the actor in its worker (a calling-thread load makes no actor live).
+const rt = await startRuntime(dir!, { maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0, coldLoads: 'owner' });
 await catchUpViews(rt);
 // The server process, when the server exists: the figure is about what `npm start` holds in memory.
 const factory = await findServer();
