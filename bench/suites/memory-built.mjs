@@ -1,6 +1,7 @@
 // Memory child on the built package (what `npm start` runs: plain JS, no tsx in any thread). Same steps
 // as memory-child.ts: open the runtime and the server on a seeded data dir, let the views catch up,
-// measure RSS idle, make every account a live actor (one runtime.load each), measure again. One JSON line.
+// measure RSS idle, make every account a live actor (one runtime.load each), measure again, each once the
+// heaps settled (memory-settle.mjs). One JSON line.
 import { readFileSync } from 'node:fs';
 
 const [dist, dir, countArg] = process.argv.slice(2);
@@ -15,14 +16,13 @@ const split = () => {
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
 };
-const settle = async () => {
-  globalThis.gc?.();
-  await new Promise((r) => setTimeout(r, 300));
-  return process.memoryUsage().rss;
-};
+const { settledRss: settle } = await import('./memory-settle.mjs');
+const settledRss = () => settle(() => rt.stats());
+const heapOfThreads = async () => ({ main: process.memoryUsage().heapUsed, workers: (await rt.stats()).reduce((n, s) => n + s.heapUsed, 0) });
 
 const rssBefore = process.memoryUsage().rss;
-const rt = await createRuntime({ dataDir: dir, maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0, workerPlugins: [projectionEngine()] });
+// coldLoads 'owner': a load must hydrate the actor in its worker (a calling-thread load makes no actor live).
+const rt = await createRuntime({ dataDir: dir, maxLiveActors: Math.max(200_000, count * 2), idlePassivateMs: 0, coldLoads: 'owner', workerPlugins: [projectionEngine()] });
 const views = await Views.open(rt);
 for (;;) {
   const lag = views.names().reduce((n, v) => n + views.lag(v).reduce((m, l) => m + l.lag, 0), 0);
@@ -31,8 +31,10 @@ for (;;) {
 }
 const app = await buildServer({ runtime: rt, logger: false });
 await app.listen({ port: 0, host: '127.0.0.1' });
-const rssIdle = await settle();
+const idle = await settledRss();
+const rssIdle = idle.rss;
 const idleSplit = split();
+const heapIdle = await heapOfThreads();
 let next = 0;
 const loader = async () => {
   while (next < count) await rt.load('account', `m-${next++}`);
@@ -40,10 +42,13 @@ const loader = async () => {
 const t0 = performance.now();
 await Promise.all(Array.from({ length: 2000 }, loader));
 const loadMs = performance.now() - t0;
+const rssLoaded = process.memoryUsage().rss;
 const live = (await rt.stats()).reduce((n, s) => n + s.liveActors, 0);
-const rssLive = await settle();
+const settled = await settledRss();
+const rssLive = settled.rss;
 const liveSplit = split();
-console.log(JSON.stringify({ rssBefore, rssIdle, rssLive, idleSplit, liveSplit, live, loadMs, server: true, built: true }));
+const heapLive = await heapOfThreads();
+console.log(JSON.stringify({ rssBefore, rssIdle, rssLoaded, rssLive, idleSplit, liveSplit, live, loadMs, server: true, built: true, settleS: [idle.waitedS, settled.waitedS], heapIdle, heapLive }));
 await app.close();
 await views.close?.();
 await rt.close();

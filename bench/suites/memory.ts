@@ -1,8 +1,8 @@
 /**
  * Memory: RSS of a process running the runtime with 100 000 live accounts and 1 000 000 events in the
  * log (10 per account), in a fresh child process so the bench's own heap does not count; bytes per
- * live actor = (RSS with them live - RSS of the same runtime idle on the same log) / live actors.
- * The baseline is that idle RSS. RSS growth during a 1 GiB upload needs the server's upload route.
+ * live actor = (anonymous RSS with them live - the same runtime idle on the same log) / live actors,
+ * both measured once the heaps settled (memory-settle.mjs). The baseline is that idle RSS. RSS growth during a 1 GiB upload needs the server's upload route.
  */
 import { measured, notAvailable } from '../figures.js';
 import type { Suite } from '../support/context.js';
@@ -23,8 +23,15 @@ const sizes = (quick: boolean) => (quick ? { accounts: 5_000, perAccount: 4 } : 
 
 interface ChildReport {
   rssBefore: number;
+  /** Both once the heaps settled (memory-settle.mjs). */
   rssIdle: number;
   rssLive: number;
+  /** Right after the loads, before the heaps settled. */
+  rssLoaded: number;
+  settleS: [number, number];
+  /** V8 heap in use, main thread and all worker threads together. */
+  heapIdle: { main: number; workers: number };
+  heapLive: { main: number; workers: number };
   live: number;
   loadMs: number;
   server: boolean;
@@ -54,7 +61,7 @@ export const memorySuite: Suite = {
         const dist = buildDir ? buildPackage(buildDir) : null;
         r = dist
           ? (await runPlain<ChildReport>(BUILT_CHILD, [dist, dir, String(s.accounts)], ['--expose-gc'])).result
-          : (await runChild<ChildReport>(CHILD, [dir, String(s.accounts)], ['--expose-gc'])).result;
+          : (await runChild<ChildReport>(CHILD, [dir, String(s.accounts), ctx.quick ? 'quick' : 'full'], ['--expose-gc'])).result;
       } finally {
         if (buildDir) removeTempDir(buildDir);
       }
@@ -65,13 +72,15 @@ export const memorySuite: Suite = {
           value: r.rssLive / MiB,
           baseline: { name: 'idle runtime RSS', value: r.rssIdle / MiB, unit: 'MiB' },
           note: `${size}; ${r.server ? 'server process (runtime + fastify app listening)' : 'runtime process (no HTTP server yet)'}, ${r.built ? 'built package (as npm start)' : 'from sources (tsx)'}; loading them took ${(r.loadMs / 1000).toFixed(1)} s; ` +
+            `both figures once the heaps settled (waited ${r.settleS.map((t) => t.toFixed(0)).join(' s and ')} s; right after the loads: ${(r.rssLoaded / MiB).toFixed(0)} MiB); ` +
             `of the RSS: ${(r.liveSplit.anon / MiB).toFixed(0)} MiB anonymous (heaps), ${(r.liveSplit.file / MiB).toFixed(0)} MiB file-backed (LMDB map pages, code: the kernel reclaims them under pressure)`,
         }),
       );
       ctx.figure(
         measured('memory.perActor', {
-          value: (r.rssLive - r.rssIdle) / r.live,
-          note: `(RSS live - RSS idle) / live actors; anonymous memory only: ${((r.liveSplit.anon - r.idleSplit.anon) / r.live).toFixed(0)} B (Map entries, actor records, states, heap slack); the rest is LMDB pages read while hydrating`,
+          value: (r.liveSplit.anon - r.idleSplit.anon) / r.live,
+          note: `(anonymous RSS live - idle) / live actors, both settled; V8 heap the actors retain: ${((r.heapLive.workers - r.heapIdle.workers) / r.live).toFixed(0)} B in the workers (actor records, states, Map entries) + ${((r.heapLive.main - r.heapIdle.main) / r.live).toFixed(0)} B on the main thread (the state cache); ` +
+            `all RSS: ${((r.rssLive - r.rssIdle) / r.live).toFixed(0)} B (the rest is LMDB pages read while hydrating)`,
         }),
       );
       ctx.step(`uploading ${ctx.quick ? '32 MiB' : '1 GiB'} (child process)`);

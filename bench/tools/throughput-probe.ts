@@ -58,18 +58,21 @@ try {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
+  const commits = async () => (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);
+  const commits0 = await commits();
   const cpu0 = cpuUsage();
   const ticks0 = threadTicks();
   const r = await closedLoop(seconds * 1000, window, send);
   const cpu = cpuUsage(cpu0);
   const ticks1 = threadTicks();
+  const batches = (await commits()) - commits0;
   if (session && profileTo) {
     const { profile } = await session.post('Profiler.stop');
     writeFileSync(profileTo, JSON.stringify(profile));
     session.disconnect();
   }
   const n = r.ops;
-  console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors`);
+  console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors; ${batches} commits (${(n / Math.max(batches, 1)).toFixed(0)} commands each)`);
   // Clock ticks are 10 ms: per-thread us/command = ticks * 10_000 / commands.
   const rows = [...ticks1].map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (ticks0.get(tid)?.ticks ?? 0)) * 10_000) / n })).filter((t) => t.us >= 0.5);
   rows.sort((a, b) => b.us - a.us);

@@ -16,6 +16,7 @@
  * - plugin-host.ts: the worker plugins (live projections);
  * - here: the actors themselves (hydration, passivation), loads, partition resume, stats and close.
  */
+import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, RuntimeError, errors, serializeError, systemClock } from '../kernel/index.js';
 import { LmdbLog, type BatchWriter, type EventLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
@@ -132,6 +133,7 @@ export class ActorHost {
       offsets: this.#heads(),
       commandsProcessed: this.#runner.commandsProcessed,
       batchesCommitted: this.#pipeline.batchesCommitted,
+      heapUsed: getHeapStatistics().used_heap_size,
     };
   }
 

@@ -76,6 +76,8 @@ export interface ActorStats {
   offsets: Record<number, number>;
   commandsProcessed: number;
   batchesCommitted: number;
+  /** Bytes of V8 heap in use by the thread the actor host runs on (the main thread's for an inline host). */
+  heapUsed: number;
 }
 
 export type ToWorker =

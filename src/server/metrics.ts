@@ -158,6 +158,7 @@ export class ServerMetrics {
       });
     perWorker('eventide_mailbox_depth', 'Commands queued in the actor mailboxes of each worker', (s) => s.queued);
     perWorker('eventide_live_actors', 'Aggregates held in memory by each worker', (s) => s.liveActors);
+    perWorker('eventide_worker_heap_used_bytes', 'V8 heap in use by each worker thread (its actors, states and caches, and garbage not yet collected)', (s) => s.heapUsed);
     new Gauge({
       name: 'eventide_workers_up',
       help: 'Actor workers answering a stats request (a worker that is down leaves the per-worker gauges empty)',

@@ -387,9 +387,12 @@ describe('GET /partitions, /health, /metrics, /', () => {
       'eventide_partition_offset{partition="0"}',
       'eventide_feed_lag_events{partition="0"}',
       'eventide_mailbox_depth{worker="0"}',
+      'eventide_worker_heap_used_bytes{worker="0"}',
       'eventide_websocket_clients',
     ].filter((name) => !res.body.includes(name));
     expect(missing).toEqual([]);
+    const heap = Number(/^eventide_worker_heap_used_bytes\{worker="0"\} (\d+)$/m.exec(res.body)?.[1]);
+    expect(heap).toBeGreaterThan(1024 * 1024);
   });
 
   it('counts every command once, however often /metrics is scraped', async () => {
