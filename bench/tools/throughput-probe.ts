@@ -41,7 +41,8 @@ const accounts = Number(process.argv[3] ?? 10_000);
 /** Concurrent callers (PROBE_WINDOW=1: one command at a time, i.e. one per drain: the fixed cost of a batch). */
 const window = Number(process.env['PROBE_WINDOW'] ?? 4096);
 const dir = await tenThousandAccounts('probe');
-const rt = await startRuntime(dir);
+// PROBE_WORKERS: actor workers (default: the runtime's, one per core).
+const rt = await startRuntime(dir, process.env['PROBE_WORKERS'] ? { workers: Number(process.env['PROBE_WORKERS']) } : {});
 try {
   const send = depositer(rt, accountIds(accounts));
   await runCount(accounts, 4096, send);
