@@ -154,20 +154,25 @@ export class CommandRunner {
     // Fold first, stage after: an `evolve` that throws must not take positions (append-planner.ts).
     const plan = planAppend(actor, decided, now, this.#config);
     const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
+    // Snapshots first: staging takes no position, and a state that cannot be encoded then fails the
+    // command before its events are staged (staged events commit with the batch whatever the command's
+    // answer, so an error after them would be a wrong answer).
+    const derived: Staged[] = [];
+    if (plan.snapshots) for (const s of plan.snapshots) derived.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
+    if (plan.removals) for (const v of plan.removals) derived.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
     // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
     const append = this.#writer.stageAppend({
       aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
       events: decided, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
     });
     staged.push(append);
+    for (const d of derived) staged.push(d);
     // The writer's own array, handed over: nothing else keeps it.
     const events = append.events as EventEnvelope[];
     this.#pages.note(events, drainNo);
     actor.state = plan.state;
     actor.version = plan.version;
     actor.lastTs = now;
-    if (plan.snapshots) for (const s of plan.snapshots) staged.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
-    if (plan.removals) for (const v of plan.removals) staged.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
     return { version: plan.version, events, state: plan.state };
   }
 

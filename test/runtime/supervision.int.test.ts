@@ -90,6 +90,21 @@ describe('supervision', () => {
     expectContiguousPartitions(rt.log);
   });
 
+  it('fails a command whose snapshot cannot be stored without writing its events (never an error for a committed command)', async () => {
+    const { rt } = await start({ workers: 1, snapshotEvery: 2 });
+    await rt.execute('crashy', 'poisoned', ok());
+    // Its event is encodable, but the state after it (due for a snapshot at version 2) is not.
+    const err = await rejectionOf(rt.execute('crashy', 'poisoned', { type: 'PoisonState', data: {} }));
+    expect(err.code).toBe('DeciderFailed');
+    await rt.execute('account', 'bystander-2', { type: 'Open', data: { owner: 'ann' } });
+    expect((await fullHistory(rt, 'crashy', 'poisoned')).map((e) => e.data)).toEqual([{ i: 1 }]);
+    const next = await rt.execute('crashy', 'poisoned', ok());
+    expect(next.version).toBe(2);
+    expect((next.state as CrashyState).happened).toBe(2);
+    expect((await fullHistory(rt, 'crashy', 'poisoned')).map((e) => e.data)).toEqual([{ i: 1 }, { i: 2 }]);
+    expectContiguousPartitions(rt.log);
+  });
+
   it('fails the in-flight commands of a dying worker with the retriable WorkerCrashed, restarts it, and re-hydrates its aggregates from the log', async () => {
     const { rt, restarts, nextRestart } = await start();
     const victim = idOnWorker(rt, 0, 'victim');

@@ -5,12 +5,15 @@
  * - `ThrowCoded`   throws an Error that carries a Node-style `code` (like fs or Buffer errors do).
  * - `Crash`        calls process.exit(1): in an actor worker thread this ends only that thread.
  * - `Unencodable`  returns two events, the second of which cannot be encoded (a BigInt past 64 bits).
+ * - `PoisonState`  returns one encodable event after which `evolve` makes a state that cannot be encoded
+ *                  (a BigInt past 64 bits): the command's snapshot (and reply) cannot be written.
  * Loaded by worker threads through `domains: [...builtinDomains, crashyDomain]`.
  */
 import type { Command, Decider, DomainEvent } from '../../src/domain/index.js';
 
 export interface CrashyState {
   happened: number;
+  poison?: bigint;
 }
 
 export type CrashyCommand =
@@ -18,11 +21,14 @@ export type CrashyCommand =
   | Command<'Throw', Record<string, never>>
   | Command<'ThrowCoded', Record<string, never>>
   | Command<'Crash', Record<string, never>>
-  | Command<'Unencodable', Record<string, never>>;
+  | Command<'Unencodable', Record<string, never>>
+  | Command<'PoisonState', Record<string, never>>;
 
 export type CrashyEvent = DomainEvent<'Happened', { i: number; payload?: unknown }>;
 
 const empty = { type: 'object', additionalProperties: false, properties: {} };
+
+const POISON = 'poison the state';
 
 export const crashyDecider: Decider<CrashyState, CrashyCommand, CrashyEvent> = {
   type: 'crashy',
@@ -34,6 +40,7 @@ export const crashyDecider: Decider<CrashyState, CrashyCommand, CrashyEvent> = {
     ThrowCoded: empty,
     Crash: empty,
     Unencodable: empty,
+    PoisonState: empty,
   },
   initialState: () => ({ happened: 0 }),
   decide(command, state) {
@@ -52,9 +59,11 @@ export const crashyDecider: Decider<CrashyState, CrashyCommand, CrashyEvent> = {
           { type: 'Happened', data: { i: state.happened + 1, payload: 'first half of Unencodable' } },
           { type: 'Happened', data: { i: state.happened + 2, payload: 2n ** 70n } },
         ];
+      case 'PoisonState':
+        return [{ type: 'Happened', data: { i: state.happened + 1, payload: POISON } }];
     }
   },
-  evolve: (state) => ({ happened: state.happened + 1 }),
+  evolve: (state, event) => (event.data.payload === POISON ? { happened: state.happened + 1, poison: 2n ** 70n } : { happened: state.happened + 1 }),
 };
 
 export const crashyDomain = new URL('./crashy-domain.ts', import.meta.url);
