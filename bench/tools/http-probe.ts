@@ -9,12 +9,11 @@
  *
  * Same workload as the http suite (Deposits over 10 000 accounts, a warm-up of one request per account).
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { loadHttp } from '../baselines/fastify-floor.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { startRuntime } from '../support/runtime.js';
 import { findServer } from '../support/server.js';
+import { profileMainThread } from '../support/main-profile.js';
 import { removeTempDir } from '../support/tmp.js';
 
 const seconds = Number(process.argv[2] ?? 8);
@@ -27,19 +26,9 @@ const rt = await startRuntime(dir);
 const srv = await factory(rt);
 try {
   await loadHttp(srv.url, { connections, seconds, accounts: ACCOUNTS, requests: ACCOUNTS });
-  const profileTo = process.env['PROBE_MAIN_PROFILE'];
-  const session = profileTo ? new Session() : null;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const stopProfile = await profileMainThread(process.env['PROBE_MAIN_PROFILE']);
   const r = await loadHttp(srv.url, { connections, seconds, accounts: ACCOUNTS });
-  if (session && profileTo) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(profileTo, JSON.stringify(profile));
-    session.disconnect();
-  }
+  await stopProfile();
   console.log(`${Math.round(r.rate)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} us/req (main thread ${r.mainCpuUsPerRequest?.toFixed(0) ?? '?'}), generator ${r.generatorCpuUsPerRequest.toFixed(0)} us/req, ${r.non2xx} non-2xx, ${r.errors} errors`);
 } finally {
   await srv.close();

@@ -11,13 +11,12 @@
  * Same workload as the throughput figure (round-robin Deposits, 4096 callers, default options).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import { cpuUsage } from 'node:process';
 import { closedLoop, openLoop, runCount } from '../support/drive.js';
 import { summarise } from '../support/stats.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
+import { profileMainThread } from '../support/main-profile.js';
 import { removeTempDir } from '../support/tmp.js';
 
 /** CPU ticks (user+sys) per thread of this process, from /proc (Linux): which thread pays for what. */
@@ -52,13 +51,7 @@ try {
     const l = summarise((await openLoop(rate, seconds * 1000, send)).latenciesMs);
     console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands)`);
   }
-  const profileTo = process.env['PROBE_MAIN_PROFILE'];
-  const session = profileTo ? new Session() : null;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const stopProfile = await profileMainThread(process.env['PROBE_MAIN_PROFILE']);
   const commits = async () => (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);
   const commits0 = await commits();
   const cpu0 = cpuUsage();
@@ -67,11 +60,7 @@ try {
   const cpu = cpuUsage(cpu0);
   const ticks1 = threadTicks();
   const batches = (await commits()) - commits0;
-  if (session && profileTo) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(profileTo, JSON.stringify(profile));
-    session.disconnect();
-  }
+  await stopProfile();
   const n = r.ops;
   console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors; ${batches} commits (${(n / Math.max(batches, 1)).toFixed(0)} commands each)`);
   // Clock ticks are 10 ms: per-thread us/command = ticks * 10_000 / commands.
