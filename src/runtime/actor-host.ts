@@ -30,10 +30,10 @@ import { LiveActors, type Actor } from './live-actors.js';
 import { Mailbox, actorKey } from './mailbox.js';
 import { PageWriter } from './page-writer.js';
 import { PluginHost } from './plugin-host.js';
-import type { WireReply } from './reply-codec.js';
+import { errorReply, ReplyKind, type WireReply } from './reply-codec.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { StorageGuard } from './storage-guard.js';
-import { createDecoder, createEncoder } from './wire.js';
+import { canEncode, createDecoder, createEncoder } from './wire.js';
 import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, Reply, ToWorker } from './protocol.js';
 
 export class ActorHost {
@@ -50,7 +50,7 @@ export class ActorHost {
   readonly #pipeline: DrainPipeline;
   readonly #plugins: PluginHost;
   #sweeper: NodeJS.Timeout | null = null;
-  readonly #encoder = createEncoder();
+  #encoder = createEncoder();
   readonly #decoder = createDecoder();
 
   private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
@@ -143,7 +143,18 @@ export class ActorHost {
 
   /** One `replies` message: command replies always go through this one encoder, in order (wire.ts). */
   #sendReplies(wire: WireReply[]): void {
-    this.#send({ kind: 'replies', packed: this.#encoder.pack(wire) });
+    let packed: Uint8Array<ArrayBuffer>;
+    try {
+      packed = this.#encoder.pack(wire);
+    } catch {
+      // A reply msgpack cannot hold: a decider's evolve made a state with a BigInt past 64 bits, say. The
+      // encoder is out of step now (wire.ts): a fresh one, and the main thread is told to start afresh.
+      // The replies that cannot be sent say what happened: their events are committed.
+      this.#encoder = createEncoder();
+      this.#send({ kind: 'replies', packed: this.#encoder.pack(wire.map(sendable)), fresh: true });
+      return;
+    }
+    this.#send({ kind: 'replies', packed });
   }
 
   #enqueue(batch: CommandRequest[]): void {
@@ -235,4 +246,11 @@ export class ActorHost {
     if (this.#ownsLog) await this.#log.close();
     this.#send({ kind: 'closed' });
   }
+}
+
+/** `reply` if it can be packed; otherwise an error that says the command committed, and at which version. */
+function sendable(reply: WireReply): WireReply {
+  if (canEncode(reply)) return reply;
+  const version = reply[1] === ReplyKind.Full ? reply[2].version : reply[1] === ReplyKind.Error ? undefined : reply[2];
+  return errorReply(reply[0], new RuntimeError(ErrorCodes.DeciderFailed, `the command's events are committed${version === undefined ? '' : ` (the stream is at version ${version})`}, but its reply cannot be sent: the decider's evolve made a state that cannot be encoded (a BigInt past 64 bits, a symbol?)`, { committed: true, ...(version === undefined ? {} : { version }) }));
 }

@@ -101,7 +101,8 @@ export interface PartitionResumeResult {
 export type FromWorker =
   | { kind: 'ready'; offsets: Record<number, number> }
   /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
-  | { kind: 'replies'; packed: Uint8Array<ArrayBuffer> }
+  /** `fresh`: packed by a new encoder (the previous one failed midway): decode it with a new decoder (wire.ts). */
+  | { kind: 'replies'; packed: Uint8Array<ArrayBuffer>; fresh?: true }
   | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
   | { kind: 'stats'; rid: number; stats: ActorStats }
   | { kind: 'reply'; reply: Reply<unknown> }

@@ -7,7 +7,10 @@
  *
  * Gotcha: with `sequential` records, a message may use record structures defined by an EARLIER message
  * of the same encoder. So each direction of each worker channel has its own encoder/decoder pair, and a
- * restarted worker gets a fresh pair on both sides. Never share an encoder between two workers.
+ * restarted worker gets a fresh pair on both sides. Never share an encoder between two workers. A pack
+ * that throws midway (a value msgpack cannot hold) leaves the encoder out of step with its decoder: the
+ * next messages no longer decode. The sender then starts a fresh encoder and says so in its next
+ * message, and the receiver starts a fresh decoder for it (actor-host.ts `#sendReplies`).
  */
 import { Packr, Unpackr } from 'msgpackr';
 
@@ -27,6 +30,16 @@ export interface WireDecoder {
 export function createEncoder(): WireEncoder {
   const packr = new Packr(options());
   return { pack: (value) => new Uint8Array(packr.pack(value)) as Uint8Array<ArrayBuffer> };
+}
+
+/** Whether `value` can be packed at all (a standalone encoder: a failed try leaves no record structure behind). */
+export function canEncode(value: unknown): boolean {
+  try {
+    new Packr({ useRecords: false, moreTypes: false }).pack(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function createDecoder(): WireDecoder {

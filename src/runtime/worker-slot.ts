@@ -108,7 +108,7 @@ export class WorkerSlot {
     this.#starting = true;
     // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
     this.#encoder = createEncoder();
-    const decoder: WireDecoder = createDecoder();
+    let decoder: WireDecoder = createDecoder();
     let readyResolve!: (o: Record<number, number>) => void;
     let readyReject!: (e: RuntimeError) => void;
     this.#ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
@@ -120,6 +120,7 @@ export class WorkerSlot {
           readyResolve(m.offsets);
           return;
         case 'replies':
+          if (m.fresh) decoder = createDecoder();
           for (const r of decoder.unpack<WireReply[]>(m.packed)) this.#settleCommand(r);
           return;
         case 'loaded':

@@ -105,6 +105,28 @@ describe('supervision', () => {
     expectContiguousPartitions(rt.log);
   });
 
+  it('answers a committed command whose state cannot be sent with an error that says it committed, and the worker goes on', async () => {
+    const { rt, restarts } = await start({ workers: 1, snapshotEvery: 1000 });
+    await rt.execute('crashy', 'poisoned-reply', ok());
+    // In one batch with the poisoned command: replies of other commands must still arrive whole.
+    const [poisoned, bystander] = await Promise.allSettled([
+      rt.execute('crashy', 'poisoned-reply', { type: 'PoisonState', data: {} }),
+      rt.execute('account', 'bystander-3', { type: 'Open', data: { owner: 'ann' } }),
+    ]);
+    expect(poisoned.status).toBe('rejected');
+    const err = (poisoned as PromiseRejectedResult).reason as { code: string; details: Record<string, unknown>; message: string };
+    expect(err.code).toBe('DeciderFailed');
+    expect(err.details).toMatchObject({ committed: true, version: 2 });
+    expect(err.message).toMatch(/committed/);
+    expect(bystander.status).toBe('fulfilled');
+    expect((await fullHistory(rt, 'crashy', 'poisoned-reply')).map((e) => e.data)).toEqual([{ i: 1 }, { i: 2, payload: 'poison the state' }]);
+    // The channel to the worker still decodes: later replies arrive, and the worker was never restarted.
+    const later = await rt.execute('account', 'bystander-3', { type: 'Deposit', data: { amount: 5 } });
+    expect((later.state as AccountState).balance).toBe(5);
+    expect((await rt.execute('crashy', 'healthy', ok(2))).version).toBe(2);
+    expect(restarts).toEqual([]);
+  });
+
   it('fails the in-flight commands of a dying worker with the retriable WorkerCrashed, restarts it, and re-hydrates its aggregates from the log', async () => {
     const { rt, restarts, nextRestart } = await start();
     const victim = idOnWorker(rt, 0, 'victim');
