@@ -27,6 +27,7 @@ import type { PageWriter } from './page-writer.js';
 import { metaOf, type ActorHostConfig, type CommandRequest, type CommandResult } from './protocol.js';
 import { errorReply, freshReply, fullReply, type WireReply } from './reply-codec.js';
 import type { StoppedPartitions } from './stopped-partitions.js';
+import { Span, spanEnd, spanStart } from './trace.js';
 
 /** A command of a drain, decided (or refused), waiting for its batch's outcome. */
 export interface PendingReply {
@@ -166,7 +167,11 @@ export class CommandRunner {
     actor.state = plan.state;
     actor.version = plan.version;
     actor.lastTs = now;
-    if (plan.snapshots) for (const s of plan.snapshots) staged.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
+    if (plan.snapshots) {
+      const t = spanStart();
+      for (const s of plan.snapshots) staged.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
+      spanEnd(Span.snapshot, t, plan.snapshots.length);
+    }
     if (plan.removals) for (const v of plan.removals) staged.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
     return { version: plan.version, events, state: plan.state };
   }
