@@ -164,6 +164,7 @@ class ThreadTrace {
   /** Every span still in the ring that ended after `sinceMs` (epoch ms), oldest first. */
   since(sinceMs: number): TraceSpans {
     const spans: TraceSpan[] = [];
+    if (!this.on) return { spans, dropped: 0 };
     const n = Math.min(this.#written, TRACE_CAPACITY);
     const first = this.#written - n;
     for (let w = first; w < this.#written; w++) {
