@@ -5,22 +5,29 @@
  * (`createRuntime({ trace: true })`, src/runtime/trace.ts). Every command whose latency from its due
  * time exceeds 20 ms is a stall, and each stall is laid over the spans every thread recorded meanwhile.
  *
- * Attribution (one cause per stall, `attribute` below):
- * - the spans overlapping the stall's wait [due, answered]; each scores the time of the wait it covers,
- *   less what spans nested in it on the same thread cover (a hydration inside a drain scores for
- *   itself, not for the drain; a GC inside either scores for the GC);
- * - the cause is the kind of the best-scoring span if that span covers at least half of the wait beyond
- *   the run's median latency (the part a normal command does not wait);
- * - otherwise a `loop-delay` span (a thread's event loop held without a recorded span) that covers as
+ * Attribution (one cause per stall, `attribute` below), over the threads the command went through: the
+ * main thread and the worker that owns its aggregate:
+ * - each thread's timeline is cut into pieces, each piece belonging to the innermost span over it (a
+ *   hydration inside a drain counts for the hydration, a GC inside either for the GC); a `flush` (the
+ *   wait for the disk, while the thread decides on) is a lane of its own;
+ * - per kind, the time of the stall's wait [due, answered] its pieces cover (a union: the same moment
+ *   counts once). Per kind, not per span: with two batches in flight a command can wait for two
+ *   flushes in a row, each shorter than the stall;
+ * - the cause is the kind covering most, if it covers at least half of the wait beyond the run's median
+ *   latency (the part a normal command does not wait) and at least 2 ms;
+ * - otherwise a `loop-delay` span (a thread's event loop held while no span was open) that covers as
  *   much names the thread and whether it was on a CPU (`loop-blocked`: work the trace does not know),
  *   waiting for one (`preempted`: the machine's other work), or neither (`off-cpu`: a lock or
  *   synchronous I/O);
- * - else `unattributed` (with the best candidate, for digging).
+ * - otherwise the two causes covering most, if together they cover as much (`flush + preempted (...)`:
+ *   a wait made of two pauses in a row);
+ * - else `unattributed` (with the kind that covered most, for digging).
  *
  * The box: a sampler thread reads every thread's `/proc/self/task/<tid>/schedstat` (time on a CPU and
  * time runnable but waiting for one) every 20 ms; each stall reports the share of our threads' CPU
  * demand during its wait that went to waiting for a CPU, and the run reports the same for all of it.
  */
+import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { measured } from '../figures.js';
@@ -28,6 +35,7 @@ import type { BenchContext, Suite } from '../support/context.js';
 import { runCount } from '../support/drive.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
+import { partitionOf } from '../../src/partition/index.js';
 import { summarise } from '../support/stats.js';
 import { removeTempDir } from '../support/tmp.js';
 import type { Runtime, TraceSpan } from '../../src/runtime/index.js';
@@ -58,11 +66,18 @@ export const stallsSuite: Suite = {
         await openLoop(RATE, s.settleMs, send);
         ctx.step(`open loop at ${RATE} cmd/s for ${s.seconds} s, trace on`);
         const load0 = loadavg();
-        const sampler = startSampler();
+        const sampler = await startSampler();
         const collector = collectSpans(rt);
         const cpu0 = process.cpuUsage();
         const t0 = now();
-        const run = await openLoop(RATE, s.seconds * 1000, send);
+        // The same round-robin as `send`, remembering each command's worker (its spans are the ones that matter).
+        const ids = accountIds(ACCOUNTS);
+        const workerOfId = ids.map((id) => rt.workerOf(partitionOf(id, rt.partitionCount)));
+        let next = 0;
+        const run = await openLoop(RATE, s.seconds * 1000, () => {
+          const k = next++ % ids.length;
+          return rt.execute('account', ids[k]!, { type: 'Deposit', data: { amount: 1 } }).then(() => workerOfId[k]!);
+        });
         const wall = now() - t0;
         const cpu = process.cpuUsage(cpu0);
         const box = await sampler.stop();
@@ -80,9 +95,10 @@ export const stallsSuite: Suite = {
 // ------------------------------------------------------------------ load
 
 interface Timed {
-  /** Epoch ms, one per answered command: when it was due, when it was answered. */
+  /** Epoch ms, one per answered command: when it was due, when it was answered; its worker (-1: unknown). */
   due: Float64Array;
   done: Float64Array;
+  worker: Int16Array;
   n: number;
   shed: number;
   errors: number;
@@ -96,7 +112,7 @@ interface Timed {
  */
 async function openLoop(rate: number, durationMs: number, issue: () => Promise<unknown>): Promise<Timed> {
   const total = Math.max(1, Math.floor((rate * durationMs) / 1000));
-  const out: Timed = { due: new Float64Array(total), done: new Float64Array(total), n: 0, shed: 0, errors: 0, firstError: null };
+  const out: Timed = { due: new Float64Array(total), done: new Float64Array(total), worker: new Int16Array(total), n: 0, shed: 0, errors: 0, firstError: null };
   const maxWaiting = Math.max(1000, rate);
   let due = 0;
   let waiting = 0;
@@ -114,8 +130,9 @@ async function openLoop(rate: number, durationMs: number, issue: () => Promise<u
         waiting++;
         inflight.push(
           issue().then(
-            () => {
+            (worker) => {
               waiting--;
+              out.worker[out.n] = typeof worker === 'number' ? worker : -1;
               out.due[out.n] = dueAt;
               out.done[out.n++] = now();
             },
@@ -182,7 +199,7 @@ interface BoxSample {
  * A thread of its own (so it samples while the main thread stalls) reading every thread's schedstat
  * every 20 ms through descriptors opened once; its own thread is left out.
  */
-function startSampler(): { stop(): Promise<BoxSample[]> } {
+async function startSampler(): Promise<{ stop(): Promise<BoxSample[]> }> {
   const code = `
     const { parentPort } = require('node:worker_threads');
     const fs = require('node:fs');
@@ -203,11 +220,14 @@ function startSampler(): { stop(): Promise<BoxSample[]> } {
       out.push(performance.timeOrigin + performance.now(), cpu, runq);
     };
     list(); tick();
+    parentPort.postMessage('ready');
     let n = 0;
     const timer = setInterval(() => { if (++n % 25 === 0) list(); tick(); }, 20);
     parentPort.on('message', () => { clearInterval(timer); tick(); parentPort.postMessage(out); });
   `;
   const w = new Worker(code, { eval: true });
+  // Sampling from the run's first moment: its first stalls are often its worst.
+  await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject));
   return {
     stop: () =>
       new Promise<BoxSample[]>((resolve, reject) => {
@@ -267,42 +287,112 @@ function laneOf(s: TraceSpan): string {
 
 const overlap = (s: { start: number; end: number }, from: number, to: number): number => Math.max(0, Math.min(s.end, to) - Math.max(s.start, from));
 
+/** The least a cause must cover, whatever the median: a sub-millisecond piece explains no 20 ms stall. */
+const MIN_COVER_MS = 2;
+
+/** A piece of a lane's timeline and the kind it belongs to (innermost span), or a loop-delay span. */
+interface Piece {
+  start: number;
+  end: number;
+  kind: string;
+  span: TraceSpan;
+}
+
 /**
- * Picks one cause for a stall (see the header). `spans` sorted by start; `startIdx` a lower bound for
- * the first span that may overlap (spans start at most `maxSpanMs` before they end).
+ * The spans of a run cut into pieces, per lane: a thread's own work (innermost span wins), its flush
+ * waits, its loop delays (kept whole); each lane sorted, pieces disjoint except in the loop lanes.
  */
-export function attribute(spans: readonly TraceSpan[], from: number, to: number, medianMs: number, maxSpanMs: number): { cause: string; span: TraceSpan | null; coveredMs: number } {
-  const candidates: TraceSpan[] = [];
-  let lo = 0;
-  let hi = spans.length;
-  // first span with start >= from - maxSpanMs
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (spans[mid]!.start < from - maxSpanMs) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let i = lo; i < spans.length && spans[i]!.start < to; i++) if (overlap(spans[i]!, from, to) > 0) candidates.push(spans[i]!);
-  const need = 0.5 * Math.max(0, to - from - medianMs);
-  let best: TraceSpan | null = null;
-  let bestScore = 0;
-  let bestSymptom: TraceSpan | null = null;
-  let symptomScore = 0;
-  for (const s of candidates) {
-    const lane = laneOf(s);
-    // What it covers, less what spans nested in it (same lane, inside it) cover.
-    const nested: Array<[number, number]> = [];
-    for (const c of candidates) {
-      if (c !== s && laneOf(c) === lane && c.start >= s.start && c.end <= s.end && (c.start > s.start || c.end < s.end)) nested.push([Math.max(c.start, from), Math.min(c.end, to)]);
+export class SpanIndex {
+  readonly #lanes = new Map<string, { pieces: Piece[]; longest: number }>();
+
+  constructor(spans: readonly TraceSpan[]) {
+    const byLane = new Map<string, TraceSpan[]>();
+    for (const sp of spans) {
+      const lane = laneOf(sp);
+      const list = byLane.get(lane) ?? [];
+      if (!byLane.has(lane)) byLane.set(lane, list);
+      list.push(sp);
     }
-    const score = overlap(s, from, to) - unionMs(nested);
-    if (s.kind === SYMPTOM) {
-      if (score > symptomScore) [bestSymptom, symptomScore] = [s, score];
-    } else if (score > bestScore) [best, bestScore] = [s, score];
+    for (const [lane, list] of byLane) {
+      list.sort((a, b) => a.start - b.start);
+      const pieces = lane.endsWith('/loop') ? list.map((span) => ({ start: span.start, end: span.end, kind: span.kind, span })) : innermost(list);
+      this.#lanes.set(lane, { pieces, longest: pieces.reduce((m, p) => Math.max(m, p.end - p.start), 0) });
+    }
   }
-  if (best && bestScore >= need) return { cause: best.kind, span: best, coveredMs: bestScore };
-  if (bestSymptom && symptomScore >= need) return { cause: loopCause(bestSymptom), span: bestSymptom, coveredMs: symptomScore };
-  const fallback = bestScore >= symptomScore ? best : bestSymptom;
-  return { cause: 'unattributed', span: fallback, coveredMs: Math.max(bestScore, symptomScore) };
+
+  /** The pieces of `lane` overlapping [from, to]. */
+  pieces(lane: string, from: number, to: number): Piece[] {
+    const l = this.#lanes.get(lane);
+    if (!l) return [];
+    const ps = l.pieces;
+    let lo = 0;
+    let hi = ps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ps[mid]!.start < from - l.longest) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Piece[] = [];
+    for (let i = lo; i < ps.length && ps[i]!.start < to; i++) if (overlap(ps[i]!, from, to) > 0) out.push(ps[i]!);
+    return out;
+  }
+}
+
+/** Cuts one lane's spans (sorted by start) into disjoint pieces, each owned by the innermost open span. */
+function innermost(spans: readonly TraceSpan[]): Piece[] {
+  const bounds = [...new Set(spans.flatMap((s) => [s.start, s.end]))].sort((a, b) => a - b);
+  const pieces: Piece[] = [];
+  const open: TraceSpan[] = [];
+  let next = 0;
+  for (let b = 0; b + 1 < bounds.length; b++) {
+    const a = bounds[b]!;
+    const z = bounds[b + 1]!;
+    while (next < spans.length && spans[next]!.start <= a) open.push(spans[next++]!);
+    for (let i = open.length - 1; i >= 0; i--) if (open[i]!.end <= a) open.splice(i, 1);
+    if (open.length === 0) continue;
+    // Innermost: the latest start (ties: the shortest).
+    let inner = open[0]!;
+    for (const o of open) if (o.start > inner.start || (o.start === inner.start && o.end < inner.end)) inner = o;
+    const last = pieces[pieces.length - 1];
+    if (last && last.span === inner && last.end === a) last.end = z;
+    else pieces.push({ start: a, end: z, kind: inner.kind, span: inner });
+  }
+  return pieces;
+}
+
+/**
+ * Picks one cause for a stall whose wait was [from, to], over the main thread's lanes and those of
+ * `worker` (the aggregate's owner; -1: every worker's). See the header.
+ */
+export function attribute(index: SpanIndex, from: number, to: number, medianMs: number, workers: readonly string[]): { cause: string; span: TraceSpan | null; coveredMs: number } {
+  const need = Math.max(MIN_COVER_MS, 0.5 * (to - from - medianMs));
+  /** Per cause: the parts of the wait it covers, its longest span, and whether it is a symptom (a loop delay). */
+  const causes = new Map<string, { parts: Array<[number, number]>; longest: TraceSpan; symptom: boolean; covers: number }>();
+  const add = (cause: string, p: Piece, symptom: boolean): void => {
+    let c = causes.get(cause);
+    if (!c) causes.set(cause, (c = { parts: [], longest: p.span, symptom, covers: 0 }));
+    c.parts.push([Math.max(p.start, from), Math.min(p.end, to)]);
+    if (p.span.end - p.span.start > c.longest.end - c.longest.start) c.longest = p.span;
+  };
+  for (const thread of ['main', ...workers]) {
+    for (const lane of [thread, `${thread}/io`]) for (const p of index.pieces(lane, from, to)) add(p.kind, p, false);
+    for (const p of index.pieces(`${thread}/loop`, from, to)) add(loopCause(p.span), p, true);
+  }
+  const ranked = [...causes].map(([cause, c]) => ((c.covers = unionMs(c.parts)), [cause, c] as const)).sort((a, b) => b[1].covers - a[1].covers);
+  // A work span first; a loop delay only when no work explains the wait (it is often a drain's shadow).
+  const work = ranked.find(([, c]) => !c.symptom);
+  if (work && work[1].covers >= need) return { cause: work[0], span: work[1].longest, coveredMs: work[1].covers };
+  const first = ranked[0];
+  if (!first) return { cause: 'unattributed', span: null, coveredMs: 0 };
+  if (first[1].covers >= need) return { cause: first[0], span: first[1].longest, coveredMs: first[1].covers };
+  // Two causes in a row (a flush, then the thread preempted): the pair whose union covers enough, best first.
+  const second = ranked[1];
+  if (second) {
+    const both = unionMs([...first[1].parts, ...second[1].parts]);
+    if (both >= need) return { cause: `${first[0]} + ${second[0]}`, span: first[1].longest, coveredMs: both };
+  }
+  // For digging: what covered most.
+  return { cause: 'unattributed', span: first[1].longest, coveredMs: first[1].covers };
 }
 
 /** The length of a union of intervals. */
@@ -346,11 +436,13 @@ function report(ctx: BenchContext, o: Outcome): void {
   const lat = new Float64Array(run.n);
   for (let i = 0; i < run.n; i++) lat[i] = run.done[i]! - run.due[i]!;
   const l = summarise(lat);
-  const maxSpanMs = trace.spans.reduce((m, s) => Math.max(m, s.end - s.start), 0);
+  const index = new SpanIndex(trace.spans);
+  const workerNames = [...new Set(trace.spans.map((x) => x.thread))].filter((t) => t !== 'main');
   const stalls: Stall[] = [];
   for (let i = 0; i < run.n; i++) {
     if (lat[i]! <= STALL_MS) continue;
-    const a = attribute(trace.spans, run.due[i]!, run.done[i]!, l.p50, maxSpanMs);
+    const w = run.worker[i]!;
+    const a = attribute(index, run.due[i]!, run.done[i]!, l.p50, w >= 0 ? [`worker-${w}`] : workerNames);
     const b = boxDuring(o.box, run.due[i]!, run.done[i]!);
     stalls.push({ due: run.due[i]!, done: run.done[i]!, latencyMs: lat[i]!, ...a, boxShare: b.cpuMs + b.runqMs > 0 ? b.runqMs / (b.cpuMs + b.runqMs) : Number.NaN });
   }
@@ -377,7 +469,9 @@ function report(ctx: BenchContext, o: Outcome): void {
   ctx.info(`stalls: latency p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms; ${trace.spans.length} spans (${[...spanKinds].map(([k, n]) => `${k} ${n}`).join(', ')}), dropped ${trace.dropped}`);
   ctx.info(`stalls: box: our threads waited ${all.runqMs.toFixed(0)} ms for a CPU and ran ${all.cpuMs.toFixed(0)} ms (${pct(all.runqMs, all.runqMs + all.cpuMs)} of their demand); stalls whose wait was mostly waiting for a CPU: ${boxBound}; load average ${o.load[0]!.map((x) => x.toFixed(1)).join('/')} -> ${o.load[1]!.map((x) => x.toFixed(1)).join('/')}`);
   if (process.env.STALLS_OUT) {
-    void import('node:fs').then((fs) => fs.writeFileSync(process.env.STALLS_OUT!, JSON.stringify({ stalls, latency: l, byCause: Object.fromEntries(byCause), box: all, spans: spanKinds.size ? Object.fromEntries(spanKinds) : {} }, null, 1)));
+    // The worst stalls and the unattributed ones (bounded), for digging.
+    const keep = [...stalls].sort((a, b) => b.latencyMs - a.latencyMs).slice(0, 300).concat(stalls.filter((x) => x.cause === 'unattributed').slice(0, 1000));
+    writeFileSync(process.env.STALLS_OUT, JSON.stringify({ latency: l, byCause: Object.fromEntries(byCause), box: all, spanKinds: Object.fromEntries(spanKinds), stalls: keep }, null, 1));
   }
 
   const value = stalls.length ? (100 * attributed) / stalls.length : 100;
