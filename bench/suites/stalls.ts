@@ -278,7 +278,7 @@ export interface Stall {
 /** Kinds that are symptoms (a thread held), not work: they explain only when no work span does. */
 const SYMPTOM = 'loop-delay';
 /** Kinds that do not occupy their thread (the wait for the disk while the thread decides on). */
-const ASYNC = new Set(['flush']);
+const ASYNC = new Set(['flush', 'log-commit', 'fsync']);
 
 /** Spans grouped by the lane they occupy: a thread's own work, its async waits, its loop probe. */
 function laneOf(s: TraceSpan): string {

@@ -28,43 +28,9 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { SPAN_KINDS, Span, setSpanSink, type SpanKind, type SpanSink } from '../kernel/index.js';
 
-/** What a span is of, in ring order (the index is what the ring stores). */
-export const SPAN_KINDS = [
-  /** Worker: a drain's synchronous pass over its commands (hydrations and snapshots nest in it). */
-  'drain',
-  /** Worker: queueing a batch's writes into LMDB, the views' writes joining it (synchronous). */
-  'commit',
-  /** Worker: from a batch's commit to its durability (`flushed` under `sync`): the disk and LMDB's write thread. */
-  'flush',
-  /** Worker: reading back and staging the event pages of durable drains. */
-  'pages',
-  /** Worker: encoding a snapshot into a drain's batch (or a fresh one after a stale snapshot). */
-  'snapshot',
-  /** Worker: a passivation sweep (LRU overflow or idle). */
-  'passivate',
-  /** Worker: hydrating a cold actor from the log (snapshot + tail, or a full fold). */
-  'hydrate',
-  /** Worker: the plugins (live projections) hearing of a durable batch. */
-  'projection',
-  /** Worker: a drain's replies encoded and posted; main: a `replies` message decoded and its callers answered. */
-  'replies',
-  /** Main: a batch of commands encoded and posted to a worker. */
-  'send',
-  /** Worker: a load answered by the owner. */
-  'load',
-  /** Any thread: a GC pause (`count`: the GC kind, as `perf_hooks` numbers it: 1 minor, 2 major, 4 incremental, 8 weak callbacks). */
-  'gc',
-  /** Any thread: the event loop did not run its probe timer on time (`cpuMs`/`runqMs`: on CPU / waiting for a CPU meanwhile). */
-  'loop-delay',
-  /** Main: a feed client's catch-up turn (for the feed's own hook). */
-  'catch-up',
-] as const;
-
-export type SpanKind = (typeof SPAN_KINDS)[number];
-
-/** Span kind numbers for the hooks (`spanEnd(Span.drain, t0)`). */
-export const Span = Object.fromEntries(SPAN_KINDS.map((k, i) => [k, i])) as { readonly [K in SpanKind]: number };
+export { SPAN_KINDS, Span, spanEnd, spanStart, type SpanKind } from '../kernel/index.js';
 
 export interface TraceSpan {
   /** `main`, or `worker-<index>`. */
@@ -95,7 +61,7 @@ export const TRACE_CAPACITY = 32_768;
 const PROBE_MS = 10;
 const LOOP_DELAY_MIN_MS = 5;
 
-class ThreadTrace {
+class ThreadTrace implements SpanSink {
   on = false;
   #users = 0;
   #thread = 'main';
@@ -125,6 +91,7 @@ class ThreadTrace {
     this.#written = 0;
     this.#lostEnd = 0;
     this.on = true;
+    setSpanSink(this);
     const gc = (this.#gc = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.#recordAt(Span.gc, e.startTime, e.startTime + e.duration, gcKind(e));
     }));
@@ -135,6 +102,7 @@ class ThreadTrace {
   disable(): void {
     if (this.#users === 0 || --this.#users > 0) return;
     this.on = false;
+    setSpanSink(null);
     this.#gc?.disconnect();
     this.#gc = null;
     this.#stopProbe?.();
@@ -194,16 +162,6 @@ export function enableTrace(thread: string): void {
 
 export function disableTrace(): void {
   recorder.disable();
-}
-
-/** The start of a span: this thread's clock, or 0 while tracing is off (then `spanEnd` does nothing). */
-export function spanStart(): number {
-  return recorder.on ? performance.now() : 0;
-}
-
-/** Records a span from `t0` (a `spanStart()`) to now; `count`: what it handled (commands, pages, ...). */
-export function spanEnd(kind: number, t0: number, count = 0): void {
-  if (t0 !== 0) recorder.record(kind, t0, count);
 }
 
 /** This thread's spans that ended after `sinceMs` (epoch ms); empty while tracing is off. */
