@@ -459,7 +459,13 @@ function report(ctx: BenchContext, o: Outcome): void {
   const all = boxDuring(o.box, -Infinity, Infinity);
   const pct = (n: number, of: number): string => `${of ? ((100 * n) / of).toFixed(1) : '0'} %`;
   const table = [...byCause].sort((a, b) => b[1].n - a[1].n).map(([k, c]) => `${k} ${c.n} (${pct(c.n, stalls.length)}; ${c.box} box-bound)`);
-  const worst = [...stalls].sort((a, b) => b.latencyMs - a.latencyMs).slice(0, 5).map(describe);
+  // The worst stall of each of the worst episodes (neighbours in a queue share their cause's span).
+  const episodes = new Set<TraceSpan | null>();
+  const worst = [...stalls]
+    .sort((a, b) => b.latencyMs - a.latencyMs)
+    .filter((x) => !episodes.has(x.span) && (episodes.add(x.span), true))
+    .slice(0, 5)
+    .map(describe);
   const spanKinds = new Map<string, number>();
   for (const s of trace.spans) spanKinds.set(s.kind, (spanKinds.get(s.kind) ?? 0) + 1);
 
