@@ -8,12 +8,13 @@
  * stalls bench (bench/suites/stalls.ts) lays the spans over each slow command to say why it was slow.
  *
  * Why module-level, one recorder per thread: GC and event-loop stalls belong to a thread, not to a
- * runtime, and hooks in the hot path must cost nothing when tracing is off: `spanStart()` returns 0 and
- * `spanEnd` returns at once on 0 (no allocation, no clock read). Enabling is counted, so two runtimes in
- * one process (tests) share the main thread's recorder, and its spans.
+ * runtime, and hooks in the hot path must cost nothing when tracing is off: the hooks live in the kernel
+ * (kernel/trace-spans.ts, so the log and the server can mark spans too) and this recorder installs itself
+ * there as the thread's sink while on. Enabling is counted, so two runtimes in one process (tests) share
+ * the main thread's recorder, and its spans.
  *
  * Why fixed typed-array rings: bounded memory whatever the load (DESIGN: bound every buffer); the oldest
- * spans are overwritten, and `dropped` says how many a collector never saw.
+ * spans are overwritten, and `dropped` tells a collector that it missed some.
  *
  * Timestamps are `performance.timeOrigin + performance.now()` (ms since the epoch, sub-microsecond):
  * each worker thread has its own `timeOrigin`, so only the sum puts every thread on one clock.
