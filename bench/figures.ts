@@ -69,6 +69,12 @@ export const FIGURES = {
   'restart.ready': { label: 'restart with 1M events / 10k streams until ready', unit: 's', target: '<= 2', check: (v) => v <= 2 },
   'feed.p99': { label: 'WebSocket feed, 100 clients at 20k events/s, p99 commit-to-client', unit: 'ms', target: 'no loss; <= 50' },
   'encode.overhead': { label: 'encode pool, 8 clips vs direct ffmpeg: overhead', unit: '%', target: '<= 5; both cores busy' },
+  'stalls.attributed': {
+    label: 'stalls > 20 ms attributed (5k cmd/s open loop, 60 s, trace on)',
+    unit: '%',
+    target: '100 (every stall has a cause)',
+    check: (v) => v >= 100,
+  },
   'memory.rss': { label: 'RSS with 100k live accounts and 1M events', unit: 'MiB', target: '<= 400', check: (v) => v <= 400 },
   'memory.perActor': { label: 'anonymous bytes per live actor', unit: 'B', target: '<= 1024', check: (v) => v <= 1024 },
   'upload.rssGrowth': { label: 'RSS growth while uploading 1 GiB', unit: 'MiB', target: '<= 64', check: (v) => v <= 64 },

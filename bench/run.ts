@@ -26,10 +26,11 @@ import { feedSuite } from './suites/feed.js';
 import { restartSuite } from './suites/restart.js';
 import { peersSuite } from './suites/peers.js';
 import { throughputSuite } from './suites/throughput.js';
+import { stallsSuite } from './suites/stalls.js';
 
 // In the order of the table (the throughput suite also reports the latency at half its capacity); the
 // peers suite first, as its table comes first.
-const SUITES: Suite[] = [peersSuite, throughputSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, encodeSuite, memorySuite];
+const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, encodeSuite, memorySuite];
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {

@@ -3,3 +3,4 @@ export * from './ids.js';
 export * from './envelope.js';
 export * from './clock.js';
 export * from './position.js';
+export * from './trace-spans.js';

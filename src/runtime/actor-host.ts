@@ -34,6 +34,7 @@ import { errorReply, ReplyKind, type WireReply } from './reply-codec.js';
 import { StoppedPartitions } from './stopped-partitions.js';
 import { StorageGuard } from './storage-guard.js';
 import { canEncode, createDecoder, createEncoder } from './wire.js';
+import { Span, disableTrace, enableTrace, spanEnd, spanStart, traceSince } from './trace.js';
 import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, Reply, ToWorker } from './protocol.js';
 
 export class ActorHost {
@@ -90,6 +91,8 @@ export class ActorHost {
     const log = versionedLog(shared ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability }), deciders.values());
     const host = new ActorHost(config, log, deciders, send);
     host.#ownsLog = shared === undefined;
+    // An inline host (memory log) records into the main thread's trace, which the runtime reads itself.
+    if (config.trace) enableTrace(shared === undefined ? `worker-${config.workerIndex}` : 'main');
     await host.#plugins.load(config.plugins, {
       workerIndex: config.workerIndex,
       ownedPartitions: config.ownedPartitions,
@@ -107,11 +110,17 @@ export class ActorHost {
       case 'commands':
         this.#enqueue(this.#decoder.unpack<CommandRequest[]>(msg.packed));
         return;
-      case 'load':
+      case 'load': {
+        const t = spanStart();
         this.#send({ kind: 'loaded', reply: this.#load(msg.rid, msg.aggregateType, msg.id) });
+        spanEnd(Span.load, t, 1);
         return;
+      }
       case 'stats':
         this.#send({ kind: 'stats', rid: msg.rid, stats: this.stats() });
+        return;
+      case 'trace':
+        this.#send({ kind: 'reply', reply: { rid: msg.rid, ok: true, result: this.#ownsLog ? traceSince(msg.since) : { spans: [], dropped: 0 } } });
         return;
       case 'plugin':
         void this.#plugins.request(msg.rid, msg.plugin, msg.payload);
@@ -202,10 +211,14 @@ export class ActorHost {
     if (!this.#owned.has(partition)) {
       throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} got ${aggregateType} ${id} of partition ${partition}, which it does not own`);
     }
+    const t = spanStart();
     const h = hydrate(this.#log, decider, aggregateType, id);
+    spanEnd(Span.hydrate, t, h.version);
     if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
+      const ts = spanStart();
       const write = this.#writer.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
+      spanEnd(Span.snapshot, ts, 1);
       if (inPass) this.#pipeline.stage(write);
       // Derived data: skipped while writes are refused, so a load never fails for want of it.
       else if (!this.#pipeline.writeFailure && !this.#log.failure) this.#writer.commit([write]).catch(() => undefined);
@@ -234,7 +247,9 @@ export class ActorHost {
   #ownsLog = true;
 
   #passivateIdle(): void {
-    if (this.#pipeline.inFlight === 0) this.#actors.passivateIdle(systemClock.now() - this.#config.idlePassivateMs);
+    if (this.#pipeline.inFlight > 0) return;
+    const t = spanStart();
+    spanEnd(Span.passivate, t, this.#actors.passivateIdle(systemClock.now() - this.#config.idlePassivateMs));
   }
 
   async #close(): Promise<void> {
@@ -244,6 +259,7 @@ export class ActorHost {
     await this.#plugins.close();
     // A shared log is the runtime's to close.
     if (this.#ownsLog) await this.#log.close();
+    if (this.#config.trace) disableTrace();
     this.#send({ kind: 'closed' });
   }
 }

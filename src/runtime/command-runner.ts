@@ -27,6 +27,7 @@ import type { PageWriter } from './page-writer.js';
 import { metaOf, type ActorHostConfig, type CommandRequest, type CommandResult } from './protocol.js';
 import { errorReply, freshReply, fullReply, type WireReply } from './reply-codec.js';
 import type { StoppedPartitions } from './stopped-partitions.js';
+import { Span, spanEnd, spanStart } from './trace.js';
 
 /** A command of a drain, decided (or refused), waiting for its batch's outcome. */
 export interface PendingReply {
@@ -158,7 +159,11 @@ export class CommandRunner {
     // command before its events are staged (staged events commit with the batch whatever the command's
     // answer, so an error after them would be a wrong answer).
     const derived: Staged[] = [];
-    if (plan.snapshots) for (const s of plan.snapshots) derived.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
+    if (plan.snapshots) {
+      const t = spanStart();
+      for (const s of plan.snapshots) derived.push(this.#writer.stageSnapshot(actor.aggregateType, actor.id, s));
+      spanEnd(Span.snapshot, t, plan.snapshots.length);
+    }
     if (plan.removals) for (const v of plan.removals) derived.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
     // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
     const append = this.#writer.stageAppend({

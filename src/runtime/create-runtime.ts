@@ -43,6 +43,7 @@ import { WorkerSlot, type SlotHooks } from './worker-slot.js';
 import { InlineThread } from './inline-thread.js';
 import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
+import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -140,6 +141,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
 
+  if (o.trace) enableTrace('main');
   const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
   // The memory log lives in this thread: its actor hosts run here too, behind the same slot interface.
   const inline = o.log === 'memory' ? (config: ActorHostConfig) => new InlineThread(config, log) : undefined;
@@ -153,6 +155,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     await Promise.allSettled(slots.map((s) => s.close(2000)));
     await log.close();
     lock.release();
+    if (o.trace) disableTrace();
     throw err;
   }
 
@@ -265,6 +268,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     stats: () => Promise.all(slots.map((s) => s.stats(nextRid()))),
 
+    async traceSpans(sinceMs = 0): Promise<TraceSpans> {
+      const parts = [traceSince(sinceMs), ...(await Promise.all(slots.map((s) => s.trace(nextRid(), sinceMs))))];
+      return { spans: parts.flatMap((p) => p.spans).sort((a, b) => a.start - b.start), dropped: parts.reduce((n, p) => n + p.dropped, 0) };
+    },
+
     health: () => health.report({ slots, storage: recovery, closed }),
 
     resumeWrites() {
@@ -281,6 +289,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       listeners.clear();
       await log.close();
       lock.release();
+      if (o.trace) disableTrace();
     },
   };
   return runtime;
@@ -332,5 +341,6 @@ function slotConfig(o: ResolvedOptions, w: number, P: number, W: number, ownerEp
     snapshotThinning: o.snapshotThinning,
     plugins: o.plugins,
     storageReserveBytes: o.storageReserveBytes,
+    trace: o.trace,
   };
 }

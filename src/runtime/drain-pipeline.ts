@@ -30,6 +30,7 @@ import type { PageWriter } from './page-writer.js';
 import type { PluginHost } from './plugin-host.js';
 import type { FromWorker } from './protocol.js';
 import type { StorageGuard } from './storage-guard.js';
+import { Span, spanEnd, spanStart } from './trace.js';
 
 /**
  * Commands per drain (one transaction). Large, because a drain's cost is mostly per command while the
@@ -177,11 +178,16 @@ export class DrainPipeline {
     const drainNo = ++this.#drainNo;
     this.#clock = systemClock.now();
     this.#inPass = true;
+    let t = spanStart();
     for (const req of batch) pending.push(this.#runner.run(req, drainNo, staged));
+    spanEnd(Span.drain, t, batch.length);
     this.#inPass = false;
     this.#staged = [];
     // Pages completed by earlier, now durable drains join this transaction (see page-writer.ts).
-    for (const page of this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain)) staged.push(page);
+    t = spanStart();
+    const pages = this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain);
+    for (const page of pages) staged.push(page);
+    spanEnd(Span.pages, t, pages.length);
     // Every decider of the drain has run: only now queue the writes (see the log's `commit` for why).
     let failure: RuntimeError | null = null;
     let done: Promise<unknown> | null = null;
@@ -190,7 +196,9 @@ export class DrainPipeline {
         if (this.#writeFailure) throw refusedAfter(this.#writeFailure);
         this.#guard.check(this.#clock);
         // Plugins (live projections) write inside the same transaction, and under the same chain guard.
+        t = spanStart();
         done = this.#writer.commit(staged, () => this.#plugins.joinBatch(staged));
+        spanEnd(Span.commit, t, staged.length);
       } catch (err) {
         // The log refuses writes (it failed earlier): every command of this drain fails with that reason.
         failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
@@ -205,6 +213,7 @@ export class DrainPipeline {
       if (done) {
         try {
           await done;
+          spanEnd(Span.flush, t, batch.length);
           this.#batchesCommitted++;
         } catch (err) {
           failure = RuntimeError.is(err) ? err : new RuntimeError(ErrorCodes.StorageFailed, String(err));
@@ -213,8 +222,12 @@ export class DrainPipeline {
       await previous;
       if (failure === null && this.#log.failure) failure = this.#log.failure;
       if (failure === null) this.#durableDrain = drainNo;
+      t = spanStart();
       this.#runner.answer(pending, failure);
+      spanEnd(Span.replies, t, pending.length);
+      t = spanStart();
       if (done && !failure) this.#plugins.committed(this.#runner.heads(pending));
+      spanEnd(Span.projection, t, pending.length);
       if (failure && !this.#writeFailure) {
         this.#writeFailure = failure;
         this.#send({ kind: 'fatal', error: serializeError(failure) });
@@ -223,7 +236,10 @@ export class DrainPipeline {
       finish();
       this.#inFlight--;
     }
-    if (this.#actors.size > this.#maxLiveActors) this.#actors.evictOverflow(this.#maxLiveActors);
+    if (this.#actors.size > this.#maxLiveActors) {
+      const t = spanStart();
+      spanEnd(Span.passivate, t, this.#actors.evictOverflow(this.#maxLiveActors));
+    }
     if (this.#mailbox.length) this.schedule();
     else if (this.#inFlight === 0 && this.#onIdle) this.#onIdle();
   }

@@ -11,4 +11,5 @@ export { EventDecoder } from './upcast.js';
 export { versionedLog, isVersioned, storedReads } from './versioned-log.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';
 export type { ActorStats, PartitionResumeResult } from './protocol.js';
+export { SPAN_KINDS, Span, spanEnd, spanStart, traceClock, type SpanKind, type TraceSpan, type TraceSpans } from './trace.js';
 export type { ResumeResult, StorageStatus } from './storage-recovery.js';

@@ -59,8 +59,9 @@ export class LiveActors {
     this.#size = 0;
   }
 
-  /** Passivates actors until at most `max` are live (CLOCK, see above); each is visited at most twice. */
-  evictOverflow(max: number): void {
+  /** Passivates actors until at most `max` are live (CLOCK, see above); each is visited at most twice. Returns how many. */
+  evictOverflow(max: number): number {
+    const before = this.#size;
     for (const ids of this.#byType.values()) {
       let budget = 2 * ids.size;
       for (const [id, a] of ids) {
@@ -72,12 +73,14 @@ export class LiveActors {
           ids.set(id, a);
         } else this.#size--;
       }
-      if (this.#size <= max) return;
+      if (this.#size <= max) break;
     }
+    return before - this.#size;
   }
 
-  /** Passivates every actor unused since `cutoff` (ms) with nothing queued. */
-  passivateIdle(cutoff: number): void {
+  /** Passivates every actor unused since `cutoff` (ms) with nothing queued. Returns how many. */
+  passivateIdle(cutoff: number): number {
+    const before = this.#size;
     for (const ids of this.#byType.values()) {
       for (const [id, a] of ids) {
         if (a.lastUsed <= cutoff && a.queued === 0) {
@@ -86,5 +89,6 @@ export class LiveActors {
         }
       }
     }
+    return before - this.#size;
   }
 }

@@ -70,6 +70,13 @@ export interface RuntimeOptions {
    * for their own bookkeeping (idle passivation).
    */
   clock?: Clock;
+  /**
+   * Record a timeline of the runtime's own pauses in every thread (drains, flush waits, page and
+   * snapshot writes, passivation, hydration, reply handling, GC pauses, event-loop stalls: trace.ts),
+   * read with `runtime.traceSpans(sinceMs)`. Bounded rings, ~1 MiB per thread (default false: off,
+   * and then each hook costs one branch).
+   */
+  trace?: boolean;
 }
 
 export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins'>> & {
@@ -95,6 +102,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'commit') invalid(`durability must be 'sync' or 'commit'`);
   if (o.coldLoads !== undefined && o.coldLoads !== 'log' && o.coldLoads !== 'owner') invalid(`coldLoads must be 'log' or 'owner', got ${JSON.stringify(o.coldLoads)}`);
   if (o.clock !== undefined && typeof o.clock?.now !== 'function') invalid('clock must be an object with a now() method (a Clock)');
+  if (o.trace !== undefined && typeof o.trace !== 'boolean') invalid(`trace must be a boolean, got ${JSON.stringify(o.trace)}`);
   // `views` was a createRuntime option until the runtime stopped knowing the projections: a caller that
   // still passes it (plain JS, no type check) would silently get no read model.
   if ((o as { views?: unknown }).views !== undefined) invalid('createRuntime runs no read model: pass views to createEventide, or workerPlugins: [projectionEngine(views)]');
@@ -120,6 +128,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     plugins: (o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
     onWorkerRestart: o.onWorkerRestart,
     clock: o.clock ?? systemClock,
+    trace: o.trace ?? false,
   };
 }
 

@@ -32,6 +32,8 @@ export interface ActorHostConfig {
   plugins: WorkerPluginSpec[];
   /** Free bytes the data dir's file system must keep; below it batches are refused (0 = no reserve). */
   storageReserveBytes: number;
+  /** Record this thread's spans (trace.ts), collected by `trace` requests. */
+  trace: boolean;
 }
 
 export interface CommandRequest {
@@ -85,6 +87,8 @@ export type ToWorker =
   | { kind: 'commands'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
+  /** The worker's trace spans that ended after `since` (epoch ms), answered with a `reply` carrying TraceSpans. */
+  | { kind: 'trace'; rid: number; since: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
   /** An operator resumes a partition stopped on damage (answered with a `reply` carrying PartitionResumeResult). */
   | { kind: 'resume'; rid: number; partition: number }

@@ -9,6 +9,7 @@ import type { RuntimeHealth } from './health.js';
 import type { PluginChannel } from './plugin-channel.js';
 import type { ActorStats, PartitionResumeResult } from './protocol.js';
 import type { ResumeResult } from './storage-recovery.js';
+import type { TraceSpans } from './trace.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface ExecuteOptions {
@@ -131,6 +132,12 @@ export interface Runtime {
   /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
   subscribe(listener: CommittedListener): () => void;
   stats(): Promise<ActorStats[]>;
+  /**
+   * With `trace: true`: the spans every thread recorded (trace.ts) that ended after `sinceMs` (ms since
+   * the epoch, as `performance.timeOrigin + performance.now()`; default 0: all the rings hold), sorted
+   * by start. Without it: no spans (the main thread's ring is shared by runtimes of one process).
+   */
+  traceSpans(sinceMs?: number): Promise<TraceSpans>;
   /** States of a stream at two points (versions or times) and the events between them. */
   diff<S = unknown>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions): Promise<DiffResult<S>>;
   /** The worker that owns a partition. */

@@ -19,6 +19,7 @@ import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWo
 import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
 import type { ThreadLike } from './inline-thread.js';
+import { Span, spanEnd, spanStart, type TraceSpans } from './trace.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
@@ -119,10 +120,14 @@ export class WorkerSlot {
           this.#starting = false;
           readyResolve(m.offsets);
           return;
-        case 'replies':
+        case 'replies': {
+          const t = spanStart();
           if (m.fresh) decoder = createDecoder();
-          for (const r of decoder.unpack<WireReply[]>(m.packed)) this.#settleCommand(r);
+          const replies = decoder.unpack<WireReply[]>(m.packed);
+          for (const r of replies) this.#settleCommand(r);
+          spanEnd(Span.replies, t, replies.length);
           return;
+        }
         case 'loaded':
           this.#settle(m.reply);
           return;
@@ -239,10 +244,12 @@ export class WorkerSlot {
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#outbox.length === 0) return;
+    const t = spanStart();
     const batch = this.#outbox;
     this.#outbox = [];
     const packed = this.#encoder.pack(batch);
     this.#worker.postMessage({ kind: 'commands', packed } satisfies ToWorker, [packed.buffer]);
+    spanEnd(Span.send, t, batch.length);
   }
 
   request<T>(rid: number, msg: ToWorker): Promise<T> {
@@ -260,6 +267,11 @@ export class WorkerSlot {
 
   stats(rid: number): Promise<ActorStats> {
     return this.request<ActorStats>(rid, { kind: 'stats', rid });
+  }
+
+  /** The worker's trace spans that ended after `since` (epoch ms; trace.ts). */
+  trace(rid: number, since: number): Promise<TraceSpans> {
+    return this.request<TraceSpans>(rid, { kind: 'trace', rid, since });
   }
 
   #post(msg: ToWorker): void {

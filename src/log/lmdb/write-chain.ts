@@ -9,7 +9,7 @@
  * `overlappingSync`, the write promise resolves when the commit is visible, before it is on disk).
  */
 import type { Key, RootDatabase } from 'lmdb';
-import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, Span, spanEnd, spanStart, type EventEnvelope } from '../../kernel/index.js';
 import { diagnoseWriteError, refusedAfter, storageFailed } from '../storage-failure.js';
 import { OWNER_KEY, type OwnerFence } from './fence.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
@@ -88,6 +88,7 @@ export class LogCommitter {
    */
   commit(staged: readonly StagedWrite[], alsoInTransaction?: () => void, chain?: WriteChain): Promise<void> {
     this.#assertWritable();
+    const t = spanStart();
     let last: Promise<unknown> | null = null;
     // lmdb-js may split one turn's writes into several transactions, each with its own promise: all are
     // awaited (an unawaited one that rejects is an unhandled rejection, which kills a worker thread).
@@ -149,7 +150,9 @@ export class LogCommitter {
     } else write();
     if (!last) return Promise.resolve();
     // Read `flushed` now, in the turn that queued the writes: it then covers exactly them.
-    const done = Promise.all([Promise.all([...earlier, last, this.#durability === 'sync' ? this.#root.flushed : this.#root.committed]), Promise.all(appends)]).then(
+    const durable = this.#durability === 'sync' ? this.#root.flushed : this.#root.committed;
+    if (t !== 0) traceCommit(t, last, durable, staged.length);
+    const done = Promise.all([Promise.all([...earlier, last, durable]), Promise.all(appends)]).then(
       ([, appended]) => {
         for (let i = 0; i < appended.length; i++) {
           if (appended[i] === false) {
@@ -223,4 +226,16 @@ export class LogCommitter {
     this.#unsettledWrite = false;
     this.#failure = null;
   }
+}
+
+/** The trace's split of a commit's wait (kernel/trace-spans.ts): until the transaction is visible, then until it is on disk. */
+function traceCommit(t0: number, visible: Promise<unknown>, durable: Promise<unknown>, writes: number): void {
+  visible.then(
+    () => {
+      const t1 = spanStart();
+      spanEnd(Span['log-commit'], t0, writes);
+      durable.then(() => spanEnd(Span.fsync, t1, writes), () => undefined);
+    },
+    () => undefined,
+  );
 }
