@@ -201,6 +201,14 @@ export class JetStreamLog implements EventLog {
     return new JetStreamBatchWriter(this.#local, this.#committer, writerId, epoch, () => this.#local.ownerEpoch(), partitions);
   }
 
+  /**
+   * Brings the cache up to the log of record for `partitions` (all by default): what a new owner does
+   * before it takes commands for a partition another node wrote. Waits for this log's own batches first.
+   */
+  catchUp(partitions?: readonly number[]): Promise<void> {
+    return this.#committer.resync(partitions);
+  }
+
   /** Where a partition of the log of record is, as this node knows it (tests, `/partitions`). */
   tip(partition: number): PartitionTip {
     return this.#committer.tip(partition);
