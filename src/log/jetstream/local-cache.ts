@@ -7,8 +7,8 @@
  *
  * Catch-up (`catchUp`) applies the log of record's messages after the checkpoint, in order, checking
  * each one: checksum, first offset = the partition's running offset, count, and a lease epoch never
- * lower than an earlier message's (a lower one is a write by a deposed owner: reported as `Fenced`-
- * worthy damage, `CorruptLog`, never applied silently).
+ * lower than an earlier message's (a lower one is a write by a deposed owner: reported as `CorruptLog`
+ * naming the message, never applied silently).
  *
  * Gotchas: only one catch-up or local commit of a log runs at a time (the adapter's queue); a catch-up
  * racing a local commit of the same partition would apply a message twice.

@@ -52,9 +52,9 @@ export class PartitionStreams {
    * existing log keeps its partition count: another one is `PartitionMismatch`.
    */
   static async open(nc: NatsConnection, name: string, partitions: number | undefined, replicas: number): Promise<PartitionStreams> {
-    const jsm = await retried(`JetStream at ${nc.getServer()}`, () => jetstreamManager(nc));
+    const jsm = await retried(() => jetstreamManager(nc));
     const js = jetstream(nc);
-    const first = await retried(`stream ${streamName(name, 0)}`, () => infoOrNull(jsm, streamName(name, 0)));
+    const first = await retried(() => infoOrNull(jsm, streamName(name, 0)));
     let count = partitions ?? 16;
     if (first) {
       const stored = Number(/ of (\d+)$/.exec(first.config.description ?? '')?.[1]);
@@ -80,14 +80,14 @@ export class PartitionStreams {
 
   async #ensure(partition: number, replicas: number): Promise<void> {
     const name = this.streamName(partition);
-    const existing = await retried(`stream ${name}`, () => infoOrNull(this.#jsm, name));
+    const existing = await retried(() => infoOrNull(this.#jsm, name));
     if (existing) {
       if (existing.config.subjects?.length !== 1 || existing.config.subjects[0] !== this.subject(partition)) {
         throw new RuntimeError(ErrorCodes.InvalidOptions, `stream ${name} exists with subjects ${JSON.stringify(existing.config.subjects)}, not ${this.subject(partition)}`);
       }
       return;
     }
-    await retried(`stream ${name}`, () =>
+    await retried(() =>
       this.#jsm.streams.add({
         name,
         subjects: [this.subject(partition)],
@@ -105,7 +105,7 @@ export class PartitionStreams {
   /** The stream's last sequence and creation time, as JetStream tells them now. */
   async tip(partition: number): Promise<StreamTip> {
     const name = this.streamName(partition);
-    const info = await retried(`stream ${name}`, () => this.#jsm.streams.info(name));
+    const info = await retried(() => this.#jsm.streams.info(name));
     return { seq: info.state.last_seq, created: info.created };
   }
 
@@ -117,13 +117,13 @@ export class PartitionStreams {
   publish(partition: number, payload: Uint8Array, fields: readonly [string, string][], msgId: string, expectedLast: number): Promise<PubAck> {
     const h = headers();
     for (const [k, v] of fields) h.set(k, v);
-    return retried(`stream ${this.streamName(partition)}`, () => this.#js.publish(this.subject(partition), payload, { msgID: msgId, expect: { lastSequence: expectedLast, streamName: this.streamName(partition) }, headers: h }));
+    return retried(() => this.#js.publish(this.subject(partition), payload, { msgID: msgId, expect: { lastSequence: expectedLast, streamName: this.streamName(partition) }, headers: h }));
   }
 
   /** The message at `seq` (null when there is none). */
   messageAt(partition: number, seq: number): Promise<StoredMsg | null> {
     const name = this.streamName(partition);
-    return retried(`stream ${name}`, () => this.#jsm.streams.getMessage(name, { seq }));
+    return retried(() => this.#jsm.streams.getMessage(name, { seq }));
   }
 
   /**
@@ -133,11 +133,11 @@ export class PartitionStreams {
   async *read(partition: number, from: number, to: number): AsyncGenerator<{ seq: number; header: (name: string) => string | undefined; data: Uint8Array }> {
     if (from > to) return;
     const name = this.streamName(partition);
-    const consumer = await retried(`stream ${name}`, () => this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }));
+    const consumer = await retried(() => this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }));
     let next = from;
     let idle = 0;
     while (next <= to) {
-      const batch = await retried(`stream ${name}`, () => consumer.fetch({ max_messages: Math.min(FETCH_BATCH, to - next + 1), expires: 5_000 }));
+      const batch = await retried(() => consumer.fetch({ max_messages: Math.min(FETCH_BATCH, to - next + 1), expires: 5_000 }));
       let got = 0;
       for await (const m of batch) {
         if (m.seq < next) continue;
@@ -190,7 +190,7 @@ function isTransient(err: unknown): boolean {
 }
 
 /** Runs `request`, again after a transient failure, until RETRY_FOR_MS have passed. */
-async function retried<T>(_what: string, request: () => Promise<T>): Promise<T> {
+async function retried<T>(request: () => Promise<T>): Promise<T> {
   const until = performance.now() + RETRY_FOR_MS;
   let pause = 50;
   for (;;) {
