@@ -252,7 +252,13 @@ async function catchUpAll(cache: LocalCache, streams: PartitionStreams): Promise
   }
   const identity = { name: streams.name, partitions: streams.partitions, created };
   const cached = cache.identity();
-  if (!cached) await cache.recordIdentity(identity);
+  if (!cached) {
+    // A local dir that already holds events is somebody's log (an embedded data dir?), not an empty cache.
+    for (let p = 0; p < streams.partitions; p++) {
+      if (cache.local.partitionHead(p) > 0) throw new RuntimeError(ErrorCodes.InvalidOptions, `the local dir ${cache.local.path} holds an event log that is not a cache of JetStream log ${streams.name}: give the JetStream log a dir of its own`, { path: cache.local.path });
+    }
+    await cache.recordIdentity(identity);
+  }
   else if (cached.name !== identity.name || cached.created.join() !== created.join()) {
     throw new RuntimeError(ErrorCodes.InvalidOptions, `the local dir ${cache.local.path} caches log ${cached.name} as created at ${cached.created[0] ?? '?'}; the log of record ${identity.name} was created at ${created[0] ?? '?'} (another log, or its streams were recreated): delete the local dir to rebuild it`, { path: cache.local.path });
   }

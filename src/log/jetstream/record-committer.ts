@@ -121,11 +121,16 @@ export class RecordCommitter {
    * Brings the cache up to the log of record for `partitions` (all by default) and clears this log's
    * failure (`probeWrite`). Waits for every batch handed over before.
    */
-  async resync(partitions?: readonly number[]): Promise<void> {
-    await this.settled();
-    const run = this.#resync(partitions ?? this.#tips.map((_, p) => p));
+  resync(partitions?: readonly number[]): Promise<void> {
+    // In both queues: no batch handed over later publishes or applies before the cache is caught up.
+    const earlierApplied = this.#applying;
+    const run = this.#publishing.then(async () => {
+      await earlierApplied;
+      await this.#resync(partitions ?? this.#tips.map((_, p) => p));
+    });
+    this.#publishing = run.then(noop, noop);
     this.#applying = run.then(noop, noop);
-    await run;
+    return run;
   }
 
   clearFailure(): void {

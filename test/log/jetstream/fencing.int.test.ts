@@ -36,6 +36,27 @@ describeOnNats('JetStreamLog: two writers on one partition', 1, (fx) => {
     expect(loser.tip(0)).toEqual(winner.tip(0));
   });
 
+  it('keeps taking exactly one batch per race, round after round, every node ending with the same log', async () => {
+    const name = fx.newName();
+    const nodes = [await fx.open(name, { partitions: 1 }), await fx.open(name), await fx.open(name)];
+    const wins: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      for (const node of nodes) await node.probeWrite(); // clears the last round's Fenced and catches up
+      const writers = nodes.map((node, i) => ownerWriter(node, `node-${i}-round-${round}`).writer);
+      const results = await Promise.allSettled(writers.map((w, i) => w.commit([w.stageAppend(deposits(`n${i}`, wins.filter((x) => x === i).length * (1 + i), 0, 1 + i))])));
+      const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+      expect(winners).toHaveLength(1);
+      expect(results.map(outcomeOf).filter((o) => o !== 'ok')).toEqual(['Fenced', 'Fenced']);
+      wins.push(winners[0]!);
+    }
+    const logs = nodes.map(partitionsOf);
+    expect(logs[1]).toEqual(logs[0]);
+    expect(logs[2]).toEqual(logs[0]);
+    expect(partitionsOf(await fx.open(name))).toEqual(logs[0]);
+    expect(nodes[0]!.tip(0).seq).toBe(6);
+    expect(logs[0]![0]).toHaveLength(wins.reduce((n, i) => n + 1 + i, 0));
+  });
+
   it('refuses a writer whose cache fell behind another node\'s appends (Fenced), and writes again after probeWrite from the new heads', async () => {
     const name = fx.newName();
     const a = await fx.open(name, { partitions: 1 });

@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import type { EventLog } from '../../../src/log/index.js';
+import { LmdbLog, type EventLog } from '../../../src/log/index.js';
 import { rejectionOf } from '../../support/errors.js';
 import { deposits, ownerWriter } from '../contract/contract-support.js';
 import { describeOnNats, partitionsOf } from './jetstream-support.js';
@@ -101,5 +101,14 @@ describeOnNats('JetStreamLog: the cache rebuilt from the log of record', 1, (fx)
     expect((await rejectionOf(fx.open(second, { partitions: 2, localDir: dir }))).code).toBe('InvalidOptions');
     expect((await rejectionOf(fx.open(first, { partitions: 3 }))).code).toBe('PartitionMismatch');
     expect((await rejectionOf(fx.open('bad name', {}))).code).toBe('InvalidOptions');
+    // An embedded data dir with events is not an empty cache.
+    const embeddedDir = await fx.tempDir();
+    const embedded = LmdbLog.open(embeddedDir, { partitions: 2 });
+    const { writer } = ownerWriter(embedded);
+    await writer.commit([writer.stageAppend(deposits('a', 0, 0))]);
+    await embedded.close();
+    const err = await rejectionOf(fx.open(fx.newName(), { partitions: 2, localDir: embeddedDir }));
+    expect(err.code).toBe('InvalidOptions');
+    expect(err.message).toContain('not a cache');
   });
 });
