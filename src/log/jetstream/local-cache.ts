@@ -21,8 +21,9 @@ import type { PartitionStreams } from './partition-streams.js';
 const SEQ_VIEW = '$jetstream-seq';
 const LEASE_VIEW = '$jetstream-lease';
 const IDENTITY_VIEW = '$jetstream-log';
-/** Messages applied per local commit while catching up. */
+/** Messages, and payload bytes, applied per local commit while catching up (bounds what is held in memory). */
 const APPLY_BATCH = 128;
+const APPLY_BYTES = 8 * 1024 * 1024;
 
 /** Where a partition of the log of record is, as this node knows it. */
 export interface PartitionTip {
@@ -82,6 +83,7 @@ export class LocalCache {
     if (tip.seq > lastSeq) throw corruptMessage(`${name}#${lastSeq}`, `this node's cache holds messages up to seq ${tip.seq} but the stream ends at ${lastSeq} (recreated stream, or a cache of another log: delete the local dir to rebuild it)`);
     let staged: StagedWrite[] = [];
     let pending = 0;
+    let bytes = 0;
     const flush = async () => {
       if (pending === 0) return;
       const at = new Map([[partition, { ...tip }]]);
@@ -89,6 +91,7 @@ export class LocalCache {
       await this.local.durable();
       staged = [];
       pending = 0;
+      bytes = 0;
     };
     for await (const m of streams.read(partition, tip.seq + 1, lastSeq)) {
       const where = `${name}#${m.seq}`;
@@ -104,7 +107,8 @@ export class LocalCache {
       }
       tip.seq = m.seq;
       tip.offset += meta.count;
-      if (++pending >= APPLY_BATCH) await flush();
+      bytes += m.data.length;
+      if (++pending >= APPLY_BATCH || bytes >= APPLY_BYTES) await flush();
     }
     await flush();
     this.local.refreshReads();

@@ -24,8 +24,8 @@ import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 const RETRY_FOR_MS = 30_000;
 /** JetStream's code for a publish whose expected last sequence did not hold. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** Messages one catch-up fetch asks for. */
-const FETCH_BATCH = 256;
+/** Messages one catch-up fetch asks for (each at most max_payload: bounds what a fetch buffers). */
+const FETCH_BATCH = 64;
 
 export interface StreamTip {
   /** The stream's last sequence (0: empty). */

@@ -57,6 +57,22 @@ describeOnNats('JetStreamLog: two writers on one partition', 1, (fx) => {
     expect(logs[0]![0]).toHaveLength(wins.reduce((n, i) => n + 1 + i, 0));
   });
 
+  it('sends nothing of the batches handed over after a refused one, even for other partitions (the write-chain rule)', async () => {
+    const name = fx.newName();
+    const a = await fx.open(name, { partitions: 2 });
+    const b = await fx.open(name);
+    const { writer: wb } = ownerWriter(b, 'node-b');
+    await wb.commit([wb.stageAppend(deposits('b', 0, 0))]);
+    const { writer: wa } = ownerWriter(a, 'node-a');
+    // Handed over back to back: the first is refused (node b took partition 0), the second touches only partition 1.
+    const first = wa.commit([wa.stageAppend(deposits('a', 0, 0))]);
+    const second = wa.commit([wa.stageAppend(deposits('c', 0, 1))]);
+    expect((await rejectionOf(first)).code).toBe('Fenced');
+    expect((await rejectionOf(second)).code).toBe('Fenced');
+    expect(a.tip(1).seq).toBe(0);
+    expect(partitionsOf(await fx.open(name))).toEqual([['b#1@0'], []]);
+  });
+
   it('refuses a writer whose cache fell behind another node\'s appends (Fenced), and writes again after probeWrite from the new heads', async () => {
     const name = fx.newName();
     const a = await fx.open(name, { partitions: 1 });
