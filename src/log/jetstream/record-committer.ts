@@ -10,9 +10,10 @@
  * is N's"; had N been refused because a foreign message took that very sequence, N+1's condition would
  * hold on the foreign message and N+1 would land on top of it, after events that do not exist. Waiting
  * for N's ack is the simplest way to never publish after a failed batch. Drains stay pipelined above
- * this (staging goes on, and the batches just grow), and local commits of N overlap N+1's publish: a
- * local commit only waits for the earlier local commit (so a failed local write is never followed by a
- * later one that would make the cache skip events).
+ * this (staging goes on, and the batches just grow). Local commits are issued in publish order as soon
+ * as each publish is through, without waiting for each other, through an LMDB write chain of the
+ * cache's own: LMDB commits them together, and skips every one after a failed one, so the cache can fall
+ * behind the log of record (re-synced later) but never skip a batch.
  *
  * ## What an ack must say
  * The sequence JetStream names must be exactly the expected one + 1 on our stream. A refused condition
@@ -32,7 +33,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { corruptRecord } from '../record-codec.js';
 import { refusedAfter } from '../storage-failure.js';
-import type { Committed } from '../port.js';
+import type { BatchWriter, Committed } from '../port.js';
 import type { StagedWrite } from '../lmdb/index.js';
 import { headsOf, type LocalCache, type PartitionTip } from './local-cache.js';
 import { HEADERS, messageHeaders, payloadCrc, readMeta, type CommandPart } from './partition-message.js';
@@ -45,6 +46,8 @@ export interface PartitionLeases {
   epochOf(partition: number): number | null;
 }
 
+/** The write chain of the cache's local commits. */
+const CACHE_WRITER = '$jetstream-cache';
 /** Room kept in a message for its headers. */
 const HEADER_ROOM = 1024;
 const noop = (): void => undefined;
@@ -58,6 +61,8 @@ export class RecordCommitter {
   /** This log instance, in message ids and the writer header: tells our messages from others'. */
   readonly #token = randomUUID();
   #failure: RuntimeError | null = null;
+  /** The cache's own LmdbLog writer (see #apply), opened at the cache's current owner epoch. */
+  #cacheWriter: { epoch: number; writer: BatchWriter } | undefined;
   /** The first failed local commit (the cache is behind the log of record from there). */
   #localFailure: RuntimeError | null = null;
   /** Settles when the last publish phase handed over has. */
@@ -103,11 +108,12 @@ export class RecordCommitter {
     const earlierApplied = this.#applying;
     const published = this.#publishing.then(() => this.#publish(writerId, epoch, ownerEpoch, parts, earlierApplied));
     this.#publishing = published.then(noop, noop);
+    // Issued as soon as its publish is through: in order (publishes are), without waiting for the
+    // previous local commit to be flushed, so that LMDB commits them together (see #apply).
     const applied = (async () => {
-      await earlierApplied;
       await this.#apply(local, await published, alsoInBatch);
     })();
-    this.#applying = applied.then(noop, noop);
+    this.#applying = Promise.all([earlierApplied, applied.then(noop, noop)]).then(noop);
     return applied.then(() => ({ heads }));
   }
 
@@ -257,7 +263,12 @@ export class RecordCommitter {
     return err;
   }
 
-  /** The cache's commit of a batch already in the log of record, with its view writes and the new checkpoints. */
+  /**
+   * The cache's commit of a batch already in the log of record, with its view writes and the new
+   * checkpoints. Through an LMDB write chain (the cache's own writer, at the cache's owner epoch): a
+   * local commit issued after one that failed is skipped by LMDB itself, so the cache can fall behind
+   * the log of record (re-synced later) but never skip a batch, and commits need not wait for each other.
+   */
   async #apply(local: readonly StagedWrite[], tips: Map<number, PartitionTip>, alsoInBatch: (() => void) | undefined): Promise<void> {
     // An earlier local commit failed after this batch was published: it is in the log of record, not in
     // the cache (which stays behind, never inconsistent: re-synced by probeWrite or the next open).
@@ -265,11 +276,17 @@ export class RecordCommitter {
     const localFailure = this.#localFailure ?? this.#cache.local.failure;
     if (localFailure && tips.size > 0) throw this.#notCached([...tips.keys()][0]!, localFailure.message);
     if (localFailure) throw refusedAfter(localFailure);
+    const also = () => {
+      alsoInBatch?.();
+      this.#cache.recordTips(tips);
+    };
     try {
-      await this.#cache.local.commit(local, () => {
-        alsoInBatch?.();
-        this.#cache.recordTips(tips);
-      });
+      const epoch = this.#cache.local.ownerEpoch();
+      if (epoch === 0) await this.#cache.local.commit(local, also);
+      else {
+        if (this.#cacheWriter?.epoch !== epoch) this.#cacheWriter = { epoch, writer: this.#cache.local.openWriter(CACHE_WRITER, epoch, []) };
+        await this.#cacheWriter.writer.commit(local, also);
+      }
     } catch (err) {
       this.#localFailure ??= RuntimeError.is(err) ? (err as RuntimeError) : this.#unknownOutcome(0, err);
       throw this.#fail(tips.size > 0 ? this.#notCached([...tips.keys()][0]!, reasonOf(err)) : RuntimeError.is(err) ? (err as RuntimeError) : this.#unknownOutcome(0, err));
