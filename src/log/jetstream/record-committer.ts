@@ -124,8 +124,8 @@ export class RecordCommitter {
   }
 
   /**
-   * Brings the cache up to the log of record for `partitions` (all by default) and clears this log's
-   * failure (`probeWrite`). Waits for every batch handed over before.
+   * Brings the cache up to the log of record for `partitions` (all by default), after every batch handed
+   * over before it and before every batch handed over after it. (`probeWrite` then clears the failure.)
    */
   resync(partitions?: readonly number[]): Promise<void> {
     // In both queues: no batch handed over later publishes or applies before the cache is caught up.
@@ -175,7 +175,13 @@ export class RecordCommitter {
         next += part.count;
       }
     }
-    const results = await Promise.allSettled([...parts].map(([p, list]) => this.#publishPartition(writerId, epoch, p, list)));
+    const results = await Promise.allSettled(
+      [...parts].map(([p, list]) =>
+        this.#publishPartition(writerId, epoch, p, list).catch((err: unknown) => {
+          throw this.#unknownOutcome(p, err);
+        }),
+      ),
+    );
     const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as RuntimeError] : []));
     if (errors.length === 0) {
       for (const p of parts.keys()) tips.set(p, this.tip(p));
