@@ -58,7 +58,7 @@ export type { PartitionLeases } from './record-committer.js';
 export interface JetStreamLogOptions {
   /** NATS server URL(s), when the log makes its own connection (closed by `close`). */
   servers?: string | string[];
-  /** A connection to use instead (left open by `close`). */
+  /** A connection to use instead (left open by `close`; see `open` for the ping and connect timeouts it should have). */
   connection?: NatsConnection;
   /** The log's name: its streams are `EVT_<name>_P<n>`. Letters, digits, `_` and `-`. */
   name: string;
@@ -110,7 +110,11 @@ export class JetStreamLog implements EventLog {
     const ownConnection = !nc;
     let local: LmdbLog | undefined;
     try {
-      nc ??= await connect({ servers: options.servers!, maxReconnectAttempts: -1, name: `eventide ${name}` });
+      // A server that stopped answering (SIGSTOP, a hung host) keeps its TCP connections open and even
+      // accepts new ones: with the defaults (a ping every 2 min, 20 s to connect) the client would stay
+      // with it for minutes. Pings every 2 s and a 2 s connect timeout move it to another server in about
+      // 10 s, inside the 30 s a request is retried (partition-streams.ts).
+      nc ??= await connect({ servers: options.servers!, maxReconnectAttempts: -1, pingInterval: 2_000, maxPingOut: 3, timeout: 2_000, name: `eventide ${name}` });
       const streams = await PartitionStreams.open(nc, name, options.partitions, replicas);
       local = LmdbLog.open(localDir, { partitions: streams.partitions, ...(options.durability ? { durability: options.durability } : {}) });
       const cache = new LocalCache(local);

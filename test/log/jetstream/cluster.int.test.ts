@@ -3,7 +3,8 @@
  * with SIGKILL between batches (the leader of partition 0's stream, so that stream must elect a new
  * one) and appends go on. The adapter retries only transient failures (the client reconnecting, no
  * leader yet); nothing is written twice, nothing is lost: the log of record read back through a fresh
- * cache equals what the writer acknowledged.
+ * cache equals what the writer acknowledged. And a stream leader stopped with SIGSTOP while a batch is
+ * in flight, with the log's client connected to it: the batch is retried elsewhere and stored once.
  */
 import { expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
@@ -54,5 +55,38 @@ describeOnNats('JetStreamLog on a 3-node cluster (replicas 3)', 3, (fx) => {
     for (let i = 0; i < 2; i++) await batch(writer);
     await rebuilt.catchUp();
     expect(partitionsOf(rebuilt)).toEqual(partitionsOf(log));
+  });
+
+  it('stores a batch once when its stream\'s leader is stopped (SIGSTOP) while the batch is in flight, the client connected to it: retried with its message id', { timeout: 120_000 }, async () => {
+    const name = fx.newName();
+    const setup = await fx.open(name, { partitions: 2, replicas: 3 });
+    const admin = await connect({ servers: fx.nats.urls });
+    const leader = (await (await jetstreamManager(admin)).streams.info(`EVT_${name}_P0`)).cluster?.leader;
+    await admin.close();
+    await setup.close();
+    const victim = fx.nats.nodes.findIndex((node) => node.name === leader);
+    // The worst case: the log's connection is to the server that stops (the options JetStreamLog.open uses).
+    const first = fx.nats.nodes[victim]!.url;
+    const nc = await connect({ servers: [first, ...fx.nats.urls.filter((u) => u !== first)], noRandomize: true, maxReconnectAttempts: -1, pingInterval: 2_000, maxPingOut: 3, timeout: 2_000 });
+    try {
+      const log = await fx.open(name, { connection: nc });
+      const { writer } = ownerWriter(log);
+      await writer.commit([writer.stageAppend(deposits('a', 0, 0)), writer.stageAppend(deposits('b', 0, 1))]);
+      const pending = writer.commit([writer.stageAppend(deposits('a', 1, 0, 2, { commandId: 'in-flight' })), writer.stageAppend(deposits('b', 1, 1))]);
+      fx.nats.pause(victim);
+      try {
+        await pending;
+      } finally {
+        fx.nats.resume(victim);
+      }
+      await writer.commit([writer.stageAppend(deposits('a', 3, 0))]);
+      const expected = [['a#1@0', 'a#2@1', 'a#3@2', 'a#4@3'], ['b#1@0', 'b#2@1']];
+      expect(partitionsOf(log)).toEqual(expected);
+      expect([log.tip(0).seq, log.tip(1).seq]).toEqual([3, 2]);
+      expect(partitionsOf(await fx.open(name))).toEqual(expected);
+      await log.close();
+    } finally {
+      await nc.close();
+    }
   });
 });
