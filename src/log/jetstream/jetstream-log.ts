@@ -40,6 +40,8 @@
  *
  * Gotchas:
  * - Only this folder imports `@nats-io/*`.
+ * - One JetStreamLog per local dir (per process, not per worker thread): two catching up the same cache
+ *   at once would apply messages twice.
  * - The cache's owner epoch is the node's: a wiped local dir starts again from epoch 0.
  * - `durability` is the cache's; the log of record's is JetStream's (an ack means stored on a quorum,
  *   fsynced by the server every `sync_interval`: docs/cluster.md).

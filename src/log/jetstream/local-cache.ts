@@ -10,8 +10,9 @@
  * lower than an earlier message's (a lower one is a write by a deposed owner: reported as `CorruptLog`
  * naming the message, never applied silently).
  *
- * Gotchas: only one catch-up or local commit of a log runs at a time (the adapter's queue); a catch-up
- * racing a local commit of the same partition would apply a message twice.
+ * Gotchas: a catch-up must never run while a local commit is pending (record-committer.ts queues
+ * them): racing one, it would apply a message twice. For the same reason one local dir is caught up by
+ * one JetStreamLog at a time.
  */
 import type { EventEnvelope } from '../../kernel/index.js';
 import type { LmdbLog, StagedWrite } from '../lmdb/index.js';
