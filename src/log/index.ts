@@ -6,3 +6,5 @@ export { encodeRecord, decodeRecord, corruptRecord } from './record-codec.js';
 export * from './lmdb/index.js';
 // The in-memory adapter (one thread, no disk).
 export { MemoryLog, openMemoryLog, type MemoryLogOptions } from './memory/index.js';
+// The JetStream adapter (cluster mode: JetStream the log of record, a local LmdbLog the cache).
+export { JetStreamLog, type JetStreamLogOptions, type PartitionLeases, type PartitionTip } from './jetstream/index.js';

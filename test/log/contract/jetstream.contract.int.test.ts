@@ -1,0 +1,46 @@
+/**
+ * The log port contract against the JetStream adapter, on a real nats-server (one for the whole file,
+ * a fresh log name and cache dir per case). `reopen` is a node restart: close, open the same log with
+ * the same cache dir (the catch-up then has nothing to do). A wiped cache dir rebuilt from JetStream is
+ * test/log/jetstream/rebuild.int.test.ts: it brings back what the log of record holds (events, partition
+ * order, command ids), not snapshots and view rows, which the storage case checks too and which are the
+ * cache's own derived data by design (jetstream-log.ts). No `damageEvent`: the log of record's bytes are
+ * JetStream's (a damaged message is covered in the adapter's own tests).
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { JetStreamLog, type EventLog } from '../../../src/log/index.js';
+import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../../support/nats-servers.js';
+import { useTempDirs } from '../../support/temp-dirs.js';
+import { describeEventLogContract } from './event-log.contract.js';
+
+const available = natsServerAvailable();
+const tempDir = useTempDirs('js-contract');
+let nats: NatsCluster | undefined;
+let logs = 0;
+
+if (!available) {
+  describe('the log port contract: JetStreamLog', () => it.skip(NATS_MISSING, () => undefined));
+} else {
+  beforeAll(async () => {
+    nats = await startNats(1);
+  }, 30_000);
+  afterAll(async () => {
+    await nats?.stop();
+  });
+  describeEventLogContract('JetStreamLog', async ({ partitions }) => {
+    const name = `contract${process.pid}_${++logs}`;
+    const localDir = await tempDir();
+    const open = (p?: number) => JetStreamLog.open({ servers: nats!.urls, name, localDir, ...(p ? { partitions: p } : {}) });
+    let log: EventLog = await open(partitions);
+    return {
+      get log() {
+        return log;
+      },
+      async reopen() {
+        await log.close();
+        return (log = await open());
+      },
+      close: () => log.close(),
+    };
+  });
+}
