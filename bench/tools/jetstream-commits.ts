@@ -13,7 +13,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { JetStreamLog, LmdbLog, type EventLog } from '../../src/log/index.js';
+import { openJetStreamLog, type JetStreamLog, LmdbLog, type EventLog } from '../../src/log/index.js';
 import { startNats } from '../../test/support/nats-servers.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
 
@@ -74,7 +74,7 @@ async function run(size: 1 | 3): Promise<void> {
     for (const mode of ['awaited', 'pipelined'] as const) {
       const dir = makeTempDir("jetstream-bench");
       dirs.push(dir);
-      const log = await JetStreamLog.open({ servers: nats.urls, name: `bench_${mode}`, partitions: PARTITIONS, replicas: size, localDir: dir, durability: (process.env.CACHE_DURABILITY ?? 'sync') as 'sync' | 'commit' });
+      const log = await openJetStreamLog({ servers: nats.urls, name: `bench_${mode}`, partitions: PARTITIONS, replicas: size, localDir: dir, durability: (process.env.CACHE_DURABILITY ?? 'sync') as 'sync' | 'commit' });
       await commits(`${size}-node`, log, mode);
       await log.close();
     }

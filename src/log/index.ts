@@ -6,5 +6,7 @@ export { encodeRecord, decodeRecord, corruptRecord } from './record-codec.js';
 export * from './lmdb/index.js';
 // The in-memory adapter (one thread, no disk).
 export { MemoryLog, openMemoryLog, type MemoryLogOptions } from './memory/index.js';
-// The JetStream adapter (cluster mode: JetStream the log of record, a local LmdbLog the cache).
-export { JetStreamLog, type JetStreamLogOptions, type PartitionLeases, type PartitionTip } from './jetstream/index.js';
+// The JetStream adapter (cluster mode: JetStream the log of record, a local LmdbLog the cache). Loaded
+// on first use: the embedded runtime, its workers and its tools never load the NATS client.
+export type { JetStreamLog, JetStreamLogOptions, PartitionLeases, PartitionTip } from './jetstream/index.js';
+export { openJetStreamLog } from './jetstream-loader.js';

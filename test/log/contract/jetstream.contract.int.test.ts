@@ -8,7 +8,7 @@
  * JetStream's (a damaged message is covered in the adapter's own tests).
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { JetStreamLog, type EventLog } from '../../../src/log/index.js';
+import { openJetStreamLog, type JetStreamLog, type EventLog } from '../../../src/log/index.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../../support/nats-servers.js';
 import { useTempDirs } from '../../support/temp-dirs.js';
 import { describeEventLogContract } from './event-log.contract.js';
@@ -30,7 +30,7 @@ if (!available) {
   describeEventLogContract('JetStreamLog', async ({ partitions }) => {
     const name = `contract${process.pid}_${++logs}`;
     const localDir = await tempDir();
-    const open = (p?: number) => JetStreamLog.open({ servers: nats!.urls, name, localDir, ...(p ? { partitions: p } : {}) });
+    const open = (p?: number) => openJetStreamLog({ servers: nats!.urls, name, localDir, ...(p ? { partitions: p } : {}) });
     let log: EventLog = await open(partitions);
     return {
       get log() {

@@ -3,7 +3,7 @@
  * per case, cache dirs removed after each case, and every log opened closed after it.
  */
 import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
-import { JetStreamLog, type EventLog, type JetStreamLogOptions } from '../../../src/log/index.js';
+import { openJetStreamLog, type JetStreamLog, type EventLog, type JetStreamLogOptions } from '../../../src/log/index.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../../support/nats-servers.js';
 import { useTempDirs } from '../../support/temp-dirs.js';
 
@@ -44,7 +44,7 @@ export function describeOnNats(title: string, size: 1 | 3, body: (fx: JetStreamF
       },
       newName: () => `t${process.pid}_${++names}`,
       async open(name, options = {}) {
-        const log = await JetStreamLog.open({ servers: nats!.urls, name, localDir: options.localDir ?? (await tempDir()), ...options });
+        const log = await openJetStreamLog({ servers: nats!.urls, name, localDir: options.localDir ?? (await tempDir()), ...options });
         opened.push(log);
         return log;
       },
