@@ -64,8 +64,11 @@ export async function joinGroup(options: GroupOptions): Promise<PartitionGroup> 
   const o = resolveGroupOptions(options);
   const connection = o.connection ?? (await connectTo(o.servers, o.nodeId));
   try {
-    const bucket = await GroupBucket.open(connection, `eventide-cluster-${o.group}`, o.replicas, o.requestTimeoutMs * 3);
-    await checkConfig(bucket, o);
+    // A bucket just created by another member may not take writes yet (its stream's replicas are still
+    // electing a leader), and a nats-server may be restarting: retry what can pass, until the deadline.
+    const deadline = performance.now() + o.joinTimeoutMs;
+    const bucket = await retrying(() => GroupBucket.open(connection, `eventide-cluster-${o.group}`, o.replicas, o.requestTimeoutMs * 3), deadline);
+    await retrying(() => checkConfig(bucket, o), deadline);
     const group = new PartitionGroup(o, connection, o.connection === undefined, bucket);
     await group.start();
     return group;
@@ -81,6 +84,18 @@ async function connectTo(servers: string[], nodeId: string): Promise<NatsConnect
     return await connect({ servers, name: `eventide-${nodeId}`, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   } catch (err) {
     throw new RuntimeError(ErrorCodes.Unavailable, `cannot reach NATS at ${servers.join(', ')}: ${(err as Error).message}`, { servers, retryAfterMs: 1000 }, true);
+  }
+}
+
+/** Runs `step` until it succeeds, again after each `Unavailable` failure while `deadline` is ahead. */
+async function retrying<T>(step: () => Promise<T>, deadline: number): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!RuntimeError.is(err, ErrorCodes.Unavailable) || performance.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** attempt)));
+    }
   }
 }
 
@@ -337,6 +352,7 @@ export class PartitionGroup {
           this.#fence();
         },
         async (err: unknown) => {
+          this.#fence();
           if (!isRevisionConflict(err)) return this.#report(err, `renewing partition ${p} failed`);
           const entry = await this.#reread(p);
           if (entry === undefined) return; // unknown: the fence stops serving if it lasts

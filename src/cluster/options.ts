@@ -44,6 +44,8 @@ export interface GroupOptions {
   memberTimeoutMs?: number;
   /** Replicas of the bucket when this member creates it (default 3; 1 for a single nats-server). */
   replicas?: 1 | 3 | 5;
+  /** How long `joinGroup` keeps retrying while NATS is unreachable or the bucket not ready (default 30 000 ms). */
+  joinTimeoutMs?: number;
   /** Announced with the heartbeat (at most 16 string entries). */
   meta?: Record<string, string>;
   /**
@@ -73,6 +75,7 @@ export interface ResolvedGroupOptions {
   marginMs: number;
   memberTimeoutMs: number;
   replicas: 1 | 3 | 5;
+  joinTimeoutMs: number;
   meta: Record<string, string>;
   /** How often each held lease is renewed: a third of the lease, so two renewals in a row may fail. */
   renewEveryMs: number;
@@ -125,6 +128,7 @@ export function resolveGroupOptions(o: GroupOptions): ResolvedGroupOptions {
     marginMs,
     memberTimeoutMs,
     replicas: o.replicas ?? 3,
+    joinTimeoutMs: int('joinTimeoutMs', o.joinTimeoutMs, 0, 3_600_000, 30_000),
     meta: boundedMeta(o.meta ?? {}),
     renewEveryMs: Math.floor(leaseMs / 3),
     heartbeatMs: Math.floor(memberTimeoutMs / 3),
