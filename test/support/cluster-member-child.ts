@@ -48,7 +48,7 @@ print({ ev: 'joined' });
 
 const seen = new Array<number | null>(o.partitions).fill(null);
 let lastProbe = now();
-const probe = setInterval(() => {
+const probeOnce = (): void => {
   const t = now();
   const answers = Array.from({ length: o.partitions }, (_, p) => group.epochOf(p));
   if (t - lastProbe > 1000) print({ ev: 'resumed', gapMs: Math.round(t - lastProbe), serving: answers, t });
@@ -57,7 +57,8 @@ const probe = setInterval(() => {
     seen[p] = epoch;
   });
   lastProbe = t;
-}, o.probeMs ?? 20);
+};
+const probe = setInterval(probeOnce, o.probeMs ?? 20);
 
 let stopping = false;
 process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
@@ -66,6 +67,7 @@ process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
     stopping = true;
     void (command === 'leave' ? group.leave() : group.close()).then(() => {
       clearInterval(probe);
+      probeOnce(); // the last answers (all null by now), so the probe's record ends where the member did
       print({ ev: command === 'leave' ? 'left' : 'closed' });
       process.exit(0);
     });
