@@ -56,6 +56,9 @@ interface Held {
   lastRenewalAt: number;
 }
 
+/** Bound on each request while joining (creating the bucket may wait for its stream's replicas). */
+const JOIN_REQUEST_TIMEOUT_MS = 5000;
+
 /** Silent members' keys are deleted after this many member timeouts (so a new member does not wait for them). */
 const FORGET_AFTER_TIMEOUTS = 5;
 
@@ -67,7 +70,7 @@ export async function joinGroup(options: GroupOptions): Promise<PartitionGroup> 
     // A bucket just created by another member may not take writes yet (its stream's replicas are still
     // electing a leader), and a nats-server may be restarting: retry what can pass, until the deadline.
     const deadline = performance.now() + o.joinTimeoutMs;
-    const bucket = await retrying(() => GroupBucket.open(connection, `eventide-cluster-${o.group}`, o.replicas, o.requestTimeoutMs * 3), deadline);
+    const bucket = await retrying(() => GroupBucket.open(connection, `eventide-cluster-${o.group}`, o.replicas, JOIN_REQUEST_TIMEOUT_MS), deadline);
     await retrying(() => checkConfig(bucket, o), deadline);
     const group = new PartitionGroup(o, connection, o.connection === undefined, bucket);
     await group.start();
@@ -102,12 +105,12 @@ async function retrying<T>(step: () => Promise<T>, deadline: number): Promise<T>
 /** The partition count is the group's, fixed by its first member: a member with another count is refused. */
 async function checkConfig(bucket: GroupBucket, o: ResolvedGroupOptions): Promise<void> {
   try {
-    await bucket.create(CONFIG_KEY, encodeConfig({ partitions: o.partitions }), o.requestTimeoutMs * 3);
+    await bucket.create(CONFIG_KEY, encodeConfig({ partitions: o.partitions }), JOIN_REQUEST_TIMEOUT_MS);
     return;
   } catch (err) {
     if (!isRevisionConflict(err)) throw asUnavailable(err, 'cannot write the group config');
   }
-  const entry = await bucket.get(CONFIG_KEY, o.requestTimeoutMs * 3).catch((err: unknown) => {
+  const entry = await bucket.get(CONFIG_KEY, JOIN_REQUEST_TIMEOUT_MS).catch((err: unknown) => {
     throw asUnavailable(err, 'cannot read the group config');
   });
   const config = entry?.value ? decodeConfig(entry.value) : undefined;
@@ -346,14 +349,24 @@ export class PartitionGroup {
       .then(
         (revision) => {
           held.revision = revision;
-          if (this.#held.get(p) !== held) return;
+          if (this.#held.get(p) !== held) {
+            // Fenced while this renewal was in flight: it is still this node's latest write to the key.
+            const own = this.#own.get(p);
+            if (own?.epoch === held.epoch && own.revision < revision) own.revision = revision;
+            return;
+          }
           held.sentAt = Math.max(held.sentAt, sentAt);
           this.#observeLease(p, revision, { owner: this.nodeId, epoch: held.epoch, expiresAfterMs: this.leaseMs }, performance.now());
           this.#fence();
         },
         async (err: unknown) => {
           this.#fence();
-          if (!isRevisionConflict(err)) return this.#report(err, `renewing partition ${p} failed`);
+          if (!isRevisionConflict(err)) {
+            // NATS is failing over (a server died, a stream elects its leader): try again a quarter of
+            // the period later, not a whole one, so a short outage eats as little of the lease as it can.
+            held.lastRenewalAt = Math.min(held.lastRenewalAt, performance.now() - (this.#o.renewEveryMs * 3) / 4);
+            return this.#report(err, `renewing partition ${p} failed`);
+          }
           const entry = await this.#reread(p);
           if (entry === undefined) return; // unknown: the fence stops serving if it lasts
           const record = entry?.value ? decodeLease(entry.value, entry.revision, this.leaseMs) : null;

@@ -83,7 +83,10 @@ export interface ResolvedGroupOptions {
   heartbeatMs: number;
   /** How often the group wakes to fence, renew, beat and rebalance. */
   tickMs: number;
-  /** Bound on one KV request: a renewal that takes longer is abandoned (the next one is sent anyway). */
+  /**
+   * Bound on one KV request (leaseMs / 5, within [250, 2000] ms): a renewal that takes longer is
+   * abandoned and sent again, so one request lost in a failover does not eat a third of the lease.
+   */
   requestTimeoutMs: number;
   onAcquired: NonNullable<GroupOptions['onAcquired']>;
   onRevoked: NonNullable<GroupOptions['onRevoked']>;
@@ -133,7 +136,7 @@ export function resolveGroupOptions(o: GroupOptions): ResolvedGroupOptions {
     renewEveryMs: Math.floor(leaseMs / 3),
     heartbeatMs: Math.floor(memberTimeoutMs / 3),
     tickMs: Math.max(10, Math.min(100, Math.floor(leaseMs / 30))),
-    requestTimeoutMs: Math.max(250, Math.floor(leaseMs / 3)),
+    requestTimeoutMs: Math.max(250, Math.min(2000, Math.floor(leaseMs / 5))),
     onAcquired: o.onAcquired ?? (() => {}),
     onRevoked: o.onRevoked ?? (() => {}),
     onMembersChanged: o.onMembersChanged ?? (() => {}),

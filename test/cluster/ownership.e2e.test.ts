@@ -51,7 +51,7 @@ function describeMember(m: MemberProcess): string {
   return `${m.nodeId} serves ${JSON.stringify([...m.serving()])}\n  ${events.join('\n  ')}\n  stderr: ${m.run.stderr().slice(-1500)}`;
 }
 
-describe.skipIf(!available)('partition ownership over JetStream KV (3 nats-servers, members in child processes)', () => {
+describe.skipIf(!available)(available ? 'partition ownership over JetStream KV (3 nats-servers, members in child processes)' : `partition ownership over JetStream KV (3 nats-servers, members in child processes) (skipped: ${NATS_MISSING})`, () => {
   beforeAll(async () => {
     nats = await startNats(3);
   });
@@ -169,8 +169,10 @@ describe.skipIf(!available)('partition ownership over JetStream KV (3 nats-serve
   }, 180_000);
 
   it('kill -9 of one nats-server (R3) changes no ownership', async () => {
-    // Long enough a lease that the KV stream's leader election fits in it many times over.
-    const leaseMs = 10_000;
+    // Long enough a lease that the client's reconnect and the KV stream's leader election fit in it
+    // with room to spare on a loaded machine: an outage longer than the holder's window (leaseMs -
+    // margin) would make every holder fence itself, which is right, but is not what this test is about.
+    const leaseMs = 15_000;
     const { group, abc } = await threeMembers({ leaseMs });
     const observer = await LeaseObserver.start(nats.urls, group, P);
     observers.push(observer);
@@ -196,6 +198,3 @@ describe.skipIf(!available)('partition ownership over JetStream KV (3 nats-serve
   }, 180_000);
 });
 
-describe.skipIf(available)('partition ownership over JetStream KV', () => {
-  it.skip(`skipped: ${NATS_MISSING}`, () => {});
-});
