@@ -1,9 +1,10 @@
 /**
  * A node's membership in a partition group: Kafka's consumer group, on a JetStream KV bucket. The node
- * heartbeats its member key, watches the bucket, computes the assignment from the live members
- * (assignment.ts), takes the leases of its partitions when they are free or lapsed, renews them by
- * compare-and-set, releases the ones it is no longer assigned, and stops serving any lease it cannot
- * prove valid (lease-rules.ts has the timing argument; docs/cluster-ownership.md the whole design).
+ * heartbeats its member key and watches the bucket (presence.ts), computes the assignment from the
+ * live members (assignment.ts), takes the leases of its partitions when they are free or lapsed,
+ * renews them by compare-and-set, releases the ones it is no longer assigned, and stops serving any
+ * lease it cannot prove valid (lease-rules.ts has the timing argument; docs/cluster-ownership.md the
+ * whole design).
  *
  * Everything runs on one event loop and one timer (`#tick`), plus the watcher's and the requests'
  * callbacks; there is no lock because nothing here awaits while holding a decision: each step reads
@@ -23,23 +24,11 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, isErrorCode, RuntimeError } from '../kernel/index.js';
 import { assignPartitions } from './assignment.js';
-import { GroupBucket, isRevisionConflict, type BucketEntry, type BucketWatch } from './group-bucket.js';
+import { GroupBucket, isRevisionConflict, type BucketEntry } from './group-bucket.js';
 import { holderMayServe, planTake, type LeaseTiming, type OwnWrite, type SeenLease, type TakePlan } from './lease-rules.js';
-import { MemberTable } from './membership.js';
+import { Presence } from './presence.js';
 import { resolveGroupOptions, type GroupOptions, type Member, type ResolvedGroupOptions, type RevokeReason } from './options.js';
-import {
-  CONFIG_KEY,
-  decodeConfig,
-  decodeLease,
-  decodeMember,
-  encodeConfig,
-  encodeLease,
-  encodeMember,
-  leaseKey,
-  memberKey,
-  nodeIdOfKey,
-  partitionOfKey,
-} from './records.js';
+import { CONFIG_KEY, decodeConfig, decodeLease, encodeConfig, encodeLease, leaseKey } from './records.js';
 
 /** A lease this node holds: catching up (`serving` false) or serving. */
 interface Held {
@@ -58,9 +47,6 @@ interface Held {
 
 /** Bound on each request while joining (creating the bucket may wait for its stream's replicas). */
 const JOIN_REQUEST_TIMEOUT_MS = 5000;
-
-/** Silent members' keys are deleted after this many member timeouts (so a new member does not wait for them). */
-const FORGET_AFTER_TIMEOUTS = 5;
 
 /** Joins `options.group` and starts taking this node's share of the partitions. */
 export async function joinGroup(options: GroupOptions): Promise<PartitionGroup> {
@@ -132,7 +118,7 @@ export class PartitionGroup {
   readonly #connection: NatsConnection;
   readonly #ownsConnection: boolean;
   readonly #bucket: GroupBucket;
-  readonly #members: MemberTable;
+  readonly #presence: Presence;
   readonly #held = new Map<number, Held>();
   readonly #seen = new Map<number, SeenLease>();
   readonly #own = new Map<number, OwnWrite>();
@@ -143,18 +129,9 @@ export class PartitionGroup {
   /** Requests in flight, so `close()` can wait for them. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
-  #watch: BucketWatch | undefined;
-  #watchStarting = false;
   #live: Member[] = [];
   #liveKey = '';
   #assignment: (string | undefined)[] = [];
-  #beat: Promise<void> | undefined;
-  #lastBeatAt = -Infinity;
-  /** The revision of this node's last acknowledged heartbeat, until the watcher delivers it. */
-  #beatAwaiting: { revision: number; ackAt: number } | undefined;
-  /** The newest revision of this node's member key the watcher delivered, and when. */
-  #selfDelivered = { revision: 0, at: 0 };
-  readonly #forgetting = new Set<number>();
   #state: 'running' | 'leaving' | 'closed' = 'running';
 
   /** Use `joinGroup`. */
@@ -167,15 +144,18 @@ export class PartitionGroup {
     this.#connection = connection;
     this.#ownsConnection = ownsConnection;
     this.#bucket = bucket;
-    this.#members = new MemberTable({ nodeId: o.nodeId, meta: o.meta }, o.partitions, o.memberTimeoutMs);
-    this.#live = this.#members.live();
+    this.#presence = new Presence(bucket, o, {
+      fence: () => this.#fence(),
+      onLeaseEntry: (p, entry, now) => this.#observeLease(p, entry.revision, entry.value === null ? null : decodeLease(entry.value, entry.revision, this.leaseMs), now),
+      track: (promise) => this.#track(promise),
+      report: (err, what) => this.#report(err, what),
+    });
+    this.#live = this.#presence.live();
   }
 
   /** @internal Starts the watcher, the first heartbeat and the timer. */
   async start(): Promise<void> {
-    await this.#startWatch();
-    this.#heartbeat();
-    await this.#beat;
+    await this.#presence.start();
     this.#timer = setInterval(() => this.#tick(), this.#o.tickMs);
     this.#tick();
   }
@@ -223,8 +203,7 @@ export class PartitionGroup {
     if (this.#state !== 'running') return;
     this.#state = 'leaving';
     await Promise.all([...this.#held.keys()].map((p) => this.#release(p, 'leaving')));
-    await this.#beat;
-    await this.#track(this.#bucket.delete(memberKey(this.nodeId), undefined, this.#o.requestTimeoutMs)).catch((err: unknown) => this.#report(err, 'cannot remove the member key'));
+    await this.#presence.leave();
     await this.close();
   }
 
@@ -236,8 +215,7 @@ export class PartitionGroup {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     clearInterval(this.#timer);
-    this.#watch?.stop();
-    this.#watch = undefined;
+    this.#presence.stop();
     for (const p of [...this.#held.keys()]) this.#revoke(p, 'closed');
     await Promise.allSettled([...this.#inFlight]);
     if (this.#ownsConnection) await this.#connection.close().catch(() => {});
@@ -248,8 +226,7 @@ export class PartitionGroup {
   #tick(): void {
     if (this.#state !== 'running') return;
     const now = this.#fence();
-    if (now - this.#lastBeatAt >= this.#o.heartbeatMs) this.#heartbeat();
-    this.#checkWatch(now);
+    this.#presence.tick(now);
     this.#refreshMembers();
     for (const [p, held] of this.#held) {
       if (this.#assignment[p] !== this.nodeId) void this.#release(p, 'released');
@@ -257,11 +234,10 @@ export class PartitionGroup {
     }
     // Take nothing before the watcher has shown this node's own heartbeat: until then it has not seen
     // the other members either, and would take partitions only to hand them over a moment later.
-    if (!this.#members.echoed) return;
+    if (!this.#presence.echoed) return;
     for (let p = 0; p < this.partitions; p++) {
       if (this.#assignment[p] === this.nodeId && !this.#held.has(p) && !this.#taking.has(p) && !this.#releasing.has(p) && !((this.#cooldown.get(p) ?? 0) > now)) this.#take(p, now);
     }
-    for (const gone of this.#members.longGone(FORGET_AFTER_TIMEOUTS)) this.#forget(gone.nodeId, gone.revision);
   }
 
   /** Stops serving every lease this node can no longer prove valid; answers the time it checked at. */
@@ -278,7 +254,7 @@ export class PartitionGroup {
   }
 
   #refreshMembers(): void {
-    const live = this.#members.live();
+    const live = this.#presence.live();
     const key = live.map((m) => m.nodeId).join('\n');
     if (key === this.#liveKey) return;
     this.#live = live;
@@ -434,87 +410,7 @@ export class PartitionGroup {
     this.#seen.set(p, { revision, firstSeenAt: now, record });
   }
 
-  // --- membership and the watcher -----------------------------------------------------------------
-
-  #heartbeat(): void {
-    if (this.#beat !== undefined || this.#state === 'closed') return;
-    this.#lastBeatAt = performance.now();
-    const value = encodeMember({ nodeId: this.nodeId, partitions: this.partitions, meta: this.#o.meta });
-    this.#beat = this.#track(this.#bucket.put(memberKey(this.nodeId), value, this.#o.requestTimeoutMs))
-      .then(
-        (revision) => {
-          if (this.#selfDelivered.revision >= revision) this.#members.echo(this.#selfDelivered.at);
-          else this.#beatAwaiting = { revision, ackAt: performance.now() };
-        },
-        (err: unknown) => this.#report(err, 'the heartbeat failed'),
-      )
-      .finally(() => {
-        this.#beat = undefined;
-      });
-  }
-
-  #onEntry(entry: BucketEntry): void {
-    const now = this.#fence();
-    const p = partitionOfKey(entry.key, this.partitions);
-    if (p !== undefined) return this.#observeLease(p, entry.revision, entry.value === null ? null : decodeLease(entry.value, entry.revision, this.leaseMs), now);
-    const nodeId = nodeIdOfKey(entry.key);
-    if (nodeId === undefined) return;
-    if (nodeId === this.nodeId) {
-      if (entry.revision > this.#selfDelivered.revision) this.#selfDelivered = { revision: entry.revision, at: now };
-      if (this.#beatAwaiting !== undefined && entry.revision >= this.#beatAwaiting.revision) {
-        this.#members.echo(now);
-        this.#beatAwaiting = undefined;
-      }
-      return;
-    }
-    const record = entry.value === null ? null : decodeMember(entry.value);
-    if (record !== undefined) this.#members.observe(nodeId, entry.revision, record, now);
-  }
-
-  async #startWatch(): Promise<void> {
-    if (this.#watchStarting || this.#watch !== undefined || this.#state === 'closed') return;
-    this.#watchStarting = true;
-    try {
-      const watch = await this.#bucket.watch((entry) => this.#onEntry(entry));
-      // close() may have run while the watcher was starting (the state is re-read after the await).
-      if (this.#closed()) return watch.stop();
-      this.#watch = watch;
-      void watch.ended.then(() => {
-        if (this.#watch === watch) this.#watch = undefined;
-      });
-    } catch (err) {
-      this.#report(err, 'cannot watch the group bucket');
-    } finally {
-      this.#watchStarting = false;
-    }
-  }
-
-  /**
-   * Restarts the watcher when it has not delivered this node's own acknowledged heartbeat within a
-   * heartbeat period (its consumer died with a nats-server), or when it ended.
-   */
-  #checkWatch(now: number): void {
-    if (this.#watch !== undefined && this.#beatAwaiting !== undefined && now - this.#beatAwaiting.ackAt > this.#o.heartbeatMs) {
-      this.#watch.stop();
-      this.#watch = undefined;
-      this.#beatAwaiting = undefined;
-    }
-    if (this.#watch === undefined) void this.#startWatch();
-  }
-
-  /** Deletes a long-silent member's key, by its revision (a member that beat meanwhile stays). */
-  #forget(nodeId: string, revision: number): void {
-    if (this.#forgetting.has(revision)) return;
-    if (this.#forgetting.size > 1000) this.#forgetting.clear();
-    this.#forgetting.add(revision);
-    void this.#track(this.#bucket.delete(memberKey(nodeId), revision, this.#o.requestTimeoutMs)).catch(() => {});
-  }
-
   // --- plumbing -----------------------------------------------------------------------------------
-
-  #closed(): boolean {
-    return this.#state === 'closed';
-  }
 
   #track<T>(promise: Promise<T>): Promise<T> {
     this.#inFlight.add(promise);
