@@ -1,0 +1,8 @@
+/**
+ * Cluster mode's partition ownership: a group of nodes shares the partitions like a Kafka consumer
+ * group, with one lease per partition in a JetStream KV bucket and an epoch the log's fencing uses.
+ * docs/cluster-ownership.md has the design and the timing argument.
+ */
+export { joinGroup, PartitionGroup } from './group.js';
+export type { GroupOptions, Member, RevokeReason } from './options.js';
+export { assignPartitions } from './assignment.js';
