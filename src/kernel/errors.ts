@@ -33,6 +33,11 @@ export const ErrorCodes = {
   CorruptLog: 'CorruptLog',
   /** Another process claimed the data dir (a newer owner epoch): this one's writes are refused. */
   Fenced: 'Fenced',
+  /**
+   * Cluster mode: this node does not serve the partition (another member owns it, or it is changing
+   * hands): retry after `retryAfterMs`, through the owner named in `owner` when known.
+   */
+  NotOwner: 'NotOwner',
   /** A command id sent again with a different command on the same stream. */
   IdempotencyKeyReused: 'IdempotencyKeyReused',
   /** A maintenance target (a backup name, a restore or salvage data dir) that must be new already exists. */

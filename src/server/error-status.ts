@@ -53,6 +53,8 @@ export const ERROR_STATUS = {
   CorruptRecord: 503,
   CorruptLog: 503,
   Fenced: 503,
+  // Cluster mode, a handover: never a wrong answer, a retry (Retry-After) that finds the new owner.
+  NotOwner: 503,
   InvalidOptions: 500,
   DataDirLocked: 500,
   ProjectionFailed: 500,
