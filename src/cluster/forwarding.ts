@@ -228,7 +228,13 @@ class NodeServiceImpl implements NodeService {
 
   /** Sends `reply`; one larger than the server takes becomes an error that says what happened. */
   #answer(msg: Msg, reply: object, request?: RequestEnvelope): void {
-    let data = encodeJson(reply);
+    let data: Uint8Array;
+    try {
+      data = encodeJson(reply);
+    } catch (e) {
+      // A result JSON cannot carry (a BigInt, a cycle): a handler bug, answered rather than left to time out.
+      data = encodeJson(failure(new RuntimeError(ErrorCodes.Internal, `the answer to a forwarded ${request?.op ?? 'request'} is not JSON: ${(e as Error).message}${request?.op === 'execute' ? ' (the command was applied)' : ''}`)));
+    }
     const limit = this.#o.connection.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD;
     if (data.length > limit) {
       const version = (reply as { result?: { version?: unknown } }).result?.version;

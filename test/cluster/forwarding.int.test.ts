@@ -189,6 +189,14 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
       expect(err.message).toBe('boom');
     });
 
+    it('come back as Internal when the answer is not JSON (a handler bug), instead of a timeout', async () => {
+      const { handler } = fakeHandler(async () => ({ ...stateResult, state: { big: 1n } }));
+      const { nodeId } = await serve(handler);
+      const err = await failureOf(forward(nodeId, load));
+      expect(err.code).toBe(ErrorCodes.Internal);
+      expect(err.message).toContain('not JSON');
+    });
+
     it("a NotOwner is passed back with the owner the node believes in, and is not forwarded again", async () => {
       const c = fakeHandler();
       const { nodeId: nodeC } = await serve(c.handler);
@@ -236,6 +244,15 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
       const answer = await raw(nodeId, { ...good, command: { type: 'Deposit', data: { note: 'x'.repeat(2000) } } });
       expect(answer.error?.code).toBe(ErrorCodes.PayloadTooLarge);
       expect(answer.error?.details).toMatchObject({ limitBytes: 1024 });
+      expect(calls).toHaveLength(0);
+    });
+
+    it('the forwarder refuses a request larger than NATS carries, sending nothing', async () => {
+      const { handler, calls } = fakeHandler();
+      const { nodeId } = await serve(handler);
+      const limit = a.info!.max_payload;
+      const err = await failureOf(forward(nodeId, { ...execute, command: { type: 'Deposit', data: { note: 'x'.repeat(limit) } } }));
+      expect(err.code).toBe(ErrorCodes.PayloadTooLarge);
       expect(calls).toHaveLength(0);
     });
 
@@ -307,6 +324,19 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
       expect(err.code).toBe(ErrorCodes.Unavailable);
       expect(err.retriable).toBe(true);
       expect(err.details.outcome).toBeUndefined();
+    });
+
+    it('an answer larger than NATS carries becomes PayloadTooLarge that says the command was applied', async () => {
+      const huge = 'x'.repeat(b.info!.max_payload);
+      const { handler } = fakeHandler(async (op) => (op === 'execute' ? { ...commandResult, state: { huge } } : { ...stateResult, state: { huge } }));
+      const { nodeId } = await serve(handler);
+      const err = await failureOf(forward(nodeId, execute));
+      expect(err.code).toBe(ErrorCodes.PayloadTooLarge);
+      expect(err.details).toMatchObject({ applied: true, version: commandResult.version });
+      expect(err.message).toContain('the command was applied');
+      const read = await failureOf(forward(nodeId, load));
+      expect(read.code).toBe(ErrorCodes.PayloadTooLarge);
+      expect(read.details.applied).toBeUndefined();
     });
 
     it('close() answers the requests in flight, then the node is gone (NotOwner)', async () => {
