@@ -253,6 +253,16 @@ class NodeServiceImpl implements NodeService {
   }
 }
 
+/**
+ * The `NotOwner` for a partition this node does not serve: from a handler (it lost the partition, or
+ * never had it; `owner` the member it believes owns it) or from a forwarder that knows no owner
+ * (`owner` null: the lease is free or lapsed). One constructor, so every such answer reads alike.
+ */
+export function notOwner(partition: number, owner: string | null, retryAfterMs: number): RuntimeError {
+  const who = owner === null ? 'no member serves it now (changing hands)' : `it is served by ${owner}`;
+  return new RuntimeError(ErrorCodes.NotOwner, `partition ${partition} is not served here: ${who}; retry`, { partition, owner, retryAfterMs }, true);
+}
+
 function failure(err: unknown): object {
   return { v: FORWARD_PROTOCOL_VERSION, ok: false, error: serializeError(err) };
 }

@@ -6,7 +6,7 @@
 export { joinGroup, PartitionGroup } from './group.js';
 export type { GroupOptions, Member, RevokeReason } from './options.js';
 export { assignPartitions } from './assignment.js';
-export { serveNode, forwardTo } from './forwarding.js';
+export { serveNode, forwardTo, notOwner } from './forwarding.js';
 export type { ForwardHandler, ServeNodeOptions, NodeService, ForwardOptions } from './forwarding.js';
 export { nodeSubject, FORWARD_PROTOCOL_VERSION, MAX_HOPS } from './forward-protocol.js';
 export type {

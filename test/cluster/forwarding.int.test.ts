@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   forwardTo,
+  notOwner,
   serveNode,
   type CommandResultJson,
   type ForwardHandler,
@@ -200,11 +201,12 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
     it("a NotOwner is passed back with the owner the node believes in, and is not forwarded again", async () => {
       const c = fakeHandler();
       const { nodeId: nodeC } = await serve(c.handler);
-      const bh = fakeHandler(() => Promise.reject(new RuntimeError(ErrorCodes.NotOwner, 'partition 3 is served by another member', { owner: nodeC, retryAfterMs: 1000 }, true)));
+      const bh = fakeHandler(() => Promise.reject(notOwner(3, nodeC, 1000)));
       const { nodeId: nodeB } = await serve(bh.handler);
       const err = await failureOf(forward(nodeB, execute));
       expect(err.code).toBe(ErrorCodes.NotOwner);
-      expect(err.details).toEqual({ owner: nodeC, retryAfterMs: 1000 });
+      expect(err.details).toEqual({ partition: 3, owner: nodeC, retryAfterMs: 1000 });
+      expect(err.message).toContain(nodeC);
       expect(err.retriable).toBe(true);
       expect(bh.calls).toHaveLength(1);
       expect(c.calls).toHaveLength(0);
