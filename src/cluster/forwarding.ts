@@ -298,7 +298,8 @@ export async function forwardTo<R extends ForwardRequest>(o: ForwardOptions<R>):
   checkName('nodeId', o.nodeId);
   const timeoutMs = int('timeoutMs', o.timeoutMs, 1, 3_600_000, 0);
   const leaseMs = int('leaseMs', o.leaseMs, 1, 3_600_000, DEFAULT_LEASE_MS);
-  const envelope = checkRequest({ v: FORWARD_PROTOCOL_VERSION, hops: MAX_HOPS, ...(o.origin !== undefined ? { origin: o.origin } : {}), ...o.request });
+  // The frame last: a request object cannot set its own version or hop count.
+  const envelope = checkRequest({ ...o.request, v: FORWARD_PROTOCOL_VERSION, hops: MAX_HOPS, ...(o.origin !== undefined ? { origin: o.origin } : {}) });
   const data = encodeJson(envelope);
   const limit = o.connection.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD;
   if (data.length > limit) {
