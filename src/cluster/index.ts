@@ -6,3 +6,20 @@
 export { joinGroup, PartitionGroup } from './group.js';
 export type { GroupOptions, Member, RevokeReason } from './options.js';
 export { assignPartitions } from './assignment.js';
+export { serveNode, forwardTo, notOwner } from './forwarding.js';
+export type { ForwardHandler, ServeNodeOptions, NodeService, ForwardOptions } from './forwarding.js';
+export { nodeSubject, FORWARD_PROTOCOL_VERSION, MAX_HOPS } from './forward-protocol.js';
+export type {
+  ForwardRequest,
+  ForwardResult,
+  ExecuteRequest,
+  LoadRequest,
+  HistoryRequest,
+  CommandJson,
+  ExecuteOptionsJson,
+  LoadQueryJson,
+  EventJson,
+  CommandResultJson,
+  StateJson,
+  HistoryPageJson,
+} from './forward-protocol.js';
