@@ -157,7 +157,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Our own preClose: feed clients get 1001 with a hint to resume, then the ws server closes.
     preClose: async function () {
       stopping = true;
-      hub.close(FEED_CLOSE.goingAway, 'server stopping: reconnect later with ?from=<position of the last message you processed>');
+      await hub.close(FEED_CLOSE.goingAway, 'server stopping: reconnect later with ?from=<position of the last message you processed>');
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
   });

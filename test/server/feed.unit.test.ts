@@ -70,11 +70,22 @@ class FakeSocket extends EventEmitter {
   readonly frames: Array<{ data: Buffer | string; binary: boolean | undefined }> = [];
   #callbacks: Array<() => void> = [];
 
-  send(data: Buffer | string, options: { binary?: boolean } | ((err?: Error) => void), cb?: (err?: Error) => void): void {
+  /** Fragments of a message not finished yet (a message sent as several frames, `fin: false`). */
+  #fragments: Buffer[] = [];
+
+  send(data: Buffer | string, options: { binary?: boolean; fin?: boolean } | ((err?: Error) => void), cb?: (err?: Error) => void): void {
     const callback = typeof options === 'function' ? options : cb;
+    const fin = typeof options === 'function' || options.fin !== false;
+    const bytes = Buffer.from(data);
+    if (this.stalled) this.bufferedAmount += bytes.length;
+    if (!fin || this.#fragments.length > 0) {
+      this.#fragments.push(bytes);
+      if (!fin) return;
+      data = Buffer.concat(this.#fragments);
+      this.#fragments = [];
+    }
     this.frames.push({ data, binary: typeof options === 'function' ? undefined : options.binary });
     if (this.stalled) {
-      this.bufferedAmount += Buffer.byteLength(data);
       if (callback) this.#callbacks.push(() => callback());
     } else if (callback) setImmediate(() => callback());
   }

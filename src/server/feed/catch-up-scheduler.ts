@@ -1,0 +1,124 @@
+/**
+ * Who may catch up from the log, and how much of each event-loop turn that may take.
+ *
+ * Why a bound and a budget: catching up is the feed's one unbounded job (a client from `start` on a log of
+ * a million events is sent hundreds of megabytes) and it shares the main thread with every command. Each
+ * client pumping for itself made the work per turn grow with the number of clients (500 clients froze
+ * commands for seconds). Here at most `maxActive` clients catch up at a time; the others wait in arrival
+ * order (FIFO) and are let in as slots free. The active ones are served round-robin, one message each in
+ * turn, in turns of at most `turnBytes` (bytes of events covered); then the loop yields (setImmediate), so
+ * commands, replies and live batches run between two turns whatever the number of clients.
+ *
+ * A client gives its slot back when it has nothing to read from the log: it reached the cursor (live), it
+ * waits for a flush, it is paused (its socket is full: a slow reader never holds a slot, and its memory is
+ * bounded by the socket's high-water mark, client.ts), or it closed. A paused client that drains asks
+ * again and queues behind those already waiting. A client whose next chunk is being read stays active but
+ * is skipped until the chunk is there.
+ *
+ * Gotchas: a task's `step` must do at most one message's worth of work and must never throw; a step that
+ * returns a promise is not called again until it settles (and only if the task is still active).
+ */
+
+/** What one step of a catch-up did. */
+export type CatchUpStep =
+  /** Sent (or skipped, filtered out) this many bytes of events; more to do. */
+  | number
+  /** Nothing left to read from the log for now: the slot goes to the next client. */
+  | 'done'
+  /** Waiting for a chunk (or a short pause after the log read short): skip until it settles. */
+  | Promise<unknown>;
+
+export interface CatchUpTask {
+  step(): CatchUpStep;
+}
+
+export class CatchUpScheduler {
+  readonly #maxActive: number;
+  readonly #turnBytes: number;
+  /** Active tasks; those not waiting for a read are also in `#ready`. */
+  readonly #active = new Set<CatchUpTask>();
+  readonly #ready: CatchUpTask[] = [];
+  /** Waiting for a slot, in arrival order. */
+  readonly #waiting = new Set<CatchUpTask>();
+  #scheduled = false;
+  #closed = false;
+  /** The most tasks ever active at once (for tests of the bound). */
+  peakActive = 0;
+
+  constructor(maxActive: number, turnBytes: number) {
+    this.#maxActive = Math.max(1, maxActive);
+    this.#turnBytes = Math.max(1, turnBytes);
+  }
+
+  get active(): number {
+    return this.#active.size;
+  }
+
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
+  /** `task` wants to read from the log: it starts now if a slot is free, else queues. */
+  request(task: CatchUpTask): void {
+    if (this.#closed || this.#active.has(task) || this.#waiting.has(task)) return;
+    this.#waiting.add(task);
+    this.#admit();
+  }
+
+  /** `task` stops catching up (or stops waiting to): its slot, if it had one, goes to the next in line. */
+  release(task: CatchUpTask): void {
+    this.#waiting.delete(task);
+    if (!this.#active.delete(task)) return;
+    const i = this.#ready.indexOf(task);
+    if (i >= 0) this.#ready.splice(i, 1);
+    this.#admit();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#waiting.clear();
+    this.#active.clear();
+    this.#ready.length = 0;
+  }
+
+  #admit(): void {
+    for (const task of this.#waiting) {
+      if (this.#active.size >= this.#maxActive) break;
+      this.#waiting.delete(task);
+      this.#active.add(task);
+      this.#ready.push(task);
+    }
+    this.peakActive = Math.max(this.peakActive, this.#active.size);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#closed || this.#ready.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(this.#turn);
+  }
+
+  readonly #turn = (): void => {
+    this.#scheduled = false;
+    let budget = this.#turnBytes;
+    while (budget > 0 && this.#ready.length > 0) {
+      const task = this.#ready.shift()!;
+      const r = task.step();
+      if (typeof r === 'number') {
+        budget -= Math.max(1, r);
+        // Released during its own step (closed, paused): not ready any more.
+        if (this.#active.has(task)) this.#ready.push(task);
+      } else if (r === 'done') {
+        this.release(task);
+      } else {
+        const wake = (): void => {
+          if (!this.#active.has(task) || this.#ready.includes(task)) return;
+          this.#ready.push(task);
+          this.#schedule();
+        };
+        r.then(wake, wake);
+      }
+    }
+    this.#schedule();
+  };
+}

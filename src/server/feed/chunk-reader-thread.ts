@@ -1,0 +1,97 @@
+/**
+ * The main thread's side of the reader thread (chunk-reader.ts says why there is one; the thread's side is
+ * chunk-reader-worker.ts). Started on the first read, so a server nobody catches up from runs no extra
+ * thread; reads are answered in the order asked (the thread reads one at a time).
+ *
+ * Failures: a read the log refuses (damage) rejects with that error, and the reads after it go on. A log
+ * the thread cannot open fails every read with that error (the clients are closed with 1011 and the
+ * reason). A thread that dies fails the reads it held; the next read starts a new one.
+ *
+ * Gotchas: the thread is never terminated while it may be inside LMDB (nodejs/node #34567): `close` asks
+ * it to close its log and terminates it only once it said so (or after a timeout, as the actor hosts do).
+ */
+import type { Worker } from 'node:worker_threads';
+import { deserializeError, ErrorCodes, RuntimeError } from '../../kernel/index.js';
+import { spawnWorker } from '../../runtime/index.js';
+import { closedError, type ChunkReader, type ChunkReaderConfig, type FromChunkReader, type ToChunkReader } from './chunk-reader.js';
+import type { ChunkData } from './encoded-chunk.js';
+
+interface Pending {
+  resolve(data: ChunkData): void;
+  reject(err: unknown): void;
+}
+
+const CLOSE_TIMEOUT_MS = 10_000;
+
+export class ThreadChunkReader implements ChunkReader {
+  readonly #config: ChunkReaderConfig;
+  readonly #pending = new Map<number, Pending>();
+  #worker: Worker | null = null;
+  #fatal: RuntimeError | null = null;
+  #onClosed: (() => void) | null = null;
+  #nextId = 0;
+  #closed = false;
+
+  constructor(config: ChunkReaderConfig) {
+    this.#config = config;
+  }
+
+  read(partition: number, from: number, to: number): Promise<ChunkData> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    const worker = this.#worker ?? this.#start();
+    const id = ++this.#nextId;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage({ kind: 'read', id, partition, from, to } satisfies ToChunkReader);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#failPending(closedError());
+    if (!worker) return;
+    const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
+    worker.postMessage({ kind: 'close' } satisfies ToChunkReader);
+    const timer = setTimeout(() => this.#onClosed?.(), CLOSE_TIMEOUT_MS);
+    await closed;
+    clearTimeout(timer);
+    await worker.terminate();
+  }
+
+  #start(): Worker {
+    const worker = spawnWorker('feed-reader', { config: this.#config });
+    // Idle, it must not keep the process alive; while reads are pending their sockets do.
+    worker.unref();
+    worker.on('message', (m: FromChunkReader) => this.#answer(m));
+    worker.on('error', (err) => this.#failPending(err));
+    worker.on('exit', (code) => {
+      if (this.#worker === worker) this.#worker = null;
+      this.#failPending(new RuntimeError(ErrorCodes.WorkerCrashed, `the feed's reader thread exited (${code})`));
+      this.#onClosed?.();
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #answer(m: FromChunkReader): void {
+    if (m.kind === 'closed') return this.#onClosed?.();
+    if (m.kind === 'fatal') {
+      this.#fatal = deserializeError(m.error);
+      return this.#failPending(this.#fatal);
+    }
+    const pending = this.#pending.get(m.id);
+    if (!pending) return;
+    this.#pending.delete(m.id);
+    if (m.kind === 'chunk') pending.resolve(m.data);
+    else pending.reject(deserializeError(m.error));
+  }
+
+  #failPending(err: unknown): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(err);
+  }
+}
