@@ -1,0 +1,92 @@
+/**
+ * A quick look at the feed's catch-up alone (no command load): N clients (a child process) catch up from
+ * `start` on a seeded log; prints the time, the throughput, both processes' CPU, the main thread's
+ * event-loop delay and how many chunks the feed read from the log.
+ *
+ *   node --import tsx bench/tools/catch-up-probe.ts [clients=50] [events=100000]
+ *   PROBE_FEED='{"maxCatchUps":8}' node --import tsx bench/tools/catch-up-probe.ts
+ *   PROBE_DIR=/tmp/x  keeps (or reuses) the seeded data dir there
+ *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile  profiles the main thread during the catch-up only
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { lineReader, REPO_ROOT } from '../support/child.js';
+import { seedAndSettle, startRuntime } from '../support/runtime.js';
+import { accounts } from '../support/seed.js';
+import { makeTempDir, removeTempDir } from '../support/tmp.js';
+import { buildServer } from '../../src/server/index.js';
+import { Views } from '../../src/projections/index.js';
+
+const clients = Number(process.argv[2] ?? 50);
+const events = Number(process.argv[3] ?? 100_000);
+const streams = Math.min(10_000, Math.max(1, Math.round(events / 100)));
+const dir = process.env.PROBE_DIR ?? makeTempDir('catch-up-probe');
+if (!existsSync(`${dir}/log.mdb`)) await seedAndSettle(dir, accounts('acct-', streams, Math.round(events / streams)), { snapshotEvery: 100, chunk: 20_000 });
+const rt = await startRuntime(dir);
+const views = await Views.open(rt);
+const feed = { maxClients: 10_000, ...(process.env.PROBE_FEED ? (JSON.parse(process.env.PROBE_FEED) as object) : {}) };
+const app = await buildServer({ runtime: rt, views, logger: false, dashboard: false, defaultMetrics: false, feed, security: { maxConnectionsPerAddress: 20_000, maxFeedPerAddress: 20_000 } });
+const url = (await app.listen({ port: 0, host: '127.0.0.1' })).replace(/^http/, 'ws');
+const heads = rt.partitions().map((p) => p.offset);
+
+const profile = process.env.PROBE_MAIN_PROFILE;
+const session = profile ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+const loop = monitorEventLoopDelay({ resolution: 2 });
+loop.enable();
+const cpu = process.cpuUsage();
+const t0 = performance.now();
+const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../suites/catch-up-child.ts', import.meta.url)), url, String(clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+const next = lineReader(child);
+let report: { clients: Array<{ ms: number | null; events: number; bytes: number }>; wallMs: number; gaps: number; duplicates: number; closed: number[]; cpuMs: number };
+for (;;) {
+  const line = JSON.parse(await next()) as typeof report;
+  if (line.clients) {
+    report = line;
+    break;
+  }
+}
+const wall = performance.now() - t0;
+const used = process.cpuUsage(cpu);
+loop.disable();
+if (session) {
+  const { profile: p } = await session.post('Profiler.stop');
+  writeFileSync(profile!, JSON.stringify(p));
+}
+const done = report.clients.filter((c) => c.ms !== null);
+const total = done.reduce((n, c) => n + c.events, 0);
+const bytes = done.reduce((n, c) => n + c.bytes, 0);
+const metrics = (await app.inject('/metrics')).body;
+const chunkReads = Number(/^eventide_feed_chunks_read_total (\d+)/m.exec(metrics)?.[1]);
+const pauses = Number(/^eventide_feed_slow_consumers_total\{action="paused"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+console.log(
+  JSON.stringify({
+    clients,
+    logEvents: heads.reduce((a, b) => a + b, 0),
+    caughtUp: done.length,
+    seconds: +(report.wallMs / 1000).toFixed(2),
+    eventsPerSecond: Math.round((total / report.wallMs) * 1000),
+    mbPerSecond: Math.round(bytes / 1e3 / report.wallMs),
+    gaps: report.gaps,
+    duplicates: report.duplicates,
+    closed: report.closed.length,
+    serverCores: +((used.user + used.system) / 1000 / wall).toFixed(2),
+    clientCores: +(report.cpuMs / wall).toFixed(2),
+    loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1),
+    loopDelayMaxMs: +(loop.max / 1e6).toFixed(1),
+    chunkReads,
+    pauses,
+  }),
+);
+child.kill();
+await app.close();
+await views.close();
+await rt.close();
+if (!process.env.PROBE_DIR) removeTempDir(dir);
