@@ -110,7 +110,7 @@ export class FeedClient implements CatchUpTask {
   #pausedTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
   #closed = false;
-  /** The chunk this client last loaded: kept here too, since the store may not keep it (cap, short read). */
+  /** The chunk a read brought for this client, until its next step sends it (the store may not keep it). */
   #loaded: EncodedChunk | null = null;
   /** Cleared by each ping, set by the pong: a client that does not answer one ping is dropped. */
   alive = true;
@@ -245,7 +245,9 @@ export class FeedClient implements CatchUpTask {
     const p = this.#partitions.find((q) => this.#next[q]! < cursor[q]!)!;
     const offset = this.#next[p]!;
     const store = this.#source.chunks;
+    // The chunk a read just brought is used once, then let go: a client holds no chunk between turns.
     const loaded = this.#loaded;
+    this.#loaded = null;
     const chunk = loaded && loaded.partition === p && loaded.first <= offset && loaded.end > offset ? loaded : store.find(p, offset);
     if (!chunk) {
       return store.load(p, offset, cursor[p]!).then(
@@ -310,6 +312,7 @@ export class FeedClient implements CatchUpTask {
   #pause(): void {
     this.#paused = true;
     this.#live = false;
+    this.#loaded = null;
     this.#source.catchUps.release(this);
     this.#events.paused();
     this.#pausedTimer = setTimeout(() => {
