@@ -35,9 +35,12 @@ export interface CatchUpTask {
 export class CatchUpScheduler {
   readonly #maxActive: number;
   readonly #turnBytes: number;
-  /** Active tasks; those not waiting for a read are also in `#ready`. */
+  /** Active tasks; those not waiting for a read are also ready. */
   readonly #active = new Set<CatchUpTask>();
-  readonly #ready: CatchUpTask[] = [];
+  /** Ready tasks in round-robin order: `#queue` from `#head` holds them (and stale entries, skipped). */
+  readonly #ready = new Set<CatchUpTask>();
+  #queue: CatchUpTask[] = [];
+  #head = 0;
   /** Waiting for a slot, in arrival order. */
   readonly #waiting = new Set<CatchUpTask>();
   #scheduled = false;
@@ -69,8 +72,7 @@ export class CatchUpScheduler {
   release(task: CatchUpTask): void {
     this.#waiting.delete(task);
     if (!this.#active.delete(task)) return;
-    const i = this.#ready.indexOf(task);
-    if (i >= 0) this.#ready.splice(i, 1);
+    this.#ready.delete(task);
     this.#admit();
   }
 
@@ -78,7 +80,9 @@ export class CatchUpScheduler {
     this.#closed = true;
     this.#waiting.clear();
     this.#active.clear();
-    this.#ready.length = 0;
+    this.#ready.clear();
+    this.#queue = [];
+    this.#head = 0;
   }
 
   #admit(): void {
@@ -86,14 +90,33 @@ export class CatchUpScheduler {
       if (this.#active.size >= this.#maxActive) break;
       this.#waiting.delete(task);
       this.#active.add(task);
-      this.#ready.push(task);
+      this.#makeReady(task);
     }
     this.peakActive = Math.max(this.peakActive, this.#active.size);
     this.#schedule();
   }
 
+  #makeReady(task: CatchUpTask): void {
+    if (this.#ready.has(task)) return;
+    this.#ready.add(task);
+    this.#queue.push(task);
+  }
+
+  /** The next ready task in round-robin order (stale queue entries of released tasks are dropped). */
+  #nextReady(): CatchUpTask | undefined {
+    while (this.#head < this.#queue.length) {
+      const task = this.#queue[this.#head++]!;
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head);
+        this.#head = 0;
+      }
+      if (this.#ready.delete(task)) return task;
+    }
+    return undefined;
+  }
+
   #schedule(): void {
-    if (this.#scheduled || this.#closed || this.#ready.length === 0) return;
+    if (this.#scheduled || this.#closed || this.#ready.size === 0) return;
     this.#scheduled = true;
     setImmediate(this.#turn);
   }
@@ -101,19 +124,20 @@ export class CatchUpScheduler {
   readonly #turn = (): void => {
     this.#scheduled = false;
     let budget = this.#turnBytes;
-    while (budget > 0 && this.#ready.length > 0) {
-      const task = this.#ready.shift()!;
+    let task: CatchUpTask | undefined;
+    while (budget > 0 && (task = this.#nextReady())) {
       const r = task.step();
       if (typeof r === 'number') {
         budget -= Math.max(1, r);
         // Released during its own step (closed, paused): not ready any more.
-        if (this.#active.has(task)) this.#ready.push(task);
+        if (this.#active.has(task)) this.#makeReady(task);
       } else if (r === 'done') {
         this.release(task);
       } else {
+        const waiting = task;
         const wake = (): void => {
-          if (!this.#active.has(task) || this.#ready.includes(task)) return;
-          this.#ready.push(task);
+          if (!this.#active.has(waiting)) return;
+          this.#makeReady(waiting);
           this.#schedule();
         };
         r.then(wake, wake);
