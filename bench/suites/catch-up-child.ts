@@ -3,9 +3,13 @@
  * each checks, event by event, that offsets arrive in order with no gap and no duplicate per partition
  * (bench/support/feed-tally.ts). A client has caught up once its position reaches `heads` (the log's
  * heads when the suite spawned this process) on every partition; live events that follow are counted
- * too but not timed. Prints `{"connected":n}` once every handshake is answered, then, when every client
- * caught up or closed, one JSON line: per client the time from its hello to caught-up, events and bytes
- * received by then; gaps, duplicates, close codes, and this process's CPU time. Then exits.
+ * too but not timed. A client the server closes as too slow (4008: paused for too long, which happens when
+ * this process gets too little CPU to read its sockets) reconnects with `from=<its position>`, as the feed
+ * asks clients to. Prints `{"ready":true}` once loaded, opens the clients when a line arrives on stdin,
+ * prints `{"connected":n}` once every first handshake is answered, then, when every
+ * client caught up or closed otherwise, one JSON line: per client the time from its first hello to
+ * caught-up, events and bytes received by then; gaps, duplicates, reconnections, other close codes, and
+ * this process's CPU time. Then exits.
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
@@ -15,6 +19,8 @@ const [url, clientsArg, headsArg] = process.argv.slice(2);
 const clients = Number(clientsArg);
 const heads = headsArg!.split('.').map(Number);
 const cpu0 = process.cpuUsage();
+/** The feed's close code for a client paused too long (src/server/feed/client.ts). */
+const SLOW_CONSUMER = 4008;
 
 interface ClientState {
   tally: FeedTally;
@@ -25,6 +31,7 @@ interface ClientState {
   eventsAtCaughtUp: number;
   bytesAtCaughtUp: number;
   closed: number | null;
+  reconnects: number;
 }
 
 const states: ClientState[] = [];
@@ -48,19 +55,21 @@ function finish(): void {
       gaps: states.reduce((n, s) => n + s.tally.gaps, 0),
       duplicates: states.reduce((n, s) => n + s.tally.duplicates, 0),
       closed: states.filter((s) => s.closed !== null && s.caughtUpMs === null).map((s) => s.closed),
+      reconnects: states.reduce((n, s) => n + s.reconnects, 0),
       cpuMs: (u.user + u.system) / 1000,
     }) + '\n',
     () => process.exit(0),
   );
 }
 
-for (let c = 0; c < clients; c++) {
-  const st: ClientState = { tally: new FeedTally(), bytes: 0, helloAt: 0, caughtUpMs: null, eventsAtCaughtUp: 0, bytesAtCaughtUp: 0, closed: null };
-  states.push(st);
+/** Opens (or reopens, from where it stopped) one client's socket. */
+function open(st: ClientState): void {
+  const from = st.helloAt === 0 ? 'start' : st.tally.next.join('.');
   // No UTF-8 check of each frame: clients read ASCII keys and digits only (see feed-child.ts).
-  const ws = new WebSocket(`${url}/feed?from=start`, { skipUTF8Validation: true });
+  const ws = new WebSocket(`${url}/feed?from=${from}`, { skipUTF8Validation: true });
   ws.on('message', (data: Buffer) => {
     if (data.subarray(0, HELLO.length).equals(HELLO)) {
+      if (st.helloAt !== 0) return;
       st.helloAt = performance.now();
       firstHello = Math.min(firstHello, st.helloAt);
       st.tally.next = heads.map(() => 0);
@@ -81,8 +90,24 @@ for (let c = 0; c < clients; c++) {
     }
   });
   ws.on('close', (code) => {
+    if (st.caughtUpMs !== null) return;
+    if (code === SLOW_CONSUMER && st.helloAt !== 0) {
+      st.reconnects++;
+      return open(st);
+    }
     st.closed = code;
-    if (st.caughtUpMs === null) finish();
+    finish();
   });
   ws.on('error', () => undefined);
 }
+
+// Started (node and tsx loaded, which costs a second of CPU) before the clients connect: the parent
+// measures from "go".
+console.log(JSON.stringify({ ready: true }));
+process.stdin.once('data', () => {
+  for (let c = 0; c < clients; c++) {
+    const st: ClientState = { tally: new FeedTally(), bytes: 0, helloAt: 0, caughtUpMs: null, eventsAtCaughtUp: 0, bytesAtCaughtUp: 0, closed: null, reconnects: 0 };
+    states.push(st);
+    open(st);
+  }
+});

@@ -48,6 +48,7 @@ interface ChildReport {
   gaps: number;
   duplicates: number;
   closed: number[];
+  reconnects: number;
   cpuMs: number;
 }
 
@@ -101,12 +102,9 @@ export const catchUpSuite: Suite = {
         ctx.step(`${s.clients} clients catching up while ${fmt(s.rate)} cmd/s`);
         const heads = rt.partitions().map((p) => p.offset);
         const logEvents = heads.reduce((a, b) => a + b, 0);
-        const cpu = process.cpuUsage();
-        const t0 = performance.now();
-        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-        loopDelay.enable();
         const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(CHILD), url, String(s.clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
         const nextLine = lineReader(child);
+        await nextLine(); // ready: loaded, no client connected yet
         let report: ChildReport | null = null;
         let childFailed: unknown = null;
         const reading = (async () => {
@@ -115,6 +113,11 @@ export const catchUpSuite: Suite = {
             if (line.clients) return (report = line as ChildReport);
           }
         })().catch((err: unknown) => (childFailed = err));
+        const cpu = process.cpuUsage();
+        const t0 = performance.now();
+        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+        loopDelay.enable();
+        child.stdin.write('go\n');
         const loaded = await loadUntil(s.rate, () => report !== null || childFailed !== null, s.capSeconds * 1000, send);
         loopDelay.disable();
         const used = process.cpuUsage(cpu);
@@ -142,7 +145,7 @@ export const catchUpSuite: Suite = {
               `${s.clients} clients from start on ${fmt(logEvents)} events, Deposits offered at ${fmt(s.rate)}/s (open loop): ` +
               `p99 ${p99.toFixed(1)} ms over ${fmt(loaded.latencies.length)} commands in ${loaded.seconds.toFixed(0)} s${loaded.shed ? ` (${fmt(loaded.shed)} shed)` : ''} vs ${aloneP99.toFixed(1)} ms alone (before ${percentile(before.latenciesMs, 0.99).toFixed(1)}, after ${percentile(after.latenciesMs, 0.99).toFixed(1)}); p50 ${percentile(loaded.latencies, 0.5).toFixed(1)} vs ${percentile(alone, 0.5).toFixed(1)} ms; ` +
               (r
-                ? `${done.length}/${s.clients} caught up in ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(total)} events/s in total (${(bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s), per client median ${fmt(percentile(perClient, 0.5))} events/s (slowest ${fmt(percentile(perClient, 0))}); ${r.gaps} gaps, ${r.duplicates} duplicates, ${r.closed.length} closed before catching up; `
+                ? `${done.length}/${s.clients} caught up in ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(total)} events/s in total (${(bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s), per client median ${fmt(percentile(perClient, 0.5))} events/s (slowest ${fmt(percentile(perClient, 0))}); ${r.gaps} gaps, ${r.duplicates} duplicates, ${r.closed.length} closed before catching up, ${r.reconnects} reconnections after a 4008 (too slow); `
                 : `clients did not finish within ${s.capSeconds} s${childFailed ? ` (${String(childFailed)})` : ''}; `) +
               `CPU: server process ${serverCores.toFixed(2)} cores, clients process ${r ? (r.cpuMs / 1000 / loaded.seconds).toFixed(2) : '?'}; server event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
           }),

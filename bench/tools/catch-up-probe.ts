@@ -39,13 +39,15 @@ if (session) {
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
 }
+const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../suites/catch-up-child.ts', import.meta.url)), url, String(clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+const next = lineReader(child);
+await next(); // ready
 const loop = monitorEventLoopDelay({ resolution: 2 });
 loop.enable();
 const cpu = process.cpuUsage();
 const t0 = performance.now();
-const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../suites/catch-up-child.ts', import.meta.url)), url, String(clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-const next = lineReader(child);
-let report: { clients: Array<{ ms: number | null; events: number; bytes: number }>; wallMs: number; gaps: number; duplicates: number; closed: number[]; cpuMs: number };
+child.stdin.write('go\n');
+let report: { clients: Array<{ ms: number | null; events: number; bytes: number }>; wallMs: number; gaps: number; duplicates: number; closed: number[]; reconnects: number; cpuMs: number };
 for (;;) {
   const line = JSON.parse(await next()) as typeof report;
   if (line.clients) {
@@ -76,7 +78,8 @@ console.log(
     mbPerSecond: Math.round(bytes / 1e3 / report.wallMs),
     gaps: report.gaps,
     duplicates: report.duplicates,
-    closed: report.closed.length,
+    closed: report.closed,
+    reconnects: report.reconnects,
     serverCores: +((used.user + used.system) / 1000 / wall).toFixed(2),
     clientCores: +(report.cpuMs / wall).toFixed(2),
     loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1),
