@@ -1,7 +1,7 @@
 /**
  * A quick look at the feed's catch-up alone (no command load): N clients (a child process) catch up from
  * `start` on a seeded log; prints the time, the throughput, both processes' CPU, the main thread's
- * event-loop delay and how many chunks the feed read from the log.
+ * event-loop delay, CPU per thread (main, the reader thread, the rest) and how many chunks the feed read.
  *
  *   node --import tsx bench/tools/catch-up-probe.ts [clients=50] [events=100000]
  *   PROBE_FEED='{"maxCatchUps":8}' node --import tsx bench/tools/catch-up-probe.ts
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { lineReader, REPO_ROOT } from '../support/child.js';
 import { seedAndSettle, startRuntime } from '../support/runtime.js';
 import { accounts } from '../support/seed.js';
+import { threadSeconds, threadTicks } from '../support/threads.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
 import { buildServer } from '../../src/server/index.js';
 import { Views } from '../../src/projections/index.js';
@@ -45,6 +46,7 @@ await next(); // ready
 const loop = monitorEventLoopDelay({ resolution: 2 });
 loop.enable();
 const cpu = process.cpuUsage();
+const ticks0 = threadTicks();
 const t0 = performance.now();
 child.stdin.write('go\n');
 let report: { clients: Array<{ ms: number | null; events: number; bytes: number }>; wallMs: number; gaps: number; duplicates: number; closed: number[]; reconnects: number; cpuMs: number };
@@ -57,6 +59,8 @@ for (;;) {
 }
 const wall = performance.now() - t0;
 const used = process.cpuUsage(cpu);
+const threads = threadSeconds(ticks0, threadTicks());
+const sum = (list: typeof threads) => +list.reduce((n, t) => n + t.seconds, 0).toFixed(2);
 loop.disable();
 if (session) {
   const { profile: p } = await session.post('Profiler.stop');
@@ -82,6 +86,8 @@ console.log(
     reconnects: report.reconnects,
     serverCores: +((used.user + used.system) / 1000 / wall).toFixed(2),
     clientCores: +(report.cpuMs / wall).toFixed(2),
+    // CPU seconds: the main thread (sends), threads started during the catch-up (the feed's reader), the rest (actor workers, LMDB, GC).
+    cpuSeconds: { main: sum(threads.filter((t) => t.tid === String(process.pid))), started: sum(threads.filter((t) => !ticks0.has(t.tid))), other: sum(threads.filter((t) => t.tid !== String(process.pid) && ticks0.has(t.tid))) },
     loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1),
     loopDelayMaxMs: +(loop.max / 1e6).toFixed(1),
     chunkReads,
