@@ -16,9 +16,10 @@
  *
  * Exploring: `CATCHUP_CLIENTS`, `CATCHUP_EVENTS`, `CATCHUP_RATE` override the sizes; `CATCHUP_FEED`
  * (JSON) adds `feed` options of `buildServer`; `CATCHUP_CAP_S` caps the loaded phase (the figure then
- * says how far the clients got).
+ * says how far the clients got); `CATCHUP_CHILD_NICE` runs the client process at that nice level.
  */
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { measured, notAvailable } from '../figures.js';
@@ -39,7 +40,7 @@ const BENCH_CLIENTS_FROM_ONE_ADDRESS = { maxConnectionsPerAddress: 20_000, maxFe
 const sizes = (quick: boolean) => {
   const s = quick ? { clients: 50, events: 20_000, accounts: 1_000, rate: 500, aloneSeconds: 1, capSeconds: 60 } : { clients: 500, events: 1_000_000, accounts: 10_000, rate: 1_000, aloneSeconds: 10, capSeconds: 420 };
   const env = (name: string, v: number): number => (process.env[name] ? Number(process.env[name]) : v);
-  return { ...s, clients: env('CATCHUP_CLIENTS', s.clients), events: env('CATCHUP_EVENTS', s.events), rate: env('CATCHUP_RATE', s.rate), capSeconds: env('CATCHUP_CAP_S', s.capSeconds) };
+  return { ...s, clients: env('CATCHUP_CLIENTS', s.clients), events: env('CATCHUP_EVENTS', s.events), rate: env('CATCHUP_RATE', s.rate), capSeconds: env('CATCHUP_CAP_S', s.capSeconds), childNice: env('CATCHUP_CHILD_NICE', 0) };
 };
 
 interface ChildReport {
@@ -103,6 +104,7 @@ export const catchUpSuite: Suite = {
         const heads = rt.partitions().map((p) => p.offset);
         const logEvents = heads.reduce((a, b) => a + b, 0);
         const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(CHILD), url, String(s.clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+        if (s.childNice) setPriority(child.pid!, s.childNice);
         const nextLine = lineReader(child);
         await nextLine(); // ready: loaded, no client connected yet
         let report: ChildReport | null = null;
@@ -142,7 +144,7 @@ export const catchUpSuite: Suite = {
             baseline: { name: 'no clients', value: aloneP99, unit: 'ms' },
             met: lost === 0 && p99 <= 2 * aloneP99,
             note:
-              `${s.clients} clients from start on ${fmt(logEvents)} events, Deposits offered at ${fmt(s.rate)}/s (open loop): ` +
+              `${s.clients} clients from start on ${fmt(logEvents)} events${s.childNice ? ` (client process at nice ${s.childNice})` : ''}, Deposits offered at ${fmt(s.rate)}/s (open loop): ` +
               `p99 ${p99.toFixed(1)} ms over ${fmt(loaded.latencies.length)} commands in ${loaded.seconds.toFixed(0)} s${loaded.shed ? ` (${fmt(loaded.shed)} shed)` : ''} vs ${aloneP99.toFixed(1)} ms alone (before ${percentile(before.latenciesMs, 0.99).toFixed(1)}, after ${percentile(after.latenciesMs, 0.99).toFixed(1)}); p50 ${percentile(loaded.latencies, 0.5).toFixed(1)} vs ${percentile(alone, 0.5).toFixed(1)} ms; ` +
               (r
                 ? `${done.length}/${s.clients} caught up in ${(r.wallMs / 1000).toFixed(1)} s, ${fmt(total)} events/s in total (${(bytes / 1e6 / (r.wallMs / 1000)).toFixed(0)} MB/s), per client median ${fmt(percentile(perClient, 0.5))} events/s (slowest ${fmt(percentile(perClient, 0))}); ${r.gaps} gaps, ${r.duplicates} duplicates, ${r.closed.length} closed before catching up, ${r.reconnects} reconnections after a 4008 (too slow); `

@@ -6,8 +6,15 @@
  * client pumping for itself made the work per turn grow with the number of clients (500 clients froze
  * commands for seconds). Here at most `maxActive` clients catch up at a time; the others wait in arrival
  * order (FIFO) and are let in as slots free. The active ones are served round-robin, one message each in
- * turn, in turns of at most `turnBytes` (bytes of events covered); then the loop yields (setImmediate), so
- * commands, replies and live batches run between two turns whatever the number of clients.
+ * turn, in turns of at most `turnBytes` (bytes of events covered); then the loop yields, so commands,
+ * replies and live batches run between two turns whatever the number of clients.
+ *
+ * Why a share of the thread as well: a turn holds the main thread for at most about a millisecond, but
+ * back-to-back turns keep it busy, and on a machine with few cores that busy thread takes a core from
+ * the actor workers and the log's writer, whose commands then wait for a core instead of for the main
+ * thread (bench/README.md, "The feed's catch-up"). Catching up is background work, like a Kafka
+ * follower's replication under a throttle: after a turn that took `t` ms, the next one starts no sooner
+ * than `t / share` ms after it began (`share` 1: right away, on the next turn of the loop).
  *
  * A client gives its slot back when it has nothing to read from the log: it reached the cursor (live), it
  * waits for a flush, it is paused (its socket is full: a slow reader never holds a slot, and its memory is
@@ -32,9 +39,19 @@ export interface CatchUpTask {
   step(): CatchUpStep;
 }
 
+export interface CatchUpLimits {
+  /** Tasks active at once. */
+  maxActive: number;
+  /** Bytes of events one turn may cover. */
+  turnBytes: number;
+  /** Fraction (0, 1] of the thread's time turns may take. */
+  share: number;
+}
+
 export class CatchUpScheduler {
   readonly #maxActive: number;
   readonly #turnBytes: number;
+  readonly #share: number;
   /** Active tasks; those not waiting for a read are also ready. */
   readonly #active = new Set<CatchUpTask>();
   /** Ready tasks in round-robin order: `#queue` from `#head` holds them (and stale entries, skipped). */
@@ -43,14 +60,17 @@ export class CatchUpScheduler {
   #head = 0;
   /** Waiting for a slot, in arrival order. */
   readonly #waiting = new Set<CatchUpTask>();
-  #scheduled = false;
+  #timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** When the next turn may start (performance.now()), to keep to the share. */
+  #notBefore = 0;
   #closed = false;
   /** The most tasks ever active at once (for tests of the bound). */
   peakActive = 0;
 
-  constructor(maxActive: number, turnBytes: number) {
-    this.#maxActive = Math.max(1, maxActive);
-    this.#turnBytes = Math.max(1, turnBytes);
+  constructor(limits: CatchUpLimits) {
+    this.#maxActive = Math.max(1, limits.maxActive);
+    this.#turnBytes = Math.max(1, limits.turnBytes);
+    this.#share = Math.min(1, Math.max(0.01, limits.share));
   }
 
   get active(): number {
@@ -78,6 +98,11 @@ export class CatchUpScheduler {
 
   close(): void {
     this.#closed = true;
+    if (this.#timer) {
+      clearImmediate(this.#timer as NodeJS.Immediate);
+      clearTimeout(this.#timer as NodeJS.Timeout);
+      this.#timer = null;
+    }
     this.#waiting.clear();
     this.#active.clear();
     this.#ready.clear();
@@ -116,13 +141,14 @@ export class CatchUpScheduler {
   }
 
   #schedule(): void {
-    if (this.#scheduled || this.#closed || this.#ready.size === 0) return;
-    this.#scheduled = true;
-    setImmediate(this.#turn);
+    if (this.#timer !== null || this.#closed || this.#ready.size === 0) return;
+    const wait = this.#notBefore - performance.now();
+    this.#timer = wait < 1 ? setImmediate(this.#turn) : setTimeout(this.#turn, wait).unref();
   }
 
   readonly #turn = (): void => {
-    this.#scheduled = false;
+    this.#timer = null;
+    const start = performance.now();
     let budget = this.#turnBytes;
     let task: CatchUpTask | undefined;
     while (budget > 0 && (task = this.#nextReady())) {
@@ -143,6 +169,7 @@ export class CatchUpScheduler {
         r.then(wake, wake);
       }
     }
+    this.#notBefore = start + (performance.now() - start) / this.#share;
     this.#schedule();
   };
 }

@@ -58,6 +58,11 @@ export interface FeedOptions {
   maxCatchUps?: number;
   /** Bytes of events catch-ups may send in one event-loop turn, all clients together (default 1 MiB). */
   catchUpTurnBytes?: number;
+  /**
+   * Fraction of the main thread's time catch-ups may take, all clients together (default 0.5): after a
+   * turn of `t` ms the next waits until `t / catchUpShare` ms after it began. 1: no pause between turns.
+   */
+  catchUpShare?: number;
   /** Encoded chunks kept for clients that reach the same place later (default 64 MiB). */
   catchUpCacheBytes?: number;
   /** Read and encode catch-up chunks in a thread of their own when the log is on disk (default true). */
@@ -87,6 +92,7 @@ export function resolveFeedOptions(o: FeedOptions = {}): ResolvedFeedOptions {
     catchUpChunk: Math.max(1, o.catchUpChunk ?? 1000),
     maxCatchUps: Math.max(1, o.maxCatchUps ?? 32),
     catchUpTurnBytes: Math.max(1, o.catchUpTurnBytes ?? 1024 * 1024),
+    catchUpShare: Math.min(1, Math.max(0.01, o.catchUpShare ?? 0.5)),
     catchUpCacheBytes: Math.max(0, o.catchUpCacheBytes ?? 64 * 1024 * 1024),
     catchUpThread: o.catchUpThread ?? true,
     batchIntervalMs: Math.max(0, o.batchIntervalMs ?? 10),
@@ -130,7 +136,7 @@ export class FeedHub implements FeedSource {
     this.#replay = new ReplayBuffer(options.replayBufferBytes, runtime.partitionCount);
     this.#reader = chunkReader(runtime, options);
     this.chunks = new ChunkStore(this.#reader, options.catchUpChunk, options.catchUpCacheBytes);
-    this.catchUps = new CatchUpScheduler(options.maxCatchUps, options.catchUpTurnBytes);
+    this.catchUps = new CatchUpScheduler({ maxActive: options.maxCatchUps, turnBytes: options.catchUpTurnBytes, share: options.catchUpShare });
     this.#unsubscribe = runtime.subscribe((events: EventEnvelope[]) => {
       this.#pending.push(events);
       this.#scheduleFlush();
