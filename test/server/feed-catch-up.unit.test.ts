@@ -12,11 +12,14 @@ import type { EventEnvelope } from '../../src/kernel/index.js';
 import { buildMessage, eventJson } from '../../src/server/feed/batch.js';
 import { FakeSocket, setup, turns } from '../support/feed-fakes.js';
 
-/** Runs event-loop turns until `test()` holds; fails after `max` turns (a count, not a time limit). */
+/**
+ * Runs event-loop turns until `test()` holds; fails after `max` turns (a count, not a time limit). Every
+ * hundredth turn waits for a timer too, so catch-up turns held back by their share of the thread run.
+ */
 async function until(test: () => boolean, max = 20_000): Promise<void> {
   for (let i = 0; i < max; i++) {
     if (test()) return;
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => (i % 100 === 99 ? setTimeout(r, 1) : setImmediate(r)));
   }
   throw new Error('condition never held');
 }
@@ -58,6 +61,27 @@ describe('catching up from the log', () => {
     // Live again: the last batch is the one message every client was sent.
     for (const c of clients) expect(c.frames.at(-1)!.data).toBe(clients[0]!.frames.at(-1)!.data);
     expect(hub.catchUps.peakActive).toBeLessThanOrEqual(3);
+    void hub.close(1001, 'bye');
+  });
+
+  it('goes live under a load that never pauses: it aims at a retained batch, not at the moving cursor', async () => {
+    const P = 8;
+    const { rt, hub, connect } = setup({ catchUpChunk: 20 }, P);
+    for (let p = 0; p < P; p++) rt.commit(p, 100);
+    await turns(); // flushed with nobody connected: nothing retained, the late client reads the log
+    const live = connect();
+    const late = connect(new Array<number>(P).fill(0));
+    let wentLive = false;
+    for (let i = 0; i < 5_000 && !wentLive; i++) {
+      // Every partition moves at every flush, faster than reads of them all come back.
+      for (let p = 0; p < P; p++) rt.commit(p, 1);
+      await new Promise((r) => setImmediate(r));
+      // Live: it is sent the very message the live client got.
+      wentLive = late.frames.length > 1 && late.frames.at(-1)!.data === live.frames.at(-1)!.data;
+    }
+    expect(wentLive).toBe(true);
+    await turns();
+    expect(perPartition(late, P)).toEqual(perPartition(live, P));
     void hub.close(1001, 'bye');
   });
 

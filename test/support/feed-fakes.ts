@@ -16,9 +16,15 @@ export function envelope(partition: number, offset: number, aggregateType = 'acc
 
 /** A runtime with an in-memory log: `commit` appends and (unless told not to) announces. */
 export class FakeRuntime {
-  readonly partitionCount = P;
-  readonly logs: EventEnvelope[][] = Array.from({ length: P }, () => []);
-  readonly heads = new Array<number>(P).fill(0);
+  constructor(partitions = P) {
+    this.partitionCount = partitions;
+    this.logs = Array.from({ length: partitions }, () => []);
+    this.heads = new Array<number>(partitions).fill(0);
+  }
+
+  readonly partitionCount: number;
+  readonly logs: EventEnvelope[][];
+  readonly heads: number[];
   logReads = 0;
   #listeners = new Set<(events: EventEnvelope[]) => void>();
   readonly log = {
@@ -127,10 +133,11 @@ export const turns = async (n = 6): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
-export function setup(options: FeedOptions = {}) {
-  const rt = new FakeRuntime();
+export function setup(options: FeedOptions = {}, partitionCount = P) {
+  const rt = new FakeRuntime(partitionCount);
   const hub = new FeedHub(rt as unknown as Runtime, resolveFeedOptions({ batchIntervalMs: 0, ...options }));
-  const connect = (from?: number[], filter = {}, partitions = [0, 1], socket = new FakeSocket()) => {
+  const all = Array.from({ length: partitionCount }, (_, p) => p);
+  const connect = (from?: number[], filter = {}, partitions = all, socket = new FakeSocket()) => {
     const s = socket;
     hub.accept(s as unknown as WebSocket, from ?? [...rt.heads], partitions, filter);
     return s;

@@ -73,6 +73,11 @@ export interface FeedSource {
   readonly cursor: readonly number[];
   /** A retained batch starting at `next` on each of `partitions`, if any. */
   replayFrom(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined;
+  /**
+   * Where a catch-up from `next` reads the log to: the start of the oldest retained batch at or after it
+   * (replay-buffer.ts says why), else the cursor. Never past the cursor.
+   */
+  catchUpTarget(next: readonly number[], partitions: readonly number[]): readonly number[];
   /** The log's events, in shared encoded chunks. */
   readonly chunks: ChunkStore;
   /** Who may read the log now. */
@@ -234,15 +239,18 @@ export class FeedClient implements CatchUpTask {
       this.#take(retained);
       return retained.bytes;
     }
-    return fromLog ? this.#fromLog(cursor) : 'log';
+    if (!fromLog) return 'log';
+    const target = this.#source.catchUpTarget(this.#next, this.#partitions);
+    return this.#fromLog(this.#at(target) ? cursor : target);
   }
 
   /**
-   * Sends the chunk at this client's position on the first partition it lags on (one message), or starts
-   * reading it. Never past the cursor: chunks are read up to it, and it only moves forward.
+   * Sends the chunk at this client's position on the first partition where it is behind `target` (one
+   * message), or starts reading it. Never past the cursor: `target` is at or before it, chunks are read up
+   * to `target`, and the cursor only moves forward.
    */
-  #fromLog(cursor: readonly number[]): Advance {
-    const p = this.#partitions.find((q) => this.#next[q]! < cursor[q]!)!;
+  #fromLog(target: readonly number[]): Advance {
+    const p = this.#partitions.find((q) => this.#next[q]! < target[q]!)!;
     const offset = this.#next[p]!;
     const store = this.#source.chunks;
     // The chunk a read just brought is used once, then let go: a client holds no chunk between turns.
@@ -250,7 +258,7 @@ export class FeedClient implements CatchUpTask {
     this.#loaded = null;
     const chunk = loaded && loaded.partition === p && loaded.first <= offset && loaded.end > offset ? loaded : store.find(p, offset);
     if (!chunk) {
-      return store.load(p, offset, cursor[p]!).then(
+      return store.load(p, offset, target[p]!).then(
         (c) => {
           this.#loaded = c;
           // The log had less than the runtime announced as durable: look again shortly.
@@ -263,8 +271,8 @@ export class FeedClient implements CatchUpTask {
     this.#next[p] = chunk.end;
     const part = chunk.filtered(this.#filter)?.partFrom(offset) ?? null;
     if (part) this.#sendPart(part);
-    const next = this.#partitions.find((q) => this.#next[q]! < cursor[q]!);
-    if (next !== undefined) store.readAhead(next, this.#next[next]!, cursor[next]!);
+    const next = this.#partitions.find((q) => this.#next[q]! < target[q]!);
+    if (next !== undefined) store.readAhead(next, this.#next[next]!, target[next]!);
     return (part?.data.length ?? 0) + (part && part.events === chunk.end - offset ? 0 : FILTER_COST_PER_EVENT * (chunk.end - offset));
   }
 

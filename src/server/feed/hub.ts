@@ -185,6 +185,10 @@ export class FeedHub implements FeedSource {
     return this.#replay.find(next, partitions);
   }
 
+  catchUpTarget(next: readonly number[], partitions: readonly number[]): readonly number[] {
+    return this.#replay.boundaryAtOrAfter(next, partitions) ?? this.#cursor;
+  }
+
   // ---------------------------------------------------------------- clients
 
   accept(socket: WebSocket, from: number[], partitions: readonly number[], filter: FeedFilter): FeedClient {
