@@ -7,6 +7,7 @@
  *   PROBE_FEED='{"maxCatchUps":8}' node --import tsx bench/tools/catch-up-probe.ts
  *   PROBE_DIR=/tmp/x  keeps (or reuses) the seeded data dir there
  *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile  profiles the main thread during the catch-up only
+ *   PROBE_RATE=1000  also offers Deposits at that rate (open loop) and prints their p99 per second
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,9 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { lineReader, REPO_ROOT } from '../support/child.js';
+import { openLoop } from '../support/drive.js';
+import { accountIds, depositer } from '../support/runtime.js';
+import { percentile } from '../support/stats.js';
 import { seedAndSettle, startRuntime } from '../support/runtime.js';
 import { accounts } from '../support/seed.js';
 import { threadSeconds, threadTicks } from '../support/threads.js';
@@ -49,6 +53,15 @@ const cpu = process.cpuUsage();
 const ticks0 = threadTicks();
 const t0 = performance.now();
 child.stdin.write('go\n');
+// Optional command load, in one-second windows: the p99 of each says when commands waited.
+const rate = Number(process.env.PROBE_RATE ?? 0);
+const perSecond: number[] = [];
+let finished = false;
+const loading = (async () => {
+  if (!rate) return;
+  const send = depositer(rt, accountIds(streams));
+  while (!finished) perSecond.push(+percentile((await openLoop(rate, 1000, send)).latenciesMs, 0.99).toFixed(1));
+})();
 let report: { clients: Array<{ ms: number | null; events: number; bytes: number }>; wallMs: number; gaps: number; duplicates: number; closed: number[]; reconnects: number; cpuMs: number };
 for (;;) {
   const line = JSON.parse(await next()) as typeof report;
@@ -58,6 +71,8 @@ for (;;) {
   }
 }
 const wall = performance.now() - t0;
+finished = true;
+await loading;
 const used = process.cpuUsage(cpu);
 const threads = threadSeconds(ticks0, threadTicks());
 const sum = (list: typeof threads) => +list.reduce((n, t) => n + t.seconds, 0).toFixed(2);
@@ -91,6 +106,7 @@ console.log(
     loopDelayP99Ms: +(loop.percentile(99) / 1e6).toFixed(1),
     loopDelayMaxMs: +(loop.max / 1e6).toFixed(1),
     chunkReads,
+    ...(rate ? { commandP99PerSecond: perSecond } : {}),
     pauses,
   }),
 );

@@ -5,11 +5,15 @@
  * A client is either **live** or **catching up**. Live: its position equals the hub's cursor on every
  * partition it reads, and it is sent each batch the hub flushes (the message shared by every client with
  * the same filter), its position becoming the batch's `to`. Catching up: the pump brings it to the cursor,
- * message by message, from the replay buffer when a retained batch starts at its position (a client that
- * was paused between batches), else from the log: then it asks the catch-up scheduler for a slot
- * (catch-up-scheduler.ts: a bound on concurrent catch-ups, a budget per event-loop turn), and once active
- * it sends, one partition after the other, the chunks of the log between its position and the cursor
- * (chunk-store.ts: read and encoded once, off the main thread, shared by every client at that place).
+ * message by message, from the replay buffer when a retained batch starts at its position and it is at
+ * most `catchUpChunk` events behind (a client that was paused between batches), else from the log: then
+ * it asks the catch-up scheduler for a slot (catch-up-scheduler.ts: a bound on concurrent catch-ups, a
+ * budget per event-loop turn, a share of the thread), and once active it sends, one partition after the
+ * other, the chunks of the log between its position and the end of its lap (the cursor when the lap
+ * began; see `#target`) (chunk-store.ts: read and encoded once, off the main thread, shared by every
+ * client at that place). Far behind, chunks of a thousand events are cheaper to send than the retained
+ * batches (a few events each under a steady load): hence laps over the log first, and the replay buffer
+ * once the laps stop getting shorter.
  * When the position reaches the cursor the client goes live in the same turn, before the hub can flush
  * again, so the switch has no gap and no duplicate by construction: for every partition p, every event
  * with offset < next[p] was sent (or filtered out) exactly once, and nothing else was. A live client that
@@ -58,6 +62,8 @@ export interface FeedClientConfig {
   maxPausedMs: number;
   /** Bytes of events a client's own pump sends per event-loop turn (replayed batches). */
   turnBytes: number;
+  /** Events behind the cursor within which a client follows retained batches rather than the log's chunks. */
+  replayWithin: number;
 }
 
 export interface FeedClientEvents {
@@ -73,11 +79,6 @@ export interface FeedSource {
   readonly cursor: readonly number[];
   /** A retained batch starting at `next` on each of `partitions`, if any. */
   replayFrom(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined;
-  /**
-   * Where a catch-up from `next` reads the log to: the start of the oldest retained batch at or after it
-   * (replay-buffer.ts says why), else the cursor. Never past the cursor.
-   */
-  catchUpTarget(next: readonly number[], partitions: readonly number[]): readonly number[];
   /** The log's events, in shared encoded chunks. */
   readonly chunks: ChunkStore;
   /** Who may read the log now. */
@@ -115,6 +116,18 @@ export class FeedClient implements CatchUpTask {
   #pausedTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
   #closed = false;
+  /**
+   * Where the current lap of a catch-up from the log ends: the cursor when the lap began. A fixed place,
+   * unlike the cursor, which moves with every flush: aiming at the cursor itself, a client whose chunks
+   * are read by another thread could chase it for ever under a steady load (reaching it on one partition
+   * while the others move on). The end of a lap is the start of the batch flushed next, a batch the
+   * replay buffer keeps for a while.
+   */
+  #target: number[] | null = null;
+  /** Events behind the cursor when the current lap began. */
+  #lapLength = 0;
+  /** Following retained batches (until one is missing): see `#advance`. */
+  #replaying = false;
   /** The chunk a read brought for this client, until its next step sends it (the store may not keep it). */
   #loaded: EncodedChunk | null = null;
   /** Cleared by each ping, set by the pong: a client that does not answer one ping is dropped. */
@@ -231,17 +244,44 @@ export class FeedClient implements CatchUpTask {
       // Live from here: the next batch the hub flushes starts at the cursor.
       this.#next = [...cursor];
       this.#live = true;
+      this.#target = null;
+      this.#replaying = false;
       this.#loaded = null;
       return 'idle';
     }
-    const retained = this.#source.replayFrom(this.#next, this.#partitions);
-    if (retained) {
-      this.#take(retained);
-      return retained.bytes;
+    if (this.#replaying || this.#behind(cursor) <= this.#config.replayWithin) {
+      const taken = this.#replay();
+      if (taken !== null) return taken;
+      this.#replaying = false;
     }
     if (!fromLog) return 'log';
-    const target = this.#source.catchUpTarget(this.#next, this.#partitions);
-    return this.#fromLog(this.#at(target) ? cursor : target);
+    if (this.#target === null || this.#at(this.#target)) {
+      // The end of a lap (see the header of `#target`). Another lap reads what was committed meanwhile
+      // in chunks; once laps stop getting shorter (the load commits as fast as a lap goes), the client
+      // follows the retained batches instead, which ends the chase: it takes them in this very turn.
+      const behind = this.#behind(cursor);
+      const taken = this.#target !== null && behind * 2 >= this.#lapLength ? this.#replay() : null;
+      if (taken !== null) return taken;
+      this.#target = [...cursor];
+      this.#lapLength = behind;
+    }
+    return this.#fromLog(this.#target);
+  }
+
+  /** Takes the retained batch at this client's position, if any (its bytes), and follows the batches from then on. */
+  #replay(): number | null {
+    const retained = this.#source.replayFrom(this.#next, this.#partitions);
+    if (!retained) return null;
+    this.#replaying = true;
+    this.#take(retained);
+    return retained.bytes;
+  }
+
+  /** Events between this client's position and `cursor`, over the partitions it reads. */
+  #behind(cursor: readonly number[]): number {
+    let n = 0;
+    for (const p of this.#partitions) n += cursor[p]! - this.#next[p]!;
+    return n;
   }
 
   /**

@@ -185,15 +185,12 @@ export class FeedHub implements FeedSource {
     return this.#replay.find(next, partitions);
   }
 
-  catchUpTarget(next: readonly number[], partitions: readonly number[]): readonly number[] {
-    return this.#replay.boundaryAtOrAfter(next, partitions) ?? this.#cursor;
-  }
 
   // ---------------------------------------------------------------- clients
 
   accept(socket: WebSocket, from: number[], partitions: readonly number[], filter: FeedFilter): FeedClient {
     const o = this.#options;
-    const config: FeedClientConfig = { highWaterBytes: o.highWaterBytes, lowWaterBytes: o.lowWaterBytes, maxPausedMs: o.maxPausedMs, turnBytes: o.catchUpTurnBytes };
+    const config: FeedClientConfig = { highWaterBytes: o.highWaterBytes, lowWaterBytes: o.lowWaterBytes, maxPausedMs: o.maxPausedMs, turnBytes: o.catchUpTurnBytes, replayWithin: o.catchUpChunk };
     const client = new FeedClient(socket, this, from, partitions, filter, config, {
       sent: (n) => this.#counters.sent(n),
       paused: () => this.#counters.paused(),

@@ -7,12 +7,6 @@
  * reads; a client paused between two batches always is (its position is the `to` of the last batch it was
  * sent, the `from` of the next one). Anything older than the buffer is read from the log.
  *
- * It also gives a client catching up from the log a fixed place to aim for (`boundaryAtOrAfter`): the
- * start of a retained batch. Aiming at the hub's cursor instead, which moves with every flush, a client
- * reading chunks from another thread could chase it for ever under a steady load (it reaches the cursor
- * on one partition while the others move on); a batch boundary stays put, and from it the client follows
- * the retained batches to the cursor and goes live.
- *
  * Gotchas: batches must be pushed in flush order (`fromTotal` strictly increasing, and each partition's
  * `from` non-decreasing), because `find` binary-searches on them.
  */
@@ -94,22 +88,5 @@ export class ReplayBuffer {
       if (all) return undefined;
     }
     return undefined;
-  }
-
-  /**
-   * The `from` of the oldest retained batch at or after `next` on each of `partitions` (each partition's
-   * `from` only grows from one batch to the next, so the batches that qualify are a suffix): undefined
-   * when there is none.
-   */
-  boundaryAtOrAfter(next: readonly number[], partitions: readonly number[]): readonly number[] | undefined {
-    const after = (b: FeedBatch): boolean => partitions.every((p) => b.from[p]! >= next[p]!);
-    let lo = this.#head;
-    let hi = this.#batches.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (after(this.#batches[mid]!)) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo < this.#batches.length ? this.#batches[lo]!.from : undefined;
   }
 }
