@@ -6,8 +6,10 @@
  *   node --import tsx bench/tools/catch-up-probe.ts [clients=50] [events=100000]
  *   PROBE_FEED='{"maxCatchUps":8}' node --import tsx bench/tools/catch-up-probe.ts
  *   PROBE_DIR=/tmp/x  keeps (or reuses) the seeded data dir there
- *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile  profiles the main thread during the catch-up only
+ *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile  profiles the main thread during the catch-up only (its
+ *     first PROBE_PROFILE_S seconds, default 20: a long profile outgrows a string)
  *   PROBE_RATE=1000  also offers Deposits at that rate (open loop) and prints their p99 per second
+ *     (they are committed: a PROBE_DIR grows with each such run)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,17 @@ if (session) {
 const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../suites/catch-up-child.ts', import.meta.url)), url, String(clients), heads.join('.')], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
 const next = lineReader(child);
 await next(); // ready
+let profiled: Promise<void> = Promise.resolve();
+if (session) {
+  profiled = new Promise((resolve) =>
+    setTimeout(() => {
+      void session.post('Profiler.stop').then(({ profile: p }) => {
+        writeFileSync(profile!, JSON.stringify(p));
+        resolve();
+      });
+    }, Number(process.env.PROBE_PROFILE_S ?? 20) * 1000),
+  );
+}
 const loop = monitorEventLoopDelay({ resolution: 2 });
 loop.enable();
 const cpu = process.cpuUsage();
@@ -73,14 +86,11 @@ for (;;) {
 const wall = performance.now() - t0;
 finished = true;
 await loading;
+await profiled;
 const used = process.cpuUsage(cpu);
 const threads = threadSeconds(ticks0, threadTicks());
 const sum = (list: typeof threads) => +list.reduce((n, t) => n + t.seconds, 0).toFixed(2);
 loop.disable();
-if (session) {
-  const { profile: p } = await session.post('Profiler.stop');
-  writeFileSync(profile!, JSON.stringify(p));
-}
 const done = report.clients.filter((c) => c.ms !== null);
 const total = done.reduce((n, c) => n + c.events, 0);
 const bytes = done.reduce((n, c) => n + c.bytes, 0);
