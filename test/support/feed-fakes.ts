@@ -135,7 +135,9 @@ export const turns = async (n = 6): Promise<void> => {
 
 export function setup(options: FeedOptions = {}, partitionCount = P) {
   const rt = new FakeRuntime(partitionCount);
-  const hub = new FeedHub(rt as unknown as Runtime, resolveFeedOptions({ batchIntervalMs: 0, ...options }));
+  // Catch-ups take the whole thread here (share 1): every step then runs on the next turn of the loop,
+  // never after a timer whose delay depends on how fast the machine ran the turn before.
+  const hub = new FeedHub(rt as unknown as Runtime, resolveFeedOptions({ batchIntervalMs: 0, catchUpShare: 1, ...options }));
   const all = Array.from({ length: partitionCount }, (_, p) => p);
   const connect = (from?: number[], filter = {}, partitions = all, socket = new FakeSocket()) => {
     const s = socket;

@@ -13,7 +13,7 @@
  * began; see `#target`) (chunk-store.ts: read and encoded once, off the main thread, shared by every
  * client at that place). Far behind, chunks of a thousand events are cheaper to send than the retained
  * batches (a few events each under a steady load): hence laps over the log first, and the replay buffer
- * once the laps stop getting shorter.
+ * for the last stretch.
  * When the position reaches the cursor the client goes live in the same turn, before the hub can flush
  * again, so the switch has no gap and no duplicate by construction: for every partition p, every event
  * with offset < next[p] was sent (or filtered out) exactly once, and nothing else was. A live client that
@@ -79,6 +79,8 @@ export interface FeedSource {
   readonly cursor: readonly number[];
   /** A retained batch starting at `next` on each of `partitions`, if any. */
   replayFrom(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined;
+  /** How many retained batches follow from `next` to the newest (0 when none starts there). */
+  replayDepth(next: readonly number[], partitions: readonly number[]): number;
   /** The log's events, in shared encoded chunks. */
   readonly chunks: ChunkStore;
   /** Who may read the log now. */
@@ -93,6 +95,8 @@ const LAST_FRAGMENT = { binary: false, fin: true } as const;
 const ONE_FRAME_BYTES = 16 * 1024;
 /** What filtering an event out costs, counted against the turn's budget as if that many bytes were sent. */
 const FILTER_COST_PER_EVENT = 64;
+/** At the end of a lap, a client this few retained batches from the cursor follows them rather than lapping again. */
+const FOLLOW_BATCHES = 64;
 /** After the log read short of the cursor, wait this long before reading again (never spin on it). */
 const SHORT_READ_RETRY_MS = 20;
 
@@ -256,11 +260,14 @@ export class FeedClient implements CatchUpTask {
     }
     if (!fromLog) return 'log';
     if (this.#target === null || this.#at(this.#target)) {
-      // The end of a lap (see the header of `#target`). Another lap reads what was committed meanwhile
-      // in chunks; once laps stop getting shorter (the load commits as fast as a lap goes), the client
-      // follows the retained batches instead, which ends the chase: it takes them in this very turn.
+      // The end of a lap (see `#target`). Far behind, another lap reads what was committed meanwhile, in
+      // chunks: fewer, larger messages than the retained batches (a few events each under a steady load).
+      // Close to live (a few dozen batches to follow), or when laps stop getting shorter (the load
+      // commits as fast as a lap goes), the client follows the retained batches instead, which ends the
+      // chase: it takes them without waiting for reads, nor for a catch-up slot.
       const behind = this.#behind(cursor);
-      const taken = this.#target !== null && behind * 2 >= this.#lapLength ? this.#replay() : null;
+      const follow = this.#target !== null && (behind >= this.#lapLength || this.#source.replayDepth(this.#next, this.#partitions) <= FOLLOW_BATCHES);
+      const taken = follow ? this.#replay() : null;
       if (taken !== null) return taken;
       this.#target = [...cursor];
       this.#lapLength = behind;

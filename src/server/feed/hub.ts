@@ -185,6 +185,10 @@ export class FeedHub implements FeedSource {
     return this.#replay.find(next, partitions);
   }
 
+  replayDepth(next: readonly number[], partitions: readonly number[]): number {
+    return this.#replay.depth(next, partitions);
+  }
+
 
   // ---------------------------------------------------------------- clients
 

@@ -67,7 +67,18 @@ export class ReplayBuffer {
    * not a batch boundary, e.g. in the middle of a catch-up from the log).
    */
   find(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined {
-    if (this.length === 0 || partitions.length === 0) return undefined;
+    const i = this.#indexOf(next, partitions);
+    return i < 0 ? undefined : this.#batches[i];
+  }
+
+  /** How many retained batches a client at `next` would follow to reach the newest (0: `find` has none). */
+  depth(next: readonly number[], partitions: readonly number[]): number {
+    const i = this.#indexOf(next, partitions);
+    return i < 0 ? 0 : this.#batches.length - i;
+  }
+
+  #indexOf(next: readonly number[], partitions: readonly number[]): number {
+    if (this.length === 0 || partitions.length === 0) return -1;
     // Every partition: the total of `from` identifies the batch. One partition (a stream filter): its own
     // `from` entry, non-decreasing across batches; the first batch with it equal is the one to send.
     const all = partitions.length === this.#partitionCount;
@@ -83,10 +94,10 @@ export class ReplayBuffer {
     }
     for (let i = lo; i < this.#batches.length; i++) {
       const b = this.#batches[i]!;
-      if (key(b) !== want) return undefined;
-      if (partitions.every((p) => b.from[p] === next[p])) return b;
-      if (all) return undefined;
+      if (key(b) !== want) return -1;
+      if (partitions.every((p) => b.from[p] === next[p])) return i;
+      if (all) return -1;
     }
-    return undefined;
+    return -1;
   }
 }
