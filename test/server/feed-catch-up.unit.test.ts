@@ -85,6 +85,25 @@ describe('catching up from the log', () => {
     void hub.close(1001, 'bye');
   });
 
+  it('ends a lap where it began even when a kept chunk reaches further (another client read it for a later lap)', async () => {
+    const { rt, hub, connect } = setup({ catchUpChunk: 10, highWaterBytes: 1, lowWaterBytes: 0 });
+    rt.commit(0, 45);
+    rt.commit(1, 10);
+    await turns(); // nobody connected: nothing retained
+    const slow = connect([0, 0]); // its lap ends at 45.10
+    slow.stalled = true; // after the hello: paused after its first catch-up message
+    await until(() => hub.pausedCount === 1);
+    rt.commit(0, 20);
+    await turns();
+    const other = connect([40, 10]); // 25 behind: laps to 65.10, reading the chunk 40..50 of partition 0
+    await until(() => complete(other, rt.heads, [40, 10]));
+    slow.drain();
+    await until(() => complete(slow, rt.heads));
+    expect(perPartition(slow)).toEqual([range(0, 65), range(0, 10)]);
+    expect(slow.messages().map((m) => m.position)).toContain('45.0'); // the message that stopped at 45, in chunk 40..50
+    void hub.close(1001, 'bye');
+  });
+
   it('lets at most maxCatchUps clients read the log at once, the others in the order they came', async () => {
     const { rt, hub, connect } = setup({ maxCatchUps: 2, catchUpChunk: 5 });
     rt.commit(0, 60);

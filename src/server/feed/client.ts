@@ -89,7 +89,7 @@ export interface FeedSource {
 
 /** Text frames (ws sends a Buffer as binary unless told); one shared options object each. */
 const TEXT = { binary: false } as const;
-const FIRST_FRAGMENT = { binary: false, fin: false } as const;
+const MORE_FRAGMENTS = { binary: false, fin: false } as const;
 const LAST_FRAGMENT = { binary: false, fin: true } as const;
 /** Below this, a catch-up message is copied into one frame rather than sent as two. */
 const ONE_FRAME_BYTES = 16 * 1024;
@@ -299,13 +299,14 @@ export class FeedClient implements CatchUpTask {
   #fromLog(target: readonly number[]): Advance {
     const p = this.#partitions.find((q) => this.#next[q]! < target[q]!)!;
     const offset = this.#next[p]!;
+    const end = target[p]!;
     const store = this.#source.chunks;
     // The chunk a read just brought is used once, then let go: a client holds no chunk between turns.
     const loaded = this.#loaded;
     this.#loaded = null;
     const chunk = loaded && loaded.partition === p && loaded.first <= offset && loaded.end > offset ? loaded : store.find(p, offset);
     if (!chunk) {
-      return store.load(p, offset, target[p]!).then(
+      return store.load(p, offset, end).then(
         (c) => {
           this.#loaded = c;
           // The log had less than the runtime announced as durable: look again shortly.
@@ -315,23 +316,26 @@ export class FeedClient implements CatchUpTask {
         (err: unknown) => this.#failed(err),
       );
     }
-    this.#next[p] = chunk.end;
-    const part = chunk.filtered(this.#filter)?.partFrom(offset) ?? null;
+    // A kept chunk may reach past this lap's end (another client read it for a later lap): stop there.
+    const to = Math.min(chunk.end, end);
+    this.#next[p] = to;
+    const part = chunk.filtered(this.#filter)?.part(offset, to) ?? null;
     if (part) this.#sendPart(part);
     const next = this.#partitions.find((q) => this.#next[q]! < target[q]!);
     if (next !== undefined) store.readAhead(next, this.#next[next]!, target[next]!);
-    return (part?.data.length ?? 0) + (part && part.events === chunk.end - offset ? 0 : FILTER_COST_PER_EVENT * (chunk.end - offset));
+    return (part?.bytes ?? 0) + (part && part.events === to - offset ? 0 : FILTER_COST_PER_EVENT * (to - offset));
   }
 
   /** A catch-up message: this client's head, then the chunk's shared bytes. */
   #sendPart(part: ChunkPart): void {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
-    const head = messageHead(formatPosition(this.#next));
-    if (part.data.length <= ONE_FRAME_BYTES) {
-      this.#socket.send(Buffer.concat([Buffer.from(head, 'latin1'), part.data]), TEXT, this.#onSent);
+    const head = Buffer.from(messageHead(formatPosition(this.#next)), 'latin1');
+    if (part.bytes <= ONE_FRAME_BYTES) {
+      this.#socket.send(Buffer.concat([head, ...part.data]), TEXT, this.#onSent);
     } else {
-      this.#socket.send(head, FIRST_FRAGMENT);
-      this.#socket.send(part.data, LAST_FRAGMENT, this.#onSent);
+      this.#socket.send(head, MORE_FRAGMENTS);
+      const last = part.data.length - 1;
+      part.data.forEach((d, i) => this.#socket.send(d, i === last ? LAST_FRAGMENT : MORE_FRAGMENTS, i === last ? this.#onSent : undefined));
     }
     this.#events.sent(part.events);
     this.#checkHighWater();

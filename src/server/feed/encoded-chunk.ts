@@ -6,9 +6,10 @@
  * "events":[e1,e2,...]}`, and `<after>` is the client's whole position, which depends on where it stands
  * on the other partitions. The chunk therefore holds only what every client sends alike, the events and
  * the closing `]}` (`e1,e2,...]}`), and a client sends its own small head and then a subarray of the
- * chunk as the two frames of one WebSocket message (client.ts): no copy, whatever the client's position,
- * and a client that starts in the middle of a chunk (a `from` between boundaries) sends the subarray that
- * starts at its event. The bytes a client receives are the same as if the message had been built for it
+ * chunk as the frames of one WebSocket message (client.ts): no copy, whatever the client's position. A
+ * client that starts in the middle of a chunk (a `from` between boundaries) sends the subarray that
+ * starts at its event; one that must stop before the chunk's end (the end of its lap, client.ts) sends
+ * the subarray up to there and a shared `]}`. The bytes a client receives are the same as if the message had been built for it
  * alone (`buildMessage`, batch.ts).
  *
  * A filtered client (`type`, `stream`) sends a cut: the chunk's events that pass its filter, built once per
@@ -75,11 +76,18 @@ export function encodeChunk(partition: number, first: number, events: Iterable<E
   return { partition, first, end: next, body, starts, types, streams };
 }
 
-/** What a client sends after its message head, and how many events that is. */
+/**
+ * What a client sends after its message head, and how many events that is: the chunk's bytes from an
+ * event to its end (one shared subarray), or, for a part that stops before the chunk's end, the bytes up
+ * to that event and the closing `]}` (two).
+ */
 export interface ChunkPart {
-  readonly data: Buffer;
+  readonly data: readonly Buffer[];
+  readonly bytes: number;
   readonly events: number;
 }
+
+const TAIL = Buffer.from(MESSAGE_TAIL);
 
 /** Filters whose cut a chunk keeps; further filters are cut on each use (rare: many different types). */
 const MAX_CUTS = 16;
@@ -125,11 +133,19 @@ export class EncodedChunk {
     this.#onGrow = onGrow;
   }
 
-  /** The rest of a message for the events at offsets >= `from`, shared bytes; null when there are none. */
-  partFrom(from: number): ChunkPart | null {
+  /** The rest of a message for the events at offsets `from` to `to` (exclusive), shared bytes; null when there are none. */
+  part(from: number, to: number = this.end): ChunkPart | null {
     const i = this.#indexOf(from);
-    if (i >= this.size) return null;
-    return { data: i === 0 ? this.#body : this.#body.subarray(this.#starts[i]!), events: this.size - i };
+    const j = to >= this.end ? this.size : this.#indexOf(to);
+    if (i >= j) return null;
+    const start = this.#starts[i]!;
+    if (j === this.size) {
+      const data = i === 0 ? this.#body : this.#body.subarray(start);
+      return { data: [data], bytes: data.length, events: j - i };
+    }
+    // Up to the comma before event j, then the message's end.
+    const events = this.#body.subarray(start, this.#starts[j]! - 1);
+    return { data: [events, TAIL], bytes: events.length + TAIL.length, events: j - i };
   }
 
   /** The chunk as a client with `filter` sees it: itself, or its cut (null when no event passes). */
