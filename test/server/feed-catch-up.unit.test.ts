@@ -4,8 +4,8 @@
  * from the start reach live with every event exactly once; at most `maxCatchUps` read the log at a time,
  * admitted in arrival order; a client that stops reading gives its slot away and its queued bytes stay
  * bounded; clients at the same place are sent the very same bytes, read once, identical to a message
- * built for one client alone; filtered clients and clients that resume between chunk boundaries get
- * exactly their events.
+ * built for one client alone; filtered clients, clients of one partition and clients that resume between
+ * chunk boundaries get exactly their events.
  */
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/kernel/index.js';
@@ -194,6 +194,27 @@ describe('catching up from the log', () => {
     for (const v of videos) expect(perPartition(v)).toEqual(videoOffsets);
     expect(eventFrames(videos[0]!).map((f) => f.data.toString())).toEqual(eventFrames(videos[1]!).map((f) => f.data.toString()));
     expect(oneStream.events().map((e) => `${e.partition}:${e.offset}`)).toEqual(['1:5']);
+    void hub.close(1001, 'bye');
+  });
+
+  it('brings a client of one partition (a stream filter) to live past retained batches that hold only other partitions', async () => {
+    const { rt, hub, connect } = setup({ catchUpChunk: 8 });
+    rt.commit(0, 1);
+    rt.commit(1, 1);
+    await turns();
+    const mine = connect([0, 0], {}, [1]);
+    // While it reads the log, batches of partition 0 alone and of partition 1 alone are flushed in turn:
+    // the replay buffer then holds several batches starting at its offset on partition 1.
+    for (let i = 0; i < 6; i++) {
+      rt.commit(0, 1);
+      await turns(1);
+      rt.commit(1, 1);
+      await turns(1);
+    }
+    await until(() => perPartition(mine)[1]!.length === rt.heads[1]);
+    rt.commit(1, 2);
+    await until(() => perPartition(mine)[1]!.length === rt.heads[1]);
+    expect(perPartition(mine)[1]).toEqual(range(0, rt.heads[1]!));
     void hub.close(1001, 'bye');
   });
 
