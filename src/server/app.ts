@@ -145,7 +145,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const views = options.views ?? (await Views.open(runtime, options.clock ? { clock: options.clock } : {}));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
-  const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag(), catchUps: () => ({ active: hub.catchUps.active, waiting: hub.catchUps.waiting }), chunksRead: () => hub.chunks.reads }, { defaultMetrics: options.defaultMetrics ?? true, views });
+  const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag(), catchUps: () => ({ active: hub.catchUps.active, waiting: hub.catchUps.waiting }), chunksRead: () => hub.chunks.reads, readerOnThread: () => hub.readerOnThread }, { defaultMetrics: options.defaultMetrics ?? true, views });
   hub.counters = {
     sent: (events) => metrics.feedMessages.inc(events),
     paused: () => metrics.feedSlowConsumers.inc({ action: 'paused' }),

@@ -51,6 +51,8 @@ export interface FeedGauges {
   catchUps(): { active: number; waiting: number };
   /** Catch-up chunks read from the log so far (each shared by every client that needed it). */
   chunksRead(): number;
+  /** Whether catch-up chunks are read by the reader thread now (not while it starts, nor without one). */
+  readerOnThread(): boolean;
 }
 
 export class ServerMetrics {
@@ -196,6 +198,14 @@ export class ServerMetrics {
       collect() {
         this.reset();
         this.inc(feed.chunksRead());
+      },
+    });
+    new Gauge({
+      name: 'eventide_feed_reader_thread',
+      help: "1 when the feed's catch-up chunks are read by its reader thread; 0 while it starts (the main thread reads meanwhile) or when there is none",
+      registers,
+      collect() {
+        this.set(feed.readerOnThread() ? 1 : 0);
       },
     });
     const views = options.views;

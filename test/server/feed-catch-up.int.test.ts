@@ -2,8 +2,10 @@
  * The feed's catch-up over real sockets and the LMDB log read by the reader thread: many clients from the
  * start at once, fewer catch-up slots than clients and commands flowing all along, each reach live with no
  * gap and no duplicate; the reader thread sends the same bytes as reading on the main thread; damage it
- * meets closes the client with 1011 and the record's address.
+ * meets closes the client with 1011 and the record's address. The thread starts with the first client,
+ * and the main thread reads until it is up: the tests about the thread itself wait for it first.
  */
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEventide } from '../../src/app/index.js';
 import { buildServer, FEED_CLOSE } from '../../src/server/index.js';
@@ -12,6 +14,14 @@ import { flipValueByte } from '../support/log-damage.js';
 import { harness, tempDir, type Harness } from './helpers.js';
 
 let h: Harness | undefined;
+
+/** Connects a client (which starts the reader thread) and waits until the thread reads; returns that client. */
+async function readerThreadUp(app: FastifyInstance, url: string): Promise<FeedRecorder> {
+  const first = new FeedRecorder(url);
+  await first.opened;
+  await expect.poll(async () => (await app.inject('/metrics')).body).toMatch(/^eventide_feed_reader_thread 1$/m);
+  return first;
+}
 afterEach(async () => {
   await h?.close();
   h = undefined;
@@ -51,6 +61,7 @@ describe('catching up from the log (reader thread)', () => {
     try {
       const at = await inline.listen({ port: 0, host: '127.0.0.1' });
       const end = heads(h.runtime).join('.');
+      const starter = await readerThreadUp(h.app, wsUrl(h, '?from=now'));
       const threaded = new FeedRecorder(wsUrl(h, '?from=start'));
       const onMain = new FeedRecorder(`${at.replace('http', 'ws')}/feed?from=start`);
       await Promise.all([threaded.until(() => threaded.position === end), onMain.until(() => onMain.position === end)]);
@@ -58,6 +69,7 @@ describe('catching up from the log (reader thread)', () => {
       expect(threaded.raw.map((b) => b.toString())).toEqual(onMain.raw.map((b) => b.toString()));
       threaded.close();
       onMain.close();
+      starter.close();
     } finally {
       await inline.close();
     }
@@ -74,10 +86,12 @@ describe('catching up from the log (reader thread)', () => {
       const app = await buildServer({ runtime: eventide.runtime, views: eventide.views, defaultMetrics: false });
       try {
         const at = await app.listen({ port: 0, host: '127.0.0.1' });
+        const starter = await readerThreadUp(app, `${at.replace('http', 'ws')}/feed?from=now`);
         const client = new FeedRecorder(`${at.replace('http', 'ws')}/feed?from=start`);
         const { code, reason } = await client.closed;
         expect(code).toBe(FEED_CLOSE.internalError);
         expect(reason).toMatch(/corrupt record/);
+        starter.close();
       } finally {
         await app.close();
         await eventide.close();

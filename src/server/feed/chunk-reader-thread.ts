@@ -1,7 +1,14 @@
 /**
  * The main thread's side of the reader thread (chunk-reader.ts says why there is one; the thread's side is
- * chunk-reader-worker.ts). Started on the first read, so a server nobody catches up from runs no extra
- * thread; reads are answered in the order asked (the thread reads one at a time).
+ * chunk-reader-worker.ts). Started when the first feed client connects (`start`, or the first read), so a
+ * server nobody subscribes to runs no extra thread; reads are answered in the order asked (the thread
+ * reads one at a time).
+ *
+ * Why reads go to `fallback` (the main thread) until the thread says it is ready: starting it (a module
+ * graph to load, the log to open) takes a few hundred milliseconds, seconds on a loaded machine, and a
+ * client's first catch-up waited for all of it. A client that had reconnected was meanwhile sent nothing,
+ * then everything at once; the commands committed during the wait reached it late. Those few reads on the
+ * main thread are bounded like any catch-up (one chunk per read, the scheduler's budget per turn).
  *
  * Failures: a read the log refuses (damage) rejects with that error, and the reads after it go on. A log
  * the thread cannot open fails every read with that error (the clients are closed with 1011 and the
@@ -25,21 +32,35 @@ const CLOSE_TIMEOUT_MS = 10_000;
 
 export class ThreadChunkReader implements ChunkReader {
   readonly #config: ChunkReaderConfig;
+  readonly #fallback: ChunkReader;
   readonly #pending = new Map<number, Pending>();
   #worker: Worker | null = null;
+  /** The current thread opened the log (reads go to it from then on). */
+  #ready = false;
   #fatal: RuntimeError | null = null;
   #onClosed: (() => void) | null = null;
   #nextId = 0;
   #closed = false;
 
-  constructor(config: ChunkReaderConfig) {
+  /** `fallback` reads while the thread starts. */
+  constructor(config: ChunkReaderConfig, fallback: ChunkReader) {
     this.#config = config;
+    this.#fallback = fallback;
+  }
+
+  get onThread(): boolean {
+    return this.#ready && !this.#closed;
+  }
+
+  start(): void {
+    if (!this.#closed && !this.#fatal && !this.#worker) this.#start();
   }
 
   read(partition: number, from: number, to: number): Promise<ChunkData> {
     if (this.#closed) return Promise.reject(closedError());
     if (this.#fatal) return Promise.reject(this.#fatal);
     const worker = this.#worker ?? this.#start();
+    if (!this.#ready) return this.#fallback.read(partition, from, to);
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
@@ -52,6 +73,7 @@ export class ThreadChunkReader implements ChunkReader {
     this.#closed = true;
     const worker = this.#worker;
     this.#failPending(closedError());
+    await this.#fallback.close();
     if (!worker) return;
     const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
     worker.postMessage({ kind: 'close' } satisfies ToChunkReader);
@@ -68,7 +90,10 @@ export class ThreadChunkReader implements ChunkReader {
     worker.on('message', (m: FromChunkReader) => this.#answer(m));
     worker.on('error', (err) => this.#failPending(err));
     worker.on('exit', (code) => {
-      if (this.#worker === worker) this.#worker = null;
+      if (this.#worker === worker) {
+        this.#worker = null;
+        this.#ready = false;
+      }
       this.#failPending(new RuntimeError(ErrorCodes.WorkerCrashed, `the feed's reader thread exited (${code})`));
       this.#onClosed?.();
     });
@@ -77,6 +102,10 @@ export class ThreadChunkReader implements ChunkReader {
   }
 
   #answer(m: FromChunkReader): void {
+    if (m.kind === 'ready') {
+      this.#ready = true;
+      return;
+    }
     if (m.kind === 'closed') return this.#onClosed?.();
     if (m.kind === 'fatal') {
       this.#fatal = deserializeError(m.error);

@@ -23,6 +23,7 @@ export async function serveChunkReads(port: MessagePort, config: ChunkReaderConf
   try {
     const deciders = await loadDeciders(config.domainModules);
     log = versionedLog(LmdbLog.open(config.dataDir, { partitions: config.partitions }), deciders.values());
+    send({ kind: 'ready' });
   } catch (err) {
     send({ kind: 'fatal', error: serializeError(err) });
   }

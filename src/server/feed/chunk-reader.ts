@@ -20,6 +20,10 @@ export interface ChunkReader {
    * more). Rejects with the log's error (`CorruptRecord`, `CorruptLog`).
    */
   read(partition: number, from: number, to: number): Promise<ChunkData>;
+  /** Gets ready to read (the hub calls it when a client connects): starts the reader thread, if any. */
+  start(): void;
+  /** Whether reads are made off the main thread now (for the metric and tests). */
+  readonly onThread: boolean;
   /** Stops reading; pending reads reject. */
   close(): Promise<void>;
 }
@@ -33,6 +37,8 @@ export interface ChunkReaderConfig {
 
 export type ToChunkReader = { kind: 'read'; id: number; partition: number; from: number; to: number } | { kind: 'close' };
 export type FromChunkReader =
+  /** The log is open: reads may come. */
+  | { kind: 'ready' }
   | { kind: 'chunk'; id: number; data: ChunkData }
   | { kind: 'failed'; id: number; error: SerializedError }
   /** The log could not be opened: every read fails with this. */
@@ -50,6 +56,7 @@ export interface PartitionReads {
  */
 export class InlineChunkReader implements ChunkReader {
   readonly #log: PartitionReads;
+  readonly onThread = false;
   #closed = false;
 
   constructor(log: PartitionReads) {
@@ -68,6 +75,8 @@ export class InlineChunkReader implements ChunkReader {
       });
     });
   }
+
+  start(): void {}
 
   async close(): Promise<void> {
     this.#closed = true;

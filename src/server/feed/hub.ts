@@ -170,6 +170,11 @@ export class FeedHub implements FeedSource {
     return n;
   }
 
+  /** Whether catch-up chunks are read off the main thread now (the reader thread is up). */
+  get readerOnThread(): boolean {
+    return this.#reader.onThread;
+  }
+
   /** Bytes held by the replay buffer (for tests). */
   get replayBytes(): number {
     return this.#replay.bytes;
@@ -207,6 +212,8 @@ export class FeedHub implements FeedSource {
       },
     });
     this.#clients.add(client);
+    // The reader thread takes a while to start: start it now rather than when this client first reads.
+    this.#reader.start();
     client.start();
     return client;
   }
@@ -299,10 +306,10 @@ export class FeedHub implements FeedSource {
   }
 }
 
-/** The reader thread for a log on disk (the runtime's data dir), else this thread (chunk-reader.ts). */
+/** The reader thread for a log on disk (the runtime's data dir; this thread while it starts), else this thread (chunk-reader.ts). */
 function chunkReader(runtime: Runtime, options: ResolvedFeedOptions): ChunkReader {
   if (options.catchUpThread && runtime.dataDir) {
-    return new ThreadChunkReader({ dataDir: runtime.dataDir, partitions: runtime.partitionCount, domainModules: runtime.domainModules });
+    return new ThreadChunkReader({ dataDir: runtime.dataDir, partitions: runtime.partitionCount, domainModules: runtime.domainModules }, new InlineChunkReader(runtime.log));
   }
   return new InlineChunkReader(runtime.log);
 }
