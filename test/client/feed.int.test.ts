@@ -2,7 +2,8 @@
  * The feed client against a real server over real sockets: it resumes across server-side disconnects
  * (sockets killed, closed with 1001 and 4008) while commands keep flowing, with no gap and no duplicate;
  * a filtered feed does the same; a slow consumer keeps its buffer bounded and still loses nothing; a
- * refused subscription ends with the server's error; close() leaves nothing behind on the server.
+ * refused subscription ends with the server's error; a server that stops says 1001 and stops even while
+ * the client keeps reconnecting; close() leaves nothing behind on the server.
  * A restart of the server process itself is in feed-restart.e2e.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -168,6 +169,22 @@ describe('the feed client against a server', () => {
     const after = await readUntil(second, (all) => before.length + all.length === 30);
     expectExactlyOnce([...before, ...after], heads(h));
     await second.close();
+  });
+
+  it('is told 1001 when the server stops, and the server stops even though the client keeps reconnecting', async () => {
+    h = await harness({}, { partitions: 4, workers: 1 });
+    const client = createClient({ baseUrl: await h.listen() });
+    await client.execute('account', 'z', { type: 'Open', data: { owner: 'o' } });
+    const statuses: FeedStatus[] = [];
+    const feed = client.feed({ from: 'start', WebSocket, reconnect: FAST, onStatus: (s) => statuses.push(s) });
+    expect((await feed.next()).value?.events).toHaveLength(1);
+    // Its handshakes during the shutdown must not keep the server open (they did: app.close() never returned).
+    const stopping = h;
+    h = undefined;
+    await stopping.close();
+    const closes = statuses.filter((s): s is Extract<FeedStatus, { state: 'disconnected' }> => s.state === 'disconnected');
+    expect(closes[0]).toMatchObject({ code: 1001, reason: expect.stringMatching(/^server stopping/) });
+    await feed.close();
   });
 
   it('closes cleanly: the server counts no feed client afterwards and the iteration ends', async () => {
