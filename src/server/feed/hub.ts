@@ -65,7 +65,7 @@ export interface FeedOptions {
   catchUpShare?: number;
   /** Encoded chunks kept for clients that reach the same place later (default 64 MiB). */
   catchUpCacheBytes?: number;
-  /** Read and encode catch-up chunks in a thread of their own when the log is on disk (default true). */
+  /** Read and encode catch-up chunks in a thread of their own when the log is on disk (default true); it starts with the first client. */
   catchUpThread?: boolean;
   /** Least time between two live batches; events committed in between share one message (default 10 ms). */
   batchIntervalMs?: number;
