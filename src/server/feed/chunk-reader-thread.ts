@@ -4,11 +4,13 @@
  * server nobody subscribes to runs no extra thread; reads are answered in the order asked (the thread
  * reads one at a time).
  *
- * Why reads go to `fallback` (the main thread) until the thread says it is ready: starting it (a module
- * graph to load, the log to open) takes a few hundred milliseconds, seconds on a loaded machine, and a
- * client's first catch-up waited for all of it. A client that had reconnected was meanwhile sent nothing,
- * then everything at once; the commands committed during the wait reached it late. Those few reads on the
- * main thread are bounded like any catch-up (one chunk per read, the scheduler's budget per turn).
+ * Why short reads go to `fallback` (the main thread) until the thread says it is ready: starting it (a
+ * module graph to load, the log to open) takes a few hundred milliseconds, seconds on a loaded machine,
+ * and a client's first catch-up waited for all of it. A client that had reconnected was meanwhile sent
+ * nothing, then everything at once; the commands committed during the wait reached it late. What such a
+ * client lacks is short (what was committed while it reconnected), and reading that here costs well under
+ * a millisecond. Longer reads (a catch-up from far behind, the thread's reason to be) still wait for the
+ * thread: read here, they would hold the main thread for milliseconds each, all the while it starts.
  *
  * Failures: a read the log refuses (damage) rejects with that error, and the reads after it go on. A log
  * the thread cannot open fails every read with that error (the clients are closed with 1011 and the
@@ -29,6 +31,8 @@ interface Pending {
 }
 
 const CLOSE_TIMEOUT_MS = 10_000;
+/** Reads of at most this many events go to the main thread while the thread starts (a few hundred microseconds). */
+export const FALLBACK_MAX_EVENTS = 128;
 
 export class ThreadChunkReader implements ChunkReader {
   readonly #config: ChunkReaderConfig;
@@ -42,7 +46,7 @@ export class ThreadChunkReader implements ChunkReader {
   #nextId = 0;
   #closed = false;
 
-  /** `fallback` reads while the thread starts. */
+  /** `fallback` makes short reads while the thread starts. */
   constructor(config: ChunkReaderConfig, fallback: ChunkReader) {
     this.#config = config;
     this.#fallback = fallback;
@@ -60,7 +64,7 @@ export class ThreadChunkReader implements ChunkReader {
     if (this.#closed) return Promise.reject(closedError());
     if (this.#fatal) return Promise.reject(this.#fatal);
     const worker = this.#worker ?? this.#start();
-    if (!this.#ready) return this.#fallback.read(partition, from, to);
+    if (!this.#ready && to - from <= FALLBACK_MAX_EVENTS) return this.#fallback.read(partition, from, to);
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
