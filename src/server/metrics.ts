@@ -202,7 +202,7 @@ export class ServerMetrics {
     });
     new Gauge({
       name: 'eventide_feed_reader_thread',
-      help: "1 when the feed's catch-up chunks are read by its reader thread; 0 while it starts (the main thread reads meanwhile) or when there is none",
+      help: "1 when the feed's catch-up chunks are read by its reader thread; 0 while it starts (the main thread makes short reads meanwhile) or when there is none",
       registers,
       collect() {
         this.set(feed.readerOnThread() ? 1 : 0);
