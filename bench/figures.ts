@@ -68,6 +68,11 @@ export const FIGURES = {
   'timemachine.p50': { label: 'time machine at a random version, p50', unit: 'ms', target: '<= 1', check: (v) => v <= 1 },
   'restart.ready': { label: 'restart with 1M events / 10k streams until ready', unit: 's', target: '<= 2', check: (v) => v <= 2 },
   'feed.p99': { label: 'WebSocket feed, 100 clients at 20k events/s, p99 commit-to-client', unit: 'ms', target: 'no loss; <= 50' },
+  'feed.catchUp.p99': {
+    label: 'command p99 while 500 feed clients catch up from the start of a 1M-event log',
+    unit: 'ms',
+    target: 'no loss; <= 2 x no-clients p99',
+  },
   'encode.overhead': { label: 'encode pool, 8 clips vs direct ffmpeg: overhead', unit: '%', target: '<= 5; both cores busy' },
   'stalls.attributed': {
     label: 'stalls > 20 ms attributed (5k cmd/s open loop, 60 s, trace on)',

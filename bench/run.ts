@@ -23,6 +23,7 @@ import { httpSuite } from './suites/http.js';
 import { memorySuite } from './suites/memory.js';
 import { encodeSuite } from './suites/encode.js';
 import { feedSuite } from './suites/feed.js';
+import { catchUpSuite } from './suites/catch-up.js';
 import { restartSuite } from './suites/restart.js';
 import { peersSuite } from './suites/peers.js';
 import { throughputSuite } from './suites/throughput.js';
@@ -30,7 +31,7 @@ import { stallsSuite } from './suites/stalls.js';
 
 // In the order of the table (the throughput suite also reports the latency at half its capacity); the
 // peers suite first, as its table comes first.
-const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, encodeSuite, memorySuite];
+const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, catchUpSuite, encodeSuite, memorySuite];
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {

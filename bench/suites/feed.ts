@@ -18,13 +18,12 @@
  * Exploring: `FEED_CLIENTS`, `FEED_RATE` and `FEED_BATCH_MS` (the hub's batchIntervalMs) override the
  * sizes; `FEED_CHILD_PROF=<dir>` profiles the child (node --cpu-prof) for bench/tools/cpuprofile-summary.ts.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { measured, notAvailable } from '../figures.js';
 import type { Suite } from '../support/context.js';
-import { REPO_ROOT } from '../support/child.js';
+import { lineReader, REPO_ROOT } from '../support/child.js';
 import { openLoop, runCount } from '../support/drive.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
@@ -51,44 +50,6 @@ interface ChildReport {
   duplicates: number;
   closed: number[];
   samples: number[][];
-}
-
-/** Lines of a child's stdout, one promise at a time; rejects once the child closed with no line left. */
-function lineReader(child: ChildProcessByStdio<Writable, Readable, null>): () => Promise<string> {
-  let buffered = '';
-  const lines: string[] = [];
-  let closed: number | null | undefined;
-  let waiter: { resolve: (l: string) => void; reject: (e: Error) => void } | null = null;
-  const pump = (): void => {
-    if (!waiter) return;
-    const w = waiter;
-    if (lines.length) {
-      waiter = null;
-      w.resolve(lines.shift()!);
-    } else if (closed !== undefined) {
-      waiter = null;
-      w.reject(new Error(`feed client process exited with ${closed} before answering`));
-    }
-  };
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      lines.push(buffered.slice(0, nl));
-      buffered = buffered.slice(nl + 1);
-    }
-    pump();
-  });
-  // 'close', not 'exit': stdout may still hold the last line when the process has exited.
-  child.once('close', (code) => {
-    closed = code;
-    pump();
-  });
-  return () =>
-    new Promise((resolve, reject) => {
-      waiter = { resolve, reject };
-      pump();
-    });
 }
 
 interface FastifyApp {

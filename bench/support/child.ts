@@ -1,5 +1,6 @@
 /** Runs a bench TypeScript module in a fresh node process (for RSS and restart figures) and parses its last JSON line. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,4 +44,42 @@ function spawnJson<T>(module: URL, argv: string[]): Promise<ChildResult<T>> {
       }
     });
   });
+}
+
+/** Lines of a child's stdout, one promise at a time; rejects once the child closed with no line left. */
+export function lineReader(child: ChildProcessByStdio<Writable, Readable, null>): () => Promise<string> {
+  let buffered = '';
+  const lines: string[] = [];
+  let closed: number | null | undefined;
+  let waiter: { resolve: (l: string) => void; reject: (e: Error) => void } | null = null;
+  const pump = (): void => {
+    if (!waiter) return;
+    const w = waiter;
+    if (lines.length) {
+      waiter = null;
+      w.resolve(lines.shift()!);
+    } else if (closed !== undefined) {
+      waiter = null;
+      w.reject(new Error(`child process exited with ${closed} before answering`));
+    }
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      lines.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+    pump();
+  });
+  // 'close', not 'exit': stdout may still hold the last line when the process has exited.
+  child.once('close', (code) => {
+    closed = code;
+    pump();
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      waiter = { resolve, reject };
+      pump();
+    });
 }

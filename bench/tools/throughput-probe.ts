@@ -10,7 +10,6 @@
  *
  * Same workload as the throughput figure (round-robin Deposits, 4096 callers, default options).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { cpuUsage } from 'node:process';
 import { closedLoop, openLoop, runCount } from '../support/drive.js';
 import { summarise } from '../support/stats.js';
@@ -18,22 +17,7 @@ import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
 import { profileMainThread } from '../support/main-profile.js';
 import { removeTempDir } from '../support/tmp.js';
-
-/** CPU ticks (user+sys) per thread of this process, from /proc (Linux): which thread pays for what. */
-function threadTicks(): Map<string, { name: string; ticks: number }> {
-  const out = new Map<string, { name: string; ticks: number }>();
-  try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) });
-    }
-  } catch {
-    // not Linux: no per-thread figures
-  }
-  return out;
-}
+import { threadTicks } from '../support/threads.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const accounts = Number(process.argv[3] ?? 10_000);

@@ -182,6 +182,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     workerCount: W,
     aggregateTypes: [...deciders.keys()],
     workerPlugins: o.plugins,
+    domainModules: o.domainModules,
     log,
     counters,
     decider: (t) => deciders.get(t),

@@ -79,6 +79,11 @@ export interface Runtime {
    * the order they see each batch. A layer above finds its own plugin here (the projection engine does).
    */
   readonly workerPlugins: readonly WorkerPluginSpec[];
+  /**
+   * The decider modules (file URLs) as resolved at `createRuntime`: what another thread imports to read
+   * the log as the deciders see it (`versionedLog`), as the feed's reader thread does.
+   */
+  readonly domainModules: readonly string[];
   /** The read side of the log (main thread): partitions in offset order, streams, snapshots. */
   readonly log: RuntimeLog;
   /**

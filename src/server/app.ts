@@ -26,6 +26,7 @@
  * - With a `serverFactory`, create the server with `requireHostHeader: false` (as `main.ts` does), or
  *   Node answers an HTTP/1.1 request without Host itself, with an empty 400.
  */
+import type { Duplex } from 'node:stream';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { ErrorCodes, systemClock, type Clock } from '../kernel/index.js';
@@ -145,7 +146,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const views = options.views ?? (await Views.open(runtime, options.clock ? { clock: options.clock } : {}));
   if (!options.views) app.addHook('onClose', async () => views.close());
   const hub = new FeedHub(runtime, feedOptions);
-  const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag() }, { defaultMetrics: options.defaultMetrics ?? true, views });
+  const metrics = new ServerMetrics(runtime, { clients: () => hub.size, lag: () => hub.lag(), catchUps: () => ({ active: hub.catchUps.active, waiting: hub.catchUps.waiting }), chunksRead: () => hub.chunks.reads, readerOnThread: () => hub.readerOnThread }, { defaultMetrics: options.defaultMetrics ?? true, views });
   hub.counters = {
     sent: (events) => metrics.feedMessages.inc(events),
     paused: () => metrics.feedSlowConsumers.inc({ action: 'paused' }),
@@ -157,9 +158,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Our own preClose: feed clients get 1001 with a hint to resume, then the ws server closes.
     preClose: async function () {
       stopping = true;
-      hub.close(FEED_CLOSE.goingAway, 'server stopping: reconnect later with ?from=<position of the last message you processed>');
+      await hub.close(FEED_CLOSE.goingAway, 'server stopping: reconnect later with ?from=<position of the last message you processed>');
       await new Promise<void>((resolve) => app.websocketServer.close(() => resolve()));
     },
+  });
+  // A handshake that comes in while the server stops (a feed client reconnecting at once after its 1001):
+  // fastify answers it 503 before any hook runs, so @fastify/websocket never destroys its socket (its own
+  // preClose, which we replace, would have stopped listening for upgrades), and `server.close()` waited
+  // for that socket for ever. Dropped here; the client retries later, elsewhere.
+  app.server.on('upgrade', (_request, socket: Duplex) => {
+    if (stopping) socket.destroy();
   });
   app.addHook('onClose', async () => metrics.close());
 

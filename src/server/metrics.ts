@@ -47,6 +47,12 @@ export interface FeedGauges {
   clients(): number;
   /** Per partition: the largest number of committed events some client has not been sent yet. */
   lag(): readonly number[];
+  /** Clients catching up from the log now, and clients waiting for their turn to. */
+  catchUps(): { active: number; waiting: number };
+  /** Catch-up chunks read from the log so far (each shared by every client that needed it). */
+  chunksRead(): number;
+  /** Whether catch-up chunks are read by the reader thread now (not while it starts, nor without one). */
+  readerOnThread(): boolean;
 }
 
 export class ServerMetrics {
@@ -173,6 +179,34 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(feed.clients());
+      },
+    });
+    new Gauge({
+      name: 'eventide_feed_catch_ups',
+      help: 'Feed clients catching up from the log (active), and clients waiting for their turn (waiting)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const c = feed.catchUps();
+        this.set({ state: 'active' }, c.active);
+        this.set({ state: 'waiting' }, c.waiting);
+      },
+    });
+    new Counter({
+      name: 'eventide_feed_chunks_read_total',
+      help: 'Catch-up chunks read from the log and encoded (each shared by every client that needed it)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(feed.chunksRead());
+      },
+    });
+    new Gauge({
+      name: 'eventide_feed_reader_thread',
+      help: "1 when the feed's catch-up chunks are read by its reader thread; 0 while it starts (the main thread makes short reads meanwhile) or when there is none",
+      registers,
+      collect() {
+        this.set(feed.readerOnThread() ? 1 : 0);
       },
     });
     const views = options.views;

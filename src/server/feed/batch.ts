@@ -14,15 +14,11 @@
  * retained batch's memory (event JSON plus every message built for it) is counted in `bytes`, which the
  * replay buffer uses to stay under its cap: a message built later (a filter nobody used before) adds to it.
  */
-import { envelopeJson } from '../envelope-json.js';
+import { envelopeJsonText } from '../envelope-json.js';
 import { formatPosition, type EventEnvelope } from '../../kernel/index.js';
+import { EventKeys, filterKey, isUnfiltered, type FeedFilter } from './event-keys.js';
 
-export interface FeedFilter {
-  /** Only events of this aggregate type. */
-  aggregateType?: string;
-  /** Only events of this stream (aggregate id). */
-  stream?: string;
-}
+export type { FeedFilter } from './event-keys.js';
 
 /** A built message and the number of events it carries (for the sent-events counter). */
 export interface FeedMessage {
@@ -30,29 +26,24 @@ export interface FeedMessage {
   readonly events: number;
 }
 
+/** An event as the feed sends it: `JSON.stringify(envelopeJson(e))` (envelope-json.ts builds it in one pass). */
 export function eventJson(e: EventEnvelope): string {
-  return JSON.stringify(envelopeJson(e));
-}
-
-export function matches(filter: FeedFilter, aggregateType: string, stream: string): boolean {
-  return (filter.aggregateType === undefined || filter.aggregateType === aggregateType) && (filter.stream === undefined || filter.stream === stream);
+  return envelopeJsonText(e);
 }
 
 /** The start of a message, up to its first event. `position` is a formatted position (digits and dots only). */
-function messageHead(position: string): string {
+export function messageHead(position: string): string {
   return `{"kind":"events","position":"${position}","events":[`;
 }
 
 const COMMA = Buffer.from(',');
-const TAIL = Buffer.from(']}');
+/** The end of a message, after its last event. */
+export const MESSAGE_TAIL = ']}';
+const TAIL = Buffer.from(MESSAGE_TAIL);
 
 /** The one place the message shape is written (`FeedBatch` copies filtered messages out of one of these). */
 export function buildMessage(position: string, eventJsons: readonly string[]): FeedMessage {
   return { data: Buffer.from(`${messageHead(position)}${eventJsons.join(',')}]}`), events: eventJsons.length };
-}
-
-function filterKey(f: FeedFilter): string {
-  return `${f.aggregateType ?? ''}\u0000${f.stream ?? ''}`;
 }
 
 /** Bytes of bookkeeping per event besides its JSON (byte range, the type and stream references). */
@@ -73,10 +64,8 @@ export class FeedBatch {
   readonly #starts: Uint32Array;
   readonly #ends: Uint32Array;
   readonly #headBytes: number;
-  readonly #types: string[];
-  readonly #streams: string[];
+  readonly #keys: EventKeys;
   readonly #messages = new Map<string, FeedMessage | null>();
-  #byStream: Map<string, number[]> | null = null;
   #bytes = 0;
   #onGrow: ((bytes: number) => void) | null = null;
 
@@ -85,8 +74,10 @@ export class FeedBatch {
     this.to = to;
     this.position = formatPosition(to);
     this.fromTotal = from.reduce((a, b) => a + b, 0);
-    this.#types = events.map((e) => e.aggregateType);
-    this.#streams = events.map((e) => e.stream);
+    this.#keys = new EventKeys(
+      events.map((e) => e.aggregateType),
+      events.map((e) => e.stream),
+    );
     // Why keep a Buffer and byte ranges rather than each event's JSON string: retained batches (the replay
     // buffer) would otherwise keep tens of thousands of strings alive in the old generation, which every
     // major GC walks; a Buffer is one object outside the heap, and the strings die young.
@@ -122,7 +113,7 @@ export class FeedBatch {
 
   /** The message for `filter`, built on first use and shared afterwards; null when no event matches. */
   message(filter: FeedFilter): FeedMessage | null {
-    if (filter.aggregateType === undefined && filter.stream === undefined) return this.#all;
+    if (isUnfiltered(filter)) return this.#all;
     const key = filterKey(filter);
     let m = this.#messages.get(key);
     if (m !== undefined) return m;
@@ -137,35 +128,20 @@ export class FeedBatch {
 
   /** The events that pass `filter`, copied out of the unfiltered message (same head, same position). */
   #build(filter: FeedFilter): FeedMessage | null {
-    // Clients filtering by stream are typically many, each with its own stream: index the batch once.
-    const candidates = filter.stream !== undefined ? (this.#streamIndex().get(filter.stream) ?? []) : null;
+    const picked = this.#keys.matching(filter);
+    if (picked.length === 0) return null;
     const all = this.#all.data;
     const parts: Buffer[] = [all.subarray(0, this.#headBytes)];
     let length = this.#headBytes + TAIL.length;
-    const consider = (i: number): void => {
-      if (!matches(filter, this.#types[i]!, this.#streams[i]!)) return;
+    for (const i of picked) {
       if (parts.length > 1) {
         parts.push(COMMA);
         length++;
       }
       parts.push(all.subarray(this.#starts[i]!, this.#ends[i]!));
       length += this.#ends[i]! - this.#starts[i]!;
-    };
-    if (candidates) candidates.forEach(consider);
-    else for (let i = 0; i < this.size; i++) consider(i);
-    if (parts.length === 1) return null;
+    }
     parts.push(TAIL);
-    return { data: Buffer.concat(parts, length), events: (parts.length - 1) / 2 };
-  }
-
-  #streamIndex(): Map<string, number[]> {
-    if (this.#byStream) return this.#byStream;
-    const index = new Map<string, number[]>();
-    this.#streams.forEach((s, i) => {
-      const list = index.get(s);
-      if (list) list.push(i);
-      else index.set(s, [i]);
-    });
-    return (this.#byStream = index);
+    return { data: Buffer.concat(parts, length), events: picked.length };
   }
 }

@@ -15,6 +15,11 @@
  * Clients catching up read the log up to the cursor (never further), then switch to live in the same
  * event-loop turn: the next batch starts exactly at the cursor, so there is no gap and no duplicate.
  *
+ * Catching up from the log is shared and bounded: chunks are read and encoded once, by a reader thread
+ * when the log is on disk (chunk-reader.ts), kept in a chunk store every client at the same place reads
+ * from (chunk-store.ts), and at most `maxCatchUps` clients catch up at a time, in turns of at most
+ * `catchUpTurnBytes` (catch-up-scheduler.ts).
+ *
  * Gotchas: a notification that skips offsets of a partition (a worker crashed between commit and reply)
  * makes the next batch start past the cursor on that partition; clients see that its `from` is not their
  * position and catch up from the log. Every buffer here is bounded: pending events by what the runtime
@@ -25,6 +30,10 @@ import type { WebSocket } from 'ws';
 import type { EventEnvelope } from '../../kernel/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { FeedBatch, type FeedFilter } from './batch.js';
+import { CatchUpScheduler } from './catch-up-scheduler.js';
+import { InlineChunkReader, type ChunkReader } from './chunk-reader.js';
+import { ThreadChunkReader } from './chunk-reader-thread.js';
+import { ChunkStore } from './chunk-store.js';
 import { FeedClient, type FeedClientConfig, type FeedSource } from './client.js';
 import { ReplayBuffer } from './replay-buffer.js';
 
@@ -43,8 +52,21 @@ export interface FeedOptions {
   lowWaterBytes?: number;
   /** A client paused this long is closed with 4008 (default 30 000 ms). */
   maxPausedMs?: number;
-  /** Events read from the log per catch-up message, and per client per event-loop turn (default 1 000). */
+  /** Events per catch-up chunk, read and encoded once and shared by the clients catching up (default 1 000). */
   catchUpChunk?: number;
+  /** Clients catching up from the log at the same time; the others wait their turn, in order (default 32). */
+  maxCatchUps?: number;
+  /** Bytes of events catch-ups may send in one event-loop turn, all clients together (default 1 MiB). */
+  catchUpTurnBytes?: number;
+  /**
+   * Fraction of the main thread's time catch-ups may take, all clients together (default 0.5): after a
+   * turn of `t` ms the next waits until `t / catchUpShare` ms after it began. 1: no pause between turns.
+   */
+  catchUpShare?: number;
+  /** Encoded chunks kept for clients that reach the same place later (default 64 MiB). */
+  catchUpCacheBytes?: number;
+  /** Read and encode catch-up chunks in a thread of their own when the log is on disk (default true); it starts with the first client. */
+  catchUpThread?: boolean;
   /** Least time between two live batches; events committed in between share one message (default 10 ms). */
   batchIntervalMs?: number;
   /** Most events in one live message; a larger flush is split (default 1 000). */
@@ -68,6 +90,11 @@ export function resolveFeedOptions(o: FeedOptions = {}): ResolvedFeedOptions {
     lowWaterBytes: o.lowWaterBytes ?? Math.floor(highWaterBytes / 4),
     maxPausedMs: o.maxPausedMs ?? 30_000,
     catchUpChunk: Math.max(1, o.catchUpChunk ?? 1000),
+    maxCatchUps: Math.max(1, o.maxCatchUps ?? 32),
+    catchUpTurnBytes: Math.max(1, o.catchUpTurnBytes ?? 1024 * 1024),
+    catchUpShare: Math.min(1, Math.max(0.01, o.catchUpShare ?? 0.5)),
+    catchUpCacheBytes: Math.max(0, o.catchUpCacheBytes ?? 64 * 1024 * 1024),
+    catchUpThread: o.catchUpThread ?? true,
     batchIntervalMs: Math.max(0, o.batchIntervalMs ?? 10),
     maxBatchEvents: Math.max(1, o.maxBatchEvents ?? 1000),
     replayBufferBytes: Math.max(0, o.replayBufferBytes ?? 16 * 1024 * 1024),
@@ -90,6 +117,9 @@ export class FeedHub implements FeedSource {
   readonly #unsubscribe: () => void;
   readonly #pinger: NodeJS.Timeout;
   readonly #replay: ReplayBuffer;
+  readonly #reader: ChunkReader;
+  readonly chunks: ChunkStore;
+  readonly catchUps: CatchUpScheduler;
   #counters: FeedCounters = { sent: () => undefined, paused: () => undefined, closedSlow: () => undefined };
   /** Position after the last flushed batch (see the header). */
   #cursor: number[];
@@ -104,6 +134,9 @@ export class FeedHub implements FeedSource {
     this.#options = options;
     this.#cursor = runtime.partitions().map((p) => p.offset);
     this.#replay = new ReplayBuffer(options.replayBufferBytes, runtime.partitionCount);
+    this.#reader = chunkReader(runtime, options);
+    this.chunks = new ChunkStore(this.#reader, options.catchUpChunk, options.catchUpCacheBytes);
+    this.catchUps = new CatchUpScheduler({ maxActive: options.maxCatchUps, turnBytes: options.catchUpTurnBytes, share: options.catchUpShare });
     this.#unsubscribe = runtime.subscribe((events: EventEnvelope[]) => {
       this.#pending.push(events);
       this.#scheduleFlush();
@@ -137,6 +170,11 @@ export class FeedHub implements FeedSource {
     return n;
   }
 
+  /** Whether catch-up chunks are read off the main thread now (the reader thread is up). */
+  get readerOnThread(): boolean {
+    return this.#reader.onThread;
+  }
+
   /** Bytes held by the replay buffer (for tests). */
   get replayBytes(): number {
     return this.#replay.bytes;
@@ -152,25 +190,30 @@ export class FeedHub implements FeedSource {
     return this.#replay.find(next, partitions);
   }
 
-  readLog(partition: number, from: number, limit: number): Iterable<EventEnvelope> {
-    return this.#runtime.log.iteratePartition(partition, from, limit);
+  replayDepth(next: readonly number[], partitions: readonly number[]): number {
+    return this.#replay.depth(next, partitions);
   }
+
 
   // ---------------------------------------------------------------- clients
 
   accept(socket: WebSocket, from: number[], partitions: readonly number[], filter: FeedFilter): FeedClient {
     const o = this.#options;
-    const config: FeedClientConfig = { highWaterBytes: o.highWaterBytes, lowWaterBytes: o.lowWaterBytes, maxPausedMs: o.maxPausedMs, catchUpChunk: o.catchUpChunk };
+    const config: FeedClientConfig = { highWaterBytes: o.highWaterBytes, lowWaterBytes: o.lowWaterBytes, maxPausedMs: o.maxPausedMs, turnBytes: o.catchUpTurnBytes, replayWithin: o.catchUpChunk };
     const client = new FeedClient(socket, this, from, partitions, filter, config, {
       sent: (n) => this.#counters.sent(n),
       paused: () => this.#counters.paused(),
       closedSlow: () => this.#counters.closedSlow(),
       closed: (c) => {
         this.#clients.delete(c);
-        if (this.#clients.size === 0) this.#replay.clear();
+        if (this.#clients.size > 0) return;
+        this.#replay.clear();
+        this.chunks.clear();
       },
     });
     this.#clients.add(client);
+    // The reader thread takes a while to start: start it now rather than when this client first reads.
+    this.#reader.start();
     client.start();
     return client;
   }
@@ -183,14 +226,17 @@ export class FeedHub implements FeedSource {
     return out;
   }
 
-  /** Closes every client (1001 on shutdown) and stops listening to the runtime. */
-  close(code: number, reason: string): void {
+  /** Closes every client (1001 on shutdown), stops listening to the runtime; resolves once the reader stopped. */
+  close(code: number, reason: string): Promise<void> {
     this.#closed = true;
     clearInterval(this.#pinger);
     this.#unsubscribe();
     this.#cancelFlush();
+    this.catchUps.close();
     for (const c of [...this.#clients]) c.close(code, reason);
     this.#replay.clear();
+    this.chunks.clear();
+    return this.#reader.close();
   }
 
   // ---------------------------------------------------------------- batching
@@ -258,4 +304,12 @@ export class FeedHub implements FeedSource {
     this.#replay.push(batch);
     for (const c of this.#clients) c.offer(batch);
   }
+}
+
+/** The reader thread for a log on disk (the runtime's data dir; this thread while it starts), else this thread (chunk-reader.ts). */
+function chunkReader(runtime: Runtime, options: ResolvedFeedOptions): ChunkReader {
+  if (options.catchUpThread && runtime.dataDir) {
+    return new ThreadChunkReader({ dataDir: runtime.dataDir, partitions: runtime.partitionCount, domainModules: runtime.domainModules }, new InlineChunkReader(runtime.log));
+  }
+  return new InlineChunkReader(runtime.log);
 }

@@ -67,13 +67,43 @@ export class ReplayBuffer {
    * not a batch boundary, e.g. in the middle of a catch-up from the log).
    */
   find(next: readonly number[], partitions: readonly number[]): FeedBatch | undefined {
-    if (this.length === 0 || partitions.length === 0) return undefined;
-    // Every partition: the total of `from` identifies the batch. One partition (a stream filter): its own
-    // `from` entry, non-decreasing across batches; the first batch with it equal is the one to send.
+    const i = this.#indexOf(next, partitions);
+    return i < 0 ? undefined : this.#batches[i];
+  }
+
+  /** How many retained batches a client at `next` would follow to reach the newest (0: `find` has none). */
+  depth(next: readonly number[], partitions: readonly number[]): number {
+    const i = this.#indexOf(next, partitions);
+    return i < 0 ? 0 : this.#batches.length - i;
+  }
+
+  #indexOf(next: readonly number[], partitions: readonly number[]): number {
+    if (this.length === 0 || partitions.length === 0) return -1;
     const all = partitions.length === this.#partitionCount;
+    if (all) {
+      // Every partition: the total of `from` identifies the batch, and its `from` must be `next` itself.
+      const want = next.reduce((a, b) => a + b, 0);
+      const i = this.#firstNotBelow((b) => b.fromTotal, want);
+      const b = this.#batches[i];
+      return b && b.fromTotal === want && b.from.every((o, p) => o === next[p]) ? i : -1;
+    }
+    // Some partitions (one: a stream filter): the batches whose `from` equals `next` on each of them form
+    // one run (each partition's `from` is non-decreasing). All but the last of the run hold nothing of
+    // those partitions (the next one starts where they did), so the last is the one to send. Not the
+    // first: taking a batch that moves none of the client's partitions leaves it where it was, and it
+    // would take the same batch again, for ever.
     const p0 = partitions[0]!;
-    const key = (b: FeedBatch): number => (all ? b.fromTotal : b.from[p0]!);
-    const want = all ? next.reduce((a, b) => a + b, 0) : next[p0]!;
+    const end = this.#firstNotBelow((b) => b.from[p0]!, next[p0]! + 1);
+    for (let i = end - 1; i >= this.#head; i--) {
+      const b = this.#batches[i]!;
+      if (b.from[p0] !== next[p0]) return -1;
+      if (partitions.every((p) => b.from[p] === next[p])) return i;
+    }
+    return -1;
+  }
+
+  /** The first retained index whose `key` is at least `want` (keys non-decreasing), or the end. */
+  #firstNotBelow(key: (b: FeedBatch) => number, want: number): number {
     let lo = this.#head;
     let hi = this.#batches.length;
     while (lo < hi) {
@@ -81,12 +111,6 @@ export class ReplayBuffer {
       if (key(this.#batches[mid]!) < want) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.#batches.length; i++) {
-      const b = this.#batches[i]!;
-      if (key(b) !== want) return undefined;
-      if (partitions.every((p) => b.from[p] === next[p])) return b;
-      if (all) return undefined;
-    }
-    return undefined;
+    return lo;
   }
 }
