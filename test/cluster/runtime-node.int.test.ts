@@ -6,6 +6,7 @@
  * that lapses while the main thread is stalled makes the worker refuse appends by itself.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { joinGroup } from '../../src/cluster/index.js';
 import { ErrorCodes } from '../../src/kernel/index.js';
 import { partitionOf } from '../../src/partition/index.js';
 import { createRuntime, type Runtime } from '../../src/runtime/index.js';
@@ -60,6 +61,26 @@ describe.skipIf(!available)(available ? 'two runtimes of one group (1 nats-serve
 
   const ownerOf = (pair: readonly Runtime[], partition: number): Runtime => pair.find((r) => served(r).includes(partition))!;
   const nodeIdOf = (pair: readonly Runtime[], r: Runtime): string => (r === pair[0] ? 'a' : 'b');
+
+  it('the group tells the holder each renewal\'s deadline (onRenewed, validUntil), which the runtime passes to its worker', async () => {
+    const leaseMs = 600;
+    const renewals: Array<{ p: number; epoch: number; validUntil: number; at: number }> = [];
+    const group = await joinGroup({ servers: nats.urls, group: `hook${++n}`, nodeId: 'solo', partitions: 2, replicas: 1, leaseMs, onRenewed: (p, epoch, validUntil) => renewals.push({ p, epoch, validUntil, at: performance.now() }) });
+    try {
+      await waitFor('two renewals of each partition', () => [0, 1].every((p) => renewals.filter((r) => r.p === p).length >= 2));
+      for (const p of [0, 1]) {
+        const mine = renewals.filter((r) => r.p === p);
+        // Each deadline is later than the one before, within a lease of when it was announced, and in the future then.
+        expect(mine.every((r, i) => i === 0 || r.validUntil > mine[i - 1]!.validUntil)).toBe(true);
+        expect(mine.every((r) => r.validUntil > r.at && r.validUntil <= r.at + leaseMs)).toBe(true);
+        expect(mine.every((r) => r.epoch === group.epochOf(p))).toBe(true);
+        expect(group.validUntil(p)).toBeGreaterThanOrEqual(mine[mine.length - 1]!.validUntil);
+      }
+    } finally {
+      await group.close();
+    }
+    expect(group.validUntil(0)).toBeNull();
+  });
 
   it('serves each partition on exactly one node, and the other refuses it with NotOwner naming the owner', async () => {
     const pair = await twoNodes();
@@ -145,5 +166,37 @@ describe.skipIf(!available)(available ? 'two runtimes of one group (1 nats-serve
     const owner = ownerOf(pair, p);
     expect((await owner.history('account', id)).map((e) => e.seq)).toEqual([1]);
     expect((await owner.execute('account', id, { type: 'Deposit', data: { amount: 1 } })).version).toBe(2);
+  });
+
+  it('a batch refused for want of a lease (Fenced) restarts the worker, which is given its partitions again', async () => {
+    const leaseMs = 900;
+    const group = `rt${++n}`;
+    const restarts: string[] = [];
+    const a = await startNode({ servers: nats.urls, group, nodeId: 'a', dataDir: await tempDir(), partitions: P, leaseMs, runtime: { onWorkerRestart: (_w, reason) => restarts.push(reason) } });
+    nodes.push(a);
+    await waitFor('node a to serve every partition', () => served(a).length === P);
+    const id = idPerPartition(P)[0]!;
+    expect((await a.execute('account', id, { type: 'Open', data: { owner: 'ann' } })).version).toBe(1);
+
+    // NATS stops answering with one batch on its way to it and a second one queued behind it (publishes
+    // are one at a time): the lease lapses meanwhile, so the second one finds no lease when its turn comes.
+    nats.pause(0);
+    const first = a.execute('account', id, { type: 'Deposit', data: { amount: 1 } }, { commandId: 'first' });
+    await new Promise((r) => setTimeout(r, 50));
+    const second = a.execute('account', id, { type: 'Deposit', data: { amount: 2 } }, { commandId: 'second' });
+    await waitFor('node a to stop serving on its lapsed lease', () => served(a).length === 0);
+    nats.resume(0);
+    // The first may be answered with the log's failure too (answered after the log failed: its outcome is
+    // unknown to the caller); the retries below find out.
+    const outcomes = await Promise.allSettled([first, second]);
+    const secondErr = outcomes[1].status === 'rejected' ? (outcomes[1].reason as { code?: string }).code : 'ok';
+    expect([ErrorCodes.Fenced, ErrorCodes.NotOwner, ErrorCodes.WorkerCrashed]).toContain(secondErr);
+
+    await waitFor('a fresh worker serving every partition again', () => restarts.length > 0 && served(a).length === P);
+    expect(restarts[0]).toContain('fenced');
+    // Whatever landed is in the log once, in order; retries with the same command ids apply at most once.
+    for (const commandId of ['first', 'second']) await a.execute('account', id, { type: 'Deposit', data: { amount: commandId === 'first' ? 1 : 2 } }, { commandId });
+    const seqs = (await a.history('account', id)).map((e) => e.seq);
+    expect(seqs).toEqual([1, 2, 3]);
   });
 });
