@@ -157,6 +157,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clusterHooks = {
     served(partition: number, offset: number) {
       // Caught up from JetStream by the worker: this thread's reads must see it, from a fresh cache.
+      // The worker also lifted a stop on damage (it reads the partition afresh, as `resumePartition` does).
+      health.partitionResumed(partition);
       if (offset > offsets[partition]!) offsets[partition] = offset;
       cache.dropPartitions((p) => p === partition);
       freshness.touched(partition);
