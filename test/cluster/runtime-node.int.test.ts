@@ -141,6 +141,52 @@ describe.skipIf(!available)(available ? 'two runtimes of one group (1 nats-serve
     }
   });
 
+  it('a node joining under load takes its share without fencing the other: each deposit applied once, no worker restart', async () => {
+    const group = `rt${++n}`;
+    const restarts: string[] = [];
+    const a = await startNode({ servers: nats.urls, group, nodeId: 'a', dataDir: await tempDir(), partitions: P, runtime: { onWorkerRestart: (_w, reason) => restarts.push(reason) } });
+    nodes.push(a);
+    await waitFor('node a to serve every partition', () => served(a).length === P);
+    const ids = idPerPartition(P);
+    for (const id of ids) await a.execute('account', id, { type: 'Open', data: { owner: 'ann' } });
+
+    // Clients send deposits to whichever node serves the account, retrying each with its command id
+    // while the partitions move; b joins meanwhile.
+    let b: Runtime | undefined;
+    let stop = false;
+    const refusals = new Map<string, number>();
+    const applied = new Map<string, number>(ids.map((id) => [id, 0]));
+    const client = async (id: string): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        for (;;) {
+          const target = [a, b].find((r) => r !== undefined && served(r).includes(partitionOf(id, P)));
+          const outcome = target ? await target.execute('account', id, { type: 'Deposit', data: { amount: 1 } }, { commandId: `${id}-${i}` }).then(() => 'ok', (e: { code?: string }) => e.code ?? 'error') : 'none';
+          if (outcome === 'ok') break;
+          refusals.set(outcome, (refusals.get(outcome) ?? 0) + 1);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        applied.set(id, i + 1);
+      }
+    };
+    const load = Promise.all(ids.map(client));
+    b = await startNode({ servers: nats.urls, group, nodeId: 'b', dataDir: await tempDir(), partitions: P });
+    nodes.push(b);
+    await waitFor('every partition served by exactly one node, both serving', () => eachServedOnce([a, b!], P) && served(b!).length > 0);
+    // A few more deposits per account after the move, then the clients stop.
+    const settled = new Map(applied);
+    await waitFor('three more deposits on every account', () => ids.every((id) => applied.get(id)! >= settled.get(id)! + 3));
+    stop = true;
+    await load;
+
+    // Only "not here (yet)" refusals while partitions moved: nothing fenced, no worker replaced.
+    expect([...refusals.keys()].filter((code) => code !== ErrorCodes.NotOwner && code !== 'none')).toEqual([]);
+    expect(restarts).toEqual([]);
+    for (const [p, id] of ids.entries()) {
+      const owner = ownerOf([a, b], p);
+      expect((await owner.history('account', id)).map((e) => e.seq)).toEqual(Array.from({ length: applied.get(id)! + 1 }, (_, i) => i + 1));
+    }
+  });
+
   it('a worker refuses appends once its lease lapsed, even while the main thread is stalled and cannot tell it', async () => {
     const leaseMs = 900;
     const pair = await twoNodes(leaseMs);
