@@ -170,6 +170,21 @@ export class PartitionGroup {
     return held?.serving ? held.epoch : null;
   }
 
+  /**
+   * Until when this node may use its lease on `partition` (serving or still catching up), on this
+   * thread's `performance.now()` clock: the holder's own deadline (lease-rules.ts), or null when it
+   * holds none. `onRenewed` announces each later one.
+   */
+  validUntil(partition: number): number | null {
+    this.#fence();
+    const held = this.#held.get(partition);
+    return held === undefined ? null : this.#deadlineOf(held);
+  }
+
+  #deadlineOf(held: Held): number {
+    return held.sentAt + this.#timing.leaseMs - this.#timing.marginMs;
+  }
+
   /** The partitions this node serves, ascending. */
   owned(): number[] {
     this.#fence();
@@ -334,6 +349,7 @@ export class PartitionGroup {
           held.sentAt = Math.max(held.sentAt, sentAt);
           this.#observeLease(p, revision, { owner: this.nodeId, epoch: held.epoch, expiresAfterMs: this.leaseMs }, performance.now());
           this.#fence();
+          if (this.#held.get(p) === held) void this.#call(() => this.#o.onRenewed(p, held.epoch, this.#deadlineOf(held)));
         },
         async (err: unknown) => {
           this.#fence();

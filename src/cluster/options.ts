@@ -59,6 +59,12 @@ export interface GroupOptions {
    * the key is released only after the returned promise settles (at most leaseMs): finish in-flight work.
    */
   onRevoked?: (partition: number, epoch: number, reason: RevokeReason) => void | Promise<void>;
+  /**
+   * A renewal of a lease this node holds (serving or catching up) succeeded: it may now serve
+   * `partition` until `validUntil`, on this thread's `performance.now()` clock. For a holder that must
+   * pass its validity on (the runtime's actor worker, which checks it before each append).
+   */
+  onRenewed?: (partition: number, epoch: number, validUntil: number) => void;
   /** The live member set changed (sorted by node id). */
   onMembersChanged?: (members: Member[]) => void;
   /** A background step failed (a renewal, a heartbeat, the watcher): for logs; the group retries by itself. */
@@ -90,6 +96,7 @@ export interface ResolvedGroupOptions {
   requestTimeoutMs: number;
   onAcquired: NonNullable<GroupOptions['onAcquired']>;
   onRevoked: NonNullable<GroupOptions['onRevoked']>;
+  onRenewed: NonNullable<GroupOptions['onRenewed']>;
   onMembersChanged: NonNullable<GroupOptions['onMembersChanged']>;
   onError: NonNullable<GroupOptions['onError']>;
 }
@@ -112,7 +119,7 @@ export function resolveGroupOptions(o: GroupOptions): ResolvedGroupOptions {
   if (o.connection === undefined && (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024))) {
     invalid('give either a NATS connection or servers (nats://host:port URLs)');
   }
-  for (const cb of ['onAcquired', 'onRevoked', 'onMembersChanged', 'onError'] as const) {
+  for (const cb of ['onAcquired', 'onRevoked', 'onRenewed', 'onMembersChanged', 'onError'] as const) {
     if (o[cb] !== undefined && typeof o[cb] !== 'function') invalid(`${cb} must be a function`);
   }
   if (o.meta !== undefined && (typeof o.meta !== 'object' || o.meta === null || Array.isArray(o.meta))) invalid('meta must be an object of strings');
@@ -139,6 +146,7 @@ export function resolveGroupOptions(o: GroupOptions): ResolvedGroupOptions {
     requestTimeoutMs: Math.max(250, Math.min(2000, Math.floor(leaseMs / 5))),
     onAcquired: o.onAcquired ?? (() => {}),
     onRevoked: o.onRevoked ?? (() => {}),
+    onRenewed: o.onRenewed ?? (() => {}),
     onMembersChanged: o.onMembersChanged ?? (() => {}),
     onError: o.onError ?? (() => {}),
   };

@@ -14,11 +14,13 @@
  * - command-runner.ts: one command in a drain (idempotency, decide, the plan staged) and its reply,
  *   with append-planner.ts (the pure rules: state, snapshots, retention) and reply-codec.ts (the wire);
  * - plugin-host.ts: the worker plugins (live projections);
+ * - served-partitions.ts: in cluster mode, the partitions served and their leases (`acquire`, `lease`,
+ *   `revoke` from the main thread's partition group);
  * - here: the actors themselves (hydration, passivation), loads, partition resume, stats and close.
  */
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, RuntimeError, errors, serializeError, systemClock } from '../kernel/index.js';
-import { LmdbLog, type BatchWriter, type EventLog } from '../log/index.js';
+import { LmdbLog, openJetStreamLog, type BatchWriter, type EventLog, type JetStreamLog } from '../log/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { CommandRunner } from './command-runner.js';
@@ -32,10 +34,17 @@ import { PageWriter } from './page-writer.js';
 import { PluginHost } from './plugin-host.js';
 import { errorReply, ReplyKind, type WireReply } from './reply-codec.js';
 import { StoppedPartitions } from './stopped-partitions.js';
+import { ServedPartitions } from './served-partitions.js';
 import { StorageGuard } from './storage-guard.js';
 import { canEncode, createDecoder, createEncoder } from './wire.js';
 import { Span, disableTrace, enableTrace, spanEnd, spanStart, traceSince } from './trace.js';
 import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, Reply, ToWorker } from './protocol.js';
+
+/** Cluster mode: the partitions served, and the JetStream log they are caught up from. */
+interface ClusterLog {
+  served: ServedPartitions;
+  log: JetStreamLog;
+}
 
 export class ActorHost {
   readonly #config: ActorHostConfig;
@@ -50,12 +59,15 @@ export class ActorHost {
   readonly #runner: CommandRunner;
   readonly #pipeline: DrainPipeline;
   readonly #plugins: PluginHost;
+  /** Cluster mode: what this host serves, and the JetStream log it catches partitions up from. */
+  readonly #cluster: ClusterLog | null;
   #sweeper: NodeJS.Timeout | null = null;
   #encoder = createEncoder();
   readonly #decoder = createDecoder();
 
-  private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void) {
+  private constructor(config: ActorHostConfig, log: EventLog, deciders: Map<string, AnyDecider>, send: (m: FromWorker) => void, cluster: ClusterLog | null = null) {
     this.#config = config;
+    this.#cluster = cluster;
     this.#log = log;
     this.#writer = log.openWriter(`actor-host-${config.workerIndex}`, config.ownerEpoch, config.ownedPartitions);
     this.#deciders = deciders;
@@ -69,6 +81,7 @@ export class ActorHost {
       config, log, writer: this.#writer, mailbox: this.#mailbox, actors: this.#actors, pages, stopped: this.#stopped,
       actor: (aggregateType, id) => this.#actor(aggregateType, id),
       sendReplies: (replies) => this.#sendReplies(replies),
+      refuse: cluster ? (p) => cluster.served.refusal(p) : undefined,
     });
     this.#pipeline = new DrainPipeline({
       log, writer: this.#writer, mailbox: this.#mailbox, runner: this.#runner, pages, plugins: this.#plugins,
@@ -86,10 +99,13 @@ export class ActorHost {
    */
   static async start(config: ActorHostConfig, send: (m: FromWorker) => void, shared?: EventLog): Promise<ActorHost> {
     const deciders = await loadDeciders(config.domainModules);
+    // Cluster mode: JetStream is the log of record and the data dir its cache, which `open` catches up
+    // (every partition) before answering; the leases hook fences each partition's messages.
+    const cluster = config.cluster ? await openClusterLog(config) : null;
     // Every read of this host (hydration, retries, the views' catch-up) sees events at the deciders' current
     // versions. A shared log the runtime already wrapped is used as it is (versionedLog is idempotent).
-    const log = versionedLog(shared ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability }), deciders.values());
-    const host = new ActorHost(config, log, deciders, send);
+    const log = versionedLog(shared ?? cluster?.log ?? LmdbLog.open(config.dataDir, { partitions: config.totalPartitions, durability: config.durability }), deciders.values());
+    const host = new ActorHost(config, log, deciders, send, cluster);
     host.#ownsLog = shared === undefined;
     // An inline host (memory log) records into the main thread's trace, which the runtime reads itself.
     if (config.trace) enableTrace(shared === undefined ? `worker-${config.workerIndex}` : 'main');
@@ -127,6 +143,15 @@ export class ActorHost {
         return;
       case 'resume':
         void this.#resume(msg.rid, msg.partition);
+        return;
+      case 'acquire':
+        void this.#acquire(msg.rid, msg.partition, msg.epoch, msg.until);
+        return;
+      case 'lease':
+        this.#cluster?.served.renew(msg.partition, msg.epoch, msg.until);
+        return;
+      case 'revoke':
+        void this.#revoke(msg.partition, msg.epoch, msg.rid);
         return;
       case 'close':
         void this.#close();
@@ -192,6 +217,49 @@ export class ActorHost {
     }
   }
 
+  /**
+   * Cluster mode: this node took `partition` with `epoch`. Catch its cache up from the log of record
+   * (another node may have written it since this one last did), read the writer's head again, forget its
+   * actors (they re-hydrate from what was caught up), and only then serve it. No drain pauses for it: the
+   * partition has no command staged (it is not served), and the catch-up is queued after this log's own
+   * batches (JetStreamLog.catchUp). A revoke meanwhile wins: the partition is then not served.
+   */
+  async #acquire(rid: number, partition: number, epoch: number, until: number): Promise<void> {
+    try {
+      const cluster = this.#cluster;
+      if (cluster === null) throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} is not a cluster node`);
+      cluster.served.acquire(partition, epoch, until);
+      await cluster.log.catchUp([partition]);
+      const offset = this.#writer.reloadHead(partition);
+      this.#actors.dropPartition(partition);
+      const wasStopped = this.#stopped.resume(partition);
+      if (!cluster.served.serve(partition, epoch)) throw new RuntimeError(ErrorCodes.NotOwner, `partition ${partition} was revoked while it caught up`, { partition }, true);
+      this.#send({ kind: 'reply', reply: { rid, ok: true, result: { partition, wasStopped, offset } satisfies PartitionResumeResult } });
+    } catch (err) {
+      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(err) } });
+    }
+  }
+
+  /**
+   * Cluster mode: stop serving `partition` at once (commands queued for it, and new ones, are refused by
+   * the runner from now on) and forget its live actors, so a later acquire hydrates them from the caught-up
+   * cache. A handover (`rid` given) keeps the lease until the batches in flight are through: they were
+   * decided under it, and a lease dropped under them would fence them (and stop the whole log).
+   */
+  async #revoke(partition: number, epoch: number, rid: number | undefined): Promise<void> {
+    const served = this.#cluster?.served;
+    if (served === undefined) return;
+    this.#actors.dropPartition(partition);
+    if (rid === undefined) return served.revoke(partition, epoch);
+    served.drain(partition, epoch);
+    try {
+      await this.#pipeline.exclusive(async () => undefined);
+    } finally {
+      served.revoke(partition, epoch);
+      this.#send({ kind: 'reply', reply: { rid, ok: true, result: null } });
+    }
+  }
+
   // ------------------------------------------------------------ actors
 
   /** The live actor of an aggregate, hydrated from the log first if it has none. */
@@ -236,6 +304,8 @@ export class ActorHost {
 
   #load(rid: number, aggregateType: string, id: string): Reply<{ version: number; state: unknown }> {
     try {
+      const refused = this.#cluster?.served.refusal(partitionOf(id, this.#config.totalPartitions));
+      if (refused) throw refused;
       const a = this.#actor(aggregateType, id);
       return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
     } catch (err) {
@@ -262,6 +332,22 @@ export class ActorHost {
     if (this.#config.trace) disableTrace();
     this.#send({ kind: 'closed' });
   }
+}
+
+/** Cluster mode's log: JetStream, with `dataDir` as its cache and the served partitions' leases as its fencing. */
+async function openClusterLog(config: ActorHostConfig): Promise<ClusterLog> {
+  const c = config.cluster!;
+  const served = new ServedPartitions();
+  const log = await openJetStreamLog({
+    servers: c.servers,
+    name: c.logName,
+    partitions: config.totalPartitions,
+    replicas: c.replicas,
+    localDir: config.dataDir,
+    durability: config.durability,
+    leases: served,
+  });
+  return { served, log };
 }
 
 /** `reply` if it can be packed; otherwise an error that says the command committed, and at which version. */

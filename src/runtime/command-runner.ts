@@ -56,6 +56,8 @@ export interface CommandRunnerParts {
   readonly actor: (aggregateType: string, id: string) => Actor;
   /** Packs and posts one `replies` message. */
   readonly sendReplies: (replies: WireReply[]) => void;
+  /** Cluster mode: why a partition's commands are refused now (not served, lease lapsed: served-partitions.ts). */
+  readonly refuse?: ((partition: number) => RuntimeError | undefined) | undefined;
 }
 
 export class CommandRunner {
@@ -68,6 +70,7 @@ export class CommandRunner {
   readonly #stopped: StoppedPartitions;
   readonly #actor: (aggregateType: string, id: string) => Actor;
   readonly #sendReplies: (replies: WireReply[]) => void;
+  readonly #refuse: ((partition: number) => RuntimeError | undefined) | undefined;
   /** Commands with a commandId in batches not yet durable: a retry joins the first one's answer. */
   readonly #inflightCommands = new Map<string, PendingReply>();
   #processed = 0;
@@ -82,6 +85,7 @@ export class CommandRunner {
     this.#stopped = parts.stopped;
     this.#actor = parts.actor;
     this.#sendReplies = parts.sendReplies;
+    this.#refuse = parts.refuse;
   }
 
   get commandsProcessed(): number {
@@ -97,6 +101,16 @@ export class CommandRunner {
       if (this.#stopped.size > 0) {
         const stopped = this.#stopped.get(partitionOf(req.id, this.#config.totalPartitions));
         if (stopped) throw stopped;
+      }
+      // Cluster mode: checked per command, live actor or not, so nothing is staged on a lapsed lease.
+      if (this.#refuse) {
+        const refused = this.#refuse(partitionOf(req.id, this.#config.totalPartitions));
+        if (refused) {
+          // A live actor carries its own mailbox count (`dropped` below only counts the not hydrated).
+          const live = this.#actors.get(req.aggregateType, req.id);
+          if (live) this.#mailbox.delivered(live);
+          throw refused;
+        }
       }
       actor = this.#actor(req.aggregateType, req.id);
     } catch (err) {

@@ -8,6 +8,8 @@
  *   their snapshot to see every acknowledged commit;
  * - time-machine.ts answers version/at loads, diffs and history from the log (lock-free LMDB readers that
  *   see every acknowledged commit);
+ * - cluster-node.ts (cluster mode) makes this runtime one node of a partition group: the worker serves
+ *   only the partitions the group holds leases for, and every call on another partition is `NotOwner`;
  * - plugin-channel.ts is the main-thread end of worker plugins; health.ts says why the runtime is not
  *   fully serving; storage-recovery.ts resumes writes after a full disk.
  *
@@ -44,6 +46,7 @@ import { InlineThread } from './inline-thread.js';
 import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
 import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
+import { ClusterNode } from './cluster-node.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -61,6 +64,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const nextRid = (): number => ++rid;
   const plugins = new PluginChannels(slots, nextRid);
   let closed = false;
+  /** Cluster mode: this node's membership in the partition group (null for the embedded runtime). */
+  let cluster: ClusterNode | null = null;
 
   const freshness = new ReadFreshness(log);
   // A stream whose snapshot has an old shape: its owner loads it too, and persists a fresh one as before.
@@ -114,6 +119,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       health.workerFailed(index, error);
       cache.dropPartitions((p) => ownerOf(p, W) === index);
       freshness.touchedAll();
+      // Cluster mode: a batch refused for want of a lease (it lapsed or moved under a batch in flight)
+      // stops the JetStream log until it is re-synced; a fresh worker opens it again, caught up, and is
+      // given the partitions this node still holds (onRestart).
+      if (cluster !== null && !closed && (error.code === ErrorCodes.Fenced || error.code === ErrorCodes.NotOwner)) {
+        void slots[index]!.restart(`fenced: ${error.message}`).catch(() => undefined);
+      }
     },
     onRestart(index, reason) {
       health.workerRestarted(index);
@@ -123,6 +134,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // its command was answered or lost with the old thread.
       void slots[index]!.ready.then((heads) => {
         for (const [p, head] of Object.entries(heads)) if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+        // A fresh worker serves nothing: it is given again what the group holds.
+        cluster?.reacquire();
       }, () => undefined);
       o.onWorkerRestart?.(index, reason);
     },
@@ -141,6 +154,26 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
 
+  const clusterHooks = {
+    served(partition: number, offset: number) {
+      // Caught up from JetStream by the worker: this thread's reads must see it, from a fresh cache.
+      // The worker also lifted a stop on damage (it reads the partition afresh, as `resumePartition` does).
+      health.partitionResumed(partition);
+      if (offset > offsets[partition]!) offsets[partition] = offset;
+      cache.dropPartitions((p) => p === partition);
+      freshness.touched(partition);
+    },
+    unserved(partition: number) {
+      // Another node writes it from now on: nothing cached of it may be answered any more.
+      cache.dropPartitions((p) => p === partition);
+      freshness.touched(partition);
+    },
+  };
+  /** Cluster mode: `NotOwner` for a call on a partition this node does not serve (never a stale read). */
+  const checkServed = (partition: number): void => {
+    if (cluster !== null && !cluster.serves(partition)) throw cluster.refusal(partition);
+  };
+
   if (o.trace) enableTrace('main');
   const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
   // The memory log lives in this thread: its actor hosts run here too, behind the same slot interface.
@@ -151,6 +184,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const ready = await s.ready;
       for (const [p, off] of Object.entries(ready)) offsets[Number(p)] = off;
     }
+    // Cluster mode: the worker is up and serves nothing yet; the group gives it its partitions.
+    if (o.cluster) cluster = await ClusterNode.join(o.cluster, P, slots[0]!, nextRid, clusterHooks);
   } catch (err) {
     await Promise.allSettled(slots.map((s) => s.close(2000)));
     await log.close();
@@ -191,6 +226,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (closed) throw errors.closed();
       const req = validation.request(nextRid(), aggregateType, id, command, opts);
       const partition = partitionOf(id, P);
+      checkServed(partition);
       try {
         const result = await slotOf(partition).execute(req);
         counters.commandsOk++;
@@ -210,12 +246,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         // be in the log without its reply, and the next load must see whether it is.
         cache.delete(aggregateType, id);
         freshness.touched(partition);
-        throw err;
+        throw cluster === null ? err : cluster.withOwner(err, partition);
       }
     },
 
     async load<S>(aggregateType: string, id: string, opts: LoadOptions = {}) {
       const decider = openStream(aggregateType, id);
+      checkServed(partitionOf(id, P));
       if (opts.version !== undefined || opts.at !== undefined) return timeMachine.stateAt<S>(decider, aggregateType, id, opts);
       const hit = cache.get(aggregateType, id);
       if (hit !== undefined) return { id, type: aggregateType, version: hit.version, state: hit.state as S };
@@ -234,9 +271,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     async history(aggregateType, id, opts = {}) {
       openStream(aggregateType, id);
+      checkServed(partitionOf(id, P));
       return timeMachine.history(aggregateType, id, opts);
     },
 
+    // Its end point comes from `load`, which refuses a partition this node does not serve.
     diff: (aggregateType, id, from, to) => timeMachine.diff(aggregateType, id, from, to),
 
     workerOf: (partition) => ownerOf(partition, W),
@@ -246,7 +285,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     partitions: () =>
       offsets.map((offset, partition) => {
         const stopped = health.stoppedReason(partition);
-        return stopped === undefined ? { partition, worker: ownerOf(partition, W), offset } : { partition, worker: ownerOf(partition, W), offset, stopped };
+        const info = stopped === undefined ? { partition, worker: ownerOf(partition, W), offset } : { partition, worker: ownerOf(partition, W), offset, stopped };
+        return cluster === null ? info : { ...info, ...cluster.ownership(partition) };
       }),
 
     async resumePartition(partition) {
@@ -285,6 +325,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (closed) return;
       closed = true;
       recovery.close();
+      // Cluster mode: hand the partitions over first (the others take them at once, not after a lease),
+      // while the worker can still finish its batches in flight.
+      await cluster?.leave().catch(() => undefined);
       await Promise.allSettled(slots.map((s) => s.close()));
       cache.clear();
       listeners.clear();
@@ -343,5 +386,6 @@ function slotConfig(o: ResolvedOptions, w: number, P: number, W: number, ownerEp
     plugins: o.plugins,
     storageReserveBytes: o.storageReserveBytes,
     trace: o.trace,
+    ...(o.cluster ? { cluster: { servers: o.cluster.servers, logName: o.cluster.logName, replicas: o.cluster.replicas } } : {}),
   };
 }

@@ -3,7 +3,7 @@ export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, H
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';
 export type { RuntimeHealth, HealthReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';
-export type { RuntimeOptions } from './options.js';
+export type { RuntimeOptions, ClusterOptions } from './options.js';
 export { builtinDomains, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate, type Hydrated } from './hydrate.js';

@@ -59,6 +59,20 @@ export class LiveActors {
     this.#size = 0;
   }
 
+  /** Forgets every actor of `partition` (cluster mode: it moved to another node). Returns how many. */
+  dropPartition(partition: number): number {
+    const before = this.#size;
+    for (const ids of this.#byType.values()) {
+      for (const [id, a] of ids) {
+        if (a.partition === partition) {
+          ids.delete(id);
+          this.#size--;
+        }
+      }
+    }
+    return before - this.#size;
+  }
+
   /** Passivates actors until at most `max` are live (CLOCK, see above); each is visited at most twice. Returns how many. */
   evictOverflow(max: number): number {
     const before = this.#size;

@@ -77,9 +77,40 @@ export interface RuntimeOptions {
    * and then each hook costs one branch).
    */
   trace?: boolean;
+  /**
+   * Cluster mode (preview, docs/cluster.md "A node of the cluster"): this runtime is one node of a
+   * group sharing the partitions over NATS JetStream. JetStream is the log of record and `dataDir` the
+   * node's local cache of it; the node serves only the partitions it holds leases for and refuses the
+   * others with `NotOwner`. Needs `workers` 1 (the default in cluster mode) and the `lmdb` log.
+   */
+  cluster?: ClusterOptions;
 }
 
-export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins'>> & {
+export interface ClusterOptions {
+  /** NATS server URL(s), `nats://host:port`. */
+  servers: string | string[];
+  /** The group's name ([A-Za-z0-9_-]{1,64}): the members that share the partitions. */
+  group: string;
+  /** This node's id in the group ([A-Za-z0-9_-]{1,64}), unique among the members. */
+  nodeId: string;
+  /** The JetStream log's name (its streams are `EVT_<logName>_P<n>`); default: the group's name. */
+  logName?: string;
+  /** Replicas of the log's streams and of the group's lease bucket: 1 (default), 3 or 5. */
+  replicas?: 1 | 3 | 5;
+  /** A lease's lifetime (default 3 000 ms; see docs/cluster-ownership.md). */
+  leaseMs?: number;
+}
+
+export interface ResolvedClusterOptions {
+  servers: string[];
+  group: string;
+  nodeId: string;
+  logName: string;
+  replicas: 1 | 3 | 5;
+  leaseMs: number | undefined;
+}
+
+export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins' | 'cluster'>> & {
   /** The resolved data dir; '' for the memory log. */
   dataDir: string;
   plugins: WorkerPluginSpec[];
@@ -87,6 +118,7 @@ export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partiti
   workers: number | undefined;
   domainModules: string[];
   onWorkerRestart: ((worker: number, reason: string) => void) | undefined;
+  cluster: ResolvedClusterOptions | undefined;
 };
 
 export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
@@ -107,11 +139,12 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
   // still passes it (plain JS, no type check) would silently get no read model.
   if ((o as { views?: unknown }).views !== undefined) invalid('createRuntime runs no read model: pass views to createEventide, or workerPlugins: [projectionEngine(views)]');
   const maxLiveActors = int('maxLiveActors', o.maxLiveActors, 1, 100_000_000, 200_000);
+  const cluster = o.cluster === undefined ? undefined : resolveCluster(o.cluster, memory, o.workers, int);
   return {
     log: memory ? 'memory' : 'lmdb',
     dataDir: memory ? '' : resolve(o.dataDir!),
     partitions: o.partitions === undefined ? undefined : int('partitions', o.partitions, 1, 65_536, 16),
-    workers: o.workers === undefined ? undefined : int('workers', o.workers, 1, 256, 1),
+    workers: cluster ? 1 : o.workers === undefined ? undefined : int('workers', o.workers, 1, 256, 1),
     domainModules: (o.domains ?? builtinDomains).map(toModuleUrl),
     // Memory keeps nothing across a crash whatever is asked: it acknowledges once a batch is applied.
     durability: memory ? 'commit' : (o.durability ?? 'sync'),
@@ -129,6 +162,35 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     onWorkerRestart: o.onWorkerRestart,
     clock: o.clock ?? systemClock,
     trace: o.trace ?? false,
+    cluster,
+  };
+}
+
+const CLUSTER_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Cluster mode's options. One actor worker only: the JetStream log keeps one writer of its local cache
+ * per process (two logs catching up one cache would apply messages twice), and that log lives in the
+ * worker (src/log/jetstream/jetstream-log.ts, Gotchas).
+ */
+function resolveCluster(c: ClusterOptions, memory: boolean, workers: number | undefined, int: (name: string, v: number | undefined, min: number, max: number, dflt: number) => number): ResolvedClusterOptions {
+  if (typeof c !== 'object' || c === null) invalid('cluster must be an object { servers, group, nodeId }');
+  if (memory) invalid("cluster mode needs the lmdb log (dataDir is the node's local cache of JetStream), not log: 'memory'");
+  if (workers !== undefined && workers !== 1) invalid(`cluster mode runs one actor worker (the JetStream log keeps one cache writer per process); workers must be 1, got ${String(workers)}`);
+  const servers = Array.isArray(c.servers) ? c.servers : [c.servers];
+  if (servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0 || s.length > 1024)) invalid('cluster.servers must be one or more NATS URLs (nats://host:port)');
+  const name = (what: string, v: unknown): string => {
+    if (typeof v !== 'string' || !CLUSTER_NAME.test(v)) invalid(`cluster.${what} must match [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(String(v).slice(0, 80))}`);
+    return v;
+  };
+  if (c.replicas !== undefined && c.replicas !== 1 && c.replicas !== 3 && c.replicas !== 5) invalid(`cluster.replicas must be 1, 3 or 5, got ${String(c.replicas)}`);
+  return {
+    servers,
+    group: name('group', c.group),
+    nodeId: name('nodeId', c.nodeId),
+    logName: name('logName', c.logName ?? c.group),
+    replicas: c.replicas ?? 1,
+    leaseMs: c.leaseMs === undefined ? undefined : int('cluster.leaseMs', c.leaseMs, 300, 600_000, 3000),
   };
 }
 

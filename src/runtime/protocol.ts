@@ -34,6 +34,11 @@ export interface ActorHostConfig {
   storageReserveBytes: number;
   /** Record this thread's spans (trace.ts), collected by `trace` requests. */
   trace: boolean;
+  /**
+   * Cluster mode (cluster-node.ts): the log is JetStream's, `dataDir` its local cache, and the host
+   * starts with none of its partitions served (each comes with an `acquire`).
+   */
+  cluster?: { servers: string[]; logName: string; replicas: number };
 }
 
 export interface CommandRequest {
@@ -92,6 +97,20 @@ export type ToWorker =
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
   /** An operator resumes a partition stopped on damage (answered with a `reply` carrying PartitionResumeResult). */
   | { kind: 'resume'; rid: number; partition: number }
+  /**
+   * Cluster mode: this node took `partition`'s lease with `epoch`, valid until `until` (ms on the clock
+   * every thread shares, `performance.timeOrigin + performance.now()`). The host catches the partition
+   * up from the log of record, then serves it; answered with a `reply` carrying PartitionResumeResult.
+   */
+  | { kind: 'acquire'; rid: number; partition: number; epoch: number; until: number }
+  /** Cluster mode: the lease of `partition` was renewed (`until` as in `acquire`). */
+  | { kind: 'lease'; partition: number; epoch: number; until: number }
+  /**
+   * Cluster mode: stop serving `partition` (lease `epoch`) at once: its commands are answered `NotOwner`.
+   * With `rid` (a handover, not a lapse): the lease is kept for the batches already in flight, and the
+   * `reply` (no result) comes once they are through; the group releases the lease after it.
+   */
+  | { kind: 'revoke'; partition: number; epoch: number; rid?: number }
   | { kind: 'close' };
 
 export interface PartitionResumeResult {

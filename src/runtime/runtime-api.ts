@@ -65,6 +65,14 @@ export interface PartitionInfo {
   offset: number;
   /** Why the partition is stopped (damage found in it), when it is; `resumePartition` resumes it. */
   stopped?: string;
+  /**
+   * Cluster mode only: whether this node serves the partition (others are refused with `NotOwner`), and
+   * the lease's epoch and owner node id when known (this node's while it serves it). `offset` is then
+   * this node's cache: current for a partition it serves, as of its last catch-up otherwise.
+   */
+  served?: boolean;
+  epoch?: number;
+  owner?: string;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;

@@ -274,6 +274,17 @@ export class WorkerSlot {
     return this.request<TraceSpans>(rid, { kind: 'trace', rid, since });
   }
 
+  /**
+   * Posts a message that has no answer (cluster mode's `lease` and `revoke`), after the commands queued
+   * before it. Dropped while the thread is down or being replaced: a fresh thread starts with no lease,
+   * and is given its partitions again (cluster-node.ts).
+   */
+  send(msg: ToWorker): void {
+    if (this.#closing || this.#replacing || this.#down) return;
+    this.#flush();
+    this.#post(msg);
+  }
+
   #post(msg: ToWorker): void {
     this.#worker.postMessage(msg);
   }

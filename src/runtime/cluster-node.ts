@@ -1,0 +1,142 @@
+/**
+ * Cluster mode, on the main thread: this runtime as one node of a partition group (src/cluster/). The
+ * group decides which partitions this node holds leases for; this module passes that on to the actor
+ * worker and answers "does this node serve partition p?" for the main thread's reads and routing.
+ *
+ * The protocol with the worker (protocol.ts), in the order the group calls back:
+ * - `onAcquired(p, epoch)` sends `acquire` with the lease's deadline; the worker catches the partition
+ *   up from JetStream, reloads its writer's head and serves it, then answers. Only then does the
+ *   promise resolve, so the group counts the partition as served (`epochOf`) only once the worker does.
+ * - `onRenewed(p, epoch, validUntil)` sends `lease`: the worker's own copy of the deadline moves on.
+ *   The worker stops using a lease whose deadline passed by itself (served-partitions.ts), so a stalled
+ *   main thread never lets it append on a lapsed lease.
+ * - `onRevoked(p)` sends `revoke`: the worker stops serving it at once; the main thread forgets what it
+ *   cached of the partition (the next owner writes it now). On a handover (`released`, `leaving`) the
+ *   worker answers once its batches in flight are through, and the group releases the key only then.
+ *
+ * Gotchas:
+ * - The group's times are this thread's `performance.now()`; the worker's are on the clock all threads
+ *   share (`performance.timeOrigin + performance.now()`): converted here, once.
+ * - The cluster folder is imported on first use only, so the embedded runtime never loads the NATS client.
+ * - One actor worker (options.ts says why): every partition's messages go to slot 0.
+ */
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import type { PartitionGroup } from '../cluster/index.js';
+import type { ResolvedClusterOptions } from './options.js';
+import type { PartitionResumeResult } from './protocol.js';
+import { notOwner } from './served-partitions.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+export interface ClusterNodeHooks {
+  /** `partition` is served from now on, caught up to `offset` (its next offset). */
+  served(partition: number, offset: number): void;
+  /** `partition` is no longer served by this node. */
+  unserved(partition: number): void;
+}
+
+/** What `runtime.partitions()` says of a partition in cluster mode. */
+export interface PartitionOwnership {
+  served: boolean;
+  /** The lease epoch: this node's while it serves the partition, else the owner's when known. */
+  epoch?: number;
+  /** The owner's node id, when known. */
+  owner?: string;
+}
+
+export class ClusterNode {
+  readonly nodeId: string;
+  readonly #slot: WorkerSlot;
+  readonly #nextRid: () => number;
+  readonly #hooks: ClusterNodeHooks;
+  #group: PartitionGroup | undefined;
+  /** Resolves once `joinGroup` answered: the group may call back before it does. */
+  readonly #joined: Promise<PartitionGroup>;
+  #resolveJoined!: (group: PartitionGroup) => void;
+
+  private constructor(nodeId: string, slot: WorkerSlot, nextRid: () => number, hooks: ClusterNodeHooks) {
+    this.nodeId = nodeId;
+    this.#slot = slot;
+    this.#nextRid = nextRid;
+    this.#hooks = hooks;
+    this.#joined = new Promise((resolve) => (this.#resolveJoined = resolve));
+  }
+
+  /** Joins the group: the worker (already started, serving nothing) is given each partition this node takes. */
+  static async join(o: ResolvedClusterOptions, partitions: number, slot: WorkerSlot, nextRid: () => number, hooks: ClusterNodeHooks): Promise<ClusterNode> {
+    const node = new ClusterNode(o.nodeId, slot, nextRid, hooks);
+    const { joinGroup } = await import('../cluster/index.js');
+    const group = await joinGroup({
+      servers: o.servers,
+      group: o.group,
+      nodeId: o.nodeId,
+      partitions,
+      replicas: o.replicas,
+      ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
+      onAcquired: (p, epoch) => node.#acquire(p, epoch),
+      onRenewed: (p, epoch, validUntil) => slot.send({ kind: 'lease', partition: p, epoch, until: performance.timeOrigin + validUntil }),
+      onRevoked: async (p, epoch, reason) => {
+        // The main thread first (its reads check the group, which already says no), then the worker.
+        hooks.unserved(p);
+        if (reason !== 'released' && reason !== 'leaving') return slot.send({ kind: 'revoke', partition: p, epoch });
+        // A handover: the group releases the key once the worker's batches in flight are through.
+        const rid = nextRid();
+        await slot.request(rid, { kind: 'revoke', partition: p, epoch, rid }).catch(() => undefined);
+      },
+    });
+    node.#group = group;
+    node.#resolveJoined(group);
+    return node;
+  }
+
+  async #acquire(partition: number, epoch: number): Promise<void> {
+    const group = await this.#joined;
+    const validUntil = group.validUntil(partition);
+    if (validUntil === null) throw notOwner(partition, 'its lease went before the catch-up began');
+    const rid = this.#nextRid();
+    const result = await this.#slot.request<PartitionResumeResult>(rid, { kind: 'acquire', rid, partition, epoch, until: performance.timeOrigin + validUntil });
+    this.#hooks.served(partition, result.offset);
+  }
+
+  /**
+   * A fresh worker thread (after a crash, a storage failure or a fence) starts with no lease: it is
+   * given again every partition the group still holds. One that fails stays refused (`NotOwner`) until
+   * the group moves it (docs/cluster.md, what v1 leaves out).
+   */
+  reacquire(): void {
+    const group = this.#group;
+    if (group === undefined) return;
+    for (let p = 0; p < group.partitions; p++) {
+      const epoch = group.epochOf(p);
+      if (epoch !== null) this.#acquire(p, epoch).catch(() => undefined);
+    }
+  }
+
+  /** Whether this node serves `partition` now (holds a lease it can prove valid, caught up). */
+  serves(partition: number): boolean {
+    return this.#group?.epochOf(partition) != null;
+  }
+
+  /** `NotOwner` for a partition this node does not serve, naming the owner when this node knows it. */
+  refusal(partition: number, why = 'another node owns it, or it is changing hands'): RuntimeError {
+    const owner = this.#group?.ownerOf(partition);
+    return notOwner(partition, why, owner && owner.nodeId !== this.nodeId ? owner.nodeId : null);
+  }
+
+  /** A `NotOwner` from the worker (which does not know the owner), with the owner when this node knows it. */
+  withOwner(err: unknown, partition: number): unknown {
+    if (!RuntimeError.is(err, ErrorCodes.NotOwner) || err.details.owner !== undefined) return err;
+    const owner = this.#group?.ownerOf(partition);
+    return owner && owner.nodeId !== this.nodeId ? notOwner(partition, 'it moved to another node', owner.nodeId) : err;
+  }
+
+  ownership(partition: number): PartitionOwnership {
+    const owner = this.#group?.ownerOf(partition);
+    const served = this.serves(partition);
+    return { served, ...(owner ? { epoch: owner.epoch, owner: owner.nodeId } : {}) };
+  }
+
+  /** Hands every partition over at once (the other members take them without waiting for a lease to lapse). */
+  async leave(): Promise<void> {
+    await this.#group?.leave();
+  }
+}
