@@ -7,6 +7,7 @@
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import type { LmdbLog, StagedWrite } from '../lmdb/index.js';
 import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
+import { WriterHeads, positionEvents } from '../writer-heads.js';
 import { encodeCommand, type CommandPart } from './partition-message.js';
 import type { RecordCommitter } from './record-committer.js';
 
@@ -22,7 +23,7 @@ export class JetStreamBatchWriter implements BatchWriter {
   readonly #writerId: string;
   readonly #epoch: number;
   readonly #ownerEpoch: () => number;
-  readonly #heads = new Map<number, number>();
+  readonly #heads: WriterHeads;
 
   constructor(local: LmdbLog, committer: RecordCommitter, writerId: string, epoch: number, ownerEpoch: () => number, partitions: readonly number[]) {
     this.#local = local;
@@ -30,32 +31,21 @@ export class JetStreamBatchWriter implements BatchWriter {
     this.#writerId = writerId;
     this.#epoch = epoch;
     this.#ownerEpoch = ownerEpoch;
-    for (const p of partitions) this.#heads.set(p, local.partitionHead(p));
+    this.#heads = new WriterHeads(partitions, (p) => local.partitionHead(p));
   }
 
   head(partition: number): number {
-    const head = this.#heads.get(partition);
-    if (head === undefined) throw new RuntimeError(ErrorCodes.Internal, `this writer does not own partition ${partition}`);
-    return head;
+    return this.#heads.head(partition);
   }
 
   reloadHead(partition: number): number {
-    this.head(partition);
     this.#local.refreshReads();
-    const head = this.#local.partitionHead(partition);
-    this.#heads.set(partition, head);
-    return head;
+    return this.#heads.reload(partition);
   }
 
   stageAppend(r: AppendRequest): Staged {
-    const offset = this.head(r.partition);
-    const n = r.events.length;
-    const events: EventEnvelope[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = r.events[i]!;
-      events[i] = { aggregateType: r.aggregateType, stream: r.stream, type: e.type, seq: r.expectedVersion + i + 1, data: e.data, ts: r.ts, partition: r.partition, offset: offset + i, meta: r.meta };
-      if (e.schemaVersion !== undefined && e.schemaVersion > 1) events[i]!.schemaVersion = e.schemaVersion;
-    }
+    const events = positionEvents(r, this.head(r.partition));
+    const n = events.length;
     // Both may throw (data msgpack cannot hold, a position taken): then no offset is consumed.
     const local = this.#local.stageAppend(events, r.commandId, r.digest);
     let staged: JetStreamStaged = { local, events };
@@ -66,7 +56,7 @@ export class JetStreamBatchWriter implements BatchWriter {
       }
       staged = { local, events, part };
     }
-    this.#heads.set(r.partition, offset + n);
+    this.#heads.advance(r.partition, n);
     return staged;
   }
 

@@ -117,9 +117,3 @@ export class LocalCache {
   }
 }
 
-/** Events one batch appended per partition, for the commit's answer. */
-export function headsOf(events: Iterable<EventEnvelope>): Map<number, number> {
-  const heads = new Map<number, number>();
-  for (const e of events) if ((heads.get(e.partition) ?? -1) < e.offset + 1) heads.set(e.partition, e.offset + 1);
-  return heads;
-}

@@ -35,7 +35,8 @@ import { corruptRecord } from '../record-codec.js';
 import { refusedAfter } from '../storage-failure.js';
 import type { BatchWriter, Committed } from '../port.js';
 import type { StagedWrite } from '../lmdb/index.js';
-import { headsOf, type LocalCache, type PartitionTip } from './local-cache.js';
+import { committedHeads } from '../writer-heads.js';
+import type { LocalCache, PartitionTip } from './local-cache.js';
 import { HEADERS, messageHeaders, payloadCrc, readMeta, type CommandPart } from './partition-message.js';
 import { isWrongLastSequence, reasonOf, type PartitionStreams } from './partition-streams.js';
 import type { JetStreamStaged } from './batch-writer.js';
@@ -103,7 +104,7 @@ export class RecordCommitter {
       if (list) list.push(s.part);
       else parts.set(s.part.partition, [s.part]);
     }
-    const heads = headsOf(staged.flatMap((s) => s.events ?? []));
+    const heads = committedHeads(staged);
     const local = staged.map((s) => s.local);
     const earlierApplied = this.#applying;
     const published = this.#publishing.then(() => this.#publish(writerId, epoch, ownerEpoch, parts, earlierApplied));

@@ -9,6 +9,7 @@ import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index
 import { corruptRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } from '../port.js';
+import { WriterHeads, committedHeads } from '../writer-heads.js';
 import type { MemoryStore, StoreOp, WriteChain } from './memory-store.js';
 import { hasMeta, toStored, type StoredEvent, type StreamRef } from '../stored-event.js';
 
@@ -35,28 +36,23 @@ export interface WriterBackend {
 export class MemoryBatchWriter implements BatchWriter {
   readonly #log: WriterBackend;
   readonly #chain: WriteChain;
-  readonly #heads = new Map<number, number>();
+  readonly #heads: WriterHeads;
 
   constructor(log: WriterBackend, chain: WriteChain, partitions: readonly number[]) {
     this.#log = log;
     this.#chain = chain;
     for (const p of partitions) {
       if (!Number.isInteger(p) || p < 0 || p >= log.store.partitionCount) throw new RuntimeError(ErrorCodes.Internal, `partition ${p} is outside 0..${log.store.partitionCount - 1}`);
-      this.#heads.set(p, log.store.partition(p).length);
     }
+    this.#heads = new WriterHeads(partitions, (p) => log.store.partition(p).length);
   }
 
   head(partition: number): number {
-    const head = this.#heads.get(partition);
-    if (head === undefined) throw new RuntimeError(ErrorCodes.Internal, `this writer does not own partition ${partition}`);
-    return head;
+    return this.#heads.head(partition);
   }
 
   reloadHead(partition: number): number {
-    this.head(partition);
-    const head = this.#log.store.partition(partition).length;
-    this.#heads.set(partition, head);
-    return head;
+    return this.#heads.reload(partition);
   }
 
   stageAppend(r: AppendRequest): Staged {
@@ -94,7 +90,7 @@ export class MemoryBatchWriter implements BatchWriter {
       const value = r.digest === undefined ? [first.seq, last.seq] : [first.seq, last.seq, r.digest];
       ops.push({ kind: 'command', aggregateType: r.aggregateType, id: r.stream, commandId: r.commandId, record: encodeRecord(value, 'commands', key) });
     }
-    this.#heads.set(r.partition, offset + events.length);
+    this.#heads.advance(r.partition, events.length);
     return new MemoryStaged(store, ops, events);
   }
 
@@ -120,11 +116,7 @@ export class MemoryBatchWriter implements BatchWriter {
   }
 
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
-    const heads = new Map<number, number>();
-    for (const s of staged) {
-      const last = s.events?.[s.events.length - 1];
-      if (last && (heads.get(last.partition) ?? -1) < last.offset + 1) heads.set(last.partition, last.offset + 1);
-    }
+    const heads = committedHeads(staged);
     return this.#log.commit(this.#chain, staged, alsoInBatch).then(() => ({ heads }));
   }
 
