@@ -21,7 +21,7 @@
  *   values (the runtime still validates the command against its decider's schema).
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { ErrorCodes, ID_PATTERN, RuntimeError, type SerializedError } from '../kernel/index.js';
+import { ErrorCodes, ID_PATTERN, RuntimeError, type EnvelopeJson, type SerializedError } from '../kernel/index.js';
 
 export const FORWARD_PROTOCOL_VERSION = 1;
 /** A request is forwarded once: the node it reaches answers it or says who it believes owns the partition. */
@@ -53,18 +53,8 @@ export interface LoadQueryJson {
   at?: number | string;
 }
 
-/** An event as the HTTP API shows it (server/envelope-json.ts `EnvelopeJson`: `ts` as ISO-8601). */
-export interface EventJson {
-  aggregateType: string;
-  stream: string;
-  type: string;
-  seq: number;
-  data: unknown;
-  ts: string;
-  partition: number;
-  offset: number;
-  meta: Record<string, unknown>;
-}
+/** An event as the HTTP API shows it (`ts` as ISO-8601): the kernel's `EnvelopeJson`. */
+export type EventJson = EnvelopeJson;
 
 /** A command's answer, as the HTTP command route answers it. */
 export interface CommandResultJson {

@@ -28,3 +28,19 @@ export interface EventEnvelope<D = unknown> {
    */
   schemaVersion?: number;
 }
+
+/**
+ * An event as the HTTP API and cluster forwarding carry it: the envelope with `ts` as ISO-8601 (the
+ * server's envelope-json.ts makes it; both ends of a forwarded request speak it).
+ */
+export interface EnvelopeJson {
+  aggregateType: string;
+  stream: string;
+  type: string;
+  seq: number;
+  data: unknown;
+  ts: string;
+  partition: number;
+  offset: number;
+  meta: EventMeta;
+}

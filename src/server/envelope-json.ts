@@ -13,20 +13,10 @@
  * `JSON.stringify` itself and only the punctuation and the keys are literal; `test/server/routes.int.test.ts`
  * compares the two forms, and the route's bytes with the documented object. Add a field to both forms or to neither.
  */
-import { formatPositionAfter, type EventEnvelope, type EventMeta } from '../kernel/index.js';
+import { formatPositionAfter, type EnvelopeJson, type EventEnvelope } from '../kernel/index.js';
 import type { ExecuteResult } from '../runtime/index.js';
 
-export interface EnvelopeJson {
-  aggregateType: string;
-  stream: string;
-  type: string;
-  seq: number;
-  data: unknown;
-  ts: string;
-  partition: number;
-  offset: number;
-  meta: EventMeta;
-}
+export type { EnvelopeJson } from '../kernel/index.js';
 
 // The events of one command share one `ts`, and commands answered in the same millisecond share it too:
 // under load most replies reuse the previous ISO string instead of a Date and a toISOString each.
