@@ -169,15 +169,16 @@ describe.skipIf(!available)(available ? 'partition ownership over JetStream KV (
   }, 180_000);
 
   it('kill -9 of one nats-server (R3) changes no ownership', async () => {
-    // Long enough a lease that the client's reconnect and the KV stream's leader election fit in it
-    // with room to spare on a loaded machine: an outage longer than the holder's window (leaseMs -
-    // margin) would make every holder fence itself, which is right, but is not what this test is about.
+    // Long enough a lease that the client's reconnect and the KV stream's leader election usually fit in
+    // it. On a loaded machine the outage can still outlast a holder's window (leaseMs - margin): the
+    // holder then fences itself, which is right, and takes its own partitions back with the next epoch
+    // (the CI run of the first version failed on exactly that). So what must not change is who owns
+    // what; epochs may grow, and no two members may ever serve one partition at once.
     const leaseMs = 15_000;
     const { group, abc } = await threeMembers({ leaseMs });
     const observer = await LeaseObserver.start(nats.urls, group, P);
     observers.push(observer);
-    const held = abc.map((m) => m.serving());
-    const eventsBefore = abc.map((m) => m.events().filter((e) => e.ev === 'acquired' || e.ev === 'revoked' || e.ev === 'members').length);
+    const held = abc.map((m) => new Set(m.serving().keys()));
     const killedAt = wallNow();
     await nats.kill(0);
     try {
@@ -188,13 +189,20 @@ describe.skipIf(!available)(available ? 'partition ownership over JetStream KV (
     } finally {
       await nats.restart(0);
     }
-    expect(abc.map((m) => m.serving())).toEqual(held);
-    expect(abc.map((m) => m.events().filter((e) => e.ev === 'acquired' || e.ev === 'revoked' || e.ev === 'members').length)).toEqual(eventsBefore);
+    await waitFor('every member serves what it served before', () => abc.every((m, i) => sameSet(new Set(m.serving().keys()), held[i]!)));
+    // Nobody else took a partition: no member acquired one it did not hold, and every write since the kill is its owner's.
+    for (const [i, m] of abc.entries()) {
+      const acquired = m.events().filter((e) => e.ev === 'acquired' && e.t > killedAt).map((e) => e.p!);
+      expect(acquired.filter((p) => !held[i]!.has(p))).toEqual([]);
+    }
     for (let p = 0; p < P; p++) {
       const owner = held.findIndex((s) => s.has(p));
-      expect(observer.of(p).filter((s) => s.seenAt > killedAt).every((s) => s.owner === abc[owner]!.nodeId && s.epoch === held[owner]!.get(p))).toBe(true);
+      expect(observer.of(p).filter((s) => s.seenAt > killedAt && s.owner !== null).every((s) => s.owner === abc[owner]!.nodeId)).toBe(true);
     }
     expect(overlaps(abc, P)).toEqual([]);
   }, 180_000);
 });
 
+function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
