@@ -94,6 +94,14 @@ describe('the admin tab on a server with tokens', () => {
     await expect.poll(() => page.textContent('#auth-error')).toBe('the server refused this token');
     await pasteToken(page, READ);
     await expect.poll(() => page.textContent('#conn')).toBe('live');
+    // A good token pasted while the refused one's calls are still in flight wins: their late 401s
+    // are about a token no longer in use and must not stop the feed the new one started.
+    await pasteToken(page, 'not-a-token-either-0000000');
+    await pasteToken(page, READ);
+    await expect.poll(() => page.textContent('#conn')).toBe('live');
+    await page.waitForTimeout(500); // the refused token's last answers arrive
+    expect(await page.textContent('#conn')).toBe('live');
+    expect(await page.locator('#auth').isVisible()).toBe(false);
     await page.click('#token-button');
     await page.click('#auth-forget');
     await expect.poll(() => page.evaluate("sessionStorage.getItem('eventide.token')")).toBe(null);

@@ -70,7 +70,9 @@ export async function api(path, { method = 'GET', body } = {}) {
   }
   if (res.ok) return data;
   const err = new ApiError(res.status, data);
-  if (res.status === 401) unauthorized(err);
+  // Only a refusal of the current token counts: an answer to a call made with a token since replaced
+  // (the operator pasted a new one while it was in flight) must not stop the feed the new token started.
+  if (res.status === 401 && token() === t) unauthorized(err);
   throw err;
 }
 

@@ -34,20 +34,24 @@ let authorized = true;
 let retryMs = 500;
 /** The feed socket, so a token given while one is still connecting does not start a second one. */
 let feed = null;
+/** Counts startFeed() calls, so an older one still waiting for its answer does not act after a newer one. */
+let starts = 0;
 
 /** Connects the feed (again), resuming from the last position, or replaying recent history first. */
 export async function startFeed() {
   authorized = true;
+  const mine = ++starts;
   let from = tail.position ?? 'now';
   // Asked first even when resuming: a refused token is found here, without a refused WebSocket handshake.
   try {
     const body = await api('/partitions');
     if (tail.position === null) from = body.partitions.map((p) => Math.max(0, p.offset - KEPT)).join('.');
   } catch (err) {
+    if (mine !== starts) return; // a newer start (another token) owns the feed now
     if (err.status === 401 || err.status === 403) return stopFeed();
     // The server is not up yet: connect anyway and let the reconnect loop do the rest.
   }
-  connect(from);
+  if (mine === starts) connect(from);
 }
 
 /** Stops following (the token was refused); startFeed() resumes. */
