@@ -28,7 +28,7 @@
  */
 import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
 import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
-import type { AnyDecider } from '../domain/index.js';
+import { AUDIT_STREAM, AUDIT_TYPE, isSystemType, type AnyDecider, type AuditState } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
 import { loadDeciders } from './domain-registry.js';
@@ -215,12 +215,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     dataDir: o.dataDir,
     partitionCount: P,
     workerCount: W,
-    aggregateTypes: [...deciders.keys()],
+    // System types (the audit stream's) are the runtime's own: not listed, so no route is made for them.
+    aggregateTypes: [...deciders.keys()].filter((t) => !isSystemType(t)),
     workerPlugins: o.plugins,
     domainModules: o.domainModules,
     log,
     counters,
     decider: (t) => deciders.get(t),
+
+    audit(kind, record, opts) {
+      return runtime.execute<AuditState>(AUDIT_TYPE, AUDIT_STREAM, { type: 'Record', data: { kind, ...record } }, opts);
+    },
 
     async execute<S>(aggregateType: string, id: string, command: { type: string; data?: unknown }, opts: ExecuteOptions = {}) {
       if (closed) throw errors.closed();

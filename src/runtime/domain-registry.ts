@@ -16,6 +16,9 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 /** The built-in aggregate types: the bank account and the video. */
 export const builtinDomains: DomainModule[] = [new URL(`../domain/account${ext}`, import.meta.url), new URL(`../domain/video${ext}`, import.meta.url)];
 
+/** The system types every runtime has, whatever `domains` lists: the audit stream (domain/audit.ts). */
+export const systemDomains: readonly DomainModule[] = [new URL(`../domain/audit${ext}`, import.meta.url)];
+
 export function toModuleUrl(m: DomainModule): string {
   if (m instanceof URL) return m.href;
   if (m.startsWith('file:')) return m;

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ErrorCodes, RuntimeError, systemClock, type Clock } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
-import { builtinDomains, toModuleUrl, type DomainModule } from './domain-registry.js';
+import { builtinDomains, systemDomains, toModuleUrl, type DomainModule } from './domain-registry.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface RuntimeOptions {
@@ -145,7 +145,8 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     dataDir: memory ? '' : resolve(o.dataDir!),
     partitions: o.partitions === undefined ? undefined : int('partitions', o.partitions, 1, 65_536, 16),
     workers: cluster ? 1 : o.workers === undefined ? undefined : int('workers', o.workers, 1, 256, 1),
-    domainModules: (o.domains ?? builtinDomains).map(toModuleUrl),
+    // The system types come last, so a user's module that claims one of their names is the error it reports.
+    domainModules: [...new Set([...(o.domains ?? builtinDomains), ...systemDomains].map(toModuleUrl))],
     // Memory keeps nothing across a crash whatever is asked: it acknowledges once a batch is applied.
     durability: memory ? 'commit' : (o.durability ?? 'sync'),
     snapshotEvery: int('snapshotEvery', o.snapshotEvery, 0, 1_000_000_000, 100),

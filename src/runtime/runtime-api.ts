@@ -4,7 +4,7 @@
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import type { RuntimeLog } from '../log/index.js';
-import type { AnyDecider } from '../domain/index.js';
+import type { AnyDecider, AuditKind, AuditState, AuditTarget } from '../domain/index.js';
 import type { RuntimeHealth } from './health.js';
 import type { PluginChannel } from './plugin-channel.js';
 import type { ActorStats, PartitionResumeResult } from './protocol.js';
@@ -123,6 +123,12 @@ export interface Runtime {
    * (`structuredClone`) to get a mutable one.
    */
   execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
+  /**
+   * Appends one record to the audit stream (`$audit/lifecycle`, domain/audit.ts): every retention
+   * change, deletion and forgotten subject is recorded there. Pass a `commandId` so that a retry after
+   * an unknown outcome records it once.
+   */
+  audit(kind: AuditKind, record: { target: AuditTarget; by?: string | null; details?: Record<string, unknown> }, options?: ExecuteOptions): Promise<ExecuteResult<AuditState>>;
   /**
    * The current state (no `version`/`at`): the newest acknowledged state, answered on the calling
    * thread: from the state cache (a reply to a command or an earlier load), else read from the log
