@@ -1,6 +1,6 @@
 /**
  * The catalogue of figures `npm run bench` reports: one row each in the printed table and in
- * `latest.json`, with the target from issue 6 and the check that decides "met?".
+ * `latest.json`, with the target (issue 6's, as round 2's issue 13 revised them) and the check that decides "met?".
  *
  * `ratio` is value / baseline (for rates: the share of the baseline reached; for latencies: how many
  * times the floor), except the encode overhead, whose ratio is pipeline time / direct time. A figure whose part of the product does not exist yet is still reported, with
@@ -42,10 +42,14 @@ export const FIGURES = {
   'throughput.durable': {
     label: 'durable in-process commands (Deposit, 10k accounts)',
     unit: 'cmd/s',
-    target: '>= 200000 and >= 0.25 x raw-put',
-    check: (v, r) => v >= 200_000 && r !== null && r >= 0.25,
+    // Issue 13: 100k on this workload (the moonshot stays 200k).
+    target: '>= 100000',
+    check: (v) => v >= 100_000,
   },
-  'latency.half.p99': { label: 'p99 latency at half that load', unit: 'ms', target: '<= 5', check: (v) => v <= 5 },
+  'throughput.cpu': { label: 'CPU per durable command, all threads', unit: 'us', target: '<= 10', check: (v) => v <= 10 },
+  'latency.1k.p99': { label: 'p99 latency at 1,000 cmd/s offered (open loop)', unit: 'ms', target: '<= 5', check: (v) => v <= 5 },
+  'latency.5k.p99': { label: 'p99 latency at 5,000 cmd/s offered (open loop)', unit: 'ms', target: '<= 5', check: (v) => v <= 5 },
+  'latency.half.p99': { label: 'p99 latency at half that load', unit: 'ms', target: '<= 10', check: (v) => v <= 10 },
   'latency.half.p50': { label: 'p50 latency at half that load', unit: 'ms', target: '-' },
   'http.throughput': {
     label: 'HTTP commands (POST /aggregates/account/:id/commands), load generator in its own process',

@@ -38,7 +38,7 @@ const sizes = (quick: boolean): Sizes =>
 
 export const throughputSuite: Suite = {
   name: 'throughput',
-  figures: ['throughput.durable', 'latency.half.p99', 'latency.half.p50'],
+  figures: ['throughput.durable', 'throughput.cpu', 'latency.1k.p99', 'latency.5k.p99', 'latency.half.p99', 'latency.half.p50'],
   steps: (quick) => {
     const s = sizes(quick);
     const cores = availableParallelism();
@@ -106,6 +106,13 @@ async function mainFigure(ctx: BenchContext, dir: string, s: Sizes): Promise<voi
               `raw-put: pipelined 8192-put txns (flush-per-txn schedule: ${fmt(median(serialized))}/s); ` +
               `CPU (all threads): ${median(cpuPerCmd).toFixed(0)} us/command vs raw-put ${median(cpuPerPut).toFixed(1)} us/put` +
               (errors ? `; ${errors} errors` : ''),
+          }),
+        );
+        ctx.figure(
+          measured('throughput.cpu', {
+            value: median(cpuPerCmd),
+            baseline: { name: 'raw-put CPU per put', value: median(cpuPerPut), unit: 'us' },
+            note: `process.cpuUsage() over each round's closed loop (every thread: main, workers, LMDB's write thread, GC) / commands; median of ${s.rounds} round(s): ${cpuPerCmd.map((c) => c.toFixed(0)).join(', ')} us`,
           }),
         );
         await latencyFigures(ctx, send, value);
