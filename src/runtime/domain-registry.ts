@@ -19,6 +19,8 @@ export const builtinDomains: DomainModule[] = [new URL(`../domain/account${ext}`
 /** The system types every runtime has, whatever `domains` lists: the audit stream (domain/audit.ts). */
 export const systemDomains: readonly DomainModule[] = [new URL(`../domain/audit${ext}`, import.meta.url)];
 
+const systemUrls = new Set(systemDomains.map((m) => toModuleUrl(m)));
+
 export function toModuleUrl(m: DomainModule): string {
   if (m instanceof URL) return m.href;
   if (m.startsWith('file:')) return m;
@@ -39,6 +41,9 @@ export async function loadDeciders(moduleUrls: readonly string[]): Promise<Map<s
     const pub: unknown = (d as { publicCommands?: unknown }).publicCommands;
     if (pub !== undefined && (!Array.isArray(pub) || pub.some((c) => typeof c !== 'string' || !Object.hasOwn(d.commands, c)))) {
       throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: publicCommands must list command types of ${JSON.stringify(d.type)}`);
+    }
+    if (d.type.startsWith('$') && !systemUrls.has(url)) {
+      throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: aggregate type ${JSON.stringify(d.type)}: names starting with $ are the runtime's own (the audit stream)`);
     }
     if (out.has(d.type)) throw new RuntimeError(ErrorCodes.InvalidOptions, `two domain modules define aggregate type ${JSON.stringify(d.type)}`);
     out.set(d.type, d);
