@@ -16,7 +16,7 @@ import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 import type { CommandRecord, Evolve, FoldResult, StreamHead } from '../port.js';
-import { foldPage, take, versionAt } from '../read-helpers.js';
+import { foldPage, PAGE_PART_MIN, pageStart, take, versionAt } from '../read-helpers.js';
 
 export class StreamStore {
   readonly #env: LmdbEnvironment;
@@ -90,16 +90,19 @@ export class StreamStore {
   #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
-    // Whole pages inside the range, in order; the events before, between (a page not written) and
-    // after them one by one. A range shorter than a page holds none: no cursor opened for it (most
-    // tails after a snapshot are that short).
-    const pages = to - next + 1 >= EVENT_PAGE ? this.#pages.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false }) : [];
+    // Pages over the range, in order, from the one holding `next` (a snapshot's tail starts inside a
+    // page); the events before, between (a page not written) and after them one by one, and so is a
+    // part of a page too short to be worth decoding the page for. A range that short opens no page
+    // cursor at all (most tails after a snapshot are).
+    const pages = to - next + 1 >= PAGE_PART_MIN ? this.#pages.getRange({ start: [aggregateType, id, pageStart(next)], end: [aggregateType, id, to + 1], snapshot: false }) : [];
     for (const { key, value } of pages) {
       const first = (key as StreamRef)[2];
-      if (first + EVENT_PAGE - 1 > to) break;
-      if (first > next && this.#foldEvents(aggregateType, id, next, first - 1, out, evolve) !== first) return out;
-      foldPage(out, decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef), first, evolve, key);
-      next = first + EVENT_PAGE;
+      const lo = Math.max(first, next);
+      const hi = Math.min(first + EVENT_PAGE - 1, to);
+      if (hi - lo + 1 < PAGE_PART_MIN) continue;
+      if (lo > next && this.#foldEvents(aggregateType, id, next, lo - 1, out, evolve) !== lo) return out;
+      foldPage(out, decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef), first, evolve, key, lo, hi);
+      next = hi + 1;
     }
     this.#foldEvents(aggregateType, id, next, to, out, evolve);
     return out;

@@ -29,7 +29,7 @@ import { toEnvelope, type StoredEvent } from '../stored-event.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
 import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
 import { WriteQueue } from './write-queue.js';
-import { foldPage, take, versionAt } from '../read-helpers.js';
+import { foldPage, PAGE_PART_MIN, pageStart, take, versionAt } from '../read-helpers.js';
 
 export interface MemoryLogOptions {
   /** Partition count (default 16, like a new LMDB data dir). */
@@ -93,19 +93,21 @@ export class MemoryLog implements EventLog {
     return record ? this.#envelope(aggregateType, id, seq, record) : undefined;
   }
 
-  /** As LMDB folds: whole pages inside `from..to` from the pages, every other event one by one; `evolve` gets the stored schema version third. */
+  /** As LMDB folds: pages over `from..to` (parts of at least PAGE_PART_MIN events) from the pages, every other event one by one; `evolve` gets the stored schema version third. */
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     const stream = this.#store.stream(aggregateType, id);
     if (!stream) return out;
     let next = Math.max(1, from);
-    const firsts = [...stream.pages.keys()].filter((first) => first >= next && first <= to).sort((a, b) => a - b);
+    const firsts = [...stream.pages.keys()].filter((first) => first >= pageStart(next) && first <= to).sort((a, b) => a - b);
     for (const first of firsts) {
-      if (first + EVENT_PAGE - 1 > to) break;
-      if (first > next && foldEvents(stream, aggregateType, id, next, first - 1, out, evolve) !== first) return out;
+      const lo = Math.max(first, next);
+      const hi = Math.min(first + EVENT_PAGE - 1, to);
+      if (hi - lo + 1 < PAGE_PART_MIN) continue;
+      if (lo > next && foldEvents(stream, aggregateType, id, next, lo - 1, out, evolve) !== lo) return out;
       const key = [aggregateType, id, first];
-      foldPage(out, decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', key), first, evolve, key);
-      next = first + EVENT_PAGE;
+      foldPage(out, decodeRecord<StoredEvent[]>(stream.pages.get(first)!, 'pages', key), first, evolve, key, lo, hi);
+      next = hi + 1;
     }
     foldEvents(stream, aggregateType, id, next, to, out, evolve);
     return out;
