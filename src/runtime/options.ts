@@ -99,6 +99,8 @@ export interface ClusterOptions {
   replicas?: 1 | 3 | 5;
   /** A lease's lifetime (default 3 000 ms; see docs/cluster-ownership.md). */
   leaseMs?: number;
+  /** What this node announces to the other members (at most 16 short strings; e.g. its HTTP `url`). */
+  meta?: Record<string, string>;
 }
 
 export interface ResolvedClusterOptions {
@@ -108,6 +110,7 @@ export interface ResolvedClusterOptions {
   logName: string;
   replicas: 1 | 3 | 5;
   leaseMs: number | undefined;
+  meta: Record<string, string>;
 }
 
 export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins' | 'cluster'>> & {
@@ -191,6 +194,8 @@ function resolveCluster(c: ClusterOptions, memory: boolean, workers: number | un
     logName: name('logName', c.logName ?? c.group),
     replicas: c.replicas ?? 1,
     leaseMs: c.leaseMs === undefined ? undefined : int('cluster.leaseMs', c.leaseMs, 300, 600_000, 3000),
+    // Checked in full by the group (records.ts: at most 16 entries, bounded lengths) when it joins.
+    meta: c.meta === undefined ? {} : typeof c.meta === 'object' && c.meta !== null && !Array.isArray(c.meta) ? { ...c.meta } : invalid('cluster.meta must be an object of strings'),
   };
 }
 
