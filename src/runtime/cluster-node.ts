@@ -162,12 +162,16 @@ export class ClusterNode {
 
   #openLink(): Promise<ForwardLink> {
     if (this.#linkClosed) return Promise.reject(new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true));
-    this.#link ??= import('../cluster/index.js').then(({ openForwardLink }) =>
+    if (this.#link !== undefined) return this.#link;
+    const link = import('../cluster/index.js').then(({ openForwardLink }) =>
       openForwardLink({ servers: this.#servers, group: this.group, nodeId: this.nodeId, leaseMs: this.#group?.leaseMs ?? DEFAULT_LEASE_MS }),
     );
+    this.#link = link;
     // A failed open (NATS unreachable) is not remembered: the next call tries again.
-    this.#link.catch(() => (this.#link = undefined));
-    return this.#link;
+    link.catch(() => {
+      if (this.#link === link) this.#link = undefined;
+    });
+    return link;
   }
 
   /**

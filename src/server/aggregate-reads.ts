@@ -19,7 +19,7 @@ export interface HistoryReply {
   next?: number;
 }
 
-export async function stateReply(runtime: Runtime, type: string, id: string, options: LoadOptions): Promise<StateReply> {
+export async function stateBody(runtime: Runtime, type: string, id: string, options: LoadOptions): Promise<StateReply> {
   const r = await runtime.load(type, id, options);
   return { id: r.id, type: r.type, version: r.version, state: r.state };
 }

@@ -24,7 +24,7 @@
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import type { ClusterLink, ExecuteOptions, ForwardHandler, LoadOptions, LoadQueryJson, Runtime } from '../runtime/index.js';
-import { historyPage, stateReply, type HistoryReply, type StateReply } from './aggregate-reads.js';
+import { historyPage, stateBody, type HistoryReply, type StateReply } from './aggregate-reads.js';
 import { commandReply, type CommandReplyJson } from './envelope-json.js';
 import { publicCommandsOf, unknownCommand } from './routes/command-schema.js';
 
@@ -102,7 +102,7 @@ export class ClusterRouting {
         }
         return commandReply(await runtime.execute(type, id, { type: command.type, data: command.data ?? {} }, options), runtime.partitionCount);
       },
-      load: (type, id, query) => stateReply(runtime, type, id, query ?? {}),
+      load: (type, id, query) => stateBody(runtime, type, id, query ?? {}),
       history: (type, id, from, limit) => historyPage(runtime, type, id, from ?? 1, limit ?? DEFAULT_PAGE),
     };
   }

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idPerPartition } from '../support/cluster-runtime.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
-import { startServer, type ServerChild } from '../support/server-child.js';
+import { startFailure, startServer, type ServerChild } from '../support/server-child.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 import { harness, type Harness } from '../server/helpers.js';
 
@@ -54,6 +54,19 @@ function withoutTimes(body: Record<string, unknown>): Record<string, unknown> {
   const events = body.events as Record<string, unknown>[] | undefined;
   return events === undefined ? body : { ...body, events: events.map((e) => ({ ...e, ts: '<ts>' })) };
 }
+
+describe('cluster mode\'s start-up', () => {
+  it('a bad cluster variable stops start-up with one fatal line naming it, before anything listens or connects', async () => {
+    const dataDir = await makeTempDir('cluster-http');
+    try {
+      const bad = startServer(dataDir, { env: { EVENTIDE_NATS: 'nats://127.0.0.1:1', EVENTIDE_REPLICAS: '2' } });
+      expect(await bad.exited).toBe(1);
+      expect(startFailure(bad.stderr())).toMatchObject({ level: 60, code: 'InvalidOptions', msg: expect.stringContaining('EVENTIDE_REPLICAS must be 1, 3 or 5') });
+    } finally {
+      await removeDir(dataDir);
+    }
+  }, 60_000);
+});
 
 describe.skipIf(!available)(available ? 'three eventide servers as one cluster (1 nats-server)' : `three eventide servers as one cluster (skipped: ${NATS_MISSING})`, () => {
   let nats: NatsCluster;

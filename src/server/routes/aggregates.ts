@@ -8,7 +8,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, RuntimeError, errors } from '../../kernel/index.js';
 import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
-import { historyPage, stateReply } from '../aggregate-reads.js';
+import { historyPage, stateBody } from '../aggregate-reads.js';
 import { anyJson, envelopeRef, errorResponses, idParams, positionSchema } from '../api-schemas.js';
 import { FORWARDED_TO_HEADER, type ClusterRouting } from '../cluster-routing.js';
 import { commandReplyJson, envelopeJson } from '../envelope-json.js';
@@ -167,8 +167,8 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         if (version !== undefined && at !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'give either version or at, not both');
         const options: LoadOptions = { ...(version !== undefined ? { version } : {}), ...(at !== undefined ? { at: timeOf(at, 'at') } : {}) };
         const id = request.params.id;
-        if (!routing) return stateReply(runtime, type, id, options);
-        return stateReply(runtime, type, id, options).catch(async (refusal: unknown) => {
+        if (!routing) return stateBody(runtime, type, id, options);
+        return stateBody(runtime, type, id, options).catch(async (refusal: unknown) => {
           const f = await routing.state(refusal, type, id, options);
           void reply.header(FORWARDED_TO_HEADER, f.owner);
           return f.body;
