@@ -16,6 +16,9 @@
  * - An eventide server that exits is not restarted: the point is to watch the others take over. Its
  *   data dir stays until the script stops; restart it by hand with the printed environment if wanted.
  * - A second Ctrl-C kills everything at once (SIGKILL) and still removes the temp dirs.
+ * - The six processes run in process groups of their own (a terminal's Ctrl-C reaches only this
+ *   script, which stops them in order); if the script is killed with SIGKILL they stay: kill them by
+ *   the printed pids.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +28,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from './cluster/nats-processes.js';
+
+/** The eventide servers still running: killed if this script exits without stopping them (they are detached). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
 
 const NODES = 3;
 const PREFERRED_PORTS = [3001, 3002, 3003];
@@ -86,7 +95,12 @@ function startEventide(name: string, port: number, dataDir: string, nats: NatsCl
     EVENTIDE_REPLICAS: '3',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
-  const child = spawn(process.execPath, serverCommand(), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own: a terminal's Ctrl-C reaches only this script, which then stops the
+  // servers before NATS (a server given SIGINT directly and then our SIGTERM would take the second
+  // signal as "exit now").
+  const child = spawn(process.execPath, serverCommand(), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const prefix = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim() !== '') stream.write(`[${name}] ${line}\n`);
   };
@@ -136,6 +150,8 @@ async function main(): Promise<void> {
     (stopping ??= (async () => {
       // The servers first (each leaves its group, handing its partitions over), then NATS under them.
       await Promise.all(nodes.map((n) => stopEventide(n, signal)));
+      const exits = await Promise.all(nodes.map(async (n) => `${n.name} ${await n.exited}`));
+      process.stdout.write(`eventide servers stopped (${exits.join(', ')}); stopping NATS\n`);
       await nats?.stop();
       rmSync(base, { recursive: true, force: true });
     })());
@@ -162,7 +178,7 @@ async function main(): Promise<void> {
 
   try {
     process.stdout.write('starting 3 nats-servers (JetStream cluster) ...\n');
-    nats = await startNats(3, { name: 'eventide-local' });
+    nats = await startNats(3, { name: 'eventide-local', detached: true });
     const ports = await choosePorts();
     process.stdout.write('starting 3 eventide servers ...\n');
     for (let i = 0; i < NODES; i++) nodes.push(startEventide(`n${i + 1}`, ports[i]!, join(base, `n${i + 1}`), nats, partitions));

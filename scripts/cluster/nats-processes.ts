@@ -65,7 +65,7 @@ process.once('exit', () => {
 });
 
 /** Starts `size` nats-servers with JetStream (size 1: no cluster block; 3: one cluster with routes). */
-export async function startNats(size: 1 | 3 = 1, options: { name?: string } = {}): Promise<NatsCluster> {
+export async function startNats(size: 1 | 3 = 1, options: { name?: string; detached?: boolean } = {}): Promise<NatsCluster> {
   const base = mkdtempSync(join(tmpdir(), 'eventide-nats-'));
   const clusterName = options.name ?? `eventide-test-${process.pid}`;
   const states: NodeState[] = [];
@@ -81,7 +81,9 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string } = {}
     return args;
   };
   const launch = (s: NodeState): void => {
-    const child = spawn('nats-server', argsOf(s), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // `detached`: a process group of its own, so a terminal's Ctrl-C (sent to the whole foreground group)
+    // reaches only the caller, which stops the servers in its own order (`npm run cluster`).
+    const child = spawn('nats-server', argsOf(s), { stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached ?? false });
     running.add(child);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       s.log.push(chunk);

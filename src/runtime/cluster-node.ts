@@ -50,6 +50,7 @@ export class ClusterNode {
   readonly nodeId: string;
   readonly group: string;
   readonly #servers: string[];
+  readonly #forwardTimeoutMs: number | undefined;
   readonly #slot: WorkerSlot;
   readonly #nextRid: () => number;
   readonly #hooks: ClusterNodeHooks;
@@ -65,6 +66,7 @@ export class ClusterNode {
     this.nodeId = o.nodeId;
     this.group = o.group;
     this.#servers = o.servers;
+    this.#forwardTimeoutMs = o.forwardTimeoutMs;
     this.#slot = slot;
     this.#nextRid = nextRid;
     this.#hooks = hooks;
@@ -164,7 +166,13 @@ export class ClusterNode {
     if (this.#linkClosed) return Promise.reject(new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true));
     if (this.#link !== undefined) return this.#link;
     const link = import('../cluster/index.js').then(({ openForwardLink }) =>
-      openForwardLink({ servers: this.#servers, group: this.group, nodeId: this.nodeId, leaseMs: this.#group?.leaseMs ?? DEFAULT_LEASE_MS }),
+      openForwardLink({
+        servers: this.#servers,
+        group: this.group,
+        nodeId: this.nodeId,
+        leaseMs: this.#group?.leaseMs ?? DEFAULT_LEASE_MS,
+        ...(this.#forwardTimeoutMs !== undefined ? { timeoutMs: this.#forwardTimeoutMs } : {}),
+      }),
     );
     this.#link = link;
     // A failed open (NATS unreachable) is not remembered: the next call tries again.

@@ -101,6 +101,11 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** What this node announces to the other members (at most 16 short strings; e.g. its HTTP `url`). */
   meta?: Record<string, string>;
+  /**
+   * How long a request forwarded to another member (`runtime.cluster.forward`) waits for its answer
+   * (default 10 000 ms); after it, a command's outcome is unknown (`Unavailable`, `outcome: 'unknown'`).
+   */
+  forwardTimeoutMs?: number;
 }
 
 export interface ResolvedClusterOptions {
@@ -111,6 +116,7 @@ export interface ResolvedClusterOptions {
   replicas: 1 | 3 | 5;
   leaseMs: number | undefined;
   meta: Record<string, string>;
+  forwardTimeoutMs: number | undefined;
 }
 
 export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins' | 'cluster'>> & {
@@ -195,6 +201,7 @@ function resolveCluster(c: ClusterOptions, memory: boolean, workers: number | un
     replicas: c.replicas ?? 1,
     leaseMs: c.leaseMs === undefined ? undefined : int('cluster.leaseMs', c.leaseMs, 300, 600_000, 3000),
     // Checked in full by the group (records.ts: at most 16 entries, bounded lengths) when it joins.
+    forwardTimeoutMs: c.forwardTimeoutMs === undefined ? undefined : int('cluster.forwardTimeoutMs', c.forwardTimeoutMs, 100, 600_000, 10_000),
     meta: c.meta === undefined ? {} : typeof c.meta === 'object' && c.meta !== null && !Array.isArray(c.meta) ? { ...c.meta } : invalid('cluster.meta must be an object of strings'),
   };
 }

@@ -28,13 +28,14 @@ export interface ClusterEnv {
   nodeId: string | undefined;
   replicas: 1 | 3 | 5;
   leaseMs: number | undefined;
+  forwardTimeoutMs: number | undefined;
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** A NATS client URL: `nats://` or `tls://`, a host, an optional port; no spaces, no commas. */
 const NATS_URL = /^(?:nats|tls):\/\/[^\s,/]+$/;
 const MAX_SERVERS = 16;
-const CLUSTER_ONLY = ['EVENTIDE_NODE_ID', 'EVENTIDE_GROUP', 'EVENTIDE_REPLICAS', 'EVENTIDE_LEASE_MS'] as const;
+const CLUSTER_ONLY = ['EVENTIDE_NODE_ID', 'EVENTIDE_GROUP', 'EVENTIDE_REPLICAS', 'EVENTIDE_LEASE_MS', 'EVENTIDE_FORWARD_TIMEOUT_MS'] as const;
 
 const invalid = (message: string): RuntimeError => new RuntimeError(ErrorCodes.InvalidOptions, message);
 
@@ -64,6 +65,7 @@ export function clusterEnvOf(env: Env): ClusterEnv | undefined {
     nodeId: name('EVENTIDE_NODE_ID', undefined),
     replicas,
     leaseMs: intEnv(env, 'EVENTIDE_LEASE_MS', undefined, 300, 600_000),
+    forwardTimeoutMs: intEnv(env, 'EVENTIDE_FORWARD_TIMEOUT_MS', undefined, 100, 600_000),
   };
 }
 
@@ -84,6 +86,7 @@ export function clusterOptions(c: ClusterEnv, hostname: string, port: number, ur
     nodeId: c.nodeId ?? defaultNodeId(hostname, port),
     replicas: c.replicas,
     ...(c.leaseMs !== undefined ? { leaseMs: c.leaseMs } : {}),
+    ...(c.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: c.forwardTimeoutMs } : {}),
     ...(url !== undefined ? { meta: { url } } : {}),
   };
 }

@@ -34,6 +34,8 @@
  *                      with fewer than three URLs, else 3; a single nats-server can keep only 1)
  *   EVENTIDE_LEASE_MS  a partition lease's lifetime (default 3 000; 300 to 600 000): how long a dead
  *                      member's partitions wait before another takes them
+ *   EVENTIDE_FORWARD_TIMEOUT_MS  how long a request forwarded to the owner waits (default 10 000; 100 to
+ *                      600 000); a command not answered by then is 503 Unavailable, outcome unknown
  *   In cluster mode WORKERS must be 1 (the default there), and a request for a partition another member
  *   owns is forwarded to it over NATS; during a handover the answer is 503 NotOwner with Retry-After.
  *

@@ -30,12 +30,12 @@ describe('cluster variables', () => {
   });
 
   it('one URL: replicas 1 (a single nats-server keeps one copy), group eventide, node id left to the default', () => {
-    expect(clusterEnvOf({ EVENTIDE_NATS: 'nats://127.0.0.1:4222' })).toEqual({ servers: ['nats://127.0.0.1:4222'], group: 'eventide', nodeId: undefined, replicas: 1, leaseMs: undefined });
+    expect(clusterEnvOf({ EVENTIDE_NATS: 'nats://127.0.0.1:4222' })).toEqual({ servers: ['nats://127.0.0.1:4222'], group: 'eventide', nodeId: undefined, replicas: 1, leaseMs: undefined, forwardTimeoutMs: undefined });
   });
 
   it('three URLs: replicas 3; every variable set is taken as given', () => {
-    const env = { EVENTIDE_NATS: 'nats://a:4222, nats://b:4222,tls://c:4222', EVENTIDE_NODE_ID: 'node_1', EVENTIDE_GROUP: 'bank', EVENTIDE_LEASE_MS: '2000' };
-    expect(clusterEnvOf(env)).toEqual({ servers: ['nats://a:4222', 'nats://b:4222', 'tls://c:4222'], group: 'bank', nodeId: 'node_1', replicas: 3, leaseMs: 2000 });
+    const env = { EVENTIDE_NATS: 'nats://a:4222, nats://b:4222,tls://c:4222', EVENTIDE_NODE_ID: 'node_1', EVENTIDE_GROUP: 'bank', EVENTIDE_LEASE_MS: '2000', EVENTIDE_FORWARD_TIMEOUT_MS: '5000' };
+    expect(clusterEnvOf(env)).toEqual({ servers: ['nats://a:4222', 'nats://b:4222', 'tls://c:4222'], group: 'bank', nodeId: 'node_1', replicas: 3, leaseMs: 2000, forwardTimeoutMs: 5000 });
     expect(clusterEnvOf({ ...env, EVENTIDE_REPLICAS: '5' })?.replicas).toBe(5);
     expect(clusterEnvOf({ EVENTIDE_NATS: 'nats://a:4222', EVENTIDE_REPLICAS: '3' })?.replicas).toBe(3);
   });
@@ -49,6 +49,7 @@ describe('cluster variables', () => {
     [{ EVENTIDE_NATS: 'nats://a:4222', EVENTIDE_REPLICAS: '2' }, 'EVENTIDE_REPLICAS must be 1, 3 or 5'],
     [{ EVENTIDE_NATS: 'nats://a:4222', EVENTIDE_REPLICAS: 'three' }, 'EVENTIDE_REPLICAS must be an integer'],
     [{ EVENTIDE_NATS: 'nats://a:4222', EVENTIDE_LEASE_MS: '100' }, 'EVENTIDE_LEASE_MS must be an integer in [300, 600000]'],
+    [{ EVENTIDE_NATS: 'nats://a:4222', EVENTIDE_FORWARD_TIMEOUT_MS: '0' }, 'EVENTIDE_FORWARD_TIMEOUT_MS must be an integer in [100, 600000]'],
   ])('refuses %j with one line of InvalidOptions (%s)', (env, what) => {
     const err = refusal(env);
     expect(err.code).toBe(ErrorCodes.InvalidOptions);
@@ -68,6 +69,6 @@ describe('cluster variables', () => {
   it('the runtime option: the default node id filled in, the URL announced when there is one', () => {
     const env = clusterEnvOf({ EVENTIDE_NATS: 'nats://a:4222' })!;
     expect(clusterOptions(env, 'box', 3000, 'http://127.0.0.1:3000')).toEqual({ servers: ['nats://a:4222'], group: 'eventide', nodeId: 'box-3000', replicas: 1, meta: { url: 'http://127.0.0.1:3000' } });
-    expect(clusterOptions({ ...env, nodeId: 'n1', leaseMs: 900 }, 'box', 3000, undefined)).toEqual({ servers: ['nats://a:4222'], group: 'eventide', nodeId: 'n1', replicas: 1, leaseMs: 900 });
+    expect(clusterOptions({ ...env, nodeId: 'n1', leaseMs: 900, forwardTimeoutMs: 4000 }, 'box', 3000, undefined)).toEqual({ servers: ['nats://a:4222'], group: 'eventide', nodeId: 'n1', replicas: 1, leaseMs: 900, forwardTimeoutMs: 4000 });
   });
 });
