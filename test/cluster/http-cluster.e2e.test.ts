@@ -219,4 +219,20 @@ describe.skipIf(!available)(available ? 'three eventide servers as one cluster (
       expect(events.filter((e) => e.type === 'Deposited')).toHaveLength(acked.get(id)!.size);
     }
   }, 120_000);
+
+  it('a server stopped with SIGTERM hands its partitions over (no lease to wait out) and exits 0; the last one then serves everything', async () => {
+    const alive = servers.filter((s) => s.child.child.exitCode === null && s.child.child.signalCode === null);
+    const [last, leaving] = alive as [(typeof servers)[number], (typeof servers)[number]];
+    expect(await leaving.child.kill('SIGTERM')).toBe(0);
+    const owners = await waitForOwners([last], 'the last server owning every partition');
+    expect(new Set(owners)).toEqual(new Set([last.nodeId]));
+    for (const id of ids) {
+      const { answer } = await untilAnswered(last.url, `/aggregates/account/${id}/commands`, { type: 'Deposit', data: { amount: 1 }, commandId: `dep3-${id}` });
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.headers.get('x-eventide-forwarded-to')).toBeNull();
+      acked.get(id)!.set(`dep3-${id}`, 1);
+      const sum = [...acked.get(id)!.values()].reduce((a, b) => a + b, 0);
+      expect(answer.body).toMatchObject({ version: 1 + acked.get(id)!.size, state: { balance: sum } });
+    }
+  }, 120_000);
 });
