@@ -22,7 +22,8 @@ ${EXIT_HELP}`,
 
 Runs the server on D (a dir with no log gets a new one; an info line says so). The flags set the variables
 npm start reads (DATA_DIR, PORT, HOST, PARTITIONS, WORKERS, LOG_LEVEL, DOMAINS); every other one is
-read from the environment as README and src/server/run-server.ts list them (tokens, limits, encodes).
+read from the environment as README and src/server/run-server.ts list them (tokens, limits, encodes,
+cluster mode: EVENTIDE_NATS and the other EVENTIDE_* variables of docs/cluster.md).
 Logs are pino JSON lines on stdout (--json changes nothing: they always are); a failed start is one
 fatal line on stderr with its code. SIGTERM or SIGINT stops it cleanly (exit 0); a second signal, or a
 stop longer than SHUTDOWN_TIMEOUT_MS, exits 1.

@@ -8,6 +8,8 @@ export type { GroupOptions, Member, RevokeReason } from './options.js';
 export { assignPartitions } from './assignment.js';
 export { serveNode, forwardTo, notOwner } from './forwarding.js';
 export type { ForwardHandler, ServeNodeOptions, NodeService, ForwardOptions } from './forwarding.js';
+export { openForwardLink, DEFAULT_FORWARD_TIMEOUT_MS } from './forward-link.js';
+export type { ForwardLink, ForwardLinkOptions } from './forward-link.js';
 export { nodeSubject, FORWARD_PROTOCOL_VERSION, MAX_HOPS } from './forward-protocol.js';
 export type {
   ForwardRequest,

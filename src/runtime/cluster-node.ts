@@ -21,11 +21,14 @@
  * - One actor worker (options.ts says why): every partition's messages go to slot 0.
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
-import type { PartitionGroup } from '../cluster/index.js';
+import type { ForwardHandler, ForwardLink, ForwardRequest, ForwardResult, Member, PartitionGroup } from '../cluster/index.js';
 import type { ResolvedClusterOptions } from './options.js';
 import type { PartitionResumeResult } from './protocol.js';
 import { notOwner } from './served-partitions.js';
 import type { WorkerSlot } from './worker-slot.js';
+
+/** The group's default lease (cluster/options.ts), for a link opened before the group answered. */
+const DEFAULT_LEASE_MS = 3000;
 
 export interface ClusterNodeHooks {
   /** `partition` is served from now on, caught up to `offset` (its next offset). */
@@ -45,6 +48,9 @@ export interface PartitionOwnership {
 
 export class ClusterNode {
   readonly nodeId: string;
+  readonly group: string;
+  readonly #servers: string[];
+  readonly #forwardTimeoutMs: number | undefined;
   readonly #slot: WorkerSlot;
   readonly #nextRid: () => number;
   readonly #hooks: ClusterNodeHooks;
@@ -52,9 +58,15 @@ export class ClusterNode {
   /** Resolves once `joinGroup` answered: the group may call back before it does. */
   readonly #joined: Promise<PartitionGroup>;
   #resolveJoined!: (group: PartitionGroup) => void;
+  /** The forwarding link, opened on first use (`serve` or `forward`): see cluster/forward-link.ts. */
+  #link: Promise<ForwardLink> | undefined;
+  #linkClosed = false;
 
-  private constructor(nodeId: string, slot: WorkerSlot, nextRid: () => number, hooks: ClusterNodeHooks) {
-    this.nodeId = nodeId;
+  private constructor(o: ResolvedClusterOptions, slot: WorkerSlot, nextRid: () => number, hooks: ClusterNodeHooks) {
+    this.nodeId = o.nodeId;
+    this.group = o.group;
+    this.#servers = o.servers;
+    this.#forwardTimeoutMs = o.forwardTimeoutMs;
     this.#slot = slot;
     this.#nextRid = nextRid;
     this.#hooks = hooks;
@@ -63,7 +75,7 @@ export class ClusterNode {
 
   /** Joins the group: the worker (already started, serving nothing) is given each partition this node takes. */
   static async join(o: ResolvedClusterOptions, partitions: number, slot: WorkerSlot, nextRid: () => number, hooks: ClusterNodeHooks): Promise<ClusterNode> {
-    const node = new ClusterNode(o.nodeId, slot, nextRid, hooks);
+    const node = new ClusterNode(o, slot, nextRid, hooks);
     const { joinGroup } = await import('../cluster/index.js');
     const group = await joinGroup({
       servers: o.servers,
@@ -72,6 +84,7 @@ export class ClusterNode {
       partitions,
       replicas: o.replicas,
       ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
+      meta: o.meta,
       onAcquired: (p, epoch) => node.#acquire(p, epoch),
       onRenewed: (p, epoch, validUntil) => slot.send({ kind: 'lease', partition: p, epoch, until: performance.timeOrigin + validUntil }),
       onRevoked: async (p, epoch, reason) => {
@@ -133,6 +146,51 @@ export class ClusterNode {
     const owner = this.#group?.ownerOf(partition);
     const served = this.serves(partition);
     return { served, ...(owner ? { epoch: owner.epoch, owner: owner.nodeId } : {}) };
+  }
+
+  /** The live members as this node sees them (none before it joined). */
+  members(): Member[] {
+    return this.#group?.members() ?? [];
+  }
+
+  /** Answers the requests forwarded to this node with `handler` (see runtime-api.ts `ClusterLink`). */
+  async serve(handler: ForwardHandler): Promise<void> {
+    await (await this.#openLink()).serve(handler);
+  }
+
+  async forward<R extends ForwardRequest>(nodeId: string, request: R): Promise<ForwardResult<R>> {
+    return (await this.#openLink()).forward(nodeId, request);
+  }
+
+  #openLink(): Promise<ForwardLink> {
+    if (this.#linkClosed) return Promise.reject(new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true));
+    if (this.#link !== undefined) return this.#link;
+    const link = import('../cluster/index.js').then(({ openForwardLink }) =>
+      openForwardLink({
+        servers: this.#servers,
+        group: this.group,
+        nodeId: this.nodeId,
+        leaseMs: this.#group?.leaseMs ?? DEFAULT_LEASE_MS,
+        ...(this.#forwardTimeoutMs !== undefined ? { timeoutMs: this.#forwardTimeoutMs } : {}),
+      }),
+    );
+    this.#link = link;
+    // A failed open (NATS unreachable) is not remembered: the next call tries again.
+    link.catch(() => {
+      if (this.#link === link) this.#link = undefined;
+    });
+    return link;
+  }
+
+  /**
+   * Stops answering forwarded requests (senders get no responders: `NotOwner`, and retry elsewhere)
+   * once those received are answered, and closes the link's connection. Before `leave()`: while it
+   * answers, this node still owns what it answers for.
+   */
+  async stopForwarding(): Promise<void> {
+    this.#linkClosed = true;
+    const link = await this.#link?.catch(() => undefined);
+    await link?.close();
   }
 
   /** Hands every partition over at once (the other members take them without waiting for a lease to lapse). */

@@ -37,7 +37,7 @@ import { HealthBook } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
 import type { ActorHostConfig, CommandResult, PartitionResumeResult } from './protocol.js';
-import type { CommittedListener, ExecuteOptions, LoadOptions, Runtime } from './runtime-api.js';
+import type { ClusterLink, CommittedListener, ExecuteOptions, LoadOptions, Runtime } from './runtime-api.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
@@ -64,6 +64,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const nextRid = (): number => ++rid;
   const plugins = new PluginChannels(slots, nextRid);
   let closed = false;
+  /** `close()` began (forwarded requests are still answered until `closed`). */
+  let closing = false;
   /** Cluster mode: this node's membership in the partition group (null for the embedded runtime). */
   let cluster: ClusterNode | null = null;
 
@@ -294,6 +296,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         return cluster === null ? info : { ...info, ...cluster.ownership(partition) };
       }),
 
+    ...(cluster === null ? {} : { cluster: clusterLink(cluster) }),
+
     async resumePartition(partition) {
       if (!Number.isSafeInteger(partition) || partition < 0 || partition >= P) {
         throw new RuntimeError(ErrorCodes.InvalidQuery, `partition must be an integer in [0, ${P - 1}], got ${JSON.stringify(partition)}`);
@@ -327,7 +331,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
 
     async close() {
-      if (closed) return;
+      if (closed || closing) return;
+      closing = true;
+      // Cluster mode: answer the requests other members forwarded here before anything stops (new ones
+      // get no responders, `NotOwner`, and go elsewhere once this node has left).
+      await cluster?.stopForwarding().catch(() => undefined);
       closed = true;
       recovery.close();
       // Cluster mode: hand the partitions over first (the others take them at once, not after a lease),
@@ -342,6 +350,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
   return runtime;
+}
+
+/** The runtime's `cluster`: what a layer above needs of the node (its id, the members, forwarding). */
+function clusterLink(node: ClusterNode): ClusterLink {
+  return {
+    nodeId: node.nodeId,
+    group: node.group,
+    members: () => node.members(),
+    serve: (handler) => node.serve(handler),
+    forward: (nodeId, request) => node.forward(nodeId, request),
+  };
 }
 
 /**

@@ -1,9 +1,10 @@
 export { createRuntime } from './create-runtime.js';
-export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener } from './runtime-api.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ClusterLink } from './runtime-api.js';
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';
 export type { RuntimeHealth, HealthReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';
 export type { RuntimeOptions, ClusterOptions } from './options.js';
+export type { ForwardHandler, CommandJson, CommandResultJson, ExecuteOptionsJson, LoadQueryJson, StateJson, HistoryPageJson, ExecuteRequest, LoadRequest, HistoryRequest, Member } from '../cluster/index.js';
 export { builtinDomains, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
 export { hydrate, type Hydrated } from './hydrate.js';

@@ -99,6 +99,13 @@ export interface ClusterOptions {
   replicas?: 1 | 3 | 5;
   /** A lease's lifetime (default 3 000 ms; see docs/cluster-ownership.md). */
   leaseMs?: number;
+  /** What this node announces to the other members (at most 16 short strings; e.g. its HTTP `url`). */
+  meta?: Record<string, string>;
+  /**
+   * How long a request forwarded to another member (`runtime.cluster.forward`) waits for its answer
+   * (default 10 000 ms); after it, a command's outcome is unknown (`Unavailable`, `outcome: 'unknown'`).
+   */
+  forwardTimeoutMs?: number;
 }
 
 export interface ResolvedClusterOptions {
@@ -108,6 +115,8 @@ export interface ResolvedClusterOptions {
   logName: string;
   replicas: 1 | 3 | 5;
   leaseMs: number | undefined;
+  meta: Record<string, string>;
+  forwardTimeoutMs: number | undefined;
 }
 
 export type ResolvedOptions = Required<Omit<RuntimeOptions, 'dataDir' | 'partitions' | 'domains' | 'workers' | 'onWorkerRestart' | 'workerPlugins' | 'cluster'>> & {
@@ -192,6 +201,9 @@ function resolveCluster(c: ClusterOptions, memory: boolean, workers: number | un
     logName: name('logName', c.logName ?? c.group),
     replicas: c.replicas ?? 1,
     leaseMs: c.leaseMs === undefined ? undefined : int('cluster.leaseMs', c.leaseMs, 300, 600_000, 3000),
+    // Checked in full by the group (records.ts: at most 16 entries, bounded lengths) when it joins.
+    forwardTimeoutMs: c.forwardTimeoutMs === undefined ? undefined : int('cluster.forwardTimeoutMs', c.forwardTimeoutMs, 100, 600_000, 10_000),
+    meta: c.meta === undefined ? {} : typeof c.meta === 'object' && c.meta !== null && !Array.isArray(c.meta) ? { ...c.meta } : invalid('cluster.meta must be an object of strings'),
   };
 }
 

@@ -11,6 +11,7 @@ import type { ActorStats, PartitionResumeResult } from './protocol.js';
 import type { ResumeResult } from './storage-recovery.js';
 import type { TraceSpans } from './trace.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
+import type { ForwardHandler, ForwardRequest, ForwardResult, Member } from '../cluster/index.js';
 
 export interface ExecuteOptions {
   /** Fail with `VersionConflict` unless the stream is at exactly this version (0 = new stream). */
@@ -76,6 +77,30 @@ export interface PartitionInfo {
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
+
+/**
+ * Cluster mode: this node in its group, and the way to reach the other members (docs/cluster.md,
+ * "Forwarding"). The runtime itself never forwards: it answers `NotOwner` (naming the owner when it
+ * knows it) for what it does not serve, and a layer above (the HTTP server) decides to forward.
+ */
+export interface ClusterLink {
+  readonly nodeId: string;
+  readonly group: string;
+  /** The live members as this node sees them, sorted by node id (with what each announced: `meta`). */
+  members(): Member[];
+  /**
+   * Starts answering the requests other members forward to this node with `handler`, which must act on
+   * what this node serves and never forward again. Stopped when the runtime closes, before it leaves
+   * its group. Once per runtime. Opens the node's forwarding connection to NATS on first use.
+   */
+  serve(handler: ForwardHandler): Promise<void>;
+  /**
+   * Sends `request` to member `nodeId` (the owner a `NotOwner` named) and answers its result, or
+   * rejects with its error as it sent it; `NotOwner` when it is gone; `Unavailable` when it did not
+   * answer in time (a command's with `outcome: 'unknown'`).
+   */
+  forward<R extends ForwardRequest>(nodeId: string, request: R): Promise<ForwardResult<R>>;
+}
 
 export interface Runtime {
   readonly dataDir: string;
@@ -143,6 +168,8 @@ export interface Runtime {
   load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
   history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
   partitions(): PartitionInfo[];
+  /** Cluster mode only (undefined on the embedded runtime): this node in its group, and forwarding. */
+  readonly cluster?: ClusterLink;
   /**
    * Resumes a partition stopped on damage (CorruptRecord, CorruptLog), without a restart, once an
    * operator repaired what stopped it. Its actors re-hydrate from the log; damage still there stops it again.

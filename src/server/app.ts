@@ -48,6 +48,7 @@ import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
+import { ClusterRouting } from './cluster-routing.js';
 import { addSharedSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
 import { jsonSerializerCompiler, schemaCompiler } from './schema-compilers.js';
@@ -189,7 +190,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   // Before every route: the OpenAPI generator collects the routes as they are added (openapi.ts).
   await registerOpenApi(app);
-  await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit });
+  // Cluster mode: any server answers any request (cluster-routing.ts); this one answers what others forward.
+  const routing = runtime.cluster ? new ClusterRouting(runtime, runtime.cluster) : undefined;
+  await routing?.start();
+  await app.register(aggregateRoutes, { runtime, metrics, commandBodyLimit, routing });
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });

@@ -74,6 +74,31 @@ export function envelopeJsonText(e: EventEnvelope): string {
   );
 }
 
+/** The command reply's object form (what `commandReplyJson` writes as text): a forwarded command's answer (cluster mode). */
+export interface CommandReplyJson {
+  id: string;
+  type: string;
+  version: number;
+  events: EnvelopeJson[];
+  state: unknown;
+  position?: string;
+  duplicate?: true;
+}
+
+/** `JSON.parse(commandReplyJson(r, partitions))`, built as an object: the same keys in the same order. */
+export function commandReply(r: ExecuteResult, partitions: number): CommandReplyJson {
+  const last = r.events[r.events.length - 1];
+  return {
+    id: r.id,
+    type: r.type,
+    version: r.version,
+    events: r.events.map(envelopeJson),
+    state: r.state,
+    ...(last ? { position: formatPositionAfter(last, partitions) } : {}),
+    ...(r.duplicate ? { duplicate: true as const } : {}),
+  };
+}
+
 /**
  * The body of a successful `POST /aggregates/:type/:id/commands` (docs/http-api.md) as JSON text:
  * `JSON.stringify({ id, type, version, events: events.map(envelopeJson), state, position?, duplicate? })`,

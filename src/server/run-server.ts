@@ -24,6 +24,20 @@
  *   DOMAINS    extra domain modules, loaded besides the built-in account and video deciders (which stay:
  *              the video pipeline needs `video`): comma-separated file URLs or paths (absolute, or relative
  *              to the working directory) of JavaScript modules whose default export is a Decider
+ * Cluster mode (docs/cluster.md; cluster-env.ts says why the defaults): unset EVENTIDE_NATS keeps the
+ * embedded single server, with no NATS at all.
+ *   EVENTIDE_NATS      NATS URLs of the JetStream cluster (nats://host:port, comma-separated): this server
+ *                      is then one node of a group sharing the partitions; DATA_DIR is its local cache
+ *   EVENTIDE_NODE_ID   this node's id in the group ([A-Za-z0-9_-]{1,64}; default <hostname>-<port>)
+ *   EVENTIDE_GROUP     the group's name (default eventide); every member of a group uses the same PARTITIONS
+ *   EVENTIDE_REPLICAS  copies of each partition's stream and of the lease bucket: 1, 3 or 5 (default 1
+ *                      with fewer than three URLs, else 3; a single nats-server can keep only 1)
+ *   EVENTIDE_LEASE_MS  a partition lease's lifetime (default 3 000; 300 to 600 000): how long a dead
+ *                      member's partitions wait before another takes them
+ *   EVENTIDE_FORWARD_TIMEOUT_MS  how long a request forwarded to the owner waits (default 10 000; 100 to
+ *                      600 000); a command not answered by then is 503 Unavailable, outcome unknown
+ *   In cluster mode WORKERS must be 1 (the default there), and a request for a partition another member
+ *   owns is forwarded to it over NATS; during a handover the answer is 503 NotOwner with Retry-After.
  *
  * Shutdown on SIGTERM/SIGINT, in this order: stop accepting (new connections are refused, requests on open
  * keep-alive connections get 503), let in-flight commands finish (each is answered only once durable), close
@@ -34,6 +48,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -44,6 +59,7 @@ import { builtinDomains } from '../runtime/index.js';
 import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
+import { clusterEnvOf, clusterOptions } from './cluster-env.js';
 import { intEnv as intEnvOf, type Env } from './env.js';
 import { clientErrorHandler } from './error-handlers.js';
 import { codeOf, createLogger, logLevelOf } from './logger.js';
@@ -107,6 +123,7 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
   const origins = env.FEED_ORIGINS?.trim();
   const storageReserveBytes = intEnv('STORAGE_RESERVE_BYTES', undefined, 0, Number.MAX_SAFE_INTEGER);
   const extraDomains = domainsFromEnv(env);
+  const clusterEnv = clusterEnvOf(env);
   // Before listening: a public address without tokens stops start-up here (protected mode).
   const security = securityFromEnv(env);
   assertSafeBind(host, security);
@@ -143,8 +160,13 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
 
   // The composition: the runtime with the projection engine and its views (app/create-eventide.ts), then
   // the video pipeline on that runtime, then the HTTP server in front of both.
+  // Cluster mode: the node id defaults to this host and the port just bound; the members learn its URL.
+  const listeningUrl = urlOf(server);
+  const cluster = clusterEnv && clusterOptions(clusterEnv, hostname(), portOf(server), isUnspecified(host) ? undefined : listeningUrl);
+  if (cluster) log.info({ nats: cluster.servers, group: cluster.group, nodeId: cluster.nodeId, replicas: cluster.replicas }, 'cluster mode: joining the group');
   const eventide = await createEventide({
     dataDir,
+    ...(cluster ? { cluster } : {}),
     ...(partitions !== undefined ? { partitions } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
@@ -226,8 +248,18 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
   await app.ready();
   handle = fastifyHandler!;
   const url = urlOf(server);
-  log.info({ url, dataDir: runtime.dataDir, partitions: runtime.partitionCount, workers: runtime.workerCount }, `eventide listening on ${url}`);
+  log.info({ url, dataDir: runtime.dataDir, partitions: runtime.partitionCount, workers: runtime.workerCount, ...(runtime.cluster ? { node: runtime.cluster.nodeId } : {}) }, `eventide listening on ${url}`);
   return { url, log, close };
+}
+
+function portOf(server: Server): number {
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** 0.0.0.0 or :: : an address to listen on, not one another member could use. */
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '[::]';
 }
 
 function urlOf(server: Server): string {

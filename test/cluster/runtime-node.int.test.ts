@@ -27,6 +27,8 @@ describe('cluster options', () => {
     [{ cluster: { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: '' } }, 'cluster.nodeId'],
     [{ cluster: { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: 'n', replicas: 2 as 1 } }, 'cluster.replicas'],
     [{ cluster: { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: 'n', leaseMs: 5 } }, 'cluster.leaseMs'],
+    [{ cluster: { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: 'n', forwardTimeoutMs: 5 } }, 'cluster.forwardTimeoutMs'],
+    [{ cluster: { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: 'n', meta: 'url' as unknown as Record<string, string> } }, 'cluster.meta'],
   ])('refuses %j with InvalidOptions (%s) before anything opens', async (extra, what) => {
     const cluster = { servers: 'nats://127.0.0.1:1', group: 'g', nodeId: 'n' };
     const err = await rejection(createRuntime({ dataDir: await tempDir(), cluster, ...extra }));

@@ -6,18 +6,25 @@
  * prefers the static segment, so `/aggregates/account/...` never reaches the catch-all.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
+import { ErrorCodes, RuntimeError, errors } from '../../kernel/index.js';
 import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
+import { historyPage, stateBody } from '../aggregate-reads.js';
 import { anyJson, envelopeRef, errorResponses, idParams, positionSchema } from '../api-schemas.js';
+import { FORWARDED_TO_HEADER, type ClusterRouting } from '../cluster-routing.js';
 import { commandReplyJson, envelopeJson } from '../envelope-json.js';
 import { type ServerMetrics, outcomeOfStatus } from '../metrics.js';
-import { commandBodySchema, publicCommandsOf, type CommandBody } from './command-schema.js';
+import { commandBodySchema, publicCommandsOf, unknownCommand, type CommandBody } from './command-schema.js';
 
 export interface AggregateRoutesOptions {
   runtime: Runtime;
   metrics: ServerMetrics;
   /** Largest command body in bytes (413 `PayloadTooLarge` above). */
   commandBodyLimit: number;
+  /**
+   * Cluster mode: what the runtime refuses with `NotOwner` naming another member goes to that member
+   * (cluster-routing.ts). Absent on the embedded server.
+   */
+  routing?: ClusterRouting | undefined;
 }
 
 const MAX_EVENTS_PAGE = 1000;
@@ -82,7 +89,7 @@ const readErrors = errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`S
 const unknownTypeParams = { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string', description: 'Not an aggregate type of this server' }, id: { type: 'string' } } } as const;
 const unknownType = { params: unknownTypeParams, response: errorResponses({ 404: '`UnknownAggregateType`: this server has no such aggregate type' }) } as const;
 
-export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async (app, { runtime, metrics, commandBodyLimit }) => {
+export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async (app, { runtime, metrics, commandBodyLimit, routing }) => {
   const duplicates = new WeakSet<FastifyRequest>();
   // A callback-style hook (not async): no promise and no extra microtask per request.
   const recordCommand = (type: string) => (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -119,7 +126,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
               413: '`PayloadTooLarge`',
               415: '`UnsupportedMediaType`: not `content-type: application/json`',
               422: 'A domain rule (e.g. `InsufficientFunds`)',
-              503: '`Overloaded`, `WorkerCrashed`, `StorageFailed` (retry with the same `commandId`), `CorruptRecord`, `Fenced`',
+              503: '`Overloaded`, `WorkerCrashed`, `StorageFailed` (retry with the same `commandId`), `CorruptRecord`, `Fenced`; cluster mode: `NotOwner` (the partition is changing hands: retry after `Retry-After`), `Unavailable` with `outcome: "unknown"` (the owner did not answer a forwarded command in time: retry with the same `commandId`)',
             }),
           },
         },
@@ -129,7 +136,21 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
         if (request.validationError) throw commandValidationError(request.validationError, knownCommands);
         const body = request.body;
         if (!bodySchema) throw unknownCommand((body as { type?: unknown } | undefined)?.type, knownCommands);
-        const r = await runtime.execute(type, request.params.id, { type: body.type, data: body.data ?? {} }, executeOptions(body));
+        const command = { type: body.type, data: body.data ?? {} };
+        const options = executeOptions(body);
+        if (routing) {
+          // Cluster mode: a partition another member owns is answered by that member, as it answered.
+          const r = await runtime.execute(type, request.params.id, command, options).catch(async (refusal: unknown) => routing.command(refusal, type, request.params.id, command, options));
+          void reply.header('content-type', JSON_CONTENT_TYPE);
+          if ('owner' in r && 'body' in r) {
+            if (r.body.duplicate) duplicates.add(request);
+            void reply.header(FORWARDED_TO_HEADER, r.owner);
+            return JSON.stringify(r.body);
+          }
+          if (r.duplicate) duplicates.add(request);
+          return commandReplyJson(r, runtime.partitionCount);
+        }
+        const r = await runtime.execute(type, request.params.id, command, options);
         if (r.duplicate) duplicates.add(request);
         // The JSON text is built here in one pass (see envelope-json.ts); a string with a JSON content type
         // is sent as is. `position` in it is the read-your-writes token for GET /views/:name/:id?position=.
@@ -141,25 +162,32 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
     app.get<{ Params: { id: string }; Querystring: { version?: number; at?: string } }>(
       base,
       { schema: { summary: `A ${type}'s state: now, as of a version, or as of a time`, params: idParams, querystring: stateQuery, response: { 200: stateReply, ...readErrors } } },
-      async (request) => {
+      async (request, reply) => {
         const { version, at } = request.query;
         if (version !== undefined && at !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'give either version or at, not both');
         const options: LoadOptions = { ...(version !== undefined ? { version } : {}), ...(at !== undefined ? { at: timeOf(at, 'at') } : {}) };
-        const r = await runtime.load(type, request.params.id, options);
-        return { id: r.id, type: r.type, version: r.version, state: r.state };
+        const id = request.params.id;
+        if (!routing) return stateBody(runtime, type, id, options);
+        return stateBody(runtime, type, id, options).catch(async (refusal: unknown) => {
+          const f = await routing.state(refusal, type, id, options);
+          void reply.header(FORWARDED_TO_HEADER, f.owner);
+          return f.body;
+        });
       },
     );
 
     app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
       `${base}/events`,
       { schema: { summary: `A ${type}'s events in order, a page at a time`, params: idParams, querystring: eventsQuery, response: { 200: eventsReply, ...readErrors } } },
-      async (request) => {
+      async (request, reply) => {
         const { from, limit } = request.query;
         const id = request.params.id;
-        const events: EventEnvelope[] = await runtime.history(type, id, { from, limit });
-        const last = events[events.length - 1];
-        const more = last !== undefined && events.length === limit && last.seq < runtime.log.streamHead(type, id).version;
-        return { events: events.map(envelopeJson), ...(more ? { next: last.seq + 1 } : {}) };
+        if (!routing) return historyPage(runtime, type, id, from, limit);
+        return historyPage(runtime, type, id, from, limit).catch(async (refusal: unknown) => {
+          const f = await routing.history(refusal, type, id, from, limit);
+          void reply.header(FORWARDED_TO_HEADER, f.owner);
+          return f.body;
+        });
       },
     );
   }
@@ -236,11 +264,6 @@ function pointOf(raw: string, name: 'from' | 'to'): LoadOptions {
     throw new RuntimeError(ErrorCodes.InvalidQuery, `${name}: a diff point is a version, an ISO-8601 time (2026-12-01T10:00:00Z) or t:<epoch ms>; got ${JSON.stringify(raw.slice(0, 64))}`, { field: name });
   }
   return { at: raw };
-}
-
-function unknownCommand(type: unknown, known: string[]): RuntimeError {
-  const name = typeof type === 'string' ? type.slice(0, 64) : String(type).slice(0, 64);
-  return new RuntimeError(ErrorCodes.UnknownCommandType, `no command ${JSON.stringify(name)}; known: ${known.join(', ') || '(none: this aggregate type takes no commands over HTTP)'}`, { known });
 }
 
 /** Turns a schema rejection of a command request into the most useful error. */

@@ -11,7 +11,7 @@
  * `removeAdditional: false` (see `schema-compilers.ts`): coercion would accept `"amount": "5"`, which the
  * runtime then rejects, and removal would silently drop a misspelled field.
  */
-import { ID_PATTERN } from '../../kernel/index.js';
+import { ErrorCodes, ID_PATTERN, RuntimeError } from '../../kernel/index.js';
 import type { AnyDecider, JsonSchema } from '../../domain/index.js';
 
 const id = { type: 'string', pattern: ID_PATTERN };
@@ -28,6 +28,12 @@ const COMMON = {
 export function publicCommandsOf(decider: AnyDecider): string[] {
   const listed: readonly string[] = decider.publicCommands ?? [];
   return listed.filter((name) => Object.hasOwn(decider.commands, name));
+}
+
+/** 400 `UnknownCommandType` for a command type that is not public, `known` listing the public ones. */
+export function unknownCommand(type: unknown, known: string[]): RuntimeError {
+  const name = typeof type === 'string' ? type.slice(0, 64) : String(type).slice(0, 64);
+  return new RuntimeError(ErrorCodes.UnknownCommandType, `no command ${JSON.stringify(name)}; known: ${known.join(', ') || '(none: this aggregate type takes no commands over HTTP)'}`, { known });
 }
 
 /** Null when the decider has no public command (Ajv refuses an empty `oneOf` with a discriminator). */

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ErrorCodes } from '../../kernel/index.js';
-import type { ActorStats, Runtime } from '../../runtime/index.js';
+import type { ActorStats, ClusterLink, Runtime } from '../../runtime/index.js';
 import { emptyBody, errorResponses } from '../api-schemas.js';
 import type { FeedHub } from '../feed/hub.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -47,6 +47,12 @@ const partitionsReply = {
           views: { type: 'object', additionalProperties: { type: 'object', required: ['checkpoint', 'lag'], additionalProperties: false, properties: { checkpoint: count, lag: count } } },
         },
       },
+    },
+    node: { type: 'string', description: 'Cluster mode: the member this server is (its node id)' },
+    members: {
+      type: 'array',
+      description: 'Cluster mode: the live members as this server sees them, sorted by node id, with the URL each announced',
+      items: { type: 'object', required: ['nodeId'], additionalProperties: false, properties: { nodeId: { type: 'string' }, url: { type: 'string' } } },
     },
     workers: {
       type: 'array',
@@ -92,6 +98,7 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
         views: Object.fromEntries(viewLag.map((v) => [v.name, { checkpoint: v.lag[p.partition]!.checkpoint, lag: v.lag[p.partition]!.lag }])),
       })),
       workers: stats?.map((s) => ({ worker: s.workerIndex, liveActors: s.liveActors, queued: s.queued, commandsProcessed: s.commandsProcessed })) ?? [],
+      ...(runtime.cluster ? clusterView(runtime.cluster) : {}),
     };
   });
 
@@ -158,4 +165,12 @@ async function statsWithin(runtime: Runtime, ms: number): Promise<ActorStats[] |
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Which member this server is, and the live members with the URL each announced (run-server.ts announces it). */
+function clusterView(cluster: ClusterLink): { node: string; members: { nodeId: string; url?: string }[] } {
+  return {
+    node: cluster.nodeId,
+    members: cluster.members().map((m) => ({ nodeId: m.nodeId, ...(typeof m.meta.url === 'string' ? { url: m.meta.url } : {}) })),
+  };
 }
