@@ -15,8 +15,9 @@
  *   worker answers once its batches in flight are through, and the group releases the key only then.
  *
  * Gotchas:
- * - The group's times are this thread's `performance.now()`; the worker's are on the clock all threads
- *   share (`performance.timeOrigin + performance.now()`): converted here, once.
+ * - The group's times are this thread's `performance.now()`; the worker's are its own
+ *   `performance.now()`: each deadline is converted when it is posted, with the offset measured for the
+ *   thread it goes to (thread-clock.ts, worker-slot.ts), never later than it is.
  * - The cluster folder is imported on first use only, so the embedded runtime never loads the NATS client.
  * - One actor worker (options.ts says why): every partition's messages go to slot 0.
  */
@@ -73,7 +74,12 @@ export class ClusterNode {
       replicas: o.replicas,
       ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
       onAcquired: (p, epoch) => node.#acquire(p, epoch),
-      onRenewed: (p, epoch, validUntil) => slot.send({ kind: 'lease', partition: p, epoch, until: performance.timeOrigin + validUntil }),
+      // Converted when posted, with the clock of the thread it goes to (a restarted worker is a new one).
+      onRenewed: (p, epoch, validUntil) =>
+        slot.send((clock) => {
+          const until = clock.toThread(validUntil);
+          return until === null ? null : { kind: 'lease', partition: p, epoch, until };
+        }),
       onRevoked: async (p, epoch, reason) => {
         // The main thread first (its reads check the group, which already says no), then the worker.
         hooks.unserved(p);
@@ -93,7 +99,11 @@ export class ClusterNode {
     const validUntil = group.validUntil(partition);
     if (validUntil === null) throw notOwner(partition, 'its lease went before the catch-up began');
     const rid = this.#nextRid();
-    const result = await this.#slot.request<PartitionResumeResult>(rid, { kind: 'acquire', rid, partition, epoch, until: performance.timeOrigin + validUntil });
+    const result = await this.#slot.request<PartitionResumeResult>(rid, (clock) => {
+      const until = clock.toThread(validUntil);
+      if (until === null) throw notOwner(partition, 'its worker is starting');
+      return { kind: 'acquire', rid, partition, epoch, until };
+    });
     this.#hooks.served(partition, result.offset);
   }
 

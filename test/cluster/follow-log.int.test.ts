@@ -1,0 +1,150 @@
+/**
+ * Following and takeover on the JetStream log (src/log/jetstream/partition-follower.ts,
+ * record-committer.ts `confirmTip`), as two nodes would use it: two JetStreamLog instances on one log,
+ * each with its own cache, on one nats-server. A node follows the partitions another node writes: its
+ * cache holds them at the same offsets, each local commit announced once, in order. A takeover stops
+ * following, reads nothing the follower already applied, and confirms the tip with a marker
+ * conditional on it: from then on the old writer is refused. A takeover on a cache that is behind
+ * catches up first; one racing the old writer's batch ends with the cache at the stream's tip, whoever
+ * won. (A stream-info answer made stale by a paused leader cannot be produced on demand; the race case
+ * exercises the same rule: a marker refused because the stream holds more makes the node read on.)
+ */
+import { expect, it } from 'vitest';
+import type { JetStreamLog } from '../../src/log/index.js';
+import { outcomeOf, rejectionOf } from '../support/errors.js';
+import { waitFor } from '../support/cluster-members.js';
+import { deposits, ownerWriter } from '../log/contract/contract-support.js';
+import { describeOnNats, partitionsOf } from '../log/jetstream/jetstream-support.js';
+
+/** A leases hook the test sets by hand: partition -> lease epoch. */
+function leases(): { epochOf(p: number): number | null; held: Map<number, number> } {
+  const held = new Map<number, number>();
+  return { held, epochOf: (p) => held.get(p) ?? null };
+}
+
+/** Every `onApplied` range a log reports, per partition. */
+function appliedRanges(log: JetStreamLog): Map<number, Array<[number, number]>> {
+  const ranges = new Map<number, Array<[number, number]>>();
+  log.onApplied((p, from, to) => {
+    const list = ranges.get(p) ?? [];
+    list.push([from, to]);
+    ranges.set(p, list);
+  });
+  return ranges;
+}
+
+describeOnNats('following and takeover on the JetStream log', 1, (fx) => {
+  it('follows the partitions another node writes (same offsets, each commit announced once, in order); a takeover reads nothing again and fences the old writer', async () => {
+    const name = fx.newName();
+    const bLeases = leases();
+    bLeases.held.set(0, 1).set(1, 1);
+    const b = await fx.open(name, { partitions: 2, leases: bLeases });
+    const aLeases = leases();
+    const a = await fx.open(name, { leases: aLeases });
+    const ranges = appliedRanges(a);
+    a.follow(0);
+    a.follow(1);
+
+    const { writer } = ownerWriter(b, 'node-b');
+    const version = new Map<string, number>();
+    const batch = async (round: number) => {
+      const staged = [];
+      for (const [id, p] of [['x', 0], ['y', 1], ['z', 0]] as const) {
+        const v = version.get(id) ?? 0;
+        staged.push(writer.stageAppend(deposits(id, v, p, 1 + (round % 2), { commandId: `${id}-${round}` })));
+        version.set(id, v + 1 + (round % 2));
+      }
+      await writer.commit(staged);
+    };
+    for (let round = 0; round < 6; round++) await batch(round);
+
+    const caughtUp = () => JSON.stringify(partitionsOf(a)) === JSON.stringify(partitionsOf(b)) && [0, 1].every((p) => a.tip(p).seq === b.tip(p).seq && a.followLag(p) === 0);
+    await waitFor('node a to hold what node b wrote', caughtUp, 30_000);
+    expect(a.findCommand('account', 'z', 'z-5')).toBeDefined();
+    // Announced once each, in order: the ranges tile the partition from 0 to its head.
+    for (const p of [0, 1]) {
+      const list = ranges.get(p)!;
+      expect(list[0]![0]).toBe(0);
+      expect(list.every(([from, to], i) => to > from && (i === 0 || from === list[i - 1]![1]))).toBe(true);
+      expect(list[list.length - 1]![1]).toBe(b.partitionHead(p));
+    }
+
+    // Node a takes partition 0 over: nothing to read again, and the tip is confirmed with its marker.
+    ranges.clear();
+    const head = b.partitionHead(0);
+    aLeases.held.set(0, 2);
+    const tip = await a.confirmTip(0, () => aLeases.held.get(0) ?? null);
+    expect(ranges.get(0)).toBeUndefined();
+    expect(a.followLag(0)).toBeNull();
+    expect(tip).toEqual({ seq: b.tip(0).seq + 1, offset: head, leaseEpoch: 2 });
+    expect(a.tip(0)).toEqual(tip);
+
+    // The old writer (its lease not even lapsed here) is refused: another writer's message holds the sequence it expected ...
+    const refused = await rejectionOf(writer.commit([writer.stageAppend(deposits('x', version.get('x')!, 0))]));
+    expect(refused.code).toBe('Fenced');
+    // ... and the new owner appends right after what node b wrote (the marker takes no offset).
+    const aw = ownerWriter(a, 'node-a', [0]).writer;
+    await aw.commit([aw.stageAppend(deposits('x', version.get('x')!, 0, 1, { commandId: 'x-by-a' }))]);
+    const rebuilt = await fx.open(name);
+    expect(partitionsOf(rebuilt)[0]).toEqual(partitionsOf(a)[0]);
+    expect(partitionsOf(a)[0]!.at(-1)).toBe(`x#${version.get('x')! + 1}@${head}`);
+    // Partition 1 is still followed.
+    expect(a.followLag(1)).toBe(0);
+  });
+
+  it('a takeover on a cache that is behind catches up first, and refuses without a valid lease or with an older one than the log carries', async () => {
+    const name = fx.newName();
+    const bLeases = leases();
+    bLeases.held.set(0, 3);
+    const b = await fx.open(name, { partitions: 1, leases: bLeases });
+    const a = await fx.open(name, { leases: leases() });
+    const ranges = appliedRanges(a);
+    const { writer } = ownerWriter(b, 'node-b');
+    await writer.commit([writer.stageAppend(deposits('x', 0, 0, 3)), writer.stageAppend(deposits('y', 0, 0, 2))]);
+    expect(a.partitionHead(0)).toBe(0);
+
+    expect((await rejectionOf(a.confirmTip(0, () => null))).code).toBe('NotOwner');
+    // The catch-up before the refusal was applied and announced: the cache is current anyway.
+    expect(ranges.get(0)).toEqual([[0, 5]]);
+    const older = await rejectionOf(a.confirmTip(0, () => 2));
+    expect(older.code).toBe('NotOwner');
+    expect(older.message).toContain('lease epoch 3');
+
+    const tip = await a.confirmTip(0, () => 4);
+    expect(tip).toEqual({ seq: 2, offset: 5, leaseEpoch: 4 });
+    expect(partitionsOf(a)).toEqual(partitionsOf(b));
+  });
+
+  it('a takeover racing the old writer\'s last batch: either wins, and the new owner\'s cache ends at the stream\'s tip with every stored event', async () => {
+    const name = fx.newName();
+    const bLeases = leases();
+    bLeases.held.set(0, 1);
+    const b = await fx.open(name, { partitions: 1, leases: bLeases });
+    const a = await fx.open(name, { leases: leases() });
+    const outcomes = new Set<string>();
+    let version = 0;
+    let epoch = 1;
+    for (let round = 0; round < 6; round++) {
+      // Node b (re)gains the partition: it reads what the log holds, markers included, then writes.
+      bLeases.held.set(0, ++epoch);
+      await b.probeWrite();
+      const { writer } = ownerWriter(b, `node-b-${round}`);
+      await writer.commit([writer.stageAppend(deposits('x', version, 0))]);
+      version++;
+      const racing = writer.commit([writer.stageAppend(deposits('x', version, 0, 1, { commandId: `race-${round}` }))]);
+      const confirmed = a.confirmTip(0, () => epoch + 1);
+      const [batch, marker] = await Promise.allSettled([racing, confirmed]);
+      expect(marker.status).toBe('fulfilled');
+      outcomes.add(outcomeOf(batch));
+      if (batch.status === 'fulfilled') version++;
+      epoch++;
+      const tip = (marker as PromiseFulfilledResult<{ seq: number }>).value;
+      const fresh = await fx.open(name);
+      expect(tip.seq).toBe(fresh.tip(0).seq);
+      expect(partitionsOf(a)).toEqual(partitionsOf(fresh));
+      expect(partitionsOf(a)[0]).toHaveLength(version);
+      await fresh.close();
+    }
+    expect([...outcomes].every((o) => o === 'ok' || o === 'Fenced')).toBe(true);
+  });
+});
