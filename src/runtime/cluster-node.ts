@@ -4,14 +4,15 @@
  * worker and answers "does this node serve partition p?" for the main thread's reads and routing.
  *
  * The protocol with the worker (protocol.ts), in the order the group calls back:
- * - `onAcquired(p, epoch)` sends `acquire` with the lease's deadline; the worker catches the partition
- *   up from JetStream, reloads its writer's head and serves it, then answers. Only then does the
+ * - `onAcquired(p, epoch)` sends `acquire` with the lease's deadline; the worker stops following the
+ *   partition, catches it up from JetStream and confirms its tip (a takeover marker), reloads its
+ *   writer's head and serves it, then answers. Only then does the
  *   promise resolve, so the group counts the partition as served (`epochOf`) only once the worker does.
  * - `onRenewed(p, epoch, validUntil)` sends `lease`: the worker's own copy of the deadline moves on.
  *   The worker stops using a lease whose deadline passed by itself (served-partitions.ts), so a stalled
  *   main thread never lets it append on a lapsed lease.
- * - `onRevoked(p)` sends `revoke`: the worker stops serving it at once; the main thread forgets what it
- *   cached of the partition (the next owner writes it now). On a handover (`released`, `leaving`) the
+ * - `onRevoked(p)` sends `revoke`: the worker stops serving it at once (and follows it again); the main
+ *   thread forgets what it cached of the partition (the next owner writes it now). On a handover (`released`, `leaving`) the
  *   worker answers once its batches in flight are through, and the group releases the key only then.
  *
  * Gotchas:

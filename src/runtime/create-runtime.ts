@@ -142,7 +142,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // The fresh worker read its heads back from the log: every event below them is settled, whether
       // its command was answered or lost with the old thread.
       void slots[index]!.ready.then((heads) => {
-        for (const [p, head] of Object.entries(heads)) if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+        for (const [p, head] of Object.entries(heads)) {
+          // Cluster mode: what the fresh worker's opening catch-up applied is announced (followed-events.ts).
+          if (cluster !== null) followed.applied(Number(p), head, null);
+          else if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+        }
         // A fresh worker serves nothing: it is given again what the group holds.
         cluster?.reacquire();
       }, () => undefined);
