@@ -67,7 +67,7 @@ export class WorkerSlot {
   #onClosed: (() => void) | null = null;
   #ready!: Promise<Record<number, number>>;
   #encoder!: WireEncoder;
-  /** The current thread's clock as this thread reads it (thread-clock.ts): measured again for every thread. */
+  /** The clock of the worker thread now in this slot, as measured from this thread (thread-clock.ts): measured again for every thread. */
   #clock = new ThreadClock();
 
   /** `spawn`: where the actor host runs; by default a worker thread (inline-thread.ts for the memory log). */
@@ -284,7 +284,7 @@ export class WorkerSlot {
       } catch (err) {
         const w = this.#pending.get(rid);
         this.#pending.delete(rid);
-        w?.reject(err);
+        w?.reject(RuntimeError.is(err) ? (err as RuntimeError) : new RuntimeError(ErrorCodes.Internal, `a message for worker ${this.index} could not be made: ${String(err)}`));
       }
     }
     return p;

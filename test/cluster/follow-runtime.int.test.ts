@@ -54,6 +54,7 @@ describe.skipIf(!available)(available ? 'every node follows every partition (1 n
     const ofB = served(b!);
     const bHeads = () => ofB.map((p) => b!.partitions()[p]!.offset);
     await waitFor('node a to have announced every event of node b\'s partitions', () => ofB.every((p, i) => seen.filter((e) => e.partition === p).length === bHeads()[i]), 30_000);
+    b!.log.refreshReads();
     for (const p of ofB) {
       const mine = b!.log.readPartition(p, 0, 1_000).map(key);
       // In offset order, each once, exactly what node b wrote at the offsets it gave them.

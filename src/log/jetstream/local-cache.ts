@@ -126,8 +126,9 @@ export class LocalCache {
   /** Records that `partition` is at `tip` after this node's takeover marker (record-committer.ts). */
   recordMarker(partition: number, tip: PartitionTip): Promise<void> {
     return this.#exclusive(partition, async () => {
-      await this.local.commit([], () => this.recordTips(new Map([[partition, tip]])));
-      await this.local.durable();
+      // Only checkpoints: committed with the view store's own writes (lost in a crash, the marker is read again).
+      this.recordTips(new Map([[partition, tip]]));
+      await this.local.views.committed();
     });
   }
 
@@ -157,6 +158,8 @@ export class LocalCache {
       const at = new Map([[partition, { ...tip }]]);
       await this.local.commit(staged, () => this.recordTips(at));
       await this.local.durable();
+      // A flush of markers only stages no event: its checkpoints then commit with the view store's writes.
+      if (staged.length === 0) await this.local.views.committed();
       staged = [];
       pending = 0;
       bytes = 0;
