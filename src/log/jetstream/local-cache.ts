@@ -132,6 +132,11 @@ export class LocalCache {
     });
   }
 
+  /** Resolves once every change from the log of record handed over so far is through. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.#busy.values()]);
+  }
+
   /** Runs `fn` once every change of `partition` from the log of record handed over before it is through. */
   #exclusive<T>(partition: number, fn: () => Promise<T>): Promise<T> {
     const before = this.#busy.get(partition) ?? Promise.resolve();

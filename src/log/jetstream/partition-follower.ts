@@ -34,8 +34,6 @@ const RETRY_MAX_MS = 15_000;
 interface Following {
   stopped: boolean;
   fetch: ConsumerMessages | null;
-  /** Settles when the loop has ended. */
-  done: Promise<void>;
   /** Messages of the stream known to be past what is applied (0: caught up as of the last message seen). */
   lag: number;
   /** The last failure, while the loop waits to try again. */
@@ -62,9 +60,9 @@ export class PartitionFollower {
 
   follow(partition: number): void {
     if (this.#closed || this.#following.has(partition)) return;
-    const f: Following = { stopped: false, fetch: null, done: Promise.resolve(), lag: 0, failure: null };
+    const f: Following = { stopped: false, fetch: null, lag: 0, failure: null };
     this.#following.set(partition, f);
-    f.done = this.#run(partition, f);
+    void this.#run(partition, f);
   }
 
   /** Stops following `partition` at once (see the Gotchas). */
@@ -85,13 +83,14 @@ export class PartitionFollower {
     return this.#following.get(partition)?.lag ?? null;
   }
 
+  /**
+   * Stops every loop and waits for the local commits running: a loop waiting on the network (a
+   * reconnect, a pause before a retry) is not waited for; when it wakes it applies nothing.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    const loops = [...this.#following].map(([p, f]) => {
-      this.unfollow(p);
-      return f.done;
-    });
-    await Promise.allSettled(loops);
+    for (const p of [...this.#following.keys()]) this.unfollow(p);
+    await this.#cache.idle();
   }
 
   async #run(partition: number, f: Following): Promise<void> {
