@@ -131,9 +131,17 @@ describeOnNats('following and takeover on the JetStream log', 1, (fx) => {
       const { writer } = ownerWriter(b, `node-b-${round}`);
       await writer.commit([writer.stageAppend(deposits('x', version, 0))]);
       version++;
-      const racing = writer.commit([writer.stageAppend(deposits('x', version, 0, 1, { commandId: `race-${round}` }))]);
-      const confirmed = a.confirmTip(0, () => epoch + 1);
-      const [batch, marker] = await Promise.allSettled([racing, confirmed]);
+      // Either one first: the takeover asked first reads a tip the batch may move before its marker goes.
+      const race = (): [Promise<unknown>, Promise<{ seq: number }>] => {
+        const stage = () => writer.commit([writer.stageAppend(deposits('x', version, 0, 1, { commandId: `race-${round}` }))]);
+        if (round % 2 === 0) {
+          const batch = stage();
+          return [batch, a.confirmTip(0, () => epoch + 1)];
+        }
+        const marker = a.confirmTip(0, () => epoch + 1);
+        return [stage(), marker];
+      };
+      const [batch, marker] = await Promise.allSettled(race());
       expect(marker.status).toBe('fulfilled');
       outcomes.add(outcomeOf(batch));
       if (batch.status === 'fulfilled') version++;
@@ -146,5 +154,38 @@ describeOnNats('following and takeover on the JetStream log', 1, (fx) => {
       await fresh.close();
     }
     expect([...outcomes].every((o) => o === 'ok' || o === 'Fenced')).toBe(true);
+  });
+
+  it('a takeover whose catch-up the old writer outruns: its marker, conditional on what it read, is refused, and it reads on before it serves', async () => {
+    const name = fx.newName();
+    const bLeases = leases();
+    bLeases.held.set(0, 1);
+    const b = await fx.open(name, { partitions: 1, leases: bLeases });
+    const a = await fx.open(name, { leases: leases() });
+    const { writer } = ownerWriter(b, 'node-b');
+    // Node a is 300 messages behind: its catch-up commits them in several local commits.
+    for (let v = 0; v < 300; v++) await writer.commit([writer.stageAppend(deposits('x', v, 0))]);
+    let late: Promise<unknown> | undefined;
+    const ranges: Array<[number, number]> = [];
+    a.onApplied((_p, from, to) => {
+      ranges.push([from, to]);
+      // After the first local commit of the catch-up, the tip it read is already behind: node b writes once more.
+      late ??= writer.commit([writer.stageAppend(deposits('x', 300, 0, 1, { commandId: 'late' }))]);
+    });
+    const tip = await a.confirmTip(0, () => 2);
+    const outcome = outcomeOf((await Promise.allSettled([late!]))[0]!);
+    const fresh = await fx.open(name);
+    expect(tip.seq).toBe(fresh.tip(0).seq);
+    expect(partitionsOf(a)).toEqual(partitionsOf(fresh));
+    if (outcome === 'ok') {
+      // The late batch landed before the marker: the marker was refused, and node a read it too.
+      expect(tip).toEqual({ seq: 302, offset: 301, leaseEpoch: 2 });
+      expect(ranges.at(-1)![1]).toBe(301);
+      expect(a.findCommand('account', 'x', 'late')).toBeDefined();
+    } else {
+      // The marker won (a box too slow for node b's one publish during node a's 300 applies): node b is fenced.
+      expect(outcome).toBe('Fenced');
+      expect(tip).toEqual({ seq: 301, offset: 300, leaseEpoch: 2 });
+    }
   });
 });
