@@ -30,7 +30,7 @@ export interface ClockSample {
 export function conservativeOffset(samples: readonly ClockSample[]): number | null {
   let best: number | null = null;
   for (const s of samples) {
-    if (!(s.receivedAt >= s.sentAt)) continue;
+    if (!Number.isFinite(s.workerNow) || !Number.isFinite(s.sentAt) || !(s.receivedAt >= s.sentAt)) continue;
     const low = s.workerNow - s.receivedAt;
     if (best === null || low > best) best = low;
   }
