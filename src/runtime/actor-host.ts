@@ -373,6 +373,7 @@ async function openClusterLog(config: ActorHostConfig): Promise<ClusterLog> {
  */
 function followAll(cluster: ClusterLog, partitions: number, send: (m: FromWorker) => void): void {
   cluster.log.onApplied((partition, from, to) => send({ kind: 'applied', partition, from, to, lag: cluster.log.followLag(partition) }));
+  cluster.log.onFollowFailed((partition, err) => send({ kind: 'follow-failed', partition, error: serializeError(err) }));
   for (let p = 0; p < partitions; p++) if (!cluster.served.holds(p)) cluster.log.follow(p);
 }
 

@@ -121,6 +121,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     // Cluster mode: what the cache applied from the log of record (followed-events.ts).
     onApplied: (partition, _from, to, lag) => followed.applied(partition, to, lag),
+    onFollowFailed: (partition, error) => followed.failed(partition, `${error.code}: ${error.message}`),
     // A dead worker may have committed commands whose replies never arrived (each of them also fails
     // its execute, which drops that aggregate's entry at once); forgetting the whole worker's share on
     // restart and on fatal is the backstop. Its actors re-hydrate from the log, which is the truth.
@@ -307,7 +308,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         if (cluster === null) return info;
         const ownership = cluster.ownership(partition);
         const lag = ownership.served ? null : followed.lag(partition);
-        return lag === null ? { ...info, ...ownership } : { ...info, ...ownership, lag };
+        const followError = ownership.served ? null : followed.failure(partition);
+        return { ...info, ...ownership, ...(lag === null ? {} : { lag }), ...(followError === null ? {} : { followError }) };
       }),
 
     async resumePartition(partition) {

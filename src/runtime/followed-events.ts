@@ -31,6 +31,8 @@ export class FollowedEvents {
   readonly #freshness: ReadFreshness;
   readonly #announce: (events: EventEnvelope[]) => void;
   readonly #lag: (number | null)[];
+  /** Per partition, why following it failed last (cleared by its next notice). */
+  readonly #failures: (string | null)[];
 
   /** `offsets`: the runtime's per-partition positions (moved forward here); `announce`: hands events to the subscribers. */
   constructor(log: LogReader, offsets: number[], freshness: ReadFreshness, announce: (events: EventEnvelope[]) => void) {
@@ -39,11 +41,13 @@ export class FollowedEvents {
     this.#freshness = freshness;
     this.#announce = announce;
     this.#lag = offsets.map(() => null);
+    this.#failures = offsets.map(() => null);
   }
 
   /** The worker applied `partition` up to offset `to` (exclusive) from the log of record. */
   applied(partition: number, to: number, lag: number | null): void {
     this.#lag[partition] = lag;
+    this.#failures[partition] = null;
     let from = this.#offsets[partition]!;
     if (to <= from) return;
     this.#freshness.touched(partition);
@@ -57,6 +61,16 @@ export class FollowedEvents {
       if (from > this.#offsets[partition]!) this.#offsets[partition] = from;
       this.#announce(events);
     }
+  }
+
+  /** Following `partition` failed (the worker tries again after a pause). */
+  failed(partition: number, why: string): void {
+    this.#failures[partition] = why;
+  }
+
+  /** Why following `partition` failed last, while it has not applied anything since (null: no failure). */
+  failure(partition: number): string | null {
+    return this.#failures[partition] ?? null;
   }
 
   /** Stream messages of a followed partition known not applied yet (null: not followed, or not known). */

@@ -131,6 +131,8 @@ export type FromWorker =
    * `lag`: messages of the partition's stream known not applied yet (followed partitions).
    */
   | { kind: 'applied'; partition: number; from: number; to: number; lag: number | null }
+  /** Cluster mode: following `partition` failed (it is tried again after a pause); cleared by its next `applied`. */
+  | { kind: 'follow-failed'; partition: number; error: SerializedError }
   /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
   /** `fresh`: packed by a new encoder (the previous one failed midway): decode it with a new decoder (wire.ts). */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer>; fresh?: true }

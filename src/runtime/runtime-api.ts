@@ -76,6 +76,8 @@ export interface PartitionInfo {
   epoch?: number;
   owner?: string;
   lag?: number;
+  /** Why following the partition failed last (a foreign write, damage, the connection), until it applies again. */
+  followError?: string;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;

@@ -40,6 +40,8 @@ export interface SlotHooks {
   onStorageFailed(index: number, error: RuntimeError): void;
   /** Cluster mode: offsets `from..to - 1` of `partition` were applied to the cache from the log of record (protocol.ts). */
   onApplied?(partition: number, from: number, to: number, lag: number | null): void;
+  /** Cluster mode: following `partition` failed (tried again after a pause). */
+  onFollowFailed?(partition: number, error: RuntimeError): void;
 }
 
 export class WorkerSlot {
@@ -164,6 +166,9 @@ export class WorkerSlot {
         }
         case 'applied':
           this.#hooks.onApplied?.(m.partition, m.from, m.to, m.lag);
+          return;
+        case 'follow-failed':
+          this.#hooks.onFollowFailed?.(m.partition, deserializeError(m.error));
           return;
         case 'partition-stopped':
           this.#hooks.onPartitionStopped(m.partition, deserializeError(m.error));

@@ -10,7 +10,10 @@
  * exercises the same rule: a marker refused because the stream holds more makes the node read on.)
  */
 import { expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
 import type { JetStreamLog } from '../../src/log/index.js';
+import type { RuntimeError } from '../../src/kernel/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { waitFor } from '../support/cluster-members.js';
 import { deposits, ownerWriter } from '../log/contract/contract-support.js';
@@ -187,5 +190,25 @@ describeOnNats('following and takeover on the JetStream log', 1, (fx) => {
       expect(outcome).toBe('Fenced');
       expect(tip).toEqual({ seq: 301, offset: 300, leaseEpoch: 2 });
     }
+  });
+
+  it('reports a followed partition it cannot apply (a message that is not an eventide batch), applies nothing past it, and keeps following the others', async () => {
+    const name = fx.newName();
+    const b = await fx.open(name, { partitions: 2 });
+    const a = await fx.open(name);
+    const failures: RuntimeError[] = [];
+    a.onFollowFailed((p, err) => failures.push(err));
+    a.follow(0);
+    a.follow(1);
+    const { writer } = ownerWriter(b, 'node-b');
+    await writer.commit([writer.stageAppend(deposits('x', 0, 0)), writer.stageAppend(deposits('y', 0, 1))]);
+    const nc = await connect({ servers: fx.nats.urls });
+    await jetstream(nc).publish(`evt.${name}.p.0`, new TextEncoder().encode('not a batch'));
+    await nc.close();
+    await waitFor('the follower to report partition 0', () => failures.length > 0, 30_000);
+    expect(failures[0]!.code).toBe('CorruptLog');
+    expect(failures[0]!.message).toContain(`EVT_${name}_P0#2`);
+    expect(partitionsOf(a)[0]).toEqual(['x#1@0']);
+    await waitFor('partition 1 followed still', () => partitionsOf(a)[1]!.length === 1 && a.followLag(1) === 0, 30_000);
   });
 });

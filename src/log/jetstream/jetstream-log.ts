@@ -100,12 +100,16 @@ export class JetStreamLog implements EventLog {
   readonly #follower: PartitionFollower;
   /** Partitions to follow (`follow`), started once the batches handed over before are through. */
   readonly #followed = new Set<number>();
+  #followFailed: ((partition: number, err: RuntimeError) => void) | null = null;
 
   private constructor(name: string, local: LmdbLog, committer: RecordCommitter, connection: NatsConnection, ownConnection: boolean, cache: LocalCache, streams: PartitionStreams) {
     this.name = name;
     this.#local = local;
     this.#cache = cache;
-    this.#follower = new PartitionFollower(streams, cache, { applied: (p, tip) => committer.followed(p, tip) });
+    this.#follower = new PartitionFollower(streams, cache, {
+      applied: (p, tip) => committer.followed(p, tip),
+      failed: (p, err) => this.#followFailed?.(p, RuntimeError.is(err) ? (err as RuntimeError) : new RuntimeError(ErrorCodes.Unavailable, `following partition ${p}: ${reasonOf(err)}`, { partition: p }, true)),
+    });
     this.partitions = local.partitions;
     this.durability = local.durability;
     this.#committer = committer;
@@ -263,6 +267,11 @@ export class JetStreamLog implements EventLog {
   /** Messages of a followed partition's stream this node has not applied yet, as far as it knows (null: not followed). */
   followLag(partition: number): number | null {
     return this.#follower.lag(partition);
+  }
+
+  /** Told when following a partition failed (a foreign write, damage, the connection); it is tried again after a pause. */
+  onFollowFailed(listener: ((partition: number, err: RuntimeError) => void) | null): void {
+    this.#followFailed = listener;
   }
 
   /** Told of every local commit of messages read from the log of record (see the header). */

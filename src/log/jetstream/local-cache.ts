@@ -175,14 +175,21 @@ export class LocalCache {
     };
     for await (const m of messages) {
       const where = `${name}#${m.seq}`;
-      const meta = readMeta(m.header, where);
-      if (meta.firstOffset !== tip.offset) throw corruptMessage(where, `it starts at offset ${meta.firstOffset}, the partition is at ${tip.offset}`);
-      if (meta.leaseEpoch !== null || tip.leaseEpoch > 0) {
+      let parts: ReturnType<typeof decodeMessage>;
+      let meta: ReturnType<typeof readMeta>;
+      try {
+        meta = readMeta(m.header, where);
+        if (meta.firstOffset !== tip.offset) throw corruptMessage(where, `it starts at offset ${meta.firstOffset}, the partition is at ${tip.offset}`);
         const epoch = meta.leaseEpoch ?? 0;
-        if (epoch < tip.leaseEpoch) throw corruptMessage(where, `a foreign write: it carries lease epoch ${epoch} after a message of epoch ${tip.leaseEpoch} (writer ${meta.writer || '?'}, a deposed owner); not applied`);
-        tip.leaseEpoch = epoch;
+        if ((meta.leaseEpoch !== null || tip.leaseEpoch > 0) && epoch < tip.leaseEpoch) throw corruptMessage(where, `a foreign write: it carries lease epoch ${epoch} after a message of epoch ${tip.leaseEpoch} (writer ${meta.writer || '?'}, a deposed owner); not applied`);
+        parts = decodeMessage(m.data, meta, partition, where);
+      } catch (err) {
+        // What came before the damage is the log of record's: applied, so the cache stops right before it.
+        await flush();
+        throw err;
       }
-      for (const c of decodeMessage(m.data, meta, partition, where)) {
+      if (meta.leaseEpoch !== null || tip.leaseEpoch > 0) tip.leaseEpoch = meta.leaseEpoch ?? 0;
+      for (const c of parts) {
         if (c.events.length > 0) staged.push(this.local.stageAppend(c.events, c.commandId, c.digest));
       }
       tip.seq = m.seq;

@@ -17,8 +17,8 @@
  * - A partition is followed only while this node does not write it. `unfollow` is synchronous: an
  *   apply already waiting for the partition sees it and drops its messages (LocalCache re-checks under
  *   the partition's lock), so the acquire's own catch-up starts from what the follower did apply.
- * - A failure (a foreign write, a lost connection) is retried after a growing pause (at most
- *   RETRY_MAX_MS); the loop reads again from the checkpoint each time.
+ * - A failure (a foreign write, a lost connection) is reported (`failed`) and retried after a growing
+ *   pause (at most RETRY_MAX_MS); the loop reads again from the checkpoint each time.
  */
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { LocalCache, PartitionTip } from './local-cache.js';
@@ -43,6 +43,8 @@ interface Following {
 export interface FollowerHooks {
   /** The partition's cache is at `tip` now (the committer's view of the log of record moves on). */
   applied(partition: number, tip: PartitionTip): void;
+  /** Following the partition failed (it is tried again after a pause). */
+  failed(partition: number, err: unknown): void;
 }
 
 export class PartitionFollower {
@@ -102,6 +104,7 @@ export class PartitionFollower {
       } catch (err) {
         if (f.stopped) return;
         f.failure = err;
+        this.#hooks.failed(partition, err);
         await new Promise((r) => setTimeout(r, pause).unref());
         pause = Math.min(pause * 2, RETRY_MAX_MS);
       }
