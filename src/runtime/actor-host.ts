@@ -114,11 +114,12 @@ export class ActorHost {
       ownedPartitions: config.ownedPartitions,
       totalPartitions: config.totalPartitions,
       log,
-      head: (p) => (host.#owned.has(p) ? host.#writer.head(p) : 0),
+      // Cluster mode: a partition this host does not write is as far as the cache followed it.
+      head: (p) => (!host.#owned.has(p) ? 0 : cluster !== null && !cluster.served.holds(p) ? log.partitionHead(p) : host.#writer.head(p)),
       exclusive: (fn) => host.#pipeline.exclusive(fn),
     });
     send({ kind: 'ready', offsets: host.#heads(), now: performance.now() });
-    if (cluster) followAll(cluster, config.totalPartitions, send);
+    if (cluster) followAll(cluster, config.totalPartitions, send, host.#plugins);
     return host;
   }
 
@@ -369,10 +370,15 @@ async function openClusterLog(config: ActorHostConfig): Promise<ClusterLog> {
 /**
  * Cluster mode: follows every partition (this host serves none yet; each acquire stops following its
  * partition) and tells the main thread of every batch applied from the log of record, so that its
- * subscribers (the feed) see every partition's events, in offset order (protocol.ts, `applied`).
+ * subscribers (the feed) see every partition's events, in offset order (protocol.ts, `applied`), and
+ * the worker plugins (the projection engine: views on every node).
  */
-function followAll(cluster: ClusterLog, partitions: number, send: (m: FromWorker) => void): void {
-  cluster.log.onApplied((partition, from, to) => send({ kind: 'applied', partition, from, to, lag: cluster.log.followLag(partition) }));
+function followAll(cluster: ClusterLog, partitions: number, send: (m: FromWorker) => void, plugins: PluginHost): void {
+  cluster.log.onApplied((partition, from, to) => {
+    send({ kind: 'applied', partition, from, to, lag: cluster.log.followLag(partition) });
+    // The projection engine's views catch up from the cache, so every node's views hold every partition.
+    plugins.followed(partition, to);
+  });
   cluster.log.onFollowFailed((partition, err) => send({ kind: 'follow-failed', partition, error: serializeError(err) }));
   for (let p = 0; p < partitions; p++) if (!cluster.served.holds(p)) cluster.log.follow(p);
 }

@@ -13,6 +13,8 @@ import type { Runtime } from '../../src/runtime/index.js';
 import { eachServedOnce, idPerPartition, rejection, served, startNode, waitFor } from '../support/cluster-runtime.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
 import { useTempDirs } from '../support/temp-dirs.js';
+import { withViews } from '../support/projections-runtime.js';
+import { eventCountView, type EventCountRow } from '../support/projections-event-count-view.js';
 
 const P = 6;
 const available = natsServerAvailable();
@@ -85,5 +87,31 @@ describe.skipIf(!available)(available ? 'every node follows every partition (1 n
       expect(partitionOf(ids[p]!, P)).toBe(p);
       expect((await a!.load('account', ids[p]!)).version).toBe(6);
     }
+  });
+
+  it('the views of every node hold every partition: applied once each from the followed cache, and on from there once a node takes the partition over', { timeout: 120_000 }, async () => {
+    const runtime = withViews([eventCountView]);
+    const [a, b] = await Promise.all(['a', 'b'].map(async (nodeId) => startNode({ servers: nats.urls, group: 'follow2', nodeId, dataDir: await tempDir(), partitions: P, runtime })));
+    nodes.push(a!, b!);
+    await waitFor('every partition served by exactly one node, both serving', () => eachServedOnce([a!, b!], P) && served(a!).length > 0 && served(b!).length > 0);
+    const pair = [a!, b!] as const;
+    const ownerOf = (p: number): Runtime => pair.find((r) => served(r).includes(p))!;
+    const ids = idPerPartition(P);
+    for (let r = 0; r < 4; r++) await Promise.all(ids.map((id, p) => ownerOf(p).execute('account', id, r === 0 ? { type: 'Open', data: { owner: 'ann' } } : { type: 'Deposit', data: { amount: r } })));
+    /** The event-count row of `id` in a node's active generation of the view. */
+    const row = (node: Runtime, id: string): EventCountRow | undefined => {
+      node.log.refreshReads();
+      return node.log.views.getRow<EventCountRow>('event-counts', node.log.views.meta('event-counts').active, id);
+    };
+    // Each node's view counts every account's 4 events once, whichever node wrote them.
+    for (const node of pair) await waitFor('every account counted 4 times on the node', () => ids.every((id) => row(node, id)?.events === 4), 30_000);
+    for (const id of ids) expect(row(a!, id)).toEqual({ events: 4, lastSeq: 4 });
+
+    await b!.close();
+    nodes = [a!];
+    await waitFor('node a to serve every partition', () => served(a!).length === P);
+    for (const id of ids) await a!.execute('account', id, { type: 'Deposit', data: { amount: 9 } });
+    await waitFor('node a\'s view to count the deposits made after the move', () => ids.every((id) => row(a!, id)?.events === 5), 30_000);
+    for (const id of ids) expect(row(a!, id)).toEqual({ events: 5, lastSeq: 5 });
   });
 });
