@@ -117,6 +117,11 @@ class Projector implements WorkerPlugin {
     if (this.#targets.some((t) => !t.failed && this.#ctx.ownedPartitions.some((p) => (t.checkpoints.get(p) ?? 0) < this.#ctx.head(p)))) this.#schedule();
   }
 
+  /** Cluster mode: another node's events were applied to the log: catch up from it (a pass, as after start-up). */
+  onFollowed(): void {
+    this.#schedule();
+  }
+
   /** Partitions advanced by the live path in the current batch, per target. */
   readonly #live = new Map<Target, Set<number>>();
   /** Checkpoints of batches queued but not yet durable, oldest first (one entry per onBatchEnd). */

@@ -114,10 +114,12 @@ export class ActorHost {
       ownedPartitions: config.ownedPartitions,
       totalPartitions: config.totalPartitions,
       log,
-      head: (p) => (host.#owned.has(p) ? host.#writer.head(p) : 0),
+      // Cluster mode: a partition this host does not write is as far as the cache followed it.
+      head: (p) => (!host.#owned.has(p) ? 0 : cluster !== null && !cluster.served.holds(p) ? log.partitionHead(p) : host.#writer.head(p)),
       exclusive: (fn) => host.#pipeline.exclusive(fn),
     });
-    send({ kind: 'ready', offsets: host.#heads() });
+    send({ kind: 'ready', offsets: host.#heads(), now: performance.now() });
+    if (cluster) followAll(cluster, config.totalPartitions, send, host.#plugins);
     return host;
   }
 
@@ -219,7 +221,9 @@ export class ActorHost {
 
   /**
    * Cluster mode: this node took `partition` with `epoch`. Catch its cache up from the log of record
-   * (another node may have written it since this one last did), read the writer's head again, forget its
+   * (another node may have written it since the follower last applied) and confirm the stream's tip
+   * (JetStreamLog.confirmTip: a stale stream-info answer must not let it serve short), read the writer's
+   * head again, forget its
    * actors (they re-hydrate from what was caught up), and only then serve it. No drain pauses for it: the
    * partition has no command staged (it is not served), and the catch-up is queued after this log's own
    * batches (JetStreamLog.catchUp). A revoke meanwhile wins: the partition is then not served.
@@ -229,7 +233,9 @@ export class ActorHost {
       const cluster = this.#cluster;
       if (cluster === null) throw new RuntimeError(ErrorCodes.Internal, `worker ${this.#config.workerIndex} is not a cluster node`);
       cluster.served.acquire(partition, epoch, until);
-      await cluster.log.catchUp([partition]);
+      // Stops following it, catches up from where the follower was, and appends a takeover marker
+      // conditional on that tip: served only once the log of record confirmed the cache holds all of it.
+      await cluster.log.confirmTip(partition, () => cluster.served.heldEpoch(partition, epoch));
       const offset = this.#writer.reloadHead(partition);
       this.#actors.dropPartition(partition);
       const wasStopped = this.#stopped.resume(partition);
@@ -250,14 +256,25 @@ export class ActorHost {
     const served = this.#cluster?.served;
     if (served === undefined) return;
     this.#actors.dropPartition(partition);
-    if (rid === undefined) return served.revoke(partition, epoch);
+    if (rid === undefined) {
+      served.revoke(partition, epoch);
+      return this.#followIfFree(partition);
+    }
     served.drain(partition, epoch);
     try {
       await this.#pipeline.exclusive(async () => undefined);
     } finally {
       served.revoke(partition, epoch);
+      this.#followIfFree(partition);
       this.#send({ kind: 'reply', reply: { rid, ok: true, result: null } });
     }
+  }
+
+  /** Cluster mode: follows `partition` again once this host holds no lease on it (another node writes it). */
+  #followIfFree(partition: number): void {
+    const cluster = this.#cluster;
+    // The log starts following once this host's batches handed over before are through (jetstream-log.ts).
+    if (cluster !== null && !cluster.served.holds(partition)) cluster.log.follow(partition);
   }
 
   // ------------------------------------------------------------ actors
@@ -348,6 +365,22 @@ async function openClusterLog(config: ActorHostConfig): Promise<ClusterLog> {
     leases: served,
   });
   return { served, log };
+}
+
+/**
+ * Cluster mode: follows every partition (this host serves none yet; each acquire stops following its
+ * partition) and tells the main thread of every batch applied from the log of record, so that its
+ * subscribers (the feed) see every partition's events, in offset order (protocol.ts, `applied`), and
+ * the worker plugins (the projection engine: views on every node).
+ */
+function followAll(cluster: ClusterLog, partitions: number, send: (m: FromWorker) => void, plugins: PluginHost): void {
+  cluster.log.onApplied((partition, from, to) => {
+    send({ kind: 'applied', partition, from, to, lag: cluster.log.followLag(partition) });
+    // The projection engine's views catch up from the cache, so every node's views hold every partition.
+    plugins.followed(partition, to);
+  });
+  cluster.log.onFollowFailed((partition, err) => send({ kind: 'follow-failed', partition, error: serializeError(err) }));
+  for (let p = 0; p < partitions; p++) if (!cluster.served.holds(p)) cluster.log.follow(p);
 }
 
 /** `reply` if it can be packed; otherwise an error that says the command committed, and at which version. */

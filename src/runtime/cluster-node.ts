@@ -4,19 +4,21 @@
  * worker and answers "does this node serve partition p?" for the main thread's reads and routing.
  *
  * The protocol with the worker (protocol.ts), in the order the group calls back:
- * - `onAcquired(p, epoch)` sends `acquire` with the lease's deadline; the worker catches the partition
- *   up from JetStream, reloads its writer's head and serves it, then answers. Only then does the
+ * - `onAcquired(p, epoch)` sends `acquire` with the lease's deadline; the worker stops following the
+ *   partition, catches it up from JetStream and confirms its tip (a takeover marker), reloads its
+ *   writer's head and serves it, then answers. Only then does the
  *   promise resolve, so the group counts the partition as served (`epochOf`) only once the worker does.
  * - `onRenewed(p, epoch, validUntil)` sends `lease`: the worker's own copy of the deadline moves on.
  *   The worker stops using a lease whose deadline passed by itself (served-partitions.ts), so a stalled
  *   main thread never lets it append on a lapsed lease.
- * - `onRevoked(p)` sends `revoke`: the worker stops serving it at once; the main thread forgets what it
- *   cached of the partition (the next owner writes it now). On a handover (`released`, `leaving`) the
+ * - `onRevoked(p)` sends `revoke`: the worker stops serving it at once (and follows it again); the main
+ *   thread forgets what it cached of the partition (the next owner writes it now). On a handover (`released`, `leaving`) the
  *   worker answers once its batches in flight are through, and the group releases the key only then.
  *
  * Gotchas:
- * - The group's times are this thread's `performance.now()`; the worker's are on the clock all threads
- *   share (`performance.timeOrigin + performance.now()`): converted here, once.
+ * - The group's times are this thread's `performance.now()`; the worker's are its own
+ *   `performance.now()`: each deadline is converted when it is posted, with the offset measured for the
+ *   thread it goes to (thread-clock.ts, worker-slot.ts), never later than it is.
  * - The cluster folder is imported on first use only, so the embedded runtime never loads the NATS client.
  * - One actor worker (options.ts says why): every partition's messages go to slot 0.
  */
@@ -86,7 +88,12 @@ export class ClusterNode {
       ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
       meta: o.meta,
       onAcquired: (p, epoch) => node.#acquire(p, epoch),
-      onRenewed: (p, epoch, validUntil) => slot.send({ kind: 'lease', partition: p, epoch, until: performance.timeOrigin + validUntil }),
+      // Converted when posted, with the clock of the thread it goes to (a restarted worker is a new one).
+      onRenewed: (p, epoch, validUntil) =>
+        slot.send((clock) => {
+          const until = clock.toThread(validUntil);
+          return until === null ? null : { kind: 'lease', partition: p, epoch, until };
+        }),
       onRevoked: async (p, epoch, reason) => {
         // The main thread first (its reads check the group, which already says no), then the worker.
         hooks.unserved(p);
@@ -106,7 +113,11 @@ export class ClusterNode {
     const validUntil = group.validUntil(partition);
     if (validUntil === null) throw notOwner(partition, 'its lease went before the catch-up began');
     const rid = this.#nextRid();
-    const result = await this.#slot.request<PartitionResumeResult>(rid, { kind: 'acquire', rid, partition, epoch, until: performance.timeOrigin + validUntil });
+    const result = await this.#slot.request<PartitionResumeResult>(rid, (clock) => {
+      const until = clock.toThread(validUntil);
+      if (until === null) throw notOwner(partition, 'its worker is starting');
+      return { kind: 'acquire', rid, partition, epoch, until };
+    });
     this.#hooks.served(partition, result.offset);
   }
 

@@ -10,6 +10,7 @@
  *   see every acknowledged commit);
  * - cluster-node.ts (cluster mode) makes this runtime one node of a partition group: the worker serves
  *   only the partitions the group holds leases for, and every call on another partition is `NotOwner`;
+ *   followed-events.ts hands subscribers the events the cache followed from other nodes' partitions;
  * - plugin-channel.ts is the main-thread end of worker plugins; health.ts says why the runtime is not
  *   fully serving; storage-recovery.ts resumes writes after a full disk.
  *
@@ -26,7 +27,7 @@
  *   `freshness` must hear of every answer before anyone can act on it (before subscribers, before the
  *   caller's execute resumes).
  */
-import { ErrorCodes, RuntimeError, assertValidId, errors } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
 import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
 import { AUDIT_STREAM, AUDIT_TYPE, isSystemType, type AnyDecider, type AuditState } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
@@ -47,6 +48,7 @@ import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
 import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
 import { ClusterNode } from './cluster-node.js';
+import { FollowedEvents } from './followed-events.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -95,6 +97,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   };
 
+  const announce = (events: EventEnvelope[]): void => {
+    for (const l of listeners) {
+      try {
+        l(events);
+      } catch {
+        // A subscriber's bug must not fail the command that was already committed.
+      }
+    }
+  };
+  const followed = new FollowedEvents(log, offsets, freshness, announce);
+
   const hooks: SlotHooks = {
     onCommitted(result: CommandResult) {
       const events = result.events;
@@ -106,14 +119,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Into the cache before any subscriber hears of the events: a subscriber that loads the aggregate
       // on its own event must see at least that version (the caller's execute resumes only later).
       cache.offer(last.aggregateType, last.stream, last.partition, result.version, result.state);
-      for (const l of listeners) {
-        try {
-          l(events);
-        } catch {
-          // A subscriber's bug must not fail the command that was already committed.
-        }
-      }
+      announce(events);
     },
+    // Cluster mode: what the cache applied from the log of record (followed-events.ts).
+    onApplied: (partition, _from, to, lag) => followed.applied(partition, to, lag),
+    onFollowFailed: (partition, error) => followed.failed(partition, `${error.code}: ${error.message}`),
     // A dead worker may have committed commands whose replies never arrived (each of them also fails
     // its execute, which drops that aggregate's entry at once); forgetting the whole worker's share on
     // restart and on fatal is the backstop. Its actors re-hydrate from the log, which is the truth.
@@ -135,7 +145,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // The fresh worker read its heads back from the log: every event below them is settled, whether
       // its command was answered or lost with the old thread.
       void slots[index]!.ready.then((heads) => {
-        for (const [p, head] of Object.entries(heads)) if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+        for (const [p, head] of Object.entries(heads)) {
+          // Cluster mode: what the fresh worker's opening catch-up applied is announced (followed-events.ts).
+          if (cluster !== null) followed.applied(Number(p), head, null);
+          else if (head > offsets[Number(p)]!) offsets[Number(p)] = head;
+        }
         // A fresh worker serves nothing: it is given again what the group holds.
         cluster?.reacquire();
       }, () => undefined);
@@ -293,7 +307,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       offsets.map((offset, partition) => {
         const stopped = health.stoppedReason(partition);
         const info = stopped === undefined ? { partition, worker: ownerOf(partition, W), offset } : { partition, worker: ownerOf(partition, W), offset, stopped };
-        return cluster === null ? info : { ...info, ...cluster.ownership(partition) };
+        if (cluster === null) return info;
+        const ownership = cluster.ownership(partition);
+        const lag = ownership.served ? null : followed.lag(partition);
+        const followError = ownership.served ? null : followed.failure(partition);
+        return { ...info, ...ownership, ...(lag === null ? {} : { lag }), ...(followError === null ? {} : { followError }) };
       }),
 
     ...(cluster === null ? {} : { cluster: clusterLink(cluster) }),

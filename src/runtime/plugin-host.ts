@@ -56,6 +56,11 @@ export class PluginHost {
     this.#callPlugins((p) => p.onCommitted?.(heads));
   }
 
+  /** Cluster mode: events of `partition` up to `head` were applied from the log of record (worker-plugin.ts). */
+  followed(partition: number, head: number): void {
+    this.#callPlugins((p) => p.onFollowed?.(partition, head));
+  }
+
   async close(): Promise<void> {
     for (const p of this.#plugins) await p.close?.();
   }

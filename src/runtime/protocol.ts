@@ -98,9 +98,10 @@ export type ToWorker =
   /** An operator resumes a partition stopped on damage (answered with a `reply` carrying PartitionResumeResult). */
   | { kind: 'resume'; rid: number; partition: number }
   /**
-   * Cluster mode: this node took `partition`'s lease with `epoch`, valid until `until` (ms on the clock
-   * every thread shares, `performance.timeOrigin + performance.now()`). The host catches the partition
-   * up from the log of record, then serves it; answered with a `reply` carrying PartitionResumeResult.
+   * Cluster mode: this node took `partition`'s lease with `epoch`, valid until `until` (ms on the worker's
+   * own `performance.now()`, converted by the main thread with a measured offset: thread-clock.ts). The
+   * host catches the partition up from the log of record and confirms its tip, then serves it; answered
+   * with a `reply` carrying PartitionResumeResult.
    */
   | { kind: 'acquire'; rid: number; partition: number; epoch: number; until: number }
   /** Cluster mode: the lease of `partition` was renewed (`until` as in `acquire`). */
@@ -122,7 +123,16 @@ export interface PartitionResumeResult {
 }
 
 export type FromWorker =
-  | { kind: 'ready'; offsets: Record<number, number> }
+  /** `now`: the worker's `performance.now()` when it sent this (the first bound of its clock's offset: thread-clock.ts). */
+  | { kind: 'ready'; offsets: Record<number, number>; now: number }
+  /**
+   * Cluster mode: offsets `from..to - 1` of `partition` were applied to the cache from the log of record
+   * (a followed partition's messages, a takeover's catch-up, a re-sync), not by this worker's own batches.
+   * `lag`: messages of the partition's stream known not applied yet (followed partitions).
+   */
+  | { kind: 'applied'; partition: number; from: number; to: number; lag: number | null }
+  /** Cluster mode: following `partition` failed (it is tried again after a pause); cleared by its next `applied`. */
+  | { kind: 'follow-failed'; partition: number; error: SerializedError }
   /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
   /** `fresh`: packed by a new encoder (the previous one failed midway): decode it with a new decoder (wire.ts). */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer>; fresh?: true }

@@ -69,11 +69,16 @@ export interface PartitionInfo {
   /**
    * Cluster mode only: whether this node serves the partition (others are refused with `NotOwner`), and
    * the lease's epoch and owner node id when known (this node's while it serves it). `offset` is then
-   * this node's cache: current for a partition it serves, as of its last catch-up otherwise.
+   * this node's cache: current for a partition it serves; for one it follows (another node writes it),
+   * what the cache applied from the log of record so far, with `lag` the messages of the partition's
+   * stream it knows of and has not applied yet (0: caught up as of the last one it saw).
    */
   served?: boolean;
   epoch?: number;
   owner?: string;
+  lag?: number;
+  /** Why following the partition failed last (a foreign write, damage, the connection), until it applies again. */
+  followError?: string;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
@@ -175,7 +180,11 @@ export interface Runtime {
    * operator repaired what stopped it. Its actors re-hydrate from the log; damage still there stops it again.
    */
   resumePartition(partition: number): Promise<PartitionResumeResult>;
-  /** Committed events, after they are durable, in commit order per partition. Returns an unsubscribe. */
+  /**
+   * Committed events, after they are durable, in commit order per partition. Returns an unsubscribe.
+   * In cluster mode: those of every partition, this node's commits and the ones its cache follows from
+   * the log of record (written by other nodes), at the same offsets as on every node.
+   */
   subscribe(listener: CommittedListener): () => void;
   stats(): Promise<ActorStats[]>;
   /**

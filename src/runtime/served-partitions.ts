@@ -9,16 +9,16 @@
  * once it has passed, by itself: it never appends on a lapsed lease, whatever the main thread is doing.
  *
  * Gotchas:
- * - `until` is on the clock every thread of the process shares, `performance.timeOrigin +
- *   performance.now()` (`sharedNow`): each thread's `performance.now()` alone starts at its own origin.
+ * - `until` is on this thread's own `performance.now()` (`leaseNow`): the main thread converts its
+ *   deadlines with an offset it measured, never later than they are (thread-clock.ts).
  * - A lease only moves forward within one epoch: a renewal of another epoch (a late message of a lease
  *   already revoked and taken again) changes nothing.
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 
-/** Now, in ms, on the clock all threads of this process share (see the Gotchas). */
-export function sharedNow(): number {
-  return performance.timeOrigin + performance.now();
+/** Now, in ms, on the clock lease deadlines are given in (see the Gotchas). */
+export function leaseNow(): number {
+  return performance.now();
 }
 
 /** How long a caller refused with `NotOwner` should wait before it retries (a handover takes about a lease). */
@@ -79,7 +79,21 @@ export class ServedPartitions {
   /** The log's hook: the lease epoch while the partition is served and its lease valid, else null. */
   epochOf(partition: number): number | null {
     const lease = this.#leases.get(partition);
-    return lease !== undefined && lease.phase !== 'catching-up' && sharedNow() < lease.until ? lease.epoch : null;
+    return lease !== undefined && lease.phase !== 'catching-up' && leaseNow() < lease.until ? lease.epoch : null;
+  }
+
+  /**
+   * The lease epoch `epoch` while this host holds that lease and it is valid, whatever the phase (a
+   * takeover's catch-up appends its marker under it), else null.
+   */
+  heldEpoch(partition: number, epoch: number): number | null {
+    const lease = this.#leases.get(partition);
+    return lease?.epoch === epoch && leaseNow() < lease.until ? epoch : null;
+  }
+
+  /** Whether this host holds any lease on `partition` (it is then not followed: it writes it). */
+  holds(partition: number): boolean {
+    return this.#leases.has(partition);
   }
 
   /** Why a command or load of `partition` must be refused now, or undefined when it may run. */
@@ -88,7 +102,7 @@ export class ServedPartitions {
     if (lease === undefined) return notOwner(partition, 'no lease on it');
     if (lease.phase === 'catching-up') return notOwner(partition, 'it is catching up');
     if (lease.phase === 'draining') return notOwner(partition, 'it is being handed over');
-    if (sharedNow() >= lease.until) return notOwner(partition, 'its lease was not renewed in time');
+    if (leaseNow() >= lease.until) return notOwner(partition, 'its lease was not renewed in time');
     return undefined;
   }
 }

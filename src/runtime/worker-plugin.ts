@@ -49,6 +49,13 @@ export interface WorkerPlugin {
    * next batch's onAppend/onBatchEnd may come before this). `heads`: owned partitions whose head moved.
    */
   onCommitted?(heads: ReadonlyMap<number, number>): void;
+  /**
+   * Cluster mode: events of `partition` up to `head` (its next offset) were applied to the log from the
+   * log of record, outside this worker's batches (a partition another node writes, which the cache
+   * follows; a takeover's catch-up). They are readable from the log now; `context.head(partition)` says
+   * so too. Never inside a batch: a plugin catches up from the log as it does after start-up.
+   */
+  onFollowed?(partition: number, head: number): void;
   /** A request from the main thread; the result (or thrown RuntimeError) is sent back. */
   onRequest?(payload: unknown): unknown;
   close?(): Promise<void> | void;

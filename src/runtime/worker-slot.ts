@@ -18,6 +18,7 @@ import { refusedAfter } from '../log/index.js';
 import type { ActorHostConfig, ActorStats, CommandRequest, CommandResult, FromWorker, Reply, ToWorker } from './protocol.js';
 import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
+import { ThreadClock } from './thread-clock.js';
 import type { ThreadLike } from './inline-thread.js';
 import { Span, spanEnd, spanStart, type TraceSpans } from './trace.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
@@ -37,6 +38,10 @@ export interface SlotHooks {
   onPartitionStopped(partition: number, error: RuntimeError): void;
   /** The worker's log failed or refused a write; the worker still serves reads. */
   onStorageFailed(index: number, error: RuntimeError): void;
+  /** Cluster mode: offsets `from..to - 1` of `partition` were applied to the cache from the log of record (protocol.ts). */
+  onApplied?(partition: number, from: number, to: number, lag: number | null): void;
+  /** Cluster mode: following `partition` failed (tried again after a pause). */
+  onFollowFailed?(partition: number, error: RuntimeError): void;
 }
 
 export class WorkerSlot {
@@ -64,6 +69,8 @@ export class WorkerSlot {
   #onClosed: (() => void) | null = null;
   #ready!: Promise<Record<number, number>>;
   #encoder!: WireEncoder;
+  /** The clock of the worker thread now in this slot, as measured from this thread (thread-clock.ts): measured again for every thread. */
+  #clock = new ThreadClock();
 
   /** `spawn`: where the actor host runs; by default a worker thread (inline-thread.ts for the memory log). */
   constructor(config: ActorHostConfig, hooks: SlotHooks, maxInFlight: number, maxRestartsPerMinute: number, spawn: (config: ActorHostConfig) => ThreadLike = spawnActorThread) {
@@ -104,8 +111,11 @@ export class WorkerSlot {
   }
 
   #start(): void {
+    const spawnedAt = performance.now();
     const worker = this.#spawn(this.#config);
+    const clock = new ThreadClock();
     this.#worker = worker;
+    this.#clock = clock;
     this.#starting = true;
     // A fresh thread has a fresh decoder: start a fresh encoder too (see wire.ts).
     this.#encoder = createEncoder();
@@ -117,6 +127,8 @@ export class WorkerSlot {
     worker.on('message', (m: FromWorker) => {
       switch (m.kind) {
         case 'ready':
+          // The worker read its clock after the spawn and before this: the offset's first bound.
+          clock.sample({ sentAt: spawnedAt, workerNow: m.now, receivedAt: performance.now() });
           this.#starting = false;
           readyResolve(m.offsets);
           return;
@@ -152,6 +164,12 @@ export class WorkerSlot {
           this.#hooks.onFatal(this.index, err);
           return;
         }
+        case 'applied':
+          this.#hooks.onApplied?.(m.partition, m.from, m.to, m.lag);
+          return;
+        case 'follow-failed':
+          this.#hooks.onFollowFailed?.(m.partition, deserializeError(m.error));
+          return;
         case 'partition-stopped':
           this.#hooks.onPartitionStopped(m.partition, deserializeError(m.error));
           return;
@@ -252,7 +270,13 @@ export class WorkerSlot {
     spanEnd(Span.send, t, batch.length);
   }
 
-  request<T>(rid: number, msg: ToWorker): Promise<T> {
+  /**
+   * `msg` may be a function that makes the message when it is posted, from the clock of the thread it
+   * goes to (cluster mode's deadlines, thread-clock.ts): a request may wait for a replaced thread, and a
+   * deadline converted for the old one would be wrong for the new one. When it throws, the request
+   * rejects with what it threw.
+   */
+  request<T>(rid: number, msg: ToWorker | ((clock: ThreadClock) => ToWorker)): Promise<T> {
     // A read sent to a thread that is being replaced could be lost with it: it goes to the new one.
     if (this.#replacing) return this.#replaced.then(() => this.request<T>(rid, msg));
     const p = this.#admit(rid) as Promise<T>;
@@ -260,7 +284,13 @@ export class WorkerSlot {
       // Commands queued before this request reach the worker first; a load still answers from durable
       // state, so it does not see commands that have not committed yet (read committed).
       this.#flush();
-      this.#post(msg);
+      try {
+        this.#post(msg);
+      } catch (err) {
+        const w = this.#pending.get(rid);
+        this.#pending.delete(rid);
+        w?.reject(RuntimeError.is(err) ? (err as RuntimeError) : new RuntimeError(ErrorCodes.Internal, `a message for worker ${this.index} could not be made: ${String(err)}`));
+      }
     }
     return p;
   }
@@ -279,14 +309,16 @@ export class WorkerSlot {
    * before it. Dropped while the thread is down or being replaced: a fresh thread starts with no lease,
    * and is given its partitions again (cluster-node.ts).
    */
-  send(msg: ToWorker): void {
+  send(msg: ToWorker | ((clock: ThreadClock) => ToWorker | null)): void {
     if (this.#closing || this.#replacing || this.#down) return;
     this.#flush();
     this.#post(msg);
   }
 
-  #post(msg: ToWorker): void {
-    this.#worker.postMessage(msg);
+  /** Posts `msg`, made now from the current thread's clock when it is a function (null: nothing to post). */
+  #post(msg: ToWorker | ((clock: ThreadClock) => ToWorker | null)): void {
+    const m = typeof msg === 'function' ? msg(this.#clock) : msg;
+    if (m !== null) this.#worker.postMessage(m);
   }
 
   /**

@@ -1,13 +1,13 @@
 /**
  * The worker's side of cluster mode (src/runtime/served-partitions.ts): which partitions the actor host
- * serves, and the `leases` hook the JetStream log asks before each append. Deadlines are on the clock all
- * threads share, so "lapsed" needs no message from the main thread.
+ * serves, and the `leases` hook the JetStream log asks before each append. Deadlines are on the worker's
+ * own clock (converted by the main thread: thread-clock.ts), so "lapsed" needs no message from the main thread.
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/kernel/index.js';
-import { ServedPartitions, sharedNow } from '../../src/runtime/served-partitions.js';
+import { ServedPartitions, leaseNow } from '../../src/runtime/served-partitions.js';
 
-const later = (): number => sharedNow() + 60_000;
+const later = (): number => leaseNow() + 60_000;
 
 describe('ServedPartitions', () => {
   it('serves nothing it was not given, and nothing before its catch-up is done', () => {
@@ -24,7 +24,7 @@ describe('ServedPartitions', () => {
 
   it('stops using a lease once its deadline passed, by itself, and a renewal of the same epoch moves it on', () => {
     const s = new ServedPartitions();
-    s.acquire(1, 2, sharedNow() - 1);
+    s.acquire(1, 2, leaseNow() - 1);
     s.serve(1, 2);
     expect(s.epochOf(1)).toBeNull();
     expect(s.refusal(1)?.message).toContain('lease was not renewed in time');
@@ -44,6 +44,21 @@ describe('ServedPartitions', () => {
     s.revoke(2, 5);
     expect(s.epochOf(2)).toBeNull();
     expect(s.refusal(2)?.message).toContain('no lease');
+  });
+
+  it('a takeover\'s catch-up may use its lease (heldEpoch) before serving, only while valid and of its epoch; holds says whether to follow', () => {
+    const s = new ServedPartitions();
+    expect(s.holds(4)).toBe(false);
+    s.acquire(4, 7, later());
+    expect(s.holds(4)).toBe(true);
+    expect(s.epochOf(4)).toBeNull();
+    expect(s.heldEpoch(4, 7)).toBe(7);
+    expect(s.heldEpoch(4, 6)).toBeNull();
+    s.acquire(5, 1, leaseNow() - 1);
+    expect(s.heldEpoch(5, 1)).toBeNull();
+    s.revoke(4, 7);
+    expect(s.holds(4)).toBe(false);
+    expect(s.heldEpoch(4, 7)).toBeNull();
   });
 
   it('a revoke of an old epoch leaves a newer acquire alone, and a revoke during the catch-up wins over it', () => {

@@ -38,6 +38,14 @@
  * (`Fenced`) before anything is sent, and a catch-up that meets a lease epoch lower than an earlier
  * message's reports a foreign write instead of applying it.
  *
+ * ## Following
+ * In cluster mode a node follows the partitions it does not write (`follow`, partition-follower.ts):
+ * their part of the cache is kept caught up in the background, so reads of every partition on every
+ * node see the log of record, at the same offsets. A new owner stops following the partition, then
+ * `confirmTip` catches it up from where the follower stopped and confirms the stream's tip with a
+ * takeover marker (record-committer.ts) before it serves. `onApplied` hears of every local commit of
+ * messages from the log of record (follower, catch-up, re-sync): the runtime passes their events on.
+ *
  * Gotchas:
  * - Only this folder imports `@nats-io/*`.
  * - One JetStreamLog per local dir (per process, not per worker thread): two catching up the same cache
@@ -51,11 +59,13 @@ import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index
 import { LmdbLog } from '../lmdb/index.js';
 import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
 import { JetStreamBatchWriter } from './batch-writer.js';
-import { LocalCache, type PartitionTip } from './local-cache.js';
+import { LocalCache, type AppliedListener, type PartitionTip } from './local-cache.js';
+import { PartitionFollower } from './partition-follower.js';
 import { PartitionStreams, reasonOf } from './partition-streams.js';
 import { RecordCommitter, type PartitionLeases } from './record-committer.js';
 
 export type { PartitionLeases } from './record-committer.js';
+export type { AppliedListener } from './local-cache.js';
 
 export interface JetStreamLogOptions {
   /** NATS server URL(s), when the log makes its own connection (closed by `close`). */
@@ -86,10 +96,20 @@ export class JetStreamLog implements EventLog {
   readonly #committer: RecordCommitter;
   readonly #connection: NatsConnection;
   readonly #ownConnection: boolean;
+  readonly #cache: LocalCache;
+  readonly #follower: PartitionFollower;
+  /** Partitions to follow (`follow`), started once the batches handed over before are through. */
+  readonly #followed = new Set<number>();
+  #followFailed: ((partition: number, err: RuntimeError) => void) | null = null;
 
-  private constructor(name: string, local: LmdbLog, committer: RecordCommitter, connection: NatsConnection, ownConnection: boolean) {
+  private constructor(name: string, local: LmdbLog, committer: RecordCommitter, connection: NatsConnection, ownConnection: boolean, cache: LocalCache, streams: PartitionStreams) {
     this.name = name;
     this.#local = local;
+    this.#cache = cache;
+    this.#follower = new PartitionFollower(streams, cache, {
+      applied: (p, tip) => committer.followed(p, tip),
+      failed: (p, err) => this.#followFailed?.(p, RuntimeError.is(err) ? (err as RuntimeError) : new RuntimeError(ErrorCodes.Unavailable, `following partition ${p}: ${reasonOf(err)}`, { partition: p }, true)),
+    });
     this.partitions = local.partitions;
     this.durability = local.durability;
     this.#committer = committer;
@@ -122,7 +142,7 @@ export class JetStreamLog implements EventLog {
       const cache = new LocalCache(local);
       const tips = await catchUpAll(cache, streams);
       const committer = new RecordCommitter(streams, cache, tips, options.leases, nc.info?.max_payload ?? 1024 * 1024);
-      return new JetStreamLog(name, local, committer, nc, ownConnection);
+      return new JetStreamLog(name, local, committer, nc, ownConnection, cache, streams);
     } catch (err) {
       await local?.close().catch(() => undefined);
       if (ownConnection) await nc?.close().catch(() => undefined);
@@ -215,6 +235,50 @@ export class JetStreamLog implements EventLog {
     return this.#committer.resync(partitions);
   }
 
+  /**
+   * A new owner's catch-up of `partition`: stops following it, catches it up from the cache's checkpoint
+   * and confirms the stream's tip with a takeover marker carrying `leaseEpoch()` (record-committer.ts).
+   * Resolves with the partition's tip once the cache holds all of it; the owner may serve it then.
+   */
+  confirmTip(partition: number, leaseEpoch: () => number | null): Promise<PartitionTip> {
+    this.unfollow(partition);
+    return this.#committer.confirmTip(partition, leaseEpoch);
+  }
+
+  /**
+   * Keeps `partition` caught up in the background (a partition this node does not write: see the
+   * header). Starts once every batch handed over before is through, so that a handed-over partition's
+   * last batches are applied by their writer, not read back by the follower.
+   */
+  follow(partition: number): void {
+    if (this.#followed.has(partition)) return;
+    this.#followed.add(partition);
+    void this.#committer.settled().then(() => {
+      if (this.#followed.has(partition)) this.#follower.follow(partition);
+    });
+  }
+
+  /** Stops following `partition` at once (this node is about to write it). */
+  unfollow(partition: number): void {
+    this.#followed.delete(partition);
+    this.#follower.unfollow(partition);
+  }
+
+  /** Messages of a followed partition's stream this node has not applied yet, as far as it knows (null: not followed). */
+  followLag(partition: number): number | null {
+    return this.#follower.lag(partition);
+  }
+
+  /** Told when following a partition failed (a foreign write, damage, the connection); it is tried again after a pause. */
+  onFollowFailed(listener: ((partition: number, err: RuntimeError) => void) | null): void {
+    this.#followFailed = listener;
+  }
+
+  /** Told of every local commit of messages read from the log of record (see the header). */
+  onApplied(listener: AppliedListener | null): void {
+    this.#cache.onApplied = listener;
+  }
+
   /** Where a partition of the log of record is, as this node knows it (tests, `/partitions`). */
   tip(partition: number): PartitionTip {
     return this.#committer.tip(partition);
@@ -241,6 +305,8 @@ export class JetStreamLog implements EventLog {
   }
 
   async close(): Promise<void> {
+    this.#followed.clear();
+    await this.#follower.close();
     await this.#committer.settled();
     await this.#local.close();
     if (this.#ownConnection) await this.#connection.close().catch(() => undefined);

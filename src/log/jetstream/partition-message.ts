@@ -11,6 +11,10 @@
  * partition's running offset), the writer's process epoch and, in cluster mode, the partition's lease
  * epoch, the writer's id, and a CRC-32 of the payload (JetStream keeps no checksum a client can see).
  *
+ * A message with no payload and a count of 0 is a takeover marker: a new owner appends one, conditional
+ * on the tip it caught up to, before it serves the partition (record-committer.ts, `confirmTip`); it
+ * carries the owner's lease epoch and no events.
+ *
  * Gotchas: this is the log of record's format. Changing the payload tuple or a header name makes
  * existing streams unreadable: add a field at the end, never reorder.
  */
@@ -117,6 +121,8 @@ export function readMeta(header: HeaderOf, where: string): MessageMeta {
  */
 export function decodeMessage(payload: Uint8Array, meta: MessageMeta, partition: number, where: string): { events: EventEnvelope[]; commandId?: string; digest?: string }[] {
   if (payloadCrc(payload) !== meta.crc) throw corruptMessage(where, 'the payload does not match its checksum');
+  // A takeover marker (record-committer.ts, `confirmTip`): no events, only the new owner's lease epoch.
+  if (meta.count === 0 && payload.length === 0) return [];
   let commands: MessageCommand[];
   try {
     commands = packr.unpackMultiple(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as MessageCommand[];

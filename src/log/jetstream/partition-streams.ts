@@ -16,7 +16,7 @@
  *   JetStream drop old messages of the one subject).
  * - The partition count is written in each stream's description ("of <P>"): 2.9 has no stream metadata.
  */
-import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type PubAck, type StoredMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck, type StoredMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 
@@ -26,6 +26,18 @@ const RETRY_FOR_MS = 30_000;
 const WRONG_LAST_SEQUENCE = 10071;
 /** Messages one catch-up fetch asks for (each at most max_payload: bounds what a fetch buffers). */
 const FETCH_BATCH = 64;
+
+/** One message of a partition stream, as the cache applies it. */
+export interface StreamMessage {
+  seq: number;
+  header: (name: string) => string | undefined;
+  data: Uint8Array;
+}
+
+/** A consumer's message as the cache reads it. */
+export function streamMessage(m: JsMsg): StreamMessage {
+  return { seq: m.seq, header: (k) => m.headers?.get(k) || undefined, data: m.data };
+}
 
 export interface StreamTip {
   /** The stream's last sequence (0: empty). */
@@ -110,6 +122,14 @@ export class PartitionStreams {
   }
 
   /**
+   * An ordered consumer of a partition's messages from seq `from` on (ephemeral: the server drops it
+   * once unused; the client recreates it at the right sequence after a failover).
+   */
+  orderedConsumer(partition: number, from: number): Promise<Consumer> {
+    return retried(() => this.#js.consumers.get(this.streamName(partition), { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }));
+  }
+
+  /**
    * Publishes one message, conditional on the stream's last sequence being `expectedLast`. Transient
    * failures are retried with the same message id (see the header). Throws the client's error for a
    * refusal ("wrong last sequence": see `isWrongLastSequence`) and once retries run out.
@@ -130,10 +150,10 @@ export class PartitionStreams {
    * Messages `from..to` of a partition, in order, through an ordered consumer (which the client
    * recreates at the right sequence after a failover). A sequence that does not come is a gap.
    */
-  async *read(partition: number, from: number, to: number): AsyncGenerator<{ seq: number; header: (name: string) => string | undefined; data: Uint8Array }> {
+  async *read(partition: number, from: number, to: number): AsyncGenerator<StreamMessage> {
     if (from > to) return;
     const name = this.streamName(partition);
-    const consumer = await retried(() => this.#js.consumers.get(name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from }));
+    const consumer = await this.orderedConsumer(partition, from);
     let next = from;
     let idle = 0;
     while (next <= to) {
@@ -144,7 +164,7 @@ export class PartitionStreams {
         if (m.seq !== next) throw new RuntimeError(ErrorCodes.CorruptLog, `the log of record has a gap: stream ${name} went from seq ${next - 1} to ${m.seq}`, { where: `${name}#${next}` });
         got++;
         next++;
-        yield { seq: m.seq, header: (k) => m.headers?.get(k) || undefined, data: m.data };
+        yield streamMessage(m);
         if (next > to) break;
       }
       idle = got === 0 ? idle + 1 : 0;

@@ -28,6 +28,18 @@
  * fails (write-chain rule), and the cache is re-synced from JetStream for every partition of the batch
  * before the answer goes out, so reads never disagree with the log of record. The batch's snapshots,
  * pages and view writes are not applied (derived data: folds and projections make them again).
+ *
+ * ## A takeover confirms the tip
+ * A new owner must not serve a partition on a stale view of it. A stream-info answer can be stale: a
+ * stream leader that was paused (SIGSTOP, a hung host) and resumed answers as the leader it was, with
+ * the last sequence it had, until it hears of the new term and steps down. Asking again proves nothing
+ * (the same stale server may answer), so `confirmTip` makes the log of record itself say it: after the
+ * catch-up it appends a takeover marker (no events, the new lease epoch) conditional on the last
+ * sequence it caught up to. JetStream acknowledges a publish only once the stream's quorum stored it,
+ * so an acknowledged marker proves that the stream ended exactly where the cache does; a refused one
+ * ("wrong last sequence") means more is there: catch up again, and try again. The marker also puts the
+ * new lease epoch in the log before the owner's first batch, so a deposed owner's late message would be
+ * seen as foreign by every catch-up even if it got past the condition (nats-server #4320).
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
@@ -46,6 +58,11 @@ export interface PartitionLeases {
   /** This node's lease epoch of a partition, or null when it holds no lease on it. */
   epochOf(partition: number): number | null;
 }
+
+/** The payload of a takeover marker. */
+const EMPTY = new Uint8Array(0);
+/** Takeover markers tried before a takeover gives up (each after a catch-up; the pause between them grows to 1 s). */
+const CONFIRM_ATTEMPTS = 10;
 
 /** The write chain of the cache's local commits. */
 const CACHE_WRITER = '$jetstream-cache';
@@ -140,6 +157,28 @@ export class RecordCommitter {
     return run;
   }
 
+  /**
+   * Catches `partition` up and confirms the tip with a takeover marker (see the header), in both queues
+   * like `resync`. `leaseEpoch` answers this node's lease epoch of the partition, or null once the lease
+   * is gone: nothing is appended without one, nor with one lower than the log already carries. Rejects
+   * with `NotOwner` then, and with `Unavailable` when the tip kept moving (another writer?) for every try.
+   */
+  confirmTip(partition: number, leaseEpoch: () => number | null): Promise<PartitionTip> {
+    const earlierApplied = this.#applying;
+    const run = this.#publishing.then(async () => {
+      await earlierApplied;
+      return this.#confirmTip(partition, leaseEpoch);
+    });
+    this.#publishing = run.then(noop, noop);
+    this.#applying = run.then(noop, noop);
+    return run;
+  }
+
+  /** The follower applied messages of a partition this node does not write: its tip moved on. */
+  followed(partition: number, tip: PartitionTip): void {
+    if (tip.seq > this.#tips[partition]!.seq) this.#tips[partition] = { ...tip };
+  }
+
   clearFailure(): void {
     this.#failure = null;
     this.#localFailure = null;
@@ -149,6 +188,45 @@ export class RecordCommitter {
     for (const p of partitions) {
       const { seq } = await this.#streams.tip(p);
       this.#tips[p] = await this.#cache.catchUp(this.#streams, p, seq);
+    }
+  }
+
+  async #confirmTip(p: number, leaseEpoch: () => number | null): Promise<PartitionTip> {
+    const name = this.#streams.streamName(p);
+    let pause = 50;
+    for (let attempt = 1; ; attempt++) {
+      await this.#resync([p]);
+      const tip = this.#tips[p]!;
+      const lease = leaseEpoch();
+      if (lease === null || lease < tip.leaseEpoch) {
+        const why = lease === null ? 'its lease went during the catch-up' : `the log already carries lease epoch ${tip.leaseEpoch}, above this node's ${lease}`;
+        throw new RuntimeError(ErrorCodes.NotOwner, `partition ${p} is not served by this node (${why}): retry later`, { partition: p, retryAfterMs: 1000 }, true);
+      }
+      const expected = tip.seq;
+      const msgId = `${this.#token}.${p}.${expected + 1}.takeover`;
+      const fields = messageHeaders({ firstOffset: tip.offset, count: 0, epoch: this.#cache.local.ownerEpoch(), leaseEpoch: lease, writer: `${this.#token}/takeover`, crc: payloadCrc(EMPTY), msgId });
+      let seq = -1;
+      try {
+        const ack = await this.#streams.publish(p, EMPTY, fields, msgId, expected);
+        seq = ack.stream === name ? ack.seq : -1;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw this.#unknownOutcome(p, err);
+      }
+      // Refused: more is in the stream than this node read, or an earlier try of this very marker landed.
+      if (seq === -1) {
+        const found = await this.#streams.messageAt(p, expected + 1).catch(() => null);
+        if (found?.header.get(HEADERS.msgId) === msgId) seq = expected + 1;
+      }
+      if (seq === expected + 1) {
+        const confirmed: PartitionTip = { seq, offset: tip.offset, leaseEpoch: Math.max(tip.leaseEpoch, lease) };
+        await this.#cache.recordMarker(p, confirmed);
+        this.#tips[p] = confirmed;
+        return { ...confirmed };
+      }
+      if (seq !== -1) throw new RuntimeError(ErrorCodes.CorruptLog, `partition ${p}: JetStream stored a takeover marker conditional on seq ${expected} at seq ${seq}: check the stream`, { partition: p, where: `${name}#${seq}` });
+      if (attempt >= CONFIRM_ATTEMPTS) throw new RuntimeError(ErrorCodes.Unavailable, `partition ${p}: its stream ${name} kept moving past what this node read (${CONFIRM_ATTEMPTS} tries): another writer?`, { partition: p }, true);
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 1_000);
     }
   }
 

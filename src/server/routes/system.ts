@@ -43,6 +43,8 @@ const partitionsReply = {
           served: { type: 'boolean', description: 'Cluster mode: whether this server serves the partition now (it holds its lease and has caught up)' },
           epoch: count,
           owner: { type: 'string', description: 'Cluster mode: the member that owns the partition, as this server last saw it' },
+          lag: { ...count, description: 'Cluster mode, a partition another member writes: messages of its stream this server has not applied yet' },
+          followError: { type: 'string', description: 'Cluster mode: why this server cannot follow the partition right now (it retries)' },
           feedLag: count,
           views: { type: 'object', additionalProperties: { type: 'object', required: ['checkpoint', 'lag'], additionalProperties: false, properties: { checkpoint: count, lag: count } } },
         },
