@@ -7,7 +7,8 @@
  *   flight or its partition is not steady); read-freshness.ts says when this thread's reads must renew
  *   their snapshot to see every acknowledged commit;
  * - time-machine.ts answers version/at loads, diffs and history from the log (lock-free LMDB readers that
- *   see every acknowledged commit);
+ *   see every acknowledged commit), within the streams' retention cuts (retention.ts; settings stored by
+ *   retention-settings.ts);
  * - cluster-node.ts (cluster mode) makes this runtime one node of a partition group: the worker serves
  *   only the partitions the group holds leases for, and every call on another partition is `NotOwner`;
  * - plugin-channel.ts is the main-thread end of worker plugins; health.ts says why the runtime is not
@@ -47,6 +48,8 @@ import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
 import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
 import { ClusterNode } from './cluster-node.js';
+import { RetentionRules, checkTarget, type RetentionTarget } from './retention.js';
+import { applyRetention, retentionInfo, type RetentionParts } from './retention-settings.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -70,7 +73,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const freshness = new ReadFreshness(log);
   // A stream whose snapshot has an old shape: its owner loads it too, and persists a fresh one as before.
   const logLoads = o.coldLoads === 'log' ? new LogLoads(log, freshness, offsets, (type, id, p) => void askOwner(slotOf(p), type, id).catch(() => undefined)) : null;
-  const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts));
+  const retentionRules = new RetentionRules(log, o.clock);
+  const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts), retentionRules);
+  const retentionParts: RetentionParts = {
+    log,
+    rules: retentionRules,
+    fresh: (id) => freshness.fresh(partitionOf(id, P)),
+    audit: (kind, record, opts) => runtime.audit(kind, record, opts),
+  };
   let ownerLoads = 0;
   const counters = {
     commandsOk: 0,
@@ -203,6 +213,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ownerLoads++;
     return askOwner(slot, aggregateType, id);
   };
+  /** A retention target's checks: closed, a domain's type (never a system one), the id; cluster mode refuses. */
+  const retentionTarget = (target: RetentionTarget): void => {
+    if (closed) throw errors.closed();
+    if (typeof target !== 'object' || target === null || typeof target.aggregateType !== 'string' || isSystemType(target.aggregateType)) {
+      throw errors.unknownAggregateType(String((target as RetentionTarget | null)?.aggregateType));
+    }
+    validation.decider(target.aggregateType);
+    checkTarget(target);
+    if (cluster !== null) throw new RuntimeError(ErrorCodes.NotImplemented, 'retention settings are not available in cluster mode yet: docs/cluster.md, "Left to do"');
+  };
   /** The checks every call on a stream starts with, in this order (closed, type, id). */
   const openStream = (aggregateType: string, id: string): AnyDecider => {
     if (closed) throw errors.closed();
@@ -278,6 +298,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       openStream(aggregateType, id);
       checkServed(partitionOf(id, P));
       return timeMachine.history(aggregateType, id, opts);
+    },
+
+    async setRetention(target, settings, opts) {
+      retentionTarget(target);
+      return applyRetention(retentionParts, target, settings, opts);
+    },
+
+    retention(target) {
+      retentionTarget(target);
+      return retentionInfo(retentionParts, target);
     },
 
     // Its end point comes from `load`, which refuses a partition this node does not serve.

@@ -3,12 +3,13 @@
  * from create-runtime.ts (which composes the pieces that implement them) so the contract reads in one place.
  */
 import type { EventEnvelope } from '../kernel/index.js';
-import type { RuntimeLog } from '../log/index.js';
+import type { RetentionSettings, RuntimeLog } from '../log/index.js';
 import type { AnyDecider, AuditKind, AuditState, AuditTarget } from '../domain/index.js';
 import type { RuntimeHealth } from './health.js';
 import type { PluginChannel } from './plugin-channel.js';
 import type { ActorStats, PartitionResumeResult } from './protocol.js';
 import type { ResumeResult } from './storage-recovery.js';
+import type { RetentionTarget, StreamRetention } from './retention.js';
 import type { TraceSpans } from './trace.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
@@ -73,6 +74,26 @@ export interface PartitionInfo {
   served?: boolean;
   epoch?: number;
   owner?: string;
+}
+
+/** What `Runtime.retention` and `setRetention` answer (docs/data-lifecycle.md). */
+export interface RetentionInfo {
+  aggregateType: string;
+  id?: string;
+  /** The settings stored for exactly this target (null: none; a stream then follows its type's). */
+  settings: RetentionSettings | null;
+  /** For a stream: what reads apply now, and its cut. */
+  stream?: StreamRetention;
+}
+
+export interface SetRetentionOptions {
+  /** Who asks (a token's name, `cli`), for the audit record; null when unknown. */
+  by?: string | null;
+  /**
+   * The audit record's command id: a retry with the same one records once. Default: derived from the
+   * target, the settings and the settings they replace (so a retry after an unknown outcome records once).
+   */
+  commandId?: string;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
@@ -141,7 +162,21 @@ export interface Runtime {
    * persisted snapshot; a fresh, mutable object per call.
    */
   load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
+  /**
+   * A page of a stream's events. Without `from`, from the first version reads may show (1 unless a
+   * retention cut hides older ones); a `from` before the cut is `Gone` (with `firstVersion`).
+   */
   history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
+  /**
+   * Sets (`null`: removes) the retention settings of one stream (`{ aggregateType, id }`) or of every
+   * stream of a type (`{ aggregateType }`): `maxAge` (ms), `maxCount` (>= 1), `truncateBefore` (a
+   * version, per stream only, at most the stream's version + 1). Reads (history, version/at loads, diff)
+   * apply them from the moment this resolves; the current state is not affected. Recorded in the audit
+   * stream (`RetentionSet`) before it applies. `NotImplemented` in cluster mode.
+   */
+  setRetention(target: RetentionTarget, settings: RetentionSettings | null, options?: SetRetentionOptions): Promise<RetentionInfo & { changed: boolean }>;
+  /** The retention settings of a stream or a type, and for a stream its cut as reads apply it now. */
+  retention(target: RetentionTarget): RetentionInfo;
   partitions(): PartitionInfo[];
   /**
    * Resumes a partition stopped on damage (CorruptRecord, CorruptLog), without a restart, once an
