@@ -22,6 +22,8 @@ export const ErrorCodes = {
    * (`firstVersion` names the first readable one). Hydration of the current state is not affected.
    */
   Gone: 'Gone',
+  /** The stream was deleted for good (a tombstone): every command and read of it is refused. */
+  StreamDeleted: 'StreamDeleted',
   VersionConflict: 'VersionConflict',
   /** A view rebuild was asked for while one of the same view is still running. */
   RebuildRunning: 'RebuildRunning',
@@ -178,6 +180,8 @@ export const errors = {
   closed: () => new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true),
   streamNotFound: (type: string, id: string) =>
     new RuntimeError(ErrorCodes.StreamNotFound, `no ${type} stream ${JSON.stringify(id)}`, { type, id }),
+  streamDeleted: (type: string, id: string) =>
+    new RuntimeError(ErrorCodes.StreamDeleted, `${type} stream ${JSON.stringify(id)} was deleted for good (tombstoned): its id cannot be used again`, { type, id }),
   gone: (type: string, id: string, firstVersion: number, head: number) =>
     new RuntimeError(
       ErrorCodes.Gone,

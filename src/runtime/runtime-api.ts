@@ -96,6 +96,26 @@ export interface SetRetentionOptions {
   commandId?: string;
 }
 
+/** `Runtime.deleteStream` / `undeleteStream` options. */
+export interface StreamLifecycleOptions {
+  /** Who asks (a token's name, `cli`), recorded in the `$` event and the audit record; null when unknown. */
+  by?: string | null;
+  /** Idempotency of the operation itself, as a command's. */
+  commandId?: string;
+  /** Fail with `VersionConflict` unless the stream is at exactly this version. */
+  expectedVersion?: number;
+}
+
+/** What a deletion or an undelete answers. */
+export interface StreamLifecycleResult {
+  id: string;
+  type: string;
+  /** The stream's version after it (the `$` event's seq, or the version it was already at). */
+  version: number;
+  /** False when the stream was already so (a retry): nothing was appended. */
+  changed: boolean;
+}
+
 export type CommittedListener = (events: EventEnvelope[]) => void;
 
 export interface Runtime {
@@ -144,6 +164,16 @@ export interface Runtime {
    * (`structuredClone`) to get a mutable one.
    */
   execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
+  /**
+   * Deletes a stream through its owner, ordered with its commands (docs/data-lifecycle.md). Soft (the
+   * default): appends `$StreamDeleted`; reads answer `StreamNotFound` (details `deleted: true`); an
+   * `undeleteStream` brings it back as it was; a domain command re-creates it (seqs go on, the state
+   * starts from `initialState()`). `hard: true`: appends `$StreamTombstoned`; every later command and
+   * read is `StreamDeleted` (410), for good. Recorded in the audit stream. Already so: `changed: false`.
+   */
+  deleteStream(aggregateType: string, id: string, options?: StreamLifecycleOptions & { hard?: boolean }): Promise<StreamLifecycleResult>;
+  /** Undoes a soft deletion (`$StreamUndeleted`); `StreamNotDeleted` (409) once a command re-created it, `StreamDeleted` when tombstoned. */
+  undeleteStream(aggregateType: string, id: string, options?: StreamLifecycleOptions): Promise<StreamLifecycleResult>;
   /**
    * Appends one record to the audit stream (`$audit/lifecycle`, domain/audit.ts): every retention
    * change, deletion and forgotten subject is recorded there. Pass a `commandId` so that a retry after

@@ -9,6 +9,9 @@
  * cost is bounded by `snapshotEvery` x `snapshotThinning` events (`folded` counts them, for the tests
  * that bound it). It returns a fresh, mutable state: unlike the current state, nothing else shares it.
  *
+ * A deleted stream (domain/stream-lifecycle.ts) reads as its current state does: not found when soft
+ * deleted, `StreamDeleted` when tombstoned, whatever version or time is asked for.
+ *
  * Retention (retention.ts): a version, a time, a history page or a diff start before the stream's cut
  * is `Gone` (410) with the first readable version; a history page asked for without `from` starts at
  * the cut. The current state is not affected (a plain `load` never comes here).
@@ -23,11 +26,12 @@
  */
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
 import type { LogReader } from '../log/index.js';
-import type { AnyDecider } from '../domain/index.js';
+import { LIVE, isLifecycleType, lifecycleAfter, type AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
 import type { ReadFreshness } from './read-freshness.js';
 import type { RetentionRules } from './retention.js';
+import { lifecycleError } from './stream-deletion-api.js';
 import type { DiffResult, HistoryOptions, LoadOptions, LoadResult } from './runtime-api.js';
 
 /** The largest history page one call answers. */
@@ -60,6 +64,7 @@ export class TimeMachine {
     this.#fresh(id);
     const head = log.streamHead(aggregateType, id).version;
     if (head === 0) throw errors.streamNotFound(aggregateType, id);
+    this.#assertLive(aggregateType, id, head);
     let target: number;
     if (options.version !== undefined) {
       if (!Number.isSafeInteger(options.version) || options.version < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'version must be a positive integer');
@@ -87,6 +92,7 @@ export class TimeMachine {
     this.#fresh(id);
     const head = this.#log.streamHead(aggregateType, id).version;
     if (head === 0) throw errors.streamNotFound(aggregateType, id);
+    this.#assertLive(aggregateType, id, head);
     const first = this.#retention.firstVersion(aggregateType, id, head);
     const from = options.from ?? first;
     if (from < first) throw errors.gone(aggregateType, id, first, head);
@@ -112,6 +118,14 @@ export class TimeMachine {
     if (a === null) this.#retention.assertReadable(aggregateType, id, 1, this.#log.streamHead(aggregateType, id).version);
     const events = b.version >= start ? this.#log.readStream(aggregateType, id, start, b.version - start + 1) : [];
     return { from: a, to: b, events };
+  }
+
+  /** Not found (soft) or `StreamDeleted` (tombstoned) when the stream's last event deleted it. */
+  #assertLive(aggregateType: string, id: string, head: number): void {
+    const last = this.#log.readEvent(aggregateType, id, head);
+    if (last === undefined || !isLifecycleType(last.type)) return;
+    const life = lifecycleAfter(last.type);
+    if (life !== LIVE) throw lifecycleError(life, aggregateType, id);
   }
 
   /** Renews the read snapshot if the stream's partition may have moved since (read-your-writes). */

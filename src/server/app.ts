@@ -47,6 +47,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { retentionRoutes } from './routes/retention.js';
+import { streamAdminRoutes } from './routes/stream-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { addSharedSchemas } from './api-schemas.js';
@@ -195,6 +196,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
+  await app.register(streamAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   await app.register(consoleRoutes, { runtime, feed: hub, views, clock: options.clock ?? systemClock, stats: options.consoleStats });

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   StreamNotFound: 404,
   NotFound: 404,
   Gone: 410,
+  StreamDeleted: 410,
   MethodNotAllowed: 405,
   RequestTimeout: 408,
   VersionConflict: 409,
