@@ -1,7 +1,8 @@
 /**
- * `/admin/retention/:type[/:id]` over HTTP: admin scope for reading and writing, bodies checked by their
- * JSON schema, and the stream reads (events, state at a version, diff) answering 410 `Gone` with the
- * first readable version once a cut hides what they ask for.
+ * `/admin/retention/:type[/:id]` and `/admin/streams/:type/:id/delete|undelete` over HTTP: admin scope
+ * for reading and writing, bodies checked by their JSON schema, the stream reads (events, state at a
+ * version, diff) answering 410 `Gone` with the first readable version once a cut hides what they ask
+ * for, and a tombstoned stream refusing commands with 410 `StreamDeleted`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harness, type Harness } from './helpers.js';
@@ -85,5 +86,27 @@ describe('retention routes', () => {
     expect((await get('/admin/retention/account/h1')).json()).toEqual(before);
     const noJson = await h.app.inject({ method: 'PUT', url: '/admin/retention/account/h1', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'text/plain' }, payload: '{"settings":null}' });
     expect(noJson.statusCode).toBe(415);
+  });
+
+  it('deletes and undeletes a stream with the admin scope only; a tombstone refuses the next command with 410', async () => {
+    const cmd = (id: string, body: unknown) => h.app.inject({ method: 'POST', url: `/aggregates/account/${id}/commands`, headers: as(WRITER), payload: body as object });
+    expect((await cmd('d1', { type: 'Open', data: { owner: 'Ada' } })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'POST', url: '/admin/streams/account/d1/delete', headers: as(WRITER), payload: {} })).statusCode).toBe(403);
+    const del = await h.app.inject({ method: 'POST', url: '/admin/streams/account/d1/delete', headers: as(ADMIN), payload: {} });
+    expect(del.statusCode, del.body).toBe(200);
+    expect(del.json()).toEqual({ id: 'd1', type: 'account', version: 2, changed: true, deleted: 'soft' });
+    expect((await get('/aggregates/account/d1')).json()).toMatchObject({ error: 'StreamNotFound', deleted: true });
+    expect((await h.app.inject({ method: 'POST', url: '/admin/streams/account/d1/undelete', headers: as(ADMIN), payload: {} })).json()).toMatchObject({ version: 3, changed: true });
+    const hard = await h.app.inject({ method: 'POST', url: '/admin/streams/account/d1/delete', headers: as(ADMIN), payload: { hard: true } });
+    expect(hard.json()).toMatchObject({ version: 4, deleted: 'hard' });
+    const refused = await cmd('d1', { type: 'Deposit', data: { amount: 1 } });
+    expect(refused.statusCode).toBe(410);
+    expect(refused.json()).toMatchObject({ error: 'StreamDeleted', id: 'd1' });
+    const audit = await h.runtime.history('$audit', 'lifecycle');
+    expect(audit.filter((e) => (e.data as { target: { id?: string } }).target.id === 'd1').map((e) => [e.type, (e.data as { by: string }).by])).toEqual([
+      ['StreamDeleted', 'ops'],
+      ['StreamUndeleted', 'ops'],
+      ['StreamTombstoned', 'ops'],
+    ]);
   });
 });
