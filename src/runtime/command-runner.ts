@@ -182,7 +182,6 @@ export class CommandRunner {
     }
     // Fold first, stage after: an `evolve` that throws must not take positions (append-planner.ts).
     const plan = planAppend(planned, decided, now, this.#config);
-    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
     // Snapshots first: staging takes no position, and a state that cannot be encoded then fails the
     // command before its events are staged (staged events commit with the batch whatever the command's
     // answer, so an error after them would be a wrong answer).
@@ -193,11 +192,7 @@ export class CommandRunner {
       spanEnd(Span.snapshot, t, plan.snapshots.length);
     }
     if (plan.removals) for (const v of plan.removals) derived.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
-    // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
-    const append = this.#writer.stageAppend({
-      aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
-      events: decided, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
-    });
+    const append = this.#stageAppend(actor, req, decided, digest, now);
     staged.push(append);
     for (const d of derived) staged.push(d);
     // The writer's own array, handed over: nothing else keeps it.
@@ -214,11 +209,7 @@ export class CommandRunner {
   #stageLifecycle(actor: Actor, req: CommandRequest, digest: string | undefined, drainNo: number, staged: Staged[], now: number): CommandResult {
     const decided = decideLifecycle(actor, req.command);
     if (decided === null) return { version: actor.version, events: NO_EVENTS, state: actor.state };
-    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
-    const append = this.#writer.stageAppend({
-      aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
-      events: [decided.event], ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
-    });
+    const append = this.#stageAppend(actor, req, [decided.event], digest, now);
     staged.push(append);
     const events = append.events as EventEnvelope[];
     this.#pages.note(events, drainNo);
@@ -227,6 +218,16 @@ export class CommandRunner {
     actor.lastTs = now;
     actor.life = decided.life;
     return { version: actor.version, events, state: actor.state };
+  }
+
+  /** Stages one command's events after the actor's version. */
+  #stageAppend(actor: Actor, req: CommandRequest, events: readonly { type: string; data: unknown }[], digest: string | undefined, now: number): Staged {
+    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
+    // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
+    return this.#writer.stageAppend({
+      aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
+      events, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
+    });
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */
