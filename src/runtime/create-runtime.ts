@@ -48,6 +48,7 @@ import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
 import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
 import { ClusterNode } from './cluster-node.js';
+import { auditOnce } from './audit-once.js';
 import { RetentionRules, checkTarget, type RetentionTarget } from './retention.js';
 import { applyRetention, retentionInfo, type RetentionParts } from './retention-settings.js';
 import { deletedMark, lifecycleError, lifecycleOfMark, lifecycleAudit, type StreamLifecycleCommand } from './stream-deletion-api.js';
@@ -274,7 +275,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const result = await submit(req);
     const changed = result.events.length > 0 && result.duplicate !== true;
     const audit = lifecycleAudit(aggregateType, id, command, result.version, opts.by ?? null);
-    await runtime.audit(audit.kind, audit.record, { commandId: audit.commandId });
+    await auditOnce(runtime.audit(audit.kind, audit.record, { commandId: audit.commandId }));
     return { id, type: aggregateType, version: result.version, changed };
   };
 

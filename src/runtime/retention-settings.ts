@@ -10,6 +10,7 @@
  */
 import type { EventLog, RetentionSettings } from '../log/index.js';
 import type { AuditKind, AuditTarget } from '../domain/index.js';
+import { auditOnce } from './audit-once.js';
 import { commandDigest } from './command-digest.js';
 import { checkRetention, type RetentionRules, type RetentionTarget } from './retention.js';
 import type { ExecuteOptions, RetentionInfo, SetRetentionOptions } from './runtime-api.js';
@@ -33,7 +34,10 @@ export async function applyRetention(parts: RetentionParts, target: RetentionTar
   if (sameSettings(previous, next)) return { ...retentionInfo(parts, target), changed: false };
   const auditTarget: AuditTarget = id === undefined ? { aggregateType } : { aggregateType, id };
   const commandId = options.commandId ?? `retention:${commandDigest({ type: 'RetentionSet', data: { target: auditTarget, settings: next, previous } })}`;
-  await parts.audit('RetentionSet', { target: auditTarget, by: options.by ?? null, details: { settings: next, previous } }, { commandId });
+  const recorded = parts.audit('RetentionSet', { target: auditTarget, by: options.by ?? null, details: { settings: next, previous } }, { commandId });
+  // A derived id taken means this very change is recorded (by another caller); a caller's own id reused
+  // for another change stays an error.
+  await (options.commandId === undefined ? auditOnce(recorded) : recorded);
   await log.setRetention(aggregateType, id, next);
   log.refreshReads();
   return { ...retentionInfo(parts, target), changed: true };
