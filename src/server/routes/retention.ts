@@ -55,7 +55,7 @@ const reply = {
     changed: { type: 'boolean', description: 'PUT: false when the settings were already these (nothing written or recorded)' },
   },
 } as const;
-const readErrors = { 400: '`InvalidId`', 404: '`UnknownAggregateType`' };
+const readErrors = { 400: '`InvalidId`', 404: '`UnknownAggregateType`', 501: '`NotImplemented`: cluster mode' };
 const writeErrors = {
   400: '`InvalidCommand` (a setting that is not a positive integer, an unknown one), `InvalidQuery` (`truncateBefore` beyond the stream\'s version + 1: `head`), `InvalidId`',
   404: '`UnknownAggregateType`',
