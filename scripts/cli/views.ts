@@ -77,9 +77,9 @@ export async function inspectCommand(args: string[], help: (topic: string) => nu
     let state = decider.initialState();
     const steps: Array<{ seq: number; type: string; ts: string; data: unknown; state: unknown }> = [];
     // The runtime's `$` events (a deletion) are folded as hydration folds them, never by the decider.
-    const fold = streamFold(decider);
+    const { evolve } = streamFold(decider);
     for (const e of log.iterateStream(aggregateType, id)) {
-      state = fold.evolve(state, e);
+      state = evolve(state, e);
       steps.push({ seq: e.seq, type: e.type, ts: new Date(e.ts).toISOString(), data: e.data, state });
     }
     if (steps.length === 0) {
