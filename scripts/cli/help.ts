@@ -13,6 +13,8 @@ commands:
   views rebuild <view>  rebuild a read model from the log
   views reconcile <view>  compare a read model with the log (--repair fixes drift)
   inspect <type> <id>   a stream's history and its state after each event
+  retention <type> [id] show or set retention (--max-age MS, --max-count N, --truncate-before V, --clear)
+  delete <type> <id>    delete a stream (--hard: a tombstone, for good); undelete <type> <id> undoes a soft one
 
 Every command takes --help and --json. The data dir is --data-dir, else $DATA_DIR, else ./data;
 every command but serve refuses a dir that holds no log (a mistyped path never becomes an empty log).
@@ -63,6 +65,24 @@ Offline read-model tools on a stopped data dir (a live server: POST /views/<view
 rebuild folds the whole log into a fresh generation of the view and swaps it in; reconcile compares
 every row with a fold of the log and lists the mismatches (--repair rewrites them) and the partitions
 it could not read. Progress goes to stderr: a bar on a terminal, plain lines elsewhere.
+${EXIT_HELP}`,
+  retention: `usage: eventide retention <aggregateType> [<id>] [--max-age MS] [--max-count N] [--truncate-before V]
+                          [--clear] [--data-dir D] [--json]
+
+Shows the retention settings of every stream of a type, or of one stream (with what applies to it and
+the first version reads may show). With a setting, replaces the stored ones; --clear removes them.
+Events before a stream's cut are gone for reads (410 Gone); the current state is not affected
+(docs/data-lifecycle.md). Recorded in the audit stream as done by "cli". On a stopped data dir.
+${EXIT_HELP}`,
+  delete: `usage: eventide delete <aggregateType> <id> [--hard] [--data-dir D] [--json]
+
+Deletes a stream: soft (reads answer not found; \`eventide undelete\` or a new command brings it back) or
+--hard (a tombstone: every later command and read is refused, for good). Appends a $ event to the
+stream and records it in the audit stream as done by "cli". On a stopped data dir.
+${EXIT_HELP}`,
+  undelete: `usage: eventide undelete <aggregateType> <id> [--data-dir D] [--json]
+
+Undoes a soft deletion: the stream reads again as it was. Refused once a command re-created it.
 ${EXIT_HELP}`,
   inspect: `usage: eventide inspect <aggregateType> <id> [--data-dir D] [--json]
 

@@ -1,6 +1,7 @@
 /** The `eventide` command line: dispatches to a command, prints its failure, exits with its code. */
 import { EXIT, UsageError, reportFailure } from './common.js';
 import { HELP } from './help.js';
+import { deleteCommand, retentionCommand, undeleteCommand } from './lifecycle.js';
 import { backupCommand, restoreCommand, salvageCommand, verifyCommand } from './maintenance.js';
 import { serveCommand } from './serve.js';
 import { inspectCommand, viewsCommand } from './views.js';
@@ -15,6 +16,9 @@ const COMMANDS: Record<string, Command> = {
   salvage: salvageCommand,
   views: viewsCommand,
   inspect: inspectCommand,
+  retention: retentionCommand,
+  delete: deleteCommand,
+  undelete: undeleteCommand,
 };
 
 /** Help on stdout with exit 0 when asked for; on stderr with exit 2 when the command line was wrong. */

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, RuntimeError } from '../../src/kernel/index.js';
 import { LmdbLog, hasLog, lockDataDir, noLogError, type EventLog } from '../../src/log/index.js';
-import { builtinDomains, loadDeciders, toModuleUrl, versionedLog } from '../../src/runtime/index.js';
+import { builtinDomains, loadDeciders, streamFold, toModuleUrl, versionedLog } from '../../src/runtime/index.js';
 import type { AnyDecider } from '../../src/domain/index.js';
 import { builtinViews, loadProjections, rebuildOffline, reconcileOffline } from '../../src/projections/index.js';
 import { EXIT, UsageError, dataDirOf, out, parse, reportFailure } from './common.js';
@@ -76,8 +76,10 @@ export async function inspectCommand(args: string[], help: (topic: string) => nu
     if (!decider) throw new UsageError(`no aggregate type ${JSON.stringify(aggregateType)} (types: ${[...deciders.keys()].join(', ')})`);
     let state = decider.initialState();
     const steps: Array<{ seq: number; type: string; ts: string; data: unknown; state: unknown }> = [];
+    // The runtime's `$` events (a deletion) are folded as hydration folds them, never by the decider.
+    const { evolve } = streamFold(decider);
     for (const e of log.iterateStream(aggregateType, id)) {
-      state = decider.evolve(state, e);
+      state = evolve(state, e);
       steps.push({ seq: e.seq, type: e.type, ts: new Date(e.ts).toISOString(), data: e.data, state });
     }
     if (steps.length === 0) {

@@ -17,6 +17,13 @@ export const ErrorCodes = {
   UnknownCommandType: 'UnknownCommandType',
   StreamNotFound: 'StreamNotFound',
   NotFound: 'NotFound',
+  /**
+   * The stream has events there, but not any more for reads: they are before its retention cut
+   * (`firstVersion` names the first readable one). Hydration of the current state is not affected.
+   */
+  Gone: 'Gone',
+  /** The stream was deleted for good (a tombstone): every command and read of it is refused. */
+  StreamDeleted: 'StreamDeleted',
   VersionConflict: 'VersionConflict',
   /** A view rebuild was asked for while one of the same view is still running. */
   RebuildRunning: 'RebuildRunning',
@@ -73,6 +80,8 @@ export const ErrorCodes = {
   PreconditionFailed: 'PreconditionFailed',
   /** A `Range` that starts past the end of the file (`size` says how long it is). */
   RangeNotSatisfiable: 'RangeNotSatisfiable',
+  /** This log cannot do that (e.g. retention settings on the JetStream log of cluster mode). */
+  NotImplemented: 'NotImplemented',
   Internal: 'Internal',
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -171,4 +180,14 @@ export const errors = {
   closed: () => new RuntimeError(ErrorCodes.RuntimeClosed, 'the runtime is closed or closing', {}, true),
   streamNotFound: (type: string, id: string) =>
     new RuntimeError(ErrorCodes.StreamNotFound, `no ${type} stream ${JSON.stringify(id)}`, { type, id }),
+  streamDeleted: (type: string, id: string) =>
+    new RuntimeError(ErrorCodes.StreamDeleted, `${type} stream ${JSON.stringify(id)} was deleted for good (tombstoned): its id cannot be used again`, { type, id }),
+  gone: (type: string, id: string, firstVersion: number, head: number) =>
+    new RuntimeError(
+      ErrorCodes.Gone,
+      firstVersion > head
+        ? `${type} ${id}: its events up to version ${head} are gone (retention); none is readable`
+        : `${type} ${id}: events before version ${firstVersion} are gone (retention); read from version ${firstVersion}`,
+      { type, id, firstVersion, head },
+    ),
 };

@@ -34,6 +34,15 @@
  * `evolve` as the third argument. It never interprets it: decoding old versions happens above the port
  * (runtime/upcast.ts), so every adapter gets it for free. An event without one must be stored exactly
  * as before versions existed (old data dirs read as version 1).
+ *
+ * ## Retention settings (docs/data-lifecycle.md)
+ * An adapter stores a `RetentionSettings` record per stream and per aggregate type (`setRetention`,
+ * `retention`) and never interprets it: which events a read may show is the runtime's decision
+ * (runtime/retention.ts), taken at read time from the settings, the stream's head and the clock. The
+ * reads of this port stay raw (every stored event, whatever the settings): the runtime's time machine,
+ * history and diff apply the cut, and a scavenge must see what it removes. Why beside the log and not
+ * as events of a system stream: every thread reads them with one lookup per read, in the read
+ * snapshot of the events it reads, with no fold.
  */
 import type { EventEnvelope, EventMeta, RuntimeError } from '../kernel/index.js';
 
@@ -85,6 +94,19 @@ export interface CommandRecord {
  */
 export type Evolve<S> = (state: S, event: { type: string; data: unknown }, schemaVersion?: number) => S;
 
+/**
+ * How much of a stream reads may show (docs/data-lifecycle.md). Absent fields set no limit. Stored per
+ * stream or per aggregate type; a stream's record, when it has one, replaces its type's as a whole.
+ */
+export interface RetentionSettings {
+  /** Events whose ts is more than `maxAge` ms before now are gone for reads. */
+  maxAge?: number;
+  /** Only the newest `maxCount` events of a stream are readable (>= 1). */
+  maxCount?: number;
+  /** Events with a seq below this are gone for reads (per stream only). */
+  truncateBefore?: number;
+}
+
 /** The read side of a log. */
 export interface LogReader {
   /** Partition count, fixed when the log was created. */
@@ -116,6 +138,8 @@ export interface LogReader {
   snapshotVersions(aggregateType: string, id: string, limit?: number): number[];
   /** Every stream id of an aggregate type, in key order. */
   iterateStreamIds(aggregateType: string): Iterable<string>;
+  /** The retention settings stored for stream `id` of the type, or for the type itself without `id`. */
+  retention(aggregateType: string, id?: string): RetentionSettings | undefined;
 }
 
 /** One command's events, to be appended to one stream. */
@@ -224,6 +248,13 @@ export interface EventLog extends RuntimeLog {
   durable(): Promise<void>;
   /** One small durable write outside every chain; on success the log accepts writes again. */
   probeWrite(): Promise<void>;
+  /**
+   * Stores (`null`: removes) the retention settings of stream `id`, or of the type without `id`: one
+   * small write outside every writer's chain (nothing is positioned), durable when resolved, refused
+   * like any write while the log has failed. An adapter that cannot store them refuses with
+   * `NotImplemented`.
+   */
+  setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void>;
   close(): Promise<void>;
 }
 

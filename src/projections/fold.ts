@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { RuntimeLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
-import type { AnyProjection } from './types.js';
+import { applyEvent, type AnyProjection } from './types.js';
 
 export interface Mismatch {
   id: string;
@@ -50,7 +50,7 @@ export function foldPartitions(
       for (const e of log.iteratePartition(p, 0, end)) {
         if (++read % 10_000 === 0) onProgress?.(read);
         if (!types.has(e.aggregateType)) continue;
-        const next = projection.apply(rows.get(e.stream), e);
+        const next = applyEvent(projection, rows.get(e.stream), e);
         if (next === undefined) rows.delete(e.stream);
         else rows.set(e.stream, next);
       }

@@ -4,6 +4,7 @@
  * run in the worker that owns the stream's partition (one writer per row).
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
+import { isLifecycleType } from '../domain/index.js';
 
 export interface Projection<R = unknown> {
   /** The view's name in routes (`/views/:name`). */
@@ -12,6 +13,17 @@ export interface Projection<R = unknown> {
   readonly aggregateTypes: readonly string[];
   /** Fold one event into its stream's row; `undefined` removes the row. Must be pure. */
   apply(row: R | undefined, event: EventEnvelope): R | undefined;
+  /**
+   * True: `apply` also gets the runtime's stream-deletion events (`$StreamDeleted`, `$StreamUndeleted`,
+   * `$StreamTombstoned`: domain/stream-lifecycle.ts) to react to them. Otherwise they never reach it.
+   */
+  readonly streamLifecycle?: boolean;
+}
+
+/** `projection.apply`, except for the runtime's `$` events when the projection did not ask for them. */
+export function applyEvent<R>(projection: Projection<R>, row: R | undefined, event: EventEnvelope): R | undefined {
+  if (isLifecycleType(event.type) && projection.streamLifecycle !== true) return row;
+  return projection.apply(row, event);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -19,7 +19,7 @@
 import { ErrorCodes, RuntimeError, serializeError, type EventEnvelope } from '../kernel/index.js';
 import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from '../runtime/index.js';
 import { reconcilePartitions } from './fold.js';
-import { loadProjections, type AnyProjection } from './types.js';
+import { applyEvent, loadProjections, type AnyProjection } from './types.js';
 import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
 
 const BATCH = 2000;
@@ -81,7 +81,7 @@ class Projector implements WorkerPlugin {
       try {
         if (t.view.aggregateTypes.includes(first.aggregateType)) {
           let row = this.#row(t, first.stream);
-          for (const e of events) row = t.view.apply(row, e);
+          for (const e of events) row = applyEvent(t.view, row, e);
           this.#writeRow(t, first.stream, row);
         }
         t.checkpoints.set(p, first.offset + events.length);
@@ -199,7 +199,7 @@ class Projector implements WorkerPlugin {
             if (e.offset < checkpointsAtStart[i]! || !t.view.aggregateTypes.includes(e.aggregateType)) return;
             const cache = rows[i]!;
             const before = cache.has(e.stream) ? cache.get(e.stream) : this.#row(t, e.stream);
-            cache.set(e.stream, t.view.apply(before, e));
+            cache.set(e.stream, applyEvent(t.view, before, e));
           });
           last = e.offset;
         }

@@ -21,7 +21,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { ErrorCodes, RuntimeError, errors, serializeError, systemClock } from '../kernel/index.js';
 import { LmdbLog, openJetStreamLog, type BatchWriter, type EventLog, type JetStreamLog } from '../log/index.js';
-import type { AnyDecider } from '../domain/index.js';
+import { LIVE, type AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { CommandRunner } from './command-runner.js';
 import { loadDeciders } from './domain-registry.js';
@@ -38,7 +38,7 @@ import { ServedPartitions } from './served-partitions.js';
 import { StorageGuard } from './storage-guard.js';
 import { canEncode, createDecoder, createEncoder } from './wire.js';
 import { Span, disableTrace, enableTrace, spanEnd, spanStart, traceSince } from './trace.js';
-import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, Reply, ToWorker } from './protocol.js';
+import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, LoadedState, Reply, ToWorker } from './protocol.js';
 
 /** Cluster mode: the partitions served, and the JetStream log they are caught up from. */
 interface ClusterLog {
@@ -299,7 +299,8 @@ export class ActorHost {
     const t = spanStart();
     const h = hydrate(this.#log, decider, aggregateType, id);
     spanEnd(Span.hydrate, t, h.version);
-    if (h.staleSnapshot && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
+    // Only of a live stream: a snapshot is read as one (domain/stream-lifecycle.ts, Gotchas).
+    if (h.staleSnapshot && h.life === LIVE && h.version >= this.#config.snapshotEvery && this.#config.snapshotEvery > 0) {
       // The decider changed its state shape: persist a fresh snapshot so the next cold load is fast again.
       const ts = spanStart();
       const write = this.#writer.stageSnapshot(aggregateType, id, { version: h.version, snapshotVersion: decider.snapshotVersion, state: h.state, ts: h.ts });
@@ -311,20 +312,20 @@ export class ActorHost {
     const key = actorKey(aggregateType, id);
     const actor: Actor = {
       key, aggregateType, id, partition, decider,
-      state: h.state, version: h.version, lastTs: h.ts,
-      durableState: h.state, durableVersion: h.version,
+      state: h.state, version: h.version, lastTs: h.ts, life: h.life,
+      durableState: h.state, durableVersion: h.version, durableLife: h.life,
       queued: this.#mailbox.adopt(key), lastUsed: now, referenced: false,
     };
     this.#actors.add(actor);
     return actor;
   }
 
-  #load(rid: number, aggregateType: string, id: string): Reply<{ version: number; state: unknown }> {
+  #load(rid: number, aggregateType: string, id: string): Reply<LoadedState> {
     try {
       const refused = this.#cluster?.served.refusal(partitionOf(id, this.#config.totalPartitions));
       if (refused) throw refused;
       const a = this.#actor(aggregateType, id);
-      return { rid, ok: true, result: { version: a.durableVersion, state: a.durableState } };
+      return { rid, ok: true, result: a.durableLife === LIVE ? { version: a.durableVersion, state: a.durableState } : { version: a.durableVersion, state: null, life: a.durableLife } };
     } catch (err) {
       return { rid, ok: false, error: serializeError(err) };
     }

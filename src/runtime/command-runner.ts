@@ -16,9 +16,11 @@
  * writer's own envelope array on (nothing copies it).
  */
 import { DomainError, ErrorCodes, RuntimeError, errors, isErrorCode, type EventEnvelope } from '../kernel/index.js';
+import { DELETED, LIVE, TOMBSTONED, isLifecycleType, type Lifecycle } from '../domain/index.js';
 import type { BatchWriter, LogReader, Staged } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import { planAppend } from './append-planner.js';
+import { decideLifecycle } from './stream-deletion.js';
 import { commandDigest } from './command-digest.js';
 import { hydrate } from './hydrate.js';
 import type { Actor, LiveActors } from './live-actors.js';
@@ -41,6 +43,8 @@ export interface PendingReply {
   commandKey?: string;
   /** The command's digest (commands with a commandId only): a retry must carry the same command. */
   digest?: string;
+  /** The stream's lifecycle right after this command (fresh commands only). */
+  life?: Lifecycle;
 }
 
 /** What a command needs of the host it runs in. */
@@ -144,6 +148,7 @@ export class CommandRunner {
         throw errors.versionConflict(req.expectedVersion, actor.version);
       }
       out.result = this.#decideAndStage(actor, req, out.digest, drainNo, staged);
+      out.life = actor.life;
       if (req.commandId !== undefined) {
         out.commandKey = actor.key + '\u0000' + req.commandId;
         this.#inflightCommands.set(out.commandKey, out);
@@ -163,12 +168,20 @@ export class CommandRunner {
 
   #decideAndStage(actor: Actor, req: CommandRequest, digest: string | undefined, drainNo: number, staged: Staged[]): CommandResult {
     const now = Math.max(req.now, actor.lastTs);
-    const decided = actor.decider.decide(req.command, actor.state, { now, id: actor.id, version: actor.version });
+    // The runtime's own commands (delete, undelete, tombstone): never a decider's (stream-deletion.ts).
+    if (isLifecycleType(req.command.type)) return this.#stageLifecycle(actor, req, digest, drainNo, staged, now);
+    if (actor.life === TOMBSTONED) throw errors.streamDeleted(actor.aggregateType, actor.id);
+    // A soft-deleted stream is re-created by a domain command: from the initial state, its seqs going on.
+    const planned = actor.life === DELETED ? { decider: actor.decider, state: actor.decider.initialState(), version: actor.version } : actor;
+    const decided = actor.decider.decide(req.command, planned.state, { now, id: actor.id, version: actor.version });
     if (!Array.isArray(decided)) throw new RuntimeError(ErrorCodes.DeciderFailed, `the ${actor.aggregateType} decider returned no event array`);
-    if (decided.length === 0) return { version: actor.version, events: NO_EVENTS, state: actor.state };
+    if (decided.length === 0) {
+      // Nothing re-created it: it stays deleted, and its state is nobody's to see.
+      if (actor.life === DELETED) throw new RuntimeError(ErrorCodes.StreamNotFound, `${actor.aggregateType} stream ${JSON.stringify(actor.id)} is deleted, and the command decided no event that would re-create it`, { type: actor.aggregateType, id: actor.id, deleted: true });
+      return { version: actor.version, events: NO_EVENTS, state: actor.state };
+    }
     // Fold first, stage after: an `evolve` that throws must not take positions (append-planner.ts).
-    const plan = planAppend(actor, decided, now, this.#config);
-    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
+    const plan = planAppend(planned, decided, now, this.#config);
     // Snapshots first: staging takes no position, and a state that cannot be encoded then fails the
     // command before its events are staged (staged events commit with the batch whatever the command's
     // answer, so an error after them would be a wrong answer).
@@ -179,11 +192,7 @@ export class CommandRunner {
       spanEnd(Span.snapshot, t, plan.snapshots.length);
     }
     if (plan.removals) for (const v of plan.removals) derived.push(this.#writer.stageSnapshotRemoval(actor.aggregateType, actor.id, v));
-    // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
-    const append = this.#writer.stageAppend({
-      aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
-      events: decided, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
-    });
+    const append = this.#stageAppend(actor, req, decided, digest, now);
     staged.push(append);
     for (const d of derived) staged.push(d);
     // The writer's own array, handed over: nothing else keeps it.
@@ -192,7 +201,33 @@ export class CommandRunner {
     actor.state = plan.state;
     actor.version = plan.version;
     actor.lastTs = now;
+    actor.life = LIVE;
     return { version: plan.version, events, state: plan.state };
+  }
+
+  /** A delete, undelete or tombstone: one `$` event appended to the stream (or none when already so). */
+  #stageLifecycle(actor: Actor, req: CommandRequest, digest: string | undefined, drainNo: number, staged: Staged[], now: number): CommandResult {
+    const decided = decideLifecycle(actor, req.command);
+    if (decided === null) return { version: actor.version, events: NO_EVENTS, state: actor.state };
+    const append = this.#stageAppend(actor, req, [decided.event], digest, now);
+    staged.push(append);
+    const events = append.events as EventEnvelope[];
+    this.#pages.note(events, drainNo);
+    // The state stays (a soft deletion keeps it for an undelete); no snapshot is taken of a deleted stream.
+    actor.version++;
+    actor.lastTs = now;
+    actor.life = decided.life;
+    return { version: actor.version, events, state: actor.state };
+  }
+
+  /** Stages one command's events after the actor's version. */
+  #stageAppend(actor: Actor, req: CommandRequest, events: readonly { type: string; data: unknown }[], digest: string | undefined, now: number): Staged {
+    const meta = req.commandId === undefined && req.correlationId === undefined && req.causationId === undefined ? NO_META : metaOf(req);
+    // The writer assigns positions; encoding may throw (data msgpack cannot hold): the command fails before anything is staged.
+    return this.#writer.stageAppend({
+      aggregateType: actor.aggregateType, stream: actor.id, partition: actor.partition, expectedVersion: actor.version,
+      events, ts: now, meta, ...(req.commandId !== undefined ? { commandId: req.commandId } : {}), ...(digest !== undefined ? { digest } : {}),
+    });
   }
 
   /** The answer to a command seen before: its events, and the state right after them. */
@@ -226,6 +261,7 @@ export class CommandRunner {
         if (p.actor && result.version > p.actor.durableVersion) {
           p.actor.durableState = result.state;
           p.actor.durableVersion = result.version;
+          p.actor.durableLife = p.life ?? LIVE;
         }
       }
     }

@@ -18,6 +18,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { ErrorCodes, RuntimeError, assertValidId, errors, type Clock } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import type { CommandRequest } from './protocol.js';
+import { LIFECYCLE_COMMAND_TYPES, type StreamLifecycleCommand } from './stream-deletion-api.js';
 import type { ExecuteOptions } from './runtime-api.js';
 
 export class CommandValidation {
@@ -78,6 +79,31 @@ export class CommandValidation {
     if (causationId !== undefined) req.causationId = checkedId('causationId', causationId);
     return req;
   }
+
+  /**
+   * The request of a runtime lifecycle command (delete, tombstone, undelete: stream-deletion.ts): no
+   * decider schema, but the same checks of type, id and options as a command's.
+   */
+  lifecycleRequest(rid: number, aggregateType: string, id: string, command: StreamLifecycleCommand, opts: LifecycleRequestOptions): CommandRequest {
+    this.decider(aggregateType);
+    assertValidId(id);
+    const { expectedVersion, commandId, by } = opts;
+    if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new RuntimeError(ErrorCodes.InvalidCommand, 'expectedVersion must be a non-negative integer');
+    }
+    if (by !== undefined && by !== null && (typeof by !== 'string' || by.length === 0 || by.length > 128)) throw new RuntimeError(ErrorCodes.InvalidCommand, 'by must be a string of 1 to 128 characters, or null');
+    const req: CommandRequest = { rid, aggregateType, id, command: { type: LIFECYCLE_COMMAND_TYPES[command], data: { by: by ?? null } }, now: this.#clock.now() };
+    if (expectedVersion !== undefined) req.expectedVersion = expectedVersion;
+    if (commandId !== undefined) req.commandId = checkedId('commandId', commandId);
+    return req;
+  }
+}
+
+/** What a lifecycle command carries besides its stream (runtime-api.ts `StreamLifecycleOptions`). */
+export interface LifecycleRequestOptions {
+  by?: string | null;
+  commandId?: string;
+  expectedVersion?: number;
 }
 
 function checkedId(name: string, value: string): string {

@@ -7,7 +7,8 @@
  *   flight or its partition is not steady); read-freshness.ts says when this thread's reads must renew
  *   their snapshot to see every acknowledged commit;
  * - time-machine.ts answers version/at loads, diffs and history from the log (lock-free LMDB readers that
- *   see every acknowledged commit);
+ *   see every acknowledged commit), within the streams' retention cuts (retention.ts; settings stored by
+ *   retention-settings.ts);
  * - cluster-node.ts (cluster mode) makes this runtime one node of a partition group: the worker serves
  *   only the partitions the group holds leases for, and every call on another partition is `NotOwner`;
  *   followed-events.ts hands subscribers the events the cache followed from other nodes' partitions;
@@ -29,7 +30,7 @@
  */
 import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
 import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
-import { AUDIT_STREAM, AUDIT_TYPE, isSystemType, type AnyDecider, type AuditState } from '../domain/index.js';
+import { AUDIT_STREAM, AUDIT_TYPE, LIVE, isLifecycleType, isSystemType, lifecycleAfter, type AnyDecider, type AuditState } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
 import { loadDeciders } from './domain-registry.js';
@@ -37,8 +38,8 @@ import { versionedLog } from './versioned-log.js';
 import { HealthBook } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
-import type { ActorHostConfig, CommandResult, PartitionResumeResult } from './protocol.js';
-import type { ClusterLink, CommittedListener, ExecuteOptions, LoadOptions, Runtime } from './runtime-api.js';
+import type { ActorHostConfig, CommandRequest, CommandResult, LoadedState, PartitionResumeResult } from './protocol.js';
+import type { ClusterLink, CommittedListener, ExecuteOptions, ExecuteResult, LoadOptions, Runtime, StreamLifecycleOptions } from './runtime-api.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
@@ -49,6 +50,10 @@ import { ReadFreshness } from './read-freshness.js';
 import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
 import { ClusterNode } from './cluster-node.js';
 import { FollowedEvents } from './followed-events.js';
+import { auditOnce } from './audit-once.js';
+import { RetentionRules, checkTarget, type RetentionTarget } from './retention.js';
+import { applyRetention, retentionInfo, type RetentionParts } from './retention-settings.js';
+import { deletedMark, lifecycleError, lifecycleOfMark, lifecycleAudit, type StreamLifecycleCommand } from './stream-deletion-api.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
@@ -74,7 +79,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const freshness = new ReadFreshness(log);
   // A stream whose snapshot has an old shape: its owner loads it too, and persists a fresh one as before.
   const logLoads = o.coldLoads === 'log' ? new LogLoads(log, freshness, offsets, (type, id, p) => void askOwner(slotOf(p), type, id).catch(() => undefined)) : null;
-  const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts));
+  const retentionRules = new RetentionRules(log, o.clock);
+  const timeMachine = new TimeMachine(log, freshness, (type, id, opts) => runtime.load(type, id, opts), retentionRules);
+  const retentionParts: RetentionParts = {
+    log,
+    rules: retentionRules,
+    fresh: (id) => freshness.fresh(partitionOf(id, P)),
+    audit: (kind, record, opts) => runtime.audit(kind, record, opts),
+  };
   let ownerLoads = 0;
   const counters = {
     commandsOk: 0,
@@ -117,8 +129,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (last.offset + 1 > offsets[last.partition]!) offsets[last.partition] = last.offset + 1;
       freshness.touched(last.partition);
       // Into the cache before any subscriber hears of the events: a subscriber that loads the aggregate
-      // on its own event must see at least that version (the caller's execute resumes only later).
-      cache.offer(last.aggregateType, last.stream, last.partition, result.version, result.state);
+      // on its own event must see at least that version (the caller's execute resumes only later). A
+      // deleted stream's entry is a mark, so a later load answers "not found" (stream-deletion-api.ts).
+      const life = isLifecycleType(last.type) ? lifecycleAfter(last.type) : LIVE;
+      cache.offer(last.aggregateType, last.stream, last.partition, result.version, life === LIVE ? result.state : deletedMark(life));
       announce(events);
     },
     // Cluster mode: what the cache applied from the log of record (followed-events.ts).
@@ -211,13 +225,23 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
 
   const slotOf = (partition: number): WorkerSlot => slots[ownerOf(partition, W)]!;
-  const askOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
+  const askOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<LoadedState> => {
     const r = nextRid();
     return slot.request(r, { kind: 'load', rid: r, aggregateType, id });
   };
-  const loadFromOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<{ version: number; state: unknown }> => {
+  const loadFromOwner = (slot: WorkerSlot, aggregateType: string, id: string): Promise<LoadedState> => {
     ownerLoads++;
     return askOwner(slot, aggregateType, id);
+  };
+  /** A retention target's checks: closed, a domain's type (never a system one), the id; cluster mode refuses. */
+  const retentionTarget = (target: RetentionTarget): void => {
+    if (closed) throw errors.closed();
+    if (typeof target !== 'object' || target === null || typeof target.aggregateType !== 'string' || isSystemType(target.aggregateType)) {
+      throw errors.unknownAggregateType(String((target as RetentionTarget | null)?.aggregateType));
+    }
+    validation.decider(target.aggregateType);
+    checkTarget(target);
+    if (cluster !== null) throw new RuntimeError(ErrorCodes.NotImplemented, 'retention settings are not available in cluster mode yet: docs/cluster.md, "Left to do"');
   };
   /** The checks every call on a stream starts with, in this order (closed, type, id). */
   const openStream = (aggregateType: string, id: string): AnyDecider => {
@@ -225,6 +249,50 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const decider = validation.decider(aggregateType);
     assertValidId(id);
     return decider;
+  };
+
+  /**
+   * A checked command on its aggregate's single writer (execute, and the lifecycle commands): the state
+   * cache and the read freshness hear of its outcome before the caller does.
+   */
+  const submit = async <S>(req: CommandRequest): Promise<ExecuteResult<S>> => {
+    const { aggregateType, id } = req;
+    const partition = partitionOf(id, P);
+    checkServed(partition);
+    try {
+      const result = await slotOf(partition).execute(req);
+      counters.commandsOk++;
+      // Fed before the caller resumes, so a load the caller issues next sees at least this version.
+      // A duplicate carries the state after the FIRST attempt (maybe older than the head): not fed.
+      if (result.duplicate) {
+        deepFreeze(result.state);
+        return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, duplicate: true };
+      }
+      // A commit with events was offered in onCommitted already; one without events changed nothing
+      // but is still the acknowledged state.
+      // A lifecycle command that changed nothing says nothing about readers (its state may be a deleted one's).
+      if (result.events.length === 0 && !isLifecycleType(req.command.type)) cache.offer(aggregateType, id, partition, result.version, result.state);
+      return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S };
+    } catch (err) {
+      counters.commandsFailed++;
+      // Whatever the error, forget the aggregate: with WorkerCrashed or StorageFailed the command may
+      // be in the log without its reply, and the next load must see whether it is.
+      cache.delete(aggregateType, id);
+      freshness.touched(partition);
+      throw cluster === null ? err : cluster.withOwner(err, partition);
+    }
+  };
+
+  /** Deletes, tombstones or undeletes a stream through its owner, then records it in the audit stream. */
+  const changeLifecycle = async (aggregateType: string, id: string, command: StreamLifecycleCommand, opts: StreamLifecycleOptions) => {
+    if (closed) throw errors.closed();
+    if (typeof aggregateType === 'string' && isSystemType(aggregateType)) throw errors.unknownAggregateType(aggregateType);
+    const req = validation.lifecycleRequest(nextRid(), aggregateType, id, command, opts);
+    const result = await submit(req);
+    const changed = result.events.length > 0 && result.duplicate !== true;
+    const audit = lifecycleAudit(aggregateType, id, command, result.version, opts.by ?? null);
+    await auditOnce(runtime.audit(audit.kind, audit.record, { commandId: audit.commandId }));
+    return { id, type: aggregateType, version: result.version, changed };
   };
 
   const runtime: Runtime = {
@@ -245,30 +313,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     async execute<S>(aggregateType: string, id: string, command: { type: string; data?: unknown }, opts: ExecuteOptions = {}) {
       if (closed) throw errors.closed();
-      const req = validation.request(nextRid(), aggregateType, id, command, opts);
-      const partition = partitionOf(id, P);
-      checkServed(partition);
-      try {
-        const result = await slotOf(partition).execute(req);
-        counters.commandsOk++;
-        // Fed before the caller resumes, so a load the caller issues next sees at least this version.
-        // A duplicate carries the state after the FIRST attempt (maybe older than the head): not fed.
-        if (result.duplicate) {
-          deepFreeze(result.state);
-          return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S, duplicate: true };
-        }
-        // A commit with events was offered in onCommitted already; one without events changed nothing
-        // but is still the acknowledged state.
-        if (result.events.length === 0) cache.offer(aggregateType, id, partition, result.version, result.state);
-        return { id, type: aggregateType, version: result.version, events: result.events, state: result.state as S };
-      } catch (err) {
-        counters.commandsFailed++;
-        // Whatever the error, forget the aggregate: with WorkerCrashed or StorageFailed the command may
-        // be in the log without its reply, and the next load must see whether it is.
-        cache.delete(aggregateType, id);
-        freshness.touched(partition);
-        throw cluster === null ? err : cluster.withOwner(err, partition);
-      }
+      return submit<S>(validation.request(nextRid(), aggregateType, id, command, opts));
+    },
+
+    deleteStream(aggregateType, id, opts = {}) {
+      return changeLifecycle(aggregateType, id, opts.hard === true ? 'tombstone' : 'delete', opts);
+    },
+
+    undeleteStream(aggregateType, id, opts = {}) {
+      return changeLifecycle(aggregateType, id, 'undelete', opts);
     },
 
     async load<S>(aggregateType: string, id: string, opts: LoadOptions = {}) {
@@ -276,13 +329,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       checkServed(partitionOf(id, P));
       if (opts.version !== undefined || opts.at !== undefined) return timeMachine.stateAt<S>(decider, aggregateType, id, opts);
       const hit = cache.get(aggregateType, id);
-      if (hit !== undefined) return { id, type: aggregateType, version: hit.version, state: hit.state as S };
+      if (hit !== undefined) {
+        const life = lifecycleOfMark(hit.state);
+        if (life !== LIVE) throw lifecycleError(life, aggregateType, id);
+        return { id, type: aggregateType, version: hit.version, state: hit.state as S };
+      }
       const partition = partitionOf(id, P);
       const slot = slotOf(partition);
       // On this thread, from the log, unless only the owner can answer as it would (log-loads.ts).
       const read = logLoads !== null && slot.steady && !health.isStopped(partition) ? logLoads.current(decider, aggregateType, id, partition) : undefined;
       const res = read ?? (await loadFromOwner(slot, aggregateType, id));
       if (res.version === 0) throw errors.streamNotFound(aggregateType, id);
+      if (res.life !== undefined && res.life !== LIVE) {
+        cache.offer(aggregateType, id, partition, res.version, deletedMark(res.life));
+        throw lifecycleError(res.life, aggregateType, id);
+      }
       // The log or the worker answers the acknowledged state. A reply acknowledged while a worker's answer
       // was on its way may have fed a newer entry: `offer` then answers that one (both are true; newer is
       // never wrong).
@@ -294,6 +355,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       openStream(aggregateType, id);
       checkServed(partitionOf(id, P));
       return timeMachine.history(aggregateType, id, opts);
+    },
+
+    async setRetention(target, settings, opts) {
+      retentionTarget(target);
+      return applyRetention(retentionParts, target, settings, opts);
+    },
+
+    retention(target) {
+      retentionTarget(target);
+      return retentionInfo(retentionParts, target);
     },
 
     // Its end point comes from `load`, which refuses a partition this node does not serve.

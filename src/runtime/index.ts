@@ -1,5 +1,6 @@
 export { createRuntime } from './create-runtime.js';
-export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ClusterLink } from './runtime-api.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ClusterLink, RetentionInfo, SetRetentionOptions, StreamLifecycleOptions, StreamLifecycleResult } from './runtime-api.js';
+export type { RetentionTarget, StreamRetention } from './retention.js';
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';
 export type { RuntimeHealth, HealthReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';
@@ -7,7 +8,7 @@ export type { RuntimeOptions, ClusterOptions } from './options.js';
 export type { ForwardHandler, CommandJson, CommandResultJson, ExecuteOptionsJson, LoadQueryJson, StateJson, HistoryPageJson, ExecuteRequest, LoadRequest, HistoryRequest, Member } from '../cluster/index.js';
 export { builtinDomains, loadDeciders, toModuleUrl, type DomainModule } from './domain-registry.js';
 export type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory, WorkerPluginSpec } from './worker-plugin.js';
-export { hydrate, type Hydrated } from './hydrate.js';
+export { hydrate, streamFold, type Hydrated } from './hydrate.js';
 export { EventDecoder } from './upcast.js';
 export { versionedLog, isVersioned, storedReads } from './versioned-log.js';
 export { spawnWorker, taskModule, workerEntry } from './thread-entry.js';

@@ -11,7 +11,7 @@
  * passed it gets a second chance (bit cleared, moved to the back); the others are passivated unless
  * they have commands queued or in flight.
  */
-import type { AnyDecider } from '../domain/index.js';
+import type { AnyDecider, Lifecycle } from '../domain/index.js';
 
 export interface Actor {
   /** `${type}\0${id}`: the key of its in-flight commandIds (built once, here). */
@@ -24,9 +24,12 @@ export interface Actor {
   state: unknown;
   version: number;
   lastTs: number;
+  /** Live, soft-deleted or tombstoned (domain/stream-lifecycle.ts); runs ahead with `state`. */
+  life: Lifecycle;
   /** What readers may see: the state of the last answered command. */
   durableState: unknown;
   durableVersion: number;
+  durableLife: Lifecycle;
   /** Commands in the mailbox, not yet decided. */
   queued: number;
   /** Clock time (ms) of the drain that last used the actor: read once per drain, not per command. */

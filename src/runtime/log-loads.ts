@@ -42,10 +42,11 @@
  *   (`staleSnapshot`): as before, its hydration persists a snapshot of the current shape, and the next
  *   cold load is fast again.
  */
-import type { AnyDecider } from '../domain/index.js';
+import { LIVE, type AnyDecider } from '../domain/index.js';
 import type { LogReader } from '../log/index.js';
 import { hydrateToHead } from './hydrate.js';
 import type { ReadFreshness } from './read-freshness.js';
+import type { LoadedState } from './protocol.js';
 
 /**
  * The most events a load folds on the calling thread (see the header). Folding one costs about a
@@ -54,11 +55,8 @@ import type { ReadFreshness } from './read-freshness.js';
  */
 export const MAX_FOLD = 256;
 
-/** A stream's state at its head (version 0: the stream has no events). */
-export interface CurrentState {
-  version: number;
-  state: unknown;
-}
+/** A stream's state at its head (version 0: the stream has no events; `life`: deleted, as the owner answers). */
+export type CurrentState = LoadedState;
 
 export class LogLoads {
   readonly #log: LogReader;
@@ -87,7 +85,7 @@ export class LogLoads {
       const h = hydrateToHead(this.#log, decider, aggregateType, id, head.version, MAX_FOLD);
       if (h === undefined) return undefined;
       if (h.staleSnapshot) this.#staleSnapshot(aggregateType, id, partition);
-      return { version: h.version, state: h.state };
+      return h.life === LIVE ? { version: h.version, state: h.state } : { version: h.version, state: null, life: h.life };
     } catch {
       // Damage, or anything else this read met: the owner answers as it always has (see the header).
       return undefined;

@@ -11,6 +11,7 @@
  */
 import type { EventEnvelope, EventMeta, SerializedError } from '../kernel/index.js';
 import type { Durability } from '../log/index.js';
+import type { Lifecycle } from '../domain/index.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 
 export interface ActorHostConfig {
@@ -136,10 +137,20 @@ export type FromWorker =
   /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
   /** `fresh`: packed by a new encoder (the previous one failed midway): decode it with a new decoder (wire.ts). */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer>; fresh?: true }
-  | { kind: 'loaded'; reply: Reply<{ version: number; state: unknown }> }
+  | { kind: 'loaded'; reply: Reply<LoadedState> }
   | { kind: 'stats'; rid: number; stats: ActorStats }
   | { kind: 'reply'; reply: Reply<unknown> }
   | { kind: 'plugin-event'; plugin: string; payload: unknown }
   | { kind: 'fatal'; error: SerializedError }
   | { kind: 'partition-stopped'; partition: number; error: SerializedError }
   | { kind: 'closed' };
+
+/**
+ * A stream's current state as its owner answers a load. `life` only when the stream is deleted (soft
+ * or tombstoned: domain/stream-lifecycle.ts); its state is then not sent (reads answer "not found").
+ */
+export interface LoadedState {
+  version: number;
+  state: unknown;
+  life?: Lifecycle;
+}

@@ -3,12 +3,13 @@
  * from create-runtime.ts (which composes the pieces that implement them) so the contract reads in one place.
  */
 import type { EventEnvelope } from '../kernel/index.js';
-import type { RuntimeLog } from '../log/index.js';
+import type { RetentionSettings, RuntimeLog } from '../log/index.js';
 import type { AnyDecider, AuditKind, AuditState, AuditTarget } from '../domain/index.js';
 import type { RuntimeHealth } from './health.js';
 import type { PluginChannel } from './plugin-channel.js';
 import type { ActorStats, PartitionResumeResult } from './protocol.js';
 import type { ResumeResult } from './storage-recovery.js';
+import type { RetentionTarget, StreamRetention } from './retention.js';
 import type { TraceSpans } from './trace.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
 import type { ForwardHandler, ForwardRequest, ForwardResult, Member } from '../cluster/index.js';
@@ -79,6 +80,46 @@ export interface PartitionInfo {
   lag?: number;
   /** Why following the partition failed last (a foreign write, damage, the connection), until it applies again. */
   followError?: string;
+}
+
+/** What `Runtime.retention` and `setRetention` answer (docs/data-lifecycle.md). */
+export interface RetentionInfo {
+  aggregateType: string;
+  id?: string;
+  /** The settings stored for exactly this target (null: none; a stream then follows its type's). */
+  settings: RetentionSettings | null;
+  /** For a stream: what reads apply now, and its cut. */
+  stream?: StreamRetention;
+}
+
+export interface SetRetentionOptions {
+  /** Who asks (a token's name, `cli`), for the audit record; null when unknown. */
+  by?: string | null;
+  /**
+   * The audit record's command id: a retry with the same one records once. Default: derived from the
+   * target, the settings and the settings they replace (so a retry after an unknown outcome records once).
+   */
+  commandId?: string;
+}
+
+/** `Runtime.deleteStream` / `undeleteStream` options. */
+export interface StreamLifecycleOptions {
+  /** Who asks (a token's name, `cli`), recorded in the `$` event and the audit record; null when unknown. */
+  by?: string | null;
+  /** Idempotency of the operation itself, as a command's. */
+  commandId?: string;
+  /** Fail with `VersionConflict` unless the stream is at exactly this version. */
+  expectedVersion?: number;
+}
+
+/** What a deletion or an undelete answers. */
+export interface StreamLifecycleResult {
+  id: string;
+  type: string;
+  /** The stream's version after it (the `$` event's seq, or the version it was already at). */
+  version: number;
+  /** False when the stream was already so (a retry): nothing was appended. */
+  changed: boolean;
 }
 
 export type CommittedListener = (events: EventEnvelope[]) => void;
@@ -154,6 +195,16 @@ export interface Runtime {
    */
   execute<S = unknown>(aggregateType: string, id: string, command: { type: string; data?: unknown }, options?: ExecuteOptions): Promise<ExecuteResult<S>>;
   /**
+   * Deletes a stream through its owner, ordered with its commands (docs/data-lifecycle.md). Soft (the
+   * default): appends `$StreamDeleted`; reads answer `StreamNotFound` (details `deleted: true`); an
+   * `undeleteStream` brings it back as it was; a domain command re-creates it (seqs go on, the state
+   * starts from `initialState()`). `hard: true`: appends `$StreamTombstoned`; every later command and
+   * read is `StreamDeleted` (410), for good. Recorded in the audit stream. Already so: `changed: false`.
+   */
+  deleteStream(aggregateType: string, id: string, options?: StreamLifecycleOptions & { hard?: boolean }): Promise<StreamLifecycleResult>;
+  /** Undoes a soft deletion (`$StreamUndeleted`); `StreamNotDeleted` (409) once a command re-created it, `StreamDeleted` when tombstoned. */
+  undeleteStream(aggregateType: string, id: string, options?: StreamLifecycleOptions): Promise<StreamLifecycleResult>;
+  /**
    * Appends one record to the audit stream (`$audit/lifecycle`, domain/audit.ts): every retention
    * change, deletion and forgotten subject is recorded there. Pass a `commandId` so that a retry after
    * an unknown outcome records it once.
@@ -171,7 +222,21 @@ export interface Runtime {
    * persisted snapshot; a fresh, mutable object per call.
    */
   load<S = unknown>(aggregateType: string, id: string, options?: LoadOptions): Promise<LoadResult<S>>;
+  /**
+   * A page of a stream's events. Without `from`, from the first version reads may show (1 unless a
+   * retention cut hides older ones); a `from` before the cut is `Gone` (with `firstVersion`).
+   */
   history(aggregateType: string, id: string, options?: HistoryOptions): Promise<EventEnvelope[]>;
+  /**
+   * Sets (`null`: removes) the retention settings of one stream (`{ aggregateType, id }`) or of every
+   * stream of a type (`{ aggregateType }`): `maxAge` (ms), `maxCount` (>= 1), `truncateBefore` (a
+   * version, per stream only, at most the stream's version + 1). Reads (history, version/at loads, diff)
+   * apply them from the moment this resolves; the current state is not affected. Recorded in the audit
+   * stream (`RetentionSet`) before it applies. `NotImplemented` in cluster mode.
+   */
+  setRetention(target: RetentionTarget, settings: RetentionSettings | null, options?: SetRetentionOptions): Promise<RetentionInfo & { changed: boolean }>;
+  /** The retention settings of a stream or a type, and for a stream its cut as reads apply it now. */
+  retention(target: RetentionTarget): RetentionInfo;
   partitions(): PartitionInfo[];
   /** Cluster mode only (undefined on the embedded runtime): this node in its group, and forwarding. */
   readonly cluster?: ClusterLink;

@@ -9,6 +9,13 @@
  * cost is bounded by `snapshotEvery` x `snapshotThinning` events (`folded` counts them, for the tests
  * that bound it). It returns a fresh, mutable state: unlike the current state, nothing else shares it.
  *
+ * A deleted stream (domain/stream-lifecycle.ts) reads as its current state does: not found when soft
+ * deleted, `StreamDeleted` when tombstoned, whatever version or time is asked for.
+ *
+ * Retention (retention.ts): a version, a time, a history page or a diff start before the stream's cut
+ * is `Gone` (410) with the first readable version; a history page asked for without `from` starts at
+ * the cut. The current state is not affected (a plain `load` never comes here).
+ *
  * Gotchas:
  * - `fresh(partition)` before every read: lmdb-js renews a thread's read snapshot only on a timer, and a
  *   caller that was just acknowledged a command must see it (read-your-writes).
@@ -19,10 +26,12 @@
  */
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../kernel/index.js';
 import type { LogReader } from '../log/index.js';
-import type { AnyDecider } from '../domain/index.js';
+import { LIVE, isLifecycleType, lifecycleAfter, type AnyDecider } from '../domain/index.js';
 import { partitionOf } from '../partition/index.js';
 import { hydrate } from './hydrate.js';
 import type { ReadFreshness } from './read-freshness.js';
+import type { RetentionRules } from './retention.js';
+import { lifecycleError } from './stream-deletion-api.js';
 import type { DiffResult, HistoryOptions, LoadOptions, LoadResult } from './runtime-api.js';
 
 /** The largest history page one call answers. */
@@ -34,12 +43,14 @@ export class TimeMachine {
   readonly #log: LogReader;
   readonly #freshness: ReadFreshness;
   readonly #load: Load;
+  readonly #retention: RetentionRules;
   #folded = 0;
 
-  constructor(log: LogReader, freshness: ReadFreshness, load: Load) {
+  constructor(log: LogReader, freshness: ReadFreshness, load: Load, retention: RetentionRules) {
     this.#log = log;
     this.#freshness = freshness;
     this.#load = load;
+    this.#retention = retention;
   }
 
   /** Events folded by version/at loads so far (`Runtime.counters.timeMachineFolded`). */
@@ -53,6 +64,7 @@ export class TimeMachine {
     this.#fresh(id);
     const head = log.streamHead(aggregateType, id).version;
     if (head === 0) throw errors.streamNotFound(aggregateType, id);
+    this.#assertLive(aggregateType, id, head);
     let target: number;
     if (options.version !== undefined) {
       if (!Number.isSafeInteger(options.version) || options.version < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'version must be a positive integer');
@@ -63,21 +75,28 @@ export class TimeMachine {
       target = log.versionAt(aggregateType, id, at);
       if (target === 0) throw new RuntimeError(ErrorCodes.NotFound, `${aggregateType} ${id} had no event yet at ${new Date(at).toISOString()}`, { at });
     }
+    this.#retention.assertReadable(aggregateType, id, target, head);
     const h = hydrate(log, decider, aggregateType, id, target);
     this.#folded += h.folded;
     return { id, type: aggregateType, version: h.version, state: h.state as S };
   }
 
-  /** A page of a stream's events from `from` (default 1), at most `limit` (default 1000). */
+  /**
+   * A page of a stream's events from `from`, at most `limit` (default 1000). Without `from`: from the
+   * first readable version (1 unless retention cut the stream); a `from` before the cut is `Gone`.
+   */
   history(aggregateType: string, id: string, options: HistoryOptions): EventEnvelope[] {
-    const from = options.from ?? 1;
     const limit = options.limit ?? 1000;
-    if (!Number.isSafeInteger(from) || from < 1) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
+    if (options.from !== undefined && (!Number.isSafeInteger(options.from) || options.from < 1)) throw new RuntimeError(ErrorCodes.InvalidQuery, 'from must be a positive integer');
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_PAGE) throw new RuntimeError(ErrorCodes.InvalidQuery, `limit must be an integer in [1, ${MAX_HISTORY_PAGE}]`);
     this.#fresh(id);
-    const events = this.#log.readStream(aggregateType, id, from, limit);
-    if (events.length === 0 && this.#log.streamHead(aggregateType, id).version === 0) throw errors.streamNotFound(aggregateType, id);
-    return events;
+    const head = this.#log.streamHead(aggregateType, id).version;
+    if (head === 0) throw errors.streamNotFound(aggregateType, id);
+    this.#assertLive(aggregateType, id, head);
+    const first = this.#retention.firstVersion(aggregateType, id, head);
+    const from = options.from ?? first;
+    if (from < first) throw errors.gone(aggregateType, id, first, head);
+    return this.#log.readStream(aggregateType, id, from, limit);
   }
 
   async diff<S>(aggregateType: string, id: string, from: LoadOptions, to: LoadOptions): Promise<DiffResult<S>> {
@@ -95,8 +114,18 @@ export class TimeMachine {
     const start = (a?.version ?? 0) + 1;
     if (a && a.version > b.version) throw new RuntimeError(ErrorCodes.InvalidQuery, `from (version ${a.version}) is after to (version ${b.version})`);
     this.#fresh(id);
+    // Both ends were readable; the events between them are too, unless `from` is the empty start.
+    if (a === null) this.#retention.assertReadable(aggregateType, id, 1, this.#log.streamHead(aggregateType, id).version);
     const events = b.version >= start ? this.#log.readStream(aggregateType, id, start, b.version - start + 1) : [];
     return { from: a, to: b, events };
+  }
+
+  /** Not found (soft) or `StreamDeleted` (tombstoned) when the stream's last event deleted it. */
+  #assertLive(aggregateType: string, id: string, head: number): void {
+    const last = this.#log.readEvent(aggregateType, id, head);
+    if (last === undefined || !isLifecycleType(last.type)) return;
+    const life = lifecycleAfter(last.type);
+    if (life !== LIVE) throw lifecycleError(life, aggregateType, id);
   }
 
   /** Renews the read snapshot if the stream's partition may have moved since (read-your-writes). */

@@ -27,7 +27,7 @@
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, Staged, StoredSnapshot, StreamHead, ViewStore } from '../log/index.js';
+import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, RetentionSettings, Staged, StoredSnapshot, StreamHead, ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
 
 /**
@@ -140,6 +140,12 @@ class VersionedLog implements EventLog {
   }
   iterateStreamIds(aggregateType: string): Iterable<string> {
     return this.stored.iterateStreamIds(aggregateType);
+  }
+  retention(aggregateType: string, id?: string): RetentionSettings | undefined {
+    return this.stored.retention(aggregateType, id);
+  }
+  setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void> {
+    return this.stored.setRetention(aggregateType, id, settings);
   }
   claimOwnership(holder: string): number {
     return this.stored.claimOwnership(holder);

@@ -24,9 +24,12 @@ export async function stateBody(runtime: Runtime, type: string, id: string, opti
   return { id: r.id, type: r.type, version: r.version, state: r.state };
 }
 
-/** A page of `limit` events from seq `from`; `next` when the stream has more (its head is past the page). */
-export async function historyPage(runtime: Runtime, type: string, id: string, from: number, limit: number): Promise<HistoryReply> {
-  const events = await runtime.history(type, id, { from, limit });
+/**
+ * A page of `limit` events from seq `from` (absent: the first readable version, 1 unless retention cut
+ * the stream); `next` when the stream has more (its head is past the page).
+ */
+export async function historyPage(runtime: Runtime, type: string, id: string, from: number | undefined, limit: number): Promise<HistoryReply> {
+  const events = await runtime.history(type, id, from === undefined ? { limit } : { from, limit });
   const last = events[events.length - 1];
   const more = last !== undefined && events.length === limit && last.seq < runtime.log.streamHead(type, id).version;
   return { events: events.map(envelopeJson), ...(more ? { next: last.seq + 1 } : {}) };

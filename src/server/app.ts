@@ -46,6 +46,8 @@ import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
+import { retentionRoutes } from './routes/retention.js';
+import { streamAdminRoutes } from './routes/stream-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { ClusterRouting } from './cluster-routing.js';
@@ -197,6 +199,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(systemRoutes, { runtime, metrics, feed: hub, views, stopping: () => stopping });
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
+  await app.register(retentionRoutes, { runtime });
+  await app.register(streamAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   await app.register(consoleRoutes, { runtime, feed: hub, views, clock: options.clock ?? systemClock, stats: options.consoleStats });

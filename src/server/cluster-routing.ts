@@ -75,9 +75,9 @@ export class ClusterRouting {
   }
 
   /** After the runtime refused a history page with `refusal`: the owner's answer, or `refusal` again. */
-  async history(refusal: unknown, type: string, id: string, from: number, limit: number): Promise<Forwarded<HistoryReply>> {
+  async history(refusal: unknown, type: string, id: string, from: number | undefined, limit: number): Promise<Forwarded<HistoryReply>> {
     const owner = this.#ownerAfter(refusal);
-    const body = await this.#cluster.forward(owner, { op: 'history', aggregateType: type, id, from, limit });
+    const body = await this.#cluster.forward(owner, { op: 'history', aggregateType: type, id, ...(from === undefined ? {} : { from }), limit });
     return { owner, body };
   }
 
@@ -103,7 +103,7 @@ export class ClusterRouting {
         return commandReply(await runtime.execute(type, id, { type: command.type, data: command.data ?? {} }, options), runtime.partitionCount);
       },
       load: (type, id, query) => stateBody(runtime, type, id, query ?? {}),
-      history: (type, id, from, limit) => historyPage(runtime, type, id, from ?? 1, limit ?? DEFAULT_PAGE),
+      history: (type, id, from, limit) => historyPage(runtime, type, id, from, limit ?? DEFAULT_PAGE),
     };
   }
 

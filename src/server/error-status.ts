@@ -25,6 +25,8 @@ export const ERROR_STATUS = {
   UnknownAggregateType: 404,
   StreamNotFound: 404,
   NotFound: 404,
+  Gone: 410,
+  StreamDeleted: 410,
   MethodNotAllowed: 405,
   RequestTimeout: 408,
   VersionConflict: 409,
@@ -61,6 +63,7 @@ export const ERROR_STATUS = {
   PartitionMismatch: 500,
   DeciderFailed: 500,
   Internal: 500,
+  NotImplemented: 501,
 } as const satisfies Record<ErrorCode, number>;
 
 export const DOMAIN_STATUS = { conflict: 409, rule: 422 } as const;

@@ -12,6 +12,7 @@ import { runTsScript } from '../support/child-process.js';
 import { lockDataDir } from '../../src/log/index.js';
 import { flipValueByte } from '../support/log-damage.js';
 import { useRuntimes } from '../support/runtimes.js';
+import { rejectionOf } from '../support/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const script = fileURLToPath(new URL('../../scripts/eventide.ts', import.meta.url));
@@ -40,7 +41,7 @@ describe('eventide CLI', () => {
   }
 
   it('prints help with the exit codes for every command, and exits 2 on a usage error', async () => {
-    const commands = [['--help'], ['serve', '--help'], ['backup', '--help'], ['restore', '--help'], ['verify', '--help'], ['salvage', '--help'], ['views', '--help'], ['inspect', '--help']];
+    const commands = [['--help'], ['serve', '--help'], ['backup', '--help'], ['restore', '--help'], ['verify', '--help'], ['salvage', '--help'], ['views', '--help'], ['inspect', '--help'], ['retention', '--help'], ['delete', '--help'], ['undelete', '--help']];
     const results = await Promise.all(commands.map((args) => eventide(...args)));
     for (const [i, args] of commands.entries()) {
       const r = results[i]!;
@@ -161,6 +162,34 @@ describe('eventide CLI', () => {
     const demo = await runTsScript(new URL('../../scripts/demo.ts', import.meta.url), ['--help']);
     expect(await demo.exited).toBe(0);
     expect(demo.lines[0]).toMatch(/^usage: npm run demo/);
+  }, 180_000);
+
+  it('retention, delete and undelete: set and show settings, delete and bring back a stream, recorded as done by cli', async () => {
+    const dataDir = await logWithAccounts();
+    const set = await eventide('retention', 'account', 'a', '--max-count', '2', '--json', '--data-dir', dataDir);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ aggregateType: 'account', id: 'a', settings: { maxCount: 2 }, changed: true, stream: { head: 3, firstVersion: 2 } });
+    const shown = await eventide('retention', 'account', 'a', '--data-dir', dataDir);
+    expect(shown.stdout).toContain('first readable 2');
+    expect((await eventide('retention', 'account', 'a', '--max-count', '0', '--data-dir', dataDir)).code).toBe(2);
+    const beyond = await eventide('retention', 'account', 'a', '--truncate-before', '9', '--json', '--data-dir', dataDir);
+    expect(beyond.code).toBe(4);
+    expect(JSON.parse(beyond.stdout)).toMatchObject({ error: 'InvalidQuery' });
+
+    const del = await eventide('delete', 'account', 'b', '--json', '--data-dir', dataDir);
+    expect(del.code, del.stderr).toBe(0);
+    expect(JSON.parse(del.stdout)).toEqual({ id: 'b', type: 'account', version: 4, changed: true });
+    expect((await eventide('undelete', 'account', 'b', '--data-dir', dataDir)).stdout).toContain('undeleted at version 5');
+    expect((await eventide('delete', 'account', 'c', '--hard', '--data-dir', dataDir)).stdout).toContain('tombstoned at version 4');
+    const again = await eventide('undelete', 'account', 'c', '--json', '--data-dir', dataDir);
+    expect(again.code).toBe(4);
+    expect(JSON.parse(again.stdout)).toMatchObject({ error: 'StreamDeleted' });
+
+    const rt = await runtimes.start({ dataDir, partitions: undefined });
+    expect((await rt.history('account', 'a')).map((e) => e.seq)).toEqual([2, 3]);
+    expect((await rejectionOf(rt.load('account', 'c'))).code).toBe('StreamDeleted');
+    const audit = (await rt.history('$audit', 'lifecycle')).map((e) => [e.type, (e.data as { by: string }).by]);
+    expect(audit).toEqual([['RetentionSet', 'cli'], ['StreamDeleted', 'cli'], ['StreamUndeleted', 'cli'], ['StreamTombstoned', 'cli']]);
   }, 180_000);
 
   it('serve: runs the server with flags for the variables, stops cleanly on SIGTERM, and says a failed start with its code', async () => {

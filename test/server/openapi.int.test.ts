@@ -336,6 +336,33 @@ describe('the answers match the documented schemas', () => {
     await call('POST', '/admin/backup', { body: { name: '..' } }, 400);
   });
 
+  it('data lifecycle: retention settings, reads before a cut, deletion and undelete', async () => {
+    const cmd = (id: string, body: unknown) => call('POST', `/aggregates/account/${id}/commands`, { body }, 200);
+    await cmd('life-1', { type: 'Open', data: { owner: 'Ada' } });
+    await cmd('life-1', { type: 'Deposit', data: { amount: 5 } });
+    await cmd('life-1', { type: 'Deposit', data: { amount: 6 } });
+    const put = (url: string, body: unknown, expected: number) => call('PUT', url, { body, headers: { 'content-type': 'application/json' } }, expected);
+    await put('/admin/retention/account/life-1', { settings: { truncateBefore: 2 } }, 200);
+    await put('/admin/retention/account/life-1', { settings: { truncateBefore: 9 } }, 400);
+    await put('/admin/retention/account', { settings: { maxAge: 60_000 } }, 200);
+    await put('/admin/retention/account', { settings: null }, 200);
+    await put('/admin/retention/nope', { settings: null }, 404);
+    await call('GET', '/admin/retention/account', {}, 200);
+    await call('GET', '/admin/retention/account/life-1', {}, 200);
+    await call('GET', '/aggregates/account/life-1/events', {}, 200);
+    await call('GET', '/aggregates/account/life-1/events?from=1', {}, 410);
+    await call('GET', '/aggregates/account/life-1?version=1', {}, 410);
+    await call('GET', '/aggregates/account/life-1/diff?from=0&to=3', {}, 410);
+    await call('POST', '/admin/streams/account/life-1/undelete', {}, 409);
+    await call('POST', '/admin/streams/account/life-1/delete', { body: {} }, 200);
+    await call('GET', '/aggregates/account/life-1', {}, 404);
+    await call('POST', '/admin/streams/account/life-1/undelete', { body: { commandId: 'undo-1' } }, 200);
+    await call('POST', '/admin/streams/account/life-1/delete', { body: { hard: true } }, 200);
+    await call('GET', '/aggregates/account/life-1', {}, 410);
+    await call('POST', '/admin/streams/account/life-1/delete', {}, 410);
+    await call('POST', '/admin/streams/account/nobody/delete', {}, 404);
+  });
+
   it('videos: upload, status, events, list, cancel, files, and their errors', async () => {
     const up = await call('POST', '/videos', { payload: Buffer.from('not a video at all'), headers: { 'content-type': 'application/octet-stream' } }, 202);
     const id = (up.json() as { id: string }).id;

@@ -57,7 +57,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { LmdbLog } from '../lmdb/index.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
 import { JetStreamBatchWriter } from './batch-writer.js';
 import { LocalCache, type AppliedListener, type PartitionTip } from './local-cache.js';
 import { PartitionFollower } from './partition-follower.js';
@@ -213,7 +213,20 @@ export class JetStreamLog implements EventLog {
     return this.#local.iterateStreamIds(aggregateType);
   }
 
+  /** None is ever stored in cluster mode (`setRetention` refuses): the cache's answer, which is none. */
+  retention(aggregateType: string, id?: string): RetentionSettings | undefined {
+    return this.#local.retention(aggregateType, id);
+  }
+
   // ---------------------------------------------------------------- writes
+
+  /**
+   * Refused: settings must reach every node (they would be a record of the log of record, replicated
+   * like events), and a cache-only setting would hide events on one node only. docs/cluster.md, "Left to do".
+   */
+  async setRetention(): Promise<void> {
+    throw new RuntimeError(ErrorCodes.NotImplemented, 'retention settings are not available in cluster mode yet (the JetStream log does not replicate them): docs/cluster.md, "Left to do"');
+  }
 
   claimOwnership(holder: string): number {
     return this.#local.claimOwnership(holder);

@@ -22,6 +22,9 @@
  *                yet, lost in a crash) only means those events are read one by one.
  * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches;
  *                ['owner'] -> who owns the data dir, with the owner *epoch* as its entry version (fence).
+ * - `stream_meta` [aggregateType, id or ''] -> retention settings of a stream or of a whole type
+ *                (stream-meta.ts; docs/data-lifecycle.md). Absent in data dirs made before it; created
+ *                by the first writable open (no format change: nothing else reads differently).
  * Plus the view store's databases (view-store.ts). Which module reads and writes which: streams.ts
  * (`events`, `commands`), partition-index.ts, snapshots.ts, pages.ts, fence.ts and write-chain.ts
  * (`writers`); stored-event.ts is the shape of an event record, record-codec.ts the framing of all.
@@ -48,6 +51,16 @@ export const LOG_FORMAT_VERSION = 3;
 /** One of the log's databases: ordered-binary keys, framed values (record-codec.ts). */
 export type LogDb = Database<Buffer, Key[]>;
 
+/** A database a read-only open may not find (one added after the data dir was made): undefined then. */
+function openOptional(root: RootDatabase, name: string, options: { encoding: 'binary'; keyEncoding: 'ordered-binary' }, readOnly: boolean): LogDb | undefined {
+  if (!readOnly) return root.openDB(name, options) as unknown as LogDb;
+  try {
+    return root.openDB(name, options) as unknown as LogDb;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The environment of one data dir and its databases, as this thread opened them. */
 export class LmdbEnvironment {
   readonly path: string;
@@ -59,6 +72,8 @@ export class LmdbEnvironment {
   readonly snapshots: LogDb;
   readonly pages: LogDb;
   readonly writers: LogDb;
+  /** Retention settings (stream-meta.ts); undefined in a read-only open of a dir made before it existed. */
+  readonly streamMeta: LogDb | undefined;
   /** Read-model rows and checkpoints, in the same environment (see view-store.ts). */
   readonly views: LmdbViewStore;
 
@@ -86,6 +101,7 @@ export class LmdbEnvironment {
     this.pages = this.root.openDB('pages', binary) as unknown as LogDb;
     // One marker per writer, versioned: the guard of pipelined batches (startWriteChain).
     this.writers = this.root.openDB('writers', { ...binary, useVersions: true }) as unknown as LogDb;
+    this.streamMeta = openOptional(this.root, 'stream_meta', binary, options.readOnly ?? false);
     this.views = new LmdbViewStore(this.root);
     this.partitions = this.#resolvePartitions(options);
   }

@@ -8,6 +8,7 @@
  *                      and the staging of a command's events;
  * - partition-index.ts partition heads, partition reads, the index runs a commit writes;
  * - snapshots.ts, pages.ts   derived data: snapshots, event pages;
+ * - stream-meta.ts     retention settings per stream and per type;
  * - write-chain.ts     commits (fenced and chained), durability, the failure state, the resume probe;
  * - batch-writer.ts    the port's `BatchWriter` over this class; view-store.ts the port's `ViewStore`.
  *
@@ -22,10 +23,11 @@ import { StreamStore } from './streams.js';
 import { PartitionIndex } from './partition-index.js';
 import { SnapshotStore } from './snapshots.js';
 import { PageStore } from './pages.js';
+import { StreamMetaStore } from './stream-meta.js';
 import { LogCommitter, type StagedWrite, type WriteChain } from './write-chain.js';
 import { LmdbBatchWriter } from './batch-writer.js';
 import type { LmdbViewStore } from './view-store.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, StoredSnapshot, StreamHead } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead } from '../port.js';
 
 export class LmdbLog implements EventLog {
   readonly partitions: number;
@@ -39,6 +41,7 @@ export class LmdbLog implements EventLog {
   readonly #index: PartitionIndex;
   readonly #snapshots: SnapshotStore;
   readonly #pages: PageStore;
+  readonly #meta: StreamMetaStore;
   readonly #writes: LogCommitter;
 
   private constructor(path: string, options: EventLogOptions) {
@@ -52,6 +55,7 @@ export class LmdbLog implements EventLog {
     this.#index = new PartitionIndex(env, this.#fence, this.#streams);
     this.#snapshots = new SnapshotStore(env);
     this.#pages = new PageStore(env);
+    this.#meta = new StreamMetaStore(env);
     this.#writes = new LogCommitter(env, this.#fence, this.#index, this.durability);
   }
 
@@ -120,7 +124,17 @@ export class LmdbLog implements EventLog {
     return this.#snapshots.snapshotVersions(aggregateType, id, limit);
   }
 
+  retention(aggregateType: string, id?: string): RetentionSettings | undefined {
+    return this.#meta.retention(aggregateType, id);
+  }
+
   // ---------------------------------------------------------------- writes (single owner per partition)
+
+  /** Outside every chain (stream-meta.ts says why), durable when resolved. */
+  async setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void> {
+    if (this.#env.streamMeta === undefined) throw new RuntimeError(ErrorCodes.InvalidOptions, 'the log is open read-only');
+    await this.#writes.commit([this.#meta.stageRetention(aggregateType, id, settings)]);
+  }
 
   stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
     return this.#streams.stageAppend(events, commandId, commandDigest, chain);

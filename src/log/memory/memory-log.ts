@@ -20,10 +20,10 @@
  *   is refused until `probeWrite` succeeds (and a writer whose chain broke stays refused: open a new one).
  */
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
-import { decodeRecord } from '../record-codec.js';
+import { decodeRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import { refusedAfter } from '../storage-failure.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, Staged, StoredSnapshot, StreamHead } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, RetentionSettings, Staged, StoredSnapshot, StreamHead } from '../port.js';
 import { MemoryStore, type StoreOp, type StreamData, type WriteChain } from './memory-store.js';
 import { toEnvelope, type StoredEvent } from '../stored-event.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
@@ -47,6 +47,8 @@ export class MemoryLog implements EventLog {
   #failure: RuntimeError | null = null;
   #lastDone: Promise<unknown> | null = null;
   #closed = false;
+  /** Retention settings by `type\u0000id` ('' for the type's), encoded as LMDB stores them. */
+  readonly #retention = new Map<string, Buffer>();
 
   constructor(options: MemoryLogOptions = {}) {
     const partitions = options.partitions ?? 16;
@@ -160,6 +162,12 @@ export class MemoryLog implements EventLog {
     yield* this.#store.streamIds(aggregateType);
   }
 
+  retention(aggregateType: string, id?: string): RetentionSettings | undefined {
+    const key = [aggregateType, id ?? ''];
+    const record = this.#retention.get(key.join('\u0000'));
+    return record ? decodeRecord<RetentionSettings>(record, 'stream_meta', key) : undefined;
+  }
+
   #envelope(aggregateType: string, stream: string, seq: number, record: Buffer): EventEnvelope {
     return toEnvelope(aggregateType, stream, seq, decodeRecord<StoredEvent>(record, 'events', [aggregateType, stream, seq]));
   }
@@ -239,6 +247,18 @@ export class MemoryLog implements EventLog {
     if (this.#closed) throw errors.closed();
     await this.#queue.push(() => undefined);
     this.#failure = null;
+  }
+
+  /** As on LMDB: outside every chain, refused while the log has failed; visible to reads once resolved. */
+  async setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void> {
+    if (this.#closed) throw errors.closed();
+    if (this.#failure) throw this.#failure.code === ErrorCodes.Fenced ? this.#failure : refusedAfter(this.#failure);
+    const key = [aggregateType, id ?? ''];
+    const record = settings === null ? null : encodeRecord(settings, 'stream_meta', key);
+    await this.#queue.push(() => {
+      if (record === null) this.#retention.delete(key.join('\u0000'));
+      else this.#retention.set(key.join('\u0000'), record);
+    });
   }
 
   /** Refuses new writes; lets those already queued apply. The data stays readable until dropped. */

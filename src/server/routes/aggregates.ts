@@ -44,7 +44,7 @@ const eventsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'The first seq to list' },
+    from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The first seq to list (default: the first readable one: 1 unless retention cut the stream; before the cut: 410 `Gone`)' },
     limit: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE, default: 100 },
   },
 } as const;
@@ -85,7 +85,11 @@ const eventsReply = {
 } as const;
 const point = { type: 'object', required: ['version', 'state'], additionalProperties: false, properties: { version, state: anyJson } } as const;
 const diffReply = { description: 'The states at both points (`from.version` 0: before the first event) and the events after `from` up to `to`', type: 'object', required: ['id', 'type', 'from', 'to', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, type: { type: 'string' }, from: point, to: point, events } } as const;
-const readErrors = errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`; `NotFound` (no such version, or no event yet at that time)' });
+const readErrors = errorResponses({
+  400: '`InvalidId`, `InvalidQuery`',
+  404: '`StreamNotFound`; `NotFound` (no such version, or no event yet at that time)',
+  410: '`Gone`: before the stream\'s retention cut (`firstVersion` is the first readable version)',
+});
 const unknownTypeParams = { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string', description: 'Not an aggregate type of this server' }, id: { type: 'string' } } } as const;
 const unknownType = { params: unknownTypeParams, response: errorResponses({ 404: '`UnknownAggregateType`: this server has no such aggregate type' }) } as const;
 
@@ -176,7 +180,7 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
       },
     );
 
-    app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
+    app.get<{ Params: { id: string }; Querystring: { from?: number; limit: number } }>(
       `${base}/events`,
       { schema: { summary: `A ${type}'s events in order, a page at a time`, params: idParams, querystring: eventsQuery, response: { 200: eventsReply, ...readErrors } } },
       async (request, reply) => {

@@ -231,7 +231,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
     );
 
-    app.get<{ Params: { id: string }; Querystring: { from: number; limit: number } }>(
+    app.get<{ Params: { id: string }; Querystring: { from?: number; limit: number } }>(
       '/videos/:id/events',
       {
         schema: {
@@ -241,13 +241,13 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
             type: 'object',
             additionalProperties: false,
             properties: {
-              from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'The first seq to list' },
+              from: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'The first seq to list (default: the first readable one, see retention)' },
               limit: { type: 'integer', minimum: 1, maximum: MAX_EVENTS_PAGE, default: 100 },
             },
           },
           response: {
             200: { description: 'The events', type: 'object', required: ['id', 'events'], additionalProperties: false, properties: { id: { type: 'string' }, events: { type: 'array', items: envelopeRef } } },
-            ...errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`: no such video' }),
+            ...errorResponses({ 400: '`InvalidId`, `InvalidQuery`', 404: '`StreamNotFound`: no such video', 410: '`Gone`: `from` is before the retention cut (`firstVersion`)' }),
           },
         },
       },

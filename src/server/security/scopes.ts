@@ -74,6 +74,9 @@ const RULES: Record<string, Rule> = {
   'GET /feed': (r) => withType('read', field(r.query, 'type')),
   'POST /views/:name/rebuild': fixed('admin'),
   'POST /views/:name/reconcile': fixed('admin'),
+  // Retention settings say which history others may read: reading them is an operator's business too.
+  'GET /admin/retention/:type': fixed('admin'),
+  'GET /admin/retention/:type/:id': fixed('admin'),
 };
 
 /** What `request` needs. HEAD is treated as GET (fastify adds a HEAD route for each GET). */

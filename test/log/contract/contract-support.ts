@@ -29,6 +29,11 @@ export type OpenAdapter = (options: { partitions: number }) => Promise<AdapterUn
  */
 export interface ContractOptions {
   knownDefects?: Readonly<Record<string, string>>;
+  /**
+   * Cases of a port feature the adapter refuses by design (with `NotImplemented`), by name, each with
+   * its reason and where it is written down: skipped, with the reason in the case's name.
+   */
+  unsupported?: Readonly<Record<string, string>>;
 }
 
 /** What each part of the contract declares its cases with. */
@@ -43,6 +48,7 @@ export interface Contract {
 
 export function contractOf(open: OpenAdapter, options: ContractOptions = {}): Contract {
   const known = options.knownDefects ?? {};
+  const unsupported = options.unsupported ?? {};
   const matched = new Set<string>();
   const opened: AdapterUnderTest[] = [];
   afterEach(async () => {
@@ -55,12 +61,17 @@ export function contractOf(open: OpenAdapter, options: ContractOptions = {}): Co
       return adapter;
     },
     it(name, fn) {
+      const refused = unsupported[name];
+      if (refused !== undefined) {
+        matched.add(name);
+        return void vitestIt.skip(`${name} [not supported: ${refused}]`, fn);
+      }
       const defect = known[name];
       if (defect === undefined) return void vitestIt(name, fn);
       matched.add(name);
       vitestIt.fails(`${name} [known defect: ${defect}]`, fn);
     },
-    unmatchedDefects: () => Object.keys(known).filter((name) => !matched.has(name)),
+    unmatchedDefects: () => [...Object.keys(known), ...Object.keys(unsupported)].filter((name) => !matched.has(name)),
   };
 }
 

@@ -12,6 +12,8 @@
  * - derived.contract.ts: snapshots (at or below, newest first, removal) and folds with pages.
  * - views.contract.ts: the view store, alone and joined to a log batch.
  * - storage.contract.ts: persistence across reopen and damage detection, for adapters that can show them.
+ * - retention.contract.ts: retention settings per stream and per type (an adapter that refuses them by
+ *   design lists the case in its `unsupported` option, with the reason).
  *
  * Behaviours of one adapter that the port does not promise (LMDB's index runs, its data-dir checks,
  * its damage of keys and pages) stay in that adapter's own tests.
@@ -20,6 +22,7 @@ import { describe, expect, it } from 'vitest';
 import { appendsContract } from './appends.contract.js';
 import { contractOf, type ContractOptions, type OpenAdapter } from './contract-support.js';
 import { derivedContract } from './derived.contract.js';
+import { retentionContract } from './retention.contract.js';
 import { storageContract } from './storage.contract.js';
 import { viewsContract } from './views.contract.js';
 import { writesContract } from './writes.contract.js';
@@ -34,6 +37,7 @@ export function describeEventLogContract(name: string, open: OpenAdapter, option
     derivedContract(contract);
     viewsContract(contract);
     storageContract(contract);
+    retentionContract(contract);
     it('lists as known defects only cases that exist (a renamed case must not hide a failure)', () => {
       expect(contract.unmatchedDefects()).toEqual([]);
     });
