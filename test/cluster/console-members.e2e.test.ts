@@ -7,52 +7,30 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, openPage, screenshot } from '../support/console-browser.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
-import { startServer, type ServerChild } from '../support/server-child.js';
-import { makeTempDir, removeDir } from '../support/temp-dirs.js';
+import { partitionsOf, sharing, startClusterServers, stopClusterServers, type ClusterServer } from '../support/cluster-servers.js';
 
 const P = 6;
 const available = natsServerAvailable();
 
-interface PartitionsBody {
-  node?: string;
-  members?: { nodeId: string; url?: string }[];
-  partitions: { partition: number; served?: boolean; owner?: string; epoch?: number }[];
-}
 
 describe.skipIf(!available)(available ? 'the console of a cluster node' : `the console of a cluster node (skipped: ${NATS_MISSING})`, () => {
   let nats: NatsCluster;
-  const servers: { nodeId: string; child: ServerChild; url: string; dataDir: string }[] = [];
+  let servers: ClusterServer[] = [];
   let browser: Browser;
   let page: Page;
   let problems: string[];
 
-  const partitionsOf = async (url: string): Promise<PartitionsBody> => (await (await fetch(`${url}/partitions`)).json()) as PartitionsBody;
-
   beforeAll(async () => {
     nats = await startNats(1);
-    const group = `console${process.pid}`;
-    await Promise.all(
-      ['m1', 'm2'].map(async (nodeId) => {
-        const dataDir = await makeTempDir('cluster-console');
-        const child = startServer(dataDir, { env: { PARTITIONS: String(P), WORKERS: '1', EVENTIDE_NATS: nats.urls[0]!, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: group, EVENTIDE_LEASE_MS: '2000' } });
-        servers.push({ nodeId, child, url: await child.listening, dataDir });
-      }),
-    );
-    servers.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
-    // Both members up and every partition owned by one of them, as the first server sees it.
-    for (const until = performance.now() + 90_000; ; await new Promise((r) => setTimeout(r, 200))) {
-      const v = await partitionsOf(servers[0]!.url);
-      if ((v.members?.length ?? 0) === 2 && v.partitions.every((p) => p.owner === 'm1' || p.owner === 'm2') && new Set(v.partitions.map((p) => p.owner)).size === 2) break;
-      if (performance.now() > until) throw new Error(`the two members never shared the partitions: ${JSON.stringify(v)}`);
-    }
+    servers = await startClusterServers(['m1', 'm2'], { natsUrl: nats.urls[0]!, partitions: P, group: `console${process.pid}` });
+    await sharing(servers);
     browser = await launchBrowser();
     ({ page, problems } = await openPage(browser));
   }, 180_000);
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.allSettled(servers.map((s) => s.child.kill('SIGTERM')));
-    await Promise.allSettled(servers.map((s) => removeDir(s.dataDir)));
+    await stopClusterServers(servers);
     await nats?.stop();
   }, 60_000);
 

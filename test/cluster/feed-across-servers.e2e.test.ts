@@ -9,24 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idPerPartition } from '../support/cluster-runtime.js';
 import { assertExactlyOnce, assertPositionsFollowEvents, FeedRecorder, type FeedEvent } from '../support/feed-recorder.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
-import { startServer, type ServerChild } from '../support/server-child.js';
-import { makeTempDir, removeDir } from '../support/temp-dirs.js';
+import { partitionsOf, sharing, startClusterServers, stopClusterServers, type ClusterServer } from '../support/cluster-servers.js';
 
 const P = 4;
 const available = natsServerAvailable();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface PartitionsBody {
-  members?: { nodeId: string }[];
-  partitions: { partition: number; offset: number; owner?: string; lag?: number }[];
-}
 
 describe.skipIf(!available)(available ? 'the feed of a cluster' : `the feed of a cluster (skipped: ${NATS_MISSING})`, () => {
   let nats: NatsCluster;
-  const servers: { nodeId: string; child: ServerChild; url: string; dataDir: string }[] = [];
+  let servers: ClusterServer[] = [];
   const ids = idPerPartition(P, 'feedacct');
 
-  const partitionsOf = async (url: string): Promise<PartitionsBody> => (await (await fetch(`${url}/partitions`)).json()) as PartitionsBody;
   /** A command through `url`, retried (same body, same commandId) while a partition changes hands. */
   const send = async (url: string, id: string, body: Record<string, unknown>): Promise<void> => {
     const until = performance.now() + 60_000;
@@ -37,7 +31,7 @@ describe.skipIf(!available)(available ? 'the feed of a cluster' : `the feed of a
       await sleep(500);
     }
   };
-  /** Every partition's head, once both servers agree on it (the follower caught up) . */
+  /** Every partition's head, once both servers agree on it (the follower caught up). */
   const agreedHeads = async (): Promise<number[]> => {
     const until = performance.now() + 60_000;
     for (;;) {
@@ -54,30 +48,17 @@ describe.skipIf(!available)(available ? 'the feed of a cluster' : `the feed of a
 
   beforeAll(async () => {
     nats = await startNats(1);
-    const group = `feed${process.pid}`;
-    await Promise.all(
-      ['f1', 'f2'].map(async (nodeId) => {
-        const dataDir = await makeTempDir('cluster-feed');
-        const child = startServer(dataDir, { env: { PARTITIONS: String(P), WORKERS: '1', EVENTIDE_NATS: nats.urls[0]!, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: group, EVENTIDE_LEASE_MS: '2000' } });
-        servers.push({ nodeId, child, url: await child.listening, dataDir });
-      }),
-    );
-    servers.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
-    for (const until = performance.now() + 90_000; ; await sleep(200)) {
-      const v = await partitionsOf(servers[0]!.url);
-      if (v.members?.length === 2 && new Set(v.partitions.map((p) => p.owner)).size === 2 && v.partitions.every((p) => p.owner)) break;
-      if (performance.now() > until) throw new Error(`the two servers never shared the partitions: ${JSON.stringify(v)}`);
-    }
+    servers = await startClusterServers(['f1', 'f2'], { natsUrl: nats.urls[0]!, partitions: P, group: `feed${process.pid}` });
+    await sharing(servers);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.allSettled(servers.map((s) => s.child.kill('SIGTERM')));
-    await Promise.allSettled(servers.map((s) => removeDir(s.dataDir)));
+    await stopClusterServers(servers);
     await nats?.stop();
   }, 60_000);
 
   it('a client on either server gets every partition\'s events once, at the same offsets, and resumes on the other server with no gap and no duplicate', async () => {
-    const [f1, f2] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const [f1, f2] = servers as [ClusterServer, ClusterServer];
     // Accounts on every partition, written through f1 (those f2 owns are forwarded): both servers write.
     for (const id of ids) {
       await send(f1.url, id, { type: 'Open', data: { owner: id }, commandId: `open-${id}` });
