@@ -13,6 +13,7 @@ commands:
   views rebuild <view>  rebuild a read model from the log
   views reconcile <view>  compare a read model with the log (--repair fixes drift)
   inspect <type> <id>   a stream's history and its state after each event
+  forget <subject>      crypto-shredding: delete a data subject's key (a live server: POST /admin/subjects/<subject>/forget)
 
 Every command takes --help and --json. The data dir is --data-dir, else $DATA_DIR, else ./data;
 every command but serve refuses a dir that holds no log (a mistyped path never becomes an empty log).
@@ -62,6 +63,13 @@ Offline read-model tools on a stopped data dir (a live server: POST /views/<view
 rebuild folds the whole log into a fresh generation of the view and swaps it in; reconcile compares
 every row with a fold of the log and lists the mismatches (--repair rewrites them) and the partitions
 it could not read. Progress goes to stderr: a bar on a terminal, plain lines elsewhere.
+${EXIT_HELP}`,
+  forget: `usage: eventide forget <subject> [--data-dir D] [--json]
+
+Crypto-shredding on a stopped data dir: deletes data subject <subject>'s key (for the account, the
+account's id), so the personal fields sealed with it (the owner) read as null from now on, everywhere;
+records SubjectForgotten in the audit stream (by: cli). Idempotent. View rows read as null at once and
+are rewritten so by the next rebuild. Backups taken before still hold the key.
 ${EXIT_HELP}`,
   inspect: `usage: eventide inspect <aggregateType> <id> [--data-dir D] [--json]
 

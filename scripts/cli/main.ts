@@ -3,6 +3,7 @@ import { EXIT, UsageError, reportFailure } from './common.js';
 import { HELP } from './help.js';
 import { backupCommand, restoreCommand, salvageCommand, verifyCommand } from './maintenance.js';
 import { serveCommand } from './serve.js';
+import { forgetCommand } from './forget.js';
 import { inspectCommand, viewsCommand } from './views.js';
 
 type Command = (args: string[], help: (topic: string) => number) => Promise<number>;
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   salvage: salvageCommand,
   views: viewsCommand,
   inspect: inspectCommand,
+  forget: forgetCommand,
 };
 
 /** Help on stdout with exit 0 when asked for; on stderr with exit 2 when the command line was wrong. */

@@ -1,5 +1,6 @@
 export { createRuntime } from './create-runtime.js';
-export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener } from './runtime-api.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ForgetResult } from './runtime-api.js';
+export { declarePersonalRows, personalRowFields, REDACTED } from './personal-data.js';
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';
 export type { RuntimeHealth, HealthReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';

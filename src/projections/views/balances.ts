@@ -10,6 +10,8 @@ export interface BalanceRow extends AccountState {
 export const balancesView: Projection<BalanceRow> = {
   name: 'balances',
   aggregateTypes: ['account'],
+  // The holder's name, copied from AccountOpened: sealed in the store, null once the account is forgotten.
+  personalData: { fields: ['owner'] },
   apply(row, e) {
     if (row && e.seq <= row.version) return row; // already applied: replays are no-ops
     const state = accountDecider.evolve(row ?? accountDecider.initialState(), e as never);
