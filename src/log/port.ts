@@ -263,7 +263,7 @@ export interface EventLog extends RuntimeLog {
    * The data subjects' keys (crypto-shredding), kept beside the log (the LMDB adapter: their own file in
    * the data dir); opened on first use. Absent from a log that cannot keep them.
    */
-  readonly subjectKeys?: SubjectKeys;
+  readonly subjectKeys?: SubjectKeys | undefined;
   /** Resolves when every write queued so far by this thread is durable (tools; writers await `commit`). */
   durable(): Promise<void>;
   /** One small durable write outside every chain; on success the log accepts writes again. */

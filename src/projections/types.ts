@@ -31,7 +31,7 @@ export async function loadProjections(moduleUrls: readonly string[]): Promise<An
     const p = mod.default;
     if (!p || typeof p.apply !== 'function' || typeof p.name !== 'string') throw new RuntimeError(ErrorCodes.InvalidOptions, `${url} does not export a projection (default export with name, aggregateTypes, apply)`);
     // Every thread that loads a view seals and opens its rows the same way (runtime/personal-data.ts).
-    if (p.personalData !== undefined) declarePersonalRows(p.name, p.personalData?.fields);
+    if (p.personalData !== undefined) declarePersonalRows(p.name, p.personalData.fields);
     out.push(p);
   }
   return out;

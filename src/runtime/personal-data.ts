@@ -22,6 +22,7 @@ import { isSealed, open, seal } from './subject-cipher.js';
 export const REDACTED = null;
 
 type EventData = Record<string, unknown>;
+const NONE: ReadonlySet<string> = new Set();
 type StorableEvent = { type: string; data: unknown; schemaVersion?: number };
 
 /** Aggregate type -> event type -> personal fields. */
@@ -29,9 +30,12 @@ type Declared = ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
 
 export class PersonalFields {
   readonly #declared: Declared;
+  /** Aggregate type -> its event types with personal fields (for the fold's hot loop). */
+  readonly #types: ReadonlyMap<string, ReadonlySet<string>>;
 
   private constructor(declared: Declared) {
     this.#declared = declared;
+    this.#types = new Map([...declared].map(([t, byType]) => [t, new Set(byType.keys())]));
   }
 
   /** Checks every decider's `personalData` (InvalidOptions naming what is wrong) and collects them. */
@@ -52,6 +56,11 @@ export class PersonalFields {
   /** True when `aggregateType`'s decider declares personal data (its snapshots are sealed too). */
   declares(aggregateType: string): boolean {
     return this.#declared.has(aggregateType);
+  }
+
+  /** The event types of `aggregateType` that carry personal fields (empty when none). */
+  typesOf(aggregateType: string): ReadonlySet<string> {
+    return this.#types.get(aggregateType) ?? NONE;
   }
 
   /** True when events of `type` may carry personal fields. */
@@ -95,12 +104,11 @@ export class PersonalFields {
       const v = data[f];
       if (v === undefined || v === null) continue;
       key ??= keys.key(stream);
-      const where = `${aggregateType}/${stream} ${type}.${f}`;
       let plain: unknown;
       if (key === 'forgotten') plain = REDACTED;
       else if (!isSealed(v)) continue; // plaintext from before the declaration: as stored
-      else if (key === undefined) throw missingKey(stream, where);
-      else plain = open(key, fieldAad(aggregateType, stream, type, f), v, where);
+      else if (key === undefined) throw missingKey(stream, `${aggregateType}/${stream} ${type}.${f}`);
+      else plain = open(key, fieldAad(aggregateType, stream, type, f), v, { db: 'events', key: [aggregateType, stream], what: `${type}.${f}` });
       out ??= { ...data };
       out[f] = plain;
     }
@@ -119,9 +127,8 @@ export class PersonalFields {
     const key = keys.key(stream);
     if (key === 'forgotten') return undefined;
     if (!isSealed(snapshot.state)) return snapshot; // taken before the declaration
-    const where = `the ${aggregateType}/${stream} snapshot at version ${snapshot.version}`;
-    if (key === undefined) throw missingKey(stream, where);
-    return { ...snapshot, state: open(key, snapshotAad(aggregateType, stream, snapshot.version), snapshot.state, where) as S };
+    if (key === undefined) throw missingKey(stream, `the ${aggregateType}/${stream} snapshot at version ${snapshot.version}`);
+    return { ...snapshot, state: open(key, snapshotAad(aggregateType, stream, snapshot.version), snapshot.state, { db: 'snapshots', key: [aggregateType, stream, snapshot.version], what: 'state' }) as S };
   }
 }
 
@@ -173,7 +180,7 @@ export function openRow<R>(keys: SubjectKeys, view: string, id: string, row: R):
     let plain: unknown = REDACTED;
     if (key !== undefined && key !== 'forgotten') {
       if (!isSealed(v)) continue;
-      plain = open(key, rowAad(view, id, f), v, `view ${view} row ${id}.${f}`);
+      plain = open(key, rowAad(view, id, f), v, { db: 'view_rows', key: [view, id], what: f });
     }
     out ??= { ...row };
     out[f] = plain;

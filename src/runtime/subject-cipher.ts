@@ -55,7 +55,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Packr } from 'msgpackr';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
+import { corruptRecord } from '../log/index.js';
 
 const FORMAT = 1;
 const IV_BYTES = 12;
@@ -84,17 +84,24 @@ export function seal(key: Uint8Array, aad: string, value: unknown): Uint8Array {
   return out;
 }
 
+/** Where a sealed value is stored, for the error when it does not open: a database, a key, what in it. */
+export interface SealedAt {
+  db: string;
+  key: unknown;
+  what: string;
+}
+
 /**
- * The value `seal` sealed with `key` and `aad`. `CorruptRecord` when it does not open: another key,
- * another place (aad), or damaged bytes; `where` names it in the message.
+ * The value `seal` sealed with `key` and `aad`. `CorruptRecord` at `where` when it does not open:
+ * another key, another place (aad), or damaged bytes.
  */
-export function open(key: Uint8Array, aad: string, sealed: Uint8Array, where: string): unknown {
+export function open(key: Uint8Array, aad: string, sealed: Uint8Array, where: SealedAt): unknown {
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(1, 1 + IV_BYTES));
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(sealed.subarray(1 + IV_BYTES, HEADER));
     return packr.unpack(Buffer.concat([decipher.update(sealed.subarray(HEADER)), decipher.final()]));
   } catch {
-    throw new RuntimeError(ErrorCodes.CorruptRecord, `the sealed personal data of ${where} does not open with its subject's key (damaged, or moved from another place)`, { where });
+    throw corruptRecord(where.db, where.key, `the sealed personal data ${where.what} does not open with its subject's key (damaged, or moved from another place)`);
   }
 }

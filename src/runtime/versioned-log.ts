@@ -13,11 +13,18 @@
  * written for the new one, silently. Wrapping the log makes decoding the default and raw reads the
  * exception (`storedReads`).
  *
+ * The same layer seals and opens personal data (crypto-shredding: personal-data.ts, subject-cipher.ts):
+ * appends seal the fields deciders declare personal and snapshots of their types, the view store seals
+ * the rows' declared fields, and every read opens them (or reads `null` once the subject is forgotten).
+ * So the log port, and every adapter behind it, only ever holds ciphertext of personal data.
+ *
  * Gotchas:
  * - Derived copies of events must hold what is stored, not what is decoded: pages (page-writer.ts) read
  *   through `storedReads`, or a page would keep one build's upcast data and disagree with its events
  *   (and with `eventide verify`). Snapshots hold states, which `snapshotVersion` already versions.
- * - When no decider declares `events`, `versionedLog` returns the log itself: no cost at all.
+ * - When no decider declares `events` or `personalData`, `versionedLog` returns the log itself: no cost at all.
+ * - Appends hand on the data as decided (replies, live projections, the feed), not the sealed data the
+ *   adapter stored: `stageAppend` puts it back into the staged envelopes after the adapter encoded them.
  * - Idempotent: a log that is already versioned is returned as it is, never wrapped twice. A second
  *   layer would decode every read again, and `storedReads` would peel off only the outer one, so pages
  *   would be written from decoded events. Passing a versioned log happens by design with the in-memory
@@ -25,9 +32,8 @@
  *   (`ActorHost.start`'s `shared`, inline-thread.ts); both ends load the same domain modules, so the
  *   decoder already there is the one the given deciders would build.
  */
-import type { EventEnvelope } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, Staged, StoredSnapshot, StreamHead, SubjectKeys, ViewMeta, ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
 import { openRow, PersonalFields, sealRow } from './personal-data.js';
@@ -115,8 +121,10 @@ class VersionedLog implements EventLog {
     const s = this.#sealing;
     if (s === null || !s.fields.declares(aggregateType)) return this.stored.foldStream(aggregateType, id, from, to, state, upcasting);
     const { fields, keys } = s;
+    // The fold's hot loop: one set lookup per event; only events with personal fields are copied.
+    const carrying = fields.typesOf(aggregateType);
     const opening: Evolve<S> = (state, event, schemaVersion) =>
-      fields.carries(aggregateType, event.type) ? upcasting(state, { type: event.type, data: fields.open(keys, aggregateType, id, event.type, event.data) }, schemaVersion) : upcasting(state, event, schemaVersion);
+      carrying.has(event.type) ? upcasting(state, { type: event.type, data: fields.open(keys, aggregateType, id, event.type, event.data) }, schemaVersion) : upcasting(state, event, schemaVersion);
     return this.stored.foldStream(aggregateType, id, from, to, state, opening);
   }
 
@@ -166,6 +174,8 @@ class VersionedLog implements EventLog {
   }
   refreshReads(): void {
     this.stored.refreshReads();
+    // A reader that must see every commit must also see every forget (a key deleted since).
+    this.#sealing?.keys.refreshReads();
   }
   streamHead(aggregateType: string, id: string): StreamHead {
     return this.stored.streamHead(aggregateType, id);

@@ -71,7 +71,7 @@ export class LmdbSubjectKeys implements SubjectKeys {
       const now = keyOf(root.get(subject));
       if (now !== undefined) return now;
       const k = randomBytes(SUBJECT_KEY_BYTES);
-      root.put(subject, { k });
+      root.putSync(subject, { k });
       return new Uint8Array(k);
     });
   }
@@ -80,8 +80,8 @@ export class LmdbSubjectKeys implements SubjectKeys {
     const root = this.#writable();
     const before = root.transactionSync(() => {
       const record = root.get(subject);
-      if (record !== undefined && 'f' in record) return { tomb: record, key: undefined };
-      root.put(subject, { f: systemClock.now(), c: commandId, b: by, a: false });
+      if (isTombstone(record)) return { tomb: record, key: undefined };
+      root.putSync(subject, { f: systemClock.now(), c: commandId, b: by, a: false });
       return { tomb: undefined, key: record === undefined ? undefined : new Uint8Array(record.k) };
     });
     if (before.tomb !== undefined) return { deleted: false, commandId: before.tomb.c, by: before.tomb.b, audited: before.tomb.a, scrubbed: before.tomb.s === true };
@@ -89,7 +89,7 @@ export class LmdbSubjectKeys implements SubjectKeys {
     before.key?.fill(0);
     root.transactionSync(() => {
       const record = root.get(subject);
-      if (record !== undefined && 'f' in record) root.put(subject, { ...record, s: scrubbed });
+      if (isTombstone(record)) root.putSync(subject, { ...record, s: scrubbed });
     });
     return { deleted: true, commandId, by, audited: false, scrubbed };
   }
@@ -98,14 +98,14 @@ export class LmdbSubjectKeys implements SubjectKeys {
     const root = this.#writable();
     root.transactionSync(() => {
       const record = root.get(subject);
-      if (record !== undefined && 'f' in record && !record.a) root.put(subject, { ...record, a: true });
+      if (isTombstone(record) && !record.a) root.putSync(subject, { ...record, a: true });
     });
   }
 
   unaudited(): { subject: string; commandId: string; by: string | null }[] {
     if (this.#root === null) return [];
     const out: { subject: string; commandId: string; by: string | null }[] = [];
-    for (const { key, value } of this.#root.getRange({ snapshot: false })) if ('f' in value && !value.a) out.push({ subject: key, commandId: value.c, by: value.b });
+    for (const { key, value } of this.#root.getRange({ snapshot: false })) if (isTombstone(value) && !value.a) out.push({ subject: key, commandId: value.c, by: value.b });
     return out;
   }
 
@@ -137,8 +137,8 @@ export class LmdbSubjectKeys implements SubjectKeys {
     for (let round = 0; round < SCRUB_ROUNDS; round++) {
       if (!readFileSync(this.path).includes(needle)) return true;
       // A filler as large as a page makes LMDB take (and write) fresh pages for it and for the tree above.
-      root.transactionSync(() => root.put(SCRUB_FILLER, { k: randomBytes(2048) }));
-      root.transactionSync(() => root.remove(SCRUB_FILLER));
+      root.transactionSync(() => root.putSync(SCRUB_FILLER, { k: randomBytes(2048) }));
+      root.transactionSync(() => root.removeSync(SCRUB_FILLER));
       // Other threads' read snapshots pin the freed pages until they renew (every event-loop tick).
       if (round % 4 === 3) await sleep(5);
     }
@@ -165,5 +165,10 @@ export async function backupSubjectKeys(dataDir: string, dest: string): Promise<
 
 function keyOf(record: KeyRecord | undefined): SubjectKey | undefined {
   if (record === undefined) return undefined;
-  return 'f' in record ? 'forgotten' : new Uint8Array(record.k);
+  return isTombstone(record) ? 'forgotten' : new Uint8Array(record.k);
+}
+
+// Also meets lmdb-js's own records in a range (its msgpack structures): anything else is no tombstone.
+function isTombstone(value: unknown): value is Extract<KeyRecord, { f: number }> {
+  return typeof value === 'object' && value !== null && 'f' in value;
 }
