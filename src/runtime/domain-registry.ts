@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
+import { PersonalFields } from './personal-data.js';
 
 /** A module whose default export (or `decider` export) is a Decider: an absolute path or a file URL. */
 export type DomainModule = string | URL;
@@ -39,6 +40,12 @@ export async function loadDeciders(moduleUrls: readonly string[]): Promise<Map<s
     const pub: unknown = (d as { publicCommands?: unknown }).publicCommands;
     if (pub !== undefined && (!Array.isArray(pub) || pub.some((c) => typeof c !== 'string' || !Object.hasOwn(d.commands, c)))) {
       throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: publicCommands must list command types of ${JSON.stringify(d.type)}`);
+    }
+    // A typo in `personalData` would leave personal data in plaintext: refused here, naming the module.
+    try {
+      PersonalFields.of([d]);
+    } catch (err) {
+      throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: ${(err as Error).message}`, { module: url });
     }
     if (out.has(d.type)) throw new RuntimeError(ErrorCodes.InvalidOptions, `two domain modules define aggregate type ${JSON.stringify(d.type)}`);
     out.set(d.type, d);

@@ -10,6 +10,8 @@
  *   `evolve` only ever see plaintext (or `null`), and the declared fields are those of the current version.
  * - A value that is not sealed (written before the field was declared personal) reads as it is while
  *   its subject is known, and as `null` once it is forgotten: the plaintext stays in the log file.
+ * - Once a field is declared personal, every later decider of that type must keep declaring it: a
+ *   decider that stops would be handed the sealed bytes (a `Uint8Array`) as the field's value.
  * - Declarations are checked when deciders load (`PersonalFields.of`: InvalidOptions): an unknown
  *   `subject` form or an empty field list is a typo that would leave data in plaintext.
  */
@@ -151,8 +153,9 @@ export function personalRowFields(view: string): readonly string[] | undefined {
 }
 
 /**
- * A row as stored: personal fields sealed with the key of its subject (the row's id). A view never
- * makes a key: a subject without one, or forgotten, has the field stored as `null` (derived data).
+ * A row as stored: personal fields sealed with the key of its subject (the row's id), made if the
+ * subject has none yet (its events were written before the field was declared personal; normally the
+ * append that fed the row made it); a forgotten subject's field is stored as `null`.
  */
 export function sealRow(keys: SubjectKeys, view: string, id: string, row: unknown): unknown {
   const fields = personalRows.get(view);
@@ -161,14 +164,14 @@ export function sealRow(keys: SubjectKeys, view: string, id: string, row: unknow
   for (const f of fields) {
     const v = row[f];
     if (v === undefined || v === null || isSealed(v)) continue;
-    const key = keys.key(id);
+    const key = keys.key(id, true)!;
     out ??= { ...row };
-    out[f] = key === undefined || key === 'forgotten' ? REDACTED : seal(key, rowAad(view, id, f), v);
+    out[f] = key === 'forgotten' ? REDACTED : seal(key, rowAad(view, id, f), v);
   }
   return out ?? row;
 }
 
-/** A row as read: personal fields opened, `null` when their subject is forgotten (or the key is missing: derived data, never an error). */
+/** A row as read: personal fields opened, `null` when their subject is forgotten (or its key is missing: derived data, never an error). */
 export function openRow<R>(keys: SubjectKeys, view: string, id: string, row: R): R {
   const fields = personalRows.get(view);
   if (fields === undefined || !isRecord(row)) return row;
@@ -178,9 +181,9 @@ export function openRow<R>(keys: SubjectKeys, view: string, id: string, row: R):
     if (v === undefined || v === null) continue;
     const key = keys.key(id);
     let plain: unknown = REDACTED;
-    if (key !== undefined && key !== 'forgotten') {
-      if (!isSealed(v)) continue;
-      plain = open(key, rowAad(view, id, f), v, { db: 'view_rows', key: [view, id], what: f });
+    if (key !== 'forgotten') {
+      if (!isSealed(v)) continue; // stored before the view declared it: as stored
+      if (key !== undefined) plain = open(key, rowAad(view, id, f), v, { db: 'view_rows', key: [view, id], what: f });
     }
     out ??= { ...row };
     out[f] = plain;
