@@ -10,7 +10,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRuntime, type AccountState } from '../../src/index.js';
-import { backupLog, restoreBackup, LmdbSubjectKeys } from '../../src/log/index.js';
+import { backupLog, restoreBackup, LmdbSubjectKeys, type RuntimeLog } from '../../src/log/index.js';
+import { storedReads } from '../../src/runtime/index.js';
+import { isSealed } from '../../src/runtime/subject-cipher.js';
 import { FeedRecorder, heads, wsUrl } from '../support/feed-recorder.js';
 import { harness, tempDir, type Harness } from './helpers.js';
 
@@ -91,6 +93,11 @@ describe('crypto-shredding', () => {
     // The view: redacted at once (its sealed field cannot open), and rewritten so by the engine.
     expect((await h.views.get('balances', 'acc-alice', { position: heads(h.runtime) })).row).toMatchObject({ owner: null, balance: 371 });
     expect((await h.views.get('balances', 'acc-bob')).row).toMatchObject({ owner: BOB, balance: 370 });
+    // As stored: bob's owner sealed; alice's rewritten to null by the engine once SubjectForgotten reached it.
+    const stored = (storedReads(h.runtime.log) as RuntimeLog).views;
+    const generation = h.runtime.log.views.meta('balances').active;
+    expect(isSealed(stored.getRow<{ owner: unknown }>('balances', generation, 'acc-bob')!.owner)).toBe(true);
+    await expect.poll(() => stored.getRow<{ owner: unknown }>('balances', generation, 'acc-alice')!.owner).toBeNull();
     const rebuilt = await h.views.rebuild('balances');
     expect(rebuilt.state).toBe('swapped');
     expect((await h.views.get('balances', 'acc-alice')).row).toMatchObject({ owner: null, balance: 371 });
