@@ -229,13 +229,19 @@ export interface ForgetOutcome {
 
 /**
  * The keys of data subjects (crypto-shredding: runtime/subject-cipher.ts). A subject's key is made on
- * first use and durable before any value sealed with it can be (`key(subject, true)` returns only once
- * it is on disk); `forget` replaces it with a tombstone, so a forgotten subject never gets a key again
- * and reads can tell "forgotten" (redact) from "missing" (damage). Readable from every thread.
+ * first use, kept pending in the thread that made it, and made durable by `persist`, which a writer
+ * calls before it commits anything sealed with a pending key; `forget` replaces a key with a
+ * tombstone, so a forgotten subject never gets a key again and reads can tell "forgotten" (redact)
+ * from "missing" (damage). Readable from every thread once persisted.
  */
 export interface SubjectKeys {
-  /** The subject's key; made (and durable) first when it has none and `create`; undefined when none and not `create`. */
+  /** The subject's key; made (pending until `persist`) when it has none and `create`; undefined when none and not `create`. */
   key(subject: string, create?: boolean): SubjectKey | undefined;
+  /**
+   * Makes every key this thread made since the last call durable, in one synced transaction; throws
+   * when it cannot (then nothing sealed with them may be committed, and those keys are dropped).
+   */
+  persist(): void;
   /** Deletes the subject's key for good (a tombstone stays), then scrubs its bytes out of the file. Idempotent. */
   forget(subject: string, record: { commandId: string; by: string | null }): Promise<ForgetOutcome>;
   /** Records that the subject's `SubjectForgotten` audit record is in the log. */

@@ -164,7 +164,12 @@ export function sealRow(keys: SubjectKeys, view: string, id: string, row: unknow
   for (const f of fields) {
     const v = row[f];
     if (v === undefined || v === null || isSealed(v)) continue;
-    const key = keys.key(id, true)!;
+    let key = keys.key(id);
+    if (key === undefined) {
+      // Rows are also written outside the log's batches (catch-up, rebuild): the key is made durable now.
+      key = keys.key(id, true)!;
+      keys.persist();
+    }
     out ??= { ...row };
     out[f] = key === 'forgotten' ? REDACTED : seal(key, rowAad(view, id, f), v);
   }

@@ -34,7 +34,7 @@
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, Staged, StoredSnapshot, StreamHead, SubjectKeys, ViewMeta, ViewStore } from '../log/index.js';
+import { refusedAfter, type AppendRequest, type BatchWriter, type CommandRecord, type Committed, type Durability, type EventLog, type Evolve, type FoldResult, type LogReader, type Staged, type StoredSnapshot, type StreamHead, type SubjectKeys, type ViewMeta, type ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
 import { openRow, PersonalFields, sealRow } from './personal-data.js';
 
@@ -249,7 +249,20 @@ class VersionedWriter implements BatchWriter {
   stagePage(events: readonly EventEnvelope[]): Staged {
     return this.#writer.stagePage(events);
   }
+  /**
+   * The keys made for this batch's sealed values are made durable first (one synced transaction in the
+   * key store, subject-keys.ts): nothing sealed may commit before its key can outlive a crash. When
+   * they cannot be, this batch and every later one are refused (the write-chain rule, log/port.ts:
+   * their positions follow this batch's, which never reaches the log).
+   */
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
+    if (this.#failed !== null) return Promise.reject(refusedAfter(this.#failed));
+    try {
+      this.#sealing?.keys.persist();
+    } catch (err) {
+      this.#failed = new RuntimeError(ErrorCodes.StorageFailed, `the key store could not record new data-subject keys: ${(err as Error)?.message ?? String(err)}`, { outcome: 'not-applied' }, true);
+      return Promise.reject(this.#failed);
+    }
     return this.#writer.commit(staged, alsoInBatch);
   }
   head(partition: number): number {
@@ -259,8 +272,10 @@ class VersionedWriter implements BatchWriter {
     return this.#writer.reloadHead(partition);
   }
   get failure() {
-    return this.#writer.failure;
+    return this.#failed ?? this.#writer.failure;
   }
+  /** The key store's refusal (see `commit`); null while it has not refused. */
+  #failed: RuntimeError | null = null;
 }
 
 /** A view store whose rows have their declared personal fields sealed (personal-data.ts `sealRow`). */

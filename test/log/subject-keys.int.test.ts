@@ -15,13 +15,21 @@ const tempDir = useTempDirs('keys');
 const inFile = (file: string, bytes: Uint8Array) => readFileSync(file).includes(Buffer.from(bytes));
 
 describe('the LMDB key store', () => {
-  it('makes a key on first use, durably, and answers the same one after a reopen', async () => {
+  it('makes a key on first use, pending in this thread until persisted, and answers the same one after a reopen', async () => {
     const dir = await tempDir();
     const keys = new LmdbSubjectKeys(dir);
     expect(keys.key('alice')).toBeUndefined();
     const k = keys.key('alice', true) as Uint8Array;
     expect(k).toHaveLength(32);
     expect(keys.key('alice', true)).toEqual(k);
+    expect(keys.key('alice')).toEqual(k);
+    // Another handle (another thread) sees it once persisted, in one synced transaction.
+    const other = new LmdbSubjectKeys(dir);
+    expect(other.key('alice')).toBeUndefined();
+    keys.persist();
+    other.refreshReads();
+    expect(other.key('alice')).toEqual(k);
+    await other.close();
     await keys.close();
     const again = new LmdbSubjectKeys(dir);
     expect(again.key('alice')).toEqual(k);
@@ -33,6 +41,7 @@ describe('the LMDB key store', () => {
     const keys = new LmdbSubjectKeys(dir);
     const subjects = Array.from({ length: 200 }, (_, i) => `s-${i}`);
     const made = new Map(subjects.map((s) => [s, keys.key(s, true) as Uint8Array]));
+    keys.persist();
     const file = join(dir, KEYS_FILE);
     const k = made.get('s-77')!;
     expect(inFile(file, k)).toBe(true);
@@ -64,6 +73,7 @@ describe('the LMDB key store', () => {
     const keys = new LmdbSubjectKeys(dir);
     const a = keys.key('a', true) as Uint8Array;
     const b = keys.key('b', true) as Uint8Array;
+    keys.persist();
     await keys.forget('a', { commandId: 'f', by: null });
     const dest = join(await tempDir(), KEYS_FILE);
     expect(await backupSubjectKeys(dir, dest)).toBe(true);

@@ -11,9 +11,13 @@
  * make the old values look damaged rather than forgotten), and a sealed value whose subject has
  * neither a key nor a tombstone is damage (a lost key file), never silently redacted.
  *
- * Why synchronous, synced writes (`overlappingSync: false`, `transactionSync`): a key must be on disk
- * before any event sealed with it can be (an event whose key died in a crash would be unreadable for
- * ever). A key is made once per subject, so the fsync is paid once per subject, not per command.
+ * Why pending keys and one synced write per batch (`persist`, with `overlappingSync: false` and
+ * `transactionSync`): a key must be on disk before any event sealed with it can be (an event whose key
+ * died in a crash would be unreadable for ever), and a separate environment cannot share the log's
+ * transaction. Made one by one, each new subject (each account opened) would cost its own fsync inside
+ * the worker's drain; made pending and persisted by the writer right before it commits a batch, a
+ * batch opening a thousand accounts costs one. A pending key is seen by the thread that made it only:
+ * no other thread can meet a value sealed with it before the batch that holds it commits.
  *
  * Why a scrub after a forget: LMDB never writes over a page in place (copy-on-write), so the page that
  * held the key keeps its bytes, now free, until a later transaction reuses it. `forget` rewrites the
@@ -51,6 +55,8 @@ type KeyRecord = { k: Uint8Array } | { f: number; c: string; b: string | null; a
 export class LmdbSubjectKeys implements SubjectKeys {
   readonly path: string;
   readonly #root: RootDatabase<KeyRecord, string> | null;
+  /** Keys this thread made and has not persisted yet (see the header). */
+  readonly #pending = new Map<string, Uint8Array>();
 
   /** Opens (creates, unless `readOnly`) the key store of the data dir `dataDir`. */
   constructor(dataDir: string, readOnly = false) {
@@ -63,21 +69,41 @@ export class LmdbSubjectKeys implements SubjectKeys {
   }
 
   key(subject: string, create = false): SubjectKey | undefined {
+    const pending = this.#pending.get(subject);
+    if (pending !== undefined) return pending;
     const found = this.#read(subject);
     if (found !== undefined || !create) return found;
+    this.#writable();
+    const k = new Uint8Array(randomBytes(SUBJECT_KEY_BYTES));
+    this.#pending.set(subject, k);
+    return k;
+  }
+
+  persist(): void {
+    if (this.#pending.size === 0) return;
     const root = this.#writable();
-    // Made under LMDB's write lock: two threads making a key for one subject agree on the first one.
-    return root.transactionSync(() => {
-      const now = keyOf(root.get(subject));
-      if (now !== undefined) return now;
-      const k = randomBytes(SUBJECT_KEY_BYTES);
-      root.putSync(subject, { k });
-      return new Uint8Array(k);
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    root.transactionSync(() => {
+      for (const [subject, k] of pending) {
+        const now = root.get(subject);
+        // Forgotten meanwhile: the values sealed with this key are as good as forgotten too.
+        if (isTombstone(now)) continue;
+        if (now === undefined) root.putSync(subject, { k });
+        // One writer per stream (its partition's owner) makes its subject's key: another key is a bug
+        // that would make either key's values unreadable, so the batch fails rather than commit.
+        else if (!Buffer.from(now.k).equals(Buffer.from(k))) {
+          throw new RuntimeError(ErrorCodes.Internal, `two keys were made for data subject ${JSON.stringify(subject)}`, { subject });
+        }
+      }
     });
   }
 
   async forget(subject: string, { commandId, by }: { commandId: string; by: string | null }): Promise<ForgetOutcome> {
     const root = this.#writable();
+    // A key still pending in this thread was never on disk: dropping it is all its forgetting needs.
+    this.#pending.get(subject)?.fill(0);
+    this.#pending.delete(subject);
     const before = root.transactionSync(() => {
       const record = root.get(subject);
       if (isTombstone(record)) return { tomb: record, key: undefined };

@@ -38,5 +38,8 @@ export class MemorySubjectKeys implements SubjectKeys {
     return [...this.#keys].flatMap(([subject, v]) => (v instanceof Uint8Array || v.audited ? [] : [{ subject, commandId: v.commandId, by: v.by }]));
   }
 
+  // Memory keeps nothing past the process: made is as durable as it gets.
+  persist(): void {}
+
   refreshReads(): void {}
 }
