@@ -27,7 +27,8 @@
  * ## The key store
  * One 256-bit random key per subject (`SubjectKeys` in log/port.ts; the LMDB adapter keeps them in
  * `keys.mdb`, their own environment beside `log.mdb`, readable from every thread). A key is made the
- * first time a subject's data is written, and is on disk before the event that uses it can be.
+ * first time a subject's data is sealed, pending in that thread, and persisted (all the new keys of a
+ * batch in one synced transaction) before the batch that uses it commits (versioned-log.ts `commit`).
  *
  * ## What `forget(subject)` guarantees
  * The key is replaced by a tombstone (one synced transaction), the key store's freed pages are
