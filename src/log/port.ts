@@ -267,7 +267,9 @@ export interface EventLog extends RuntimeLog {
   openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter;
   /**
    * The data subjects' keys (crypto-shredding), kept beside the log (the LMDB adapter: their own file in
-   * the data dir); opened on first use. Absent from a log that cannot keep them.
+   * the data dir); opened on first use. Absent from a log that cannot keep them: JetStream (cluster
+   * mode), whose nodes would each need every key and keys are not replicated yet. Personal data is
+   * then stored as given.
    */
   readonly subjectKeys?: SubjectKeys | undefined;
   /** Resolves when every write queued so far by this thread is durable (tools; writers await `commit`). */

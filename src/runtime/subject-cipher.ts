@@ -6,8 +6,8 @@
  * ## What is encrypted where
  * - **Events**: the fields a decider declares personal (`Decider.personalData`, e.g. the account's
  *   `owner`) are sealed one by one before the events reach the log port (personal-data.ts, applied by
- *   versioned-log.ts to every append), so every adapter (LMDB, memory, JetStream) and every copy the
- *   LMDB adapter makes of an event (pages) holds only ciphertext. The rest of the event stays plain:
+ *   versioned-log.ts to every append), so every adapter with a key store (LMDB, memory) and every copy
+ *   the LMDB adapter makes of an event (pages) holds only ciphertext. The rest of the event stays plain:
  *   amounts, types, seqs, timestamps, so balances, projections and the time machine work as before.
  * - **Snapshots** of an aggregate type with personal data: the whole state is sealed (a state holds
  *   the decrypted fields, and its shape is the decider's business, not ours).
@@ -47,7 +47,8 @@
  *   block the file no longer uses; only full-disk encryption (or destroying the disk) covers that.
  * - Plaintext written before a decider declared the field personal stays in the log file (reads still
  *   redact it once the subject is forgotten).
- * - Cluster mode: keys live in each node's data dir and are not replicated (README).
+ * - Cluster mode: the JetStream log keeps no keys (they would have to be replicated with it), so
+ *   personal fields are stored as given there and `forget` is refused (README).
  *
  * Gotchas:
  * - Changing the AAD layout or the format byte makes every stored ciphertext unreadable: add a new

@@ -48,9 +48,9 @@ export function versionedLog(log: EventLog, deciders: Iterable<AnyDecider>): Eve
   const decoder = EventDecoder.of(all);
   const personal = PersonalFields.of(all);
   if (decoder.identity && personal.none) return log;
-  if (personal.none) return new VersionedLog(log, decoder, null);
   const keys = log.subjectKeys;
-  if (keys === undefined) throw new RuntimeError(ErrorCodes.InvalidOptions, 'a decider declares personal data, but this log keeps no subject keys to seal it with');
+  // A log without a key store (JetStream: cluster mode, README) stores personal data as given.
+  if (personal.none || keys === undefined) return decoder.identity ? log : new VersionedLog(log, decoder, null);
   return new VersionedLog(log, decoder, { fields: personal, keys });
 }
 

@@ -49,7 +49,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { LmdbLog } from '../lmdb/index.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, StoredSnapshot, StreamHead, SubjectKeys, ViewStore } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
 import { JetStreamBatchWriter } from './batch-writer.js';
 import { LocalCache, type PartitionTip } from './local-cache.js';
 import { PartitionStreams, reasonOf } from './partition-streams.js';
@@ -135,14 +135,6 @@ export class JetStreamLog implements EventLog {
 
   get views(): ViewStore {
     return this.#local.views;
-  }
-
-  /**
-   * The local data dir's key store: keys are not replicated yet, so personal data sealed on one node
-   * reads on that node only (README, "Crypto-shredding": cluster mode is not covered).
-   */
-  get subjectKeys(): SubjectKeys {
-    return this.#local.subjectKeys;
   }
 
   refreshReads(): void {
