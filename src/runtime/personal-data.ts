@@ -109,8 +109,11 @@ export class PersonalFields {
       let plain: unknown;
       if (key === 'forgotten') plain = REDACTED;
       else if (!isSealed(v)) continue; // plaintext from before the declaration: as stored
-      else if (key === undefined) throw missingKey(stream, `${aggregateType}/${stream} ${type}.${f}`);
-      else plain = open(key, fieldAad(aggregateType, stream, type, f), v, { db: 'events', key: [aggregateType, stream], what: `${type}.${f}` });
+      else {
+        key ??= freshKey(keys, stream);
+        if (key === undefined) throw missingKey(stream, `${aggregateType}/${stream} ${type}.${f}`);
+        plain = key === 'forgotten' ? REDACTED : open(key, fieldAad(aggregateType, stream, type, f), v, { db: 'events', key: [aggregateType, stream], what: `${type}.${f}` });
+      }
       out ??= { ...data };
       out[f] = plain;
     }
@@ -126,7 +129,7 @@ export class PersonalFields {
 
   /** A snapshot as read: its state opened; undefined (ignored: the fold starts over) when the subject is forgotten. */
   openSnapshot<S>(keys: SubjectKeys, aggregateType: string, stream: string, snapshot: StoredSnapshot<S>): StoredSnapshot<S> | undefined {
-    const key = keys.key(stream);
+    const key = keys.key(stream) ?? (isSealed(snapshot.state) ? freshKey(keys, stream) : undefined);
     if (key === 'forgotten') return undefined;
     if (!isSealed(snapshot.state)) return snapshot; // taken before the declaration
     if (key === undefined) throw missingKey(stream, `the ${aggregateType}/${stream} snapshot at version ${snapshot.version}`);
@@ -184,11 +187,12 @@ export function openRow<R>(keys: SubjectKeys, view: string, id: string, row: R):
   for (const f of fields) {
     const v = row[f];
     if (v === undefined || v === null) continue;
-    const key = keys.key(id);
+    let key = keys.key(id);
     let plain: unknown = REDACTED;
     if (key !== 'forgotten') {
       if (!isSealed(v)) continue; // stored before the view declared it: as stored
-      if (key !== undefined) plain = open(key, rowAad(view, id, f), v, { db: 'view_rows', key: [view, id], what: f });
+      key ??= freshKey(keys, id);
+      if (key !== undefined && key !== 'forgotten') plain = open(key, rowAad(view, id, f), v, { db: 'view_rows', key: [view, id], what: f });
     }
     out ??= { ...row };
     out[f] = plain;
@@ -205,6 +209,16 @@ const rowAad = (view: string, id: string, field: string): string => `eventide/1\
 
 function isRecord(v: unknown): v is EventData {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+/**
+ * A key asked for again after renewing this thread's read snapshot of the key store: a reader whose log
+ * snapshot is newer than its key-store snapshot (each store renews its own) may meet a value sealed with
+ * a key made after its key-store snapshot. Only a miss pays for it.
+ */
+function freshKey(keys: SubjectKeys, subject: string): ReturnType<SubjectKeys['key']> {
+  keys.refreshReads();
+  return keys.key(subject);
 }
 
 function missingKey(subject: string, where: string): RuntimeError {
