@@ -35,5 +35,5 @@ describe('a forget cut short by kill -9', () => {
       await rt.close();
     }
     for (const f of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile())) expect(readFileSync(join(dir, f.name)).includes(Buffer.from(KESTREL)), f.name).toBe(false);
-  });
+  }, 120_000); // a child process loading tsx, then a runtime start: slow on a loaded box
 });

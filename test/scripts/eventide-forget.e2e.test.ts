@@ -40,12 +40,12 @@ describe('eventide forget', () => {
     const after = await runtimes.start({ dataDir });
     expect((await after.load<AccountState>('account', 'acc-1')).state).toEqual({ owner: null, balance: 10, open: true });
     expect(after.log.readStream('$audit', 'lifecycle').map((e) => e.data)).toEqual([{ target: { subject: 'acc-1' }, by: 'cli', details: {} }]);
-  });
+  }, 180_000); // two CLI child processes, each loading tsx: slow on a loaded box
 
   it('exits 2 on a usage error and 0 on --help', async () => {
     expect((await eventide('forget')).code).toBe(2);
     const help = await eventide('forget', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: eventide forget <subject>/);
-  });
+  }, 120_000);
 });
