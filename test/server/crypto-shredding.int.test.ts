@@ -137,7 +137,7 @@ describe('crypto-shredding', () => {
     } finally {
       await rt.close();
     }
-  });
+  }, 120_000);
 
   it('refuses new personal data for a forgotten subject (its key is gone for good)', async () => {
     h = await harness({}, { partitions: 4, workers: 1 });
