@@ -15,6 +15,7 @@ commands:
   inspect <type> <id>   a stream's history and its state after each event
   retention <type> [id] show or set retention (--max-age MS, --max-count N, --truncate-before V, --clear)
   delete <type> <id>    delete a stream (--hard: a tombstone, for good); undelete <type> <id> undoes a soft one
+  forget <subject>      crypto-shredding: delete a data subject's key (a live server: POST /admin/subjects/<subject>/forget)
 
 Every command takes --help and --json. The data dir is --data-dir, else $DATA_DIR, else ./data;
 every command but serve refuses a dir that holds no log (a mistyped path never becomes an empty log).
@@ -83,6 +84,13 @@ ${EXIT_HELP}`,
   undelete: `usage: eventide undelete <aggregateType> <id> [--data-dir D] [--json]
 
 Undoes a soft deletion: the stream reads again as it was. Refused once a command re-created it.
+${EXIT_HELP}`,
+  forget: `usage: eventide forget <subject> [--data-dir D] [--json]
+
+Crypto-shredding on a stopped data dir: deletes data subject <subject>'s key (for the account, the
+account's id), so the personal fields sealed with it (the owner) read as null from now on, everywhere;
+records SubjectForgotten in the audit stream (by: cli). Idempotent. View rows read as null at once and
+are rewritten so by the next rebuild. Backups taken before still hold the key.
 ${EXIT_HELP}`,
   inspect: `usage: eventide inspect <aggregateType> <id> [--data-dir D] [--json]
 

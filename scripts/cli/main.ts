@@ -4,6 +4,7 @@ import { HELP } from './help.js';
 import { deleteCommand, retentionCommand, undeleteCommand } from './lifecycle.js';
 import { backupCommand, restoreCommand, salvageCommand, verifyCommand } from './maintenance.js';
 import { serveCommand } from './serve.js';
+import { forgetCommand } from './forget.js';
 import { inspectCommand, viewsCommand } from './views.js';
 
 type Command = (args: string[], help: (topic: string) => number) => Promise<number>;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   retention: retentionCommand,
   delete: deleteCommand,
   undelete: undeleteCommand,
+  forget: forgetCommand,
 };
 
 /** Help on stdout with exit 0 when asked for; on stderr with exit 2 when the command line was wrong. */

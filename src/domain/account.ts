@@ -6,6 +6,7 @@ import { DomainError } from '../kernel/index.js';
 import { unreachable, type Command, type Decider, type DomainEvent } from './types.js';
 
 export interface AccountState {
+  /** The holder's name: personal data (`personalData` below); null once the account's subject is forgotten. */
   owner: string | null;
   balance: number;
   open: boolean;
@@ -17,7 +18,8 @@ export type AccountCommand =
   | Command<'Withdraw', { amount: number }>;
 
 export type AccountEvent =
-  | DomainEvent<'AccountOpened', { owner: string }>
+  /** `owner` reads as null once the account's subject was forgotten (`runtime.forget(id)`). */
+  | DomainEvent<'AccountOpened', { owner: string | null }>
   | DomainEvent<'Deposited', { amount: number }>
   | DomainEvent<'Withdrawn', { amount: number }>;
 
@@ -28,6 +30,8 @@ export const accountDecider: Decider<AccountState, AccountCommand, AccountEvent>
   snapshotVersion: 1,
   // Every account command is a client's request.
   publicCommands: ['Open', 'Deposit', 'Withdraw'],
+  // The holder's name is theirs: stored sealed with the account's key, redacted once it is forgotten.
+  personalData: { subject: '$id', events: { AccountOpened: ['owner'] } },
   commands: {
     Open: {
       type: 'object',

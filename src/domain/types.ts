@@ -48,6 +48,26 @@ export interface EventVersion {
   readonly upcast?: Readonly<Record<number, (data: never) => unknown>>;
 }
 
+/**
+ * Which fields of which events hold personal data, and whose (crypto-shredding: runtime/subject-cipher.ts).
+ * Those fields are stored sealed with their data subject's key, and once the subject is forgotten
+ * (`runtime.forget(subject)`) every read shows them as `null`, while the rest of each event stays.
+ *
+ * ```ts
+ * personalData: { subject: '$id', events: { AccountOpened: ['owner'] } }
+ * ```
+ */
+export interface PersonalData<E extends DomainEvent = DomainEvent> {
+  /**
+   * Whose data it is: `'$id'`, the stream's own id (an account's data is its holder's; forget the
+   * account's id to forget it). The only form so far: a snapshot holds a whole state, sealed with the
+   * stream's one subject key, which needs one subject per stream.
+   */
+  readonly subject: '$id';
+  /** Event type -> its personal fields: top-level keys of the event's `data` (at the current version). */
+  readonly events: Readonly<Partial<Record<E['type'], readonly string[]>>>;
+}
+
 export interface Decider<S = unknown, C extends Command = Command, E extends DomainEvent = DomainEvent> {
   /** Aggregate type name, as it appears in routes and envelopes (e.g. `account`). */
   readonly type: string;
@@ -72,6 +92,12 @@ export interface Decider<S = unknown, C extends Command = Command, E extends Dom
    * a view or any reader sees it.
    */
   readonly events?: Readonly<Partial<Record<E['type'], EventVersion>>>;
+  /**
+   * The event fields that hold personal data (see `PersonalData`). A type that declares any has its
+   * persisted snapshots sealed too (its states hold those fields). Its `evolve` and every reader must
+   * take `null` in their place: that is how a forgotten subject's fields read.
+   */
+  readonly personalData?: PersonalData<E>;
   initialState(): S;
   decide(command: C, state: S, context: DecideContext): E[];
   evolve(state: S, event: E): S;

@@ -231,6 +231,51 @@ export interface ViewStore {
   committed(): Promise<void>;
 }
 
+/** What `SubjectKeys.key` answers: a subject's key (32 bytes), or the mark its key was deleted. */
+export type SubjectKey = Uint8Array | 'forgotten';
+
+/** What `SubjectKeys.forget` did. */
+export interface ForgetOutcome {
+  /** False when the subject had been forgotten before (nothing deleted this time). */
+  deleted: boolean;
+  /** The id its audit record is appended with (the first forget's, kept in the tombstone). */
+  commandId: string;
+  /** Who asked (the first forget's, kept in the tombstone). */
+  by: string | null;
+  /** True once its `SubjectForgotten` audit record is known to be in the log (`markAudited`). */
+  audited: boolean;
+  /**
+   * True when the key's bytes were checked to be gone from the key store's file (LMDB keeps freed
+   * pages as they were until it reuses them: the store rewrites them, then reads the file to make sure).
+   */
+  scrubbed: boolean;
+}
+
+/**
+ * The keys of data subjects (crypto-shredding: runtime/subject-cipher.ts). A subject's key is made on
+ * first use, kept pending in the thread that made it, and made durable by `persist`, which a writer
+ * calls before it commits anything sealed with a pending key; `forget` replaces a key with a
+ * tombstone, so a forgotten subject never gets a key again and reads can tell "forgotten" (redact)
+ * from "missing" (damage). Readable from every thread once persisted.
+ */
+export interface SubjectKeys {
+  /** The subject's key; made (pending until `persist`) when it has none and `create`; undefined when none and not `create`. */
+  key(subject: string, create?: boolean): SubjectKey | undefined;
+  /**
+   * Makes every key this thread made since the last call durable, in one synced transaction; throws
+   * when it cannot (then nothing sealed with them may be committed, and those keys are dropped).
+   */
+  persist(): void;
+  /** Deletes the subject's key for good (a tombstone stays), then scrubs its bytes out of the file. Idempotent. */
+  forget(subject: string, record: { commandId: string; by: string | null }): Promise<ForgetOutcome>;
+  /** Records that the subject's `SubjectForgotten` audit record is in the log. */
+  markAudited(subject: string): void;
+  /** Forgotten subjects whose audit record may be missing (a crash between the two steps). */
+  unaudited(): { subject: string; commandId: string; by: string | null }[];
+  /** Makes this thread's next reads see every key change made so far, by any thread. */
+  refreshReads(): void;
+}
+
 /** A log opened by one thread: its reads, its view store, and writers for the partitions it owns. */
 export interface EventLog extends RuntimeLog {
   readonly durability: Durability;
@@ -244,6 +289,13 @@ export interface EventLog extends RuntimeLog {
   ownerEpoch(): number;
   /** A batch writer for `partitions`, fenced by `epoch` and chained under `writerId` (the write-chain rule). */
   openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter;
+  /**
+   * The data subjects' keys (crypto-shredding), kept beside the log (the LMDB adapter: their own file in
+   * the data dir); opened on first use. Absent from a log that cannot keep them: JetStream (cluster
+   * mode), whose nodes would each need every key and keys are not replicated yet. Personal data is
+   * then stored as given.
+   */
+  readonly subjectKeys?: SubjectKeys | undefined;
   /** Resolves when every write queued so far by this thread is durable (tools; writers await `commit`). */
   durable(): Promise<void>;
   /** One small durable write outside every chain; on success the log accepts writes again. */

@@ -5,7 +5,9 @@ export type ProjectorRequest =
   | { op: 'status' }
   | { op: 'build'; view: string; generation: number }
   | { op: 'retire'; view: string; generation: number }
-  | { op: 'reconcile'; view: string; generation: number; repair: boolean; maxMismatches: number };
+  | { op: 'reconcile'; view: string; generation: number; repair: boolean; maxMismatches: number }
+  /** A data subject was forgotten: rows of views with personal fields drop it from their caches, and its owner rewrites its row redacted. */
+  | { op: 'redact'; subject: string };
 
 export type ProjectorEvent =
   | { type: 'progress'; view: string; generation: number; partition: number; checkpoint: number }

@@ -5,12 +5,19 @@
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 import { isLifecycleType } from '../domain/index.js';
+import { declarePersonalRows } from '../runtime/index.js';
 
 export interface Projection<R = unknown> {
   /** The view's name in routes (`/views/:name`). */
   readonly name: string;
   /** Aggregate types whose events feed this view; other events are skipped. */
   readonly aggregateTypes: readonly string[];
+  /**
+   * Row fields that copy personal data (crypto-shredding, runtime/subject-cipher.ts), whose subject is
+   * the row's id (as for a decider's `subject: '$id'`). The view store keeps them sealed with the
+   * subject's key; once it is forgotten they read as `null`, and the engine rewrites the row so.
+   */
+  readonly personalData?: { readonly fields: readonly string[] };
   /** Fold one event into its stream's row; `undefined` removes the row. Must be pure. */
   apply(row: R | undefined, event: EventEnvelope): R | undefined;
   /**
@@ -35,6 +42,8 @@ export async function loadProjections(moduleUrls: readonly string[]): Promise<An
     const mod = (await import(url)) as { default?: AnyProjection };
     const p = mod.default;
     if (!p || typeof p.apply !== 'function' || typeof p.name !== 'string') throw new RuntimeError(ErrorCodes.InvalidOptions, `${url} does not export a projection (default export with name, aggregateTypes, apply)`);
+    // Every thread that loads a view seals and opens its rows the same way (runtime/personal-data.ts).
+    if (p.personalData !== undefined) declarePersonalRows(p.name, p.personalData.fields);
     out.push(p);
   }
   return out;

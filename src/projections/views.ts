@@ -16,6 +16,7 @@ import {
   type LogPosition,
 } from '../kernel/index.js';
 import { partitionOf } from '../partition/index.js';
+import { AUDIT_TYPE, type AuditRecord } from '../domain/index.js';
 import type { PluginChannel, Runtime } from '../runtime/index.js';
 import type { Mismatch, ReconcileReport } from './fold.js';
 import { viewModulesOf } from './projection-engine.js';
@@ -78,7 +79,21 @@ export class Views {
     this.#channel = runtime.plugin('projections');
     this.#views = new Map(views.map((v) => [v.name, v]));
     for (const v of views) this.#active.set(v.name, runtime.log.views.meta(v.name).active);
-    this.#unsubscribe = this.#channel.on((_w, payload) => this.#onEvent(payload as ProjectorEvent));
+    const unlisten = this.#channel.on((_w, payload) => this.#onEvent(payload as ProjectorEvent));
+    // The audit stream's `SubjectForgotten` tells the views that copied a forgotten subject's personal
+    // fields to redact their rows (each worker's engine: `redact`). Best effort: the rows read as null
+    // from the moment the key is gone, rewritten or not.
+    const unsubscribe = runtime.subscribe((events) => {
+      if (events[0]?.aggregateType !== AUDIT_TYPE) return;
+      for (const e of events) {
+        const subject = e.type === 'SubjectForgotten' ? (e.data as AuditRecord).target.subject : undefined;
+        if (subject !== undefined && !this.#closed) void this.#channel.broadcast({ op: 'redact', subject } satisfies ProjectorRequest).catch(() => undefined);
+      }
+    });
+    this.#unsubscribe = () => {
+      unlisten();
+      unsubscribe();
+    };
   }
 
   /** Stops listening to the workers; pending waits fail with `ViewLagging` when they time out. */

@@ -17,7 +17,8 @@
  * from offset 0. The main thread flips which one serves reads, then retires the old one.
  */
 import { ErrorCodes, RuntimeError, serializeError, type EventEnvelope } from '../kernel/index.js';
-import type { WorkerPlugin, WorkerPluginContext, WorkerPluginFactory } from '../runtime/index.js';
+import { personalRowFields, type WorkerPlugin, type WorkerPluginContext, type WorkerPluginFactory } from '../runtime/index.js';
+import { partitionOf } from '../partition/index.js';
 import { reconcilePartitions } from './fold.js';
 import { applyEvent, loadProjections, type AnyProjection } from './types.js';
 import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
@@ -126,6 +127,34 @@ class Projector implements WorkerPlugin {
   readonly #live = new Map<Target, Set<number>>();
   /** Checkpoints of batches queued but not yet durable, oldest first (one entry per onBatchEnd). */
   readonly #batches: { t: Target; partition: number; checkpoint: number }[][] = [];
+
+  /**
+   * A data subject was forgotten: its key is gone, so its rows' personal fields read as null already.
+   * Every worker drops the subject's cached rows (they hold the plaintext); the worker that owns the
+   * subject's partition, the single writer of its rows, rewrites them redacted, so the ciphertext leaves
+   * the store too. With drains held (`exclusive`), like reconcile: no batch writes the row meanwhile.
+   */
+  #redact(subject: string): Promise<{ redacted: number }> {
+    return this.#ctx.exclusive(async () => {
+      do {
+        await this.#quiesce();
+        await this.#ctx.log.views.committed();
+      } while (this.#running);
+      const owns = this.#ctx.ownedPartitions.includes(partitionOf(subject, this.#ctx.totalPartitions));
+      let redacted = 0;
+      for (const t of this.#targets) {
+        if (personalRowFields(t.view.name) === undefined) continue;
+        t.rows.delete(subject);
+        const row = owns ? this.#ctx.log.views.getRow(t.view.name, t.generation, subject) : undefined;
+        if (row === undefined) continue;
+        // Read back opened, hence with the fields null: written so, the sealed bytes are replaced.
+        void this.#ctx.log.views.putRow(t.view.name, t.generation, subject, row);
+        redacted++;
+      }
+      await this.#ctx.log.views.committed();
+      return { redacted };
+    });
+  }
 
   /** The row as last written (cache; `#writeRow` refreshes its recency), else from the store. */
   #row(t: Target, id: string): unknown {
@@ -252,6 +281,8 @@ class Projector implements WorkerPlugin {
           } while (this.#running);
           return { retired: true };
         });
+      case 'redact':
+        return this.#redact(req.subject);
       case 'reconcile': {
         const view = this.#view(req.view);
         // Rows and checkpoints must be read at one moment, and repairs must not land under rows that

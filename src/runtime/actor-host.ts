@@ -146,6 +146,9 @@ export class ActorHost {
       case 'resume':
         void this.#resume(msg.rid, msg.partition);
         return;
+      case 'forget':
+        void this.#forget(msg.rid, msg.partition);
+        return;
       case 'acquire':
         void this.#acquire(msg.rid, msg.partition, msg.epoch, msg.until);
         return;
@@ -214,6 +217,24 @@ export class ActorHost {
         return { partition, wasStopped, offset };
       });
       this.#send({ kind: 'reply', reply: { rid, ok: true, result } });
+    } catch (err) {
+      this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(err) } });
+    }
+  }
+
+  /**
+   * A subject of `partition` was forgotten (runtime `forget`): with no batch in flight (a command decided
+   * before the forget has committed, sealed with the old key, and been answered), forget that
+   * partition's live actors, whose states hold the subject's plaintext; they re-hydrate with it redacted.
+   */
+  async #forget(rid: number, partition: number): Promise<void> {
+    try {
+      await this.#pipeline.exclusive(async () => {
+        this.#log.subjectKeys?.refreshReads();
+        this.#log.refreshReads();
+        this.#actors.dropPartition(partition);
+      });
+      this.#send({ kind: 'reply', reply: { rid, ok: true, result: null } });
     } catch (err) {
       this.#send({ kind: 'reply', reply: { rid, ok: false, error: serializeError(err) } });
     }

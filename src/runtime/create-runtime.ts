@@ -28,8 +28,9 @@
  *   `freshness` must hear of every answer before anyone can act on it (before subscribers, before the
  *   caller's execute resumes).
  */
+import { randomUUID } from 'node:crypto';
 import { ErrorCodes, RuntimeError, assertValidId, errors, type EventEnvelope } from '../kernel/index.js';
-import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog } from '../log/index.js';
+import { LmdbLog, lockDataDir, openMemoryLog, type DirLock, type EventLog, type SubjectKeys } from '../log/index.js';
 import { AUDIT_STREAM, AUDIT_TYPE, LIVE, isLifecycleType, isSystemType, lifecycleAfter, type AnyDecider, type AuditState } from '../domain/index.js';
 import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
@@ -39,7 +40,7 @@ import { HealthBook } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
 import type { ActorHostConfig, CommandRequest, CommandResult, LoadedState, PartitionResumeResult } from './protocol.js';
-import type { ClusterLink, CommittedListener, ExecuteOptions, ExecuteResult, LoadOptions, Runtime, StreamLifecycleOptions } from './runtime-api.js';
+import type { ClusterLink, CommittedListener, ExecuteOptions, ExecuteResult, ForgetResult, LoadOptions, Runtime, StreamLifecycleOptions } from './runtime-api.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
@@ -243,6 +244,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     checkTarget(target);
     if (cluster !== null) throw new RuntimeError(ErrorCodes.NotImplemented, 'retention settings are not available in cluster mode yet: docs/cluster.md, "Left to do"');
   };
+
+  /**
+   * After a subject's key is gone: every cache of a state that may hold its plaintext is dropped (its
+   * stream's partition's entries here, that partition's live actors in its worker, once no batch of it
+   * is in flight), so every later load re-hydrates with the fields redacted.
+   */
+  const dropPlaintext = async (keys: SubjectKeys, subject: string): Promise<void> => {
+    const partition = partitionOf(subject, P);
+    keys.refreshReads();
+    log.refreshReads();
+    cache.dropPartitions((p) => p === partition);
+    const r = nextRid();
+    await slotOf(partition).request(r, { kind: 'forget', rid: r, partition });
+    // Again: a reply of a command decided before the forget may have fed the cache meanwhile.
+    cache.dropPartitions((p) => p === partition);
+    freshness.touched(partition);
+  };
+
   /** The checks every call on a stream starts with, in this order (closed, type, id). */
   const openStream = (aggregateType: string, id: string): AnyDecider => {
     if (closed) throw errors.closed();
@@ -309,6 +328,23 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     audit(kind, record, opts) {
       return runtime.execute<AuditState>(AUDIT_TYPE, AUDIT_STREAM, { type: 'Record', data: { kind, ...record } }, opts);
+    },
+
+    // Crypto-shredding (subject-cipher.ts): the key first (from then on nothing can open the data), the
+    // caches next, the audit record last. A crash anywhere in between leaves the tombstone, which says
+    // the audit record may be missing: the next call, or the next start, completes it with the same id.
+    async forget(subject: string, opts: { by?: string | null } = {}): Promise<ForgetResult> {
+      if (closed) throw errors.closed();
+      assertValidId(subject);
+      // Cluster mode: the workers' log (JetStream) keeps no keys, so there is nothing to forget with.
+      const keys = cluster === null ? log.subjectKeys : undefined;
+      if (keys === undefined) throw new RuntimeError(ErrorCodes.InvalidCommand, 'forget is not available in cluster mode: personal data is not sealed there (its keys would have to be replicated with the log)', { subject });
+      const outcome = await keys.forget(subject, { commandId: `forget-${randomUUID()}`, by: opts.by ?? null });
+      await dropPlaintext(keys, subject);
+      // The first forget's id and asker, from the tombstone: a retry is the same command, recorded once.
+      const audit = await runtime.audit('SubjectForgotten', { target: { subject }, by: outcome.by }, { commandId: outcome.commandId });
+      keys.markAudited(subject);
+      return { subject, deleted: outcome.deleted, scrubbed: outcome.scrubbed, audit: { version: audit.version, duplicate: audit.duplicate === true } };
     },
 
     async execute<S>(aggregateType: string, id: string, command: { type: string; data?: unknown }, opts: ExecuteOptions = {}) {
@@ -438,6 +474,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       if (o.trace) disableTrace();
     },
   };
+  await completeForgets(runtime, log, deciders);
   return runtime;
 }
 
@@ -450,6 +487,18 @@ function clusterLink(node: ClusterNode): ClusterLink {
     serve: (handler) => node.serve(handler),
     forward: (nodeId, request) => node.forward(nodeId, request),
   };
+}
+
+/**
+ * Forgets a crash cut short between the key's deletion and its audit record (the tombstone says which):
+ * completed now, with the first call's command id, so the audit stream records each forget once.
+ * Best effort: what fails here (a partition not served in cluster mode) is completed by a later start
+ * or a later `forget` of the same subject.
+ */
+async function completeForgets(runtime: Runtime, log: EventLog, deciders: Map<string, AnyDecider>): Promise<void> {
+  // A log opens its key store on first use: not for domains without personal data.
+  if (![...deciders.values()].some((d) => d.personalData !== undefined)) return;
+  for (const { subject } of log.subjectKeys?.unaudited() ?? []) await runtime.forget(subject).catch(() => undefined);
 }
 
 /**

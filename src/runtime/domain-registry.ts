@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
+import { PersonalFields } from './personal-data.js';
 
 /** A module whose default export (or `decider` export) is a Decider: an absolute path or a file URL. */
 export type DomainModule = string | URL;
@@ -44,6 +45,12 @@ export async function loadDeciders(moduleUrls: readonly string[]): Promise<Map<s
     }
     if (d.type.startsWith('$') && !systemUrls.has(url)) {
       throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: aggregate type ${JSON.stringify(d.type)}: names starting with $ are the runtime's own (the audit stream)`);
+    }
+    // A typo in `personalData` would leave personal data in plaintext: refused here, naming the module.
+    try {
+      PersonalFields.of([d]);
+    } catch (err) {
+      throw new RuntimeError(ErrorCodes.InvalidOptions, `${url}: ${(err as Error).message}`, { module: url });
     }
     if (out.has(d.type)) throw new RuntimeError(ErrorCodes.InvalidOptions, `two domain modules define aggregate type ${JSON.stringify(d.type)}`);
     out.set(d.type, d);

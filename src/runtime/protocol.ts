@@ -96,6 +96,12 @@ export type ToWorker =
   /** The worker's trace spans that ended after `since` (epoch ms), answered with a `reply` carrying TraceSpans. */
   | { kind: 'trace'; rid: number; since: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
+  /**
+   * A data subject whose stream is in `partition` was forgotten (its key is gone): the host drops that
+   * partition's live actors (their states hold the plaintext) once no batch is in flight, and renews its
+   * key-store reads; answered with a `reply` (no result).
+   */
+  | { kind: 'forget'; rid: number; partition: number }
   /** An operator resumes a partition stopped on damage (answered with a `reply` carrying PartitionResumeResult). */
   | { kind: 'resume'; rid: number; partition: number }
   /**

@@ -148,6 +148,17 @@ export interface ClusterLink {
   forward<R extends ForwardRequest>(nodeId: string, request: R): Promise<ForwardResult<R>>;
 }
 
+/** What `forget` did (crypto-shredding: subject-cipher.ts). */
+export interface ForgetResult {
+  subject: string;
+  /** False when the subject had been forgotten before (this call only made sure of the rest). */
+  deleted: boolean;
+  /** True when the key's bytes were checked gone from the key store's file (see log/lmdb/subject-keys.ts). */
+  scrubbed: boolean;
+  /** The `SubjectForgotten` record in the audit stream: its version, and whether an earlier call had appended it. */
+  audit: { version: number; duplicate: boolean };
+}
+
 export interface Runtime {
   readonly dataDir: string;
   readonly partitionCount: number;
@@ -210,6 +221,16 @@ export interface Runtime {
    * an unknown outcome records it once.
    */
   audit(kind: AuditKind, record: { target: AuditTarget; by?: string | null; details?: Record<string, unknown> }, options?: ExecuteOptions): Promise<ExecuteResult<AuditState>>;
+  /**
+   * Crypto-shredding: deletes data subject `subject`'s key (the personal fields deciders declare, sealed
+   * with it, read as `null` from then on, in every thread and every read), drops every cache that holds
+   * them in plaintext, and records `SubjectForgotten` in the audit stream (`by`: who asked). Idempotent:
+   * calling it again for a forgotten subject appends nothing new, and completes a forget a crash cut
+   * short (the audit record is also completed when the runtime starts). `InvalidId` for an id outside
+   * the id pattern; a subject that never had a key is forgotten all the same (none can be made later).
+   * `InvalidCommand` in cluster mode, where personal data is not sealed (README, "Crypto-shredding").
+   */
+  forget(subject: string, options?: { by?: string | null }): Promise<ForgetResult>;
   /**
    * The current state (no `version`/`at`): the newest acknowledged state, answered on the calling
    * thread: from the state cache (a reply to a command or an earlier load), else read from the log

@@ -13,11 +13,18 @@
  * written for the new one, silently. Wrapping the log makes decoding the default and raw reads the
  * exception (`storedReads`).
  *
+ * The same layer seals and opens personal data (crypto-shredding: personal-data.ts, subject-cipher.ts):
+ * appends seal the fields deciders declare personal and snapshots of their types, the view store seals
+ * the rows' declared fields, and every read opens them (or reads `null` once the subject is forgotten).
+ * So the log port, and every adapter behind it, only ever holds ciphertext of personal data.
+ *
  * Gotchas:
  * - Derived copies of events must hold what is stored, not what is decoded: pages (page-writer.ts) read
  *   through `storedReads`, or a page would keep one build's upcast data and disagree with its events
  *   (and with `eventide verify`). Snapshots hold states, which `snapshotVersion` already versions.
- * - When no decider declares `events`, `versionedLog` returns the log itself: no cost at all.
+ * - When no decider declares `events` or `personalData`, `versionedLog` returns the log itself: no cost at all.
+ * - Appends hand on the data as decided (replies, live projections, the feed), not the sealed data the
+ *   adapter stored: `stageAppend` puts it back into the staged envelopes after the adapter encoded them.
  * - Idempotent: a log that is already versioned is returned as it is, never wrapped twice. A second
  *   layer would decode every read again, and `storedReads` would peel off only the outer one, so pages
  *   would be written from decoded events. Passing a versioned log happens by design with the in-memory
@@ -25,19 +32,32 @@
  *   (`ActorHost.start`'s `shared`, inline-thread.ts); both ends load the same domain modules, so the
  *   decoder already there is the one the given deciders would build.
  */
-import type { EventEnvelope } from '../kernel/index.js';
+import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, Evolve, FoldResult, LogReader, RetentionSettings, Staged, StoredSnapshot, StreamHead, ViewStore } from '../log/index.js';
+import { refusedAfter, type AppendRequest, type BatchWriter, type CommandRecord, type Committed, type Durability, type EventLog, type Evolve, type FoldResult, type LogReader, type RetentionSettings, type Staged, type StoredSnapshot, type StreamHead, type SubjectKeys, type ViewMeta, type ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
+import { openRow, PersonalFields, sealRow } from './personal-data.js';
 
 /**
- * `log` as `deciders` see it (checks their `events` declarations: InvalidOptions); `log` itself when
- * none declares any, or when it is versioned already (see the header).
+ * `log` as `deciders` see it (checks their `events` and `personalData` declarations: InvalidOptions);
+ * `log` itself when none declares any, or when it is versioned already (see the header).
  */
 export function versionedLog(log: EventLog, deciders: Iterable<AnyDecider>): EventLog {
   if (isVersioned(log)) return log;
-  const decoder = EventDecoder.of(deciders);
-  return decoder.identity ? log : new VersionedLog(log, decoder);
+  const all = [...deciders];
+  const decoder = EventDecoder.of(all);
+  const personal = PersonalFields.of(all);
+  if (decoder.identity && personal.none) return log;
+  const keys = log.subjectKeys;
+  // A log without a key store (JetStream: cluster mode, README) stores personal data as given.
+  if (personal.none || keys === undefined) return decoder.identity ? log : new VersionedLog(log, decoder, null);
+  return new VersionedLog(log, decoder, { fields: personal, keys });
+}
+
+/** The personal fields of the deciders, and the keys they are sealed with (personal-data.ts). */
+interface Sealing {
+  readonly fields: PersonalFields;
+  readonly keys: SubjectKeys;
 }
 
 /** True when `log` is a log `versionedLog` made (its reads are decoded already). */
@@ -54,18 +74,37 @@ class VersionedLog implements EventLog {
   /** The undecorated log. */
   readonly stored: EventLog;
   readonly #decoder: EventDecoder;
+  readonly #sealing: Sealing | null;
+  readonly views: ViewStore;
 
-  constructor(log: EventLog, decoder: EventDecoder) {
+  constructor(log: EventLog, decoder: EventDecoder, sealing: Sealing | null) {
     this.stored = log;
     this.#decoder = decoder;
+    this.#sealing = sealing;
+    this.views = sealing === null ? log.views : new SealedViewStore(log.views, sealing.keys);
   }
 
   // ------------------------------------------------------------ reads that hand out events: decoded
 
+  /** True when events of `aggregateType` may need decoding (upcasting or opening). */
+  #decodes(aggregateType: string): boolean {
+    return this.#decoder.decodes(aggregateType) || (this.#sealing?.fields.declares(aggregateType) ?? false);
+  }
+
+  /** One envelope as this build reads it: personal fields opened (or redacted), then upcast. */
+  #envelope(e: EventEnvelope): EventEnvelope {
+    const s = this.#sealing;
+    if (s !== null && s.fields.carries(e.aggregateType, e.type)) {
+      const data = s.fields.open(s.keys, e.aggregateType, e.stream, e.type, e.data);
+      if (data !== e.data) e = { ...e, data };
+    }
+    return this.#decoder.envelope(e);
+  }
+
   *iterateStream(aggregateType: string, id: string, from?: number, to?: number): Generator<EventEnvelope> {
     const events = this.stored.iterateStream(aggregateType, id, from, to);
-    if (!this.#decoder.decodes(aggregateType)) return yield* events;
-    for (const e of events) yield this.#decoder.envelope(e);
+    if (!this.#decodes(aggregateType)) return yield* events;
+    for (const e of events) yield this.#envelope(e);
   }
 
   readStream(aggregateType: string, id: string, from?: number, limit?: number): EventEnvelope[] {
@@ -74,42 +113,58 @@ class VersionedLog implements EventLog {
 
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
     const e = this.stored.readEvent(aggregateType, id, seq);
-    return e === undefined ? undefined : this.#decoder.envelope(e);
+    return e === undefined ? undefined : this.#envelope(e);
   }
 
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
-    return this.stored.foldStream(aggregateType, id, from, to, state, this.#decoder.evolve(aggregateType, evolve));
+    const upcasting = this.#decoder.evolve(aggregateType, evolve);
+    const s = this.#sealing;
+    if (s === null || !s.fields.declares(aggregateType)) return this.stored.foldStream(aggregateType, id, from, to, state, upcasting);
+    const { fields, keys } = s;
+    // The fold's hot loop: one set lookup per event; only events with personal fields are copied.
+    const carrying = fields.typesOf(aggregateType);
+    const opening: Evolve<S> = (state, event, schemaVersion) =>
+      carrying.has(event.type) ? upcasting(state, { type: event.type, data: fields.open(keys, aggregateType, id, event.type, event.data) }, schemaVersion) : upcasting(state, event, schemaVersion);
+    return this.stored.foldStream(aggregateType, id, from, to, state, opening);
   }
 
   *iteratePartition(partition: number, from?: number, limit?: number): Generator<EventEnvelope> {
-    for (const e of this.stored.iteratePartition(partition, from, limit)) yield this.#decoder.envelope(e);
+    for (const e of this.stored.iteratePartition(partition, from, limit)) yield this.#envelope(e);
   }
 
   readPartition(partition: number, from?: number, limit?: number): EventEnvelope[] {
     const events = this.stored.readPartition(partition, from, limit);
-    for (let i = 0; i < events.length; i++) events[i] = this.#decoder.envelope(events[i]!);
+    for (let i = 0; i < events.length; i++) events[i] = this.#envelope(events[i]!);
     return events;
   }
 
   #decoded(aggregateType: string, events: EventEnvelope[]): EventEnvelope[] {
-    if (!this.#decoder.decodes(aggregateType)) return events;
-    for (let i = 0; i < events.length; i++) events[i] = this.#decoder.envelope(events[i]!);
+    if (!this.#decodes(aggregateType)) return events;
+    for (let i = 0; i < events.length; i++) events[i] = this.#envelope(events[i]!);
     return events;
   }
 
-  // ------------------------------------------------------------ appends: stamped with the current versions
+  snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion?: number): StoredSnapshot<S> | undefined {
+    const snap = this.stored.snapshotAtOrBelow<S>(aggregateType, id, maxVersion);
+    const s = this.#sealing;
+    if (snap === undefined || s === null || !s.fields.declares(aggregateType)) return snap;
+    return s.fields.openSnapshot(s.keys, aggregateType, id, snap);
+  }
+
+  // ------------------------------------------------------------ appends: stamped with the current versions, personal fields sealed
 
   openWriter(writerId: string, epoch: number, partitions: readonly number[]): BatchWriter {
-    return new VersionedWriter(this.stored.openWriter(writerId, epoch, partitions), this.#decoder);
+    return new VersionedWriter(this.stored.openWriter(writerId, epoch, partitions), this.#decoder, this.#sealing);
+  }
+
+  get subjectKeys(): SubjectKeys | undefined {
+    return this.stored.subjectKeys;
   }
 
   // ------------------------------------------------------------ everything else: as the log answers
 
   get partitions(): number {
     return this.stored.partitions;
-  }
-  get views(): ViewStore {
-    return this.stored.views;
   }
   get durability(): Durability {
     return this.stored.durability;
@@ -119,6 +174,8 @@ class VersionedLog implements EventLog {
   }
   refreshReads(): void {
     this.stored.refreshReads();
+    // A reader that must see every commit must also see every forget (a key deleted since).
+    this.#sealing?.keys.refreshReads();
   }
   streamHead(aggregateType: string, id: string): StreamHead {
     return this.stored.streamHead(aggregateType, id);
@@ -131,9 +188,6 @@ class VersionedLog implements EventLog {
   }
   findCommand(aggregateType: string, id: string, commandId: string): CommandRecord | undefined {
     return this.stored.findCommand(aggregateType, id, commandId);
-  }
-  snapshotAtOrBelow<S>(aggregateType: string, id: string, maxVersion?: number): StoredSnapshot<S> | undefined {
-    return this.stored.snapshotAtOrBelow<S>(aggregateType, id, maxVersion);
   }
   snapshotVersions(aggregateType: string, id: string, limit?: number): number[] {
     return this.stored.snapshotVersions(aggregateType, id, limit);
@@ -164,23 +218,36 @@ class VersionedLog implements EventLog {
   }
 }
 
-/** A writer whose appends carry each event's current schema version (upcast.ts `stamp`). */
+/** A writer whose appends carry each event's current schema version (upcast.ts `stamp`) and personal fields sealed. */
 class VersionedWriter implements BatchWriter {
   readonly #writer: BatchWriter;
   readonly #decoder: EventDecoder;
+  readonly #sealing: Sealing | null;
 
-  constructor(writer: BatchWriter, decoder: EventDecoder) {
+  constructor(writer: BatchWriter, decoder: EventDecoder, sealing: Sealing | null) {
     this.#writer = writer;
     this.#decoder = decoder;
+    this.#sealing = sealing;
   }
 
   stageAppend(request: AppendRequest): Staged {
-    if (!this.#decoder.stamps(request.aggregateType)) return this.#writer.stageAppend(request);
-    return this.#writer.stageAppend({ ...request, events: this.#decoder.stamp(request.aggregateType, request.events) });
+    const stamped = this.#decoder.stamps(request.aggregateType) ? this.#decoder.stamp(request.aggregateType, request.events) : request.events;
+    const s = this.#sealing;
+    const sealed = s === null ? stamped : s.fields.seal(s.keys, request.aggregateType, request.stream, stamped);
+    if (sealed === request.events) return this.#writer.stageAppend(request);
+    const staged = this.#writer.stageAppend({ ...request, events: sealed });
+    // The log holds the sealed data (the adapter encoded it while staging); what this process hands on
+    // (the reply, the state cache, live projections, the feed) is the data as decided.
+    if (sealed !== stamped && staged.events) for (let i = 0; i < staged.events.length; i++) (staged.events[i] as { data: unknown }).data = request.events[i]!.data;
+    return staged;
   }
 
+  /** A state of a type with personal data is sealed; a forgotten subject's is not kept (its removal is staged instead, a no-op when absent). */
   stageSnapshot(aggregateType: string, id: string, snapshot: StoredSnapshot): Staged {
-    return this.#writer.stageSnapshot(aggregateType, id, snapshot);
+    const s = this.#sealing;
+    if (s === null || !s.fields.declares(aggregateType)) return this.#writer.stageSnapshot(aggregateType, id, snapshot);
+    const sealed = s.fields.sealSnapshot(s.keys, aggregateType, id, snapshot);
+    return sealed === undefined ? this.#writer.stageSnapshotRemoval(aggregateType, id, snapshot.version) : this.#writer.stageSnapshot(aggregateType, id, sealed);
   }
   stageSnapshotRemoval(aggregateType: string, id: string, version: number): Staged {
     return this.#writer.stageSnapshotRemoval(aggregateType, id, version);
@@ -188,7 +255,20 @@ class VersionedWriter implements BatchWriter {
   stagePage(events: readonly EventEnvelope[]): Staged {
     return this.#writer.stagePage(events);
   }
+  /**
+   * The keys made for this batch's sealed values are made durable first (one synced transaction in the
+   * key store, subject-keys.ts): nothing sealed may commit before its key can outlive a crash. When
+   * they cannot be, this batch and every later one are refused (the write-chain rule, log/port.ts:
+   * their positions follow this batch's, which never reaches the log).
+   */
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
+    if (this.#failed !== null) return Promise.reject(refusedAfter(this.#failed));
+    try {
+      this.#sealing?.keys.persist();
+    } catch (err) {
+      this.#failed = new RuntimeError(ErrorCodes.StorageFailed, `the key store could not record new data-subject keys: ${(err as Error)?.message ?? String(err)}`, { outcome: 'not-applied' }, true);
+      return Promise.reject(this.#failed);
+    }
     return this.#writer.commit(staged, alsoInBatch);
   }
   head(partition: number): number {
@@ -198,6 +278,51 @@ class VersionedWriter implements BatchWriter {
     return this.#writer.reloadHead(partition);
   }
   get failure() {
-    return this.#writer.failure;
+    return this.#failed ?? this.#writer.failure;
+  }
+  /** The key store's refusal (see `commit`); null while it has not refused. */
+  #failed: RuntimeError | null = null;
+}
+
+/** A view store whose rows have their declared personal fields sealed (personal-data.ts `sealRow`). */
+class SealedViewStore implements ViewStore {
+  readonly #views: ViewStore;
+  readonly #keys: SubjectKeys;
+
+  constructor(views: ViewStore, keys: SubjectKeys) {
+    this.#views = views;
+    this.#keys = keys;
+  }
+
+  get joinsLogBatch(): boolean {
+    return this.#views.joinsLogBatch;
+  }
+  getRow<R>(view: string, generation: number, id: string): R | undefined {
+    const row = this.#views.getRow<R>(view, generation, id);
+    return row === undefined ? undefined : openRow(this.#keys, view, id, row);
+  }
+  *rows<R>(view: string, generation: number, after?: string, limit?: number): Iterable<{ id: string; row: R }> {
+    for (const { id, row } of this.#views.rows<R>(view, generation, after, limit)) yield { id, row: openRow(this.#keys, view, id, row) };
+  }
+  putRow(view: string, generation: number, id: string, row: unknown): Promise<unknown> {
+    return this.#views.putRow(view, generation, id, row === undefined ? row : sealRow(this.#keys, view, id, row));
+  }
+  meta(view: string): ViewMeta {
+    return this.#views.meta(view);
+  }
+  setMeta(view: string, meta: ViewMeta): Promise<void> {
+    return this.#views.setMeta(view, meta);
+  }
+  checkpoint(view: string, generation: number, partition: number): number {
+    return this.#views.checkpoint(view, generation, partition);
+  }
+  putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<unknown> {
+    return this.#views.putCheckpoint(view, generation, partition, offset);
+  }
+  dropGeneration(view: string, generation: number): Promise<void> {
+    return this.#views.dropGeneration(view, generation);
+  }
+  committed(): Promise<void> {
+    return this.#views.committed();
   }
 }

@@ -48,6 +48,7 @@ import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { retentionRoutes } from './routes/retention.js';
 import { streamAdminRoutes } from './routes/stream-admin.js';
+import { subjectAdminRoutes } from './routes/subject-admin.js';
 import { systemRoutes } from './routes/system.js';
 import { viewRoutes } from './routes/views.js';
 import { ClusterRouting } from './cluster-routing.js';
@@ -201,6 +202,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
   await app.register(streamAdminRoutes, { runtime });
+  await app.register(subjectAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   await app.register(consoleRoutes, { runtime, feed: hub, views, clock: options.clock ?? systemClock, stats: options.consoleStats });

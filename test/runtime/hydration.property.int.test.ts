@@ -14,7 +14,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { accountDecider, LmdbLog, hydrate, RuntimeError, type AccountState, type Runtime } from '../../src/index.js';
+import { accountDecider, LmdbLog, hydrate, versionedLog, RuntimeError, type AccountState, type Runtime } from '../../src/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { expectContiguousPartitions, expectContiguousSeqs, foldAccount, fullHistory } from '../support/log-checks.js';
 import { useRuntimes, ON_DISK } from '../support/runtimes.js';
@@ -120,7 +120,8 @@ describe('hydration', () => {
 
         // Cold, from disk: a fresh log handle on the closed data dir hydrates from the persisted
         // snapshots + tails (the worker's own cold path is exercised above by LRU passivation).
-        const log = LmdbLog.open(dataDir);
+        // As every thread of the runtime reads it: personal fields (the owner) opened.
+        const log = versionedLog(LmdbLog.open(dataDir), [accountDecider]);
         try {
           for (const [id, state] of folded) {
             const version = models.get(id)!.version;

@@ -1,13 +1,14 @@
 /**
  * The versioned log (src/runtime/versioned-log.ts) over the in-memory adapter: reads decoded, appends
- * stamped, `storedReads` as stored, no wrapper at all when no decider declares versions, and idempotent:
+ * stamped, `storedReads` as stored, no wrapper at all when no decider declares versions (or personal data), and idempotent:
  * a log already versioned (the in-memory runtime's log, shared by createRuntime with its actor hosts) is
  * never wrapped a second time, so pages keep reading what is stored.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { accountDecider, type AnyDecider } from '../../src/index.js';
 import { openMemoryLog, type EventLog } from '../../src/log/index.js';
 import { isVersioned, storedReads, versionedLog } from '../../src/runtime/index.js';
+import { RuntimeError } from '../../src/kernel/index.js';
 
 /** A `note` whose `Written` went v1 `{ text }` -> v2 `{ text, lang }`. */
 const noteDecider: AnyDecider = {
@@ -28,9 +29,10 @@ async function written(log: EventLog, seq: number, data: unknown): Promise<void>
 }
 
 describe('versionedLog', () => {
-  it('is the log itself when no decider declares versions', () => {
+  it('is the log itself when no decider declares versions or personal data', () => {
     const log = openMemoryLog({ partitions: 1 });
-    expect(versionedLog(log, [accountDecider])).toBe(log);
+    const { personalData: _personal, ...plainAccount } = accountDecider;
+    expect(versionedLog(log, [plainAccount as AnyDecider])).toBe(log);
     expect(isVersioned(log)).toBe(false);
     expect(storedReads(log)).toBe(log);
   });
@@ -56,5 +58,21 @@ describe('versionedLog', () => {
     await written(raw, 1, { text: 'old' });
     expect(storedReads(again)).toBe(raw);
     expect(storedReads(again).readEvent('note', 'n1', 1)?.data).toEqual({ text: 'old' });
+  });
+
+  it('commits nothing sealed before its keys are durable: a key store that cannot persist refuses the batch and every later one', async () => {
+    const raw = openMemoryLog({ partitions: 1 });
+    const persist = vi.spyOn(raw.subjectKeys, 'persist').mockImplementation(() => {
+      throw new RuntimeError('StorageFailed' as never, 'ENOSPC: no space left on device');
+    });
+    const log = versionedLog(raw, [accountDecider]);
+    const writer = log.openWriter('w', log.claimOwnership('test'), [0]);
+    const open = (id: string) => writer.stageAppend({ aggregateType: 'account', stream: id, partition: 0, expectedVersion: 0, events: [{ type: 'AccountOpened', data: { owner: 'Ada' } }], ts: 1, meta: {} });
+    await expect(writer.commit([open('a')])).rejects.toMatchObject({ code: 'StorageFailed', details: { outcome: 'not-applied' } });
+    persist.mockRestore();
+    await expect(writer.commit([open('b')])).rejects.toMatchObject({ code: 'StorageFailed' });
+    expect(writer.failure).toMatchObject({ code: 'StorageFailed' });
+    raw.refreshReads();
+    expect(raw.partitionHead(0)).toBe(0);
   });
 });

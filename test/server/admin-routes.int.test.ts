@@ -43,7 +43,7 @@ describe('admin routes', () => {
     expect(body.source).toBeUndefined(); // server paths stay on the server
     expect(body.events).toBeGreaterThanOrEqual(before.length + 8);
     expect(during).toBeGreaterThan(before.length); // writes went on while the backup ran
-    expect(readdirSync(join(backups.dir, 'before-upgrade_1.0')).sort()).toEqual(['backup.json', 'log.mdb']);
+    expect(readdirSync(join(backups.dir, 'before-upgrade_1.0')).sort()).toEqual(['backup.json', 'keys.mdb', 'log.mdb']);
 
     const again = await h.app.inject({ method: 'POST', url: '/admin/backup', payload: { name: 'before-upgrade_1.0' } });
     expect(again.statusCode).toBe(409);

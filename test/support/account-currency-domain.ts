@@ -34,6 +34,8 @@ export const accountCurrencyDecider: Decider<CurrencyAccountState, CurrencyAccou
   type: 'account',
   snapshotVersion: 2,
   publicCommands: ['Open', 'Deposit', 'Withdraw', 'OpenWithDeposit'],
+  // The built-in account's owner is personal data: a later decider of the type keeps declaring it.
+  personalData: { subject: '$id', events: { AccountOpened: ['owner'] } },
   commands: {
     Open: accountDecider.commands.Open,
     Deposit: { type: 'object', required: ['amount'], additionalProperties: false, properties: { amount, currency: { enum: ['EUR', 'USD'] } } },

@@ -4,6 +4,7 @@
  * checks, LMDB's damage codes as our errors, and maintenance (verify, backup, salvage).
  */
 export { LmdbLog } from './lmdb-log.js';
+export { LmdbSubjectKeys, backupSubjectKeys, KEYS_FILE, SUBJECT_KEY_BYTES } from './subject-keys.js';
 export { LOG_FORMAT_VERSION } from './environment.js';
 export { INDEX_RUN } from './partition-index.js';
 export type { StagedWrite } from './write-chain.js';

@@ -27,7 +27,8 @@ import { StreamMetaStore } from './stream-meta.js';
 import { LogCommitter, type StagedWrite, type WriteChain } from './write-chain.js';
 import { LmdbBatchWriter } from './batch-writer.js';
 import type { LmdbViewStore } from './view-store.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead } from '../port.js';
+import { LmdbSubjectKeys } from './subject-keys.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead, SubjectKeys } from '../port.js';
 
 export class LmdbLog implements EventLog {
   readonly partitions: number;
@@ -43,9 +44,12 @@ export class LmdbLog implements EventLog {
   readonly #pages: PageStore;
   readonly #meta: StreamMetaStore;
   readonly #writes: LogCommitter;
+  readonly #readOnly: boolean;
+  #keys: LmdbSubjectKeys | null = null;
 
   private constructor(path: string, options: EventLogOptions) {
     this.path = path;
+    this.#readOnly = options.readOnly ?? false;
     this.durability = options.durability ?? 'sync';
     const env = (this.#env = new LmdbEnvironment(path, options));
     this.views = env.views;
@@ -191,7 +195,13 @@ export class LmdbLog implements EventLog {
     return this.#writes.probeWrite();
   }
 
-  close(): Promise<void> {
+  /** The key store (subject-keys.ts), opened on first use: a data dir without personal data has none. */
+  get subjectKeys(): SubjectKeys {
+    return (this.#keys ??= new LmdbSubjectKeys(this.path, this.#readOnly));
+  }
+
+  async close(): Promise<void> {
+    await this.#keys?.close();
     return this.#env.close(this.#writes.unsettledWrite);
   }
 }

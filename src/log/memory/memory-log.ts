@@ -19,6 +19,7 @@
  * - A failure is the log's, as on LMDB: after a refused batch every commit of every writer of this log
  *   is refused until `probeWrite` succeeds (and a writer whose chain broke stays refused: open a new one).
  */
+import { MemorySubjectKeys } from './memory-subject-keys.js';
 import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kernel/index.js';
 import { decodeRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
@@ -41,6 +42,8 @@ export class MemoryLog implements EventLog {
   /** Acknowledged once visible: memory has no disk to wait for, and keeps nothing past the process. */
   readonly durability: Durability = 'commit';
   readonly views: MemoryViewStore;
+  /** This log's subject keys (crypto-shredding): in memory, like everything else here. */
+  readonly subjectKeys = new MemorySubjectKeys();
   readonly #store: MemoryStore;
   readonly #queue = new WriteQueue();
   readonly #backend: WriterBackend;

@@ -17,6 +17,8 @@ export const balancesView: Projection<BalanceRow> = {
   name: 'balances',
   aggregateTypes: ['account'],
   streamLifecycle: true,
+  // The holder's name, copied from AccountOpened: sealed in the store, null once the account is forgotten.
+  personalData: { fields: ['owner'] },
   apply(row, e) {
     if (row && e.seq <= row.version) return row; // already applied: replays are no-ops
     if (isLifecycleType(e.type)) {

@@ -28,6 +28,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { EventEnvelope } from '../../kernel/index.js';
+import { AUDIT_TYPE } from '../../domain/index.js';
 import type { Runtime } from '../../runtime/index.js';
 import { FeedBatch, type FeedFilter } from './batch.js';
 import { CatchUpScheduler } from './catch-up-scheduler.js';
@@ -138,6 +139,12 @@ export class FeedHub implements FeedSource {
     this.chunks = new ChunkStore(this.#reader, options.catchUpChunk, options.catchUpCacheBytes);
     this.catchUps = new CatchUpScheduler({ maxActive: options.maxCatchUps, turnBytes: options.catchUpTurnBytes, share: options.catchUpShare });
     this.#unsubscribe = runtime.subscribe((events: EventEnvelope[]) => {
+      // A data subject was forgotten (runtime `forget`): batches and chunks kept here may hold its personal
+      // fields in plaintext; from now on catch-ups read the log again, where they are redacted.
+      if (events[0]?.aggregateType === AUDIT_TYPE && events.some((e) => e.type === 'SubjectForgotten')) {
+        this.#replay.clear();
+        this.chunks.clear();
+      }
       this.#pending.push(events);
       this.#scheduleFlush();
     });

@@ -48,6 +48,7 @@ const backupReply = {
     events: count,
     eventsPerPartition: { type: 'array', items: count },
     verified: { type: 'boolean' },
+    subjectKeys: { type: 'boolean', description: "The data dir's key store (crypto-shredding) was copied too" },
     durationMs: { type: 'number', minimum: 0 },
   },
 } as const;

@@ -14,8 +14,16 @@
  * whose log it replaces), holding the data-dir lock so no server runs there meanwhile, then verifies
  * what it wrote; a restored log that does not verify is removed again.
  *
+ * The key store (`keys.mdb`, crypto-shredding: log/lmdb/subject-keys.ts) is copied too, compacted, right
+ * after the log: without it the personal fields of every subject would be unreadable in a restore. A
+ * subject forgotten before the backup has no key in it (its tombstone is copied; the freed pages that
+ * held the key are not), so the backup holds neither the key nor any plaintext of it. A subject
+ * forgotten after the backup can be read again from it: forgetting cannot reach copies (README).
+ *
  * Gotchas:
- * - Only the log file is backed up: video files and other state beside it are not.
+ * - Only the log file and the key store are backed up: video files and other state beside them are not.
+ * - The key store is copied after the log: a key made in between is in the copy too (harmless), and
+ *   every key an event of the copied log uses was durable before that event (subject-keys.ts).
  * - A backup is a file copy of LMDB's format: restore it with the same lmdb-js major version.
  */
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +33,7 @@ import * as lmdb from 'lmdb';
 import { ErrorCodes, RuntimeError, systemClock } from '../../../kernel/index.js';
 import { LOG_FORMAT_VERSION } from '../environment.js';
 import { lockDataDir } from '../dir-lock.js';
+import { backupSubjectKeys, KEYS_FILE } from '../subject-keys.js';
 import { hasLog, LOG_FILE, logFileOf, noLogError, openRawLog } from './raw-log.js';
 import { verifyDataDir, type VerifyOptions, type VerifyReport } from './verify.js';
 
@@ -45,6 +54,8 @@ export interface BackupInfo {
   /** Intact events per partition, as verify counted them in the copy. */
   eventsPerPartition: number[];
   verified: boolean;
+  /** True when the data dir's key store (`keys.mdb`) was copied too. */
+  subjectKeys?: boolean;
 }
 
 export interface BackupResult {
@@ -82,6 +93,7 @@ export async function backupLog(dataDir: string, dest: string, options: BackupOp
     } finally {
       await raw.close();
     }
+    const subjectKeys = await backupSubjectKeys(source, join(partial, KEYS_FILE));
     const verify = await verifyDataDir(partial, options.verify);
     // The read-only open left LMDB's lock file; a backup is the data file alone.
     rmSync(join(partial, `${LOG_FILE}-lock`), { force: true });
@@ -99,10 +111,12 @@ export async function backupLog(dataDir: string, dest: string, options: BackupOp
       events: verify.partitions.reduce((n, p) => n + p.events, 0),
       eventsPerPartition: verify.partitions.map((p) => p.events),
       verified: verify.ok,
+      ...(subjectKeys ? { subjectKeys } : {}),
     };
     writeFileSync(join(partial, BACKUP_INFO_FILE), JSON.stringify(info, null, 2) + '\n');
     fsyncPath(join(partial, LOG_FILE));
     fsyncPath(join(partial, BACKUP_INFO_FILE));
+    if (subjectKeys) fsyncPath(join(partial, KEYS_FILE));
     fsyncPath(partial);
     renameSync(partial, target);
     fsyncPath(dirname(target));
@@ -141,14 +155,19 @@ export async function restoreBackup(backupDir: string, dataDir: string, options:
   }
   const lock = lockDataDir(target, 'eventide restore');
   try {
-    for (const f of [LOG_FILE, `${LOG_FILE}-lock`, 'manifest.json']) rmSync(join(target, f), { force: true });
+    for (const f of [LOG_FILE, `${LOG_FILE}-lock`, 'manifest.json', KEYS_FILE, `${KEYS_FILE}-lock`]) rmSync(join(target, f), { force: true });
     const file = logFileOf(target);
     copyFileSync(join(from, LOG_FILE), file);
     fsyncPath(file);
+    // The key store goes with its log: a log restored beside another key store would not open.
+    if (existsSync(join(from, KEYS_FILE))) {
+      copyFileSync(join(from, KEYS_FILE), join(target, KEYS_FILE));
+      fsyncPath(join(target, KEYS_FILE));
+    }
     fsyncPath(target);
     const verify = await verifyDataDir(target, options.verify);
     if (!verify.ok) {
-      for (const f of [LOG_FILE, `${LOG_FILE}-lock`]) rmSync(join(target, f), { force: true });
+      for (const f of [LOG_FILE, `${LOG_FILE}-lock`, KEYS_FILE]) rmSync(join(target, f), { force: true });
       throw new RuntimeError(ErrorCodes.CorruptLog, `the backup in ${from} does not verify; the restored log was removed again`, { backup: from, verify });
     }
     return { ok: true, dataDir: target, backup: from, info: readBackupInfo(from), verify, durationMs: systemClock.now() - started };

@@ -34,6 +34,7 @@ import { EVENT_PAGE } from '../../event-page.js';
 import type { StagedWrite } from '../write-chain.js';
 import { corruptRecord, decodeRecord } from '../../record-codec.js';
 import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
+import { backupSubjectKeys, KEYS_FILE } from '../subject-keys.js';
 import { scanDatabase } from './scan.js';
 
 export const QUARANTINE_FILE = 'salvage-quarantine.jsonl';
@@ -116,6 +117,8 @@ export async function salvageLog(sourceDir: string, intoDir: string, options: Sa
     const targetLock = lockDataDir(into, 'eventide salvage (target)');
     try {
       const derived = await writeSalvaged(into, read, options.pages ?? true);
+      // The salvaged events keep their sealed personal fields: the subjects' keys go with them.
+      await backupSubjectKeys(source, join(into, KEYS_FILE));
       const quarantine = read.quarantine.length > 0 ? join(into, QUARANTINE_FILE) : null;
       if (quarantine) writeFileSync(quarantine, read.quarantine.map((q) => JSON.stringify(q)).join('\n') + '\n');
       const report: SalvageReport = {
