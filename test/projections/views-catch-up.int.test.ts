@@ -44,7 +44,8 @@ describe('what a view reports', () => {
   // that in-memory value. So Views reports checkpoints beyond the committed log, lag() says 0 while
   // nothing is visible yet, and after a catch-up pass waitFor()/get({position}) can answer before the rows
   // of that position exist (seen as a rare failure of views-crash.e2e before it reconciled first).
-  it('never reports a checkpoint beyond what is committed, even while a commit is held up', async () => {
+  // On disk only: the memory log has no LMDB write lock to hold (its dataDir is '', which would open a log in the working dir).
+  it.runIf(ON_DISK)('never reports a checkpoint beyond what is committed, even while a commit is held up', async () => {
     const runtime = await runtimes.start({ durability: 'commit', ...withViews(VIEWS) });
     await Promise.all(Array.from({ length: 40 }, (_, k) => runtime.execute('account', `held-${k}`, { type: 'Open', data: { owner: 'o' } })));
     await waitCaughtUp(runtime, await Views.open(runtime), 'event-counts');

@@ -63,6 +63,7 @@ export interface WriteLock {
 }
 
 export async function holdWriteLock(dataDir: string): Promise<WriteLock> {
+  if (!dataDir) throw new Error('holdWriteLock needs a data dir (a memory log has none)');
   const t = start(lockHolder, dataDir, {});
   await t.ready;
   let released = false;
