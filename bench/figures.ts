@@ -97,6 +97,7 @@ export const FIGURES = {
   'cluster.http3.rate': { label: 'cluster: HTTP commands through 3 eventide servers (JetStream R3)', unit: 'cmd/s', target: '-' },
   'cluster.http3.p50': { label: 'cluster: p50 command latency through 3 servers', unit: 'ms', target: '-' },
   'cluster.http3.p99': { label: 'cluster: p99 command latency through 3 servers', unit: 'ms', target: '-' },
+  'cluster.embedded.rate': { label: 'cluster reference: the same HTTP load on the embedded server (LMDB, no NATS, 1 worker)', unit: 'cmd/s', target: '-' },
   'cluster.failover': {
     label: 'cluster: kill -9 of an owner until each of its partitions accepts commands again (slowest)',
     unit: 's',

@@ -20,7 +20,10 @@
  *    commands land on a server that does not own the partition and are forwarded). The two groups
  *    alternate, rounds of `seconds`, medians. A command answered 503 is retried with its command id
  *    (counted in the note; none expected in steady state). JetStream's message count over a load, per
- *    command, says how many commands one message (one partition of one batch) carried.
+ *    command, says how many commands one message (one partition of one batch) carried. A third
+ *    server, the embedded one (no NATS, local LMDB, `WORKERS=1` as in cluster mode), takes the same
+ *    load in the same rounds: the reference that separates what cluster mode costs from what the HTTP
+ *    path costs on this box (`cluster.embedded.rate`).
  * 3. **Failover**: the trio's owner of the most partitions is killed with SIGKILL while one caller per
  *    account (`FAILOVER_ACCOUNTS_PER_PARTITION` accounts on each of its partitions) sends Deposits
  *    through the two survivors, retrying every 503 / refused / unanswered attempt after 50 ms with the
@@ -63,7 +66,7 @@ const IN_FLIGHT = 64;
 const FAILOVER_ACCOUNTS_PER_PARTITION = 3;
 const sizes = (quick: boolean) => (quick ? { publishSeconds: 0.3, rounds: 0, seconds: 0 } : { publishSeconds: 3, rounds: 2, seconds: 8 });
 
-const SERVER_FIGURES: FigureId[] = ['cluster.http1.rate', 'cluster.http1.p50', 'cluster.http1.p99', 'cluster.http3.rate', 'cluster.http3.p50', 'cluster.http3.p99', 'cluster.failover'];
+const SERVER_FIGURES: FigureId[] = ['cluster.embedded.rate', 'cluster.http1.rate', 'cluster.http1.p50', 'cluster.http1.p99', 'cluster.http3.rate', 'cluster.http3.p50', 'cluster.http3.p99', 'cluster.failover'];
 const PUBLISH_FIGURES: FigureId[] = ['cluster.publish.r1.sync', 'cluster.publish.r1.inflight', 'cluster.publish.r3.sync', 'cluster.publish.r3.inflight'];
 
 const la = (l: number[]): string => l.map((x) => x.toFixed(1)).join(' / ');
@@ -103,12 +106,12 @@ interface Group {
   commandsPerMessage: number[];
 }
 
-async function startGroup(name: string, size: number, nats: NatsCluster, dir: string): Promise<Group> {
+async function startGroup(name: string, size: number, nats: NatsCluster, dir: string, cluster = true): Promise<Group> {
   const nodes = await Promise.all(
     Array.from({ length: size }, (_, i) => {
       const dataDir = join(dir, `${name}-n${i + 1}`);
       mkdirSync(dataDir, { recursive: true });
-      return startClusterNode({ nodeId: `${name}-n${i + 1}`, group: name, natsUrls: nats.urls, replicas: 3, partitions: PARTITIONS, leaseMs: LEASE_MS, dataDir });
+      return startClusterNode({ nodeId: `${name}-n${i + 1}`, cluster, group: name, natsUrls: nats.urls, replicas: 3, partitions: PARTITIONS, leaseMs: LEASE_MS, dataDir });
     }),
   );
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `${name}-acct-${i}`);
@@ -132,13 +135,14 @@ async function loadRound(g: Group, nats: NatsCluster, seconds: number, round: nu
   const urls = g.nodes.map((n) => n.url);
   const pids = g.nodes.map((n) => n.pid);
   const natsPids = nats.nodes.map((n) => n.process?.pid);
-  const msgs0 = await messagesOf(nats.urls, g.name);
+  const embedded = g.name === 'embedded';
+  const msgs0 = embedded ? 0 : await messagesOf(nats.urls, g.name);
   const cpu0 = cpuOf(pids);
   const ncpu0 = cpuOf(natsPids);
   const r = await client({ mode: 'load', urls, accounts: g.accounts, connections: CONNECTIONS, seconds, runId: `${g.name}-r${round}` });
   const cpu1 = cpuOf(pids);
   const ncpu1 = cpuOf(natsPids);
-  const msgs1 = await messagesOf(nats.urls, g.name);
+  const msgs1 = embedded ? 0 : await messagesOf(nats.urls, g.name);
   g.loads.push(r);
   if (cpu0 !== null && cpu1 !== null) g.serverCpuUs.push((cpu1 - cpu0) / Math.max(1, r.ok));
   if (ncpu0 !== null && ncpu1 !== null) g.natsCpuUs.push((ncpu1 - ncpu0) / Math.max(1, r.ok));
@@ -146,7 +150,7 @@ async function loadRound(g: Group, nats: NatsCluster, seconds: number, round: nu
   if (msgs1 > msgs0) g.commandsPerMessage.push(r.ok / (msgs1 - msgs0));
 }
 
-function reportGroup(ctx: BenchContext, g: Group, ids: [FigureId, FigureId, FigureId], pub: { r3: PublishReport[] }, seconds: number, before: number[]): void {
+function reportGroup(ctx: BenchContext, g: Group, ids: FigureId[], pub: { r3: PublishReport[] }, seconds: number, before: number[], reference?: Group): void {
   const inflight = mean(pub.r3.map((p) => p.inFlight.rate));
   const syncP50 = mean(pub.r3.map((p) => p.sync.p50ms));
   const syncP99 = mean(pub.r3.map((p) => p.sync.p99ms));
@@ -154,18 +158,21 @@ function reportGroup(ctx: BenchContext, g: Group, ids: [FigureId, FigureId, Figu
   const retries = g.loads.reduce((n, l) => n + l.retried503 + l.retriedErrors, 0);
   const failed = g.loads.reduce((n, l) => n + l.failed, 0);
   const firstFailure = g.loads.find((l) => l.firstFailure)?.firstFailure;
+  const setup = g.name === 'embedded' ? `the embedded server (src/server/main.ts without EVENTIDE_NATS, WORKERS=1: the log is local LMDB, sync), ${PARTITIONS} partitions` : `${g.nodes.length} server(s), ${PARTITIONS} partitions, R3 on 3 nats-servers`;
+  const vsRef = reference ? `${(rate / median(reference.loads.map((l) => l.ok / l.durationS))).toFixed(2)} x the embedded server's rate in this run; ` : '';
   const how =
-    `${g.nodes.length} server(s), ${PARTITIONS} partitions, R3 on 3 nats-servers; ${CONNECTIONS} callers` +
+    `${setup}; ${CONNECTIONS} callers` +
     (g.nodes.length > 1 ? ' spread over the servers (2 of 3 commands forwarded to the owner)' : '') +
     `, Deposits over ${fmt(ACCOUNTS)} accounts with command ids, ${seconds} s x ${g.loads.length} rounds alternating with the other group, median; ` +
     `load average ${la(before)} -> ${la(loadavg())}`;
   const cpu =
     `CPU per command: eventide server(s) ${g.serverCpuUs.length ? median(g.serverCpuUs).toFixed(0) : '?'} us, nats-servers ${g.natsCpuUs.length ? median(g.natsCpuUs).toFixed(0) : '?'} us, client ${median(g.loads.map((l) => l.clientCpuUs / Math.max(1, l.ok))).toFixed(0)} us; ` +
-    `${g.commandsPerMessage.length ? median(g.commandsPerMessage).toFixed(1) : '?'} commands per JetStream message (one partition of one batch)` +
+    (g.name === 'embedded' ? 'no JetStream' : `${g.commandsPerMessage.length ? median(g.commandsPerMessage).toFixed(1) : '?'} commands per JetStream message (one partition of one batch)`) +
     `; ${retries} attempts retried (503 or no answer), ${failed} failed${firstFailure ? ` (first: ${firstFailure})` : ''}`;
-  ctx.figure(measured(ids[0], { value: rate, baseline: { name: 'JetStream R3, 64 publishes in flight', value: inflight, unit: 'msg/s' }, note: `${how}; ${cpu}` }));
-  ctx.figure(measured(ids[1], { value: median(g.loads.map((l) => l.p50ms)), baseline: { name: 'JetStream R3 publish-ack p50', value: syncP50, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
-  ctx.figure(measured(ids[2], { value: median(g.loads.map((l) => l.p99ms)), baseline: { name: 'JetStream R3 publish-ack p99', value: syncP99, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
+  ctx.figure(measured(ids[0]!, { value: rate, baseline: { name: 'JetStream R3, 64 publishes in flight', value: inflight, unit: 'msg/s' }, note: `${vsRef}${how}; ${cpu}` }));
+  if (ids.length === 1) return;
+  ctx.figure(measured(ids[1]!, { value: median(g.loads.map((l) => l.p50ms)), baseline: { name: 'JetStream R3 publish-ack p50', value: syncP50, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
+  ctx.figure(measured(ids[2]!, { value: median(g.loads.map((l) => l.p99ms)), baseline: { name: 'JetStream R3 publish-ack p99', value: syncP99, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
 }
 
 /** Kills the trio's owner of the most partitions while callers send on its partitions; seconds until each accepts again. */
@@ -216,7 +223,7 @@ async function failover(ctx: BenchContext, g: Group, owners: Map<number, string>
 export const clusterSuite: Suite = {
   name: 'cluster',
   figures: [...PUBLISH_FIGURES, ...SERVER_FIGURES],
-  steps: (quick) => (quick ? 2 : 5 + 2 * sizes(quick).rounds),
+  steps: (quick) => (quick ? 2 : 6 + 3 * sizes(quick).rounds),
   async run(ctx) {
     const s = sizes(ctx.quick);
     if (!natsServerAvailable()) {
@@ -241,13 +248,14 @@ export const clusterSuite: Suite = {
         for (const id of PUBLISH_FIGURES) ctx.figure(notAvailable(id, `not available: the quick-mode publish baseline failed: ${(err as Error).message.slice(0, 300)}`));
       }
       if (!ctx.quick) {
-        ctx.step('starting eventide servers: 1 (solo) and 3 (trio)');
+        ctx.step('starting eventide servers: 1 (solo), 3 (trio) and the embedded reference');
         groups.push(await startGroup('solo', 1, r3, dir));
         groups.push(await startGroup('trio', 3, r3, dir));
+        groups.push(await startGroup('embedded', 1, r3, dir, false));
         const owners = new Map<string, Map<number, string>>();
         for (const g of groups) {
           ctx.step(`${g.name}: opening ${fmt(ACCOUNTS)} accounts`);
-          owners.set(g.name, await settled(g));
+          if (g.name !== 'embedded') owners.set(g.name, await settled(g));
           const opened = await client({ mode: 'open', urls: g.nodes.map((n) => n.url), accounts: g.accounts, connections: CONNECTIONS, seconds: 0, runId: `${g.name}-open` });
           if (opened.ok !== ACCOUNTS) throw new Error(`${g.name}: ${opened.ok} of ${ACCOUNTS} accounts opened (first failure: ${opened.firstFailure})`);
         }
@@ -261,11 +269,13 @@ export const clusterSuite: Suite = {
         const p = await publishRates(r1, r3, s.publishSeconds);
         pub.r1.push(p.r1);
         pub.r3.push(p.r3);
-        reportGroup(ctx, groups[0]!, ['cluster.http1.rate', 'cluster.http1.p50', 'cluster.http1.p99'], pub, s.seconds, before);
-        reportGroup(ctx, groups[1]!, ['cluster.http3.rate', 'cluster.http3.p50', 'cluster.http3.p99'], pub, s.seconds, before);
-        await groups[0]!.nodes[0]!.stop();
+        const [solo, trio, embedded] = groups as [Group, Group, Group];
+        reportGroup(ctx, solo, ['cluster.http1.rate', 'cluster.http1.p50', 'cluster.http1.p99'], pub, s.seconds, before, embedded);
+        reportGroup(ctx, trio, ['cluster.http3.rate', 'cluster.http3.p50', 'cluster.http3.p99'], pub, s.seconds, before, embedded);
+        reportGroup(ctx, embedded, ['cluster.embedded.rate'], pub, s.seconds, before);
+        await Promise.all([solo.nodes[0]!.stop(), embedded.nodes[0]!.stop()]);
         ctx.step('failover: kill -9 an owner');
-        await failover(ctx, groups[1]!, owners.get('trio')!);
+        await failover(ctx, trio, owners.get('trio')!);
       } else {
         for (const id of SERVER_FIGURES) {
           ctx.figure(notAvailable(id, 'not available in quick mode: starting 4 eventide servers from sources takes 20-60 s on a loaded 2-core box; `npm run bench -- --only cluster` measures it'));

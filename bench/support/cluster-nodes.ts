@@ -26,6 +26,8 @@ process.once('exit', () => {
 
 export interface ClusterNodeOptions {
   nodeId: string;
+  /** false: the embedded server (no NATS, one worker), the same process otherwise: the reference. */
+  cluster?: boolean;
   group: string;
   natsUrls: string[];
   replicas: 1 | 3;
@@ -58,19 +60,19 @@ export function freePort(): Promise<number> {
 /** Starts one node and waits until it is ready (its stderr tail in the error otherwise). */
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
   const port = await freePort();
-  const env = {
-    ...process.env,
-    DATA_DIR: o.dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PARTITIONS: String(o.partitions),
-    EVENTIDE_NATS: o.natsUrls.join(','),
-    EVENTIDE_NODE_ID: o.nodeId,
-    EVENTIDE_GROUP: o.group,
-    EVENTIDE_REPLICAS: String(o.replicas),
-    EVENTIDE_LEASE_MS: String(o.leaseMs),
-    LOG_LEVEL: 'warn',
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: o.dataDir, PORT: String(port), HOST: '127.0.0.1', PARTITIONS: String(o.partitions), LOG_LEVEL: 'warn' };
+  if (o.cluster === false) {
+    // Cluster mode runs one actor worker per node; the reference does too, so only the log differs.
+    env.WORKERS = '1';
+  } else {
+    Object.assign(env, {
+      EVENTIDE_NATS: o.natsUrls.join(','),
+      EVENTIDE_NODE_ID: o.nodeId,
+      EVENTIDE_GROUP: o.group,
+      EVENTIDE_REPLICAS: String(o.replicas),
+      EVENTIDE_LEASE_MS: String(o.leaseMs),
+    });
+  }
   const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/server/main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
   let stderr = '';
