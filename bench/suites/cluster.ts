@@ -104,6 +104,8 @@ interface Group {
   serverCpuUs: number[];
   natsCpuUs: number[];
   commandsPerMessage: number[];
+  /** Cores this group's server processes used, per server, while another group was loaded (background: leases, heartbeats, ticks). */
+  idleCoresPerServer: number[];
 }
 
 async function startGroup(name: string, size: number, nats: NatsCluster, dir: string, cluster = true): Promise<Group> {
@@ -115,7 +117,7 @@ async function startGroup(name: string, size: number, nats: NatsCluster, dir: st
     }),
   );
   const accounts = Array.from({ length: ACCOUNTS }, (_, i) => `${name}-acct-${i}`);
-  return { name, nodes, accounts, loads: [], serverCpuUs: [], natsCpuUs: [], commandsPerMessage: [] };
+  return { name, nodes, accounts, loads: [], serverCpuUs: [], natsCpuUs: [], commandsPerMessage: [], idleCoresPerServer: [] };
 }
 
 /** Waits until every partition has an owner that serves it, as the first node sees them. */
@@ -131,7 +133,10 @@ async function settled(g: Group): Promise<Map<number, string>> {
   }
 }
 
-async function loadRound(g: Group, nats: NatsCluster, seconds: number, round: number): Promise<void> {
+async function loadRound(g: Group, all: Group[], nats: NatsCluster, seconds: number, round: number): Promise<void> {
+  const others = all.filter((o) => o !== g);
+  const idle0 = others.map((o) => cpuOf(o.nodes.map((n) => n.pid)));
+  const t0 = performance.now();
   const urls = g.nodes.map((n) => n.url);
   const pids = g.nodes.map((n) => n.pid);
   const natsPids = nats.nodes.map((n) => n.process?.pid);
@@ -143,6 +148,12 @@ async function loadRound(g: Group, nats: NatsCluster, seconds: number, round: nu
   const cpu1 = cpuOf(pids);
   const ncpu1 = cpuOf(natsPids);
   const msgs1 = embedded ? 0 : await messagesOf(nats.urls, g.name);
+  const elapsedUs = (performance.now() - t0) * 1000;
+  others.forEach((o, i) => {
+    const after = cpuOf(o.nodes.map((n) => n.pid));
+    const before = idle0[i];
+    if (before !== null && before !== undefined && after !== null) o.idleCoresPerServer.push((after - before) / elapsedUs / o.nodes.length);
+  });
   g.loads.push(r);
   if (cpu0 !== null && cpu1 !== null) g.serverCpuUs.push((cpu1 - cpu0) / Math.max(1, r.ok));
   if (ncpu0 !== null && ncpu1 !== null) g.natsCpuUs.push((ncpu1 - ncpu0) / Math.max(1, r.ok));
@@ -166,10 +177,12 @@ function reportGroup(ctx: BenchContext, g: Group, ids: FigureId[], pub: { r3: Pu
     `, Deposits over ${fmt(ACCOUNTS)} accounts with command ids, ${seconds} s x ${g.loads.length} rounds alternating with the other group, median; ` +
     `load average ${la(before)} -> ${la(loadavg())}`;
   const cpu =
-    `CPU per command: eventide server(s) ${g.serverCpuUs.length ? median(g.serverCpuUs).toFixed(0) : '?'} us, nats-servers ${g.natsCpuUs.length ? median(g.natsCpuUs).toFixed(0) : '?'} us, client ${median(g.loads.map((l) => l.clientCpuUs / Math.max(1, l.ok))).toFixed(0)} us; ` +
+    `CPU per command: eventide server(s) ${g.serverCpuUs.length ? median(g.serverCpuUs).toFixed(0) : '?'} us, nats-servers ${g.natsCpuUs.length ? median(g.natsCpuUs).toFixed(0) : '?'} us, client ${median(g.loads.map((l) => l.clientCpuUs / Math.max(1, l.ok))).toFixed(0)} us` +
+    `${g.idleCoresPerServer.length ? `; idle (while another group was loaded): ${median(g.idleCoresPerServer).toFixed(3)} cores per server` : ''}; ` +
     (g.name === 'embedded' ? 'no JetStream' : `${g.commandsPerMessage.length ? median(g.commandsPerMessage).toFixed(1) : '?'} commands per JetStream message (one partition of one batch)`) +
     `; ${retries} attempts retried (503 or no answer), ${failed} failed${firstFailure ? ` (first: ${firstFailure})` : ''}`;
-  ctx.figure(measured(ids[0]!, { value: rate, baseline: { name: 'JetStream R3, 64 publishes in flight', value: inflight, unit: 'msg/s' }, note: `${vsRef}${how}; ${cpu}` }));
+  const baseline = g.name === 'embedded' ? {} : { baseline: { name: 'JetStream R3, 64 publishes in flight', value: inflight, unit: 'msg/s' } };
+  ctx.figure(measured(ids[0]!, { value: rate, ...baseline, note: `${vsRef}${how}; ${cpu}` }));
   if (ids.length === 1) return;
   ctx.figure(measured(ids[1]!, { value: median(g.loads.map((l) => l.p50ms)), baseline: { name: 'JetStream R3 publish-ack p50', value: syncP50, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
   ctx.figure(measured(ids[2]!, { value: median(g.loads.map((l) => l.p99ms)), baseline: { name: 'JetStream R3 publish-ack p99', value: syncP99, unit: 'ms' }, note: `${how}; from a command's first send to its 2xx` }));
@@ -262,7 +275,7 @@ export const clusterSuite: Suite = {
         for (let r = 0; r < s.rounds; r++) {
           for (const g of r % 2 ? [...groups].reverse() : groups) {
             ctx.step(`${g.name} round ${r + 1}/${s.rounds}`);
-            await loadRound(g, r3, s.seconds, r);
+            await loadRound(g, groups, r3, s.seconds, r);
           }
         }
         ctx.step('JetStream publish baseline, again');
