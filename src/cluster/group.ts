@@ -25,7 +25,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, isErrorCode, RuntimeError } from '../kernel/index.js';
 import { assignPartitions } from './assignment.js';
 import { GroupBucket, isRevisionConflict, type BucketEntry } from './group-bucket.js';
-import { holderMayServe, planTake, type LeaseTiming, type OwnWrite, type SeenLease, type TakePlan } from './lease-rules.js';
+import { holderMayServe, planTake, seenAfterConflict, type LeaseTiming, type OwnWrite, type SeenLease, type TakePlan } from './lease-rules.js';
 import { Presence } from './presence.js';
 import { resolveGroupOptions, type GroupOptions, type Member, type ResolvedGroupOptions, type RevokeReason } from './options.js';
 import { CONFIG_KEY, decodeConfig, decodeLease, encodeConfig, encodeLease, leaseKey } from './records.js';
@@ -327,9 +327,10 @@ export class PartitionGroup {
 
   async #takeFailed(p: number, plan: TakePlan, err: unknown): Promise<void> {
     if (!isRevisionConflict(err)) return this.#report(err, `taking partition ${p} failed`);
-    // Someone wrote the key since this node looked: read what is there now, and wait from there.
+    // Someone wrote the key since this node looked (or a write it saw acknowledged was lost): read
+    // what is there now and believe it, even at a lower revision (seenAfterConflict), and wait from there.
     if (plan.kind === 'update' && plan.why === 'own') this.#own.delete(p);
-    await this.#reread(p);
+    await this.#reread(p, true);
   }
 
   #renew(p: number, held: Held): void {
@@ -408,10 +409,14 @@ export class PartitionGroup {
    * Reads a lease key after a lost compare-and-set: answers the entry, null when the key does not
    * exist, undefined when the read failed.
    */
-  async #reread(p: number): Promise<BucketEntry | null | undefined> {
+  async #reread(p: number, afterConflict = false): Promise<BucketEntry | null | undefined> {
     try {
       const entry = await this.#track(this.#bucket.get(leaseKey(p), this.#o.requestTimeoutMs));
-      if (entry !== null) this.#observeLease(p, entry.revision, entry.value === null ? null : decodeLease(entry.value, entry.revision, this.leaseMs), performance.now());
+      if (entry !== null) {
+        const record = entry.value === null ? null : decodeLease(entry.value, entry.revision, this.leaseMs);
+        if (afterConflict) this.#seen.set(p, seenAfterConflict(this.#seen.get(p), { revision: entry.revision, record }, performance.now()));
+        else this.#observeLease(p, entry.revision, record, performance.now());
+      }
       return entry;
     } catch (err) {
       this.#report(err, `reading partition ${p}'s lease failed`);

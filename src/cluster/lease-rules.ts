@@ -83,3 +83,21 @@ export function planTake(seen: SeenLease | undefined, own: OwnWrite | undefined,
   if (leaseLapsed(seen.firstSeenAt, now, seen.record.expiresAfterMs, marginMs)) return { kind: 'update', revision: seen.revision, epoch: seen.record.epoch + 1, why: 'lapsed' };
   return undefined;
 }
+
+/**
+ * What to keep as the key's last seen state after a compare-and-set on it failed and the key was read
+ * again (`read`, its revision as the store answers it now). Normally revisions only grow, so an older
+ * one (a watcher replaying) is no news. After a refused write it is news: the refusal proves that the
+ * revision this node believed in is not the key's, and the read is the best account of what is. The
+ * case that needs it: an acknowledged write to the key that the store later lost (a JetStream leader
+ * acked it and died before its followers had it, seen with nats-server 2.9.10 after a server's kill -9
+ * and restart). The node then holds a revision above the key's; trusting only higher revisions, it
+ * would plan every take on that lost revision, have each refused, read the real one and ignore it, for
+ * ever, leaving a partition assigned to it unserved. Safe to trust: every plan is a compare-and-set, so
+ * a stale read only costs one more refusal; the time it is first seen restarts, so a lapse is measured
+ * from now.
+ */
+export function seenAfterConflict(seen: SeenLease | undefined, read: { revision: number; record: LeaseRecord | null }, now: number): SeenLease {
+  if (seen !== undefined && seen.revision === read.revision) return seen;
+  return { revision: read.revision, firstSeenAt: now, record: read.record };
+}

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { holderMayServe, leaseLapsed, planTake, type SeenLease } from '../../src/cluster/lease-rules.js';
+import { holderMayServe, leaseLapsed, planTake, seenAfterConflict, type SeenLease } from '../../src/cluster/lease-rules.js';
 import { decodeLease, encodeLease } from '../../src/cluster/records.js';
 
 const timing = { leaseMs: 3000, marginMs: 500 };
@@ -89,5 +89,25 @@ describe('lease values', () => {
     for (const bad of ['not json', '{"owner":1}', '{"owner":"a","epoch":-1,"expiresAfterMs":1}', '{"owner":"a.b","epoch":1,"expiresAfterMs":1}']) {
       expect(decodeLease(new TextEncoder().encode(bad), 77, 3000)).toEqual({ owner: '?', epoch: 77, expiresAfterMs: 3000 });
     }
+  });
+});
+
+describe('after a refused compare-and-set', () => {
+  it('believes the key as read again, even at a lower revision (an acknowledged write the store lost), so the next take plans on it', () => {
+    // This node saw its own release acknowledged at revision 715; the store lost it and the key is at 710.
+    const seen: SeenLease = { revision: 715, firstSeenAt: 1_000, record: { owner: null, epoch: 3, expiresAfterMs: 0 } };
+    expect(planTake(seen, undefined, 5_000, 500)).toEqual({ kind: 'update', revision: 715, epoch: 4, why: 'free' });
+    const now = 6_000;
+    const after = seenAfterConflict(seen, { revision: 710, record: { owner: null, epoch: 2, expiresAfterMs: 0 } }, now);
+    expect(after).toEqual({ revision: 710, firstSeenAt: now, record: { owner: null, epoch: 2, expiresAfterMs: 0 } });
+    expect(planTake(after, undefined, now, 500)).toEqual({ kind: 'update', revision: 710, epoch: 3, why: 'free' });
+  });
+
+  it('keeps what it saw when the read agrees, and a held key read again is waited for from now', () => {
+    const seen: SeenLease = { revision: 9, firstSeenAt: 100, record: { owner: 'b', epoch: 2, expiresAfterMs: 2000 } };
+    expect(seenAfterConflict(seen, { revision: 9, record: seen.record }, 5_000)).toBe(seen);
+    const moved = seenAfterConflict(seen, { revision: 12, record: { owner: 'c', epoch: 3, expiresAfterMs: 2000 } }, 5_000);
+    expect(planTake(moved, undefined, 5_000 + 2000, 500)).toBeUndefined();
+    expect(planTake(moved, undefined, 5_000 + 2501, 500)).toMatchObject({ kind: 'update', revision: 12, epoch: 4, why: 'lapsed' });
   });
 });
