@@ -155,6 +155,7 @@ export class JepsenCluster {
       const owners = views[0]?.partitions.map((p) => p.owner);
       const agreed =
         owners !== undefined &&
+        owners.every((o) => among.some((n) => n.nodeId === o)) &&
         views.every((v, i) => v !== undefined && v.partitions.every((p, k) => p.owner === owners[k] && p.served === (owners[k] === among[i]!.nodeId))) &&
         among.every((n) => owners.includes(n.nodeId));
       if (agreed) return owners as string[];
