@@ -11,6 +11,8 @@
  * - Clients skip a server the test marked `down` (killed or stopping), as a load balancer would, but not
  *   one that is paused (SIGSTOP): requests sent to a zombie are part of what is tested.
  * - Every wait has a deadline and says what it waited for; none decides pass or fail by its length.
+ * - `phases` says how long each step took: on a loaded 2-core box, starting a server (tsx, workers,
+ *   joining, catching up) is most of a run.
  */
 import { randomInt } from 'node:crypto';
 import { idPerPartition } from '../../support/cluster-runtime.js';
@@ -93,6 +95,9 @@ export class JepsenCluster {
   /** Two accounts per partition. */
   readonly accounts = [...idPerPartition(PARTITIONS, 'ja'), ...idPerPartition(PARTITIONS, 'jb')];
   readonly #env: Record<string, string>;
+  readonly #started = performance.now();
+  /** How long each step of the test took (s), for the log line a run prints. */
+  readonly phases: [string, number][] = [];
   #opSeq = 0;
   #sampling: Promise<void> | undefined;
   #stopSampling = false;
@@ -119,6 +124,7 @@ export class JepsenCluster {
       await Promise.all(cluster.nodes.map((n) => n.start()));
       await cluster.waitForOwners('the first servers to share every partition');
       cluster.#sampling = cluster.#sample();
+      cluster.mark('start');
       return cluster;
     } catch (err) {
       await cluster.stop();
@@ -128,6 +134,13 @@ export class JepsenCluster {
 
   async newNode(nodeId: string): Promise<Node> {
     return new Node(nodeId, await makeTempDir('jepsen'), this.#env);
+  }
+
+  /** Notes that a step of the test ended now (for `phases`). */
+  mark(step: string): void {
+    const elapsed = (performance.now() - this.#started) / 1000;
+    const prev = this.phases.reduce((sum, [, s]) => sum + s, 0);
+    this.phases.push([step, Math.round((elapsed - prev) * 10) / 10]);
   }
 
   live(): Node[] {
@@ -158,7 +171,10 @@ export class JepsenCluster {
         owners.every((o) => among.some((n) => n.nodeId === o)) &&
         views.every((v, i) => v !== undefined && v.partitions.every((p, k) => p.owner === owners[k] && p.served === (owners[k] === among[i]!.nodeId))) &&
         among.every((n) => owners.includes(n.nodeId));
-      if (agreed) return owners as string[];
+      if (agreed) {
+        this.mark(`owners: ${what}`);
+        return owners as string[];
+      }
       last = JSON.stringify(views.map((v, i) => ({ via: among[i]!.nodeId, owners: v?.partitions.map((p) => `${p.owner}${p.served ? '*' : ''}`) })));
       if (performance.now() > until) throw new Error(`timed out waiting for ${what}; last seen: ${last}`);
       await sleep(250);
@@ -239,19 +255,22 @@ export class JepsenCluster {
   /** Opens every account (retried until ok). */
   async openAccounts(): Promise<void> {
     await Promise.all(this.accounts.map((a, i) => this.untilOk(this.#newOp(a, 'Open', 0), 90_000, i)));
+    this.mark('open accounts');
   }
 
   /** One new deposit per account, each retried until ok: writes are accepted on every partition. */
   async depositEverywhere(): Promise<void> {
     await Promise.all(this.accounts.map((a, i) => this.untilOk(this.#newOp(a, 'Deposit', 1 + randomInt(100)), 90_000, i)));
+    this.mark('a deposit on every account');
   }
 
   /**
    * `clients` concurrent loops, each sending deposits to random accounts through the servers in turn,
    * until `stop()`: a new operation each time (a refused or unknown one is left to `settle`).
    */
-  load(clients = 6): { stop: () => Promise<void> } {
+  load(clients = 6): { stop: () => Promise<{ ok: number; other: number }> } {
     let stopped = false;
+    const counts = { ok: 0, other: 0 };
     const loops = Array.from({ length: clients }, async (_, c) => {
       for (let k = c; !stopped; k++) {
         const targets = this.nodes.filter((n) => !n.down);
@@ -262,6 +281,7 @@ export class JepsenCluster {
         }
         const op = this.#newOp(this.accounts[randomInt(this.accounts.length)]!, 'Deposit', 1 + randomInt(100));
         const a = await this.attempt(op, node);
+        counts[a.outcome === 'ok' ? 'ok' : 'other']++;
         // A refusal or no answer: back off a little instead of spinning on a partition changing hands.
         if (a.outcome !== 'ok') await sleep(150);
       }
@@ -270,6 +290,8 @@ export class JepsenCluster {
       stop: async () => {
         stopped = true;
         await Promise.all(loops);
+        this.mark('load');
+        return counts;
       },
     };
   }
@@ -283,17 +305,15 @@ export class JepsenCluster {
         while (next < pending.length) await this.untilOk(pending[next++]!, 90_000, w);
       }),
     );
+    this.mark('settle');
   }
 
   /** What every live server answers for every account: its state and its whole history. */
   async readAll(): Promise<Map<string, Map<string, AccountRead>>> {
-    const reads = new Map<string, Map<string, AccountRead>>();
-    for (const node of this.live()) {
-      const byAccount = new Map<string, AccountRead>();
-      for (const account of this.accounts) byAccount.set(account, await this.#readAccount(node, account));
-      reads.set(node.nodeId, byAccount);
-    }
-    return reads;
+    const nodes = this.live();
+    const read = await Promise.all(nodes.map((node) => Promise.all(this.accounts.map(async (account) => [account, await this.#readAccount(node, account)] as const))));
+    this.mark('read every account through every server');
+    return new Map(nodes.map((node, i) => [node.nodeId, new Map(read[i])]));
   }
 
   async #readAccount(node: Node, account: string): Promise<AccountRead> {
