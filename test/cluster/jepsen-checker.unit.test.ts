@@ -72,7 +72,7 @@ describe('the history', () => {
     expect(outcomeOf(op)).toBe('unknown');
     op.attempts.push(ok('s1', 2, 1));
     expect(outcomeOf(op)).toBe('ok');
-    expect(h.summary()).toEqual({ ops: { ok: 1, failed: 0, unknown: 0 }, attempts: { ok: 1, failed: 1, unknown: 1 } });
+    expect(h.summary()).toEqual({ ops: { ok: 1, failed: 0, unknown: 0 }, attempts: { ok: 1, failed: 1, unknown: 1 }, notOk: { '503 NotOwner': 1, '0 TimeoutError': 1 } });
     expect(() => h.add({ commandId: 'x', account: 'a', type: 'Deposit', amount: 1 })).toThrow(/twice/);
   });
 });

@@ -74,13 +74,21 @@ export class History {
   }
 
   /** Counts of operations by their outcome so far, and of attempts by outcome (for the test's log line). */
-  summary(): { ops: Record<Outcome, number>; attempts: Record<Outcome, number> } {
+  summary(): { ops: Record<Outcome, number>; attempts: Record<Outcome, number>; notOk: Record<string, number> } {
     const ops = { ok: 0, failed: 0, unknown: 0 };
     const attempts = { ok: 0, failed: 0, unknown: 0 };
+    /** Attempts not answered ok, by status and error ("503 NotOwner", "0 TimeoutError"). */
+    const notOk: Record<string, number> = {};
     for (const op of this.#ops.values()) {
       ops[outcomeOf(op)]++;
-      for (const a of op.attempts) attempts[a.outcome]++;
+      for (const a of op.attempts) {
+        attempts[a.outcome]++;
+        if (a.outcome !== 'ok') {
+          const key = `${a.status} ${a.error ?? ''}`.trim();
+          notOk[key] = (notOk[key] ?? 0) + 1;
+        }
+      }
     }
-    return { ops, attempts };
+    return { ops, attempts, notOk };
   }
 }
