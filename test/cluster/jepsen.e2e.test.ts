@@ -41,6 +41,7 @@ describe.skipIf(!available)(available ? 'cluster mode under faults (Jepsen-style
   async function underLoad(fault: () => Promise<void>): Promise<void> {
     await c.waitForOwners('every server up and serving before the fault');
     c.phases.length = 0;
+    c.mark('before the fault');
     const load = c.load();
     await sleep(1500);
     await fault();

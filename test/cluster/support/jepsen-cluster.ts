@@ -15,6 +15,9 @@
  *   joining, catching up) is most of a run.
  */
 import { randomInt } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { idPerPartition } from '../../support/cluster-runtime.js';
 import { startNats, type NatsCluster } from '../../support/nats-servers.js';
 import { startServer, type ServerChild } from '../../support/server-child.js';
@@ -75,7 +78,7 @@ export class Node {
 
 interface PartitionsBody {
   node?: string;
-  partitions: { partition: number; served?: boolean; owner?: string; epoch?: number }[];
+  partitions: { partition: number; served?: boolean; owner?: string; epoch?: number; stopped?: string }[];
 }
 
 async function getJson(url: string, timeoutMs = CLIENT_TIMEOUT_MS): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
@@ -95,7 +98,7 @@ export class JepsenCluster {
   /** Two accounts per partition. */
   readonly accounts = [...idPerPartition(PARTITIONS, 'ja'), ...idPerPartition(PARTITIONS, 'jb')];
   readonly #env: Record<string, string>;
-  readonly #started = performance.now();
+  #lastMark = performance.now();
   /** How long each step of the test took (s), for the log line a run prints. */
   readonly phases: [string, number][] = [];
   #opSeq = 0;
@@ -136,11 +139,24 @@ export class JepsenCluster {
     return new Node(nodeId, await makeTempDir('jepsen'), this.#env);
   }
 
+  /** Writes every server's warnings and errors (stdout lines of level >= 40, and stderr) to a file; answers its path. */
+  async dumpLogs(): Promise<string> {
+    const path = join(tmpdir(), `eventide-jepsen-${process.pid}-${Math.round(performance.now())}.log`);
+    const text = this.nodes
+      .map((n) => {
+        const lines = (n.child?.stdout() ?? '').split('\n').filter((l) => /"level":([4-6]\d)/.test(l));
+        return `=== ${n.nodeId} (${n.down ? 'down' : n.paused ? 'paused' : 'up'}) ===\n${lines.join('\n')}\n--- stderr ---\n${n.child?.stderr() ?? ''}`;
+      })
+      .join('\n');
+    await writeFile(path, text);
+    return path;
+  }
+
   /** Notes that a step of the test ended now (for `phases`). */
   mark(step: string): void {
-    const elapsed = (performance.now() - this.#started) / 1000;
-    const prev = this.phases.reduce((sum, [, s]) => sum + s, 0);
-    this.phases.push([step, Math.round((elapsed - prev) * 10) / 10]);
+    const now = performance.now();
+    this.phases.push([step, Math.round((now - this.#lastMark) / 100) / 10]);
+    this.#lastMark = now;
   }
 
   live(): Node[] {
@@ -175,8 +191,8 @@ export class JepsenCluster {
         this.mark(`owners: ${what}`);
         return owners as string[];
       }
-      last = JSON.stringify(views.map((v, i) => ({ via: among[i]!.nodeId, owners: v?.partitions.map((p) => `${p.owner}${p.served ? '*' : ''}`) })));
-      if (performance.now() > until) throw new Error(`timed out waiting for ${what}; last seen: ${last}`);
+      last = JSON.stringify(views.map((v, i) => ({ via: among[i]!.nodeId, owners: v?.partitions.map((p) => `${p.owner}${p.served ? '*' : ''}@${p.epoch}${p.stopped ? ` stopped: ${p.stopped}` : ''}`) })));
+      if (performance.now() > until) throw new Error(`timed out waiting for ${what}; last seen (owner, * when served, @epoch): ${last}; server logs: ${await this.dumpLogs()}`);
       await sleep(250);
     }
   }
