@@ -15,6 +15,8 @@
  *   joining, catching up) is most of a run.
  */
 import { randomInt } from 'node:crypto';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,8 +150,27 @@ export class JepsenCluster {
         return `=== ${n.nodeId} (${n.down ? 'down' : n.paused ? 'paused' : 'up'}) ===\n${lines.join('\n')}\n--- stderr ---\n${n.child?.stderr() ?? ''}`;
       })
       .join('\n');
-    await writeFile(path, text);
+    await writeFile(path, `${text}\n=== the group's KV bucket ===\n${await this.#bucketText()}`);
     return path;
+  }
+
+  /** Every key of the group's KV bucket (members, leases) with its revision and value, one per line. */
+  async #bucketText(): Promise<string> {
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({ servers: this.nats.urls, timeout: 3000 });
+      const kv = await new Kvm(nc).open(`eventide-cluster-${this.#env.EVENTIDE_GROUP}`);
+      const lines: string[] = [];
+      for await (const key of await kv.keys()) {
+        const e = await kv.get(key);
+        lines.push(`${key} rev ${e?.revision} ${e?.operation} ${e ? new TextDecoder().decode(e.value) : ''}`);
+      }
+      return lines.sort().join('\n');
+    } catch (err) {
+      return `could not read it: ${String(err)}`;
+    } finally {
+      await nc?.close();
+    }
   }
 
   /** Notes that a step of the test ended now (for `phases`). */
