@@ -146,11 +146,15 @@ describe('the aggregate routes on a cluster node', () => {
     expect(at.json()).toMatchObject({ version: 2 });
     const page = await app.inject('/aggregates/account/fw-6/events?limit=1');
     expect(page.json()).toMatchObject({ events: [{ stream: 'fw-6', seq: 1, type: 'AccountOpened' }], next: 2 });
+    const second = await app.inject('/aggregates/account/fw-6/events?from=2&limit=1');
+    expect(second.json()).toMatchObject({ events: [{ stream: 'fw-6', seq: 2, type: 'Deposited' }] });
     expect(sent.map((s) => s.request)).toEqual([
       { op: 'load', aggregateType: 'account', id: 'fw-6' },
       { op: 'load', aggregateType: 'account', id: 'fw-6', query: { version: 1 } },
       { op: 'load', aggregateType: 'account', id: 'fw-6', query: { at: '2999-01-01' } },
-      { op: 'history', aggregateType: 'account', id: 'fw-6', from: 1, limit: 1 },
+      // No `from`: the owner starts at the stream's first readable version (retention may have cut it).
+      { op: 'history', aggregateType: 'account', id: 'fw-6', limit: 1 },
+      { op: 'history', aggregateType: 'account', id: 'fw-6', from: 2, limit: 1 },
     ]);
     // The owner's 404 is this route's 404.
     expect((await app.inject('/aggregates/account/nobody')).statusCode).toBe(404);
