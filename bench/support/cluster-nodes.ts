@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/cluster/free-port.js';
 import { join } from 'node:path';
 import { REPO_ROOT } from './child.js';
 
@@ -44,17 +44,6 @@ export interface ClusterNode {
   kill(): Promise<void>;
   /** SIGTERM (hands its partitions over), SIGKILL if it has not exited after 20 s. */
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const a = probe.address();
-      probe.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 /** Starts one node and waits until it is ready (its stderr tail in the error otherwise). */

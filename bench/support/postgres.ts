@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/cluster/free-port.js';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './tmp.js';
 
@@ -95,16 +95,6 @@ function hookExit(): void {
 }
 
 /** A free TCP port number. With no TCP listener it only names the socket file, but a free one is never confusing. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Starts a fresh server; throws with initdb's or the server log's last lines if it does not come up. */
 export async function startPostgres(install: PostgresInstall, label = 'pg'): Promise<PostgresServer> {

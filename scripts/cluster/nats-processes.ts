@@ -13,9 +13,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export const NATS_MISSING = 'nats-server is not installed (apt-get install nats-server)';
 
@@ -144,14 +144,3 @@ async function ready(s: NodeState, clustered: boolean): Promise<void> {
   throw new Error(`nats-server ${s.name} not ready after 20 s:\n${s.log.join('')}`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
