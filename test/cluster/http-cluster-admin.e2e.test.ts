@@ -7,8 +7,9 @@
  *   audit stream's partition, whoever owns that;
  * - retention settings and forget are refused on every node, over HTTP;
  * - the balances view, read through the servers that did not take the commands, comes to equal the fold;
- * - a partition whose following fails (a foreign message in its stream) degrades `/health` on the
- *   servers that follow it, naming the partition and the error, while they keep serving.
+ * - a partition whose following fails degrades `/health` on the servers that follow it, naming the
+ *   partition and the error, while they keep serving: its stream deleted (then restored as it was:
+ *   `/health` is ok again everywhere, and the partition takes commands), or a foreign message in it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
@@ -16,6 +17,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { unpackMultiple } from 'msgpackr';
 import { partitionOf } from '../../src/partition/index.js';
 import { idPerPartition } from '../support/cluster-runtime.js';
+import { restoreStream, takeStreamAway } from '../support/jetstream-streams.js';
 import { partitionsOf, sharing, startClusterServers, stopClusterServers, type ClusterServer } from '../support/cluster-servers.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
 
@@ -27,7 +29,7 @@ const admin = { authorization: `Bearer ${ADMIN}` };
 const writer = { authorization: `Bearer ${WRITER}` };
 /** The partition of the audit stream (`$audit`/`lifecycle`): where every deletion's audit record goes. */
 const AUDIT_PARTITION = partitionOf('lifecycle', P);
-/** A partition no test writes to: its stream gets the foreign message of the last test. */
+/** A partition no test writes to before the follow-health tests: its stream is taken away, then gets a foreign message. */
 const UNTOUCHED = (AUDIT_PARTITION + 1) % P;
 
 interface Answer {
@@ -224,6 +226,39 @@ describe.skipIf(!available)(available ? 'cluster mode: diff, stream deletion, vi
         expect(row.body.row).toMatchObject({ balance: want.balance, version: want.version, open: true });
       }
     }
+  }, 180_000);
+
+  it('a partition\'s stream deleted: the servers that follow it are degraded (200, naming the partition), their owner is not; restored as it was, every server is ok again and the partition takes commands', async () => {
+    const owner = owners[UNTOUCHED]!;
+    const followers = servers.filter((x) => x.nodeId !== owner);
+    const health = (s: ClusterServer) => call(s.url, '/health', { headers: {} });
+    for (const s of servers) expect((await health(s)).body).toMatchObject({ status: 'ok' });
+    const nc = await connect({ servers: nats.urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const saved = await takeStreamAway(jsm, `EVT_${group}_P${UNTOUCHED}`);
+      try {
+        for (const s of followers) {
+          const h = await until(() => health(s), (r) => r.body.status === 'degraded');
+          expect(h.status).toBe(200);
+          expect(h.body.degraded).toEqual([expect.stringContaining(`partition ${UNTOUCHED}: following the log of record fails`)]);
+        }
+        expect((await health(serverOf(owner))).body).toMatchObject({ status: 'ok' });
+      } finally {
+        await restoreStream(jsm, saved);
+      }
+    } finally {
+      await nc.close();
+    }
+    for (const s of servers) {
+      const h = await until(() => health(s), (r) => r.body.status === 'ok');
+      expect(h.body, s.nodeId).toEqual({ status: 'ok', partitions: P, workers: 1, aggregateTypes: expect.any(Array), feedClients: 0 });
+    }
+    // The partition goes on: an account on it opened through a follower, read through the other.
+    const id = idPerPartition(P, 'restored')[UNTOUCHED]!;
+    const opened = await until(() => call(followers[0]!.url, `/aggregates/account/${id}/commands`, { body: { type: 'Open', data: { owner: id }, commandId: `${id}-open` } }), (r) => r.status !== 503);
+    expect(opened.status, JSON.stringify(opened.body)).toBe(200);
+    expect((await call(followers[1]!.url, `/aggregates/account/${id}`)).body).toMatchObject({ version: 1, state: { open: true } });
   }, 180_000);
 
   it('a foreign message in a partition\'s stream: the servers that follow it say so in /health (degraded, naming the partition and the error) and keep serving; its owner stays healthy until it writes there', async () => {
