@@ -6,7 +6,8 @@
  *   receiving server checked the admin token; its audit record lands once in the log of record, on the
  *   audit stream's partition, whoever owns that;
  * - retention settings and forget are refused on every node, over HTTP;
- * - the balances view, read through the servers that did not take the commands, comes to equal the fold;
+ * - the balances view, read through the servers that did not take the commands, comes to equal the fold,
+ *   and `?position=` from a command answered by another server waits until it holds that command;
  * - a partition whose following fails degrades `/health` on the servers that follow it, naming the
  *   partition and the error, while they keep serving: its stream deleted (then restored as it was:
  *   `/health` is ok again everywhere, and the partition takes commands), or a foreign message in it.
@@ -198,7 +199,7 @@ describe.skipIf(!available)(available ? 'cluster mode: diff, stream deletion, vi
     }
   }, 60_000);
 
-  it('commands through one server; the balances view read through the two others comes to equal the fold of every account', async () => {
+  it('commands through one server; the balances view read through the two others comes to equal the fold of every account, and waits for a position another server answered', async () => {
     const [a, b, c] = servers as [ClusterServer, ClusterServer, ClusterServer];
     const accounts = ids.filter((id) => id !== hard); // the tombstoned one takes no more commands
     const expected = new Map<string, { balance: number; version: number }>();
@@ -225,6 +226,16 @@ describe.skipIf(!available)(available ? 'cluster mode: diff, stream deletion, vi
         expect(row.status, `${s.nodeId} ${id}: ${JSON.stringify(row.body)}`).toBe(200);
         expect(row.body.row).toMatchObject({ balance: want.balance, version: want.version, open: true });
       }
+    }
+    // Read-your-writes across servers: the position a command answered through one server, asked of
+    // another, waits until that server's view holds the command (positions are the log of record's).
+    const more = accounts[0]!;
+    const dep = await until(() => call(a.url, `/aggregates/account/${more}/commands`, { body: { type: 'Deposit', data: { amount: 3 }, commandId: `${more}-view-ryw` } }), (r) => r.status !== 503);
+    expect(dep.status).toBe(200);
+    for (const s of [b, c]) {
+      const row = await call(s.url, `/views/balances/${more}?position=${encodeURIComponent(dep.body.position as string)}&timeoutMs=30000`);
+      expect(row.status, JSON.stringify(row.body)).toBe(200);
+      expect(row.body.row).toMatchObject({ balance: (dep.body.state as { balance: number }).balance, version: dep.body.version });
     }
   }, 180_000);
 
