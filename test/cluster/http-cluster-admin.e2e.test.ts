@@ -10,7 +10,9 @@
  *   and `?position=` from a command answered by another server waits until it holds that command;
  * - a partition whose following fails degrades `/health` on the servers that follow it, naming the
  *   partition and the error, while they keep serving: its stream deleted (then restored as it was:
- *   `/health` is ok again everywhere, and the partition takes commands), or a foreign message in it.
+ *   `/health` is ok again everywhere, and the partition takes commands), or a foreign message in it;
+ * - (a second cluster) an owner killed with SIGKILL: diffs through the survivors are the owner's answer
+ *   or 503 with Retry-After, never another; a deletion retried with its commandId lands once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
@@ -303,6 +305,97 @@ describe.skipIf(!available)(available ? 'cluster mode: diff, stream deletion, vi
     }
     expect((await call(serverOf(owner).url, '/health', { headers: {} })).body).toMatchObject({ status: 'ok' });
   }, 120_000);
+});
+
+describe.skipIf(!available)(available ? 'cluster mode: diff and stream deletion while an owner dies (3 servers, 1 nats-server)' : `cluster mode, an owner dying (skipped: ${NATS_MISSING})`, () => {
+  let nats: NatsCluster;
+  let servers: ClusterServer[] = [];
+  const group = `hov${process.pid}`;
+  const ids = idPerPartition(P, 'hov');
+
+  beforeAll(async () => {
+    nats = await startNats(1);
+    // No tokens: loopback clients are served everything (protected mode).
+    servers = await startClusterServers(['h1', 'h2', 'h3'], { natsUrl: nats.urls[0]!, partitions: P, group });
+    await sharing(servers);
+    for (const id of ids) {
+      for (const [n, command] of [{ type: 'Open', data: { owner: id } }, { type: 'Deposit', data: { amount: 10 } }].entries()) {
+        const r = await until(() => call(servers[0]!.url, `/aggregates/account/${id}/commands`, { body: { ...command, commandId: `${id}-${n}` }, headers: {} }), (a) => a.status !== 503);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+      }
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await stopClusterServers(servers);
+    await nats?.stop();
+  }, 60_000);
+
+  it('an owner killed with SIGKILL: through the survivors every diff is the owner\'s answer or a 503 with Retry-After, never another answer; a deletion retried with its commandId lands once, audit record included', async () => {
+    const [h1, h2, h3] = servers as [ClusterServer, ClusterServer, ClusterServer];
+    const before = (await partitionsOf(h1.url)).partitions.map((p) => p.owner!);
+    const baseline = new Map<string, Record<string, unknown>>();
+    for (const id of ids) baseline.set(id, (await call(h1.url, `/aggregates/account/${id}/diff?from=0&to=2`, { headers: {} })).body);
+    const doomed = ids.filter((id) => before[partitionOf(id, P)] === h3.nodeId);
+    expect(doomed.length).toBeGreaterThan(0);
+    /** The stream deleted during the handover; the others are asked for diffs all along. */
+    const target = doomed[0]!;
+    const asked = ids.filter((id) => id !== target);
+
+    const answers: { id: string; via: string; status: number; body: Record<string, unknown>; retryAfter: string | null; forwardedTo: string | null }[] = [];
+    let settled = false;
+    const survivors = [h1, h2];
+    const asking = (async () => {
+      for (let round = 0; !settled; round++) {
+        for (const id of asked) {
+          const via = survivors[round % 2]!;
+          const a = await call(via.url, `/aggregates/account/${id}/diff?from=0&to=2`, { headers: {} });
+          answers.push({ id, via: via.nodeId, status: a.status, body: a.body, retryAfter: a.headers.get('retry-after'), forwardedTo: a.headers.get('x-eventide-forwarded-to') });
+        }
+      }
+    })();
+    await h3.child.kill('SIGKILL');
+    // A deletion of a stream the dead server owned, through a survivor, retried with its commandId on every 503.
+    const deletions: Answer[] = [];
+    for (;;) {
+      const d = await call(h2.url, `/admin/streams/account/${target}/delete`, { body: { commandId: 'del-during-handover' }, headers: {} });
+      deletions.push(d);
+      if (d.status !== 503) break;
+      await sleep(Math.min(2000, 1000 * Number(d.headers.get('retry-after') ?? '1')));
+    }
+    // Until both survivors name one of them as the owner of every partition.
+    await until(
+      () => Promise.all(survivors.map((s) => partitionsOf(s.url))),
+      (views) => views.every((v) => v.partitions.every((p) => p.owner === h1.nodeId || p.owner === h2.nodeId) && v.partitions.every((p, k) => p.owner === views[0]!.partitions[k]!.owner)),
+    );
+    settled = true;
+    await asking;
+
+    for (const a of answers) {
+      if (a.status === 200) {
+        expect(a.body, `${a.id} via ${a.via}`).toEqual(baseline.get(a.id));
+        expect([null, h1.nodeId, h2.nodeId, h3.nodeId]).toContain(a.forwardedTo);
+      } else {
+        expect(a.status, `${a.id} via ${a.via}: ${JSON.stringify(a.body)}`).toBe(503);
+        expect(['NotOwner', 'Unavailable']).toContain(a.body.error);
+        expect(a.retryAfter).toMatch(/^\d+$/);
+      }
+    }
+    // Right after the kill the dead owner's partitions cannot answer until their leases lapse: 503s there
+    // (asked for all along, from before the kill until after the survivors own everything).
+    const doomedAsked = doomed.filter((id) => id !== target);
+    if (doomedAsked.length > 0) expect(answers.some((a) => a.status === 503 && doomedAsked.includes(a.id))).toBe(true);
+    // After the handover, every diff through either survivor is the owner's answer again.
+    for (const id of asked) for (const s of survivors) expect((await call(s.url, `/aggregates/account/${id}/diff?from=0&to=2`, { headers: {} })).body).toEqual(baseline.get(id));
+
+    for (const d of deletions.slice(0, -1)) expect(d.headers.get('retry-after')).toMatch(/^\d+$/);
+    const last = deletions[deletions.length - 1]!;
+    expect(last.status, JSON.stringify(last.body)).toBe(200);
+    expect(last.body).toMatchObject({ id: target, version: 3, deleted: 'soft' });
+    for (const s of survivors) expect((await call(s.url, `/aggregates/account/${target}`, { headers: {} })).status).toBe(404);
+    const records = (await auditRecords(nats.urls[0]!, group)).filter((r) => r.target.id === target);
+    expect(records.map((r) => [r.kind, r.details.version])).toEqual([['StreamDeleted', 3]]);
+  }, 180_000);
 });
 
 interface AuditRecordData {
