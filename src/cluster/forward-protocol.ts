@@ -275,7 +275,7 @@ const auditSchema = {
   properties: {
     ...frameFields,
     op: { const: 'audit' },
-    commandId: { type: 'string', minLength: 1, maxLength: 200 },
+    commandId: id,
     record: {
       type: 'object',
       required: ['kind', 'target'],

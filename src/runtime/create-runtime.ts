@@ -191,6 +191,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Caught up from JetStream by the worker: this thread's reads must see it, from a fresh cache.
       // The worker also lifted a stop on damage (it reads the partition afresh, as `resumePartition` does).
       health.partitionResumed(partition);
+      // Not followed while served: a failure from before is no longer this node's (a later follow reports afresh).
+      followed.recovered(partition);
       if (offset > offsets[partition]!) offsets[partition] = offset;
       cache.dropPartitions((p) => p === partition);
       freshness.touched(partition);
