@@ -129,7 +129,7 @@ export class EventideClient {
     };
   }
 
-  /** 200 `{ status: 'ok', ... }`; a server that is starting, stopping or unhealthy throws 503 `Unavailable` (`details.status`, `details.reasons`). */
+  /** 200 `{ status: 'ok' | 'degraded', ... }`; a server that is starting, stopping or unhealthy throws 503 `Unavailable` (`details.status`, `details.reasons`). */
   health(options: CallOptions = {}): Promise<Health> {
     return this.#http.json({ method: 'GET', path: '/health', ...options });
   }

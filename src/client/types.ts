@@ -152,11 +152,13 @@ export interface VideoHistory {
 }
 
 export interface Health {
-  status: 'ok';
+  /** `degraded`: serving, with `degraded` saying what is wrong (cluster mode: a partition this server cannot follow). */
+  status: 'ok' | 'degraded';
   partitions: number;
   workers: number;
   aggregateTypes: string[];
   feedClients: number;
+  degraded?: string[];
 }
 
 export interface PartitionsReport {

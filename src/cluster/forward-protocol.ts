@@ -6,7 +6,13 @@
  * A request: `{ v: 1, hops: 1, origin?, op, aggregateType, id, ... }` with, by `op`:
  * - `execute`: `command: { type, data? }`, `options?: { expectedVersion?, commandId?, correlationId?, causationId? }`;
  * - `load`: `query?: { version? } | { at? }` (`at`: epoch ms or an ISO-8601 string, as the HTTP route takes it);
- * - `history`: `from?`, `limit?`.
+ * - `history`: `from?`, `limit?`;
+ * - `diff`: `from`, `to` (the points as the HTTP route takes them: a version, an ISO-8601 time or `t:<ms>`);
+ * - `lifecycle`: `action: 'delete' | 'undelete'`, `hard?`, `by?`, `options?: { commandId?, expectedVersion? }`
+ *   (a stream deletion, decided by the stream's owner like a command);
+ * - `audit` (no `aggregateType`/`id`: the audit stream is the runtime's own): `record: { kind, target, by?,
+ *   details? }`, `commandId` (a lifecycle operation's audit record, sent by the stream's owner to the
+ *   audit stream's owner).
  * An answer: `{ v: 1, ok: true, result }` or `{ v: 1, ok: false, error: { code, message, details?, ... } }`
  * (kernel/errors.ts `serializeError`).
  *
@@ -105,13 +111,79 @@ export interface HistoryRequest {
   limit?: number;
 }
 
-export type ForwardRequest = ExecuteRequest | LoadRequest | HistoryRequest;
+export interface DiffRequest {
+  op: 'diff';
+  aggregateType: string;
+  id: string;
+  /** A point as the HTTP route takes it: a version (`3`, `0`), an ISO-8601 time, or `t:<epoch ms>`. */
+  from: string;
+  to: string;
+}
+
+/** A diff, as `GET /aggregates/:type/:id/diff` answers it (`from.version` 0: before the first event). */
+export interface DiffJson {
+  id: string;
+  type: string;
+  from: { version: number; state: unknown };
+  to: { version: number; state: unknown };
+  events: EventJson[];
+}
+
+export interface LifecycleRequest {
+  op: 'lifecycle';
+  aggregateType: string;
+  id: string;
+  action: 'delete' | 'undelete';
+  /** A tombstone (delete only). */
+  hard?: boolean;
+  /** Who asked, as the server that took the HTTP request authenticated them (null: no tokens configured). */
+  by?: string | null;
+  options?: { commandId?: string; expectedVersion?: number };
+}
+
+/** A deletion's answer, as `POST /admin/streams/:type/:id/delete` (`deleted`) and `/undelete` answer it. */
+export interface LifecycleJson {
+  id: string;
+  type: string;
+  version: number;
+  changed: boolean;
+  deleted?: 'soft' | 'hard';
+}
+
+/** The audit kinds a forwarded audit record may have: those of stream deletions (the only operation that records across nodes). */
+export const FORWARDED_AUDIT_KINDS = ['StreamDeleted', 'StreamUndeleted', 'StreamTombstoned'] as const;
+
+export interface AuditRequest {
+  op: 'audit';
+  record: { kind: (typeof FORWARDED_AUDIT_KINDS)[number]; target: { aggregateType: string; id: string }; by?: string | null; details?: Record<string, unknown> };
+  commandId: string;
+}
+
+/** An audit record's answer: its version in the audit stream, `duplicate` when the `commandId` had recorded it already. */
+export interface AuditJson {
+  version: number;
+  duplicate?: true;
+}
+
+export type ForwardRequest = ExecuteRequest | LoadRequest | HistoryRequest | DiffRequest | LifecycleRequest | AuditRequest;
 
 /** What a request of this kind answers. */
-export type ForwardResult<R extends ForwardRequest> = R extends ExecuteRequest ? CommandResultJson : R extends LoadRequest ? StateJson : HistoryPageJson;
+export type ForwardResult<R extends ForwardRequest> = R extends ExecuteRequest
+  ? CommandResultJson
+  : R extends LoadRequest
+    ? StateJson
+    : R extends HistoryRequest
+      ? HistoryPageJson
+      : R extends DiffRequest
+        ? DiffJson
+        : R extends LifecycleRequest
+          ? LifecycleJson
+          : AuditJson;
 
 /** A request as it travels: the request, the protocol version, the hop count and the sender. */
 export type RequestEnvelope = ForwardRequest & { v: number; hops: number; origin?: string };
+
+const OPS = ['execute', 'load', 'history', 'diff', 'lifecycle', 'audit'] as const;
 
 export type ReplyEnvelope = { v: number; ok: true; result: unknown } | { v: number; ok: false; error: SerializedError };
 
@@ -119,14 +191,15 @@ export type ReplyEnvelope = { v: number; ok: true; result: unknown } | { v: numb
 
 const id = { type: 'string', pattern: ID_PATTERN } as const;
 const count = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
-const envelopeFields = {
+const frameFields = {
   v: { const: FORWARD_PROTOCOL_VERSION },
   hops: { type: 'integer', minimum: 1, maximum: MAX_HOPS },
   origin: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
-  aggregateType: id,
-  id,
 } as const;
+const envelopeFields = { ...frameFields, aggregateType: id, id } as const;
 const envelopeRequired = ['v', 'hops', 'op', 'aggregateType', 'id'];
+/** A principal's name as the HTTP layer knows it (a token's name), or null. */
+const by = { type: ['string', 'null'], maxLength: 128 } as const;
 
 const executeSchema = {
   type: 'object',
@@ -173,6 +246,51 @@ const historySchema = {
   properties: { ...envelopeFields, op: { const: 'history' }, from: count, limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT } },
 } as const;
 
+const point = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const diffSchema = {
+  type: 'object',
+  required: [...envelopeRequired, 'from', 'to'],
+  additionalProperties: false,
+  properties: { ...envelopeFields, op: { const: 'diff' }, from: point, to: point },
+} as const;
+
+const lifecycleSchema = {
+  type: 'object',
+  required: [...envelopeRequired, 'action'],
+  additionalProperties: false,
+  properties: {
+    ...envelopeFields,
+    op: { const: 'lifecycle' },
+    action: { enum: ['delete', 'undelete'] },
+    hard: { type: 'boolean' },
+    by,
+    options: { type: 'object', additionalProperties: false, properties: { commandId: id, expectedVersion: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
+  },
+} as const;
+
+const auditSchema = {
+  type: 'object',
+  required: ['v', 'hops', 'op', 'record', 'commandId'],
+  additionalProperties: false,
+  properties: {
+    ...frameFields,
+    op: { const: 'audit' },
+    commandId: id,
+    record: {
+      type: 'object',
+      required: ['kind', 'target'],
+      additionalProperties: false,
+      // The audit decider checks the record's full shape; here only what a deletion's record is.
+      properties: {
+        kind: { enum: [...FORWARDED_AUDIT_KINDS] },
+        target: { type: 'object', required: ['aggregateType', 'id'], additionalProperties: false, properties: { aggregateType: { type: 'string', minLength: 1, maxLength: 64 }, id } },
+        by,
+        details: { type: 'object', maxProperties: 8 },
+      },
+    },
+  },
+} as const;
+
 /** Checks the answer's frame only: its result is the owner's (same code, same schemas); its error must be a catalogue-shaped error. */
 const replySchema = {
   type: 'object',
@@ -204,12 +322,15 @@ const validators: Record<ForwardRequest['op'], ValidateFunction> = {
   execute: ajv.compile(executeSchema),
   load: ajv.compile(loadSchema),
   history: ajv.compile(historySchema),
+  diff: ajv.compile(diffSchema),
+  lifecycle: ajv.compile(lifecycleSchema),
+  audit: ajv.compile(auditSchema),
 };
 const validateReply = ajv.compile(replySchema);
 
 /** The error for a request that does not pass: `InvalidCommand` for a command (or an unreadable envelope), `InvalidQuery` for a read. */
 function invalidRequest(op: unknown, message: string, path = ''): RuntimeError {
-  const code = op === 'load' || op === 'history' ? ErrorCodes.InvalidQuery : ErrorCodes.InvalidCommand;
+  const code = op === 'load' || op === 'history' || op === 'diff' ? ErrorCodes.InvalidQuery : ErrorCodes.InvalidCommand;
   return new RuntimeError(code, `forwarded request: ${message}`, { path });
 }
 
@@ -220,8 +341,8 @@ function invalidRequest(op: unknown, message: string, path = ''): RuntimeError {
 export function checkRequest(value: unknown): RequestEnvelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidRequest(undefined, 'not a JSON object');
   const op = (value as { op?: unknown }).op;
-  const validate = op === 'execute' || op === 'load' || op === 'history' ? validators[op] : undefined;
-  if (!validate) throw invalidRequest(op, `op must be execute, load or history, got ${JSON.stringify(String(op).slice(0, 32))}`, '/op');
+  const validate = (OPS as readonly unknown[]).includes(op) ? validators[op as ForwardRequest['op']] : undefined;
+  if (!validate) throw invalidRequest(op, `op must be one of ${OPS.join(', ')}, got ${JSON.stringify(String(op).slice(0, 32))}`, '/op');
   if (!validate(value)) {
     const e = validate.errors?.[0];
     const named = e?.params.missingProperty ?? e?.params.additionalProperty;

@@ -36,8 +36,13 @@ import {
   MAX_HOPS,
   nodeSubject,
   checkRequest,
+  type AuditJson,
+  type AuditRequest,
   type CommandJson,
   type CommandResultJson,
+  type DiffJson,
+  type LifecycleJson,
+  type LifecycleRequest,
   type ExecuteOptionsJson,
   type ForwardRequest,
   type ForwardResult,
@@ -58,6 +63,15 @@ export interface ForwardHandler {
   execute(aggregateType: string, id: string, command: CommandJson, options: ExecuteOptionsJson): Promise<CommandResultJson>;
   load(aggregateType: string, id: string, query?: LoadQueryJson): Promise<StateJson>;
   history(aggregateType: string, id: string, from?: number, limit?: number): Promise<HistoryPageJson>;
+  /**
+   * The diff between two points (as the HTTP route takes them). Optional, as the two below, for
+   * handlers written before it: a node without one answers such a request `InvalidQuery`/`InvalidCommand`.
+   */
+  diff?(aggregateType: string, id: string, from: string, to: string): Promise<DiffJson>;
+  /** A stream deletion or undelete, decided by this node as the stream's owner. */
+  lifecycle?(request: LifecycleRequest): Promise<LifecycleJson>;
+  /** A lifecycle operation's audit record, appended by this node as the audit stream's owner. */
+  audit?(record: AuditRequest['record'], commandId: string): Promise<AuditJson>;
 }
 
 export interface ServeNodeOptions {
@@ -220,6 +234,15 @@ class NodeServiceImpl implements NodeService {
           return r.query === undefined ? h.load(r.aggregateType, r.id) : h.load(r.aggregateType, r.id, r.query);
         case 'history':
           return h.history(r.aggregateType, r.id, r.from, r.limit);
+        case 'diff':
+          if (h.diff === undefined) throw notTaken(r.op, this.#o.nodeId, ErrorCodes.InvalidQuery);
+          return h.diff(r.aggregateType, r.id, r.from, r.to);
+        case 'lifecycle':
+          if (h.lifecycle === undefined) throw notTaken(r.op, this.#o.nodeId, ErrorCodes.InvalidCommand);
+          return h.lifecycle(r);
+        case 'audit':
+          if (h.audit === undefined) throw notTaken(r.op, this.#o.nodeId, ErrorCodes.InvalidCommand);
+          return h.audit(r.record, r.commandId);
         default:
           return unreachable(r);
       }
@@ -261,6 +284,11 @@ class NodeServiceImpl implements NodeService {
 export function notOwner(partition: number, owner: string | null, retryAfterMs: number): RuntimeError {
   const who = owner === null ? 'no member serves it now (changing hands)' : `it is served by ${owner}`;
   return new RuntimeError(ErrorCodes.NotOwner, `partition ${partition} is not served here: ${who}; retry`, { partition, owner, retryAfterMs }, true);
+}
+
+/** A request of a kind this node's handler does not take (a handler written before the kind was added). */
+function notTaken(op: string, nodeId: string, code: typeof ErrorCodes.InvalidQuery | typeof ErrorCodes.InvalidCommand): RuntimeError {
+  return new RuntimeError(code, `node ${nodeId} does not take forwarded ${op} requests`, { op });
 }
 
 function failure(err: unknown): object {
@@ -334,7 +362,7 @@ function transportError(err: unknown, op: ForwardRequest['op'], nodeId: string, 
     return new RuntimeError(ErrorCodes.Unavailable, `cannot forward to node ${nodeId}: this server's NATS connection is closed; nothing was sent`, { owner: nodeId, retryAfterMs: DEFAULT_RETRY_AFTER_MS }, true);
   }
   const why = name === 'TimeoutError' || cause === 'TimeoutError' ? `did not answer within ${timeoutMs} ms` : `could not be reached (${String((err as Error | undefined)?.message ?? err).slice(0, 200)})`;
-  if (op === 'execute') {
+  if (op === 'execute' || op === 'lifecycle' || op === 'audit') {
     return new RuntimeError(
       ErrorCodes.Unavailable,
       `node ${nodeId}, the partition's owner, ${why}: the command may or may not have been applied. Retry with the same commandId (a command sent without one cannot be retried safely: send commandIds in cluster mode)`,

@@ -10,13 +10,19 @@ export { serveNode, forwardTo, notOwner } from './forwarding.js';
 export type { ForwardHandler, ServeNodeOptions, NodeService, ForwardOptions } from './forwarding.js';
 export { openForwardLink, DEFAULT_FORWARD_TIMEOUT_MS } from './forward-link.js';
 export type { ForwardLink, ForwardLinkOptions } from './forward-link.js';
-export { nodeSubject, FORWARD_PROTOCOL_VERSION, MAX_HOPS } from './forward-protocol.js';
+export { nodeSubject, FORWARD_PROTOCOL_VERSION, MAX_HOPS, FORWARDED_AUDIT_KINDS } from './forward-protocol.js';
 export type {
   ForwardRequest,
   ForwardResult,
   ExecuteRequest,
   LoadRequest,
   HistoryRequest,
+  DiffRequest,
+  DiffJson,
+  LifecycleRequest,
+  LifecycleJson,
+  AuditRequest,
+  AuditJson,
   CommandJson,
   ExecuteOptionsJson,
   LoadQueryJson,

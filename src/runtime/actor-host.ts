@@ -402,6 +402,7 @@ function followAll(cluster: ClusterLog, partitions: number, send: (m: FromWorker
     plugins.followed(partition, to);
   });
   cluster.log.onFollowFailed((partition, err) => send({ kind: 'follow-failed', partition, error: serializeError(err) }));
+  cluster.log.onFollowRecovered((partition) => send({ kind: 'follow-recovered', partition }));
   for (let p = 0; p < partitions; p++) if (!cluster.served.holds(p)) cluster.log.follow(p);
 }
 

@@ -23,7 +23,7 @@
  * - One actor worker (options.ts says why): every partition's messages go to slot 0.
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
-import type { ForwardHandler, ForwardLink, ForwardRequest, ForwardResult, Member, PartitionGroup } from '../cluster/index.js';
+import type { AuditRequest, ForwardHandler, ForwardLink, ForwardRequest, ForwardResult, Member, PartitionGroup } from '../cluster/index.js';
 import type { ResolvedClusterOptions } from './options.js';
 import type { PartitionResumeResult } from './protocol.js';
 import { notOwner } from './served-partitions.js';
@@ -191,6 +191,30 @@ export class ClusterNode {
       if (this.#link === link) this.#link = undefined;
     });
     return link;
+  }
+
+  /**
+   * A stream deletion's audit record (appended by the stream's owner once the deletion is durable): here
+   * (`local`) when this node serves the audit stream's `partition`, else sent to the member that does.
+   * The one request the runtime forwards itself: it is part of an operation this node already applied,
+   * not a client's request. A `NotOwner` on the way (no owner known, the owner gone or changing hands)
+   * is answered naming no owner, so the HTTP layer does not forward the whole deletion to the audit
+   * stream's owner: the client retries it here or anywhere with the same `commandId` (the deletion
+   * answers `changed: false`, and the record, under an id derived from the operation, is appended once).
+   */
+  async recordAudit(partition: number, record: AuditRequest['record'], commandId: string, local: () => Promise<unknown>): Promise<void> {
+    try {
+      if (this.serves(partition)) {
+        await local();
+        return;
+      }
+      const owner = this.#group?.ownerOf(partition);
+      if (!owner || owner.nodeId === this.nodeId) throw this.refusal(partition);
+      await this.forward(owner.nodeId, { op: 'audit', record, commandId });
+    } catch (err) {
+      if (!RuntimeError.is(err, ErrorCodes.NotOwner)) throw err;
+      throw notOwner(partition, 'the audit stream is changing hands: the operation is done, its audit record not yet; retry it with the same commandId', null);
+    }
   }
 
   /**

@@ -36,7 +36,7 @@ import { ownerOf, partitionOf, partitionsOwnedBy } from '../partition/index.js';
 import { CommandValidation } from './command-validation.js';
 import { loadDeciders } from './domain-registry.js';
 import { versionedLog } from './versioned-log.js';
-import { HealthBook } from './health.js';
+import { HealthBook, type FollowFailure } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
 import type { ActorHostConfig, CommandRequest, CommandResult, LoadedState, PartitionResumeResult } from './protocol.js';
@@ -138,7 +138,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
     // Cluster mode: what the cache applied from the log of record (followed-events.ts).
     onApplied: (partition, _from, to, lag) => followed.applied(partition, to, lag),
-    onFollowFailed: (partition, error) => followed.failed(partition, `${error.code}: ${error.message}`),
+    onFollowFailed: (partition, error) => followed.failed(partition, error),
+    onFollowRecovered: (partition) => followed.recovered(partition),
     // A dead worker may have committed commands whose replies never arrived (each of them also fails
     // its execute, which drops that aggregate's entry at once); forgetting the whole worker's share on
     // restart and on fatal is the backstop. Its actors re-hydrate from the log, which is the truth.
@@ -190,6 +191,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       // Caught up from JetStream by the worker: this thread's reads must see it, from a fresh cache.
       // The worker also lifted a stop on damage (it reads the partition afresh, as `resumePartition` does).
       health.partitionResumed(partition);
+      // Not followed while served: a failure from before is no longer this node's (a later follow reports afresh).
+      followed.recovered(partition);
       if (offset > offsets[partition]!) offsets[partition] = offset;
       cache.dropPartitions((p) => p === partition);
       freshness.touched(partition);
@@ -310,8 +313,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     const result = await submit(req);
     const changed = result.events.length > 0 && result.duplicate !== true;
     const audit = lifecycleAudit(aggregateType, id, command, result.version, opts.by ?? null);
-    await auditOnce(runtime.audit(audit.kind, audit.record, { commandId: audit.commandId }));
+    const local = () => runtime.audit(audit.kind, audit.record, { commandId: audit.commandId });
+    // Cluster mode: the audit stream's partition may be another member's (cluster-node.ts `recordAudit`).
+    await auditOnce(cluster === null ? local() : cluster.recordAudit(partitionOf(AUDIT_STREAM, P), { kind: audit.kind, ...audit.record }, audit.commandId, local));
     return { id, type: aggregateType, version: result.version, changed };
+  };
+
+  /** Cluster mode: the partitions this node follows (does not serve) whose following fails now. */
+  const followFailures = (node: ClusterNode): FollowFailure[] => {
+    const failing: FollowFailure[] = [];
+    for (let p = 0; p < P; p++) {
+      const f = followed.failureOf(p);
+      if (f !== null && !node.serves(p)) failing.push({ partition: p, ...f });
+    }
+    return failing;
   };
 
   const runtime: Runtime = {
@@ -448,7 +463,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       return { spans: parts.flatMap((p) => p.spans).sort((a, b) => a.start - b.start), dropped: parts.reduce((n, p) => n + p.dropped, 0) };
     },
 
-    health: () => health.report({ slots, storage: recovery, closed }),
+    health: () => health.report({ slots, storage: recovery, closed, followFailures: cluster === null ? [] : followFailures(cluster) }),
 
     resumeWrites() {
       if (closed) throw errors.closed();

@@ -31,8 +31,8 @@ export class FollowedEvents {
   readonly #freshness: ReadFreshness;
   readonly #announce: (events: EventEnvelope[]) => void;
   readonly #lag: (number | null)[];
-  /** Per partition, why following it failed last (cleared by its next notice). */
-  readonly #failures: (string | null)[];
+  /** Per partition, why following it failed last (cleared by its next notice, or its recovery). */
+  readonly #failures: ({ code: string; message: string } | null)[];
 
   /** `offsets`: the runtime's per-partition positions (moved forward here); `announce`: hands events to the subscribers. */
   constructor(log: LogReader, offsets: number[], freshness: ReadFreshness, announce: (events: EventEnvelope[]) => void) {
@@ -64,12 +64,23 @@ export class FollowedEvents {
   }
 
   /** Following `partition` failed (the worker tries again after a pause). */
-  failed(partition: number, why: string): void {
-    this.#failures[partition] = why;
+  failed(partition: number, error: { code: string; message: string }): void {
+    this.#failures[partition] = { code: error.code, message: error.message };
   }
 
-  /** Why following `partition` failed last, while it has not applied anything since (null: no failure). */
+  /** Following `partition` works again (a fetch went through): its failure is cleared. */
+  recovered(partition: number): void {
+    this.#failures[partition] = null;
+  }
+
+  /** Why following `partition` failed last (`code: message`), while it has not recovered since (null: no failure). */
   failure(partition: number): string | null {
+    const f = this.#failures[partition];
+    return f ? `${f.code}: ${f.message}` : null;
+  }
+
+  /** The same, with the error's code apart. */
+  failureOf(partition: number): { code: string; message: string } | null {
     return this.#failures[partition] ?? null;
   }
 

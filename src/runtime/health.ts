@@ -4,7 +4,13 @@
  *
  * What is tracked here is what the workers reported: a worker that stopped on an error, a partition
  * stopped on damage. What is read at report time: slots that crashed too often (WorkerSlot.down), the
- * storage failure (StorageRecovery) and whether the runtime is closed.
+ * storage failure (StorageRecovery), whether the runtime is closed, and (cluster mode) the partitions
+ * whose following fails.
+ *
+ * Two levels: `reasons` make the runtime unhealthy (`ok: false`: it cannot serve what it should);
+ * `degraded` lists what is wrong without stopping it from serving: a followed partition (one another
+ * member writes) whose events this node's cache cannot follow. Commands and reads of it are forwarded
+ * to its owner as ever; this node's feed, views and subscribers stop at what it applied.
  *
  * Gotchas:
  * - `message` is what `GET /health` lists in `reasons` (server/routes/system.ts): operators and
@@ -57,10 +63,35 @@ export interface ClosedReason {
 
 export type HealthReason = WorkerFailedReason | WorkerDownReason | PartitionStoppedReason | StorageFailedReason | ClosedReason;
 
+/**
+ * Cluster mode: this node's cache cannot follow a partition another member writes (a foreign message in
+ * its stream, damage, the stream gone, NATS unreachable); retried every 15 s at most, cleared once it
+ * follows again. The node still serves what it owns and forwards the rest.
+ */
+export interface FollowFailedReason {
+  kind: 'follow-failed';
+  partition: number;
+  /** The failure's error code (`CorruptLog`, `Unavailable`, ...). */
+  code: string;
+  message: string;
+}
+
+/** What degrades the runtime without making it unhealthy. */
+export type DegradedReason = FollowFailedReason;
+
+/** A followed partition failing now, as the runtime reads it at report time. */
+export interface FollowFailure {
+  partition: number;
+  code: string;
+  message: string;
+}
+
 export interface RuntimeHealth {
   /** True when there is no reason. */
   ok: boolean;
   reasons: HealthReason[];
+  /** Present when something degrades the runtime without making it unhealthy (see the header); `ok` may still be true. */
+  degraded?: DegradedReason[];
   /** Present while writes are stopped by a storage failure. */
   storage?: StorageStatus;
 }
@@ -70,6 +101,8 @@ export interface HealthSources {
   slots: readonly { readonly index: number; readonly down: RuntimeError | null }[];
   storage: { status(): StorageStatus | null; reason(): string | null };
   closed: boolean;
+  /** Cluster mode: followed partitions whose following fails now. */
+  followFailures?: readonly FollowFailure[];
 }
 
 export class HealthBook {
@@ -115,6 +148,12 @@ export class HealthBook {
     const storageReason = sources.storage.reason();
     if (storage && storageReason) reasons.push({ kind: 'storage-failed', cause: storage.cause, workers: storage.workers, autoResume: storage.autoResume, message: storageReason });
     if (sources.closed) reasons.push({ kind: 'closed', message: 'closed' });
-    return { ok: reasons.length === 0, reasons, ...(storage ? { storage } : {}) };
+    const degraded: DegradedReason[] = (sources.followFailures ?? []).map((f) => ({
+      kind: 'follow-failed',
+      partition: f.partition,
+      code: f.code,
+      message: `partition ${f.partition}: following the log of record fails (${f.code}: ${f.message})`,
+    }));
+    return { ok: reasons.length === 0, reasons, ...(degraded.length > 0 ? { degraded } : {}), ...(storage ? { storage } : {}) };
   }
 }

@@ -138,8 +138,10 @@ export type FromWorker =
    * `lag`: messages of the partition's stream known not applied yet (followed partitions).
    */
   | { kind: 'applied'; partition: number; from: number; to: number; lag: number | null }
-  /** Cluster mode: following `partition` failed (it is tried again after a pause); cleared by its next `applied`. */
+  /** Cluster mode: following `partition` failed (it is tried again after a pause); cleared by its next `applied` or `follow-recovered`. */
   | { kind: 'follow-failed'; partition: number; error: SerializedError }
+  /** Cluster mode: following `partition` works again after a `follow-failed` (a fetch went through, or messages were applied). */
+  | { kind: 'follow-recovered'; partition: number }
   /** `packed`: a WireReply[] (reply-codec.ts) encoded by wire.ts */
   /** `fresh`: packed by a new encoder (the previous one failed midway): decode it with a new decoder (wire.ts). */
   | { kind: 'replies'; packed: Uint8Array<ArrayBuffer>; fresh?: true }

@@ -15,7 +15,9 @@ export type StreamLifecycleCommand = 'delete' | 'tombstone' | 'undelete';
 
 export const LIFECYCLE_COMMAND_TYPES: Record<StreamLifecycleCommand, string> = { delete: DELETE_STREAM, tombstone: TOMBSTONE_STREAM, undelete: UNDELETE_STREAM };
 
-const AUDIT_KIND: Record<StreamLifecycleCommand, AuditKind> = { delete: 'StreamDeleted', tombstone: 'StreamTombstoned', undelete: 'StreamUndeleted' };
+type LifecycleAuditKind = Extract<AuditKind, 'StreamDeleted' | 'StreamTombstoned' | 'StreamUndeleted'>;
+
+const AUDIT_KIND: Record<StreamLifecycleCommand, LifecycleAuditKind> = { delete: 'StreamDeleted', tombstone: 'StreamTombstoned', undelete: 'StreamUndeleted' };
 
 const DELETED_MARK = Object.freeze({ deleted: 'soft' });
 const TOMBSTONE_MARK = Object.freeze({ deleted: 'hard' });
@@ -43,8 +45,8 @@ export function lifecycleError(life: Lifecycle, aggregateType: string, id: strin
  * from the operation and that version, so a retry (which finds the stream already so, at the same
  * version) records it once, and records it if the first attempt died before it could.
  */
-export function lifecycleAudit(aggregateType: string, id: string, command: StreamLifecycleCommand, version: number, by: string | null): { kind: AuditKind; record: { target: AuditTarget; by: string | null; details: Record<string, unknown> }; commandId: string } {
+export function lifecycleAudit(aggregateType: string, id: string, command: StreamLifecycleCommand, version: number, by: string | null): { kind: LifecycleAuditKind; record: { target: { aggregateType: string; id: string }; by: string | null; details: Record<string, unknown> }; commandId: string } {
   const kind = AUDIT_KIND[command];
-  const target: AuditTarget = { aggregateType, id };
+  const target = { aggregateType, id };
   return { kind, record: { target, by, details: { version } }, commandId: `lifecycle:${commandDigest({ type: kind, data: { target, version } })}` };
 }

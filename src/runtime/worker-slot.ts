@@ -42,6 +42,8 @@ export interface SlotHooks {
   onApplied?(partition: number, from: number, to: number, lag: number | null): void;
   /** Cluster mode: following `partition` failed (tried again after a pause). */
   onFollowFailed?(partition: number, error: RuntimeError): void;
+  /** Cluster mode: following `partition` works again after a failure. */
+  onFollowRecovered?(partition: number): void;
 }
 
 export class WorkerSlot {
@@ -169,6 +171,9 @@ export class WorkerSlot {
           return;
         case 'follow-failed':
           this.#hooks.onFollowFailed?.(m.partition, deserializeError(m.error));
+          return;
+        case 'follow-recovered':
+          this.#hooks.onFollowRecovered?.(m.partition);
           return;
         case 'partition-stopped':
           this.#hooks.onPartitionStopped(m.partition, deserializeError(m.error));

@@ -201,7 +201,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
-  await app.register(streamAdminRoutes, { runtime });
+  await app.register(streamAdminRoutes, { runtime, routing });
   await app.register(subjectAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });

@@ -19,14 +19,18 @@
  *   during a handover two members may each name the other, and a second hop would bounce.
  * - The handler takes only public commands, as the HTTP route does (DESIGN invariant 11): a forwarded
  *   request came in over HTTP somewhere, and whoever can publish on NATS must not reach internal ones.
- * - The diff route is not forwarded (the protocol has no diff): on a non-owner it answers `NotOwner`.
+ * - A stream deletion (`/admin/streams/...`) is forwarded like a command: admin auth was checked where
+ *   it arrived, and `by` (the asker's token name) travels with it. The owner records it in the audit
+ *   stream itself, sending the record to the audit stream's owner when that is another member
+ *   (runtime/cluster-node.ts `recordAudit`); this handler answers such records (`audit`).
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
 import type { ClusterLink, ExecuteOptions, ForwardHandler, LoadOptions, LoadQueryJson, Runtime } from '../runtime/index.js';
-import { historyPage, stateBody, type HistoryReply, type StateReply } from './aggregate-reads.js';
+import { diffBody, historyPage, stateBody, type DiffReply, type HistoryReply, type StateReply } from './aggregate-reads.js';
 import { commandReply, type CommandReplyJson } from './envelope-json.js';
 import { publicCommandsOf, unknownCommand } from './routes/command-schema.js';
+import { streamLifecycle, type StreamLifecycleReply, type StreamLifecycleRequest } from './stream-lifecycle.js';
 
 /** The header naming the member that answered a forwarded request (for operators and tests; the body is the owner's). */
 export const FORWARDED_TO_HEADER = 'x-eventide-forwarded-to';
@@ -81,6 +85,29 @@ export class ClusterRouting {
     return { owner, body };
   }
 
+  /** After the runtime refused a diff with `refusal`: the owner's answer, or `refusal` again. `from`/`to` as the route took them. */
+  async diff(refusal: unknown, type: string, id: string, from: string, to: string): Promise<Forwarded<DiffReply>> {
+    const owner = this.#ownerAfter(refusal);
+    const body = await this.#cluster.forward(owner, { op: 'diff', aggregateType: type, id, from, to });
+    return { owner, body };
+  }
+
+  /** After the runtime refused a stream deletion or undelete with `refusal`: the stream owner's answer, or `refusal` again. */
+  async lifecycle(refusal: unknown, type: string, id: string, r: StreamLifecycleRequest): Promise<Forwarded<StreamLifecycleReply>> {
+    const owner = this.#ownerAfter(refusal);
+    const options = { ...(r.commandId !== undefined ? { commandId: r.commandId } : {}), ...(r.expectedVersion !== undefined ? { expectedVersion: r.expectedVersion } : {}) };
+    const body = await this.#cluster.forward(owner, {
+      op: 'lifecycle',
+      aggregateType: type,
+      id,
+      action: r.action,
+      by: r.by,
+      ...(r.hard !== undefined ? { hard: r.hard } : {}),
+      ...(hasAny(options) ? { options } : {}),
+    });
+    return { owner, body };
+  }
+
   /** The member a refusal sends the request to: the owner a `NotOwner` names, when it is another member. Else throws `err`. */
   #ownerAfter(err: unknown): string {
     if (RuntimeError.is(err, ErrorCodes.NotOwner)) {
@@ -104,6 +131,20 @@ export class ClusterRouting {
       },
       load: (type, id, query) => stateBody(runtime, type, id, query ?? {}),
       history: (type, id, from, limit) => historyPage(runtime, type, id, from, limit ?? DEFAULT_PAGE),
+      diff: (type, id, from, to) => diffBody(runtime, type, id, from, to),
+      lifecycle: (r) =>
+        streamLifecycle(runtime, r.aggregateType, r.id, {
+          action: r.action,
+          by: r.by ?? null,
+          ...(r.hard !== undefined ? { hard: r.hard } : {}),
+          ...(r.options?.commandId !== undefined ? { commandId: r.options.commandId } : {}),
+          ...(r.options?.expectedVersion !== undefined ? { expectedVersion: r.options.expectedVersion } : {}),
+        }),
+      // The protocol's schema admits stream deletions' records only (forward-protocol.ts `FORWARDED_AUDIT_KINDS`).
+      audit: async (record, commandId) => {
+        const r = await runtime.audit(record.kind, { target: record.target, by: record.by ?? null, ...(record.details !== undefined ? { details: record.details } : {}) }, { commandId });
+        return { version: r.version, ...(r.duplicate ? { duplicate: true as const } : {}) };
+      },
     };
   }
 
@@ -117,7 +158,7 @@ export class ClusterRouting {
 /** The events route's default page (its query schema's `limit` default). */
 export const DEFAULT_PAGE = 100;
 
-function hasAny(options: ExecuteOptions): boolean {
+function hasAny(options: Partial<ExecuteOptions>): boolean {
   return options.expectedVersion !== undefined || options.commandId !== undefined || options.correlationId !== undefined || options.causationId !== undefined;
 }
 

@@ -11,13 +11,14 @@
  */
 import { expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { JetStreamLog } from '../../src/log/index.js';
 import type { RuntimeError } from '../../src/kernel/index.js';
 import { outcomeOf, rejectionOf } from '../support/errors.js';
 import { waitFor } from '../support/cluster-members.js';
 import { deposits, ownerWriter } from '../log/contract/contract-support.js';
 import { describeOnNats, partitionsOf } from '../log/jetstream/jetstream-support.js';
+import { restoreStream, takeStreamAway } from '../support/jetstream-streams.js';
 
 /** A leases hook the test sets by hand: partition -> lease epoch. */
 function leases(): { epochOf(p: number): number | null; held: Map<number, number> } {
@@ -211,4 +212,36 @@ describeOnNats('following and takeover on the JetStream log', 1, (fx) => {
     expect(partitionsOf(a)[0]).toEqual(['x#1@0']);
     await waitFor('partition 1 followed still', () => partitionsOf(a)[1]!.length === 1 && a.followLag(1) === 0, 30_000);
   });
+
+  it('a followed partition whose stream goes away fails (reported at each try), and recovers once it is back, restored as it was (reported once), and the writer goes on', async () => {
+    const name = fx.newName();
+    const b = await fx.open(name, { partitions: 2 });
+    const a = await fx.open(name);
+    const failures: RuntimeError[] = [];
+    const recoveries: number[] = [];
+    a.onFollowFailed((_p, err) => failures.push(err));
+    a.onFollowRecovered((p) => recoveries.push(p));
+    a.follow(0);
+    const { writer } = ownerWriter(b, 'node-b');
+    await writer.commit([writer.stageAppend(deposits('x', 0, 0))]);
+    await waitFor('node a to follow the first batch', () => partitionsOf(a)[0]!.length === 1, 30_000);
+
+    const nc = await connect({ servers: fx.nats.urls });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const saved = await takeStreamAway(jsm, `EVT_${name}_P0`);
+      await waitFor('the follower to report partition 0', () => failures.length > 0, 60_000);
+      expect(recoveries).toEqual([]);
+      await restoreStream(jsm, saved);
+    } finally {
+      await nc.close();
+    }
+    await waitFor('the follower to recover', () => recoveries.length > 0, 60_000);
+    expect(recoveries).toEqual([0]);
+    // Following goes on from where it was: the writer's next batch (its condition holds on the restored stream) is applied.
+    await writer.commit([writer.stageAppend(deposits('x', 1, 0))]);
+    await waitFor('node a to follow the next batch', () => partitionsOf(a)[0]!.length === 2, 30_000);
+    expect(partitionsOf(a)[0]).toEqual(['x#1@0', 'x#2@1']);
+    expect(recoveries).toEqual([0]);
+  }, 120_000);
 });

@@ -228,6 +228,10 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
       ['a read with a bad version', { v: 1, hops: 1, ...load, query: { version: 0 } }, ErrorCodes.InvalidQuery, '/query/version'],
       ['a read with both version and at', { v: 1, hops: 1, ...load, query: { version: 1, at: 5 } }, ErrorCodes.InvalidQuery, '/query'],
       ['a history page too long', { v: 1, hops: 1, op: 'history', aggregateType: 'account', id: 'acc-1', limit: 1001 }, ErrorCodes.InvalidQuery, '/limit'],
+      ['a diff point too long', { v: 1, hops: 1, op: 'diff', aggregateType: 'account', id: 'acc-1', from: '1'.repeat(65), to: '2' }, ErrorCodes.InvalidQuery, '/from'],
+      ['a diff without its end', { v: 1, hops: 1, op: 'diff', aggregateType: 'account', id: 'acc-1', from: '1' }, ErrorCodes.InvalidQuery, '/to'],
+      ['a deletion with an unknown action', { v: 1, hops: 1, op: 'lifecycle', aggregateType: 'account', id: 'acc-1', action: 'purge' }, ErrorCodes.InvalidCommand, '/action'],
+      ['an audit record of another kind than a deletion', { v: 1, hops: 1, op: 'audit', commandId: 'c-1', record: { kind: 'RetentionSet', target: { aggregateType: 'account', id: 'acc-1' } } }, ErrorCodes.InvalidCommand, '/record/kind'],
       ['not JSON', '{"v":1,', ErrorCodes.InvalidCommand, ''],
       ['not an object', '[1,2]', ErrorCodes.InvalidCommand, ''],
     ])('%s', async (_, body, code, path) => {
@@ -237,6 +241,18 @@ describe.skipIf(!available)(available ? 'forwarding between two nodes (1 nats-se
       expect(answer.ok).toBe(false);
       expect(answer.error?.code).toBe(code);
       expect(answer.error?.details?.path).toBe(path);
+      expect(calls).toHaveLength(0);
+    });
+
+    it('a diff, a deletion or an audit record sent to a handler written without them is refused, naming the node', async () => {
+      const { handler, calls } = fakeHandler();
+      const { nodeId } = await serve(handler);
+      const diff = await raw(nodeId, { v: 1, hops: 1, op: 'diff', aggregateType: 'account', id: 'acc-1', from: '0', to: '1' });
+      expect(diff.error).toMatchObject({ code: ErrorCodes.InvalidQuery, message: `node ${nodeId} does not take forwarded diff requests` });
+      const del = await raw(nodeId, { v: 1, hops: 1, op: 'lifecycle', aggregateType: 'account', id: 'acc-1', action: 'delete' });
+      expect(del.error?.code).toBe(ErrorCodes.InvalidCommand);
+      const audit = await raw(nodeId, { v: 1, hops: 1, op: 'audit', commandId: 'c-1', record: { kind: 'StreamDeleted', target: { aggregateType: 'account', id: 'acc-1' }, by: null, details: { version: 2 } } });
+      expect(audit.error?.code).toBe(ErrorCodes.InvalidCommand);
       expect(calls).toHaveLength(0);
     });
 

@@ -66,4 +66,18 @@ describe('runtime health', () => {
     expect(book.stoppedReason(2)).toBeUndefined();
     expect(book.report(healthy())).toEqual({ ok: true, reasons: [] });
   });
+
+  it('cluster mode: a followed partition that fails degrades the runtime without making it unhealthy, one line per partition naming it and the error', () => {
+    const book = new HealthBook();
+    const followFailures = [{ partition: 5, code: 'CorruptLog', message: 'EVT_bank_P5#7 is not an eventide batch' }];
+    expect(book.report(healthy({ followFailures }))).toEqual({
+      ok: true,
+      reasons: [],
+      degraded: [{ kind: 'follow-failed', partition: 5, code: 'CorruptLog', message: 'partition 5: following the log of record fails (CorruptLog: EVT_bank_P5#7 is not an eventide batch)' }],
+    });
+    // Beside a reason that makes it unhealthy, both are said.
+    book.partitionStopped(3, corrupt);
+    expect(book.report(healthy({ followFailures }))).toMatchObject({ ok: false, reasons: [{ kind: 'partition-stopped' }], degraded: [{ kind: 'follow-failed', partition: 5 }] });
+    expect(book.report(healthy({ followFailures: [] }))).not.toHaveProperty('degraded');
+  });
 });

@@ -49,17 +49,19 @@ describe('the aggregate routes on a cluster node', () => {
         const s = { nodeId, request: request as unknown as Record<string, unknown> };
         sent.push(s);
         if (transport) return transport(s) as never;
-        const r = request as unknown as { op: string; aggregateType: string; id: string; command?: { type: string; data?: unknown }; options?: object; query?: object; from?: number; limit?: number };
+        const r = request as unknown as { op: string; aggregateType: string; id: string; command?: { type: string; data?: unknown }; options?: object; query?: object; from?: number | string; to?: string; limit?: number };
         if (r.op === 'execute') return handler!.execute(r.aggregateType, r.id, r.command!, r.options ?? {}) as never;
         if (r.op === 'load') return handler!.load(r.aggregateType, r.id, r.query) as never;
-        return handler!.history(r.aggregateType, r.id, r.from, r.limit) as never;
+        if (r.op === 'diff') return handler!.diff!(r.aggregateType, r.id, r.from as string, r.to!) as never;
+        if (r.op === 'lifecycle') return handler!.lifecycle!(request as never) as never;
+        return handler!.history(r.aggregateType, r.id, r.from as number | undefined, r.limit) as never;
       },
     };
     const refuse = async (): Promise<never> => {
       throw notOwner(refusedFor);
     };
     // This node serves nothing: every call on its runtime is refused, as on a node that owns no partition.
-    const node = { ...owner.runtime, cluster: link, execute: refuse, load: refuse, history: refuse } as unknown as Runtime;
+    const node = { ...owner.runtime, cluster: link, execute: refuse, load: refuse, history: refuse, diff: refuse, deleteStream: refuse, undeleteStream: refuse } as unknown as Runtime;
     app = await buildServer({ runtime: node, defaultMetrics: false, dashboard: false });
   });
 
@@ -167,6 +169,61 @@ describe('the aggregate routes on a cluster node', () => {
     await expect(handler!.execute('video', 'v-1', { type: 'Upload', data: {} }, {})).rejects.toMatchObject({ code: 'UnknownCommandType', details: { known: ['Cancel'] } });
     expect(await handler!.load('account', 'fw-7')).toEqual({ id: 'fw-7', type: 'account', version: 1, state: { owner: 'Flo', balance: 0, open: true } });
     expect(await handler!.history('account', 'fw-7')).toMatchObject({ events: [{ seq: 1 }] });
+  });
+
+  it('a diff is forwarded the same way, its points as the route took them; a bad point is refused where it arrives, a refusal naming no owner answered at once', async () => {
+    await post('fw-8', { type: 'Open', data: { owner: 'Gus' } });
+    await post('fw-8', { type: 'Deposit', data: { amount: 4 } });
+    sent.length = 0;
+    const d = await app.inject('/aggregates/account/fw-8/diff?from=0&to=2');
+    expect(d.statusCode).toBe(200);
+    expect(d.headers['x-eventide-forwarded-to']).toBe('b');
+    expect(d.json()).toMatchObject({ id: 'fw-8', type: 'account', from: { version: 0, state: null }, to: { version: 2, state: { balance: 4 } }, events: [{ seq: 1 }, { seq: 2 }] });
+    expect(sent.map((x) => x.request)).toEqual([{ op: 'diff', aggregateType: 'account', id: 'fw-8', from: '0', to: '2' }]);
+    sent.length = 0;
+    expect((await app.inject('/aggregates/account/fw-8/diff?from=soon&to=2')).statusCode).toBe(400);
+    expect(sent).toEqual([]);
+    refusedFor = undefined;
+    const changing = await app.inject('/aggregates/account/fw-8/diff?from=0&to=2');
+    expect(changing.statusCode).toBe(503);
+    expect(changing.headers['retry-after']).toBe('2');
+    expect(changing.json()).toMatchObject({ error: 'NotOwner', retryAfterMs: 2000 });
+    expect(sent).toEqual([]);
+  });
+
+  it('a stream deletion and its undelete are forwarded like a command (who asked goes along), the owner\'s answer as it is; a refusal naming no owner answered at once', async () => {
+    await post('fw-9', { type: 'Open', data: { owner: 'Hal' } });
+    sent.length = 0;
+    const admin = (path: string, body: object) => app.inject({ method: 'POST', url: `/admin/streams/account/fw-9/${path}`, headers: { 'content-type': 'application/json' }, payload: body });
+    const del = await admin('delete', { commandId: 'd-1' });
+    expect(del.statusCode).toBe(200);
+    expect(del.headers['x-eventide-forwarded-to']).toBe('b');
+    expect(del.json()).toEqual({ id: 'fw-9', type: 'account', version: 2, changed: true, deleted: 'soft' });
+    const undo = await admin('undelete', { expectedVersion: 2 });
+    expect(undo.json()).toEqual({ id: 'fw-9', type: 'account', version: 3, changed: true });
+    const conflict = await admin('undelete', {});
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json()).toMatchObject({ error: 'StreamNotDeleted' });
+    expect(sent.map((x) => x.request)).toEqual([
+      { op: 'lifecycle', aggregateType: 'account', id: 'fw-9', action: 'delete', hard: false, by: null, options: { commandId: 'd-1' } },
+      { op: 'lifecycle', aggregateType: 'account', id: 'fw-9', action: 'undelete', by: null, options: { expectedVersion: 2 } },
+      { op: 'lifecycle', aggregateType: 'account', id: 'fw-9', action: 'undelete', by: null },
+    ]);
+    sent.length = 0;
+    refusedFor = undefined;
+    const changing = await admin('delete', { hard: true });
+    expect(changing.statusCode).toBe(503);
+    expect(changing.headers['retry-after']).toBe('2');
+    expect(sent).toEqual([]);
+  });
+
+  it('what a node answers to a forwarded deletion\'s audit record: appended to its audit stream once per commandId', async () => {
+    const record = { kind: 'StreamDeleted' as const, target: { aggregateType: 'account', id: 'fw-10' }, by: 'ops', details: { version: 3 } };
+    const first = await handler!.audit!(record, 'lifecycle:test-1');
+    const again = await handler!.audit!(record, 'lifecycle:test-1');
+    expect(again).toEqual({ version: first.version, duplicate: true });
+    const audit = await owner.runtime.history('$audit', 'lifecycle');
+    expect(audit.filter((e) => (e.data as { target: { id?: string } }).target.id === 'fw-10').map((e) => [e.type, (e.data as { by: string }).by])).toEqual([['StreamDeleted', 'ops']]);
   });
 
   it('/partitions says which member this server is and lists the live members with their URLs', async () => {

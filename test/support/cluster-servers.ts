@@ -20,16 +20,17 @@ export interface PartitionsBody {
   partitions: { partition: number; offset: number; served?: boolean; owner?: string; epoch?: number; lag?: number }[];
 }
 
-export async function partitionsOf(url: string): Promise<PartitionsBody> {
-  return (await (await fetch(`${url}/partitions`)).json()) as PartitionsBody;
+/** `headers`: e.g. an `authorization` header, when the servers have tokens. */
+export async function partitionsOf(url: string, headers: Record<string, string> = {}): Promise<PartitionsBody> {
+  return (await (await fetch(`${url}/partitions`, { headers })).json()) as PartitionsBody;
 }
 
 /** Starts one server per node id (sorted by node id), all in one group of `partitions` on `natsUrl`. */
-export async function startClusterServers(nodeIds: string[], options: { natsUrl: string; partitions: number; group: string; leaseMs?: number }): Promise<ClusterServer[]> {
+export async function startClusterServers(nodeIds: string[], options: { natsUrl: string; partitions: number; group: string; leaseMs?: number; env?: Record<string, string> }): Promise<ClusterServer[]> {
   const servers = await Promise.all(
     nodeIds.map(async (nodeId) => {
       const dataDir = await makeTempDir(`cluster-${options.group}`);
-      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000) };
+      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000), ...options.env };
       const child = startServer(dataDir, { env });
       return { nodeId, child, url: await child.listening, dataDir };
     }),
@@ -38,10 +39,10 @@ export async function startClusterServers(nodeIds: string[], options: { natsUrl:
 }
 
 /** Resolves once every partition has an owner among `servers` and each of them owns one (at most `timeoutMs`). */
-export async function sharing(servers: readonly ClusterServer[], timeoutMs = 90_000): Promise<void> {
+export async function sharing(servers: readonly ClusterServer[], timeoutMs = 90_000, headers: Record<string, string> = {}): Promise<void> {
   const ids = new Set(servers.map((s) => s.nodeId));
   for (const until = performance.now() + timeoutMs; ; await new Promise((r) => setTimeout(r, 200))) {
-    const v = await partitionsOf(servers[0]!.url).catch(() => undefined);
+    const v = await partitionsOf(servers[0]!.url, headers).catch(() => undefined);
     const owners = new Set(v?.partitions.map((p) => p.owner));
     if (v && v.members?.length === servers.length && v.partitions.every((p) => p.owner !== undefined && ids.has(p.owner)) && owners.size === ids.size) return;
     if (performance.now() > until) throw new Error(`the servers never shared the partitions: ${JSON.stringify(v)}`);

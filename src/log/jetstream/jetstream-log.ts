@@ -101,6 +101,7 @@ export class JetStreamLog implements EventLog {
   /** Partitions to follow (`follow`), started once the batches handed over before are through. */
   readonly #followed = new Set<number>();
   #followFailed: ((partition: number, err: RuntimeError) => void) | null = null;
+  #followRecovered: ((partition: number) => void) | null = null;
 
   private constructor(name: string, local: LmdbLog, committer: RecordCommitter, connection: NatsConnection, ownConnection: boolean, cache: LocalCache, streams: PartitionStreams) {
     this.name = name;
@@ -109,6 +110,7 @@ export class JetStreamLog implements EventLog {
     this.#follower = new PartitionFollower(streams, cache, {
       applied: (p, tip) => committer.followed(p, tip),
       failed: (p, err) => this.#followFailed?.(p, RuntimeError.is(err) ? (err as RuntimeError) : new RuntimeError(ErrorCodes.Unavailable, `following partition ${p}: ${reasonOf(err)}`, { partition: p }, true)),
+      recovered: (p) => this.#followRecovered?.(p),
     });
     this.partitions = local.partitions;
     this.durability = local.durability;
@@ -285,6 +287,11 @@ export class JetStreamLog implements EventLog {
   /** Told when following a partition failed (a foreign write, damage, the connection); it is tried again after a pause. */
   onFollowFailed(listener: ((partition: number, err: RuntimeError) => void) | null): void {
     this.#followFailed = listener;
+  }
+
+  /** Told when following a partition works again after a failure it reported (`onFollowFailed`). */
+  onFollowRecovered(listener: ((partition: number) => void) | null): void {
+    this.#followRecovered = listener;
   }
 
   /** Told of every local commit of messages read from the log of record (see the header). */

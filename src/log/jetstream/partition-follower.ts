@@ -18,7 +18,8 @@
  *   apply already waiting for the partition sees it and drops its messages (LocalCache re-checks under
  *   the partition's lock), so the acquire's own catch-up starts from what the follower did apply.
  * - A failure (a foreign write, a lost connection) is reported (`failed`) and retried after a growing
- *   pause (at most RETRY_MAX_MS); the loop reads again from the checkpoint each time.
+ *   pause (at most RETRY_MAX_MS); the loop reads again from the checkpoint each time. Once a fetch goes
+ *   through again, or messages are applied, `recovered` says so (once), so the runtime's health clears.
  */
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { LocalCache, PartitionTip } from './local-cache.js';
@@ -38,6 +39,8 @@ interface Following {
   lag: number;
   /** The last failure, while the loop waits to try again. */
   failure: unknown;
+  /** A failure was reported (`failed`) and no recovery since: the next clean read reports `recovered`. */
+  reported: boolean;
 }
 
 export interface FollowerHooks {
@@ -45,6 +48,11 @@ export interface FollowerHooks {
   applied(partition: number, tip: PartitionTip): void;
   /** Following the partition failed (it is tried again after a pause). */
   failed(partition: number, err: unknown): void;
+  /**
+   * Following the partition works again after a reported failure: a fetch went through, or messages
+   * were applied. Told once per recovery, so an idle partition's failure does not outlive its cause.
+   */
+  recovered?(partition: number): void;
 }
 
 export class PartitionFollower {
@@ -62,7 +70,7 @@ export class PartitionFollower {
 
   follow(partition: number): void {
     if (this.#closed || this.#following.has(partition)) return;
-    const f: Following = { stopped: false, fetch: null, lag: 0, failure: null };
+    const f: Following = { stopped: false, fetch: null, lag: 0, failure: null, reported: false };
     this.#following.set(partition, f);
     void this.#run(partition, f);
   }
@@ -104,6 +112,7 @@ export class PartitionFollower {
       } catch (err) {
         if (f.stopped) return;
         f.failure = err;
+        f.reported = true;
         this.#hooks.failed(partition, err);
         await new Promise((r) => setTimeout(r, pause).unref());
         pause = Math.min(pause * 2, RETRY_MAX_MS);
@@ -143,6 +152,7 @@ export class PartitionFollower {
               f.lag = Math.max(0, known - result.tip.seq);
               f.failure = null;
               this.#hooks.applied(partition, result.tip);
+              this.#recovered(partition, f);
             }
           } catch (err) {
             failure = err;
@@ -165,6 +175,14 @@ export class PartitionFollower {
       }
       if (failure !== null) throw failure;
       if (again) return;
+      // A whole fetch went through (maybe empty: an idle partition): following works again.
+      this.#recovered(partition, f);
     }
+  }
+
+  #recovered(partition: number, f: Following): void {
+    if (!f.reported || f.stopped) return;
+    f.reported = false;
+    this.#hooks.recovered?.(partition);
   }
 }

@@ -8,10 +8,10 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCodes, RuntimeError, errors } from '../../kernel/index.js';
 import type { ExecuteOptions, LoadOptions, Runtime } from '../../runtime/index.js';
-import { historyPage, stateBody } from '../aggregate-reads.js';
+import { diffBody, historyPage, isIsoTime, pointOf, stateBody } from '../aggregate-reads.js';
 import { anyJson, envelopeRef, errorResponses, idParams, positionSchema } from '../api-schemas.js';
 import { FORWARDED_TO_HEADER, type ClusterRouting } from '../cluster-routing.js';
-import { commandReplyJson, envelopeJson } from '../envelope-json.js';
+import { commandReplyJson } from '../envelope-json.js';
 import { type ServerMetrics, outcomeOfStatus } from '../metrics.js';
 import { commandBodySchema, publicCommandsOf, unknownCommand, type CommandBody } from './command-schema.js';
 
@@ -204,15 +204,18 @@ export const aggregateRoutes: FastifyPluginAsync<AggregateRoutesOptions> = async
       {
         schema: { summary: `The events between two points of a ${type} and the states at both`, params: idParams, querystring: diffQuery, response: { 200: diffReply, ...readErrors } },
       },
-      async (request) => {
-        const d = await runtime.diff(type, request.params.id, pointOf(request.query.from, 'from'), pointOf(request.query.to, 'to'));
-        return {
-          id: request.params.id,
-          type,
-          from: d.from ? { version: d.from.version, state: d.from.state } : { version: 0, state: null },
-          to: { version: d.to.version, state: d.to.state },
-          events: d.events.map(envelopeJson),
-        };
+      async (request, reply) => {
+        const { from, to } = request.query;
+        const id = request.params.id;
+        // The points are checked here, where the request arrived, before anything is forwarded.
+        pointOf(from, 'from');
+        pointOf(to, 'to');
+        if (!routing) return diffBody(runtime, type, id, from, to);
+        return diffBody(runtime, type, id, from, to).catch(async (refusal: unknown) => {
+          const f = await routing.diff(refusal, type, id, from, to);
+          void reply.header(FORWARDED_TO_HEADER, f.owner);
+          return f.body;
+        });
       },
     );
   }
@@ -240,34 +243,11 @@ function executeOptions(body: CommandBody): ExecuteOptions {
   };
 }
 
-/**
- * An ISO-8601 date (`2026-12-01`, UTC midnight) or date-time with a zone (`Z` or `+01:00`). Not whatever
- * `Date.parse` happens to accept (`Tue, 01 Dec 2026`, or a zone-less time read in the server's own zone).
- */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-
-/** ISO_8601's shape, a real calendar day (`Date.parse` turns 2026-02-30 into March 2) and a real time. */
-function isIsoTime(raw: string): boolean {
-  if (!ISO_8601.test(raw) || !Number.isFinite(Date.parse(raw))) return false;
-  const [y, m, d] = raw.slice(0, 10).split('-').map(Number) as [number, number, number];
-  return new Date(Date.UTC(y, m - 1, d)).getUTCDate() === d;
-}
-
 /** `?at=`: epoch ms (digits) or an ISO-8601 time. */
 function timeOf(raw: string, name: string): number | string {
   if (/^\d{1,15}$/.test(raw)) return Number(raw);
   if (isIsoTime(raw)) return raw;
   throw new RuntimeError(ErrorCodes.InvalidQuery, `${name} must be epoch ms or an ISO-8601 time (2026-12-01T10:00:00Z); got ${JSON.stringify(raw.slice(0, 64))}`, { field: name });
-}
-
-/** `12` is version 12; `t:1764000000000` is epoch ms; anything else must be an ISO-8601 time. */
-function pointOf(raw: string, name: 'from' | 'to'): LoadOptions {
-  if (/^\d{1,15}$/.test(raw)) return { version: Number(raw) };
-  if (/^t:\d{1,15}$/.test(raw)) return { at: Number(raw.slice(2)) };
-  if (!isIsoTime(raw)) {
-    throw new RuntimeError(ErrorCodes.InvalidQuery, `${name}: a diff point is a version, an ISO-8601 time (2026-12-01T10:00:00Z) or t:<epoch ms>; got ${JSON.stringify(raw.slice(0, 64))}`, { field: name });
-  }
-  return { at: raw };
 }
 
 /** Turns a schema rejection of a command request into the most useful error. */

@@ -63,12 +63,13 @@ const partitionsReply = {
     },
   },
 } as const;
+const degradedLines = { type: 'array', items: { type: 'string' }, description: 'Cluster mode: what degrades this server without stopping it (a partition another member writes that its cache cannot follow), one line each' } as const;
 const healthy = {
-  description: 'Serving',
+  description: 'Serving (`degraded`: serving, with `degraded` saying what is wrong)',
   type: 'object',
   required: ['status', 'partitions', 'workers', 'aggregateTypes', 'feedClients'],
   additionalProperties: false,
-  properties: { status: { const: 'ok' }, partitions: count, workers: count, aggregateTypes: { type: 'array', items: { type: 'string' } }, feedClients: count },
+  properties: { status: { enum: ['ok', 'degraded'] }, partitions: count, workers: count, aggregateTypes: { type: 'array', items: { type: 'string' } }, feedClients: count, degraded: degradedLines },
 } as const;
 const storageStatus = {
   type: 'object',
@@ -84,6 +85,7 @@ const unhealthy = {
     message: { type: 'string' },
     status: { enum: ['starting', 'stopping', 'unhealthy'] },
     reasons: { type: 'array', items: { type: 'string' } },
+    degraded: degradedLines,
     storage: storageStatus,
   },
 } as const;
@@ -106,6 +108,7 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
 
   app.get('/health', { schema: { summary: 'Liveness and readiness (needs no token)', response: { 200: healthy, 503: unhealthy } } }, async (_request, reply) => {
     const h = runtime.health();
+    const degraded = h.degraded?.map((r) => r.message);
     if (stopping() || !h.ok) {
       const status = stopping() ? 'stopping' : 'unhealthy';
       // One line per reason (its `message`), as /health has always answered; the typed reasons are the
@@ -117,10 +120,13 @@ export const systemRoutes: FastifyPluginAsync<SystemRoutesOptions> = async (app,
         message: `the server is ${status}`,
         status,
         reasons: stopping() ? ['stopping', ...reasons] : reasons,
+        ...(degraded ? { degraded } : {}),
         ...(h.storage ? { storage: h.storage } : {}),
       };
     }
-    return { status: 'ok', partitions: runtime.partitionCount, workers: runtime.workerCount, aggregateTypes: runtime.aggregateTypes, feedClients: feed.size };
+    // Degraded is still serving (200): a load balancer keeps sending; an operator reads `degraded`.
+    const base = { partitions: runtime.partitionCount, workers: runtime.workerCount, aggregateTypes: runtime.aggregateTypes, feedClients: feed.size };
+    return degraded ? { status: 'degraded', ...base, degraded } : { status: 'ok', ...base };
   });
 
   // Answers 200 { resumed, workers } (resumed: false when writes were not stopped), or 503
