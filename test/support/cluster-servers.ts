@@ -24,12 +24,15 @@ export async function partitionsOf(url: string): Promise<PartitionsBody> {
   return (await (await fetch(`${url}/partitions`)).json()) as PartitionsBody;
 }
 
-/** Starts one server per node id (sorted by node id), all in one group of `partitions` on `natsUrl`. */
-export async function startClusterServers(nodeIds: string[], options: { natsUrl: string; partitions: number; group: string; leaseMs?: number }): Promise<ClusterServer[]> {
+/** Starts one server per node id (sorted by node id), all in one group of `partitions` on `natsUrl`; `envOf` adds variables per node. */
+export async function startClusterServers(
+  nodeIds: string[],
+  options: { natsUrl: string; partitions: number; group: string; leaseMs?: number; envOf?: (nodeId: string) => Record<string, string> },
+): Promise<ClusterServer[]> {
   const servers = await Promise.all(
     nodeIds.map(async (nodeId) => {
       const dataDir = await makeTempDir(`cluster-${options.group}`);
-      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000) };
+      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000), ...options.envOf?.(nodeId) };
       const child = startServer(dataDir, { env });
       return { nodeId, child, url: await child.listening, dataDir };
     }),
