@@ -149,6 +149,19 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
       const cached = await file(`${byId('a').url}${r.url}`, { 'if-none-match': got[0]!.headers.get('etag')!, 'cache-control': 'max-age=0' });
       expect(cached.status).toBe(304);
     }
+    // A cancel through a non-owner reaches the owner: a finished video refuses it (409), as on one server.
+    const cancel = await fetch(`${byId('a').url}/videos/${up.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(cancel.status).toBe(409);
+    expect(((await cancel.json()) as { error: string }).error).toBe('InvalidVideoStatus');
+    // No such video, on every partition (served by a or forwarded): 404, as on one server.
+    const missing = new Map<number, string>();
+    for (let n = 0; missing.size < PARTITIONS; n++) missing.set(partitionOf(`v-none-${n}`, PARTITIONS), `v-none-${n}`);
+    for (const id of missing.values()) {
+      const r = await fetch(`${byId('a').url}/videos/${id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(r.status).toBe(404);
+      expect((await fetch(`${byId('a').url}/videos/${id}`)).status).toBe(404);
+    }
+
     const thumb = await file(`${byId('c').url}/videos/${up.id}/thumbnail`);
     expect(thumb.status).toBe(200);
     expect(thumb.headers.get('content-type')).toBe('image/jpeg');
