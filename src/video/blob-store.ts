@@ -37,6 +37,11 @@ export interface VideoBlobStore {
   fetch(stored: string, file: string): Promise<boolean>;
   /** Deletes every object of video `id` (an upload the log refused). */
   removeVideo(id: string): Promise<void>;
+  /**
+   * Deletes the named objects, those there are (the renditions of an attempt a new one replaces; the
+   * data dir's copies go with `VideoStorage.reapAttempts`).
+   */
+  removeFiles(stored: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +55,7 @@ export const localBlobs: VideoBlobStore = {
       () => false,
     ),
   removeVideo: () => Promise.resolve(),
+  removeFiles: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };
 

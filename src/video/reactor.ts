@@ -328,6 +328,10 @@ export class VideoReactor {
       }
       await runtime.execute('video', id, { type: 'StartProcessing', data: { attempt } });
       logger.info({ id, attempt }, 'video processing started');
+      // The attempt before this one may have published renditions (cluster mode): the log no longer
+      // refers to them now. Best effort: one left behind is only space.
+      const replaced = state.renditions.map((r) => r.path);
+      if (replaced.length > 0) await this.#o.blobs.removeFiles(replaced).catch((err: unknown) => logger.warn({ id, err: err instanceof Error ? err.message : String(err) }, 'renditions of an earlier attempt stay in the object store'));
       if (active.cancelled || this.#closing) return;
       const outcome = await this.#encode(id, attempt, sourcePath, active);
       if (outcome.kind === 'cancelled' || active.cancelled) return;

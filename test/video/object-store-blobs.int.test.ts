@@ -96,6 +96,19 @@ describe.skipIf(!available)(available ? 'video files in the JetStream object sto
     expect(await two.fetch('videos/v-4/a1/240p.mp4', join(dir, 'three', 'videos/v-4/a1/240p.mp4'))).toBe(false);
     expect(await two.fetch('videos/v-40/source', join(dir, 'three', 'videos/v-40/source'))).toBe(true);
   });
+
+  it('removes the named objects there are, and ignores the others', async () => {
+    const kept = 'videos/v-5/a2/240p.mp4';
+    const gone = 'videos/v-5/a1/240p.mp4';
+    for (const stored of [kept, gone]) {
+      const here = join(dir, 'one', stored);
+      await put(here, Buffer.from(stored));
+      await one.publish(stored, here);
+    }
+    await one.removeFiles([gone, 'videos/v-5/a1/360p.mp4']);
+    expect(await two.fetch(gone, join(dir, 'four', gone))).toBe(false);
+    expect(await two.fetch(kept, join(dir, 'four', kept))).toBe(true);
+  });
 });
 
 describe('the local blob store (the embedded server)', () => {

@@ -109,6 +109,15 @@ export class ObjectStoreBlobs implements VideoBlobStore {
     });
   }
 
+  async removeFiles(stored: readonly string[]): Promise<void> {
+    for (const name of stored) {
+      await retrying(`remove ${name}`, async () => {
+        const there = await this.#store.info(name);
+        if (there !== null && !there.deleted) await this.#store.delete(name);
+      });
+    }
+  }
+
   async close(): Promise<void> {
     await this.#nc.drain().catch(() => this.#nc.close());
   }
