@@ -8,8 +8,7 @@
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localBlobs, videoBucketOf, type VideoBlobStore } from '../../src/video/index.js';
-import { openObjectStoreBlobs } from '../../src/video/blob-store.js';
+import { localBlobs, openObjectStoreBlobs, videoBucketOf, type VideoBlobStore } from '../../src/video/index.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 
