@@ -11,12 +11,13 @@
  *   the log (attempt 2) with the source from the object store; the video ends SUCCEEDED with only
  *   attempt 2's renditions recorded, each readable, the same, through both survivors.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/partition/index.js';
 import { partitionsOf, sharing, startClusterServers, stopClusterServers, type ClusterServer } from '../support/cluster-servers.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
+import { startServer } from '../support/server-child.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 import { binaries, decodeErrors, gatedFfmpeg, isRunning, makeClip, probe } from '../video/support/media.js';
 
@@ -43,6 +44,17 @@ let servers: ClusterServer[];
 let clip: Buffer;
 let orphanPid = 0;
 let gateStarted: () => Promise<number>;
+let gateMarker: string;
+const envOf = (nodeId: string): Record<string, string> => ({
+  PARTITIONS: String(PARTITIONS),
+  WORKERS: '1',
+  EVENTIDE_NATS: nats.urls[0]!,
+  EVENTIDE_NODE_ID: nodeId,
+  EVENTIDE_GROUP: 'videos',
+  EVENTIDE_LEASE_MS: '2000',
+  FFPROBE_PATH: binaries.ffprobe,
+  VIDEO_JOBS: '1',
+});
 const byId = (id: string): ClusterServer => servers.find((s) => s.nodeId === id)!;
 
 async function upload(url: string): Promise<{ status: number; id: string }> {
@@ -81,6 +93,7 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     clip = await readFile(await makeClip(dir, 'clip.mp4', { width: 640, height: 360, seconds: 2 }));
     const gate = await gatedFfmpeg(dir);
     gateStarted = () => gate.started();
+    gateMarker = join(dir, 'gated.pid');
     nats = await startNats(1);
     servers = await startClusterServers(['a', 'b', 'c'], {
       natsUrl: nats.urls[0]!,
@@ -168,6 +181,24 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     expect(thumb.bytes.subarray(0, 2).toString('hex')).toBe('ffd8');
   }, 180_000);
 
+  it('cancels a running encode through a server that does not own the video: the owner stops its ffmpeg', async () => {
+    const a = byId('a');
+    const up = await upload(a.url);
+    expect(up.status).toBe(202);
+    expect(await owner(up.id, a)).toBe('a');
+    const pid = await gateStarted();
+    expect((await until(byId('b').url, up.id, ['PROCESSING'])).attempt).toBe(1);
+    const res = await fetch(`${byId('b').url}/videos/${up.id}/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'not wanted' }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-eventide-forwarded-to')).toBe('a');
+    expect(((await res.json()) as VideoBody).status).toBe('CANCELLED');
+    // The owner's reactor saw VideoCancelled in its log and killed the encode.
+    while (await isRunning(pid)) await new Promise((r) => setTimeout(r, 50));
+    expect((await video(byId('c').url, up.id)).body.status).toBe('CANCELLED');
+    // The next gated encode writes its own pid.
+    await rm(gateMarker, { force: true });
+  }, 120_000);
+
   it('resumes an encode on the partition\'s new owner after its owner was killed with SIGKILL mid-encode', async () => {
     const a = byId('a');
     const up = await upload(a.url);
@@ -209,4 +240,22 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
       expect(await decodeErrors(copy)).toBe('');
     }
   }, 240_000);
+
+  it('starts again, after kill -9, with the videos of every partition in its list, and serves their files', async () => {
+    const a = byId('a');
+    // Its data dir holds videos of partitions it will not serve at first: indexed from its cache.
+    a.child = startServer(a.dataDir, { env: { ...envOf('a'), FFMPEG_PATH: binaries.ffmpeg } });
+    a.url = await a.child.listening;
+    const list = (await (await fetch(`${a.url}/videos?limit=1000`)).json()) as { videos: VideoBody[] };
+    const viaB = (await (await fetch(`${byId('b').url}/videos?limit=1000`)).json()) as { videos: VideoBody[] };
+    expect(list.videos.map((v) => [v.id, v.status]).sort()).toEqual(viaB.videos.map((v) => [v.id, v.status]).sort());
+    expect(list.videos.map((v) => v.status).sort()).toEqual(['CANCELLED', 'SUCCEEDED', 'SUCCEEDED']);
+    for (const v of list.videos.filter((x) => x.status === 'SUCCEEDED')) {
+      for (const r of v.renditions) {
+        const [here, there] = await Promise.all([file(`${a.url}${r.url}`), file(`${byId('b').url}${r.url}`)]);
+        expect(here.status).toBe(200);
+        expect(here.bytes.equals(there.bytes)).toBe(true);
+      }
+    }
+  }, 120_000);
 });
