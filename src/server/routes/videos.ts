@@ -171,7 +171,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
               413: '`PayloadTooLarge`: over the upload cap',
               415: '`UnsupportedMediaType`: not `application/octet-stream` or `video/*`, or no Content-Type',
               429: '`QuotaExceeded`: this client\'s queued encode seconds',
-              503: '`Overloaded`: the encode queue is full',
+              503: '`Overloaded`: the encode queue is full; `NotOwner` (cluster mode): this server serves no partition now, or the new video\'s partition moved during the upload (retry after `Retry-After`)',
             }),
           },
         },
