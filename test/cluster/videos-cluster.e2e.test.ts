@@ -77,6 +77,19 @@ async function until(url: string, id: string, statuses: string[]): Promise<Video
   }
 }
 
+/** A read's JSON body, after the 503s of a partition changing hands (retried after their `Retry-After`). */
+async function readJson<T>(url: string): Promise<T> {
+  for (;;) {
+    const res = await fetch(url);
+    if (res.status !== 503) {
+      expect(res.status).toBe(200);
+      return (await res.json()) as T;
+    }
+    await res.body?.cancel();
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? 1)));
+  }
+}
+
 async function file(url: string, headers: Record<string, string> = {}): Promise<{ status: number; bytes: Buffer; headers: Headers }> {
   const res = await fetch(url, { headers });
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
@@ -130,10 +143,10 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     expect(viaB.body).toEqual(done);
 
     // The events and the list, through a non-owner.
-    const events = (await (await fetch(`${byId('a').url}/videos/${up.id}/events`)).json()) as { events: EventBody[] };
+    const events = await readJson<{ events: EventBody[] }>(`${byId('a').url}/videos/${up.id}/events`);
     expect(events.events.map((e) => e.seq)).toEqual(events.events.map((_, i) => i + 1));
     expect(events.events.at(-1)?.type).toBe('VideoProcessingSucceeded');
-    const list = (await (await fetch(`${byId('c').url}/videos?status=SUCCEEDED`)).json()) as { videos: VideoBody[] };
+    const list = await readJson<{ videos: VideoBody[] }>(`${byId('c').url}/videos?status=SUCCEEDED`);
     expect(list.videos.find((v) => v.id === up.id)).toEqual(done);
 
     // Each rendition: the same bytes and validators through all three servers (a and c fetch it from
@@ -199,6 +212,37 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     await rm(gateMarker, { force: true });
   }, 120_000);
 
+  it('stops the encode on a paused owner once it runs again without its partition; the new owner finished it', async () => {
+    const a = byId('a');
+    const up = await upload(a.url);
+    expect(up.status).toBe(202);
+    expect(await owner(up.id, a)).toBe('a');
+    const pid = await gateStarted();
+    expect((await until(byId('b').url, up.id, ['PROCESSING'])).attempt).toBe(1);
+    // Longer than its lease: the others take its partitions, and the new owner resumes the encode.
+    a.child.child.kill('SIGSTOP');
+    let done: VideoBody;
+    try {
+      done = await until(byId('b').url, up.id, ['SUCCEEDED', 'FAILED']);
+    } finally {
+      a.child.child.kill('SIGCONT');
+    }
+    expect(done).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
+    // Running again, a learns it lost the partition: its reactor kills the encode it still had.
+    while (await isRunning(pid)) await new Promise((r) => setTimeout(r, 50));
+    const said = a.child.stdout().split('\n').filter((l) => l.includes('video partitions moved to another server')).map((l) => JSON.parse(l) as { videos: string[] });
+    expect(said.some((l) => l.videos.includes(up.id))).toBe(true);
+    await sharing(servers);
+    // What a recorded while it owned the partition, and nothing after: attempts 1 then 2, success last.
+    const events = await readJson<{ events: EventBody[] }>(`${byId('c').url}/videos/${up.id}/events`);
+    expect(events.events.map((e) => e.seq)).toEqual(events.events.map((_, i) => i + 1));
+    expect(events.events.filter((e) => e.type === 'VideoProcessingStarted').map((e) => e.data.attempt)).toEqual([1, 2]);
+    expect(events.events.filter((e) => e.type === 'RenditionCompleted').every((e) => e.data.attempt === 2)).toBe(true);
+    expect(events.events.at(-1)).toMatchObject({ type: 'VideoProcessingSucceeded', data: { attempt: 2 } });
+    expect(await readJson<VideoBody>(`${a.url}/videos/${up.id}`)).toEqual(done);
+    await rm(gateMarker, { force: true });
+  }, 180_000);
+
   it('resumes an encode on the partition\'s new owner after its owner was killed with SIGKILL mid-encode', async () => {
     const a = byId('a');
     const up = await upload(a.url);
@@ -216,7 +260,7 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     expect(['b', 'c']).toContain(newOwner);
 
     // The log: seqs 1..n, attempts 1 then 2, only attempt 2's renditions recorded, success last.
-    const events = (await (await fetch(`${survivors[1]!.url}/videos/${up.id}/events`)).json()) as { events: EventBody[] };
+    const events = await readJson<{ events: EventBody[] }>(`${survivors[1]!.url}/videos/${up.id}/events`);
     expect(events.events.map((e) => e.seq)).toEqual(events.events.map((_, i) => i + 1));
     expect(events.events.filter((e) => e.type === 'VideoProcessingStarted').map((e) => e.data.attempt)).toEqual([1, 2]);
     expect(events.events.filter((e) => e.type === 'RenditionCompleted').map((e) => [e.data.attempt, e.data.height])).toEqual([
@@ -246,10 +290,10 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     // Its data dir holds videos of partitions it will not serve at first: indexed from its cache.
     a.child = startServer(a.dataDir, { env: { ...envOf('a'), FFMPEG_PATH: binaries.ffmpeg } });
     a.url = await a.child.listening;
-    const list = (await (await fetch(`${a.url}/videos?limit=1000`)).json()) as { videos: VideoBody[] };
-    const viaB = (await (await fetch(`${byId('b').url}/videos?limit=1000`)).json()) as { videos: VideoBody[] };
+    const list = await readJson<{ videos: VideoBody[] }>(`${a.url}/videos?limit=1000`);
+    const viaB = await readJson<{ videos: VideoBody[] }>(`${byId('b').url}/videos?limit=1000`);
     expect(list.videos.map((v) => [v.id, v.status]).sort()).toEqual(viaB.videos.map((v) => [v.id, v.status]).sort());
-    expect(list.videos.map((v) => v.status).sort()).toEqual(['CANCELLED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(list.videos.map((v) => v.status).sort()).toEqual(['CANCELLED', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
     for (const v of list.videos.filter((x) => x.status === 'SUCCEEDED')) {
       for (const r of v.renditions) {
         const [here, there] = await Promise.all([file(`${a.url}${r.url}`), file(`${byId('b').url}${r.url}`)]);
