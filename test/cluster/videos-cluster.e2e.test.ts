@@ -14,6 +14,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assignPartitions } from '../../src/cluster/index.js';
 import { partitionOf } from '../../src/partition/index.js';
 import { partitionsOf, sharing, startClusterServers, stopClusterServers, type ClusterServer } from '../support/cluster-servers.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
@@ -95,6 +96,20 @@ async function file(url: string, headers: Record<string, string> = {}): Promise<
   return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), headers: res.headers };
 }
 
+/**
+ * Resolves once every server names, for every partition, the owner the group's assignment gives it:
+ * `sharing` only says each owns some, and partitions may still move then (an encode moving with them
+ * would take another attempt).
+ */
+async function settled(): Promise<void> {
+  const target = assignPartitions(servers.map((s) => s.nodeId), PARTITIONS);
+  for (;;) {
+    const views = await Promise.all(servers.map((s) => partitionsOf(s.url).catch(() => undefined)));
+    if (views.every((v) => v?.partitions.every((p) => p.owner === target[p.partition]))) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function owner(id: string, via: ClusterServer): Promise<string | undefined> {
   const p = partitionOf(id, PARTITIONS);
   return (await partitionsOf(via.url)).partitions.find((x) => x.partition === p)?.owner;
@@ -115,6 +130,7 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
       envOf: (nodeId) => ({ FFMPEG_PATH: nodeId === 'a' ? gate.path : binaries.ffmpeg, FFPROBE_PATH: binaries.ffprobe, VIDEO_JOBS: '1' }),
     });
     await sharing(servers);
+    await settled();
   }, 120_000);
 
   afterAll(async () => {
@@ -132,7 +148,7 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     expect(await owner(up.id, b)).toBe('b');
 
     const done = await until(byId('c').url, up.id, ['SUCCEEDED', 'FAILED']);
-    expect(done).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'SUCCEEDED', attempt: 1 });
     expect(done.renditions.map((r) => r.height)).toEqual([240, 360]);
     // Read through a server that does not serve the partition: the owner answered.
     const viaA = await video(byId('a').url, up.id);
@@ -227,12 +243,13 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
     } finally {
       a.child.child.kill('SIGCONT');
     }
-    expect(done).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
     // Running again, a learns it lost the partition: its reactor kills the encode it still had.
     while (await isRunning(pid)) await new Promise((r) => setTimeout(r, 50));
     const said = a.child.stdout().split('\n').filter((l) => l.includes('video partitions moved to another server')).map((l) => JSON.parse(l) as { videos: string[] });
     expect(said.some((l) => l.videos.includes(up.id))).toBe(true);
     await sharing(servers);
+    await settled();
     // What a recorded while it owned the partition, and nothing after: attempts 1 then 2, success last.
     const events = await readJson<{ events: EventBody[] }>(`${byId('c').url}/videos/${up.id}/events`);
     expect(events.events.map((e) => e.seq)).toEqual(events.events.map((_, i) => i + 1));
@@ -255,7 +272,7 @@ describe.skipIf(!available)(available ? 'the video pipeline on three cluster ser
 
     const survivors = servers.filter((s) => s.nodeId !== 'a');
     const done = await until(survivors[0]!.url, up.id, ['SUCCEEDED', 'FAILED']);
-    expect(done).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'SUCCEEDED', attempt: 2 });
     const newOwner = await owner(up.id, survivors[0]!);
     expect(['b', 'c']).toContain(newOwner);
 
