@@ -32,8 +32,9 @@ const packageHomes = {
   lmdb: ['src/log/lmdb/'],
   // The log's record encoding, and the command/reply batches that cross the thread boundary (runtime/wire.ts).
   msgpackr: ['src/log/', 'src/runtime/'],
-  // NATS (cluster mode): the JetStream log adapter, and the partition leases of src/cluster/.
-  '@nats-io': ['src/log/jetstream/', 'src/cluster/'],
+  // NATS (cluster mode): the JetStream log adapter, the partition leases of src/cluster/, and the video
+  // files' object-store adapter.
+  '@nats-io': ['src/log/jetstream/', 'src/cluster/', 'src/video/jetstream/'],
 };
 
 /**

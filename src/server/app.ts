@@ -58,7 +58,14 @@ import { jsonSerializerCompiler, schemaCompiler } from './schema-compilers.js';
 import { registerSecurity, selectFeedProtocol, type SecurityOptions } from './security/index.js';
 
 /** An extra set of routes registered into the server, given the runtime (e.g. the video pipeline's `/videos`). */
-export type ServerPlugin = FastifyPluginAsync<{ runtime: Runtime }>;
+/** In cluster mode a plugin is also given the routing, to answer reads of partitions another member owns. */
+export type ServerPlugin = FastifyPluginAsync<ServerPluginOptions>;
+
+export interface ServerPluginOptions {
+  runtime: Runtime;
+  /** Cluster mode only (cluster-routing.ts). */
+  routing?: ClusterRouting | undefined;
+}
 
 export interface ServerOptions {
   /** An open runtime. The server never closes it: close it after `app.close()`. */
@@ -207,6 +214,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(adminRoutes, { runtime, backupDir: options.backupDir });
   await app.register(consoleRoutes, { runtime, feed: hub, views, clock: options.clock ?? systemClock, stats: options.consoleStats });
   if (options.dashboard !== false) await app.register(dashboardRoutes);
-  for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime });
+  for (const plugin of options.plugins ?? []) await app.register(plugin, { runtime, routing });
   return app;
 }

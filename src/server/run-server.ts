@@ -56,7 +56,7 @@ import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { createEventide } from '../app/index.js';
 import { hasLog } from '../log/index.js';
 import { builtinDomains } from '../runtime/index.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, type VideoPipelineOptions } from '../video/index.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, videoBucketOf, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { clusterEnvOf, clusterOptions } from './cluster-env.js';
@@ -178,12 +178,15 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
   const { runtime, views } = eventide;
 
   // The video pipeline: checks ffmpeg now (a missing or broken binary stops start-up with a clear
-  // message), then resumes from the log whatever encodes it says are unfinished.
+  // message), then resumes from the log whatever encodes it says are unfinished (in cluster mode: those
+  // of the partitions this node serves, and later those of partitions it takes over).
   const pipeline = await createVideoPipeline({
     runtime,
     maxJobs: intEnv('VIDEO_JOBS', 4, 1, 64)!,
     maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
     ...videoLimitsFromEnv(env),
+    // Cluster mode: sources and renditions in JetStream's object store, as many copies as the log's.
+    ...(cluster ? { objectStore: { servers: typeof cluster.servers === 'string' ? [cluster.servers] : cluster.servers, bucket: videoBucketOf(cluster.group), replicas: cluster.replicas ?? 1 } } : {}),
     logger: log,
   }).catch(async (err: unknown) => {
     server.close();

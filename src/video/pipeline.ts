@@ -7,16 +7,28 @@
  * fsynced, renamed), probed (its duration is the client's quota cost, see encode-admission.ts), and
  * only then is `VideoUploaded` appended; if the append or the quota refuses it the file is deleted, so
  * the disk never holds an upload the log does not know.
+ *
+ * Cluster mode (`objectStore`, and a runtime that is a cluster node): the files live in JetStream's
+ * object store (blob-store.ts), the data dir being this server's cache of it. An upload arriving at any
+ * server is given an id whose partition that server serves, so the server that took the bytes records
+ * `VideoUploaded` itself and its reactor encodes it (the source is already on its disk). Why not an id
+ * of any partition, forwarded to its owner: `Upload` carries a server-made path and is an internal
+ * command, which forwarding never carries (invariant 11; cluster-routing.ts), and the quota the upload
+ * was admitted under is this server's. The source goes to the object store before `VideoUploaded` is
+ * recorded; a server that serves no partition (joining, or every one changing hands) answers 503
+ * `NotOwner`, as does one whose partition moved during the upload (nothing is kept then).
  */
 import type { Readable } from 'node:stream';
 import type { VideoState, VideoStatus } from '../domain/index.js';
 import { ErrorCodes, RuntimeError, errors, systemClock, type Clock, type EventEnvelope } from '../kernel/index.js';
+import { partitionOf } from '../partition/index.js';
 import type { ExecuteResult, LoadResult, Runtime } from '../runtime/index.js';
+import { localBlobs, openObjectStoreBlobs, type ObjectStoreOptions, type VideoBlobStore } from './blob-store.js';
 import { resolveFfmpegBinaries, verifyFfmpegBinaries, type FfmpegBinaries, type FfmpegVersions } from './ffmpeg-binaries.js';
 import { EncodeAdmission } from './encode-admission.js';
 import { encodeLimitSec, resolveEncodeSettings, type EncodeSettings } from './media-policy.js';
 import { EncodePool } from './pool.js';
-import { VideoReactor, silentLogger, type VideoLogger } from './reactor.js';
+import { VideoReactor, silentLogger, type VideoLogger, type VideoPlacement } from './reactor.js';
 import { probeSource } from './source-probe.js';
 import { VideoStatusIndex } from './status-index.js';
 import { VideoStorage } from './storage.js';
@@ -51,6 +63,11 @@ export interface VideoPipelineOptions {
   logger?: VideoLogger;
   /** Where the time in new video ids comes from (default: the system clock). */
   clock?: Clock;
+  /**
+   * Cluster mode: the object store holding the sources and renditions (the header says how uploads and
+   * encodes are placed then). Needs a runtime that is a cluster node. Absent: the data dir alone.
+   */
+  objectStore?: ObjectStoreOptions;
 }
 
 export interface UploadResult {
@@ -83,6 +100,8 @@ export interface VideoPipelineStats {
 
 export interface VideoPipeline {
   readonly storage: VideoStorage;
+  /** Where the files live beyond the data dir: `local` (none) or `jetstream` (the object store). */
+  readonly blobs: VideoBlobStore;
   readonly maxUploadBytes: number;
   readonly settings: EncodeSettings;
   readonly versions: FfmpegVersions;
@@ -92,7 +111,14 @@ export interface VideoPipeline {
    */
   upload(body: Readable, meta?: { contentType?: string | undefined; declaredBytes?: number | undefined; client?: string | undefined }): Promise<UploadResult>;
   get(id: string): Promise<LoadResult<VideoState>>;
-  list(query?: { status?: VideoStatus; after?: string; limit?: number }): Promise<VideoListPage>;
+  /**
+   * The absolute path of video `id`'s stored file `stored` (a path its events record) on this server,
+   * fetched from the object store first when it is not here yet. `NotFound` for a path that is not one
+   * of this video's, or a file neither has.
+   */
+  localFile(id: string, stored: string): Promise<string>;
+  /** A page of the status index; each video read with `load` (default: this runtime's; cluster mode: also the owner's). */
+  list(query?: { status?: VideoStatus; after?: string; limit?: number }, load?: (id: string) => Promise<LoadResult<VideoState>>): Promise<VideoListPage>;
   history(id: string, options?: { from?: number; limit?: number }): Promise<EventEnvelope[]>;
   /** Records `VideoCancelled`, then kills the running encode and waits until it stopped. */
   cancel(id: string, reason?: string): Promise<ExecuteResult<VideoState>>;
@@ -115,16 +141,20 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
   }
   const versions = await verifyFfmpegBinaries(binaries);
   const storage = new VideoStorage(runtime.dataDir);
+  if (options.objectStore && !runtime.cluster) throw new RuntimeError(ErrorCodes.InvalidOptions, 'objectStore is for cluster mode: the runtime must be a cluster node');
+  const placement = runtime.cluster ? clusterPlacement(runtime) : undefined;
+  const blobs = options.objectStore ? await openObjectStoreBlobs(options.objectStore) : localBlobs;
   const pool = new EncodePool({ maxJobs: o.maxJobs });
   const index = new VideoStatusIndex();
   const logger = options.logger ?? silentLogger;
   if (!versions.sameBuild) logger.warn({ ffmpeg: versions.ffmpeg, ffprobe: versions.ffprobe }, 'ffmpeg and ffprobe are different builds: the probe may judge a file otherwise than the encoder reads it');
-  const reactor = new VideoReactor({ runtime, storage, pool, index, binaries, settings: o.settings, maxAttempts: o.maxAttempts, retryDelayMs: o.retryDelayMs, probeTimeoutMs: o.probeTimeoutMs, logger });
+  const reactor = new VideoReactor({ runtime, storage, pool, index, binaries, settings: o.settings, maxAttempts: o.maxAttempts, retryDelayMs: o.retryDelayMs, probeTimeoutMs: o.probeTimeoutMs, logger, blobs, ...(placement ? { placement } : {}) });
   try {
     await reactor.start();
   } catch (err) {
     await reactor.close();
     await pool.close();
+    await blobs.close();
     throw err;
   }
   const admission = new EncodeAdmission(o, () => {
@@ -141,8 +171,21 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
   });
   let closed: Promise<void> | null = null;
 
+  /** A new video's id: in cluster mode, one of a partition this server serves (see the header). */
+  const newId = (): string => {
+    if (!placement) return VideoStorage.newVideoId(o.clock.now());
+    const served = placement.servedPartitions();
+    if (served.size === 0) throw new RuntimeError(ErrorCodes.NotOwner, 'this server serves no partition now (it is joining the group, or its partitions are changing hands): retry later', { retryAfterMs: 1000 }, true);
+    // Each try lands on a served partition with probability served/P: at least 1/P.
+    for (let tries = 0; ; tries++) {
+      const id = VideoStorage.newVideoId(o.clock.now());
+      if (served.has(placement.partitionOf(id)) || tries > 64 * runtime.partitionCount) return id;
+    }
+  };
+
   return {
     storage,
+    blobs,
     maxUploadBytes: o.maxUploadBytes,
     settings: o.settings,
     versions,
@@ -160,18 +203,27 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
         body.destroy();
         throw err;
       }
-      const id = VideoStorage.newVideoId(o.clock.now());
+      let id: string;
+      try {
+        id = newId();
+      } catch (err) {
+        endUpload();
+        body.destroy();
+        throw err;
+      }
       try {
         const received = await storage.receiveUpload(id, body, o.maxUploadBytes);
         const contentType = mediaType(meta.contentType);
         try {
           const probed = await probeSource({ binaries, settings: o.settings, source: storage.absolute(id, received.path), dataDir: storage.dataDir, timeoutMs: o.probeTimeoutMs });
           admission.admit(id, client, probed.kind === 'ok' ? encodeLimitSec(probed.source.durationSec) : 0);
+          await blobs.publish(received.path, storage.absolute(id, received.path));
           const r = await runtime.execute('video', id, { type: 'Upload', data: { ...received, ...(contentType ? { contentType } : {}) } }, { expectedVersion: 0 });
           return { id, status: 'UPLOADED', bytes: received.bytes, sha256: received.sha256, version: r.version };
         } catch (err) {
           admission.release(id);
           await storage.removeVideo(id);
+          await blobs.removeVideo(id).catch((cause: unknown) => logger.warn({ id, err: cause instanceof Error ? cause.message : String(cause) }, 'a refused upload\'s source stays in the object store'));
           throw err;
         }
       } finally {
@@ -181,10 +233,16 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
 
     get: (id) => runtime.load<VideoState>('video', id),
 
-    async list(q = {}) {
+    async localFile(id, stored) {
+      const file = storage.absolute(id, stored);
+      if (!(await blobs.fetch(stored, file))) throw new RuntimeError(ErrorCodes.NotFound, 'the file is missing from the video store', { id });
+      return file;
+    },
+
+    async list(q = {}, load = (id: string) => runtime.load<VideoState>('video', id)) {
       const limit = q.limit ?? 50;
       const page = index.list({ limit, ...(q.status !== undefined ? { status: q.status } : {}), ...(q.after !== undefined ? { after: q.after } : {}) });
-      const videos = await Promise.all(page.ids.map((id) => runtime.load<VideoState>('video', id)));
+      const videos = await Promise.all(page.ids.map(load));
       return { videos, next: page.more ? (page.ids[page.ids.length - 1] ?? null) : null };
     },
 
@@ -214,9 +272,19 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
         unsubscribe();
         await reactor.close();
         await pool.close();
+        await blobs.close();
       })();
       return closed;
     },
+  };
+}
+
+/** Cluster mode: the partitions this node serves, as the runtime says now. */
+function clusterPlacement(runtime: Runtime): VideoPlacement {
+  const P = runtime.partitionCount;
+  return {
+    servedPartitions: () => new Set(runtime.partitions().flatMap((p) => (p.served === true ? [p.partition] : []))),
+    partitionOf: (id) => partitionOf(id, P),
   };
 }
 

@@ -10,6 +10,14 @@
  *   A failure about the input (not media, not allowed) is `retriable: false` and never retried.
  * - `VideoCancelled` -> the running ffmpeg is killed; nothing more is recorded for that attempt.
  *
+ * Cluster mode (`placement`): each server's reactor drives the videos of the partitions it serves, and
+ * only those, since only the owner may append to them. It checks which those are every
+ * `OWNERSHIP_POLL_MS`: a partition it lost has its encodes here stopped (nothing recorded: the new owner
+ * sees them PROCESSING, as after a crash), and one it gained is scanned as at start-up, so an encode
+ * that was running on a server that died resumes on the partition's new owner (attempt n+1). The source
+ * comes from the shared store (`blobs`, into the data dir) before ffmpeg runs, and every rendition and
+ * the thumbnail go to it before the log records them (blob-store.ts).
+ *
  * Concurrency: at most `maxJobs` videos are "active" (loading state, starting, encoding, recording the
  * outcome); the rest wait in a FIFO as UPLOADED (or orphaned PROCESSING) videos, which is exactly what
  * the log says of them. A video is never active twice, so its commands come from one place at a time,
@@ -28,6 +36,7 @@ import type { Runtime } from '../runtime/index.js';
 import type { EncodeOutcome } from './encode-protocol.js';
 import type { FfmpegBinaries } from './ffmpeg-binaries.js';
 import type { EncodeSettings } from './media-policy.js';
+import type { VideoBlobStore } from './blob-store.js';
 import type { EncodePool, RunningEncode } from './pool.js';
 import type { VideoStatusIndex } from './status-index.js';
 import { VideoStorage } from './storage.js';
@@ -51,7 +60,20 @@ export interface VideoReactorOptions {
   retryDelayMs: number;
   probeTimeoutMs: number;
   logger: VideoLogger;
+  /** Where the files go beyond the data dir (the object store in cluster mode). */
+  blobs: VideoBlobStore;
+  /** Cluster mode: which videos this server drives. Absent: all of them (the embedded server). */
+  placement?: VideoPlacement;
 }
+
+/** Cluster mode: the partitions this server serves now, and a video's partition. */
+export interface VideoPlacement {
+  servedPartitions(): ReadonlySet<number>;
+  partitionOf(id: string): number;
+}
+
+/** How often a cluster node's reactor checks which partitions it serves (see the header). */
+export const OWNERSHIP_POLL_MS = 500;
 
 export type Plan = { kind: 'none' } | { kind: 'start'; attempt: number } | { kind: 'give-up'; attempt: number; reason: string };
 
@@ -92,6 +114,11 @@ export class VideoReactor {
   #idleWaiters: Array<() => void> = [];
   #unsubscribe: (() => void) | null = null;
   #closing = false;
+  /** Cluster mode: the partitions served as of the last check (null: every video is this server's). */
+  #served: ReadonlySet<number> | null = null;
+  #ownershipTimer: NodeJS.Timeout | undefined;
+  /** The ownership check in progress (one at a time). */
+  #ownershipCheck: Promise<void> = Promise.resolve();
 
   constructor(options: VideoReactorOptions) {
     this.#o = { ...options };
@@ -104,12 +131,57 @@ export class VideoReactor {
 
   /** Subscribes first, then scans the log, so no video falls between the scan and the live events. */
   async start(): Promise<void> {
+    const { placement } = this.#o;
+    if (placement) this.#served = new Set(placement.servedPartitions());
     this.#unsubscribe = this.#o.runtime.subscribe((events) => this.#onCommitted(events));
+    await this.#scan(null, 'video resumed after a restart');
+    if (placement) {
+      this.#ownershipTimer = setInterval(() => {
+        this.#ownershipCheck = this.#ownershipCheck.then(() => this.#checkOwnership()).catch((err: unknown) => this.#o.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'video ownership check failed'));
+      }, OWNERSHIP_POLL_MS);
+      this.#ownershipTimer.unref();
+    }
+  }
+
+  /** True when this server drives video `id` (always on the embedded server). */
+  #mine(id: string): boolean {
+    return this.#served === null || this.#served.has(this.#o.placement!.partitionOf(id));
+  }
+
+  /**
+   * Cluster mode: stops the encodes of partitions this server no longer serves, and scans those it
+   * has gained for videos to resume.
+   */
+  async #checkOwnership(): Promise<void> {
+    const { placement } = this.#o;
+    if (!placement || this.#closing) return;
+    const before = this.#served ?? new Set<number>();
+    const now = new Set(placement.servedPartitions());
+    this.#served = now;
+    const lost = [...before].filter((p) => !now.has(p));
+    const gained = new Set([...now].filter((p) => !before.has(p)));
+    if (lost.length > 0) {
+      const gone = new Set(lost);
+      const ids = [...this.#active.keys(), ...this.#waiting, ...this.#retryTimers.keys()].filter((id) => gone.has(placement.partitionOf(id)));
+      if (ids.length > 0) this.#o.logger.info({ partitions: lost, videos: ids }, 'video partitions moved to another server: their encodes here are stopped, the new owner resumes them');
+      await Promise.all(ids.map((id) => this.stopLocal(id)));
+    }
+    if (gained.size > 0) await this.#scan(gained, 'video resumed on its partition\'s new owner');
+  }
+
+  /**
+   * Indexes the videos of the log (of `partitions`, or all) and queues those this server drives and
+   * whose state asks for work. Videos of partitions another server serves are indexed from this
+   * server's copy of their events (their owner drives them).
+   */
+  async #scan(partitions: ReadonlySet<number> | null, resumedMessage: string): Promise<void> {
+    const { placement } = this.#o;
+    this.#o.runtime.log.refreshReads();
     // Damage in the log (a damaged record, a page LMDB reports) must not keep the server from starting:
     // the videos it hides are reported and left alone; their partitions stop on first use (invariant 8).
     const ids: string[] = [];
     try {
-      for (const id of this.#o.runtime.log.iterateStreamIds('video')) ids.push(id);
+      for (const id of this.#o.runtime.log.iterateStreamIds('video')) if (partitions === null || partitions.has(placement!.partitionOf(id))) ids.push(id);
     } catch (err) {
       if (!isDamage(err)) throw err;
       this.#o.logger.error({ code: err.code, err: err.message, scanned: ids.length }, 'the video scan met damage in the log: later videos are not resumed until it is repaired (eventide verify)');
@@ -119,10 +191,16 @@ export class VideoReactor {
     const worker = async (): Promise<void> => {
       while (next < ids.length && !this.#closing) {
         const id = ids[next++]!;
+        if (!this.#mine(id)) {
+          this.#indexFromLog(id);
+          continue;
+        }
         let loaded: { state: VideoState; version: number };
         try {
           loaded = await this.#o.runtime.load<VideoState>('video', id);
         } catch (err) {
+          // A partition that moved on since the check: its new owner scans it.
+          if (RuntimeError.is(err, ErrorCodes.NotOwner)) continue;
           if (!isDamage(err)) throw err;
           this.#o.logger.error({ id, code: err.code, err: err.message }, 'video not resumed: its stream is damaged');
           continue;
@@ -131,13 +209,23 @@ export class VideoReactor {
         const plan = planNext(loaded.state, this.#o.maxAttempts);
         if (plan.kind === 'none') continue;
         // An operator who restarted a server wants to see that the encodes it had pending go on.
-        this.#o.logger.info({ id, status: loaded.state.status, attempt: loaded.state.attempt, next: plan.kind }, 'video resumed after a restart');
+        this.#o.logger.info({ id, status: loaded.state.status, attempt: loaded.state.attempt, next: plan.kind }, resumedMessage);
         resumed++;
         this.#enqueue(id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, ids.length) }, worker));
-    if (ids.length > 0) this.#o.logger.info({ videos: ids.length, resumed }, 'video scan done');
+    if (ids.length > 0) this.#o.logger.info({ videos: ids.length, resumed, ...(partitions ? { partitions: [...partitions] } : {}) }, 'video scan done');
+  }
+
+  /** The index entry of a video another server drives, from this server's copy of its events. */
+  #indexFromLog(id: string): void {
+    try {
+      for (const e of this.#o.runtime.log.iterateStream('video', id)) this.#o.index.apply(e);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      this.#o.logger.error({ id, code: err.code, err: err.message }, 'video not indexed: its stream is damaged');
+    }
   }
 
   /** Kills the encode of `id` if one runs here and waits until it has stopped. */
@@ -164,6 +252,8 @@ export class VideoReactor {
 
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#ownershipTimer);
+    await this.#ownershipCheck;
     this.#unsubscribe?.();
     this.#waiting.clear();
     for (const t of this.#retryTimers.values()) clearTimeout(t);
@@ -178,6 +268,11 @@ export class VideoReactor {
     for (const e of events) {
       if (e.aggregateType !== 'video') continue;
       this.#o.index.apply(e);
+      if (!this.#mine(e.stream)) {
+        // Another server drives it; a cancel still stops an encode left here by a partition that moved.
+        if (e.type === 'VideoCancelled') void this.stopLocal(e.stream);
+        continue;
+      }
       if (e.type === 'VideoUploaded') this.#enqueue(e.stream);
       else if (e.type === 'VideoCancelled') void this.stopLocal(e.stream);
       // A failure recorded by someone else; our own jobs' failures are retried by #dispatch.
@@ -186,7 +281,7 @@ export class VideoReactor {
   }
 
   #enqueue(id: string): void {
-    if (this.#closing || this.#active.has(id) || this.#waiting.has(id) || this.#retryTimers.has(id)) return;
+    if (this.#closing || !this.#mine(id) || this.#active.has(id) || this.#waiting.has(id) || this.#retryTimers.has(id)) return;
     this.#waiting.add(id);
     this.#pump();
   }
@@ -220,17 +315,29 @@ export class VideoReactor {
         return;
       }
       const attempt = plan.attempt;
+      const sourcePath = state.source?.path ?? '';
       if (VideoStorage.isManagedId(id)) {
         const killed = await storage.reapAttempts(id, attempt);
         if (killed.length > 0) logger.warn({ id, pids: killed }, 'killed ffmpeg left running by an earlier process');
       }
+      // Cluster mode: the source into the data dir before the attempt is recorded (a store that cannot
+      // answer now costs a retry, not an attempt). An unmanaged path is left to the job, which refuses it.
+      if (storage.isManagedSource(id, sourcePath) && !(await this.#o.blobs.fetch(sourcePath, storage.absolute(id, sourcePath)))) {
+        await this.#fail(id, attempt, 'the source file is missing from the video store', false);
+        return;
+      }
       await runtime.execute('video', id, { type: 'StartProcessing', data: { attempt } });
       logger.info({ id, attempt }, 'video processing started');
+      // The attempt before this one may have published renditions (cluster mode): the log no longer
+      // refers to them now. Best effort: one left behind is only space.
+      const replaced = state.renditions.map((r) => r.path);
+      if (replaced.length > 0) await this.#o.blobs.removeFiles(replaced).catch((err: unknown) => logger.warn({ id, err: err instanceof Error ? err.message : String(err) }, 'renditions of an earlier attempt stay in the object store'));
       if (active.cancelled || this.#closing) return;
-      const outcome = await this.#encode(id, attempt, state.source?.path ?? '', active);
+      const outcome = await this.#encode(id, attempt, sourcePath, active);
       if (outcome.kind === 'cancelled' || active.cancelled) return;
       if (outcome.kind === 'succeeded') {
         for (const r of outcome.renditions) await this.#completeRendition(id, attempt, r);
+        if (outcome.thumbnail) await this.#o.blobs.publish(outcome.thumbnail, storage.absolute(id, outcome.thumbnail));
         await runtime.execute('video', id, { type: 'Succeed', data: { attempt, ...(outcome.thumbnail ? { thumbnail: outcome.thumbnail } : {}) } });
         logger.info({ id, attempt, renditions: outcome.renditions.map((r) => r.height) }, 'video processing succeeded');
         return;
@@ -243,6 +350,9 @@ export class VideoReactor {
       if (DomainError.isDomain(err)) {
         // A cancel (or another writer) got there first; the log has the final word.
         logger.info({ id, code: (err as RuntimeError).code }, 'video step refused by the log');
+      } else if (RuntimeError.is(err, ErrorCodes.NotOwner)) {
+        // Cluster mode: the partition moved; its new owner resumes the video from the log.
+        logger.info({ id }, 'video step refused: its partition moved to another server');
       } else if (!this.#closing) {
         logger.error({ id, err: err instanceof Error ? err.message : String(err) }, 'video step failed');
         retry = RuntimeError.is(err) && err.retriable;
@@ -290,7 +400,9 @@ export class VideoReactor {
     return outcome;
   }
 
-  #completeRendition(id: string, attempt: number, r: Rendition): Promise<unknown> {
+  /** Publishes the rendition's file to the shared store, then records it (blob-store.ts says why in that order). */
+  async #completeRendition(id: string, attempt: number, r: Rendition): Promise<unknown> {
+    await this.#o.blobs.publish(r.path, this.#o.storage.absolute(id, r.path));
     return this.#o.runtime.execute('video', id, { type: 'CompleteRendition', data: { attempt, height: r.height, path: r.path, bytes: r.bytes } });
   }
 

@@ -25,12 +25,18 @@ export async function partitionsOf(url: string, headers: Record<string, string> 
   return (await (await fetch(`${url}/partitions`, { headers })).json()) as PartitionsBody;
 }
 
-/** Starts one server per node id (sorted by node id), all in one group of `partitions` on `natsUrl`. */
-export async function startClusterServers(nodeIds: string[], options: { natsUrl: string; partitions: number; group: string; leaseMs?: number; env?: Record<string, string> }): Promise<ClusterServer[]> {
+/**
+ * Starts one server per node id (sorted by node id), all in one group of `partitions` on `natsUrl`; `env`
+ * adds variables to every node, `envOf` per node.
+ */
+export async function startClusterServers(
+  nodeIds: string[],
+  options: { natsUrl: string; partitions: number; group: string; leaseMs?: number; env?: Record<string, string>; envOf?: (nodeId: string) => Record<string, string> },
+): Promise<ClusterServer[]> {
   const servers = await Promise.all(
     nodeIds.map(async (nodeId) => {
       const dataDir = await makeTempDir(`cluster-${options.group}`);
-      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000), ...options.env };
+      const env = { PARTITIONS: String(options.partitions), WORKERS: '1', EVENTIDE_NATS: options.natsUrl, EVENTIDE_NODE_ID: nodeId, EVENTIDE_GROUP: options.group, EVENTIDE_LEASE_MS: String(options.leaseMs ?? 2000), ...options.env, ...options.envOf?.(nodeId) };
       const child = startServer(dataDir, { env });
       return { nodeId, child, url: await child.listening, dataDir };
     }),

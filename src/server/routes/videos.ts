@@ -19,17 +19,23 @@
  * - Nothing from the request reaches a file path: ids are made by the server, and files are found
  *   through the paths the log recorded, checked by `VideoStorage.absolute`. Those paths come only from
  *   the pipeline: the commands that record them are internal (the video decider's `publicCommands`).
+ * - Cluster mode (the server's `routing`): a video's reads (status, list, events, files) and its cancel
+ *   go to its partition's owner when this server does not serve it, as the aggregate routes do; a file
+ *   is then served from this server's copy, fetched from the object store on first use
+ *   (`pipeline.localFile`), with the same validators on every server. An upload is taken by whichever
+ *   server it reaches (pipeline.ts says how its id is chosen).
  * - Files are served by file-reply.ts with a fixed type (`video/mp4`, `image/jpeg`) and
  *   `X-Content-Type-Options: nosniff`, set there because this plugin may also run in a plain fastify app
  *   without the server's hooks.
  */
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { VideoState, VideoStatus } from '../../domain/index.js';
-import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
-import type { Runtime } from '../../runtime/index.js';
+import { ErrorCodes, RuntimeError, errors } from '../../kernel/index.js';
+import type { LoadResult, Runtime } from '../../runtime/index.js';
 import { ACCEPTED_UPLOAD_TYPE, type VideoPipeline } from '../../video/index.js';
 import { addSharedSchemas, envelopeRef, errorResponses, idParams, idSchema } from '../api-schemas.js';
+import { FORWARDED_TO_HEADER, type ClusterRouting } from '../cluster-routing.js';
 import { envelopeJson } from '../envelope-json.js';
 import { sendError } from '../error-handlers.js';
 import { sendFile } from '../file-reply.js';
@@ -117,9 +123,18 @@ const fileResponses = (type: string, what: string) => ({
 });
 
 /** A plugin for any fastify instance; it also fits `buildServer({ plugins: [videoRoutes(...)] })`. */
-export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyPluginAsync<{ routing?: ClusterRouting | undefined }> {
+  return async (app: FastifyInstance, { routing }) => {
     const base = `${app.prefix}/videos`;
+
+    /** A video's state: this server's, or (cluster mode) its owner's when this server does not serve it. */
+    const loadVideo = (id: string, reply?: FastifyReply): Promise<LoadResult<VideoState>> =>
+      runtime.load<VideoState>('video', id).catch(async (refusal: unknown) => {
+        if (!routing) throw refusal;
+        const f = await routing.state(refusal, 'video', id, {});
+        if (reply) void reply.header(FORWARDED_TO_HEADER, f.owner);
+        return { id: f.body.id, type: f.body.type, version: f.body.version, state: f.body.state as VideoState };
+      });
 
     app.setValidatorCompiler(schemaCompiler());
     app.setSerializerCompiler(jsonSerializerCompiler);
@@ -156,7 +171,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
               413: '`PayloadTooLarge`: over the upload cap',
               415: '`UnsupportedMediaType`: not `application/octet-stream` or `video/*`, or no Content-Type',
               429: '`QuotaExceeded`: this client\'s queued encode seconds',
-              503: '`Overloaded`: the encode queue is full',
+              503: '`Overloaded`: the encode queue is full; `NotOwner` (cluster mode): this server serves no partition now, or the new video\'s partition moved during the upload (retry after `Retry-After`)',
             }),
           },
         },
@@ -210,7 +225,7 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
       async (request) => {
         const { status, after, limit } = request.query;
-        const page = await pipeline.list({ limit, ...(status !== undefined ? { status } : {}), ...(after !== undefined ? { after } : {}) });
+        const page = await pipeline.list({ limit, ...(status !== undefined ? { status } : {}), ...(after !== undefined ? { after } : {}) }, (id) => loadVideo(id));
         return { videos: page.videos.map((v) => videoView(base, v.id, v.version, v.state)), next: page.next };
       },
     );
@@ -224,9 +239,9 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
           response: { 200: { description: 'The video, as its events say', ...videoViewSchema }, ...errorResponses({ 400: '`InvalidId`', 404: '`StreamNotFound`: no such video' }) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const id = request.params.id;
-        const v = await runtime.load<VideoState>('video', id);
+        const v = await loadVideo(id, reply);
         return videoView(base, id, v.version, v.state);
       },
     );
@@ -251,10 +266,18 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
           },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const id = request.params.id;
-        const events = await runtime.history('video', id, request.query);
-        return { id, events: events.map(envelopeJson) };
+        const events = await runtime.history('video', id, request.query).then(
+          (local) => local.map(envelopeJson),
+          async (refusal: unknown) => {
+            if (!routing) throw refusal;
+            const f = await routing.history(refusal, 'video', id, request.query.from, request.query.limit);
+            void reply.header(FORWARDED_TO_HEADER, f.owner);
+            return f.body.events;
+          },
+        );
+        return { id, events };
       },
     );
 
@@ -274,10 +297,10 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       },
       async (request, reply) => {
         const { id, height } = request.params;
-        const { state } = await runtime.load<VideoState>('video', id);
+        const { state } = await loadVideo(id);
         const r = state.renditions.find((x) => x.height === height);
         if (!r) throw notFound(`video ${id} has no ${height}p rendition${state.renditions.length ? `; it has ${state.renditions.map((x) => x.height).join(', ')}` : ' yet'}`);
-        return sendFile(request, reply, pipeline.storage.absolute(id, r.path), 'video/mp4');
+        return sendFile(request, reply, await pipeline.localFile(id, r.path), 'video/mp4');
       },
     );
 
@@ -286,9 +309,9 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
       { schema: { summary: "The video's thumbnail (JPEG), with conditional and Range requests", params: videoParams, headers: fileHeaders, response: fileResponses('image/jpeg', 'JPEG image') } },
       async (request, reply) => {
         const id = request.params.id;
-        const { state } = await runtime.load<VideoState>('video', id);
+        const { state } = await loadVideo(id);
         if (!state.thumbnail) throw notFound(`video ${id} has no thumbnail`);
-        return sendFile(request, reply, pipeline.storage.absolute(id, state.thumbnail), 'image/jpeg');
+        return sendFile(request, reply, await pipeline.localFile(id, state.thumbnail), 'image/jpeg');
       },
     );
 
@@ -310,9 +333,19 @@ export function videoRoutes({ runtime, pipeline }: VideoRoutesOptions): FastifyP
           },
         },
       },
-      async (request) => {
-        const r = await pipeline.cancel(request.params.id, request.body?.reason);
-        return videoView(base, request.params.id, r.version, r.state);
+      async (request, reply) => {
+        const id = request.params.id;
+        const reason = request.body?.reason;
+        const r = await pipeline.cancel(id, reason).catch(async (refusal: unknown) => {
+          if (!routing) throw refusal;
+          // The owner's reactor stops the encode when it sees `VideoCancelled` in its log.
+          const f = await routing.command(refusal, 'video', id, { type: 'Cancel', data: reason !== undefined ? { reason } : {} }, {}).catch((err: unknown) => {
+            throw RuntimeError.is(err, 'VideoNotUploaded') ? errors.streamNotFound('video', id) : err;
+          });
+          void reply.header(FORWARDED_TO_HEADER, f.owner);
+          return { version: f.body.version, state: f.body.state as VideoState };
+        });
+        return videoView(base, id, r.version, r.state);
       },
     );
   };

@@ -1,0 +1,83 @@
+/**
+ * The video files beyond this server's data dir: a port with two adapters.
+ *
+ * - `localBlobs` (the embedded server): the data dir is the only store; nothing to copy.
+ * - `ObjectStoreBlobs` (cluster mode, jetstream/object-store-blobs.ts): JetStream's object store holds
+ *   every source and rendition, so any server can encode a video and serve its files. The data dir is
+ *   then this server's cache of the store, with the same layout (storage.ts): an object is named by its
+ *   stored path (`videos/<id>/source`, `videos/<id>/a<n>/240p.mp4`), the path the log records.
+ *
+ * The order that keeps the log and the store consistent (invariant 7): a file is written and made
+ * durable locally first (storage.ts), then `publish`ed to the store, and only then recorded in the log.
+ * So a path in the log always names an object the store holds; a crash between the publish and the
+ * record leaves an object nobody refers to (the next attempt or the upload's clean-up replaces or
+ * deletes it), never a record without its object.
+ *
+ * Gotchas:
+ * - Stored paths are immutable: each encode attempt writes into its own directory, and an upload's id is
+ *   new. So a local copy, once complete, never goes stale, and `fetch` trusts a file that is there.
+ * - `fetch` is given the absolute path `VideoStorage.absolute` checked: never a path from a request.
+ */
+import { access } from 'node:fs/promises';
+
+export interface VideoBlobStore {
+  /** `local` (the data dir only) or `jetstream` (the object store, the data dir as its cache). */
+  readonly kind: 'local' | 'jetstream';
+  /**
+   * Copies the durable local file `file` (the absolute path of stored path `stored`) to the shared
+   * store, unless the store already holds it with the same size; then sets the local file's mtime to
+   * the object's, so every server has the same validators (ETag, Last-Modified) for it.
+   */
+  publish(stored: string, file: string): Promise<void>;
+  /**
+   * Makes `file` (the absolute path of `stored`) present on this server: nothing when it is, else a
+   * download from the shared store (into a temporary name, renamed once complete and checked). False
+   * when neither has it.
+   */
+  fetch(stored: string, file: string): Promise<boolean>;
+  /** Deletes every object of video `id` (an upload the log refused). */
+  removeVideo(id: string): Promise<void>;
+  /**
+   * Deletes the named objects, those there are (the renditions of an attempt a new one replaces; the
+   * data dir's copies go with `VideoStorage.reapAttempts`).
+   */
+  removeFiles(stored: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The embedded server's store: the data dir alone. */
+export const localBlobs: VideoBlobStore = {
+  kind: 'local',
+  publish: () => Promise.resolve(),
+  fetch: (_stored, file) =>
+    access(file).then(
+      () => true,
+      () => false,
+    ),
+  removeVideo: () => Promise.resolve(),
+  removeFiles: () => Promise.resolve(),
+  close: () => Promise.resolve(),
+};
+
+/** Where the cluster's object store lives (run-server.ts fills it from the cluster options). */
+export interface ObjectStoreOptions {
+  servers: string[];
+  /** The bucket: one per group (`eventide-videos-<group>`). */
+  bucket: string;
+  /** Copies of the bucket's stream, as the log's partition streams (1, 3 or 5). */
+  replicas: number;
+}
+
+/** The bucket of a group's video files. */
+export function videoBucketOf(group: string): string {
+  return `eventide-videos-${group}`;
+}
+
+/**
+ * The object-store adapter, imported on first use only: the embedded server never loads the NATS
+ * client (as the runtime's cluster node does).
+ */
+export async function openObjectStoreBlobs(o: ObjectStoreOptions): Promise<VideoBlobStore> {
+  const { ObjectStoreBlobs } = await import('./jetstream/object-store-blobs.js');
+  return ObjectStoreBlobs.open(o);
+}
