@@ -96,7 +96,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     snapshotEvery: o.snapshotEvery,
     snapshotThinning: o.snapshotThinning,
     pluginModules: o.plugins.map((p) => p.module),
-    acknowledged: (p) => offsets[p]!,
+    // The log's head, not `offsets`: those start at 0 in a runtime that committed nothing yet.
+    acknowledged: (p) => Math.max(offsets[p]!, log.partitionHead(p)),
     audit: (kind, record) => runtime.audit(kind, record),
     open: () => !closing,
   });

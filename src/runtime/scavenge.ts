@@ -193,7 +193,8 @@ export class Scavenger {
     const consumed = this.#consumed(partitionOf(id, log.partitions));
     for (const v of log.snapshotVersions(type, id)) {
       if (v < start) break;
-      if (v > limit || v % every !== 0 || (thinning > 1 && (v / every) % thinning !== 0)) continue;
+      // The thinning removes only snapshots at multiples of snapshotEvery whose index it does not keep.
+      if (v > limit || (thinning > 1 && v % every === 0 && (v / every) % thinning !== 0)) continue;
       const snap = log.snapshotAtOrBelow(type, id, v);
       if (snap?.version !== v || snap.snapshotVersion !== decider.snapshotVersion) continue;
       const event = log.readEvent(type, id, v);

@@ -119,6 +119,33 @@ describe('scavenge', () => {
     }
   });
 
+  it('never removes an event a guard has not consumed, nor past it in the partition index', async () => {
+    const runtime = await runtimes.start();
+    await readings(runtime, 'm1', 100);
+    await runtime.setRetention({ aggregateType: 'meter', id: 'm1' }, { maxCount: 25 });
+    const p = runtime.log.readEvent('meter', 'm1', 1)!.partition;
+    const upTo = runtime.log.readEvent('meter', 'm1', 45)!.offset;
+    const unguard = runtime.guardScavenge({ name: 'slow reader', consumed: (q) => (q === p ? upTo : Number.MAX_SAFE_INTEGER), keeps: () => null });
+    // Read up to event 44: the newest snapshot whose event it has read is at 40.
+    expect(await runtime.scavenge()).toMatchObject({ streams: 1, events: 40 });
+    expect(runtime.log.streamStart('meter', 'm1')).toBe(41);
+    expect(runtime.log.partitionStart(p)).toBeLessThanOrEqual(upTo);
+    unguard();
+    expect(await runtime.scavenge()).toMatchObject({ streams: 1, events: 30 });
+    expect(runtime.log.streamStart('meter', 'm1')).toBe(71);
+  });
+
+  it('starts hydration only from a snapshot the thinning keeps for good', async () => {
+    // Thinning 3: of the snapshots at multiples of 10, those older than the newest ten go unless their
+    // index is a multiple of 3. The one at 70 (index 7) would go later; 60 (index 6) stays.
+    const runtime = await runtimes.start({ snapshotThinning: 3 });
+    await readings(runtime, 'm1', 100);
+    await runtime.setRetention({ aggregateType: 'meter', id: 'm1' }, { maxCount: 25 });
+    expect(await runtime.scavenge()).toMatchObject({ streams: 1, events: 60 });
+    expect(runtime.log.streamStart('meter', 'm1')).toBe(61);
+    expect((await runtime.load('meter', 'm1', { version: 76 })).state).toEqual({ count: 76, sum: sum(76) });
+  });
+
   it('removes nothing while a worker plugin reads the log with no guard registered', async () => {
     const runtime = await runtimes.start({ ...withViews() });
     await readings(runtime, 'm1', 100);
