@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { createEventide, type Runtime } from '../../src/index.js';
 import { builtinDomains } from '../../src/runtime/index.js';
 import { builtinViews } from '../../src/projections/index.js';
-import { verifyDataDir } from '../../src/log/lmdb/index.js';
+import { join } from 'node:path';
+import { salvageLog, verifyDataDir } from '../../src/log/lmdb/index.js';
 import { partitionOf } from '../../src/partition/index.js';
 import { rejectionOf } from '../support/errors.js';
 import { meterDomain } from '../support/meter-domain.js';
@@ -82,10 +83,19 @@ describe('scavenge', () => {
       await runtimes.close(runtime);
       const report = await verifyDataDir(dataDir, { partitionOf });
       expect(report.ok, JSON.stringify(report.partitions.flatMap((p) => p.problems))).toBe(true);
-      runtime = await runtimes.start({ dataDir });
-      expect((await runtime.load('meter', 'm1')).state).toEqual({ count: 110, sum: sum(100) + sum(10) });
-      expect((await runtime.load('meter', 'm1', { version: 100 })).state).toEqual({ count: 100, sum: sum(100) });
-      expect(seqs(await runtime.history('meter', 'm1'))[0]).toBe(86);
+      // A salvage of the scavenged dir keeps the stream from its start, with the snapshot it hydrates from.
+      const into = join(await runtimes.dataDir(), 'salvaged');
+      const salvaged = await salvageLog(dataDir, into);
+      expect(salvaged).toMatchObject({ ok: true, lost: [], derived: { snapshots: 1 } });
+      for (const dir of [dataDir, into]) {
+        runtime = await runtimes.start({ dataDir: dir });
+        expect((await runtime.load('meter', 'm1')).state).toEqual({ count: 110, sum: sum(100) + sum(10) });
+        expect((await runtime.load('meter', 'm1', { version: 100 })).state).toEqual({ count: 100, sum: sum(100) });
+        expect(seqs(await runtime.history('meter', 'm1'))[0]).toBe(86);
+        expect(runtime.log.streamStart('meter', 'm1')).toBe(71);
+        await runtimes.close(runtime);
+      }
+      expect((await verifyDataDir(into, { partitionOf })).ok).toBe(true);
     }
   });
 

@@ -187,6 +187,16 @@ export class LmdbLog implements EventLog {
     return this.#snapshots.stageSnapshot(aggregateType, id, snap);
   }
 
+  /** A stream's start mark (tools: salvage of a scavenged stream; the scavenge writes its own). */
+  stageStreamStart(aggregateType: string, id: string, seq: number): StagedWrite {
+    return { puts: [this.#meta.stageStreamStart(aggregateType, id, seq)] };
+  }
+
+  /** A snapshot record as another log stored it (tools: salvage; its checksum binds it to the same address). */
+  stageRawSnapshot(aggregateType: string, id: string, version: number, record: Buffer): StagedWrite {
+    return this.#snapshots.stageRaw(aggregateType, id, version, record);
+  }
+
   stageSnapshotRemoval(aggregateType: string, id: string, version: number): StagedWrite {
     return this.#snapshots.stageSnapshotRemoval(aggregateType, id, version);
   }

@@ -46,6 +46,8 @@ export interface RawLog {
   readonly eventsByRef: Database<Buffer, (string | number)[]>;
   /** `stream_meta` (retention settings, the scavenge's marks) by address; undefined in dirs made before it. */
   readonly streamMeta: Database<Buffer, (string | number)[]> | undefined;
+  /** `snapshots` by address (`[type, id, version]`), with the log's own key encoding (see `eventsByRef`). */
+  readonly snapshotsByRef: Database<Buffer, (string | number)[]>;
   /** The `meta` record `format`: undefined when absent or unreadable (see `metaError`). */
   readonly format: { version: number; partitions: number; created?: number } | undefined;
   readonly metaError: string | undefined;
@@ -79,6 +81,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     const dbs = Object.fromEntries(FRAMED_DBS.map((name) => [name, root.openDB(name, binary) as unknown as Database<Buffer, Buffer>])) as Record<FramedDb, Database<Buffer, Buffer>>;
     const writers = root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Buffer>;
     const eventsByRef = root.openDB('events', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
+    const snapshotsByRef = root.openDB('snapshots', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
     let streamMeta: RawLog['streamMeta'];
     try {
       streamMeta = root.openDB('stream_meta', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
@@ -95,7 +98,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     } catch (err) {
       metaError = `meta 'format' unreadable: ${(err as Error).message}`;
     }
-    return { dataDir, root, dbs, writers, eventsByRef, streamMeta, format, metaError, close: () => root.close() };
+    return { dataDir, root, dbs, writers, eventsByRef, streamMeta, snapshotsByRef, format, metaError, close: () => root.close() };
   } catch (err) {
     void root.close();
     throw asLogError(err, `the log file of ${dataDir}`);
