@@ -15,6 +15,7 @@ commands:
   inspect <type> <id>   a stream's history and its state after each event
   retention <type> [id] show or set retention (--max-age MS, --max-count N, --truncate-before V, --clear)
   delete <type> <id>    delete a stream (--hard: a tombstone, for good); undelete <type> <id> undoes a soft one
+  scavenge [type] [id]  remove what retention hides, as far as snapshots and the views allow (a live server: POST /admin/scavenge)
   forget <subject>      crypto-shredding: delete a data subject's key (a live server: POST /admin/subjects/<subject>/forget)
 
 Every command takes --help and --json. The data dir is --data-dir, else $DATA_DIR, else ./data;
@@ -74,6 +75,14 @@ Shows the retention settings of every stream of a type, or of one stream (with w
 the first version reads may show). With a setting, replaces the stored ones; --clear removes them.
 Events before a stream's cut are gone for reads (410 Gone); the current state is not affected
 (docs/data-lifecycle.md). Recorded in the audit stream as done by "cli". On a stopped data dir.
+${EXIT_HELP}`,
+  scavenge: `usage: eventide scavenge [<aggregateType> [<id>]] [--domains M1,M2] [--budget N] [--data-dir D] [--json]
+
+Runs one scavenge pass: removes for good the events retention hides, behind the newest snapshot before
+each stream's cut, never past what the built-in views consumed, never of a type a view folds whole (it
+says which it left, and why). --domains (or DOMAINS) names the extra domain modules the server loads;
+--budget the removals per LMDB transaction (default 512). Recorded in the audit stream as done by "cli".
+On a stopped data dir; a running server does the same every SCAVENGE_EVERY_MS (docs/data-lifecycle.md).
 ${EXIT_HELP}`,
   delete: `usage: eventide delete <aggregateType> <id> [--hard] [--data-dir D] [--json]
 

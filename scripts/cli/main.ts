@@ -5,6 +5,7 @@ import { deleteCommand, retentionCommand, undeleteCommand } from './lifecycle.js
 import { backupCommand, restoreCommand, salvageCommand, verifyCommand } from './maintenance.js';
 import { serveCommand } from './serve.js';
 import { forgetCommand } from './forget.js';
+import { scavengeCommand } from './scavenge.js';
 import { inspectCommand, viewsCommand } from './views.js';
 
 type Command = (args: string[], help: (topic: string) => number) => Promise<number>;
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   delete: deleteCommand,
   undelete: undeleteCommand,
   forget: forgetCommand,
+  scavenge: scavengeCommand,
 };
 
 /** Help on stdout with exit 0 when asked for; on stderr with exit 2 when the command line was wrong. */

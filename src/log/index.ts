@@ -1,4 +1,4 @@
-export type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, EventLogOptions, Evolve, FoldResult, ForgetOutcome, SubjectKey, SubjectKeys, LogReader, RetentionSettings, RuntimeLog, Staged, StoredSnapshot, StreamHead, ViewMeta, ViewStore } from './port.js';
+export type { AppendRequest, BatchWriter, CommandRecord, Committed, Durability, EventLog, EventLogOptions, Evolve, FoldResult, ForgetOutcome, SubjectKey, SubjectKeys, LogReader, PartitionTrim, PrefixRemoval, RetentionSettings, RuntimeLog, Staged, StoredSnapshot, StreamHead, ViewMeta, ViewStore } from './port.js';
 export { NEARLY_FULL_BYTES, describeCause, diagnoseWriteError, freeBytes, isSpaceCause, mountOf, refusedAfter, storageFailed, type StorageCause, type WriteOutcome } from './storage-failure.js';
 export { EVENT_PAGE } from './event-page.js';
 export { PAGE_PART_MIN } from './read-helpers.js';

@@ -43,6 +43,16 @@
  * history and diff apply the cut, and a scavenge must see what it removes. Why beside the log and not
  * as events of a system stream: every thread reads them with one lookup per read, in the read
  * snapshot of the events it reads, with no fold.
+ *
+ * ## Scavenge (docs/data-lifecycle.md)
+ * What retention hides, a scavenge may remove (`removeStreamPrefix`, `trimPartition`): a prefix of a
+ * stream, and then the front of a partition's index. The runtime decides what may go (runtime/scavenge.ts:
+ * behind the cut, behind what every read model consumed, with a snapshot kept where hydration starts);
+ * the adapter removes it in bounded steps, each durable and whole, and keeps a low-water mark per stream
+ * (`streamStart`) and per partition (`partitionStart`) in the same write. Reads then start at the marks:
+ * `iterateStream` at the stream's start, a partition read skips what was removed (so its offsets may
+ * have gaps), `readEvent` below the start answers undefined, and a fold that would need a removed event
+ * is `Gone`. A stream's last event is never removed (its head names its next seq).
  */
 import type { EventEnvelope, EventMeta, RuntimeError } from '../kernel/index.js';
 
@@ -107,6 +117,29 @@ export interface RetentionSettings {
   truncateBefore?: number;
 }
 
+/** What one `EventLog.removeStreamPrefix` step removed. */
+export interface PrefixRemoval {
+  events: number;
+  pages: number;
+  snapshots: number;
+  commands: number;
+  /** The stream's start after the step. */
+  start: number;
+  /** False when more is left below the seq asked for (another step removes it). */
+  done: boolean;
+}
+
+/** What one `EventLog.trimPartition` step dropped. */
+export interface PartitionTrim {
+  /** Index records (LMDB) dropped. */
+  records: number;
+  /** Offsets they covered. */
+  offsets: number;
+  /** The partition's start after the step. */
+  start: number;
+  done: boolean;
+}
+
 /** The read side of a log. */
 export interface LogReader {
   /** Partition count, fixed when the log was created. */
@@ -115,19 +148,22 @@ export interface LogReader {
   refreshReads(): void;
   /** The stream's last seq, that event's ts and its partition offset (0/0 and no offset for a stream with no events). */
   streamHead(aggregateType: string, id: string): StreamHead;
-  /** Events of one stream with `from <= seq <= to`, in order, contiguous (a gap is corruption). */
+  /** Events of one stream with `max(from, streamStart) <= seq <= to`, in order, contiguous (a gap is corruption). */
   iterateStream(aggregateType: string, id: string, from?: number, to?: number): Iterable<EventEnvelope>;
   /** At most `limit` events of a stream from `from` (a page of a stream). */
   readStream(aggregateType: string, id: string, from?: number, limit?: number): EventEnvelope[];
   /** One event by position; undefined when absent. */
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined;
-  /** Folds the events `from..to` of a stream into `state` (hydration's hot loop). */
+  /** Folds the events `from..to` of a stream into `state` (hydration's hot loop); `Gone` when `from` is below the stream's start. */
   foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S>;
   /** The last seq whose ts <= `at` (0 when the stream had no event yet at that time). */
   versionAt(aggregateType: string, id: string, at: number): number;
   /** The next offset of a partition (= number of events in it). */
   partitionHead(partition: number): number;
-  /** Events of a partition in offset order, from offset `from`. */
+  /**
+   * Events of a partition in offset order with `from <= offset < from + limit`: every one of them, except
+   * after a scavenge (below the partition's start, and events removed from a stream's prefix: "Scavenge").
+   */
   iteratePartition(partition: number, from?: number, limit?: number): Iterable<EventEnvelope>;
   readPartition(partition: number, from?: number, limit?: number): EventEnvelope[];
   /** What a command id produced on a stream (idempotency). */
@@ -140,6 +176,12 @@ export interface LogReader {
   iterateStreamIds(aggregateType: string): Iterable<string>;
   /** The retention settings stored for stream `id` of the type, or for the type itself without `id`. */
   retention(aggregateType: string, id?: string): RetentionSettings | undefined;
+  /** Ids of the type's streams that have retention settings of their own, in key order. */
+  streamsWithRetention(aggregateType: string): Iterable<string>;
+  /** The first seq the stream still stores: 1 unless a scavenge removed a prefix ("Scavenge" above). */
+  streamStart(aggregateType: string, id: string): number;
+  /** The first offset a read of the partition can return: 0 unless a scavenge removed a prefix. */
+  partitionStart(partition: number): number;
 }
 
 /** One command's events, to be appended to one stream. */
@@ -307,6 +349,20 @@ export interface EventLog extends RuntimeLog {
    * `NotImplemented`.
    */
   setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void>;
+  /**
+   * Scavenge, one bounded step ("Scavenge" above): removes stream `id`'s events below seq `below` (at
+   * most `budget` of them), the pages wholly below them, its snapshots below `below - 1`, and, once no
+   * event below `below` is left, the command records of those events; moves the stream's start with
+   * them, in one durable write outside every chain. `done` false: call again. Refuses (`InvalidQuery`)
+   * to remove the stream's last event. An adapter that cannot remove refuses with `NotImplemented`.
+   */
+  removeStreamPrefix(aggregateType: string, id: string, below: number, budget?: number): Promise<PrefixRemoval>;
+  /**
+   * Scavenge, one bounded step: drops the partition's index from its front while what it drops points
+   * only at removed events and lies below offset `upTo` (what its consumers reached), never the record
+   * the partition's head is read from; moves the partition's start with it.
+   */
+  trimPartition(partition: number, upTo: number, budget?: number): Promise<PartitionTrim>;
   close(): Promise<void>;
 }
 

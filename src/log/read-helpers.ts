@@ -1,4 +1,5 @@
 /** Reads every adapter answers the same way from its own primitives. */
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { EVENT_PAGE } from './event-page.js';
 import type { Evolve, FoldResult, LogReader } from './port.js';
 import { corruptRecord } from './record-codec.js';
@@ -19,8 +20,9 @@ export function take<T>(items: Iterable<T>, limit: number): T[] {
  * The last seq of a stream whose ts <= `at` (0 when it had no event yet at that time), from a reader's
  * head and single-event reads: ts never decreases within a stream, so a binary search. Shared by the adapters.
  */
-export function versionAt(log: Pick<LogReader, 'streamHead' | 'readEvent'>, aggregateType: string, id: string, at: number): number {
-  let lo = 0;
+export function versionAt(log: Pick<LogReader, 'streamHead' | 'readEvent' | 'streamStart'>, aggregateType: string, id: string, at: number): number {
+  // Below the stream's start nothing is stored (scavenged): the answer is at least start - 1 (gone for reads).
+  let lo = log.streamStart(aggregateType, id) - 1;
   let hi = log.streamHead(aggregateType, id).version;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
@@ -29,6 +31,19 @@ export function versionAt(log: Pick<LogReader, 'streamHead' | 'readEvent'>, aggr
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * A fold asked to start before what a scavenge left of a stream (docs/data-lifecycle.md, "Scavenge"):
+ * `Gone`, naming the first seq still stored. Only a fold without a usable snapshot meets it (one whose
+ * decider's `snapshotVersion` changed after the scavenge, say).
+ */
+export function scavenged(aggregateType: string, id: string, start: number): RuntimeError {
+  return new RuntimeError(
+    ErrorCodes.Gone,
+    `${aggregateType} ${id}: events before version ${start} were removed by a scavenge, and no snapshot at version ${start - 1} or later of the decider's current snapshotVersion is stored to start from`,
+    { type: aggregateType, id, firstVersion: start, scavenged: true },
+  );
 }
 
 /**

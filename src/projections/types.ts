@@ -25,6 +25,13 @@ export interface Projection<R = unknown> {
    * `$StreamTombstoned`: domain/stream-lifecycle.ts) to react to them. Otherwise they never reach it.
    */
   readonly streamLifecycle?: boolean;
+  /**
+   * True: this view's rows depend only on the events retention keeps (a window over recent events), so
+   * the scavenge may remove the older events of its types (docs/data-lifecycle.md, "Scavenge"), and a
+   * rebuild folds what is left. Otherwise (a sum of every deposit, say) the scavenge leaves its types'
+   * events on disk: retention still hides them from reads.
+   */
+  readonly followsRetention?: boolean;
 }
 
 /** `projection.apply`, except for the runtime's `$` events when the projection did not ask for them. */

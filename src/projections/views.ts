@@ -17,9 +17,9 @@ import {
 } from '../kernel/index.js';
 import { partitionOf } from '../partition/index.js';
 import { AUDIT_TYPE, type AuditRecord } from '../domain/index.js';
-import type { PluginChannel, Runtime } from '../runtime/index.js';
+import type { PluginChannel, Runtime, ScavengeGuard } from '../runtime/index.js';
 import type { Mismatch, ReconcileReport } from './fold.js';
-import { viewModulesOf } from './projection-engine.js';
+import { PROJECTION_ENGINE_MODULE, viewModulesOf } from './projection-engine.js';
 import type { ProjectorEvent, ProjectorRequest, ProjectorStatus } from './projector-protocol.js';
 import { loadProjections, type AnyProjection } from './types.js';
 
@@ -90,9 +90,39 @@ export class Views {
         if (subject !== undefined && !this.#closed) void this.#channel.broadcast({ op: 'redact', subject } satisfies ProjectorRequest).catch(() => undefined);
       }
     });
+    const unguard = runtime.guardScavenge(this.#scavengeGuard());
     this.#unsubscribe = () => {
       unlisten();
       unsubscribe();
+      unguard();
+    };
+  }
+
+  /**
+   * What the scavenge must leave for the views (runtime/scavenge.ts): every offset a generation (active
+   * or building) has not committed yet, and every event of a type a view folds whole. A view that is
+   * rebuilt folds from offset 0 what is left, so only a view whose rows depend on the events retention
+   * keeps (`followsRetention`) may see its types scavenged.
+   */
+  #scavengeGuard(): ScavengeGuard {
+    const store = this.#runtime.log.views;
+    return {
+      name: 'views',
+      module: PROJECTION_ENGINE_MODULE,
+      consumed: (partition) => {
+        let upTo = Number.MAX_SAFE_INTEGER;
+        for (const name of this.#views.keys()) {
+          const meta = store.meta(name);
+          for (const g of meta.building === null ? [meta.active] : [meta.active, meta.building]) upTo = Math.min(upTo, store.checkpoint(name, g, partition));
+        }
+        return upTo;
+      },
+      keeps: (aggregateType) => {
+        for (const v of this.#views.values()) {
+          if (v.aggregateTypes.includes(aggregateType) && v.followsRetention !== true) return `view ${v.name} folds every ${aggregateType} event (a rebuild would miss the removed ones); set followsRetention on a view whose rows depend only on the events retention keeps`;
+        }
+        return null;
+      },
     };
   }
 

@@ -222,6 +222,9 @@ class Projector implements WorkerPlugin {
       let last = from - 1;
       let current: { offset: number } | null = null;
       try {
+        // Read first: the read below sees at least this, so offsets under it that it skips were removed
+        // by a scavenge (port.ts, "Scavenge"), and the views pass over them rather than wait for them.
+        const written = this.#ctx.log.partitionHead(p);
         for (const e of this.#ctx.log.iteratePartition(p, from, BATCH)) {
           current = e;
           behind.forEach((t, i) => {
@@ -232,6 +235,7 @@ class Projector implements WorkerPlugin {
           });
           last = e.offset;
         }
+        last = Math.max(last, Math.min(from + BATCH, written, head) - 1);
       } catch (err) {
         for (const t of behind) this.#fail(t, p, current?.offset ?? from, err);
         continue;

@@ -40,7 +40,7 @@ import { HealthBook, type FollowFailure } from './health.js';
 import { defaultWorkers, resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.js';
 import { PluginChannels } from './plugin-channel.js';
 import type { ActorHostConfig, CommandRequest, CommandResult, LoadedState, PartitionResumeResult } from './protocol.js';
-import type { ClusterLink, CommittedListener, ExecuteOptions, ExecuteResult, ForgetResult, LoadOptions, Runtime, StreamLifecycleOptions } from './runtime-api.js';
+import type { ClusterLink, CommittedListener, ExecuteOptions, ExecuteResult, ForgetResult, LastScavenge, LoadOptions, Runtime, StreamLifecycleOptions } from './runtime-api.js';
 import { deepFreeze, StateCache } from './state-cache.js';
 import { StorageRecovery } from './storage-recovery.js';
 import { TimeMachine } from './time-machine.js';
@@ -54,6 +54,7 @@ import { FollowedEvents } from './followed-events.js';
 import { auditOnce } from './audit-once.js';
 import { RetentionRules, checkTarget, type RetentionTarget } from './retention.js';
 import { applyRetention, retentionInfo, type RetentionParts } from './retention-settings.js';
+import { Scavenger, type ScavengeOptions, type ScavengeReport } from './scavenge.js';
 import { deletedMark, lifecycleError, lifecycleOfMark, lifecycleAudit, type StreamLifecycleCommand } from './stream-deletion-api.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -88,6 +89,31 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     fresh: (id) => freshness.fresh(partitionOf(id, P)),
     audit: (kind, record, opts) => runtime.audit(kind, record, opts),
   };
+  const scavenger = new Scavenger({
+    log,
+    rules: retentionRules,
+    deciders,
+    snapshotEvery: o.snapshotEvery,
+    snapshotThinning: o.snapshotThinning,
+    pluginModules: o.plugins.map((p) => p.module),
+    // The log's head, not `offsets`: those start at 0 in a runtime that committed nothing yet.
+    acknowledged: (p) => Math.max(offsets[p]!, log.partitionHead(p)),
+    audit: (kind, record) => runtime.audit(kind, record),
+    open: () => !closing,
+  });
+  let lastScavenge: LastScavenge | null = null;
+  const scavenge = (opts: ScavengeOptions): Promise<ScavengeReport> => {
+    const at = o.clock.now();
+    const pass = scavenger.run(opts);
+    pass.then(
+      (report) => void (lastScavenge = { at, report }),
+      (err: unknown) => void (lastScavenge = { at, error: RuntimeError.is(err) ? err.message : String(err) }),
+    );
+    return pass;
+  };
+  // The background schedule (scavenge.ts): not in cluster mode, where retention is refused.
+  const scavengeTimer = o.scavengeEveryMs > 0 && o.cluster === undefined ? setInterval(() => void scavenge({}).catch(() => undefined), o.scavengeEveryMs) : null;
+  scavengeTimer?.unref();
   let ownerLoads = 0;
   const counters = {
     commandsOk: 0,
@@ -418,6 +444,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       return retentionInfo(retentionParts, target);
     },
 
+    async scavenge(opts = {}) {
+      if (closed || closing) throw errors.closed();
+      if (cluster !== null) throw new RuntimeError(ErrorCodes.NotImplemented, 'a scavenge is not available in cluster mode yet (retention is not): docs/cluster.md, "Left to do"');
+      if (opts.aggregateType !== undefined) retentionTarget(opts.id === undefined ? { aggregateType: opts.aggregateType } : { aggregateType: opts.aggregateType, id: opts.id });
+      else if (opts.id !== undefined) throw new RuntimeError(ErrorCodes.InvalidQuery, 'a scavenge of one stream names its aggregateType too');
+      return scavenge(opts);
+    },
+
+    get lastScavenge() {
+      return lastScavenge;
+    },
+
+    guardScavenge: (guard) => scavenger.guard(guard),
+
     // Its end point comes from `load`, which refuses a partition this node does not serve.
     diff: (aggregateType, id, from, to) => timeMachine.diff(aggregateType, id, from, to),
 
@@ -478,6 +518,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await cluster?.stopForwarding().catch(() => undefined);
       closed = true;
       recovery.close();
+      if (scavengeTimer) clearInterval(scavengeTimer);
+      await scavenger.idle();
       // Cluster mode: hand the partitions over first (the others take them at once, not after a lease),
       // while the worker can still finish its batches in flight.
       await cluster?.leave().catch(() => undefined);

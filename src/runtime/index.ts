@@ -1,6 +1,7 @@
 export { createRuntime } from './create-runtime.js';
-export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ClusterLink, RetentionInfo, SetRetentionOptions, StreamLifecycleOptions, StreamLifecycleResult, ForgetResult } from './runtime-api.js';
+export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, HistoryOptions, DiffResult, PartitionInfo, CommittedListener, ClusterLink, RetentionInfo, SetRetentionOptions, StreamLifecycleOptions, StreamLifecycleResult, ForgetResult, LastScavenge } from './runtime-api.js';
 export type { RetentionTarget, StreamRetention } from './retention.js';
+export type { ScavengeGuard, ScavengeOptions, ScavengeReport } from './scavenge.js';
 export { declarePersonalRows, personalRowFields, REDACTED } from './personal-data.js';
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';

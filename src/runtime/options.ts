@@ -47,6 +47,11 @@ export interface RuntimeOptions {
   idlePassivateMs?: number;
   /** Worker restarts allowed within a minute before the runtime stops restarting it (default 10). */
   maxRestartsPerMinute?: number;
+  /**
+   * How often the background scavenge runs (docs/data-lifecycle.md, "Scavenge"; default 300 000 ms; 0 =
+   * never: only `runtime.scavenge()` removes what retention hides).
+   */
+  scavengeEveryMs?: number;
   /** Keep every n-th persisted snapshot once it is older than the newest ten (default 1: keep all). Bounds disk; the time machine then folds at most n x snapshotEvery events. */
   snapshotThinning?: number;
   /**
@@ -167,6 +172,7 @@ export function resolveOptions(o: RuntimeOptions): ResolvedOptions {
     idlePassivateMs: int('idlePassivateMs', o.idlePassivateMs, 0, 86_400_000, 300_000),
     maxRestartsPerMinute: int('maxRestartsPerMinute', o.maxRestartsPerMinute, 0, 1000, 10),
     snapshotThinning: int('snapshotThinning', o.snapshotThinning, 1, 1_000_000, 1),
+    scavengeEveryMs: int('scavengeEveryMs', o.scavengeEveryMs, 0, 2_147_483_647, 300_000),
     storageReserveBytes: memory ? 0 : int('storageReserveBytes', o.storageReserveBytes, 0, Number.MAX_SAFE_INTEGER, DEFAULT_STORAGE_RESERVE),
     plugins: (o.workerPlugins ?? []).map((p) => ({ ...p, module: toModuleUrl(p.module) })),
     onWorkerRestart: o.onWorkerRestart,

@@ -11,6 +11,9 @@
  * read after `setRetention` resolves on every thread, and races with commands cannot matter (a head
  * only grows, so a cut checked against a head read earlier stays valid).
  *
+ * A cut is never before the stream's start: what a scavenge removed (runtime/scavenge.ts) is gone for
+ * reads even after its settings are relaxed.
+ *
  * Gotchas:
  * - A stream's record replaces its type's as a whole (no field-by-field merge): `{}` on a stream means
  *   "no limit here" even when its type has one; removing the stream's record (`null`) brings the type's back.
@@ -88,9 +91,9 @@ export class RetentionRules {
 
   /** The first version reads of the stream may show (1 when nothing is cut). */
   firstVersion(aggregateType: string, id: string, head: number): number {
-    // The common case (no settings at all) costs two lookups and no clock read.
+    // The common case (no settings at all) costs three lookups and no clock read.
     const s = this.#log.retention(aggregateType, id) ?? this.#log.retention(aggregateType);
-    return s === undefined ? 1 : this.#cut(aggregateType, id, s, head);
+    return s === undefined ? Math.min(this.#log.streamStart(aggregateType, id), head + 1) : this.#cut(aggregateType, id, s, head);
   }
 
   /** `Gone` unless `version` is at or after the stream's cut. */
@@ -100,7 +103,8 @@ export class RetentionRules {
   }
 
   #cut(aggregateType: string, id: string, s: RetentionSettings, head: number): number {
-    let cut = 1;
+    // What a scavenge removed stays gone whatever the settings say now (they may have been relaxed since).
+    let cut = this.#log.streamStart(aggregateType, id);
     if (s.truncateBefore !== undefined) cut = Math.max(cut, s.truncateBefore);
     if (s.maxCount !== undefined) cut = Math.max(cut, head - s.maxCount + 1);
     // Gone: every event whose ts is more than maxAge ms before now (ts never decreases within a stream).

@@ -12,6 +12,7 @@ import type { ResumeResult } from './storage-recovery.js';
 import type { RetentionTarget, StreamRetention } from './retention.js';
 import type { TraceSpans } from './trace.js';
 import type { WorkerPluginSpec } from './worker-plugin.js';
+import type { ScavengeGuard, ScavengeOptions, ScavengeReport } from './scavenge.js';
 import type { ForwardHandler, ForwardRequest, ForwardResult, Member } from '../cluster/index.js';
 
 export interface ExecuteOptions {
@@ -91,6 +92,9 @@ export interface RetentionInfo {
   /** For a stream: what reads apply now, and its cut. */
   stream?: StreamRetention;
 }
+
+/** What `Runtime.lastScavenge` holds: when the last pass started, and its report or its error. */
+export type LastScavenge = { at: number; report: ScavengeReport } | { at: number; error: string };
 
 export interface SetRetentionOptions {
   /** Who asks (a token's name, `cli`), for the audit record; null when unknown. */
@@ -258,6 +262,21 @@ export interface Runtime {
   setRetention(target: RetentionTarget, settings: RetentionSettings | null, options?: SetRetentionOptions): Promise<RetentionInfo & { changed: boolean }>;
   /** The retention settings of a stream or a type, and for a stream its cut as reads apply it now. */
   retention(target: RetentionTarget): RetentionInfo;
+  /**
+   * Runs a scavenge pass now (runtime/scavenge.ts; docs/data-lifecycle.md, "Scavenge"): physically
+   * removes what retention hides, as far as snapshots and read models allow, and answers what it removed
+   * and what it left alone. The runtime also runs one every `scavengeEveryMs`. `NotImplemented` in
+   * cluster mode.
+   */
+  scavenge(options?: ScavengeOptions): Promise<ScavengeReport>;
+  /** The last pass's outcome (background or asked), or null before the first. */
+  readonly lastScavenge: LastScavenge | null;
+  /**
+   * Registers a reader the scavenge must not outrun (read models: `Views.open` registers the projection
+   * engine's); returns its removal. While a worker plugin runs with no guard for its module, a pass
+   * removes nothing.
+   */
+  guardScavenge(guard: ScavengeGuard): () => void;
   partitions(): PartitionInfo[];
   /** Cluster mode only (undefined on the embedded runtime): this node in its group, and forwarding. */
   readonly cluster?: ClusterLink;

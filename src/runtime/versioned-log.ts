@@ -34,7 +34,7 @@
  */
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js';
 import type { AnyDecider } from '../domain/index.js';
-import { refusedAfter, type AppendRequest, type BatchWriter, type CommandRecord, type Committed, type Durability, type EventLog, type Evolve, type FoldResult, type LogReader, type RetentionSettings, type Staged, type StoredSnapshot, type StreamHead, type SubjectKeys, type ViewMeta, type ViewStore } from '../log/index.js';
+import { refusedAfter, type AppendRequest, type BatchWriter, type CommandRecord, type Committed, type Durability, type EventLog, type Evolve, type FoldResult, type LogReader, type PartitionTrim, type PrefixRemoval, type RetentionSettings, type Staged, type StoredSnapshot, type StreamHead, type SubjectKeys, type ViewMeta, type ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
 import { openRow, PersonalFields, sealRow } from './personal-data.js';
 
@@ -200,6 +200,21 @@ class VersionedLog implements EventLog {
   }
   setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void> {
     return this.stored.setRetention(aggregateType, id, settings);
+  }
+  streamsWithRetention(aggregateType: string): Iterable<string> {
+    return this.stored.streamsWithRetention(aggregateType);
+  }
+  streamStart(aggregateType: string, id: string): number {
+    return this.stored.streamStart(aggregateType, id);
+  }
+  partitionStart(partition: number): number {
+    return this.stored.partitionStart(partition);
+  }
+  removeStreamPrefix(aggregateType: string, id: string, below: number, budget?: number): Promise<PrefixRemoval> {
+    return this.stored.removeStreamPrefix(aggregateType, id, below, budget);
+  }
+  trimPartition(partition: number, upTo: number, budget?: number): Promise<PartitionTrim> {
+    return this.stored.trimPartition(partition, upTo, budget);
   }
   claimOwnership(holder: string): number {
     return this.stored.claimOwnership(holder);

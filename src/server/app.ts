@@ -47,6 +47,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
 import { partitionAdminRoutes } from './routes/partition-admin.js';
 import { retentionRoutes } from './routes/retention.js';
+import { scavengeRoutes } from './routes/scavenge.js';
 import { streamAdminRoutes } from './routes/stream-admin.js';
 import { subjectAdminRoutes } from './routes/subject-admin.js';
 import { systemRoutes } from './routes/system.js';
@@ -208,6 +209,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(viewRoutes, { views, partitions: runtime.partitionCount });
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
+  await app.register(scavengeRoutes, { runtime });
   await app.register(streamAdminRoutes, { runtime, routing });
   await app.register(subjectAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });

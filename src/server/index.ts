@@ -5,5 +5,5 @@ export { FEED_CLOSE, type FeedFilter } from './feed/client.js';
 export type { FeedOptions } from './feed/hub.js';
 export { envelopeJson, type EnvelopeJson } from './envelope-json.js';
 export { SECURITY_DEFAULTS, principalOf, type Principal, type SecurityOptions, type TokenConfig } from './security/index.js';
-export { runServer, type RunningServer } from './run-server.js';
+export { runServer, domainsFromEnv, type RunningServer } from './run-server.js';
 export { logStartFailure } from './logger.js';

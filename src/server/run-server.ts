@@ -17,6 +17,8 @@
  *   VIDEO_JOB_TIMEOUT_BASE_SEC (default 120) + VIDEO_JOB_TIMEOUT_PER_VIDEO_SEC (default 20 per second of video)
  *   STORAGE_RESERVE_BYTES free space the data dir's disk must keep (default 64 MiB): below it writes get
  *              503 StorageFailed (ENOSPC) and resume by themselves once space is back
+ *   SCAVENGE_EVERY_MS how often the scavenge removes what retention hides (default 300 000; 0: only
+ *              POST /admin/scavenge or `eventide scavenge` do: docs/data-lifecycle.md, "Scavenge")
  *   TOKENS_FILE / EVENTIDE_TOKENS  bearer tokens; ALLOW_UNAUTHENTICATED=1 to serve a non-loopback HOST without
  *   them; RATE_LIMIT(_BURST), MAX_CONNECTIONS(_PER_ADDRESS), MAX_FEED_PER_ADDRESS, HEADERS_TIMEOUT_MS,
  *   MIN_BODY_RATE, BODY_RATE_WINDOW_MS  (docs/http-api.md, "Security")
@@ -91,7 +93,7 @@ function videoLimitsFromEnv(env: Env): Pick<VideoPipelineOptions, 'maxQueuedVide
  * out cannot break the video pipeline. A name that is no file stops start-up here, in one line; a file
  * that is no decider module stops it when the runtime loads it (InvalidOptions).
  */
-function domainsFromEnv(env: Env): URL[] {
+export function domainsFromEnv(env: Env): URL[] {
   const entries = (env.DOMAINS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
   return entries.map((entry) => {
     const url = URL.canParse(entry) && entry.startsWith('file:') ? new URL(entry) : pathToFileURL(resolve(entry));
@@ -122,6 +124,7 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
   const shutdownTimeoutMs = intEnv('SHUTDOWN_TIMEOUT_MS', 15_000, 100, 600_000)!;
   const origins = env.FEED_ORIGINS?.trim();
   const storageReserveBytes = intEnv('STORAGE_RESERVE_BYTES', undefined, 0, Number.MAX_SAFE_INTEGER);
+  const scavengeEveryMs = intEnv('SCAVENGE_EVERY_MS', undefined, 0, 2_147_483_647);
   const extraDomains = domainsFromEnv(env);
   const clusterEnv = clusterEnvOf(env);
   // Before listening: a public address without tokens stops start-up here (protected mode).
@@ -170,6 +173,7 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
     ...(partitions !== undefined ? { partitions } : {}),
     ...(workers !== undefined ? { workers } : {}),
     ...(storageReserveBytes !== undefined ? { storageReserveBytes } : {}),
+    ...(scavengeEveryMs !== undefined ? { scavengeEveryMs } : {}),
     ...(extraDomains.length > 0 ? { domains: [...builtinDomains, ...extraDomains] } : {}),
   }).catch((err: unknown) => {
     server.close(); // a failed start must not leave the port held (eventide serve runs in-process)

@@ -32,6 +32,7 @@ export class FakeRuntime {
       this.logReads++;
       return this.logs[p]!.slice(from, from + limit);
     },
+    partitionHead: (p: number): number => this.logs[p]!.length,
   };
 
   partitions() {

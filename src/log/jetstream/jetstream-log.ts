@@ -57,7 +57,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError, type EventEnvelope } from '../../kernel/index.js';
 import { LmdbLog } from '../lmdb/index.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, PartitionTrim, PrefixRemoval, RetentionSettings, StoredSnapshot, StreamHead, ViewStore } from '../port.js';
 import { JetStreamBatchWriter } from './batch-writer.js';
 import { LocalCache, type AppliedListener, type PartitionTip } from './local-cache.js';
 import { PartitionFollower } from './partition-follower.js';
@@ -220,6 +220,19 @@ export class JetStreamLog implements EventLog {
     return this.#local.retention(aggregateType, id);
   }
 
+  streamsWithRetention(aggregateType: string): Iterable<string> {
+    return this.#local.streamsWithRetention(aggregateType);
+  }
+
+  /** Nothing is ever scavenged in cluster mode (retention is refused): the cache's marks, which are none. */
+  streamStart(aggregateType: string, id: string): number {
+    return this.#local.streamStart(aggregateType, id);
+  }
+
+  partitionStart(partition: number): number {
+    return this.#local.partitionStart(partition);
+  }
+
   // ---------------------------------------------------------------- writes
 
   /**
@@ -228,6 +241,15 @@ export class JetStreamLog implements EventLog {
    */
   async setRetention(): Promise<void> {
     throw new RuntimeError(ErrorCodes.NotImplemented, 'retention settings are not available in cluster mode yet (the JetStream log does not replicate them): docs/cluster.md, "Left to do"');
+  }
+
+  /** Refused, as retention is (nothing is ever cut in cluster mode). */
+  async removeStreamPrefix(): Promise<PrefixRemoval> {
+    throw new RuntimeError(ErrorCodes.NotImplemented, 'a scavenge is not available in cluster mode yet (retention is not): docs/cluster.md, "Left to do"');
+  }
+
+  async trimPartition(): Promise<PartitionTrim> {
+    throw new RuntimeError(ErrorCodes.NotImplemented, 'a scavenge is not available in cluster mode yet (retention is not): docs/cluster.md, "Left to do"');
   }
 
   claimOwnership(holder: string): number {

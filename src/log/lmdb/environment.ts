@@ -22,9 +22,10 @@
  *                yet, lost in a crash) only means those events are read one by one.
  * - `writers`    [writerId] -> mark, with an LMDB entry version: the chain that orders pipelined batches;
  *                ['owner'] -> who owns the data dir, with the owner *epoch* as its entry version (fence).
- * - `stream_meta` [aggregateType, id or ''] -> retention settings of a stream or of a whole type
- *                (stream-meta.ts; docs/data-lifecycle.md). Absent in data dirs made before it; created
- *                by the first writable open (no format change: nothing else reads differently).
+ * - `stream_meta` [aggregateType, id or ''] -> retention settings of a stream or of a whole type, and
+ *                the scavenge's low-water marks ([aggregateType, id, '#start'], [partition]) (stream-meta.ts,
+ *                prefix-removal.ts; docs/data-lifecycle.md). Absent in data dirs made before it; created
+ *                by the first writable open (no format change: a dir with no marks reads as before).
  * Plus the view store's databases (view-store.ts). Which module reads and writes which: streams.ts
  * (`events`, `commands`), partition-index.ts, snapshots.ts, pages.ts, fence.ts and write-chain.ts
  * (`writers`); stored-event.ts is the shape of an event record, record-codec.ts the framing of all.

@@ -24,11 +24,12 @@ import { PartitionIndex } from './partition-index.js';
 import { SnapshotStore } from './snapshots.js';
 import { PageStore } from './pages.js';
 import { StreamMetaStore } from './stream-meta.js';
+import { PrefixRemover } from './prefix-removal.js';
 import { LogCommitter, type StagedWrite, type WriteChain } from './write-chain.js';
 import { LmdbBatchWriter } from './batch-writer.js';
 import type { LmdbViewStore } from './view-store.js';
 import { LmdbSubjectKeys } from './subject-keys.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, EventLogOptions, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead, SubjectKeys } from '../port.js';
+import type { BatchWriter, CommandRecord, PartitionTrim, PrefixRemoval, Durability, EventLog, EventLogOptions, Evolve, FoldResult, RetentionSettings, StoredSnapshot, StreamHead, SubjectKeys } from '../port.js';
 
 export class LmdbLog implements EventLog {
   readonly partitions: number;
@@ -43,6 +44,7 @@ export class LmdbLog implements EventLog {
   readonly #snapshots: SnapshotStore;
   readonly #pages: PageStore;
   readonly #meta: StreamMetaStore;
+  readonly #removals: PrefixRemover;
   readonly #writes: LogCommitter;
   readonly #readOnly: boolean;
   #keys: LmdbSubjectKeys | null = null;
@@ -55,11 +57,12 @@ export class LmdbLog implements EventLog {
     this.views = env.views;
     this.partitions = env.partitions;
     this.#fence = new OwnerFence(env);
-    this.#streams = new StreamStore(env, this.#fence);
-    this.#index = new PartitionIndex(env, this.#fence, this.#streams);
+    this.#meta = new StreamMetaStore(env);
+    this.#streams = new StreamStore(env, this.#fence, this.#meta);
+    this.#index = new PartitionIndex(env, this.#fence, this.#streams, this.#meta);
     this.#snapshots = new SnapshotStore(env);
     this.#pages = new PageStore(env);
-    this.#meta = new StreamMetaStore(env);
+    this.#removals = new PrefixRemover(env, this.#streams, this.#meta);
     this.#writes = new LogCommitter(env, this.#fence, this.#index, this.durability);
   }
 
@@ -132,11 +135,43 @@ export class LmdbLog implements EventLog {
     return this.#meta.retention(aggregateType, id);
   }
 
+  streamsWithRetention(aggregateType: string): Generator<string> {
+    return this.#meta.streamsWithRetention(aggregateType);
+  }
+
+  streamStart(aggregateType: string, id: string): number {
+    return this.#streams.streamStart(aggregateType, id);
+  }
+
+  partitionStart(partition: number): number {
+    return this.#index.partitionStart(partition);
+  }
+
   // ---------------------------------------------------------------- writes (single owner per partition)
+
+  /** One scavenge step on a stream (prefix-removal.ts): its own transaction, outside every chain, durable when resolved. */
+  async removeStreamPrefix(aggregateType: string, id: string, below: number, budget?: number): Promise<PrefixRemoval> {
+    this.#assertMetaWritable();
+    const { puts, removed } = this.#removals.streamStep(aggregateType, id, below, budget);
+    if (puts.length > 0) await this.#writes.commit([{ puts }]);
+    return removed;
+  }
+
+  /** One scavenge step on a partition's index (prefix-removal.ts), as `removeStreamPrefix`. */
+  async trimPartition(partition: number, upTo: number, budget?: number): Promise<PartitionTrim> {
+    this.#assertMetaWritable();
+    const { puts, trimmed } = this.#removals.partitionStep(partition, upTo, budget);
+    if (puts.length > 0) await this.#writes.commit([{ puts }]);
+    return trimmed;
+  }
+
+  #assertMetaWritable(): void {
+    if (this.#env.streamMeta === undefined) throw new RuntimeError(ErrorCodes.InvalidOptions, 'the log is open read-only');
+  }
 
   /** Outside every chain (stream-meta.ts says why), durable when resolved. */
   async setRetention(aggregateType: string, id: string | undefined, settings: RetentionSettings | null): Promise<void> {
-    if (this.#env.streamMeta === undefined) throw new RuntimeError(ErrorCodes.InvalidOptions, 'the log is open read-only');
+    this.#assertMetaWritable();
     await this.#writes.commit([this.#meta.stageRetention(aggregateType, id, settings)]);
   }
 
@@ -150,6 +185,16 @@ export class LmdbLog implements EventLog {
 
   stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {
     return this.#snapshots.stageSnapshot(aggregateType, id, snap);
+  }
+
+  /** A stream's start mark (tools: salvage of a scavenged stream; the scavenge writes its own). */
+  stageStreamStart(aggregateType: string, id: string, seq: number): StagedWrite {
+    return { puts: [this.#meta.stageStreamStart(aggregateType, id, seq)] };
+  }
+
+  /** A snapshot record as another log stored it (tools: salvage; its checksum binds it to the same address). */
+  stageRawSnapshot(aggregateType: string, id: string, version: number, record: Buffer): StagedWrite {
+    return this.#snapshots.stageRaw(aggregateType, id, version, record);
   }
 
   stageSnapshotRemoval(aggregateType: string, id: string, version: number): StagedWrite {

@@ -4,7 +4,10 @@
  * the feed, the video reactor). One record holds a run of consecutive offsets written by one commit, at
  * most INDEX_RUN of them: a batch costs one index put per partition, not one per event. A partition's
  * head is the end of its last run. Reads check each ref against the event it points at, so a damaged
- * index can neither skip nor invent an event.
+ * index can neither skip nor invent an event. A scavenge (prefix-removal.ts) removes whole records from
+ * the front, and the events of some refs inside the records it keeps: reads start at the partition's
+ * start and skip a ref whose event lies below its stream's start, so the offsets a read returns may have
+ * gaps after a scavenge (a read's `limit` bounds offsets, not events).
  *
  * Gotchas: runs are only ever added (invariant 10, see fence.ts): a run whose first offset is already
  * indexed fails the whole batch, and every later batch of its writer.
@@ -16,6 +19,7 @@ import type { StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StreamStore } from './streams.js';
+import type { StreamMetaStore } from './stream-meta.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 
 /** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
@@ -27,7 +31,10 @@ export class PartitionIndex {
   readonly #streams: StreamStore;
   readonly #partlog: LogDb;
 
-  constructor(env: LmdbEnvironment, fence: OwnerFence, streams: StreamStore) {
+  readonly #meta: StreamMetaStore;
+
+  constructor(env: LmdbEnvironment, fence: OwnerFence, streams: StreamStore, meta: StreamMetaStore) {
+    this.#meta = meta;
     this.#env = env;
     this.#fence = fence;
     this.#streams = streams;
@@ -65,27 +72,37 @@ export class PartitionIndex {
 
   *#iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
     if (limit <= 0) return;
-    // The run holding `from` starts at or before it.
-    let start = from;
-    for (const key of this.#partlog.getKeys({ start: [partition, from], end: [partition, -1], reverse: true, limit: 1 })) start = (key as number[])[1]!;
-    let n = 0;
+    // A scavenge removed the index below the partition's start (and the events its records pointed at).
+    const first = this.#meta.partitionStart(partition);
+    const lo = Math.max(from, first);
+    const end = from + limit;
+    // The run holding `lo` starts at or before it.
+    let start = lo;
+    for (const key of this.#partlog.getKeys({ start: [partition, lo], end: [partition, -1], reverse: true, limit: 1 })) start = Math.max((key as number[])[1]!, first);
     let expected = start;
     for (const { key, value } of this.#partlog.getRange({ start: [partition, start], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
-      const first = (key as number[])[1]!;
-      if (first !== expected) throw corruptRecord('partitions', key, `partition ${partition} index jumps from offset ${expected} to ${first}`, partition);
+      const runFirst = (key as number[])[1]!;
+      if (runFirst !== expected) throw corruptRecord('partitions', key, `partition ${partition} index jumps from offset ${expected} to ${runFirst}`, partition);
       const refs = this.#decodeRun(key, value);
-      expected = first + refs.length;
-      for (let i = Math.max(0, from - first); i < refs.length; i++) {
+      expected = runFirst + refs.length;
+      for (let i = Math.max(0, lo - runFirst); i < refs.length; i++) {
         const [t, id, seq] = refs[i]!;
-        const offset = first + i;
+        const offset = runFirst + i;
+        if (offset >= end) return;
         const e = this.#streams.readEvent(t, id, seq);
+        // Removed by a scavenge (below its stream's start): not damage, and not there to read.
+        if (!e && seq < this.#meta.streamStart(t, id)) continue;
         if (!e || e.partition !== partition || e.offset !== offset) {
           throw corruptRecord('partitions', key, `partition ${partition} offset ${offset} points at ${e ? 'another' : 'a missing'} event ${t}/${id}#${seq}`, partition);
         }
         yield e;
-        if (++n >= limit) return;
       }
     }
+  }
+
+  /** The first offset the partition's index still holds (0 unless a scavenge removed a prefix). */
+  partitionStart(partition: number): number {
+    return this.#meta.partitionStart(partition);
   }
 
   #decodeRun(key: Key, value: Buffer): StreamRef[] {

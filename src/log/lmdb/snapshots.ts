@@ -50,6 +50,13 @@ export class SnapshotStore {
     return { puts: [[this.#snapshots, key, encodeRecord([snap.snapshotVersion, snap.state, snap.ts], 'snapshots', key)]] };
   }
 
+  /** A record already framed for this address (salvage), checked before it is staged. */
+  stageRaw(aggregateType: string, id: string, version: number, record: Buffer): StagedWrite {
+    const key: StreamRef = [aggregateType, id, version];
+    decodeRecord(record, 'snapshots', key);
+    return { puts: [[this.#snapshots, key, record]] };
+  }
+
   /** Removes one persisted snapshot (retention; snapshots are derived data, never events). */
   stageSnapshotRemoval(aggregateType: string, id: string, version: number): StagedWrite {
     return { puts: [[this.#snapshots, [aggregateType, id, version], null]] };

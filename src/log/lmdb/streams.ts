@@ -16,7 +16,8 @@ import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { OwnerFence } from './fence.js';
 import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 import type { CommandRecord, Evolve, FoldResult, StreamHead } from '../port.js';
-import { foldPage, PAGE_PART_MIN, pageStart, take, versionAt } from '../read-helpers.js';
+import { foldPage, PAGE_PART_MIN, pageStart, scavenged, take, versionAt } from '../read-helpers.js';
+import type { StreamMetaStore } from './stream-meta.js';
 
 export class StreamStore {
   readonly #env: LmdbEnvironment;
@@ -25,9 +26,12 @@ export class StreamStore {
   readonly #commands: LogDb;
   readonly #pages: LogDb;
 
-  constructor(env: LmdbEnvironment, fence: OwnerFence) {
+  readonly #meta: StreamMetaStore;
+
+  constructor(env: LmdbEnvironment, fence: OwnerFence, meta: StreamMetaStore) {
     this.#env = env;
     this.#fence = fence;
+    this.#meta = meta;
     this.#events = env.events;
     this.#commands = env.commands;
     this.#pages = env.pages;
@@ -66,9 +70,10 @@ export class StreamStore {
     const range = this.#events.getRange({ start: [aggregateType, id, next], end: [aggregateType, id, to + 1], snapshot: false });
     for (const { key, value } of range) {
       const seq = (key as StreamRef)[2];
-      // A stream's seqs are 1, 2, 3, ... (invariant 1): a jump is a lost or damaged key, never a short stream.
-      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
-      next++;
+      // A stream's seqs are 1, 2, 3, ... (invariant 1): a jump is a lost or damaged key, never a short
+      // stream; except to its start, when a scavenge removed what lies before (looked up only then).
+      if (seq !== next && !(next < seq && seq === this.#meta.streamStart(aggregateType, id))) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      next = seq + 1;
       yield toEnvelope(aggregateType, id, seq, decodeRecord<StoredEvent>(value, 'events', key as StreamRef));
     }
   }
@@ -90,6 +95,10 @@ export class StreamStore {
   #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
+    // A fold needs every event of its range: one over a scavenged prefix cannot be (a snapshot at or after
+    // the stream's start - 1 is where hydration starts instead: runtime/scavenge.ts keeps one).
+    const start = this.#meta.streamStart(aggregateType, id);
+    if (next < start && to >= next) throw scavenged(aggregateType, id, start);
     // Pages over the range, in order, from the one holding `next` (a snapshot's tail starts inside a
     // page); the events before, between (a page not written) and after them one by one, and so is a
     // part of a page too short to be worth decoding the page for. A range that short opens no page
@@ -147,6 +156,11 @@ export class StreamStore {
 
   versionAt(aggregateType: string, id: string, at: number): number {
     return versionAt(this, aggregateType, id, at);
+  }
+
+  /** The first seq the stream still stores (1 unless a scavenge removed a prefix). */
+  streamStart(aggregateType: string, id: string): number {
+    return this.#meta.streamStart(aggregateType, id);
   }
 
   /** The seqs a command id produced, and the digest of the command it was first used with. */

@@ -24,13 +24,13 @@ import { ErrorCodes, RuntimeError, errors, type EventEnvelope } from '../../kern
 import { decodeRecord, encodeRecord } from '../record-codec.js';
 import { EVENT_PAGE } from '../event-page.js';
 import { refusedAfter } from '../storage-failure.js';
-import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, RetentionSettings, Staged, StoredSnapshot, StreamHead } from '../port.js';
-import { MemoryStore, type StoreOp, type StreamData, type WriteChain } from './memory-store.js';
+import type { BatchWriter, CommandRecord, Durability, EventLog, Evolve, FoldResult, PartitionTrim, PrefixRemoval, RetentionSettings, Staged, StoredSnapshot, StreamHead } from '../port.js';
+import { byKey, MemoryStore, REMOVED, type StoreOp, type StreamData, type WriteChain } from './memory-store.js';
 import { toEnvelope, type StoredEvent } from '../stored-event.js';
 import { MemoryViewStore, type ViewBatch } from './memory-view-store.js';
 import { MemoryBatchWriter, MemoryStaged, type WriterBackend } from './memory-writer.js';
 import { WriteQueue } from './write-queue.js';
-import { foldPage, PAGE_PART_MIN, pageStart, take, versionAt } from '../read-helpers.js';
+import { foldPage, PAGE_PART_MIN, pageStart, scavenged, take, versionAt } from '../read-helpers.js';
 
 export interface MemoryLogOptions {
   /** Partition count (default 16, like a new LMDB data dir). */
@@ -84,9 +84,10 @@ export class MemoryLog implements EventLog {
   }
 
   *iterateStream(aggregateType: string, id: string, from = 1, to = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
-    const events = this.#store.stream(aggregateType, id)?.events;
-    if (!events) return;
-    for (let seq = Math.max(1, from); seq <= to && seq <= events.length; seq++) yield this.#envelope(aggregateType, id, seq, events[seq - 1]!);
+    const stream = this.#store.stream(aggregateType, id);
+    if (!stream) return;
+    const events = stream.events;
+    for (let seq = Math.max(1, from, stream.start); seq <= to && seq <= events.length; seq++) yield this.#envelope(aggregateType, id, seq, events[seq - 1]!);
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {
@@ -95,7 +96,7 @@ export class MemoryLog implements EventLog {
 
   readEvent(aggregateType: string, id: string, seq: number): EventEnvelope | undefined {
     const record = Number.isInteger(seq) && seq >= 1 ? this.#store.stream(aggregateType, id)?.events[seq - 1] : undefined;
-    return record ? this.#envelope(aggregateType, id, seq, record) : undefined;
+    return record && record !== REMOVED ? this.#envelope(aggregateType, id, seq, record) : undefined;
   }
 
   /** As LMDB folds: pages over `from..to` (parts of at least PAGE_PART_MIN events) from the pages, every other event one by one; `evolve` gets the stored schema version third. */
@@ -104,6 +105,7 @@ export class MemoryLog implements EventLog {
     const stream = this.#store.stream(aggregateType, id);
     if (!stream) return out;
     let next = Math.max(1, from);
+    if (next < stream.start && to >= next) throw scavenged(aggregateType, id, stream.start);
     const firsts = [...stream.pages.keys()].filter((first) => first >= pageStart(next) && first <= to).sort((a, b) => a - b);
     for (const first of firsts) {
       const lo = Math.max(first, next);
@@ -126,13 +128,29 @@ export class MemoryLog implements EventLog {
     return this.#store.partition(partition).length;
   }
 
+  /** As on LMDB: from the partition's start, skipping events a scavenge removed; `limit` bounds offsets. */
   *iteratePartition(partition: number, from = 0, limit = Number.MAX_SAFE_INTEGER): Generator<EventEnvelope> {
     const refs = this.#store.partition(partition);
-    let n = 0;
-    for (let offset = Math.max(0, from); offset < refs.length && n < limit; offset++, n++) {
+    const end = Math.min(refs.length, from + Math.max(0, limit));
+    for (let offset = Math.max(0, from, this.#store.partitionStarts[partition] ?? 0); offset < end; offset++) {
       const [aggregateType, id, seq] = refs[offset]!;
-      yield this.#envelope(aggregateType, id, seq, this.#store.stream(aggregateType, id)!.events[seq - 1]!);
+      const record = this.#store.stream(aggregateType, id)!.events[seq - 1]!;
+      if (record !== REMOVED) yield this.#envelope(aggregateType, id, seq, record);
     }
+  }
+
+  partitionStart(partition: number): number {
+    return this.#store.partitionStarts[partition] ?? 0;
+  }
+
+  streamStart(aggregateType: string, id: string): number {
+    return this.#store.stream(aggregateType, id)?.start ?? 1;
+  }
+
+  *streamsWithRetention(aggregateType: string): Generator<string> {
+    const prefix = aggregateType + '\u0000';
+    const ids = [...this.#retention.keys()].filter((k) => k.startsWith(prefix) && k.length > prefix.length).map((k) => k.slice(prefix.length));
+    yield* ids.sort(byKey);
   }
 
   /** At most `limit` (default 1000, as on LMDB) events of a partition from offset `from`. */
@@ -264,6 +282,22 @@ export class MemoryLog implements EventLog {
     });
   }
 
+  /** As on LMDB (lmdb/prefix-removal.ts): one bounded step, queued after the writes before it. */
+  async removeStreamPrefix(aggregateType: string, id: string, below: number, budget = 512): Promise<PrefixRemoval> {
+    this.#assertWritable();
+    return this.#queue.push(() => this.#store.removePrefix(aggregateType, id, below, Math.max(1, budget)));
+  }
+
+  async trimPartition(partition: number, upTo: number, budget = 512): Promise<PartitionTrim> {
+    this.#assertWritable();
+    return this.#queue.push(() => this.#store.trimPartition(partition, upTo, Math.max(1, budget) * 512));
+  }
+
+  #assertWritable(): void {
+    if (this.#closed) throw errors.closed();
+    if (this.#failure) throw this.#failure.code === ErrorCodes.Fenced ? this.#failure : refusedAfter(this.#failure);
+  }
+
   /** Refuses new writes; lets those already queued apply. The data stays readable until dropped. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -280,6 +314,7 @@ export function openMemoryLog(options: MemoryLogOptions = {}): MemoryLog {
 function foldEvents<S>(stream: StreamData, aggregateType: string, id: string, from: number, to: number, out: FoldResult<S>, evolve: Evolve<S>): number {
   let next = from;
   for (; next <= to && next <= stream.events.length; next++) {
+    // A fold never starts below the stream's start (foldStream checks): no REMOVED is met here.
     const r = decodeRecord<StoredEvent>(stream.events[next - 1]!, 'events', [aggregateType, id, next]);
     out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
     out.version = next;

@@ -11,7 +11,9 @@
  * batch that would leave a gap is refused outright; LMDB would store it and report the gap on read.
  */
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
-import { corruptRecord } from '../record-codec.js';
+import { corruptRecord, decodeRecord } from '../record-codec.js';
+import { EVENT_PAGE } from '../event-page.js';
+import type { PartitionTrim, PrefixRemoval } from '../port.js';
 
 import type { StreamRef } from '../stored-event.js';
 
@@ -24,8 +26,10 @@ export type StoreOp =
   | { kind: 'page'; ref: StreamRef; record: Buffer };
 
 export interface StreamData {
-  /** The event of seq n at index n - 1. */
+  /** The event of seq n at index n - 1; REMOVED below `start` (a scavenge freed them). */
   readonly events: Buffer[];
+  /** The first seq still stored (1 unless a scavenge removed a prefix). */
+  start: number;
   readonly commands: Map<string, Buffer>;
   /** Stream version -> snapshot record. */
   readonly snapshots: Map<number, Buffer>;
@@ -47,6 +51,8 @@ export class MemoryStore {
   /** Per partition, the event at each offset. */
   readonly #partitions: StreamRef[][];
   readonly #types = new Map<string, Map<string, StreamData>>();
+  /** Per partition, the first offset still indexed (a scavenge moves it). */
+  readonly partitionStarts: number[];
   #owner = { epoch: 0, holder: '' };
   /** writerId -> the version the writer's next batch must carry (LMDB: the `writers` entry version). */
   readonly #marks = new Map<string, number>();
@@ -54,6 +60,7 @@ export class MemoryStore {
   constructor(partitions: number) {
     this.partitionCount = partitions;
     this.#partitions = Array.from({ length: partitions }, () => []);
+    this.partitionStarts = Array.from({ length: partitions }, () => 0);
   }
 
   stream(aggregateType: string, id: string): StreamData | undefined {
@@ -133,6 +140,46 @@ export class MemoryStore {
     this.#marks.set(chain.writerId, version + 1);
   }
 
+  // ---------------------------------------------------------------- the scavenge (outside every chain)
+
+  /** As lmdb/prefix-removal.ts `streamStep`: events below `below` (at most `budget`), then pages, snapshots and command records. */
+  removePrefix(aggregateType: string, id: string, below: number, budget: number): PrefixRemoval {
+    const stream = this.stream(aggregateType, id);
+    const head = stream?.events.length ?? 0;
+    if (!Number.isSafeInteger(below) || below > head) throw new RuntimeError(ErrorCodes.InvalidQuery, `a scavenge keeps a stream's last event: ${aggregateType}/${id} is at version ${head}, asked to remove below ${below}`, { head, below });
+    const removed: PrefixRemoval = { events: 0, pages: 0, snapshots: 0, commands: 0, start: stream?.start ?? 1, done: true };
+    if (!stream || below <= stream.start) return removed;
+    const next = Math.min(below, stream.start + budget);
+    for (let seq = stream.start; seq < next; seq++) stream.events[seq - 1] = REMOVED;
+    removed.events = next - stream.start;
+    stream.start = removed.start = next;
+    for (const first of [...stream.pages.keys()]) if (first + EVENT_PAGE <= next) removed.pages += Number(stream.pages.delete(first));
+    for (const v of [...stream.snapshots.keys()]) if (v < next - 1) removed.snapshots += Number(stream.snapshots.delete(v));
+    if (next < below) return { ...removed, done: false };
+    for (const [commandId, record] of stream.commands) {
+      if (removed.events + removed.commands >= budget) return { ...removed, done: false };
+      const [, last] = decodeRecord<[number, number]>(record, 'commands', [aggregateType, id, commandId]);
+      if (last < next) removed.commands += Number(stream.commands.delete(commandId));
+    }
+    return removed;
+  }
+
+  /** As lmdb/prefix-removal.ts `partitionStep`, by offsets (at most `budget`): never past `upTo`, never the last one. */
+  trimPartition(partition: number, upTo: number, budget: number): PartitionTrim {
+    const refs = this.partition(partition);
+    const first = this.partitionStarts[partition] ?? 0;
+    let start = first;
+    const end = Math.min(upTo, refs.length - 1, first + budget);
+    while (start < end) {
+      const [t, id, seq] = refs[start]!;
+      if (seq >= (this.stream(t, id)?.start ?? 1)) break;
+      start++;
+    }
+    if (start > first) this.partitionStarts[partition] = start;
+    // Stopped by the budget alone: more may go.
+    return { records: start - first, offsets: start - first, start, done: !(start - first >= budget && start < Math.min(upTo, refs.length - 1)) };
+  }
+
   /** Each event must take the next seq of its stream and the next offset of its partition. */
   #checkPositions(ops: readonly StoreOp[]): void {
     const nextSeq = new Map<string, number>();
@@ -158,10 +205,13 @@ export class MemoryStore {
     let streams = this.#types.get(aggregateType);
     if (!streams) this.#types.set(aggregateType, (streams = new Map()));
     let stream = streams.get(id);
-    if (!stream) streams.set(id, (stream = { events: [], commands: new Map(), snapshots: new Map(), pages: new Map() }));
+    if (!stream) streams.set(id, (stream = { events: [], start: 1, commands: new Map(), snapshots: new Map(), pages: new Map() }));
     return stream;
   }
 }
+
+/** What a removed event's place holds: positions stay array indexes (see the header). */
+export const REMOVED: Buffer = Buffer.alloc(0);
 
 /** Key order of ids and row ids: LMDB compares their bytes; for ASCII that is code-unit order. */
 export function byKey(a: string, b: string): number {

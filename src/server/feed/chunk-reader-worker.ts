@@ -36,7 +36,8 @@ export async function serveChunkReads(port: MessagePort, config: ChunkReaderConf
     if (!log) return;
     try {
       log.refreshReads();
-      send({ kind: 'chunk', id: m.id, data: encodeChunk(m.partition, m.from, log.iteratePartition(m.partition, m.from, m.to - m.from), m.to - m.from) });
+      const written = log.partitionHead(m.partition);
+      send({ kind: 'chunk', id: m.id, data: encodeChunk(m.partition, m.from, log.iteratePartition(m.partition, m.from, m.to - m.from), m.to - m.from, written) });
     } catch (err) {
       send({ kind: 'failed', id: m.id, error: serializeError(err) });
     }

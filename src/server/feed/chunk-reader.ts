@@ -48,6 +48,7 @@ export type FromChunkReader =
 /** Reads a partition's events through a log on this thread. */
 export interface PartitionReads {
   iteratePartition(partition: number, from: number, limit: number): Iterable<EventEnvelope>;
+  partitionHead(partition: number): number;
 }
 
 /**
@@ -68,7 +69,8 @@ export class InlineChunkReader implements ChunkReader {
       setImmediate(() => {
         if (this.#closed) return reject(closedError());
         try {
-          resolve(encodeChunk(partition, from, this.#log.iteratePartition(partition, from, to - from), to - from));
+          const written = this.#log.partitionHead(partition);
+          resolve(encodeChunk(partition, from, this.#log.iteratePartition(partition, from, to - from), to - from, written));
         } catch (err) {
           reject(err);
         }

@@ -64,7 +64,7 @@ export class ChunkStore {
     const read = this.#reader.read(partition, offset, to).then(
       (data) => {
         this.#reading.delete(key);
-        const chunk = new EncodedChunk(data);
+        const chunk = new EncodedChunk(data, data.offsets ?? null);
         if (chunk.size > 0 && chunk.end === to) this.#keep(key, chunk);
         return chunk;
       },

@@ -39,27 +39,37 @@ export interface ChunkData {
   starts: Uint32Array;
   types: string[];
   streams: string[];
+  /** Each event's offset, when they are not `first + i` (a scavenge removed some: port.ts, "Scavenge"). */
+  offsets?: Float64Array;
 }
 
 /**
- * Up to `limit` events of `events` (a partition read from `first`) as a chunk. Stops early when the read
- * does; an offset out of sequence is a damaged index (`CorruptRecord`), never a silent gap.
+ * The events of `events` (a partition read from `first`) with offsets below `first + limit`, as a chunk.
+ * `written`: the partition's head as the reader saw it before reading; the chunk covers the offsets up to
+ * it (or up to `first + limit`) even where the read returned no event for some of them, which only a
+ * scavenge causes (the log checked every ref it followed: port.ts, "Scavenge"). An offset going backwards
+ * is a damaged index (`CorruptRecord`).
  */
-export function encodeChunk(partition: number, first: number, events: Iterable<EventEnvelope>, limit: number): ChunkData {
+export function encodeChunk(partition: number, first: number, events: Iterable<EventEnvelope>, limit: number, written = first): ChunkData {
   const jsons: string[] = [];
   const types: string[] = [];
   const streams: string[] = [];
+  /** Each event's offset, once a gap made them differ from `first + i`. */
+  let offsets: number[] | null = null;
   let next = first;
   if (limit > 0) {
     for (const e of events) {
-      if (e.offset !== next) throw corruptRecord('partitions', [partition, next], `partition ${partition}: expected offset ${next}, the log gave ${e.offset}`, partition);
+      if (e.offset >= first + limit) break;
+      if (e.offset < next) throw corruptRecord('partitions', [partition, next], `partition ${partition}: expected offset ${next} or later, the log gave ${e.offset}`, partition);
+      if (e.offset !== next) offsets ??= jsons.map((_, i) => first + i);
+      offsets?.push(e.offset);
       jsons.push(eventJson(e));
       types.push(e.aggregateType);
       streams.push(e.stream);
-      next++;
-      if (jsons.length >= limit) break;
+      next = e.offset + 1;
     }
   }
+  const end = Math.max(next, Math.min(first + Math.max(0, limit), written));
   const starts = new Uint32Array(jsons.length);
   let length = MESSAGE_TAIL.length + Math.max(0, jsons.length - 1);
   const sizes = jsons.map((j) => Buffer.byteLength(j));
@@ -73,7 +83,7 @@ export function encodeChunk(partition: number, first: number, events: Iterable<E
     at += body.write(jsons[i]!, at, sizes[i]!, 'utf8');
   }
   body.write(MESSAGE_TAIL, at, 'latin1');
-  return { partition, first, end: next, body, starts, types, streams };
+  return { partition, first, end, body, starts, types, streams, ...(offsets ? { offsets: Float64Array.from(offsets) } : {}) };
 }
 
 /**

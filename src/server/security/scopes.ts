@@ -77,6 +77,7 @@ const RULES: Record<string, Rule> = {
   // Retention settings say which history others may read: reading them is an operator's business too.
   'GET /admin/retention/:type': fixed('admin'),
   'GET /admin/retention/:type/:id': fixed('admin'),
+  'GET /admin/scavenge': fixed('admin'),
 };
 
 /** What `request` needs. HEAD is treated as GET (fastify adds a HEAD route for each GET). */

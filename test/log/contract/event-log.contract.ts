@@ -12,6 +12,8 @@
  * - derived.contract.ts: snapshots (at or below, newest first, removal) and folds with pages.
  * - views.contract.ts: the view store, alone and joined to a log batch.
  * - storage.contract.ts: persistence across reopen and damage detection, for adapters that can show them.
+ * - scavenge.contract.ts: removal of a stream's prefix and a partition's front, reads after them (an
+ *   adapter that cannot scavenge names both cases as unsupported).
  * - retention.contract.ts: retention settings per stream and per type (an adapter that refuses them by
  *   design lists the case in its `unsupported` option, with the reason).
  *
@@ -23,6 +25,7 @@ import { appendsContract } from './appends.contract.js';
 import { contractOf, type ContractOptions, type OpenAdapter } from './contract-support.js';
 import { derivedContract } from './derived.contract.js';
 import { retentionContract } from './retention.contract.js';
+import { scavengeContract } from './scavenge.contract.js';
 import { storageContract } from './storage.contract.js';
 import { viewsContract } from './views.contract.js';
 import { writesContract } from './writes.contract.js';
@@ -38,6 +41,7 @@ export function describeEventLogContract(name: string, open: OpenAdapter, option
     viewsContract(contract);
     storageContract(contract);
     retentionContract(contract);
+    scavengeContract(contract);
     it('lists as known defects only cases that exist (a renamed case must not hide a failure)', () => {
       expect(contract.unmatchedDefects()).toEqual([]);
     });

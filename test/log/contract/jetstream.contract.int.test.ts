@@ -13,6 +13,7 @@ import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '
 import { useTempDirs } from '../../support/temp-dirs.js';
 import { describeEventLogContract } from './event-log.contract.js';
 import { RETENTION_CASE } from './retention.contract.js';
+import { SCAVENGE_PARTITION_CASE, SCAVENGE_STREAM_CASE } from './scavenge.contract.js';
 
 const available = natsServerAvailable();
 const tempDir = useTempDirs('js-contract');
@@ -44,6 +45,10 @@ if (!available) {
       close: () => log.close(),
     };
   }, {
-    unsupported: { [RETENTION_CASE]: 'the JetStream log refuses retention settings with NotImplemented (docs/cluster.md, "Left to do")' },
+    unsupported: {
+      [RETENTION_CASE]: 'the JetStream log refuses retention settings with NotImplemented (docs/cluster.md, "Left to do")',
+      [SCAVENGE_STREAM_CASE]: 'the JetStream log refuses a scavenge with NotImplemented, as it refuses retention (docs/cluster.md, "Left to do")',
+      [SCAVENGE_PARTITION_CASE]: 'the JetStream log refuses a scavenge with NotImplemented, as it refuses retention (docs/cluster.md, "Left to do")',
+    },
   });
 }

@@ -44,6 +44,10 @@ export interface RawLog {
    * live verify reported intact events as missing (ids of 8 or 9 characters under `account`).
    */
   readonly eventsByRef: Database<Buffer, (string | number)[]>;
+  /** `stream_meta` (retention settings, the scavenge's marks) by address; undefined in dirs made before it. */
+  readonly streamMeta: Database<Buffer, (string | number)[]> | undefined;
+  /** `snapshots` by address (`[type, id, version]`), with the log's own key encoding (see `eventsByRef`). */
+  readonly snapshotsByRef: Database<Buffer, (string | number)[]>;
   /** The `meta` record `format`: undefined when absent or unreadable (see `metaError`). */
   readonly format: { version: number; partitions: number; created?: number } | undefined;
   readonly metaError: string | undefined;
@@ -77,6 +81,13 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     const dbs = Object.fromEntries(FRAMED_DBS.map((name) => [name, root.openDB(name, binary) as unknown as Database<Buffer, Buffer>])) as Record<FramedDb, Database<Buffer, Buffer>>;
     const writers = root.openDB('writers', { ...binary, useVersions: true }) as unknown as Database<Buffer, Buffer>;
     const eventsByRef = root.openDB('events', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
+    const snapshotsByRef = root.openDB('snapshots', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
+    let streamMeta: RawLog['streamMeta'];
+    try {
+      streamMeta = root.openDB('stream_meta', { encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, (string | number)[]>;
+    } catch {
+      // A read-only open of a dir made before stream_meta existed: no marks, nothing was scavenged.
+    }
     let format: RawLog['format'];
     let metaError: string | undefined;
     try {
@@ -87,7 +98,7 @@ export function openRawLog(dataDir: string, options: { readOnly?: boolean } = {}
     } catch (err) {
       metaError = `meta 'format' unreadable: ${(err as Error).message}`;
     }
-    return { dataDir, root, dbs, writers, eventsByRef, format, metaError, close: () => root.close() };
+    return { dataDir, root, dbs, writers, eventsByRef, streamMeta, snapshotsByRef, format, metaError, close: () => root.close() };
   } catch (err) {
     void root.close();
     throw asLogError(err, `the log file of ${dataDir}`);

@@ -2,7 +2,9 @@
  * `salvageLog`: builds a NEW data dir from the intact events of a damaged one (never in place: the
  * damaged dir stays as it is, for a second attempt or a human).
  *
- * What is kept: for each stream, its intact events from seq 1 up to its first gap or damaged record.
+ * What is kept: for each stream, its intact events from seq 1 (or from its start, when a scavenge
+ * removed a prefix: then with the snapshot at its start - 1, where hydration starts, and the start mark)
+ * up to its first gap or damaged record.
  * Later events of that stream are lost: folding them over a hole would make up a state that never was
  * (and a decider's rules were checked against the missing events). A cut never splits a command: when
  * the source's command-id record says events k..m were one command and the cut falls inside, the cut
@@ -17,7 +19,9 @@
  *   one command), with the source's idempotency digest when its record is intact and names exactly
  *   those seqs;
  * - pages: for every full page of kept events (optional);
- * - snapshots: none; the runtime writes them again as it hydrates;
+ * - retention settings: copied (configuration, not derived);
+ * - snapshots: none, but the one a scavenged stream hydrates from (checked by its checksum; without it
+ *   the stream keeps no event: its state could not be rebuilt); the runtime writes the rest again;
  * - views: not here (they need the projections, a layer above the log): the CLI rebuilds them.
  *
  * Gotchas:
@@ -32,6 +36,7 @@ import { lockDataDir } from '../dir-lock.js';
 import { LmdbLog } from '../lmdb-log.js';
 import { EVENT_PAGE } from '../../event-page.js';
 import type { StagedWrite } from '../write-chain.js';
+import type { RetentionSettings } from '../../port.js';
 import { corruptRecord, decodeRecord } from '../../record-codec.js';
 import { decodeKey, hasLog, noLogError, openRawLog, showKey } from './raw-log.js';
 import { backupSubjectKeys, KEYS_FILE } from '../subject-keys.js';
@@ -66,7 +71,8 @@ export interface SalvageReport {
   lost: LostEvent[];
   /** Parts of the source that LMDB could not read at all (a damaged page): events there are unknown. */
   unreadable: Array<{ db: string; after: string; error: string }>;
-  derived: { commandIds: number; pages: number; snapshots: 0 };
+  /** `snapshots`: those of scavenged streams, copied (see the header). */
+  derived: { commandIds: number; pages: number; snapshots: number };
   /** In `into`, when some lost events could be decoded. */
   quarantineFile: string | null;
   durationMs: number;
@@ -132,7 +138,7 @@ export async function salvageLog(sourceDir: string, intoDir: string, options: Sa
         eventsLost: read.lost.reduce((n, l) => n + (l.toSeq !== undefined && l.seq !== null ? l.toSeq - l.seq + 1 : 1), 0),
         lost: read.lost,
         unreadable: read.unreadable,
-        derived: { ...derived, snapshots: 0 },
+        derived,
         quarantineFile: quarantine,
         durationMs: systemClock.now() - started,
       };
@@ -168,19 +174,45 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     }
   }
 
+  /** Scavenged streams: their start and the snapshot they hydrate from (an intact one, else none). */
+  const starts = new Map<string, { start: number; snapshot: Buffer | undefined }>();
+  const startOf = (type: string, id: string): number => {
+    const key = JSON.stringify([type, id]);
+    let s = starts.get(key);
+    if (s === undefined) {
+      s = { start: 1, snapshot: undefined };
+      try {
+        const mark = raw.streamMeta?.getBinary([type, id, '#start']);
+        const n = mark ? decodeRecord<number>(mark, 'stream_meta', [type, id, '#start'] as never) : 1;
+        if (Number.isSafeInteger(n) && n > 1) {
+          s.start = n;
+          const snapKey = [type, id, n - 1];
+          const snap = raw.snapshotsByRef.getBinary(snapKey) ?? undefined;
+          if (snap) decodeRecord(snap, 'snapshots', snapKey as never);
+          s.snapshot = snap;
+        }
+      } catch {
+        // A damaged mark or snapshot: the stream is treated as unscavenged, and its gap cuts it whole.
+        s = { start: 1, snapshot: undefined };
+      }
+      starts.set(key, s);
+    }
+    return s.start;
+  };
+
   let streams = 0;
   let streamsCut = 0;
-  let current: { type: string; id: string; next: number; partition: number | undefined; events: Kept[]; cut: string | null } | null = null;
+  let current: { type: string; id: string; start: number; next: number; partition: number | undefined; events: Kept[]; cut: string | null } | null = null;
   const finish = () => {
     if (!current) return;
     const c = current;
     // A cut inside a command moves to before that command (all of a command's events or none).
     if (c.cut !== null) {
       streamsCut++;
-      const head = c.events.length;
+      const head = c.start + c.events.length - 1;
       const straddling = (commands.get(JSON.stringify([c.type, c.id])) ?? []).find((r) => r.first <= head && r.last > head);
       if (straddling) {
-        for (const k of c.events.splice(straddling.first - 1)) {
+        for (const k of c.events.splice(Math.max(0, straddling.first - c.start))) {
           lost.push({ aggregateType: c.type, id: c.id, seq: k.e.seq, why: `part of command ${straddling.commandId} (seqs ${straddling.first}..${straddling.last}), whose later events are lost` });
           quarantine.push({ ...lostEntry(c.type, c.id, k.e.seq, 'part of a command whose later events are lost'), event: k.e });
         }
@@ -226,7 +258,8 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
     if (!current || current.type !== type || current.id !== id) {
       finish();
       streams++;
-      current = { type, id, next: 1, partition: undefined, events: [], cut: null };
+      const start = startOf(type, id);
+      current = { type, id, start, next: start, partition: undefined, events: [], cut: null };
     }
     const c = current;
     if (c.cut === null) {
@@ -261,11 +294,35 @@ function readIntact(raw: ReturnType<typeof openRawLog>, partitions: number) {
   }
   finish();
   lost.sort((a, b) => cmpNullable(a.aggregateType, b.aggregateType) || cmpNullable(a.id, b.id) || (a.seq ?? 0) - (b.seq ?? 0));
-  return { partitions, kept, lost, quarantine, unreadable, streams, streamsCut, commands };
+  // A scavenged stream with no intact snapshot to hydrate from keeps nothing: its events alone are no state.
+  const kept2: Kept[] = [];
+  for (const k of kept) {
+    const s = starts.get(JSON.stringify([k.e.aggregateType, k.e.stream]));
+    if (s && s.start > 1 && s.snapshot === undefined) {
+      lost.push({ aggregateType: k.e.aggregateType, id: k.e.stream, seq: k.e.seq, why: `the stream was scavenged up to seq ${s.start - 1} and its snapshot there is missing or damaged: its state cannot be rebuilt` });
+      quarantine.push({ ...lostEntry(k.e.aggregateType, k.e.stream, k.e.seq, 'scavenged stream without its snapshot'), event: k.e });
+    } else kept2.push(k);
+  }
+  // Retention settings are configuration, not derived data: they go with the events (intact ones only).
+  const retention: { type: string; id: string | undefined; settings: RetentionSettings }[] = [];
+  try {
+    for (const { key, value } of raw.streamMeta?.getRange({ snapshot: false }) ?? []) {
+      if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== 'string' || typeof key[1] !== 'string') continue;
+      try {
+        retention.push({ type: key[0], id: key[1] === '' ? undefined : key[1], settings: decodeRecord<RetentionSettings>(value, 'stream_meta', key as never) });
+      } catch (err) {
+        unreadable.push({ db: 'stream_meta', after: JSON.stringify(key), error: (err as Error).message });
+      }
+    }
+  } catch (err) {
+    unreadable.push({ db: 'stream_meta', after: '(start)', error: (err as Error).message });
+  }
+  const scavenged = [...starts].filter(([, s]) => s.start > 1 && s.snapshot !== undefined).map(([key, s]) => ({ ref: JSON.parse(key) as [string, string], start: s.start, snapshot: s.snapshot! }));
+  return { partitions, kept: kept2, lost, quarantine, unreadable, streams, streamsCut, commands, scavenged, retention };
 }
 
 /** Writes the kept events into a fresh log at `into`, deriving the index, command ids and pages. */
-async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, pages: boolean): Promise<{ commandIds: number; pages: number }> {
+async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, pages: boolean): Promise<{ commandIds: number; pages: number; snapshots: number }> {
   // New offsets: per partition, contiguous from 0, in the source's offset order.
   const byPartition = new Map<number, Kept[]>();
   for (const k of read.kept) {
@@ -299,8 +356,17 @@ async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, 
   const log = LmdbLog.open(into, { partitions: read.partitions });
   let commandIds = 0;
   let pageCount = 0;
+  let snapshots = 0;
   try {
     let staged: StagedWrite[] = [];
+    // Scavenged streams first: their start marks and the snapshots they hydrate from (the bytes as they
+    // were: the checksum binds them to their address, which is the same here).
+    const keptStreams = new Set(read.kept.map((k) => JSON.stringify([k.e.aggregateType, k.e.stream])));
+    for (const s of read.scavenged) {
+      if (!keptStreams.has(JSON.stringify(s.ref))) continue;
+      staged.push(log.stageStreamStart(s.ref[0], s.ref[1], s.start), log.stageRawSnapshot(s.ref[0], s.ref[1], s.start - 1, s.snapshot));
+      snapshots++;
+    }
     let n = 0;
     const flush = async () => {
       if (staged.length === 0) return;
@@ -321,6 +387,7 @@ async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, 
       if ((n += u.events.length) >= CHUNK) await flush();
     }
     await flush();
+    for (const r of read.retention) await log.setRetention(r.type, r.id, r.settings);
     if (pages) {
       const streams = new Map<string, EventEnvelope[]>();
       for (const e of ordered) {
@@ -331,7 +398,8 @@ async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, 
       }
       for (const list of streams.values()) {
         list.sort((a, b) => a.seq - b.seq);
-        for (let i = 0; i + EVENT_PAGE <= list.length; i += EVENT_PAGE) {
+        // From the first page boundary (a scavenged stream starts inside a page).
+        for (let i = (EVENT_PAGE - ((list[0]!.seq - 1) % EVENT_PAGE)) % EVENT_PAGE; i + EVENT_PAGE <= list.length; i += EVENT_PAGE) {
           staged.push(log.stagePage(list.slice(i, i + EVENT_PAGE)));
           pageCount++;
           if (++n >= CHUNK / EVENT_PAGE) await flush();
@@ -342,7 +410,7 @@ async function writeSalvaged(into: string, read: ReturnType<typeof readIntact>, 
   } finally {
     await log.close();
   }
-  return { commandIds, pages: pageCount };
+  return { commandIds, pages: pageCount, snapshots };
 }
 
 function cmp(a: EventEnvelope, b: EventEnvelope): number {

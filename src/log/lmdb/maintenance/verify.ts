@@ -4,11 +4,14 @@
  * What is checked (format 3, see environment.ts and stored-event.ts):
  * - every framed record's checksum, bound to its address (`decodeRecord` with db + key): a damaged
  *   value, a damaged key or a moved record;
- * - `events`: keys are [type, id, seq], each stream's seqs run 1, 2, 3, ... with no gap;
- * - `partitions`: each partition's runs are contiguous from offset 0, and every ref points at an intact
- *   event whose stored partition and offset are the ref's; every intact event is indexed;
+ * - `events`: keys are [type, id, seq], each stream's seqs run from its start (1 unless a scavenge moved
+ *   it: stream_meta's marks) with no gap;
+ * - `partitions`: each partition's runs are contiguous from its start (0 unless a scavenge moved it),
+ *   and every ref points at an intact event whose stored partition and offset are the ref's, or below
+ *   its stream's start (removed by a scavenge); every intact event is indexed;
  * - `pages`: EVENT_PAGE events from a page boundary, equal to the events they summarize;
- * - `commands`: the seqs a command id names exist; `snapshots`: at a version the stream has;
+ * - `commands`: the seqs a command id names exist (or were scavenged); `snapshots`: at a version the
+ *   stream has, or at its start - 1 (where hydration starts after a scavenge);
  * - views and `writers`: checksums (views) and readability; damage there is not partition damage
  *   (views are rebuilt from the log), so it goes to `other`;
  * - LMDB errors thrown while reading (a damaged page) are reported, never thrown (see scan.ts).
@@ -128,6 +131,24 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
       return { damaged: (err as Error).message };
     }
   };
+  /** The scavenge's marks (stream-meta.ts): a stream's first stored seq, a partition's first indexed offset. */
+  const mark = (key: (string | number)[], none: number): number => {
+    try {
+      const buf = raw.streamMeta?.getBinary(key);
+      if (!buf) return none;
+      const n = decodeRecord<number>(buf, 'stream_meta', key as never);
+      if (Number.isSafeInteger(n) && n >= none) return n;
+      report(undefined, 'stream_meta', JSON.stringify(key), 'not a position');
+    } catch (err) {
+      report(undefined, 'stream_meta', JSON.stringify(key), RuntimeError.is(err) ? err.message : String(err));
+    }
+    return none;
+  };
+  let lastStart: { type: string; id: string; start: number } | undefined;
+  const startOf = (type: string, id: string): number => {
+    if (lastStart?.type !== type || lastStart.id !== id) lastStart = { type, id, start: mark([type, id, '#start'], 1) };
+    return lastStart.start;
+  };
   /** The partition a stream's records belong to: from its first intact event, else `partitionOf`. */
   // Records of one stream come together in key order: remember the last stream asked about.
   let lastStream: { type: string; id: string; partition: number | undefined } | undefined;
@@ -177,7 +198,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
       continue;
     }
     const [type, id, seq] = key;
-    if (!stream || stream.type !== type || stream.id !== id) stream = { type, id, next: 1, partition: undefined };
+    if (!stream || stream.type !== type || stream.id !== id) stream = { type, id, next: startOf(type, id), partition: undefined };
     const p = Array.isArray(rec.value) ? rec.value[3] : (stream.partition ?? partitionOfId(id));
     if (seq !== stream.next) report(p, 'events', JSON.stringify(key), `stream ${type}/${id} jumps from seq ${stream.next - 1} to ${seq}`);
     stream.next = seq + 1;
@@ -192,7 +213,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
   }
 
   // partitions: contiguous runs, refs pointing at the events that name them back.
-  const expected = new Array<number>(P).fill(0);
+  const expected = Array.from({ length: P }, (_, p) => mark([p], 0));
   const matched = new Array<number>(P).fill(0);
   for (const { key: keyRaw, value } of scan('partitions')) {
     records['partitions']!++;
@@ -217,7 +238,9 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
       if (!Array.isArray(ref) || !isStreamKey(ref)) return report(p, 'partitions', where, `offset ${offset} holds no ref [aggregateType, id, seq]`);
       const e = eventAt(ref);
       const name = `${ref[0]}/${ref[1]}#${ref[2]}`;
-      if (e === 'missing') report(p, 'partitions', where, `offset ${offset} points at a missing event ${name}`);
+      if (e === 'missing') {
+        if (ref[2] >= startOf(ref[0], ref[1])) report(p, 'partitions', where, `offset ${offset} points at a missing event ${name}`);
+      }
       else if (!Array.isArray(e)) report(p, 'partitions', where, `offset ${offset} points at a damaged event ${name}`);
       else if (e[3] !== p || e[4] !== offset) report(p, 'partitions', where, `offset ${offset} points at another event ${name} (stored at partition ${e[3]} offset ${e[4]})`);
       else if (offset < headOf(p)) matched[p]!++;
@@ -244,7 +267,8 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
       report(p, 'pages', where, `not a page of ${EVENT_PAGE} events from a page boundary`);
       continue;
     }
-    for (let i = 0; i < EVENT_PAGE; i++) {
+    // A page may straddle its stream's start: the entries below it summarize scavenged events.
+    for (let i = Math.max(0, startOf(type, id) - first); i < EVENT_PAGE; i++) {
       const e = eventAt([type, id, first + i]);
       if (!Array.isArray(e) || !isDeepStrictEqual(e, page[i])) {
         report(p, 'pages', where, `page entry ${i} (seq ${first + i}) differs from the event record (${e === 'missing' ? 'missing' : Array.isArray(e) ? 'other content' : 'damaged'})`);
@@ -265,7 +289,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
     if (rec.key.length !== 3 || typeof type !== 'string' || typeof id !== 'string' || typeof rec.key[2] !== 'string') report(undefined, 'commands', where, 'not a command key [aggregateType, id, commandId]');
     else if (!isSeq(first) || !isSeq(last) || last < first) report(sp(rec.key), 'commands', where, 'not a seq range [firstSeq, lastSeq]');
     else {
-      for (const seq of [first, last]) if (!eventExists([type, id, seq])) report(sp(rec.key), 'commands', where, `names seq ${seq}, which the stream does not have`);
+      for (const seq of [first, last]) if (seq >= startOf(type, id) && !eventExists([type, id, seq])) report(sp(rec.key), 'commands', where, `names seq ${seq}, which the stream does not have`);
     }
   }
 
@@ -277,7 +301,7 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
     if (!rec) continue;
     if (!isStreamKey(rec.key)) report(undefined, 'snapshots', JSON.stringify(rec.key), 'not a snapshot key [aggregateType, id, version]');
     else if (!Array.isArray(rec.value) || rec.value.length !== 3) report(sp(rec.key), 'snapshots', JSON.stringify(rec.key), 'not a snapshot [snapshotVersion, state, ts]');
-    else if (!eventExists(rec.key)) report(sp(rec.key), 'snapshots', JSON.stringify(rec.key), `snapshot at version ${rec.key[2]}, beyond the stream's head`);
+    else if (!eventExists(rec.key) && rec.key[2] !== startOf(rec.key[0], rec.key[1]) - 1) report(sp(rec.key), 'snapshots', JSON.stringify(rec.key), `snapshot at version ${rec.key[2]}, beyond the stream's head`);
   }
 
   // Views (derived, rebuilt from the log) and writers: readable, checksums intact.

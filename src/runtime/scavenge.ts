@@ -1,0 +1,221 @@
+/**
+ * The scavenge (docs/data-lifecycle.md, "Scavenge"): physically removes what retention hides, in the
+ * background, without ever removing what something still needs. Per stream with retention, it removes
+ * the events below `s + 1`, where `s` is the newest persisted snapshot that
+ * - lies before the stream's cut (retention hides everything it removes) and before its head (the last
+ *   event stays: its seq is the stream's version),
+ * - is of the decider's current `snapshotVersion` (hydration starts there; it never needs an event
+ *   below it), and one the snapshot thinning never removes (so it stays where hydration and the time
+ *   machine start from: append-planner.ts keeps every snapshot with thinning 1, else every n-th),
+ * - and whose event every guard has consumed (read models: `ScavengeGuard`; nothing past the offsets
+ *   they reached in the stream's partition).
+ * Then it drops each partition's index from its front, as far as every event it points at is gone and
+ * every guard has read past it. Types a guard keeps whole (a view that folds every event of the type)
+ * are left alone and named in the report.
+ *
+ * Why on the main thread and outside the workers' write chains: a removal only touches records no
+ * writer ever writes again (log/port.ts, "Scavenge"), so it needs no ordering with commands; it runs in
+ * steps of a few hundred removals, each one short LMDB transaction, yielding to the event loop between
+ * steps, so commands never wait behind more than one step. A kill -9 leaves whole steps done and the
+ * marks where they are; the next pass goes on from there.
+ *
+ * Gotchas:
+ * - A worker plugin with no guard registered (a read model the runtime cannot ask) stops every pass:
+ *   removing what it has not read would make it skip events. `Views.open` registers the projection
+ *   engine's guard.
+ * - A retried command whose events were scavenged is no longer recognised (its command record goes with
+ *   them): idempotency reaches back as far as retention keeps events.
+ */
+import { AUDIT_TYPE, isSystemType, type AnyDecider, type AuditKind, type AuditTarget } from '../domain/index.js';
+import type { EventLog } from '../log/index.js';
+import { partitionOf } from '../partition/index.js';
+import type { RetentionRules } from './retention.js';
+
+/** Something that reads the log by partition and must not lose what it has not read yet (read models). */
+export interface ScavengeGuard {
+  /** Who it is, in reports ("views"). */
+  readonly name: string;
+  /** The worker plugin module it speaks for (a plugin without a guard stops every pass). */
+  readonly module?: string;
+  /** The offset of `partition` below which it has read everything it will ever read. */
+  consumed(partition: number): number;
+  /** Why the events of `aggregateType` must all stay (it folds every one of them), or null. */
+  keeps(aggregateType: string): string | null;
+}
+
+/** What one pass did. */
+export interface ScavengeReport {
+  /** Streams whose prefix it removed (in part or whole). */
+  streams: number;
+  events: number;
+  pages: number;
+  snapshots: number;
+  commands: number;
+  /** Partition offsets whose index it dropped. */
+  indexOffsets: number;
+  /** What it left alone, and why. */
+  skipped: { aggregateType?: string; id?: string; reason: string }[];
+}
+
+export interface ScavengeOptions {
+  /** Only this type (and with `id`, only this stream). */
+  aggregateType?: string;
+  id?: string;
+  /** Removals per step (default 512). */
+  budget?: number;
+  /** Who asked, for the audit records (`cli`, a token's name; null: the background schedule). */
+  by?: string | null;
+}
+
+export interface ScavengeParts {
+  readonly log: EventLog;
+  readonly rules: RetentionRules;
+  readonly deciders: ReadonlyMap<string, AnyDecider>;
+  readonly snapshotEvery: number;
+  readonly snapshotThinning: number;
+  /** Modules of the worker plugins the runtime runs. */
+  readonly pluginModules: readonly string[];
+  /** The acknowledged head of each partition (nothing past it is ever removed). */
+  readonly acknowledged: (partition: number) => number;
+  readonly audit: (kind: AuditKind, record: { target: AuditTarget; by?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
+  /** False once the runtime closes: a pass stops at its next step. */
+  readonly open: () => boolean;
+}
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export class Scavenger {
+  readonly #parts: ScavengeParts;
+  readonly #guards = new Set<ScavengeGuard>();
+  #running: Promise<ScavengeReport> | null = null;
+
+  constructor(parts: ScavengeParts) {
+    this.#parts = parts;
+  }
+
+  /** Registers a guard; returns its removal. */
+  guard(guard: ScavengeGuard): () => void {
+    this.#guards.add(guard);
+    return () => void this.#guards.delete(guard);
+  }
+
+  /** One pass; a pass asked for while one runs starts after it (each sees the other's removals). */
+  run(options: ScavengeOptions = {}): Promise<ScavengeReport> {
+    const previous = this.#running ?? Promise.resolve(null);
+    const next = previous.catch(() => null).then(() => this.#pass(options));
+    this.#running = next;
+    void next.finally(() => {
+      if (this.#running === next) this.#running = null;
+    }).catch(() => undefined);
+    return next;
+  }
+
+  /** Resolves once no pass runs (close). */
+  async idle(): Promise<void> {
+    while (this.#running) await this.#running.catch(() => undefined);
+  }
+
+  async #pass(options: ScavengeOptions): Promise<ScavengeReport> {
+    const { log, deciders } = this.#parts;
+    const report: ScavengeReport = { streams: 0, events: 0, pages: 0, snapshots: 0, commands: 0, indexOffsets: 0, skipped: [] };
+    const guarded = new Set([...this.#guards].map((g) => g.module).filter((m): m is string => m !== undefined));
+    const unguarded = this.#parts.pluginModules.filter((m) => !guarded.has(m));
+    if (unguarded.length > 0) {
+      report.skipped.push({ reason: `worker plugins ${unguarded.join(', ')} read the log and registered no scavenge guard: nothing is removed while they run (Views.open registers the projection engine's)` });
+      return report;
+    }
+    if (this.#parts.snapshotEvery === 0) {
+      report.skipped.push({ reason: 'snapshots are off (snapshotEvery 0): a stream with no snapshot has nowhere to hydrate from once its prefix is gone' });
+      return report;
+    }
+    log.refreshReads();
+    const touched = new Set<number>();
+    const types = options.aggregateType !== undefined ? [options.aggregateType] : [...deciders.keys()].filter((t) => !isSystemType(t) || t === AUDIT_TYPE);
+    for (const type of types) {
+      const decider = deciders.get(type);
+      if (!decider) continue;
+      const typeWide = log.retention(type) !== undefined;
+      const ids = options.id !== undefined ? [options.id] : typeWide ? log.iterateStreamIds(type) : log.streamsWithRetention(type);
+      const kept = this.#keptBy(type);
+      const before = { ...report };
+      let streams = 0;
+      for (const id of ids) {
+        if (!this.#parts.open()) return report;
+        if (kept !== null) {
+          // Only worth saying when the type has something to remove.
+          if (typeWide || log.retention(type, id) !== undefined) report.skipped.push({ aggregateType: type, reason: kept });
+          break;
+        }
+        const s = this.#removable(type, id, decider);
+        if (s === null) continue;
+        streams++;
+        touched.add(partitionOf(id, log.partitions));
+        for (;;) {
+          const r = await log.removeStreamPrefix(type, id, s + 1, options.budget);
+          report.events += r.events;
+          report.pages += r.pages;
+          report.snapshots += r.snapshots;
+          report.commands += r.commands;
+          if (r.done || !this.#parts.open()) break;
+          await yieldTurn();
+        }
+        await yieldTurn();
+      }
+      report.streams += streams;
+      if (streams > 0) {
+        const details = { streams, events: report.events - before.events, pages: report.pages - before.pages, snapshots: report.snapshots - before.snapshots, commands: report.commands - before.commands };
+        await this.#parts.audit('ScavengeCompleted', { target: { aggregateType: type }, by: options.by ?? null, details });
+      }
+    }
+    log.refreshReads();
+    const partitions = options.aggregateType === undefined ? Array.from({ length: log.partitions }, (_, p) => p) : [...touched];
+    for (const p of partitions) {
+      const upTo = this.#consumed(p);
+      for (;;) {
+        if (!this.#parts.open()) return report;
+        const t = await log.trimPartition(p, upTo, options.budget);
+        report.indexOffsets += t.offsets;
+        if (t.done) break;
+        await yieldTurn();
+      }
+    }
+    log.refreshReads();
+    return report;
+  }
+
+  /** The snapshot version below which stream `id` may lose its events (see the header), or null. */
+  #removable(type: string, id: string, decider: AnyDecider): number | null {
+    const { log, rules, snapshotEvery: every, snapshotThinning: thinning } = this.#parts;
+    const head = log.streamHead(type, id).version;
+    const start = log.streamStart(type, id);
+    const limit = Math.min(rules.firstVersion(type, id, head) - 1, head - 1);
+    if (limit < start) return null;
+    const consumed = this.#consumed(partitionOf(id, log.partitions));
+    for (const v of log.snapshotVersions(type, id)) {
+      if (v < start) break;
+      // The thinning removes only snapshots at multiples of snapshotEvery whose index it does not keep.
+      if (v > limit || (thinning > 1 && v % every === 0 && (v / every) % thinning !== 0)) continue;
+      const snap = log.snapshotAtOrBelow(type, id, v);
+      if (snap?.version !== v || snap.snapshotVersion !== decider.snapshotVersion) continue;
+      const event = log.readEvent(type, id, v);
+      if (event === undefined || event.offset >= consumed) continue;
+      return v;
+    }
+    return null;
+  }
+
+  /** The offset of `partition` below which every guard has read (and which is acknowledged). */
+  #consumed(partition: number): number {
+    let upTo = this.#parts.acknowledged(partition);
+    for (const g of this.#guards) upTo = Math.min(upTo, g.consumed(partition));
+    return upTo;
+  }
+
+  #keptBy(type: string): string | null {
+    for (const g of this.#guards) {
+      const why = g.keeps(type);
+      if (why !== null) return `${g.name}: ${why}`;
+    }
+    return null;
+  }
+}
