@@ -111,8 +111,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     );
     return pass;
   };
-  // The background schedule (scavenge.ts): not in cluster mode, where retention is refused.
-  const scavengeTimer = o.scavengeEveryMs > 0 && o.cluster === undefined ? setInterval(() => void scavenge({}).catch(() => undefined), o.scavengeEveryMs) : null;
+  // The background schedule (scavenge.ts): not in cluster mode, where retention is refused. A tick while
+  // a pass runs is skipped, never queued: queued passes would pile up behind a slow one (bench/README.md,
+  // "Data lifecycle": 151 of them waited in a run before this).
+  const scavengeTimer =
+    o.scavengeEveryMs > 0 && o.cluster === undefined
+      ? setInterval(() => {
+          if (!scavenger.busy) void scavenge({}).catch(() => undefined);
+        }, o.scavengeEveryMs)
+      : null;
   scavengeTimer?.unref();
   let ownerLoads = 0;
   const counters = {

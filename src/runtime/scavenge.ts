@@ -110,6 +110,11 @@ export class Scavenger {
     return next;
   }
 
+  /** True while a pass runs or waits (the background schedule skips its tick then: see create-runtime.ts). */
+  get busy(): boolean {
+    return this.#running !== null;
+  }
+
   /** Resolves once no pass runs (close). */
   async idle(): Promise<void> {
     while (this.#running) await this.#running.catch(() => undefined);
