@@ -29,10 +29,11 @@ import { peersSuite } from './suites/peers.js';
 import { throughputSuite } from './suites/throughput.js';
 import { stallsSuite } from './suites/stalls.js';
 import { clusterSuite } from './suites/cluster.js';
+import { lifecycleSuite } from './suites/lifecycle.js';
 
 // In the order of the table (the throughput suite also reports the latency at half its capacity); the
 // peers suite first, as its table comes first.
-const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, catchUpSuite, encodeSuite, memorySuite, clusterSuite];
+const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, catchUpSuite, encodeSuite, memorySuite, lifecycleSuite, clusterSuite];
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {
