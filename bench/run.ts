@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --only throughput,hydration] [-- --out DIR]`
+ * (a plain `--quick` leaves out the suites marked `notInQuick`; `--quick --only NAME` runs one at its quick size)
  *
  * Runs every suite in turn (one process: suites share nothing but the machine; each makes its own data
  * dirs in os.tmpdir() and removes them), prints one table, and writes `latest.json`, `table.md` and one
@@ -72,10 +73,12 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const known = new Set(SUITES.map((s) => s.name));
   for (const o of args.only ?? []) if (!known.has(o)) throw new Error(`unknown suite ${o}; suites: ${[...known].join(', ')}`);
-  const suites = SUITES.filter((s) => !args.only || args.only.includes(s.name));
+  const suites = SUITES.filter((s) => (args.only ? args.only.includes(s.name) : !(args.quick && s.notInQuick)));
   const machine = machineMeta();
   const started = performance.now();
   const figures = new Map<string, Figure>();
+  // A plain quick run still reports every figure: those of the suites it leaves out say why.
+  if (args.quick && !args.only) for (const s of SUITES) if (s.notInQuick) for (const id of s.figures) figures.set(id, notAvailable(id, `not available in quick mode: ${s.notInQuick}`));
   const curves: Curve[] = [];
   let peers: PeerTable | null = null;
   const failed: RunMeta['failedSuites'] = [];

@@ -30,6 +30,11 @@ export interface LifecycleArgs {
   keep: number | null;
   /** scavengeEveryMs; null: the default. */
   everyMs: number | null;
+  /**
+   * Probes only (not the suite): instead of the background schedule, this process runs the passes,
+   * each `everyMs` after the previous one ended (no queue), with `budget` removals per step.
+   */
+  ownLoop?: { budget?: number };
 }
 
 export interface LifecycleSample {
@@ -38,6 +43,16 @@ export interface LifecycleSample {
   atS: number;
   /** p99 of the load's commands answered since the previous sample (ms). */
   p99: number;
+}
+
+export interface StepTimes {
+  count: number;
+  /** From the call to its answer (the transaction committed and flushed). */
+  wallMs: number;
+  maxMs: number;
+  /** The part on the main thread before the call returned (reading what to remove, staging the puts). */
+  syncMs: number;
+  syncMaxMs: number;
 }
 
 export interface LifecycleReport {
@@ -55,7 +70,8 @@ export interface LifecycleReport {
   passWallMs: number;
   passMaxMs: number;
   passEvents: number;
-  steps: { count: number; wallMs: number; maxMs: number; syncMs: number; syncMaxMs: number };
+  /** The scavenge's LMDB steps by kind (a stream's prefix; a partition's index, most of them no-ops here). */
+  steps: { removeStreamPrefix: StepTimes; trimPartition: StepTimes };
   lastReport: ScavengeReport | null;
   lastError: string | null;
   cpuUs: number;
@@ -66,15 +82,17 @@ const a = JSON.parse(process.argv[2] ?? '') as LifecycleArgs;
 const PER_COMMAND = 1_000;
 const load0 = loadavg();
 const createdAt = Date.now();
-const rt = await createRuntime({ dataDir: a.dir, domains: [...builtinDomains, meterDomain], ...(a.everyMs !== null ? { scavengeEveryMs: a.everyMs } : {}) });
+const rt = await createRuntime({ dataDir: a.dir, domains: [...builtinDomains, meterDomain], ...(a.ownLoop ? { scavengeEveryMs: 0 } : a.everyMs !== null ? { scavengeEveryMs: a.everyMs } : {}) });
 const logFile = join(a.dir, 'log.mdb');
 const size = (): number => statSync(logFile).size;
 
 // The scavenge's steps: wall time to the step's answer, and the part spent on this thread before it returned.
-const steps = { count: 0, wallMs: 0, maxMs: 0, syncMs: 0, syncMaxMs: 0 };
+const newSteps = (): StepTimes => ({ count: 0, wallMs: 0, maxMs: 0, syncMs: 0, syncMaxMs: 0 });
+const stepsOf = { removeStreamPrefix: newSteps(), trimPartition: newSteps() };
 const log = rt.log as unknown as Record<'removeStreamPrefix' | 'trimPartition', (...args: unknown[]) => Promise<unknown>>;
 for (const name of ['removeStreamPrefix', 'trimPartition'] as const) {
   const original = log[name].bind(log);
+  const steps = stepsOf[name];
   log[name] = (...args: unknown[]) => {
     const t0 = performance.now();
     const p = original(...args);
@@ -141,7 +159,18 @@ try {
     }
     return (performance.now() - t0) / 1000;
   })();
+  let ingesting = true;
+  void ingest.finally(() => (ingesting = false));
+  const own = a.ownLoop
+    ? (async () => {
+        while (ingesting) {
+          await new Promise((r) => setTimeout(r, a.everyMs ?? 200));
+          await rt.scavenge(a.ownLoop!.budget !== undefined ? { budget: a.ownLoop!.budget } : {});
+        }
+      })()
+    : Promise.resolve();
   const run = await openLoopUntil(a.rate, ingest, record);
+  await own;
   const ingestS = await ingest;
   const cpu = process.cpuUsage(cpu0);
   const logBytesEnd = size();
@@ -168,7 +197,7 @@ try {
     passWallMs,
     passMaxMs,
     passEvents,
-    steps,
+    steps: stepsOf,
     lastReport,
     lastError,
     cpuUs: cpu.user + cpu.system,

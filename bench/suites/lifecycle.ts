@@ -11,13 +11,14 @@
  * Meanwhile, in both, an open loop of single `Record` commands at 1 000 cmd/s over 1 000 other meters
  * (warmed first) measures each command's latency from its due time. Figures: the load's p99 and p50
  * with the scavenge against the baseline's, and log.mdb at the end against the baseline's; the curve
- * is log.mdb every 100k events (50k in quick mode). Quick mode ingests 200 000 events.
+ * is log.mdb every 100k events (50k in quick mode). Quick mode ingests 200 000 events, and only when
+ * named (`--quick --only lifecycle`): a plain quick run leaves it out (`notInQuick`).
  */
 import { measured } from '../figures.js';
 import type { Suite } from '../support/context.js';
 import { runChild } from '../support/child.js';
 import { makeTempDir, removeTempDir } from '../support/tmp.js';
-import type { LifecycleArgs, LifecycleReport } from './lifecycle-child.js';
+import type { LifecycleArgs, LifecycleReport, StepTimes } from './lifecycle-child.js';
 
 const CHILD = new URL('./lifecycle-child.ts', import.meta.url);
 export const LIFECYCLE = { rate: 1000, meters: 1000, keep: 10_000, everyMs: 200 };
@@ -27,6 +28,9 @@ const MODES = ['baseline', 'scavenge'] as const;
 const mib = (b: number): number => b / 2 ** 20;
 const f1 = (n: number): string => n.toFixed(1);
 const load = (l: number[]): string => l.map((x) => x.toFixed(1)).join('/');
+
+const steps = (what: string, t: StepTimes): string =>
+  `${t.count} ${what} steps ${(t.wallMs / 1000).toFixed(1)} s to their answers (longest ${t.maxMs.toFixed(0)} ms), ${(t.syncMs / 1000).toFixed(2)} s of it on the main thread (longest ${t.syncMaxMs.toFixed(0)} ms)`;
 
 /** One child on a fresh data dir; its CPU profile when LIFECYCLE_PROF names a directory. */
 async function runMode(mode: (typeof MODES)[number], events: number, sampleEvery: number): Promise<LifecycleReport> {
@@ -45,6 +49,9 @@ async function runMode(mode: (typeof MODES)[number], events: number, sampleEvery
 export const lifecycleSuite: Suite = {
   name: 'lifecycle',
   figures: ['lifecycle.p99', 'lifecycle.p50', 'lifecycle.logSize'],
+  // Two fresh runtimes ingesting 200k events each took 45-64 s on the shared 2-core box (load 12-20),
+  // over the ~20 s a quick run can spare for it.
+  notInQuick: 'two runtimes ingesting 200k events each take 45-64 s on the busy box; run npm run bench -- --quick --only lifecycle',
   steps: () => MODES.length,
   async run(ctx) {
     const s = sizes(ctx.quick);
@@ -57,7 +64,7 @@ export const lifecycleSuite: Suite = {
     const size = `${(s.events / 1000).toFixed(0)}k events (RecordMany of 1 000) into one meter stream while ${LIFECYCLE.rate} Record cmd/s (open loop, from due time) go to ${LIFECYCLE.meters} other meters${ctx.quick ? ' (quick size)' : ''}`;
     const loadNote = (x: LifecycleReport): string =>
       `${x.load.answered} commands in ${f1(x.ingestS)} s of ingest, p50 ${x.load.p50.toFixed(1)} ms, p99 ${x.load.p99.toFixed(1)} ms, max ${x.load.max.toFixed(0)} ms${x.load.shed ? `, ${x.load.shed} shed` : ''}; loadavg ${load(x.loadavg.before)} -> ${load(x.loadavg.after)}`;
-    const scav = `${v.streamStart - 1} events removed, ${v.passes} passes seen of ${v.ticks} timer ticks (longest queue ${v.maxQueued} ticks), passes ${(v.passWallMs / 1000).toFixed(1)} s (longest ${(v.passMaxMs / 1000).toFixed(1)} s); ${v.steps.count} LMDB steps ${(v.steps.wallMs / 1000).toFixed(1)} s to their answers (longest ${v.steps.maxMs.toFixed(0)} ms), ${(v.steps.syncMs / 1000).toFixed(2)} s of it on the main thread (longest ${v.steps.syncMaxMs.toFixed(0)} ms)`;
+    const scav = `${v.streamStart - 1} events removed, ${v.passes} passes seen of ${v.ticks} timer ticks (longest queue ${v.maxQueued} ticks), passes ${(v.passWallMs / 1000).toFixed(1)} s (longest ${(v.passMaxMs / 1000).toFixed(1)} s); ${steps('prefix', v.steps.removeStreamPrefix)}; ${steps('index', v.steps.trimPartition)}`;
     ctx.figure(
       measured('lifecycle.p99', {
         value: v.load.p99,

@@ -63,7 +63,7 @@ describe('npm run bench -- --quick', () => {
 
   it('writes every curve with numeric points, and an SVG for each', () => {
     const results = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8')) as Results;
-    expect(results.curves.map((c) => c.id).sort()).toEqual(['hydration-vs-length', 'latency-vs-load', 'lifecycle-log-size', 'throughput-vs-aggregates', 'throughput-vs-workers']);
+    expect(results.curves.map((c) => c.id).sort()).toEqual(['hydration-vs-length', 'latency-vs-load', 'throughput-vs-aggregates', 'throughput-vs-workers']);
     for (const c of results.curves) {
       for (const s of c.series) {
         expect(s.points.length, `${c.id}/${s.name}`).toBeGreaterThan(0);
