@@ -1,5 +1,6 @@
 /**
  * `npm run bench [-- --quick] [-- --only throughput,hydration] [-- --out DIR]`
+ * (a plain `--quick` leaves out the suites marked `notInQuick`; `--quick --only NAME` runs one at its quick size)
  *
  * Runs every suite in turn (one process: suites share nothing but the machine; each makes its own data
  * dirs in os.tmpdir() and removes them), prints one table, and writes `latest.json`, `table.md` and one
@@ -29,10 +30,11 @@ import { peersSuite } from './suites/peers.js';
 import { throughputSuite } from './suites/throughput.js';
 import { stallsSuite } from './suites/stalls.js';
 import { clusterSuite } from './suites/cluster.js';
+import { lifecycleSuite } from './suites/lifecycle.js';
 
 // In the order of the table (the throughput suite also reports the latency at half its capacity); the
 // peers suite first, as its table comes first.
-const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, catchUpSuite, encodeSuite, memorySuite, clusterSuite];
+const SUITES: Suite[] = [peersSuite, throughputSuite, stallsSuite, httpSuite, hydrationSuite, restartSuite, feedSuite, catchUpSuite, encodeSuite, memorySuite, lifecycleSuite, clusterSuite];
 
 /** Per suite; generous, since other work may share the machine. */
 function suiteTimeoutMs(quick: boolean): number {
@@ -71,10 +73,12 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const known = new Set(SUITES.map((s) => s.name));
   for (const o of args.only ?? []) if (!known.has(o)) throw new Error(`unknown suite ${o}; suites: ${[...known].join(', ')}`);
-  const suites = SUITES.filter((s) => !args.only || args.only.includes(s.name));
+  const suites = SUITES.filter((s) => (args.only ? args.only.includes(s.name) : !(args.quick && s.notInQuick)));
   const machine = machineMeta();
   const started = performance.now();
   const figures = new Map<string, Figure>();
+  // A plain quick run still reports every figure: those of the suites it leaves out say why.
+  if (args.quick && !args.only) for (const s of SUITES) if (s.notInQuick) for (const id of s.figures) figures.set(id, notAvailable(id, `not available in quick mode: ${s.notInQuick}`));
   const curves: Curve[] = [];
   let peers: PeerTable | null = null;
   const failed: RunMeta['failedSuites'] = [];

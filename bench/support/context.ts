@@ -65,6 +65,11 @@ export interface Suite {
   name: string;
   /** The figures this suite reports; if it throws, they are reported as not available with the error. */
   figures: FigureId[];
+  /**
+   * Why a plain `--quick` run leaves it out (it would add more than the quick run can afford); it still
+   * runs when `--only` names it. Its figures are then reported as not available with this reason.
+   */
+  notInQuick?: string;
   /** Progress steps it will announce (for the bar's total). */
   steps(quick: boolean): number;
   run(ctx: BenchContext): Promise<void>;

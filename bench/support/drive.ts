@@ -130,3 +130,74 @@ export async function runCount(count: number, window: number, issue: (i: number)
   const seconds = (performance.now() - t0) / 1000;
   return { ops: count - errors, errors, seconds, rate: (count - errors) / seconds, firstError };
 }
+
+export interface OpenLoopUntilResult {
+  sent: number;
+  shed: number;
+  errors: number;
+  firstError: string | null;
+  seconds: number;
+  /** Per answered command: milliseconds from due time to answer, and the answer's time (ms since the start). */
+  latenciesMs: number[];
+  answeredAtMs: number[];
+}
+
+/**
+ * `openLoop` for as long as something else runs: commands are due at `rate` until `until` settles, each
+ * latency from its due time (the lifecycle suite's load, for the length of an ingest). Bounded like
+ * `openLoop`: commands due while `maxInFlight` wait are shed.
+ */
+export async function openLoopUntil(rate: number, until: Promise<unknown>, issue: (i: number) => Promise<unknown>, maxInFlight = Math.max(1000, rate)): Promise<OpenLoopUntilResult> {
+  let stop = false;
+  void until.then(
+    () => (stop = true),
+    () => (stop = true),
+  );
+  const latenciesMs: number[] = [];
+  const answeredAtMs: number[] = [];
+  let errors = 0;
+  let sent = 0;
+  let due = 0;
+  let shed = 0;
+  let waiting = 0;
+  let firstError: string | null = null;
+  const inflight = new Set<Promise<void>>();
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    // A 1 ms timer, as openLoop: a spinning generator would take a core from the runtime.
+    const tick = (): void => {
+      if (stop) return resolve();
+      const now = performance.now();
+      const upTo = Math.floor(((now - t0) * rate) / 1000) + 1;
+      for (; due < upTo; due++) {
+        if (waiting >= maxInFlight) {
+          shed++;
+          continue;
+        }
+        const dueAt = t0 + (due * 1000) / rate;
+        const i = sent++;
+        waiting++;
+        const p: Promise<void> = issue(i).then(
+          () => {
+            waiting--;
+            const at = performance.now();
+            latenciesMs.push(at - dueAt);
+            answeredAtMs.push(at - t0);
+            inflight.delete(p);
+          },
+          (err: unknown) => {
+            waiting--;
+            errors++;
+            firstError ??= String((err as Error)?.message ?? err);
+            inflight.delete(p);
+          },
+        );
+        inflight.add(p);
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(inflight);
+  return { sent, shed, errors, firstError, seconds: (performance.now() - t0) / 1000, latenciesMs, answeredAtMs };
+}
