@@ -1,7 +1,8 @@
 /**
  * The meter domain of the lifecycle suite: readings recorded one by one (`Record`) or many per command
- * (`RecordMany`, up to 1 000). A copy of test/support/meter-domain.ts (the bench imports nothing from
- * test/): a high-volume stream type that no built-in view folds, so retention may scavenge it.
+ * (`RecordMany`, up to 1 000). The tests use it too (test/support/meter-domain.ts re-exports it: the
+ * bench imports nothing from test/): a high-volume stream type that no built-in view folds, so retention
+ * may scavenge it.
  */
 import type { Command, Decider, DomainEvent } from '../../src/domain/index.js';
 
