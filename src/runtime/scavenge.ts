@@ -83,6 +83,8 @@ export interface ScavengeParts {
 }
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+/** Streams looked at per event-loop turn (each a few LMDB reads: tens of microseconds). */
+const STREAMS_PER_TURN = 256;
 
 export class Scavenger {
   readonly #parts: ScavengeParts;
@@ -144,8 +146,11 @@ export class Scavenger {
       const kept = this.#keptBy(type);
       const before = { ...report };
       let streams = 0;
+      let looked = 0;
       for (const id of ids) {
         if (!this.#parts.open()) return report;
+        // Many streams with nothing to remove still cost a few reads each: never hold the loop for all.
+        if (++looked % STREAMS_PER_TURN === 0) await yieldTurn();
         if (kept !== null) {
           // Only worth saying when the type has something to remove.
           if (typeWide || log.retention(type, id) !== undefined) report.skipped.push({ aggregateType: type, reason: kept });
