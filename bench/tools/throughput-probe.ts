@@ -32,8 +32,10 @@ try {
   await closedLoop(1000, 4096, send);
   const rate = Number(process.env['PROBE_RATE'] ?? 0);
   if (rate > 0) {
+    const c0 = cpuUsage();
     const l = summarise((await openLoop(rate, seconds * 1000, send)).latenciesMs);
-    console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands)`);
+    const c = cpuUsage(c0);
+    console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands), ${((c.user + c.system) / Math.max(1, l.n)).toFixed(1)} us CPU/command`);
   }
   const stopProfile = await profileMainThread(process.env['PROBE_MAIN_PROFILE']);
   const commits = async () => (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);

@@ -61,7 +61,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const o = resolveOptions(options);
   const { log, lock, ownerEpoch, deciders, validation } = await openOwned(o);
   const P = log.partitions;
-  const W = Math.min(o.workers ?? defaultWorkers(P), P);
+  const W = Math.min(o.workers ?? defaultWorkers(P, o.log), P);
 
   /** Per partition, the next offset after the last acknowledged event (see the Gotchas). */
   const offsets = new Array<number>(P).fill(0);

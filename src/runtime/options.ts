@@ -17,7 +17,7 @@ export interface RuntimeOptions {
   dataDir?: string;
   /** Partition count P for a new data dir (default 16). An existing data dir keeps its own P. */
   partitions?: number;
-  /** Actor worker threads W (default: the machine's available parallelism, at most P). */
+  /** Actor worker threads W (default: 1 with the `lmdb` log, one writer per log; with `memory`, the machine's available parallelism; at most P). */
   workers?: number;
   /** Modules exporting a Decider (absolute paths or file URLs). Default: the built-in account and video. */
   domains?: DomainModule[];
@@ -216,7 +216,18 @@ function resolveCluster(c: ClusterOptions, memory: boolean, workers: number | un
 /** 64 MiB: more than the largest batch a drain writes, small next to any real disk. */
 export const DEFAULT_STORAGE_RESERVE = 64 * 1024 * 1024;
 
-export function defaultWorkers(partitions: number): number {
+/**
+ * One actor worker for the LMDB log unless asked for more ("one writer per log"): LMDB runs one write
+ * transaction at a time per environment, so with two workers each one's commit waits for the other's
+ * transaction, and the callers' commands split into two half-size commits, each paying a commit's fixed
+ * cost (thread wake-ups, lmdb-js's write start, the flush). One worker committing everything measured
+ * half the CPU per command at 64 callers and a lower p99 at 1k and 5k cmd/s on a 2-core box, and the
+ * same CPU at 4 096 callers (bench/README.md, "One committer per log"). More workers still pay off
+ * when deciders are costly next to the ~10 us per command LMDB's write thread spends. The memory log
+ * has no shared writer: one host per core there.
+ */
+export function defaultWorkers(partitions: number, log: 'lmdb' | 'memory'): number {
+  if (log === 'lmdb') return 1;
   return Math.max(1, Math.min(availableParallelism(), partitions));
 }
 

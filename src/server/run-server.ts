@@ -4,7 +4,7 @@
  *   PORT       default 3000 (0 picks a free port; the chosen URL is logged)
  *   HOST       default 127.0.0.1 (set 0.0.0.0 to listen on every interface)
  *   PARTITIONS partition count for a NEW data dir (default 16; an existing one keeps its own)
- *   WORKERS    actor worker threads (default: CPU count, at most PARTITIONS)
+ *   WORKERS    actor worker threads (default 1: one writer per LMDB log; more when deciders are costly)
  *   FEED_ORIGINS extra origins allowed to open /feed (comma-separated, or *); same origin always is
  *   ALLOWED_HOSTS extra Host names the server answers for (comma-separated, or * for any); localhost,
  *              127.0.0.1, [::1] and the address a request arrived at always are (DNS rebinding defence)

@@ -2,12 +2,13 @@
  * DESIGN invariant 1, the assignment: every aggregate maps to one partition (hash mod P), every
  * partition to exactly one worker (p mod W), and P is fixed when the data dir is created.
  */
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { partitionOf, type AccountState } from '../../src/index.js';
+import { createRuntime, partitionOf, type AccountState } from '../../src/index.js';
 import { runTsScript } from '../support/child-process.js';
 import { rejectionOf } from '../support/errors.js';
 import { expectContiguousPartitions } from '../support/log-checks.js';
-import { useRuntimes, ON_DISK } from '../support/runtimes.js';
+import { useRuntimes, ON_DISK, TEST_LOG } from '../support/runtimes.js';
 
 describe('partition map', () => {
   const runtimes = useRuntimes('partitions');
@@ -38,6 +39,18 @@ describe('partition map', () => {
     for (const s of stats) {
       expect(Object.keys(s.offsets).map(Number).sort((a, b) => a - b)).toEqual(map.filter((p) => p.worker === s.workerIndex).map((p) => p.partition));
       for (const [p, off] of Object.entries(s.offsets)) expect(off).toBe(map[Number(p)]!.offset);
+    }
+  });
+
+  // One writer per LMDB log (bench/README.md "One committer per log"): a second worker would split
+  // the commits and wait for the first's write transaction. The memory log has no shared writer.
+  it('runs one worker on the LMDB log unless asked for more, one per core (at most P) on the memory log', async () => {
+    const rt = await createRuntime({ dataDir: await runtimes.dataDir(), partitions: 4, ...TEST_LOG });
+    try {
+      expect(rt.workerCount).toBe(ON_DISK ? 1 : Math.min(availableParallelism(), 4));
+      expect((await rt.execute('account', 'dw-1', { type: 'Open', data: { owner: 'dw' } })).version).toBe(1);
+    } finally {
+      await rt.close();
     }
   });
 
