@@ -5,7 +5,7 @@
 // the token form (api.js), a 403 says which scope is missing.
 
 import { api, describeError } from './api.js';
-import { $, cell, el, hashLink, jsonLine, say } from './dom.js';
+import { $, cell, dateTime, el, hashLink, jsonLine, say } from './dom.js';
 import { onEvents } from './live.js';
 
 const AUDIT_TYPE = '$audit';
@@ -18,8 +18,8 @@ const state = {
   /** The `before` of the next older page, when there is one. */
   older: null,
   loading: false,
-  /** A feed event arrived while a load was running: load the newest page again after it. */
-  again: false,
+  /** The page asked for while a load was running (a click, a feed event), loaded after it; undefined: none. */
+  pending: undefined,
 };
 
 export function initAudit() {
@@ -40,7 +40,7 @@ export function showAudit(on) {
 
 async function load(before) {
   if (state.loading) {
-    state.again = before === null;
+    state.pending = before;
     return;
   }
   state.loading = true;
@@ -57,9 +57,10 @@ async function load(before) {
     state.loading = false;
     $('audit-refresh').disabled = false;
   }
-  if (state.again) {
-    state.again = false;
-    if (state.before === null) await load(null);
+  if (state.pending !== undefined) {
+    const next = state.pending;
+    state.pending = undefined;
+    await load(next);
   }
 }
 
@@ -69,7 +70,7 @@ function show(page) {
       const tr = el('tr');
       tr.dataset.seq = String(r.seq);
       tr.dataset.kind = r.kind;
-      tr.append(el('td', 'num', r.seq), cell('', localTime(r.ts)), el('td', 'etype', r.kind), targetCell(r.target), cell('', r.by ?? '(none)'), cell('json', jsonLine(r.details)));
+      tr.append(el('td', 'num', r.seq), cell('', dateTime(r.ts)), el('td', 'etype', r.kind), targetCell(r.target), cell('', r.by ?? '(none)'), cell('json', jsonLine(r.details)));
       return tr;
     }),
   );
@@ -89,13 +90,4 @@ function targetCell(target) {
   if (target.subject) td.append(`${td.textContent ? ' · ' : ''}subject ${target.subject}`);
   td.title = td.textContent;
   return td;
-}
-
-const pad = (n) => String(n).padStart(2, '0');
-
-/** YYYY-MM-DD HH:MM:SS in the browser's zone (audit records span days, unlike the live tail's). */
-function localTime(iso) {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '';
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
