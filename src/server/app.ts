@@ -42,6 +42,7 @@ import { FeedHub, resolveFeedOptions, type FeedOptions } from './feed/hub.js';
 import { ServerMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { aggregateRoutes } from './routes/aggregates.js';
+import { auditRoutes } from './routes/audit.js';
 import { consoleRoutes } from './routes/console.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { feedRoutes } from './routes/feed.js';
@@ -210,6 +211,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
   await app.register(scavengeRoutes, { runtime });
+  await app.register(auditRoutes, { runtime });
   await app.register(streamAdminRoutes, { runtime, routing });
   await app.register(subjectAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });

@@ -361,6 +361,9 @@ describe('the answers match the documented schemas', () => {
     await call('GET', '/aggregates/account/life-1', {}, 410);
     await call('POST', '/admin/streams/account/life-1/delete', {}, 410);
     await call('POST', '/admin/streams/account/nobody/delete', {}, 404);
+    await call('GET', '/admin/audit?limit=2', {}, 200);
+    await call('GET', '/admin/audit?from=1', {}, 200);
+    await call('GET', '/admin/audit?before=1&from=1', {}, 400);
   });
 
   it('videos: upload, status, events, list, cancel, files, and their errors', async () => {

@@ -5,6 +5,7 @@
 import { api, onTokenChange, onUnauthorized, setToken, token } from './api.js';
 import { $ } from './dom.js';
 import { initAdmin, showAdmin } from './admin.js';
+import { initAudit, showAudit } from './audit.js';
 import { initLag, showLag } from './lag.js';
 import { initTail, seenTypes, startFeed, stopFeed } from './live.js';
 import { initStreams, openStream, setStreamTypes } from './streams.js';
@@ -12,7 +13,14 @@ import { initVideos, loadVideos } from './videos.js';
 import { initViews, setViewNames, showViews } from './views.js';
 
 const TABS = ['live', 'streams', 'lag', 'views', 'videos', 'admin'];
-const onShow = { lag: showLag, views: showViews, admin: showAdmin };
+const onShow = {
+  lag: showLag,
+  views: showViews,
+  admin: (on) => {
+    showAdmin(on);
+    showAudit(on);
+  },
+};
 let current = null;
 
 function route() {
@@ -109,6 +117,7 @@ initLag();
 initViews();
 initVideos();
 initAdmin();
+initAudit();
 showTokenState();
 window.addEventListener('hashchange', route);
 route();

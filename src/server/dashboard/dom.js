@@ -38,6 +38,13 @@ export function clockTime(ts) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** YYYY-MM-DD HH:MM:SS in the browser's zone (for records that span days), or '' for something that is not a time. */
+export function dateTime(ts) {
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return '';
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
 /** A link to another part of the console (`#streams/account/acc-1`). */
 export function hashLink(hash, text, className) {
   const a = el('a', className, text);

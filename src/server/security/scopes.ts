@@ -78,6 +78,8 @@ const RULES: Record<string, Rule> = {
   'GET /admin/retention/:type': fixed('admin'),
   'GET /admin/retention/:type/:id': fixed('admin'),
   'GET /admin/scavenge': fixed('admin'),
+  // The audit stream names who removed what: an operator's record, not a reader's.
+  'GET /admin/audit': fixed('admin'),
 };
 
 /** What `request` needs. HEAD is treated as GET (fastify adds a HEAD route for each GET). */
