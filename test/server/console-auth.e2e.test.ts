@@ -39,8 +39,16 @@ afterAll(async () => {
   await h?.close();
 });
 
+/**
+ * Opens the token form (the button toggles it) and submits `value`. The form may open by itself between
+ * a look and a click (a refused token's late 401 asks again): a click then closes it, so look again.
+ */
 async function pasteToken(p: Page, value: string): Promise<void> {
-  if (!(await p.locator('#auth').isVisible())) await p.click('#token-button');
+  for (let tries = 0; !(await p.locator('#auth').isVisible()); tries++) {
+    if (tries === 5) throw new Error('the token form never opened');
+    await p.click('#token-button');
+    await p.locator('#auth').waitFor({ state: 'visible', timeout: 2000 }).catch(() => undefined);
+  }
   await p.fill('#auth-token', value);
   await p.press('#auth-token', 'Enter');
 }
