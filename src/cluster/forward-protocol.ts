@@ -243,7 +243,9 @@ const historySchema = {
   type: 'object',
   required: [...envelopeRequired],
   additionalProperties: false,
-  properties: { ...envelopeFields, op: { const: 'history' }, from: count, limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT } },
+  // The audit stream's type (domain/audit.ts, which this layer does not import) is no valid id, yet its
+  // pages are forwarded too (server/routes/audit.ts): the owner's runtime refuses any other `$` type.
+  properties: { ...envelopeFields, aggregateType: { anyOf: [id, { const: '$audit' }] }, op: { const: 'history' }, from: count, limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_LIMIT } },
 } as const;
 
 const point = { type: 'string', minLength: 1, maxLength: 64 } as const;

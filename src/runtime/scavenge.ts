@@ -26,7 +26,7 @@
  * - A retried command whose events were scavenged is no longer recognised (its command record goes with
  *   them): idempotency reaches back as far as retention keeps events.
  */
-import { AUDIT_TYPE, isSystemType, type AnyDecider, type AuditKind, type AuditTarget } from '../domain/index.js';
+import { isSystemType, type AnyDecider, type AuditKind, type AuditTarget } from '../domain/index.js';
 import type { EventLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { RetentionRules } from './retention.js';
@@ -137,7 +137,7 @@ export class Scavenger {
     }
     log.refreshReads();
     const touched = new Set<number>();
-    const types = options.aggregateType !== undefined ? [options.aggregateType] : [...deciders.keys()].filter((t) => !isSystemType(t) || t === AUDIT_TYPE);
+    const types = options.aggregateType !== undefined ? [options.aggregateType] : [...deciders.keys()].filter((t) => !isSystemType(t));
     for (const type of types) {
       const decider = deciders.get(type);
       if (!decider) continue;

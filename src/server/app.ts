@@ -211,7 +211,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   await app.register(partitionAdminRoutes, { runtime });
   await app.register(retentionRoutes, { runtime });
   await app.register(scavengeRoutes, { runtime });
-  await app.register(auditRoutes, { runtime });
+  await app.register(auditRoutes, { runtime, routing });
   await app.register(streamAdminRoutes, { runtime, routing });
   await app.register(subjectAdminRoutes, { runtime });
   await app.register(feedRoutes, { runtime, hub });
