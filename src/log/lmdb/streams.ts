@@ -95,10 +95,6 @@ export class StreamStore {
   #foldStream<S>(aggregateType: string, id: string, from: number, to: number, state: S, evolve: Evolve<S>): FoldResult<S> {
     const out: FoldResult<S> = { state, version: 0, ts: 0, folded: 0, paged: 0 };
     let next = Math.max(1, from);
-    // A fold needs every event of its range: one over a scavenged prefix cannot be (a snapshot at or after
-    // the stream's start - 1 is where hydration starts instead: runtime/scavenge.ts keeps one).
-    const start = this.#meta.streamStart(aggregateType, id);
-    if (next < start && to >= next) throw scavenged(aggregateType, id, start);
     // Pages over the range, in order, from the one holding `next` (a snapshot's tail starts inside a
     // page); the events before, between (a page not written) and after them one by one, and so is a
     // part of a page too short to be worth decoding the page for. A range that short opens no page
@@ -109,7 +105,11 @@ export class StreamStore {
       const lo = Math.max(first, next);
       const hi = Math.min(first + EVENT_PAGE - 1, to);
       if (hi - lo + 1 < PAGE_PART_MIN) continue;
-      if (lo > next && this.#foldEvents(aggregateType, id, next, lo - 1, out, evolve) !== lo) return out;
+      if (lo > next && this.#foldEvents(aggregateType, id, next, lo - 1, out, evolve) !== lo) {
+        // No event before the page: a scavenged prefix (only then is the mark read), else the stream's end.
+        this.#assertNotScavenged(aggregateType, id, next);
+        return out;
+      }
       foldPage(out, decodeRecord<StoredEvent[]>(value, 'pages', key as StreamRef), first, evolve, key, lo, hi);
       next = hi + 1;
     }
@@ -123,7 +123,10 @@ export class StreamStore {
     if (to < from) return next;
     for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, from], end: [aggregateType, id, to + 1], snapshot: false })) {
       const seq = (key as StreamRef)[2];
-      if (seq !== next) throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      if (seq !== next) {
+        if (next === from) this.#assertNotScavenged(aggregateType, id, next);
+        throw corruptRecord('events', key, `stream ${aggregateType}/${id} jumps from seq ${next - 1} to ${seq}`);
+      }
       const r = decodeRecord<StoredEvent>(value, 'events', key as StreamRef);
       out.state = evolve(out.state, { type: r[0], data: r[1] }, r[6]);
       out.version = seq;
@@ -132,6 +135,16 @@ export class StreamStore {
       next++;
     }
     return next;
+  }
+
+  /**
+   * A fold needs every event of its range: one that starts below the stream's start (a scavenged prefix)
+   * is `Gone`. Read only when a fold finds no event where it starts, so hydration's hot path pays nothing
+   * (a snapshot at or after start - 1 is where hydration starts: runtime/scavenge.ts keeps one).
+   */
+  #assertNotScavenged(aggregateType: string, id: string, next: number): void {
+    const start = this.#meta.streamStart(aggregateType, id);
+    if (next < start) throw scavenged(aggregateType, id, start);
   }
 
   readStream(aggregateType: string, id: string, from = 1, limit = Number.MAX_SAFE_INTEGER): EventEnvelope[] {

@@ -40,13 +40,14 @@ export function scavengeContract({ openLog, it }: Contract): void {
       let log = adapter.log;
       const { writer } = ownerWriter(log);
       // 150 events of stream a in commands of 10 (each with a command id), snapshots at 50 and 100, and
-      // the page 1..64 (the page 65..128 stays unwritten).
+      // the pages 1..64 and 65..128 (the second straddles the start the removal leaves: it stays).
       const staged = [];
       for (let v = 0; v < 150; v += 10) staged.push(writer.stageAppend(deposits('a', v, 1, 10, { commandId: `c${v}` })));
       await commitAndRefresh(log, writer, staged);
       const all = staged.flatMap((s) => eventsOf(s));
       await commitAndRefresh(log, writer, [
         writer.stagePage(all.slice(0, EVENT_PAGE)),
+        writer.stagePage(all.slice(EVENT_PAGE, 2 * EVENT_PAGE)),
         writer.stageSnapshot('account', 'a', { version: 50, snapshotVersion: 1, state: 'at 50', ts: 1 }),
         writer.stageSnapshot('account', 'a', { version: 100, snapshotVersion: 1, state: 'at 100', ts: 2 }),
       ]);
@@ -69,6 +70,9 @@ export function scavengeContract({ openLog, it }: Contract): void {
         expect(l.snapshotVersions('account', 'a')).toEqual([100]);
         expect(l.foldStream('account', 'a', 101, 150, 0, sumAmounts)).toMatchObject({ version: 150, folded: 50, state: Array.from({ length: 50 }, (_, i) => (101 + i) * 10).reduce((a, b) => a + b) });
         expect(() => l.foldStream('account', 'a', 1, 150, 0, sumAmounts)).toThrow(expect.objectContaining({ code: ErrorCodes.Gone }));
+        // Also when the fold would reach a kept page first (no event before it is left).
+        expect(() => l.foldStream('account', 'a', 1, 128, 0, sumAmounts)).toThrow(expect.objectContaining({ code: ErrorCodes.Gone }));
+        expect(() => l.foldStream('account', 'a', 60, 150, 0, sumAmounts)).toThrow(expect.objectContaining({ code: ErrorCodes.Gone }));
         // The time index answers within what is stored.
         expect(l.versionAt('account', 'a', 1_000 + 120)).toBe(120);
         expect(l.versionAt('account', 'a', 0)).toBe(100);
