@@ -99,7 +99,7 @@ async function main(): Promise<number> {
     };
     const t0 = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    const limit = suiteTimeoutMs(args.quick);
+    const limit = args.quick ? suiteTimeoutMs(true) : (suite.fullTimeoutMs ?? suiteTimeoutMs(false));
     try {
       // A runtime that never answers must not hang the whole run: the suite fails, the others still run.
       await Promise.race([

@@ -38,6 +38,9 @@ const sizes = (quick: boolean): Sizes =>
 
 export const throughputSuite: Suite = {
   name: 'throughput',
+  // Rounds, eleven latency points, the worker curve and seeding 1M accounts for the aggregates curve:
+  // 8 min was not enough on a quiet box with one worker (the seed's view catch-up runs on one thread).
+  fullTimeoutMs: 20 * 60_000,
   figures: ['throughput.durable', 'throughput.cpu', 'latency.1k.p99', 'latency.5k.p99', 'latency.half.p99', 'latency.half.p50'],
   steps: (quick) => {
     const s = sizes(quick);

@@ -70,6 +70,8 @@ export interface Suite {
    * runs when `--only` names it. Its figures are then reported as not available with this reason.
    */
   notInQuick?: string;
+  /** Its time limit in full mode when it needs more than the default (bench/run.ts, `suiteTimeoutMs`). */
+  fullTimeoutMs?: number;
   /** Progress steps it will announce (for the bar's total). */
   steps(quick: boolean): number;
   run(ctx: BenchContext): Promise<void>;

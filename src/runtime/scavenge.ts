@@ -15,7 +15,7 @@
  *
  * Why on the main thread and outside the workers' write chains: a removal only touches records no
  * writer ever writes again (log/port.ts, "Scavenge"), so it needs no ordering with commands; it runs in
- * steps of a few hundred removals, each one short LMDB transaction, yielding to the event loop between
+ * steps of 512 to 4 096 removals, each one short LMDB transaction, yielding to the event loop between
  * steps, so commands never wait behind more than one step. A kill -9 leaves whole steps done and the
  * marks where they are; the next pass goes on from there.
  *
@@ -61,7 +61,7 @@ export interface ScavengeOptions {
   /** Only this type (and with `id`, only this stream). */
   aggregateType?: string;
   id?: string;
-  /** Removals per step (default 512). */
+  /** Removals per step (default: `stepBudget`, 512 to 4 096 by what a stream has left to remove). */
   budget?: number;
   /** Who asked, for the audit records (`cli`, a token's name; null: the background schedule). */
   by?: string | null;
@@ -80,6 +80,18 @@ export interface ScavengeParts {
   readonly audit: (kind: AuditKind, record: { target: AuditTarget; by?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
   /** False once the runtime closes: a pass stops at its next step. */
   readonly open: () => boolean;
+}
+
+/**
+ * Removals per stream step when the caller names none: a quarter of what the stream has left to remove,
+ * within [512, 4096]. Each step is one durable transaction, so a fixed small step makes the scavenge need
+ * more flushes per event than the commands that append them (1 000-event commands: two steps of 512
+ * each): where flushes are what is scarce (a busy disk), it fell behind and the file grew with the
+ * backlog (bench/README.md, "Data lifecycle"). A stream far behind its cut now catches up in about four
+ * steps; one just behind keeps steps short, so commands wait behind little.
+ */
+export function stepBudget(remaining: number): number {
+  return Math.min(4096, Math.max(512, Math.ceil(remaining / 4)));
 }
 
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -160,8 +172,10 @@ export class Scavenger {
         if (s === null) continue;
         streams++;
         touched.add(partitionOf(id, log.partitions));
+        let start = log.streamStart(type, id);
         for (;;) {
-          const r = await log.removeStreamPrefix(type, id, s + 1, options.budget);
+          const r = await log.removeStreamPrefix(type, id, s + 1, options.budget ?? stepBudget(s + 1 - start));
+          start = r.start;
           report.events += r.events;
           report.pages += r.pages;
           report.snapshots += r.snapshots;
