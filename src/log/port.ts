@@ -353,7 +353,8 @@ export interface EventLog extends RuntimeLog {
    * Scavenge, one bounded step ("Scavenge" above): removes stream `id`'s events below seq `below` (at
    * most `budget` of them), the pages wholly below them, its snapshots below `below - 1`, and, once no
    * event below `below` is left, the command records of those events; moves the stream's start with
-   * them, in one durable write outside every chain. `done` false: call again. Refuses (`InvalidQuery`)
+   * them, in one durable write outside every chain. An adapter may also drop the removed events' refs
+   * from its partition index there (reads skip them either way). `done` false: call again. Refuses (`InvalidQuery`)
    * to remove the stream's last event. An adapter that cannot remove refuses with `NotImplemented`.
    */
   removeStreamPrefix(aggregateType: string, id: string, below: number, budget?: number): Promise<PrefixRemoval>;

@@ -2,7 +2,7 @@
  * A 1M-event stream with `maxCount` keeps its disk use bounded under load: commands append 1 000 000
  * readings to one meter (1 000 per command) while the background scavenge runs every 200 ms. Two sizes,
  * each against a yardstick measured first in the same file (what 100k of the same events take with no
- * retention, in another partition):
+ * retention, in the same partition, where they stay in front of the big stream's index records):
  * - the pages in use (every database's B-tree and overflow pages, from LMDB's own stats): what the
  *   scavenge controls. Over the second half they stay under the yardstick at every sample, where
  *   unscavenged they would be 5 to 10 times it;
@@ -58,9 +58,9 @@ describe.runIf(ON_DISK)('scavenge: bounded disk', () => {
     // The yardstick: what 100k of the same events take with no retention, in the same file.
     const empty = size();
     const emptyLive = live();
-    // In another partition than the big stream: its kept events would pin the front of that partition's
-    // index (dropped from its front only: docs/data-lifecycle.md, "Limits").
-    const kept = ['kept', 'kept-1', 'kept-2', 'kept-3', 'kept-4', 'kept-5'].find((id) => partitionOf(id, runtime.log.partitions) !== partitionOf('big', runtime.log.partitions))!;
+    // In the big stream's partition: its kept events pin the front of that partition's index, so the big
+    // stream's refs leave it only by the rewrite around each step (prefix-removal.ts).
+    const kept = ['kept', 'kept-1', 'kept-2', 'kept-3', 'kept-4', 'kept-5'].find((id) => partitionOf(id, runtime.log.partitions) === partitionOf('big', runtime.log.partitions))!;
     for (let n = 0; n < REFERENCE; n += PER_COMMAND) await runtime.execute('meter', kept, { type: 'RecordMany', data: { values } });
     const reference = size() - empty;
     const referenceLive = live() - emptyLive;

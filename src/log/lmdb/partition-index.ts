@@ -5,9 +5,11 @@
  * most INDEX_RUN of them: a batch costs one index put per partition, not one per event. A partition's
  * head is the end of its last run. Reads check each ref against the event it points at, so a damaged
  * index can neither skip nor invent an event. A scavenge (prefix-removal.ts) removes whole records from
- * the front, and the events of some refs inside the records it keeps: reads start at the partition's
- * start and skip a ref whose event lies below its stream's start, so the offsets a read returns may have
- * gaps after a scavenge (a read's `limit` bounds offsets, not events).
+ * the front, rewrites the records around the events it removes as runs of the refs that stay and gap
+ * records (a count of removed offsets, so the records still tile the partition and a missing one is
+ * still damage), and leaves some refs of removed events in the records it does not rewrite: reads start
+ * at the partition's start and skip gaps and refs whose event lies below its stream's start, so the
+ * offsets a read returns may have gaps after a scavenge (a read's `limit` bounds offsets, not events).
  *
  * Gotchas: runs are only ever added (invariant 10, see fence.ts): a run whose first offset is already
  * indexed fails the whole batch, and every later batch of its writer.
@@ -24,6 +26,19 @@ import type { StagedPut, StagedWrite, WriteChain } from './write-chain.js';
 
 /** Most refs in one partition-index record: bounds what a reader decodes to reach one offset. */
 export const INDEX_RUN = 512;
+
+/** A partition-index record: the refs of a run of offsets, or how many removed offsets it covers (a gap). */
+export type IndexRun = StreamRef[] | number;
+
+export function decodeRun(key: Key, value: Buffer): IndexRun {
+  const run = decodeRecord<IndexRun>(value, 'partitions', key as number[]);
+  if (typeof run === 'number' ? !Number.isSafeInteger(run) || run <= 0 : !Array.isArray(run) || run.length === 0) throw corruptRecord('partitions', key, 'not a run of refs nor a gap');
+  return run;
+}
+
+function runLength(run: IndexRun): number {
+  return typeof run === 'number' ? run : run.length;
+}
 
 export class PartitionIndex {
   readonly #env: LmdbEnvironment;
@@ -52,7 +67,7 @@ export class PartitionIndex {
 
   #partitionHead(partition: number): number {
     for (const { key, value } of this.#partlog.getRange({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) {
-      return (key as number[])[1]! + this.#decodeRun(key, value).length;
+      return (key as number[])[1]! + runLength(decodeRun(key, value));
     }
     return 0;
   }
@@ -83,8 +98,12 @@ export class PartitionIndex {
     for (const { key, value } of this.#partlog.getRange({ start: [partition, start], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
       const runFirst = (key as number[])[1]!;
       if (runFirst !== expected) throw corruptRecord('partitions', key, `partition ${partition} index jumps from offset ${expected} to ${runFirst}`, partition);
-      const refs = this.#decodeRun(key, value);
-      expected = runFirst + refs.length;
+      const refs = decodeRun(key, value);
+      expected = runFirst + runLength(refs);
+      if (typeof refs === 'number') {
+        if (expected >= end) return;
+        continue;
+      }
       for (let i = Math.max(0, lo - runFirst); i < refs.length; i++) {
         const [t, id, seq] = refs[i]!;
         const offset = runFirst + i;
@@ -103,12 +122,6 @@ export class PartitionIndex {
   /** The first offset the partition's index still holds (0 unless a scavenge removed a prefix). */
   partitionStart(partition: number): number {
     return this.#meta.partitionStart(partition);
-  }
-
-  #decodeRun(key: Key, value: Buffer): StreamRef[] {
-    const refs = decodeRecord<StreamRef[]>(value, 'partitions', key as number[]);
-    if (!Array.isArray(refs) || refs.length === 0) throw corruptRecord('partitions', key, 'not a run of refs');
-    return refs;
   }
 
   readPartition(partition: number, from = 0, limit = 1000): EventEnvelope[] {

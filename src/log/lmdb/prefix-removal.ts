@@ -3,9 +3,14 @@
  * - a stream's prefix: events below a seq, the pages wholly below it, snapshots below it - 1 (the one at
  *   it - 1 is where hydration starts), and, once no event below it is left, the command records whose
  *   events all lie below it; the stream's start mark (stream-meta.ts) moves in the same transaction;
- * - a partition's front: index records whose every ref points below its stream's start, never past the
- *   offset its consumers reached and never the partition's last record (its head is the end of that one);
- *   the partition's start mark moves with them.
+ * - the refs of the events a stream step removes, in the partition-index records around them (not the
+ *   partition's last record: its end is the head): each such record is rewritten as runs of the refs it
+ *   keeps and gap records (`[partition, first] -> n`, n removed offsets), a gap merged with a gap just
+ *   before it. Without this, a partition shared with streams that keep their events (whose records pin
+ *   its front) kept ~20-30 bytes of index per removed event for good;
+ * - a partition's front: index records whose every ref points below its stream's start (gap records
+ *   too), never past the offset its consumers reached and never the partition's last record (its head
+ *   is the end of that one); the partition's start mark moves with them.
  *
  * Why steps of at most `budget` keys, each its own transaction outside every writer's chain: LMDB runs
  * one write transaction at a time, so a long removal would hold every worker's commit behind it; a step
@@ -20,12 +25,16 @@
  *   (the ones it removes are gone from the next scan, so a scan meets at most the kept ones again).
  * - The caller decides what may go (runtime/scavenge.ts): the adapter only refuses to remove a stream's
  *   last event (its head would be lost, and its seqs reused).
+ * - The index rewrite reads the records that span the step's first to last removed offset; a stream whose
+ *   events are spread thin over a busy partition (more than INDEX_SCAN records for one step) keeps those
+ *   refs (reads skip them, as before): the step's transaction stays short.
  */
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { EVENT_PAGE } from '../event-page.js';
-import { decodeRecord } from '../record-codec.js';
-import type { StreamRef } from '../stored-event.js';
+import { decodeRecord, encodeRecord } from '../record-codec.js';
+import type { StoredEvent, StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
+import { decodeRun, type IndexRun } from './partition-index.js';
 import type { StreamMetaStore } from './stream-meta.js';
 import type { StreamStore } from './streams.js';
 import type { StagedPut } from './write-chain.js';
@@ -33,6 +42,8 @@ import type { PrefixRemoval, PartitionTrim } from '../port.js';
 
 /** Removals per step when the caller names no budget. */
 export const REMOVAL_BUDGET = 512;
+/** Most partition-index records one stream step reads to drop the refs of the events it removes. */
+export const INDEX_SCAN = 256;
 
 export class PrefixRemover {
   readonly #env: LmdbEnvironment;
@@ -66,6 +77,7 @@ export class PrefixRemover {
       removed.events = puts.length;
       removed.start = next;
       puts.push(this.#meta.stageStreamStart(aggregateType, id, next));
+      if (removed.events > 0) this.#dropRefs(puts, aggregateType, id, start, next);
       removed.pages = this.#removeBelow(puts, env.pages, aggregateType, id, next - EVENT_PAGE + 1);
       removed.snapshots = this.#removeBelow(puts, env.snapshots, aggregateType, id, next - 1);
       if (next < below) {
@@ -122,14 +134,103 @@ export class PrefixRemover {
         }
       }
       const runFirst = (key as number[])[1]!;
-      const refs = decodeRecord<StreamRef[]>(value, 'partitions', key as number[]);
-      const end = runFirst + refs.length;
-      if (runFirst !== start || end > upTo || !refs.every(([t, id, seq]) => seq < startOf(t, id))) break;
+      const run = decodeRun(key, value);
+      const end = runFirst + (typeof run === 'number' ? run : run.length);
+      if (runFirst !== start) break;
+      if (typeof run === 'number' && end > upTo && runFirst < upTo) {
+        // A gap reaching past upTo: its part below upTo goes (the rest stays a gap, keyed at upTo).
+        puts.push([env.partlog, key as number[], null]);
+        puts.push([env.partlog, [partition, upTo], encodeRecord(end - upTo, 'partitions', [partition, upTo])]);
+        trimmed.offsets += upTo - start;
+        start = upTo;
+        trimmed.records++;
+        break;
+      }
+      if (end > upTo || (typeof run !== 'number' && !run.every(([t, id, seq]) => seq < startOf(t, id)))) break;
       pending = { key, end };
     }
     if (trimmed.records > 0) puts.push(this.#meta.stagePartitionStart(partition, start));
     trimmed.start = start;
     return { puts, trimmed };
+  }
+
+  /**
+   * Stages the rewrite of the partition-index records that hold refs of stream `id`'s events `from` to
+   * `next - 1` (the step removes them) or of events already below their stream's start: runs of the refs
+   * that stay, gap records for the rest (see the header). Returns the offsets it turned into gaps.
+   */
+  #dropRefs(puts: StagedPut[], aggregateType: string, id: string, from: number, next: number): number {
+    const env = this.#env;
+    const first = this.#storedEvent(aggregateType, id, from);
+    const last = this.#storedEvent(aggregateType, id, next - 1);
+    if (!first || !last || first[3] !== last[3]) return 0;
+    const partition = first[3];
+    const lo = first[4];
+    const hi = last[4];
+    let lastKey = -1;
+    for (const key of env.partlog.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) lastKey = (key as number[])[1]!;
+    // The record before the one holding `lo`, if it is a gap that the first rewritten record may extend.
+    let begin = lo;
+    for (const key of env.partlog.getKeys({ start: [partition, lo], end: [partition, -1], reverse: true, limit: 1 })) begin = (key as number[])[1]!;
+    let gap: { first: number; n: number } | null = null;
+    for (const { key, value } of env.partlog.getRange({ start: [partition, begin - 1], end: [partition, -1], reverse: true, limit: 1 })) {
+      const run = decodeRun(key, value);
+      if (typeof run === 'number' && (key as number[])[1]! + run === begin) gap = { first: (key as number[])[1]!, n: run };
+    }
+    const starts = new Map<string, number>();
+    const gone = ([t, sid, seq]: StreamRef): boolean => {
+      if (t === aggregateType && sid === id) return seq < next;
+      const k = t + '\u0000' + sid;
+      let s = starts.get(k);
+      if (s === undefined) starts.set(k, (s = this.#meta.streamStart(t, sid)));
+      return seq < s;
+    };
+    // The records to write, by first offset (null: removed, merged into the gap before it).
+    const writes = new Map<number, IndexRun | null>();
+    let scanned = 0;
+    let dropped = 0;
+    for (const { key, value } of env.partlog.getRange({ start: [partition, begin], end: [partition, hi + 1], snapshot: false })) {
+      const runFirst = (key as number[])[1]!;
+      if (runFirst === lastKey) break;
+      if (++scanned > INDEX_SCAN) return 0;
+      const run = decodeRun(key, value);
+      if (typeof run === 'number') {
+        gap = { first: runFirst, n: run };
+        continue;
+      }
+      if (!run.some(gone)) {
+        gap = null;
+        continue;
+      }
+      writes.set(runFirst, null);
+      let kept: { first: number; refs: StreamRef[] } | null = null;
+      run.forEach((ref, i) => {
+        const offset = runFirst + i;
+        if (!gone(ref)) {
+          if (!kept) writes.set(offset, (kept = { first: offset, refs: [] }).refs);
+          kept.refs.push(ref);
+          gap = null;
+          return;
+        }
+        kept = null;
+        dropped++;
+        if (gap && gap.first + gap.n === offset) gap.n++;
+        else gap = { first: offset, n: 1 };
+        writes.set(gap.first, gap.n);
+      });
+    }
+    for (const [at, run] of writes) {
+      const key = [partition, at];
+      puts.push([env.partlog, key, run === null ? null : encodeRecord(run, 'partitions', key)]);
+    }
+    return dropped;
+  }
+
+  /** An event's stored record ([type, data, ts, partition, offset, meta]), or undefined. */
+  #storedEvent(aggregateType: string, id: string, seq: number): StoredEvent | undefined {
+    const key: StreamRef = [aggregateType, id, seq];
+    const buf = this.#env.events.getBinary(key);
+    return buf ? decodeRecord<StoredEvent>(buf, 'events', key) : undefined;
   }
 
   /** Stages the removal of every key of `db` for the stream below seq `below`; returns how many. */
