@@ -8,23 +8,7 @@
  * sample to its last. A function's share is the fraction of the stretch's samples with it on the stack.
  */
 import { readFileSync } from 'node:fs';
-
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-interface ProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import type { Profile, ProfileNode } from './cpuprofile-summary.js';
 
 const [file, blocksArg, framesArg] = process.argv.slice(2);
 if (!file) {
