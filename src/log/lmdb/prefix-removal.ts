@@ -157,13 +157,13 @@ export class PrefixRemover {
   /**
    * Stages the rewrite of the partition-index records that hold refs of stream `id`'s events `from` to
    * `next - 1` (the step removes them) or of events already below their stream's start: runs of the refs
-   * that stay, gap records for the rest (see the header). Returns the offsets it turned into gaps.
+   * that stay, gap records for the rest (see the header). Nothing when the span is wider than INDEX_SCAN.
    */
-  #dropRefs(puts: StagedPut[], aggregateType: string, id: string, from: number, next: number): number {
+  #dropRefs(puts: StagedPut[], aggregateType: string, id: string, from: number, next: number): void {
     const env = this.#env;
     const first = this.#storedEvent(aggregateType, id, from);
     const last = this.#storedEvent(aggregateType, id, next - 1);
-    if (!first || !last || first[3] !== last[3]) return 0;
+    if (!first || !last || first[3] !== last[3]) return;
     const partition = first[3];
     const lo = first[4];
     const hi = last[4];
@@ -188,11 +188,10 @@ export class PrefixRemover {
     // The records to write, by first offset (null: removed, merged into the gap before it).
     const writes = new Map<number, IndexRun | null>();
     let scanned = 0;
-    let dropped = 0;
     for (const { key, value } of env.partlog.getRange({ start: [partition, begin], end: [partition, hi + 1], snapshot: false })) {
       const runFirst = (key as number[])[1]!;
       if (runFirst === lastKey) break;
-      if (++scanned > INDEX_SCAN) return 0;
+      if (++scanned > INDEX_SCAN) return;
       const run = decodeRun(key, value);
       if (typeof run === 'number') {
         gap = { first: runFirst, n: run };
@@ -213,7 +212,6 @@ export class PrefixRemover {
           return;
         }
         kept = null;
-        dropped++;
         if (gap && gap.first + gap.n === offset) gap.n++;
         else gap = { first: offset, n: 1 };
         writes.set(gap.first, gap.n);
@@ -223,7 +221,6 @@ export class PrefixRemover {
       const key = [partition, at];
       puts.push([env.partlog, key, run === null ? null : encodeRecord(run, 'partitions', key)]);
     }
-    return dropped;
   }
 
   /** An event's stored record ([type, data, ts, partition, offset, meta]), or undefined. */
