@@ -23,6 +23,9 @@
  *   a wait made of two pauses in a row);
  * - else `unattributed` (with the kind that covered most, for digging).
  *
+ * The measurement runs in a child process (stalls-child.ts; `STALLS_PROF=<dir>` profiles it with
+ * `--cpu-prof`), the bench's process only copies the data dir and passes the figure on.
+ *
  * The box: a sampler thread reads every thread's `/proc/self/task/<tid>/schedstat` (time on a CPU and
  * time runnable but waiting for one) every 20 ms; each stall reports the share of our threads' CPU
  * demand during its wait that went to waiting for a CPU, and the run reports the same for all of it.
@@ -30,7 +33,8 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { measured } from '../figures.js';
+import { measured, type Figure } from '../figures.js';
+import { runChild } from '../support/child.js';
 import type { BenchContext, Suite } from '../support/context.js';
 import { runCount } from '../support/drive.js';
 import { tenThousandAccounts } from '../support/fixtures.js';
@@ -54,45 +58,73 @@ const now = (): number => performance.timeOrigin + performance.now();
 export const stallsSuite: Suite = {
   name: 'stalls',
   figures: ['stalls.attributed'],
-  steps: () => 3,
+  steps: () => 2,
   async run(ctx) {
-    const s = sizes(ctx.quick);
     ctx.step('copying the 10k-account data dir');
     const dir = await tenThousandAccounts('stalls');
     try {
-      const rt = await startRuntime(dir, { trace: true });
-      try {
-        const send = depositer(rt, accountIds(ACCOUNTS));
-        ctx.step('warm-up: every account once');
-        await runCount(ACCOUNTS, 256, send);
-        await openLoop(RATE, s.settleMs, send);
-        ctx.step(`open loop at ${RATE} cmd/s for ${s.seconds} s, trace on`);
-        const load0 = loadavg();
-        const sampler = await startSampler();
-        const collector = collectSpans(rt);
-        const cpu0 = process.cpuUsage();
-        const t0 = now();
-        // The same round-robin as `send`, remembering each command's worker (its spans are the ones that matter).
-        const ids = accountIds(ACCOUNTS);
-        const workerOfId = ids.map((id) => rt.workerOf(partitionOf(id, rt.partitionCount)));
-        let next = 0;
-        const run = await openLoop(RATE, s.seconds * 1000, () => {
-          const k = next++ % ids.length;
-          return rt.execute('account', ids[k]!, { type: 'Deposit', data: { amount: 1 } }).then(() => workerOfId[k]!);
-        });
-        const wall = now() - t0;
-        const cpu = process.cpuUsage(cpu0);
-        const box = await sampler.stop();
-        const trace = await collector.stop();
-        report(ctx, { run, trace, box, wallMs: wall, cpuMs: (cpu.user + cpu.system) / 1000, load: [load0, loadavg()], seconds: s.seconds });
-      } finally {
-        await rt.close();
-      }
+      const s = sizes(ctx.quick);
+      ctx.step(`in a child process: warm-up, then an open loop at ${RATE} cmd/s for ${s.seconds} s, trace on`);
+      const args: StallsArgs = { dir, quick: ctx.quick };
+      const prof = process.env.STALLS_PROF;
+      const { result } = await runChild<StallsOut>(CHILD, [JSON.stringify(args)], prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+      for (const m of result.infos) ctx.info(m);
+      for (const f of result.figures) ctx.figure(f);
     } finally {
       removeTempDir(dir);
     }
   },
 };
+
+/** What the child is given, and what it prints (one JSON line). */
+export interface StallsArgs {
+  dir: string;
+  quick: boolean;
+}
+export interface StallsOut {
+  infos: string[];
+  figures: Figure[];
+}
+
+const CHILD = new URL('./stalls-child.ts', import.meta.url);
+
+/**
+ * The measurement, in a process of its own (stalls-child.ts): run in the bench's process after the other
+ * suites, it shared their heap, whose GC landed in the stalls it measured.
+ */
+export async function measureStalls(args: StallsArgs): Promise<StallsOut> {
+  const out: StallsOut = { infos: [], figures: [] };
+  const sink = { info: (m: string) => void out.infos.push(m), figure: (f: Figure) => void out.figures.push(f) };
+  const s = sizes(args.quick);
+  const rt = await startRuntime(args.dir, { trace: true });
+  try {
+    const send = depositer(rt, accountIds(ACCOUNTS));
+    // Warm-up: every account once.
+    await runCount(ACCOUNTS, 256, send);
+    await openLoop(RATE, s.settleMs, send);
+    const load0 = loadavg();
+    const sampler = await startSampler();
+    const collector = collectSpans(rt);
+    const cpu0 = process.cpuUsage();
+    const t0 = now();
+    // The same round-robin as `send`, remembering each command's worker (its spans are the ones that matter).
+    const ids = accountIds(ACCOUNTS);
+    const workerOfId = ids.map((id) => rt.workerOf(partitionOf(id, rt.partitionCount)));
+    let next = 0;
+    const run = await openLoop(RATE, s.seconds * 1000, () => {
+      const k = next++ % ids.length;
+      return rt.execute('account', ids[k]!, { type: 'Deposit', data: { amount: 1 } }).then(() => workerOfId[k]!);
+    });
+    const wall = now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const box = await sampler.stop();
+    const trace = await collector.stop();
+    report(sink, { run, trace, box, wallMs: wall, cpuMs: (cpu.user + cpu.system) / 1000, load: [load0, loadavg()], seconds: s.seconds });
+  } finally {
+    await rt.close();
+  }
+  return out;
+}
 
 // ------------------------------------------------------------------ load
 
@@ -444,7 +476,7 @@ interface Outcome {
   seconds: number;
 }
 
-function report(ctx: BenchContext, o: Outcome): void {
+function report(ctx: Pick<BenchContext, 'info' | 'figure'>, o: Outcome): void {
   const { run, trace } = o;
   const lat = new Float64Array(run.n);
   for (let i = 0; i < run.n; i++) lat[i] = run.done[i]! - run.due[i]!;
