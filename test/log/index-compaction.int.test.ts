@@ -5,7 +5,7 @@
  * for good behind the kept stream's first record. Read through the raw file: no record but the
  * partition's last holds a ref of a removed event, the records tile the partition from its start to its
  * head, `verify` finds nothing, reads answer what they answered before the removal minus the removed
- * events, and appends go on at the head.
+ * events, appends go on at the head, and a gap record taken out is damage to reads and `verify` alike.
  */
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/index.js';
 import { decodeRecord, LmdbLog, verifyDataDir, type EventLog } from '../../src/log/index.js';
 import type { StreamRef } from '../../src/log/stored-event.js';
+import { removeRecord } from '../support/log-damage.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 import { commitAndRefresh, deposits, ownerWriter } from './contract/contract-support.js';
 
@@ -93,9 +94,17 @@ describe('the scavenge drops removed events from a shared partition index', () =
     expect(names(log, P).slice(0, 3)).toEqual(['c#1@0', 'c#2@11', 'c#3@22']);
     expect(await log.trimPartition(P, head)).toMatchObject({ start: 0, offsets: 0 });
     const { writer: w2 } = ownerWriter(log, 'writer-2');
-    const [s] = [w2.stageAppend(deposits('c', 31, P, 1))];
-    await commitAndRefresh(log, w2, [s!]);
+    await commitAndRefresh(log, w2, [w2.stageAppend(deposits('c', 31, P, 1))]);
     expect(log.readPartition(P, head, 10).map((e) => `${e.stream}#${e.seq}@${e.offset}`)).toEqual([`c#32@${head}`]);
+    await log.close();
+
+    // A gap is still a record the partition needs: without it, reads and verify call the index damaged.
+    await removeRecord(dir, 'partitions', [P, 1]);
+    const damaged = await verifyDataDir(dir, { partitionOf });
+    expect(damaged.ok).toBe(false);
+    expect(damaged.partitions[P]!.problems.map((p) => p.problem)).toContain(`partition ${P} index jumps from offset 1 to 11`);
+    log = LmdbLog.open(dir);
+    expect(() => log.readPartition(P, 0, 100)).toThrow(/index jumps from offset 1 to 11/);
     await log.close();
   });
 
