@@ -5,7 +5,8 @@
  * for good behind the kept stream's first record. Read through the raw file: no record but the
  * partition's last holds a ref of a removed event, the records tile the partition from its start to its
  * head, `verify` finds nothing, reads answer what they answered before the removal minus the removed
- * events, appends go on at the head, and a gap record taken out is damage to reads and `verify` alike.
+ * events, appends go on at the head, and a gap record taken out or with a flipped byte is damage to reads and
+ * `verify` alike.
  */
 import { join } from 'node:path';
 import * as lmdb from 'lmdb';
@@ -13,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../src/index.js';
 import { decodeRecord, LmdbLog, verifyDataDir, type EventLog } from '../../src/log/index.js';
 import type { StreamRef } from '../../src/log/stored-event.js';
-import { removeRecord } from '../support/log-damage.js';
+import { flipValueByte, removeRecord } from '../support/log-damage.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 import { commitAndRefresh, deposits, ownerWriter } from './contract/contract-support.js';
 
@@ -98,13 +99,18 @@ describe('the scavenge drops removed events from a shared partition index', () =
     expect(log.readPartition(P, head, 10).map((e) => `${e.stream}#${e.seq}@${e.offset}`)).toEqual([`c#32@${head}`]);
     await log.close();
 
-    // A gap is still a record the partition needs: without it, reads and verify call the index damaged.
+    // A gap is still a record the partition needs: without it, reads and verify call the index damaged;
+    // and its count is checksummed like any record (a flipped byte is damage, not another count).
     await removeRecord(dir, 'partitions', [P, 1]);
+    await flipValueByte(dir, 'partitions', [P, 12]);
     const damaged = await verifyDataDir(dir, { partitionOf });
     expect(damaged.ok).toBe(false);
-    expect(damaged.partitions[P]!.problems.map((p) => p.problem)).toContain(`partition ${P} index jumps from offset 1 to 11`);
+    const problems = damaged.partitions[P]!.problems;
+    expect(problems.map((p) => p.problem)).toContain(`partition ${P} index jumps from offset 1 to 11`);
+    expect(problems.filter((p) => p.key === JSON.stringify([P, 12])).map((p) => p.problem).join()).toMatch(/checksum/);
     log = LmdbLog.open(dir);
     expect(() => log.readPartition(P, 0, 100)).toThrow(/index jumps from offset 1 to 11/);
+    expect(() => log.readPartition(P, 11, 100)).toThrow(/checksum/);
     await log.close();
   });
 

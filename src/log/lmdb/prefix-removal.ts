@@ -32,7 +32,7 @@
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
 import { EVENT_PAGE } from '../event-page.js';
 import { decodeRecord, encodeRecord } from '../record-codec.js';
-import type { StoredEvent, StreamRef } from '../stored-event.js';
+import type { StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import { decodeRun, type IndexRun } from './partition-index.js';
 import type { StreamMetaStore } from './stream-meta.js';
@@ -44,6 +44,17 @@ import type { PrefixRemoval, PartitionTrim } from '../port.js';
 export const REMOVAL_BUDGET = 512;
 /** Most partition-index records one stream step reads to drop the refs of the events it removes. */
 export const INDEX_SCAN = 256;
+
+/** `streamStart` read once per stream for one step (a step meets the same streams' refs many times). */
+function startsOf(meta: StreamMetaStore): (aggregateType: string, id: string) => number {
+  const starts = new Map<string, number>();
+  return (t, id) => {
+    const k = t + '\u0000' + id;
+    let s = starts.get(k);
+    if (s === undefined) starts.set(k, (s = meta.streamStart(t, id)));
+    return s;
+  };
+}
 
 export class PrefixRemover {
   readonly #env: LmdbEnvironment;
@@ -111,13 +122,7 @@ export class PrefixRemover {
     const first = this.#meta.partitionStart(partition);
     const trimmed: PartitionTrim = { records: 0, offsets: 0, start: first, done: true };
     const puts: StagedPut[] = [];
-    const starts = new Map<string, number>();
-    const startOf = (t: string, id: string): number => {
-      const k = t + '\u0000' + id;
-      let s = starts.get(k);
-      if (s === undefined) starts.set(k, (s = this.#meta.streamStart(t, id)));
-      return s;
-    };
+    const startOf = startsOf(this.#meta);
     let start = first;
     let pending: { key: unknown; end: number } | null = null;
     for (const { key, value } of env.partlog.getRange({ start: [partition, first], end: [partition, Number.MAX_SAFE_INTEGER], snapshot: false })) {
@@ -161,12 +166,11 @@ export class PrefixRemover {
    */
   #dropRefs(puts: StagedPut[], aggregateType: string, id: string, from: number, next: number): void {
     const env = this.#env;
-    const first = this.#storedEvent(aggregateType, id, from);
-    const last = this.#storedEvent(aggregateType, id, next - 1);
-    if (!first || !last || first[3] !== last[3]) return;
-    const partition = first[3];
-    const lo = first[4];
-    const hi = last[4];
+    const first = this.#streams.readEvent(aggregateType, id, from);
+    const last = this.#streams.readEvent(aggregateType, id, next - 1);
+    if (!first || !last || first.partition !== last.partition) return;
+    const { partition, offset: lo } = first;
+    const hi = last.offset;
     let lastKey = -1;
     for (const key of env.partlog.getKeys({ start: [partition, Number.MAX_SAFE_INTEGER], end: [partition, -1], reverse: true, limit: 1 })) lastKey = (key as number[])[1]!;
     // The record before the one holding `lo`, if it is a gap that the first rewritten record may extend.
@@ -177,14 +181,8 @@ export class PrefixRemover {
       const run = decodeRun(key, value);
       if (typeof run === 'number' && (key as number[])[1]! + run === begin) gap = { first: (key as number[])[1]!, n: run };
     }
-    const starts = new Map<string, number>();
-    const gone = ([t, sid, seq]: StreamRef): boolean => {
-      if (t === aggregateType && sid === id) return seq < next;
-      const k = t + '\u0000' + sid;
-      let s = starts.get(k);
-      if (s === undefined) starts.set(k, (s = this.#meta.streamStart(t, sid)));
-      return seq < s;
-    };
+    const startOf = startsOf(this.#meta);
+    const gone = ([t, sid, seq]: StreamRef): boolean => seq < (t === aggregateType && sid === id ? next : startOf(t, sid));
     // The records to write, by first offset (null: removed, merged into the gap before it).
     const writes = new Map<number, IndexRun | null>();
     let scanned = 0;
@@ -221,13 +219,6 @@ export class PrefixRemover {
       const key = [partition, at];
       puts.push([env.partlog, key, run === null ? null : encodeRecord(run, 'partitions', key)]);
     }
-  }
-
-  /** An event's stored record ([type, data, ts, partition, offset, meta]), or undefined. */
-  #storedEvent(aggregateType: string, id: string, seq: number): StoredEvent | undefined {
-    const key: StreamRef = [aggregateType, id, seq];
-    const buf = this.#env.events.getBinary(key);
-    return buf ? decodeRecord<StoredEvent>(buf, 'events', key) : undefined;
   }
 
   /** Stages the removal of every key of `db` for the stream below seq `below`; returns how many. */

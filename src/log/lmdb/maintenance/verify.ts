@@ -226,17 +226,17 @@ export function verifyLog(raw: RawLog, options: VerifyOptions = {}): VerifyRepor
       continue;
     }
     const refs = rec.value as Ref[] | number;
-    if (typeof refs === 'number' && Number.isSafeInteger(refs) && refs > 0) {
-      // A gap: offsets whose events a scavenge removed (prefix-removal.ts); the records still tile the partition.
-      if (first !== expected[p]) report(p, 'partitions', where, `partition ${p} index jumps from offset ${expected[p]} to ${first}`);
-      expected[p] = first + refs;
-      continue;
-    }
-    if (!Array.isArray(refs) || refs.length === 0) {
+    // A gap (a count): offsets whose events a scavenge removed (prefix-removal.ts); records still tile the partition.
+    const gap = typeof refs === 'number' && Number.isSafeInteger(refs) && refs > 0;
+    if (!gap && (!Array.isArray(refs) || refs.length === 0)) {
       report(p, 'partitions', where, 'not a run of refs nor a gap');
       continue;
     }
     if (first !== expected[p]) report(p, 'partitions', where, `partition ${p} index jumps from offset ${expected[p]} to ${first}`);
+    if (typeof refs === 'number') {
+      expected[p] = first + refs;
+      continue;
+    }
     expected[p] = first + refs.length;
     parts[p]!.indexed += refs.length;
     refs.forEach((ref, i) => {
