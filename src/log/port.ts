@@ -264,8 +264,11 @@ export interface ViewStore {
   getRow<R>(view: string, generation: number, id: string): R | undefined;
   rows<R>(view: string, generation: number, after?: string, limit?: number): Iterable<{ id: string; row: R }>;
   checkpoint(view: string, generation: number, partition: number): number;
-  /** Queues a row write (a removal with `undefined`). */
-  putRow(view: string, generation: number, id: string, row: unknown): Promise<unknown>;
+  /**
+   * Queues a row write (a removal with `undefined`). `seals`: the row writer's memo of its personal
+   * fields' ciphertexts, for the sealing layer (runtime/personal-data.ts `sealRow`); stores ignore it.
+   */
+  putRow(view: string, generation: number, id: string, row: unknown, seals?: unknown[]): Promise<unknown>;
   putCheckpoint(view: string, generation: number, partition: number, offset: number): Promise<unknown>;
   /** Removes every row and checkpoint of a retired generation. */
   dropGeneration(view: string, generation: number): Promise<void>;

@@ -17,7 +17,7 @@
  * from offset 0. The main thread flips which one serves reads, then retires the old one.
  */
 import { ErrorCodes, RuntimeError, serializeError, type EventEnvelope } from '../kernel/index.js';
-import { personalRowFields, type WorkerPlugin, type WorkerPluginContext, type WorkerPluginFactory } from '../runtime/index.js';
+import { personalRowFields, type RowSeal, type WorkerPlugin, type WorkerPluginContext, type WorkerPluginFactory } from '../runtime/index.js';
 import { partitionOf } from '../partition/index.js';
 import { reconcilePartitions } from './fold.js';
 import { applyEvent, loadProjections, type AnyProjection } from './types.js';
@@ -33,11 +33,17 @@ interface Target {
   /** partition -> checkpoint known committed: the only one ever reported to the main thread */
   committed: Map<number, number>;
   /** Recently written rows (write-through; this worker is their only writer), bounded LRU. */
-  rows: Map<string, unknown>;
+  rows: Map<string, CachedRow>;
   failed: string | null;
 }
 
 const ROW_CACHE = 20_000;
+
+/** A cached row, and the ciphertexts of its personal fields to reuse while they keep their values (`sealRow`). */
+interface CachedRow {
+  row: unknown;
+  readonly seals: (RowSeal | undefined)[];
+}
 
 class Projector implements WorkerPlugin {
   readonly name = 'projections';
@@ -158,15 +164,18 @@ class Projector implements WorkerPlugin {
 
   /** The row as last written (cache; `#writeRow` refreshes its recency), else from the store. */
   #row(t: Target, id: string): unknown {
-    const row = t.rows.get(id);
-    if (row !== undefined || t.rows.has(id)) return row;
+    const cached = t.rows.get(id);
+    if (cached !== undefined) return cached.row;
     return this.#ctx.log.views.getRow(t.view.name, t.generation, id);
   }
 
   #writeRow(t: Target, id: string, row: unknown): void {
-    void this.#ctx.log.views.putRow(t.view.name, t.generation, id, row);
-    t.rows.delete(id);
-    t.rows.set(id, row);
+    let cached = t.rows.get(id);
+    if (cached === undefined) cached = { row, seals: [] };
+    else t.rows.delete(id);
+    cached.row = row;
+    void this.#ctx.log.views.putRow(t.view.name, t.generation, id, row, cached.seals);
+    t.rows.set(id, cached);
     if (t.rows.size > ROW_CACHE) t.rows.delete(t.rows.keys().next().value!);
   }
 
@@ -305,7 +314,7 @@ class Projector implements WorkerPlugin {
             onRepaired: (id, row) => {
               if (!target) return;
               target.rows.delete(id);
-              target.rows.set(id, row);
+              target.rows.set(id, { row, seals: [] });
             },
           });
           if (req.repair && report.repaired > 0) await this.#ctx.log.views.committed();

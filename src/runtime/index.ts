@@ -3,6 +3,7 @@ export type { Runtime, ExecuteOptions, ExecuteResult, LoadOptions, LoadResult, H
 export type { RetentionTarget, StreamRetention } from './retention.js';
 export type { ScavengeGuard, ScavengeOptions, ScavengeReport } from './scavenge.js';
 export { declarePersonalRows, personalRowFields, REDACTED } from './personal-data.js';
+export type { RowSeal } from './personal-data.js';
 export { toEpochMs, MAX_HISTORY_PAGE } from './time-machine.js';
 export type { PluginChannel, PluginListener } from './plugin-channel.js';
 export type { RuntimeHealth, HealthReason, DegradedReason, FollowFailedReason, WorkerFailedReason, WorkerDownReason, PartitionStoppedReason, StorageFailedReason, ClosedReason } from './health.js';

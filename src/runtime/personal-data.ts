@@ -156,25 +156,54 @@ export function personalRowFields(view: string): readonly string[] | undefined {
 }
 
 /**
+ * What a row's personal field was last sealed from, kept by the row's single writer (the worker
+ * projector's row cache) so that a field whose value did not change keeps its ciphertext: a deposit
+ * rewrites the account's row, and sealing the owner's unchanged name again cost a key-store read and a
+ * cipher per command (bench/README.md, "Sealed view rows"). Only for strings, numbers and booleans: an
+ * object may have been changed in place since it was sealed.
+ */
+export interface RowSeal {
+  readonly field: string;
+  readonly plain: string | number | boolean;
+  readonly sealed: Uint8Array;
+}
+
+/**
  * A row as stored: personal fields sealed with the key of its subject (the row's id), made if the
  * subject has none yet (its events were written before the field was declared personal; normally the
- * append that fed the row made it); a forgotten subject's field is stored as `null`.
+ * append that fed the row made it); a forgotten subject's field is stored as `null`. `seals` (the
+ * caller's, indexed like the view's fields) gives ciphertexts to reuse and is updated with new ones:
+ * only the caller that holds the row's plaintext may keep it, and it drops it when the subject is
+ * forgotten (a reused ciphertext is the one already stored, which the redaction then replaces).
  */
-export function sealRow(keys: SubjectKeys, view: string, id: string, row: unknown): unknown {
+export function sealRow(keys: SubjectKeys, view: string, id: string, row: unknown, seals?: (RowSeal | undefined)[]): unknown {
   const fields = personalRows.get(view);
   if (fields === undefined || !isRecord(row)) return row;
   let out: EventData | undefined;
-  for (const f of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
     const v = row[f];
     if (v === undefined || v === null || isSealed(v)) continue;
+    out ??= { ...row };
+    const kept = seals?.[i];
+    if (kept !== undefined && kept.field === f && Object.is(kept.plain, v)) {
+      out[f] = kept.sealed;
+      continue;
+    }
     let key = keys.key(id);
     if (key === undefined) {
       // Rows are also written outside the log's batches (catch-up, rebuild): the key is made durable now.
       key = keys.key(id, true)!;
       keys.persist();
     }
-    out ??= { ...row };
-    out[f] = key === 'forgotten' ? REDACTED : seal(key, rowAad(view, id, f), v);
+    if (key === 'forgotten') {
+      out[f] = REDACTED;
+      if (seals) seals[i] = undefined;
+      continue;
+    }
+    const sealed = seal(key, rowAad(view, id, f), v);
+    out[f] = sealed;
+    if (seals) seals[i] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? { field: f, plain: v, sealed } : undefined;
   }
   return out ?? row;
 }

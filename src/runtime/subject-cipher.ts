@@ -55,7 +55,7 @@
  *   format byte and keep opening the old one.
  * - `evolve`, views and clients must accept `null` in a personal field.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { corruptRecord } from '../log/index.js';
 
@@ -72,9 +72,27 @@ export function isSealed(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array && value.length >= HEADER && value[0] === FORMAT;
 }
 
+/**
+ * IVs come from a pool of random bytes filled 256 IVs at a time: `randomBytes(12)` per value was a call
+ * into OpenSSL's generator each time, 21 % of a worker's CPU in the throughput probe (bench/README.md,
+ * "Sealed view rows"). Still a fresh random IV per value; each IV's bytes are used once.
+ */
+const IV_POOL = Buffer.alloc(IV_BYTES * 256);
+let ivAt = IV_POOL.length;
+
+function nextIv(): Buffer {
+  if (ivAt === IV_POOL.length) {
+    randomFillSync(IV_POOL);
+    ivAt = 0;
+  }
+  const iv = IV_POOL.subarray(ivAt, ivAt + IV_BYTES);
+  ivAt += IV_BYTES;
+  return iv;
+}
+
 /** `value` encrypted with `key` (32 bytes), bound to `aad` (where it is stored). */
 export function seal(key: Uint8Array, aad: string, value: unknown): Uint8Array {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(packr.pack(value)), cipher.final()]);

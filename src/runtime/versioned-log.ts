@@ -36,7 +36,7 @@ import { ErrorCodes, RuntimeError, type EventEnvelope } from '../kernel/index.js
 import type { AnyDecider } from '../domain/index.js';
 import { refusedAfter, type AppendRequest, type BatchWriter, type CommandRecord, type Committed, type Durability, type EventLog, type Evolve, type FoldResult, type LogReader, type PartitionTrim, type PrefixRemoval, type RetentionSettings, type Staged, type StoredSnapshot, type StreamHead, type SubjectKeys, type ViewMeta, type ViewStore } from '../log/index.js';
 import { EventDecoder } from './upcast.js';
-import { openRow, PersonalFields, sealRow } from './personal-data.js';
+import { openRow, PersonalFields, sealRow, type RowSeal } from './personal-data.js';
 
 /**
  * `log` as `deciders` see it (checks their `events` and `personalData` declarations: InvalidOptions);
@@ -319,8 +319,8 @@ class SealedViewStore implements ViewStore {
   *rows<R>(view: string, generation: number, after?: string, limit?: number): Iterable<{ id: string; row: R }> {
     for (const { id, row } of this.#views.rows<R>(view, generation, after, limit)) yield { id, row: openRow(this.#keys, view, id, row) };
   }
-  putRow(view: string, generation: number, id: string, row: unknown): Promise<unknown> {
-    return this.#views.putRow(view, generation, id, row === undefined ? row : sealRow(this.#keys, view, id, row));
+  putRow(view: string, generation: number, id: string, row: unknown, seals?: (RowSeal | undefined)[]): Promise<unknown> {
+    return this.#views.putRow(view, generation, id, row === undefined ? row : sealRow(this.#keys, view, id, row, seals));
   }
   meta(view: string): ViewMeta {
     return this.#views.meta(view);

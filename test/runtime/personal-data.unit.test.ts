@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { accountDecider, type AnyDecider } from '../../src/index.js';
 import { MemoryLog } from '../../src/log/index.js';
 import { loadDeciders } from '../../src/runtime/index.js';
-import { PersonalFields, declarePersonalRows, openRow, sealRow } from '../../src/runtime/personal-data.js';
+import { PersonalFields, declarePersonalRows, openRow, sealRow, type RowSeal } from '../../src/runtime/personal-data.js';
 import { isSealed } from '../../src/runtime/subject-cipher.js';
 
 const withPersonal = (personalData: unknown): AnyDecider => ({ ...accountDecider, type: 'x', personalData } as unknown as AnyDecider);
@@ -106,5 +106,28 @@ describe('view rows', () => {
     // a row stored before the view declared the field reads as stored while its subject is known
     expect(openRow(keys, 'people', 'p2', { name: 'Bob', n: 2 })).toEqual({ name: 'Bob', n: 2 });
     expect(sealRow(keys, 'undeclared', 'p1', { name: 'x' })).toEqual({ name: 'x' });
+  });
+
+  it("keeps a field's ciphertext while its value stays (the row writer's memo), and seals again when it changes", async () => {
+    const keys = keysOf();
+    declarePersonalRows('owners', ['name', 'address']);
+    keys.key('p1', true);
+    const seals: (RowSeal | undefined)[] = [];
+    const first = sealRow(keys, 'owners', 'p1', { name: 'Ada', address: { city: 'Bath' }, n: 1 }, seals) as Record<string, Uint8Array>;
+    const second = sealRow(keys, 'owners', 'p1', { name: 'Ada', address: { city: 'Bath' }, n: 2 }, seals) as Record<string, Uint8Array>;
+    // the string is memoised: the same bytes; an object is not (it may have changed in place): sealed anew
+    expect(second.name).toBe(first.name);
+    expect(Buffer.from(second.address!).equals(Buffer.from(first.address!))).toBe(false);
+    expect(openRow(keys, 'owners', 'p1', second)).toEqual({ name: 'Ada', address: { city: 'Bath' }, n: 2 });
+    const renamed = sealRow(keys, 'owners', 'p1', { name: 'Ada Lovelace', n: 3 }, seals) as Record<string, Uint8Array>;
+    expect(renamed.name).not.toBe(first.name);
+    expect(openRow(keys, 'owners', 'p1', renamed)).toEqual({ name: 'Ada Lovelace', n: 3 });
+    // a memo entry of another field (the view's fields were declared anew) is not reused
+    declarePersonalRows('owners', ['address', 'name']);
+    const moved = sealRow(keys, 'owners', 'p1', { name: 'Ada Lovelace', address: 'Ada Lovelace' }, seals) as Record<string, Uint8Array>;
+    expect(openRow(keys, 'owners', 'p1', moved)).toEqual({ name: 'Ada Lovelace', address: 'Ada Lovelace' });
+    // once forgotten, a memo held by a writer that was not told yet is no way around the redaction
+    await keys.forget('p1', { commandId: 'c', by: null });
+    expect(sealRow(keys, 'owners', 'p1', { name: 'Ada', n: 4 }, [])).toEqual({ name: null, n: 4 });
   });
 });

@@ -98,9 +98,14 @@ describe('crypto-shredding', () => {
     const generation = h.runtime.log.views.meta('balances').active;
     expect(isSealed(stored.getRow<{ owner: unknown }>('balances', generation, 'acc-bob')!.owner)).toBe(true);
     await expect.poll(() => stored.getRow<{ owner: unknown }>('balances', generation, 'acc-alice')!.owner).toBeNull();
+    // The row's writer keeps the owner's ciphertext while the owner stays the same (personal-data.ts
+    // `sealRow`): a later deposit must not bring the forgotten subject's ciphertext back.
+    await h.runtime.execute('account', 'acc-alice', { type: 'Deposit', data: { amount: 1 } });
+    expect((await h.views.get('balances', 'acc-alice', { position: heads(h.runtime) })).row).toMatchObject({ owner: null, balance: 372 });
+    expect(stored.getRow<{ owner: unknown }>('balances', generation, 'acc-alice')!.owner).toBeNull();
     const rebuilt = await h.views.rebuild('balances');
     expect(rebuilt.state).toBe('swapped');
-    expect((await h.views.get('balances', 'acc-alice')).row).toMatchObject({ owner: null, balance: 371 });
+    expect((await h.views.get('balances', 'acc-alice')).row).toMatchObject({ owner: null, balance: 372 });
     expect((await h.views.get('balances', 'acc-bob')).row).toMatchObject({ owner: BOB, balance: 370 });
 
     // The feed's catch-up from the start.
@@ -133,11 +138,27 @@ describe('crypto-shredding', () => {
     const rt = await createRuntime({ dataDir: restored.dir, workers: 1 });
     try {
       expect((await rt.load<AccountState>('account', 'acc-bob')).state).toEqual({ owner: BOB, balance: 370, open: true });
-      expect((await rt.load<AccountState>('account', 'acc-alice')).state).toEqual({ owner: null, balance: 371, open: true });
+      expect((await rt.load<AccountState>('account', 'acc-alice')).state).toEqual({ owner: null, balance: 372, open: true });
     } finally {
       await rt.close();
     }
   }, 120_000);
+
+  it("keeps a view row's sealed owner, byte for byte, across deposits (no cipher per command)", async () => {
+    h = await harness({}, { partitions: 4, workers: 1 });
+    await openWithHistory(h, 'acc-dora', ALICE);
+    const stored = (storedReads(h.runtime.log) as RuntimeLog).views;
+    const generation = h.runtime.log.views.meta('balances').active;
+    const sealedOwner = async () => {
+      await h!.views.get('balances', 'acc-dora', { position: heads(h!.runtime) });
+      return Buffer.from(stored.getRow<{ owner: Uint8Array }>('balances', generation, 'acc-dora')!.owner);
+    };
+    const before = await sealedOwner();
+    await h.runtime.execute('account', 'acc-dora', { type: 'Deposit', data: { amount: 5 } });
+    // The same bytes: no cipher and no key-store read for a field that did not change.
+    expect((await sealedOwner()).equals(before)).toBe(true);
+    expect((await h.views.get('balances', 'acc-dora')).row).toMatchObject({ owner: ALICE, balance: 375 });
+  });
 
   it('refuses new personal data for a forgotten subject (its key is gone for good)', async () => {
     h = await harness({}, { partitions: 4, workers: 1 });
