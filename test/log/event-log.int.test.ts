@@ -12,6 +12,7 @@ import type { EventEnvelope, EventMeta } from '../../src/kernel/index.js';
 import { EVENT_PAGE, LmdbLog, INDEX_RUN, type EventLogOptions } from '../../src/log/index.js';
 import { encodeRecord } from '../../src/log/record-codec.js';
 import { rejectionOf } from '../support/errors.js';
+import { deposits } from './contract/contract-support.js';
 import { useTempDirs } from '../support/temp-dirs.js';
 
 type OpenLog = (dataDir: string, options?: EventLogOptions) => LmdbLog;
@@ -111,6 +112,23 @@ function lmdbLogBeyondThePort(name: string, openLog: OpenLog): void {
         await log.durable();
         expect(log.partitionHead(1)).toBe(count + 1);
         expect(log.readPartition(1, count - 1, 10).map((e) => e.offset)).toEqual([count - 1, count]);
+      });
+    });
+
+    it("counts a stream's next position after the writer's own append, and reads positions again after reloadHead", async () => {
+      await withLog(async (log) => {
+        const writer = log.openWriter('w', log.claimOwnership('test'), [0, 1, 2, 3]);
+        await writer.commit([writer.stageAppend(deposits('a', 0, 0))]);
+        await writer.commit([writer.stageAppend(deposits('a', 1, 0))]);
+        // Something outside the writer puts an event at a#3 (an operator's repair, or damage).
+        log.append([envelope('a', 3, 1, 0)]);
+        await log.durable();
+        // After the operator's resume (reloadHead), the writer reads a#3 as taken instead of counting it free.
+        writer.reloadHead(0);
+        const err = await rejectionOf(() => writer.stageAppend(deposits('a', 2, 0)));
+        expect(err.code).toBe('CorruptRecord');
+        log.refreshReads();
+        expect(log.readStream('account', 'a').map((e) => [e.seq, e.partition])).toEqual([[1, 0], [2, 0], [3, 1]]);
       });
     });
 

@@ -11,7 +11,9 @@
  *
  * Why appends cannot overwrite (invariant 10): the owner checks that each new event's position is free
  * before staging it (a read: only this fenced owner writes its partitions, so what it reads free stays
- * free until its batch commits, and a batch of a deposed owner is refused whole), a command id is looked
+ * free until its batch commits, and a batch of a deposed owner is refused whole), unless its writer staged
+ * the position before it itself (batch-writer.ts: then the position was counted from its own append, as
+ * a partition's offsets are, not taken from a head read that damage could have made short), a command id is looked
  * up before it is used, and each partition-index run's first offset is read as free while the batch is
  * assembled. Tool commits outside any chain (salvage into a new log) also write index runs with LMDB's
  * no-overwrite flag; chained batches cannot: lmdb-js applies a no-overwrite put even inside an `ifVersion`

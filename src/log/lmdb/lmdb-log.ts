@@ -175,8 +175,8 @@ export class LmdbLog implements EventLog {
     await this.#writes.commit([this.#meta.stageRetention(aggregateType, id, settings)]);
   }
 
-  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
-    return this.#streams.stageAppend(events, commandId, commandDigest, chain);
+  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain, counted = false): StagedWrite {
+    return this.#streams.stageAppend(events, commandId, commandDigest, chain, counted);
   }
 
   stagePage(events: readonly EventEnvelope[]): StagedWrite {

@@ -213,14 +213,15 @@ export class StreamStore {
   /**
    * Encodes the events of one command (and its idempotency record) without writing anything: data that
    * cannot be encoded fails here, before a single record of the command is queued (all or nothing).
+   * `counted`: the writer staged the seq before the first event itself, so the positions are not read.
    */
-  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain): StagedWrite {
+  stageAppend(events: readonly EventEnvelope[], commandId?: string, commandDigest?: string, chain?: WriteChain, counted = false): StagedWrite {
     const puts: StagedPut[] = [];
     for (const e of events) {
       const rec = toStored(e);
       const key: StreamRef = [e.aggregateType, e.stream, e.seq];
       // Invariant 10: the owner's own positions are free unless the log is damaged (see fence.ts).
-      if (this.#fence.taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#fence.positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);
+      if (!counted && this.#fence.taken(this.#events, key, `stream ${e.aggregateType}/${e.stream}`, e.partition)) throw this.#fence.positionTaken('events', key, `position ${e.aggregateType}/${e.stream}#${e.seq} already holds an event; the stream's head was read short (damaged key?)`, e.partition, chain);
       puts.push([this.#events, key, encodeRecord(rec, 'events', key)]);
     }
     const first = events[0];
