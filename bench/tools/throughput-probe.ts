@@ -33,9 +33,11 @@ try {
   const rate = Number(process.env['PROBE_RATE'] ?? 0);
   if (rate > 0) {
     const c0 = cpuUsage();
+    const t0 = threadTicks();
     const l = summarise((await openLoop(rate, seconds * 1000, send)).latenciesMs);
     const c = cpuUsage(c0);
-    console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands), ${((c.user + c.system) / Math.max(1, l.n)).toFixed(1)} us CPU/command`);
+    console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands), ${((c.user + c.system) / Math.max(1, l.n)).toFixed(1)} us CPU/command (user ${(c.user / Math.max(1, l.n)).toFixed(1)}, sys ${(c.system / Math.max(1, l.n)).toFixed(1)})`);
+    printThreads(t0, threadTicks(), l.n);
   }
   const stopProfile = await profileMainThread(process.env['PROBE_MAIN_PROFILE']);
   const commits = async () => (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);
@@ -49,11 +51,15 @@ try {
   await stopProfile();
   const n = r.ops;
   console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors; ${batches} commits (${(n / Math.max(batches, 1)).toFixed(0)} commands each)`);
-  // Clock ticks are 10 ms: per-thread us/command = ticks * 10_000 / commands.
-  const rows = [...ticks1].map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (ticks0.get(tid)?.ticks ?? 0)) * 10_000) / n })).filter((t) => t.us >= 0.5);
-  rows.sort((a, b) => b.us - a.us);
-  console.log(rows.map((t) => `${t.name}#${t.tid}: ${t.us.toFixed(1)} us`).join(', '));
+  printThreads(ticks0, ticks1, n);
 } finally {
   await rt.close();
   removeTempDir(dir);
+}
+
+/** CPU per command of each thread between two readings (clock ticks are 10 ms: us/command = ticks * 10_000 / commands). */
+function printThreads(before: ReturnType<typeof threadTicks>, after: ReturnType<typeof threadTicks>, n: number): void {
+  const rows = [...after].map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (before.get(tid)?.ticks ?? 0)) * 10_000) / n })).filter((t) => t.us >= 0.5);
+  rows.sort((a, b) => b.us - a.us);
+  console.log(rows.map((t) => `${t.name}#${t.tid}: ${t.us.toFixed(1)} us`).join(', '));
 }
