@@ -26,6 +26,18 @@ for (let n = 0; n < 256; n++) {
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
   TABLE[n] = c;
 }
+/**
+ * Slicing-by-8: table k (at k * 256) gives the CRC of a byte followed by k zero bytes, so eight bytes
+ * take one step of eight lookups instead of eight dependent ones.
+ */
+const SLICES = new Int32Array(8 * 256);
+SLICES.set(TABLE);
+for (let k = 1; k < 8; k++) {
+  for (let n = 0; n < 256; n++) {
+    const prev = SLICES[(k - 1) * 256 + n]!;
+    SLICES[k * 256 + n] = (prev >>> 8) ^ TABLE[prev & 0xff]!;
+  }
+}
 
 /** A key as the log stores it: strings and numbers (lmdb-js ordered-binary). */
 export type RecordKey = readonly (string | number)[];
@@ -33,12 +45,26 @@ export type RecordKey = readonly (string | number)[];
 /**
  * CRC-32 of `buf[start..end)`, equal to zlib's (continuing from `seed`, like `zlib.crc32(buf, seed)`). Why not only `zlib.crc32`: most records are tens of
  * bytes, where the native call plus the view it needs cost more than the table loop (hydration profile:
- * `subarray` alone was the largest item). Long records still go native.
+ * `subarray` alone was the largest item). Long records still go native; `bench/tools/crc-probe.ts`
+ * measures both by size (slicing-by-8: 75 ns for 60 bytes, 124 for 113, native 144-196).
  */
 export function crc32Of(buf: Uint8Array, start: number, end: number, seed = 0): number {
   if (end - start > 256) return nativeCrc32(start === 0 && end === buf.length ? buf : buf.subarray(start, end), seed);
   let c = ~seed;
-  for (let i = start; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  let i = start;
+  for (const last8 = end - 8; i <= last8; i += 8) {
+    c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    c =
+      SLICES[1792 + (c & 0xff)]! ^
+      SLICES[1536 + ((c >>> 8) & 0xff)]! ^
+      SLICES[1280 + ((c >>> 16) & 0xff)]! ^
+      SLICES[1024 + (c >>> 24)]! ^
+      SLICES[768 + buf[i + 4]!]! ^
+      SLICES[512 + buf[i + 5]!]! ^
+      SLICES[256 + buf[i + 6]!]! ^
+      SLICES[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
 

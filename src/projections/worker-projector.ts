@@ -174,6 +174,8 @@ class Projector implements WorkerPlugin {
     if (cached === undefined) cached = { row, seals: [] };
     else t.rows.delete(id);
     cached.row = row;
+    // A removed row (a tombstoned stream) starts its seals again if it comes back.
+    if (row === undefined) cached.seals.length = 0;
     void this.#ctx.log.views.putRow(t.view.name, t.generation, id, row, cached.seals);
     t.rows.set(id, cached);
     if (t.rows.size > ROW_CACHE) t.rows.delete(t.rows.keys().next().value!);
