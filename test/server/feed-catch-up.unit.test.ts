@@ -232,3 +232,23 @@ describe('catching up from the log', () => {
     void hub.close(1001, 'bye');
   });
 });
+
+describe('the catch-up byte rate', () => {
+  it('spaces turns so that catch-ups cover at most catchUpBytesPerSecond, all clients together', async () => {
+    const { CatchUpScheduler } = await import('../../src/server/feed/catch-up-scheduler.js');
+    const run = async (bytesPerSecond: number): Promise<number> => {
+      const scheduler = new CatchUpScheduler({ maxActive: 4, turnBytes: 10_000, share: 1, bytesPerSecond });
+      let steps = 0;
+      // Two clients with endless work, each step covering 5 000 bytes: a turn takes two steps.
+      for (let i = 0; i < 2; i++) scheduler.request({ step: () => (steps++, 5_000) });
+      await new Promise((r) => setTimeout(r, 250));
+      scheduler.close();
+      return steps;
+    };
+    // 100 000 bytes/s in turns of 10 000: a turn at 0, 100 and 200 ms, two steps each (a slow machine runs fewer, never more).
+    expect(await run(100_000)).toBeLessThanOrEqual(8);
+    // Unbounded, the same 250 ms run turn after turn (and the closed scheduler above, closed while it
+    // waited on a timeout, left the process's immediates working).
+    expect(await run(0)).toBeGreaterThan(8);
+  });
+});

@@ -14,7 +14,9 @@
  * the actor workers and the log's writer, whose commands then wait for a core instead of for the main
  * thread (bench/README.md, "The feed's catch-up"). Catching up is background work, like a Kafka
  * follower's replication under a throttle: after a turn that took `t` ms, the next one starts no sooner
- * than `t / share` ms after it began (`share` 1: right away, on the next turn of the loop).
+ * than `t / share` ms after it began (`share` 1: right away, on the next turn of the loop). A byte rate
+ * (`bytesPerSecond`) bounds what the share cannot see: the bytes the kernel copies into every socket and
+ * the reader thread encodes, which take a core from commands however short the turns are.
  *
  * A client gives its slot back when it has nothing to read from the log: it reached the cursor (live), it
  * waits for a flush, it is paused (its socket is full: a slow reader never holds a slot, and its memory is
@@ -47,12 +49,15 @@ export interface CatchUpLimits {
   turnBytes: number;
   /** Fraction (0, 1] of the thread's time turns may take. */
   share: number;
+  /** Bytes of events per second turns may cover, all tasks together (0: no bound). */
+  bytesPerSecond?: number;
 }
 
 export class CatchUpScheduler {
   readonly #maxActive: number;
   readonly #turnBytes: number;
   readonly #share: number;
+  readonly #bytesPerSecond: number;
   /** Active tasks; those not waiting for a read are also ready. */
   readonly #active = new Set<CatchUpTask>();
   /** Ready tasks in round-robin order: `#queue` from `#head` holds them (and stale entries, skipped). */
@@ -61,7 +66,8 @@ export class CatchUpScheduler {
   #head = 0;
   /** Waiting for a slot, in arrival order. */
   readonly #waiting = new Set<CatchUpTask>();
-  #timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
+  /** The next turn, on an immediate or (held back by the share or the byte rate) on a timeout. */
+  #timer: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | null = null;
   /** When the next turn may start (performance.now()), to keep to the share. */
   #notBefore = 0;
   #closed = false;
@@ -72,6 +78,7 @@ export class CatchUpScheduler {
     this.#maxActive = Math.max(1, limits.maxActive);
     this.#turnBytes = Math.max(1, limits.turnBytes);
     this.#share = Math.min(1, Math.max(0.01, limits.share));
+    this.#bytesPerSecond = Math.max(0, limits.bytesPerSecond ?? 0);
   }
 
   get active(): number {
@@ -99,9 +106,11 @@ export class CatchUpScheduler {
 
   close(): void {
     this.#closed = true;
+    // Each kind with its own clear: clearImmediate given a Timeout unlinks it from the immediate queue
+    // as if it were one, which broke every later setImmediate of the process (found by the byte-rate test).
     if (this.#timer) {
-      clearImmediate(this.#timer as NodeJS.Immediate);
-      clearTimeout(this.#timer as NodeJS.Timeout);
+      if ('immediate' in this.#timer) clearImmediate(this.#timer.immediate);
+      else clearTimeout(this.#timer.timeout);
       this.#timer = null;
     }
     this.#waiting.clear();
@@ -144,7 +153,7 @@ export class CatchUpScheduler {
   #schedule(): void {
     if (this.#timer !== null || this.#closed || this.#ready.size === 0) return;
     const wait = this.#notBefore - performance.now();
-    this.#timer = wait < 1 ? setImmediate(this.#turn) : setTimeout(this.#turn, wait).unref();
+    this.#timer = wait < 1 ? { immediate: setImmediate(this.#turn) } : { timeout: setTimeout(this.#turn, wait).unref() };
   }
 
   readonly #turn = (): void => {
@@ -171,8 +180,12 @@ export class CatchUpScheduler {
         r.then(wake, wake);
       }
     }
-    spanEnd(Span['catch-up'], span, this.#turnBytes - budget);
-    this.#notBefore = start + (performance.now() - start) / this.#share;
+    const covered = this.#turnBytes - budget;
+    spanEnd(Span['catch-up'], span, covered);
+    let next = start + (performance.now() - start) / this.#share;
+    // The byte rate: a turn that covered `covered` bytes is paid for before the next one starts.
+    if (this.#bytesPerSecond > 0) next = Math.max(next, start + (covered * 1000) / this.#bytesPerSecond);
+    this.#notBefore = next;
     this.#schedule();
   };
 }

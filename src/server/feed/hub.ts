@@ -64,6 +64,11 @@ export interface FeedOptions {
    * turn of `t` ms the next waits until `t / catchUpShare` ms after it began. 1: no pause between turns.
    */
   catchUpShare?: number;
+  /**
+   * Bytes of events per second catch-ups may send, all clients together (default 0: no bound). Trades
+   * the clients' catch-up time for the commands' tail on a server with few cores (bench/README.md).
+   */
+  catchUpBytesPerSecond?: number;
   /** Encoded chunks kept for clients that reach the same place later (default 64 MiB). */
   catchUpCacheBytes?: number;
   /** Read and encode catch-up chunks in a thread of their own when the log is on disk (default true); it starts with the first client. */
@@ -94,6 +99,7 @@ export function resolveFeedOptions(o: FeedOptions = {}): ResolvedFeedOptions {
     maxCatchUps: Math.max(1, o.maxCatchUps ?? 32),
     catchUpTurnBytes: Math.max(1, o.catchUpTurnBytes ?? 1024 * 1024),
     catchUpShare: Math.min(1, Math.max(0.01, o.catchUpShare ?? 0.5)),
+    catchUpBytesPerSecond: Math.max(0, o.catchUpBytesPerSecond ?? 0),
     catchUpCacheBytes: Math.max(0, o.catchUpCacheBytes ?? 64 * 1024 * 1024),
     catchUpThread: o.catchUpThread ?? true,
     batchIntervalMs: Math.max(0, o.batchIntervalMs ?? 10),
@@ -137,7 +143,7 @@ export class FeedHub implements FeedSource {
     this.#replay = new ReplayBuffer(options.replayBufferBytes, runtime.partitionCount);
     this.#reader = chunkReader(runtime, options);
     this.chunks = new ChunkStore(this.#reader, options.catchUpChunk, options.catchUpCacheBytes);
-    this.catchUps = new CatchUpScheduler({ maxActive: options.maxCatchUps, turnBytes: options.catchUpTurnBytes, share: options.catchUpShare });
+    this.catchUps = new CatchUpScheduler({ maxActive: options.maxCatchUps, turnBytes: options.catchUpTurnBytes, share: options.catchUpShare, bytesPerSecond: options.catchUpBytesPerSecond });
     this.#unsubscribe = runtime.subscribe((events: EventEnvelope[]) => {
       // A data subject was forgotten (runtime `forget`): batches and chunks kept here may hold its personal
       // fields in plaintext; from now on catch-ups read the log again, where they are redacted.
