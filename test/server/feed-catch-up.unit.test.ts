@@ -5,11 +5,12 @@
  * admitted in arrival order; a client that stops reading gives its slot away and its queued bytes stay
  * bounded; clients at the same place are sent the very same bytes, read once, identical to a message
  * built for one client alone; filtered clients, clients of one partition and clients that resume between
- * chunk boundaries get exactly their events.
+ * chunk boundaries get exactly their events; a byte rate spaces the turns of all clients together.
  */
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../src/kernel/index.js';
 import { buildMessage, eventJson } from '../../src/server/feed/batch.js';
+import { CatchUpScheduler } from '../../src/server/feed/catch-up-scheduler.js';
 import { FakeSocket, setup, turns } from '../support/feed-fakes.js';
 
 /**
@@ -235,7 +236,6 @@ describe('catching up from the log', () => {
 
 describe('the catch-up byte rate', () => {
   it('spaces turns so that catch-ups cover at most catchUpBytesPerSecond, all clients together', async () => {
-    const { CatchUpScheduler } = await import('../../src/server/feed/catch-up-scheduler.js');
     const run = async (bytesPerSecond: number): Promise<number> => {
       const scheduler = new CatchUpScheduler({ maxActive: 4, turnBytes: 10_000, share: 1, bytesPerSecond });
       let steps = 0;
