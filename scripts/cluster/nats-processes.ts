@@ -70,8 +70,16 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string; detac
   const clusterName = options.name ?? `eventide-test-${process.pid}`;
   const states: NodeState[] = [];
   for (let i = 0; i < size; i++) {
-    states.push({ name: `n${i + 1}`, port: await freePort(), clusterPort: await freePort(), monitorPort: await freePort(), storeDir: join(base, `n${i + 1}`), process: undefined, log: [] });
+    states.push({ name: `n${i + 1}`, port: 0, clusterPort: 0, monitorPort: 0, storeDir: join(base, `n${i + 1}`), process: undefined, log: [] });
   }
+  const choosePorts = async (): Promise<void> => {
+    for (const s of states) {
+      s.port = await freePort();
+      s.clusterPort = await freePort();
+      s.monitorPort = await freePort();
+      s.log = [];
+    }
+  };
   const argsOf = (s: NodeState): string[] => {
     const args = ['-js', '-a', '127.0.0.1', '-p', String(s.port), '-m', String(s.monitorPort), '-sd', s.storeDir, '-n', s.name];
     if (size > 1) {
@@ -95,9 +103,6 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string; detac
     });
     s.process = child;
   };
-  for (const s of states) launch(s);
-  await Promise.all(states.map((s) => ready(s, size > 1)));
-
   const stopOne = async (s: NodeState, signal: NodeJS.Signals): Promise<void> => {
     const child = s.process;
     if (!child) return;
@@ -106,6 +111,24 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string; detac
     child.kill(signal);
     await exited;
   };
+  // A free port can be taken between the check and nats-server's bind (free-port.ts): a first start
+  // that fails on EADDRINUSE starts over on fresh ports; a restart keeps its ports (the peer identity).
+  for (let attempt = 1; ; attempt++) {
+    await choosePorts();
+    for (const s of states) launch(s);
+    try {
+      await Promise.all(states.map((s) => ready(s, size > 1)));
+      break;
+    } catch (error) {
+      await Promise.all(states.map((s) => stopOne(s, 'SIGKILL')));
+      const taken = states.some((s) => s.log.join('').includes('address already in use'));
+      if (!taken || attempt === 3) {
+        rmSync(base, { recursive: true, force: true });
+        throw error;
+      }
+      for (const s of states) rmSync(s.storeDir, { recursive: true, force: true });
+    }
+  }
   return {
     get nodes() {
       return states.map((s) => ({ name: s.name, url: `nats://127.0.0.1:${s.port}`, port: s.port, storeDir: s.storeDir, process: s.process }));

@@ -134,6 +134,7 @@ export class PartitionFollower {
       }
       const pending: StreamMessage[] = [];
       let known = 0;
+      let received = 0;
       let applying: Promise<void> | null = null;
       let failure: unknown = null;
       let again = false;
@@ -164,6 +165,7 @@ export class PartitionFollower {
       for await (const m of batch) {
         if (f.stopped || again || failure !== null) break;
         pending.push(streamMessage(m));
+        received++;
         known = Math.max(known, m.info.streamSequence + m.info.pending);
         kick();
       }
@@ -175,6 +177,10 @@ export class PartitionFollower {
       }
       if (failure !== null) throw failure;
       if (again) return;
+      // A fetch that ended short of what it asked for ran to its expiry with nothing more to deliver:
+      // everything there was is applied. Without this an idle partition kept the lag of its last
+      // message's `pending` count, or of the fetch before a retry, until its next write.
+      if (received < FETCH_MESSAGES && !f.stopped) f.lag = 0;
       // A whole fetch went through (maybe empty: an idle partition): following works again.
       this.#recovered(partition, f);
     }
