@@ -5,6 +5,7 @@
  *   node --import tsx bench/tools/throughput-probe.ts [seconds=5] [accounts=10000]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/throughput-probe.ts
  *   PROBE_RATE=15000 node --import tsx bench/tools/throughput-probe.ts   (open loop: latency at that rate)
+ *   PROBE_RATE=1000 PROBE_CLOSED=0 node --cpu-prof ...   (the open loop only: a profile of small drains)
  *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile node --import tsx bench/tools/throughput-probe.ts
  *     (the main thread only, during the measured window only: no seeding, no start-up)
  *
@@ -17,7 +18,7 @@ import { tenThousandAccounts } from '../support/fixtures.js';
 import { accountIds, depositer, startRuntime } from '../support/runtime.js';
 import { profileMainThread } from '../support/main-profile.js';
 import { removeTempDir } from '../support/tmp.js';
-import { threadTicks } from '../support/threads.js';
+import { perOperation, threadTicks } from '../support/threads.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const accounts = Number(process.argv[3] ?? 10_000);
@@ -26,21 +27,34 @@ const window = Number(process.env['PROBE_WINDOW'] ?? 4096);
 const dir = await tenThousandAccounts('probe');
 // PROBE_WORKERS: actor workers (default: the runtime's, one per core).
 const rt = await startRuntime(dir, process.env['PROBE_WORKERS'] ? { workers: Number(process.env['PROBE_WORKERS']) } : {});
+const send = depositer(rt, accountIds(accounts));
 try {
-  const send = depositer(rt, accountIds(accounts));
   await runCount(accounts, 4096, send);
   await closedLoop(1000, 4096, send);
   const rate = Number(process.env['PROBE_RATE'] ?? 0);
   if (rate > 0) {
     const c0 = cpuUsage();
     const t0 = threadTicks();
+    const commits0 = await commits();
     const l = summarise((await openLoop(rate, seconds * 1000, send)).latenciesMs);
     const c = cpuUsage(c0);
+    const drains = (await commits()) - commits0;
+    console.log(`${drains} commits (${(l.n / Math.max(1, drains)).toFixed(1)} commands each)`);
     console.log(`open loop ${rate}/s: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${l.n} commands), ${((c.user + c.system) / Math.max(1, l.n)).toFixed(1)} us CPU/command (user ${(c.user / Math.max(1, l.n)).toFixed(1)}, sys ${(c.system / Math.max(1, l.n)).toFixed(1)})`);
-    printThreads(t0, threadTicks(), l.n);
+    console.log(perOperation(t0, threadTicks(), l.n));
   }
+  if (process.env['PROBE_CLOSED'] !== '0') await measureClosedLoop();
+} finally {
+  await rt.close();
+  removeTempDir(dir);
+}
+
+async function commits(): Promise<number> {
+  return (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);
+}
+
+async function measureClosedLoop(): Promise<void> {
   const stopProfile = await profileMainThread(process.env['PROBE_MAIN_PROFILE']);
-  const commits = async () => (await rt.stats()).reduce((n, st) => n + st.batchesCommitted, 0);
   const commits0 = await commits();
   const cpu0 = cpuUsage();
   const ticks0 = threadTicks();
@@ -51,15 +65,5 @@ try {
   await stopProfile();
   const n = r.ops;
   console.log(`${Math.round(r.rate)} cmd/s, ${((cpu.user + cpu.system) / n).toFixed(1)} us CPU/command (user ${(cpu.user / n).toFixed(1)}, sys ${(cpu.system / n).toFixed(1)}), ${r.errors} errors; ${batches} commits (${(n / Math.max(batches, 1)).toFixed(0)} commands each)`);
-  printThreads(ticks0, ticks1, n);
-} finally {
-  await rt.close();
-  removeTempDir(dir);
-}
-
-/** CPU per command of each thread between two readings (clock ticks are 10 ms: us/command = ticks * 10_000 / commands). */
-function printThreads(before: ReturnType<typeof threadTicks>, after: ReturnType<typeof threadTicks>, n: number): void {
-  const rows = [...after].map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (before.get(tid)?.ticks ?? 0)) * 10_000) / n })).filter((t) => t.us >= 0.5);
-  rows.sort((a, b) => b.us - a.us);
-  console.log(rows.map((t) => `${t.name}#${t.tid}: ${t.us.toFixed(1)} us`).join(', '));
+  console.log(perOperation(ticks0, ticks1, n));
 }
