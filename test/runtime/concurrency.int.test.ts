@@ -72,19 +72,15 @@ describe('concurrency', () => {
     for (const id of ids) expect(new Set(ours.filter((e) => e.stream === id).map((e) => e.partition)).size).toBe(1);
   });
 
-  it('decides a mailbox bigger than one drain in several drains, in arrival order, each command once', async () => {
+  it('decides 6 000 commands sent in one turn over 10 accounts in arrival order per account, each once', async () => {
     const rt = runtime();
     const ids = Array.from({ length: 10 }, (_, i) => `wide-${i}`);
     await Promise.all(ids.map((id) => open(rt, id)));
-    const commits = async () => (await rt.stats()).reduce((n, s) => n + s.batchesCommitted, 0);
-    const before = await commits();
-    // 6 000 commands sent in one turn reach their worker(s) together: more than one drain holds (2 048).
     const calls = Array.from({ length: 6_000 }, (_, i) => ({ id: ids[i % ids.length]!, amount: 1 + (i % 9) }));
     const results = await Promise.all(calls.map((c) => deposit(rt, c.id, c.amount)));
-    expect((await commits()) - before).toBeGreaterThanOrEqual(Math.ceil(calls.length / 2_048));
     for (const id of ids) {
       const mine = calls.flatMap((c, i) => (c.id === id ? [{ ...c, version: results[i]!.version }] : []));
-      // Arrival order per aggregate across the drains: the k-th call for an account got version k + 2.
+      // Arrival order per aggregate: the k-th call for an account got version k + 2.
       expect(mine.map((c) => c.version)).toEqual(mine.map((_, k) => k + 2));
       const history = await fullHistory(rt, 'account', id);
       expectContiguousSeqs(history);
