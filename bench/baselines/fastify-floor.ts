@@ -6,15 +6,15 @@
  *
  * Gotchas: until 2026-12 autocannon ran in the bench's process, on the server's main thread, so the
  * floor measured autocannon sharing a thread with fastify (5k req/s on a loaded box, 24k quiet, against
- * 45-52k from a separate process): ratios from before are not comparable. `mainThreadCpuUs` reads the
+ * 45-52k from a separate process): ratios from before are not comparable. `threadCpuUs` (support/threads.ts) reads the
  * server's main thread's own CPU time (Linux `/proc`), which separates it from the runtime's worker
  * threads in `process.cpuUsage()`.
  */
-import { readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import type { LoadOptions, LoadResult } from '../support/load-generator.js';
+import { threadCpuUs } from '../support/threads.js';
 
 export const HTTP_BODY = JSON.stringify({ type: 'Deposit', data: { amount: 1 } });
 
@@ -59,16 +59,6 @@ export interface HttpLoad {
   generatorCpuUsPerRequest: number;
 }
 
-/** CPU time (user + system, us) of the calling thread, from /proc (USER_HZ ticks of 10 ms); null where unavailable. */
-export function mainThreadCpuUs(): number | null {
-  try {
-    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return null;
-  }
-}
-
 const generator = fileURLToPath(new URL('../support/load-generator.ts', import.meta.url));
 
 /** Runs the load generator process once and answers its result line. */
@@ -88,10 +78,10 @@ function runGenerator(options: LoadOptions): Promise<LoadResult> {
  */
 export async function loadHttp(url: string, o: { connections: number; seconds: number; accounts: number; requests?: number }): Promise<HttpLoad> {
   const cpu0 = process.cpuUsage();
-  const main0 = mainThreadCpuUs();
+  const main0 = threadCpuUs();
   const r = await runGenerator({ url, connections: o.connections, seconds: o.seconds, accounts: o.accounts, body: HTTP_BODY, ...(o.requests !== undefined ? { requests: o.requests } : {}) });
   const cpu = process.cpuUsage(cpu0);
-  const main1 = mainThreadCpuUs();
+  const main1 = threadCpuUs();
   const ok = r.total - r.non2xx;
   const per = (us: number) => us / Math.max(ok, 1);
   return {

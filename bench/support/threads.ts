@@ -33,3 +33,13 @@ export function perOperation(before: Map<string, { name: string; ticks: number }
     .map((t) => `${t.name}#${t.tid}: ${t.us.toFixed(1)} us`)
     .join(', ');
 }
+
+/** CPU time (user + system, us) of the calling thread, from /proc (USER_HZ ticks of 10 ms); null where unavailable. */
+export function threadCpuUs(): number | null {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return null;
+  }
+}

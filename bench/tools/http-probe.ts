@@ -36,7 +36,7 @@ try {
   const ticks1 = threadTicks();
   const batches = (await commits()) - commits0;
   await stopProfile();
-  const n = Math.max(1, r.rate * seconds);
+  const n = Math.max(1, r.ok);
   console.log(`${batches} commits (${(n / Math.max(1, batches)).toFixed(1)} requests each); per request, by thread: ${perOperation(ticks0, ticks1, n)}`);
   console.log(`${Math.round(r.rate)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, server CPU ${r.cpuUsPerRequest.toFixed(0)} us/req (main thread ${r.mainCpuUsPerRequest?.toFixed(0) ?? '?'}), generator ${r.generatorCpuUsPerRequest.toFixed(0)} us/req, ${r.non2xx} non-2xx, ${r.errors} errors`);
 } finally {

@@ -6,30 +6,29 @@
  * of each thread (10 ms ticks: use a few thousand messages) and of the whole process (the main thread's
  * includes its timer wake-up).
  *
- *   node bench/tools/wake-probe.mjs [none|post|notify] [messages=5000] [gapMs=1]
+ *   node --import tsx bench/tools/wake-probe.ts [none|post|notify] [messages=5000] [gapMs=1]
  *
- * Plain JavaScript, no build: the worker is this same file.
+ * The worker is this same file, started through workers/ts-bootstrap.mjs.
  */
-import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { threadCpuUs } from '../support/threads.js';
 
-/** CPU of the calling thread in us (Linux: utime + stime of /proc/thread-self, 10 ms ticks). */
-const threadCpu = () => {
-  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-};
-const perMessage = (c0, n) => ((threadCpu() - c0) / Math.max(1, n)).toFixed(1);
+/** The calling thread's CPU in us (0 off Linux: the figures then read 0). */
+const threadCpu = (): number => threadCpuUs() ?? 0;
+const perMessage = (c0: number, n: number): string => ((threadCpu() - c0) / Math.max(1, n)).toFixed(1);
+/** `Atomics.waitAsync` (V8 since Node 16; typed only from lib es2024, past this project's target). */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
 if (isMainThread) {
   const mode = process.argv[2] ?? 'post';
   const n = Number(process.argv[3] ?? 5000);
   const gapMs = Number(process.argv[4] ?? 1);
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(new URL(import.meta.url), { workerData: { mode, flag } });
-  const replies = [];
-  worker.on('message', (m) => replies.shift()?.(m));
-  const next = () => new Promise((resolve) => replies.push(resolve));
+  // Node cannot start a .ts worker by itself: the project's bootstrap registers tsx, then imports `entry`.
+  const worker = new Worker(new URL('../../workers/ts-bootstrap.mjs', import.meta.url), { workerData: { mode, flag, entry: import.meta.url } });
+  const replies: ((m: { received: number; cpu: string }) => void)[] = [];
+  worker.on('message', (m: { received: number; cpu: string }) => replies.shift()?.(m));
+  const next = () => new Promise<{ received: number; cpu: string }>((resolve) => replies.push(resolve));
   await next(); // ready
   const c0 = threadCpu();
   const p0 = process.cpuUsage();
@@ -55,16 +54,17 @@ if (isMainThread) {
   console.log(`${mode}, ${n} messages ${gapMs} ms apart: send call ${(Number(sendNs) / n / 1000).toFixed(1)} us; CPU per message: main thread ${main} us, receiver ${r.received ? `${r.cpu} us (${r.received} received)` : '- (not woken)'}, whole process ${all} us`);
   await worker.terminate();
 } else {
-  const { mode, flag } = workerData;
+  const { mode, flag } = workerData as { mode: string; flag: Int32Array };
   const c0 = threadCpu();
   let received = 0;
-  const report = () => parentPort.postMessage({ received, cpu: perMessage(c0, received) });
+  const port = parentPort!;
+  const report = () => port.postMessage({ received, cpu: perMessage(c0, received) });
   if (mode === 'notify') {
-    parentPort.on('message', () => {});
+    port.on('message', () => {});
     let seen = 0;
     void (async () => {
       for (;;) {
-        const w = Atomics.waitAsync(flag, 0, seen);
+        const w = waitAsync(flag, 0, seen);
         if (w.async) await w.value;
         const v = Atomics.load(flag, 0);
         if (v === -1) return report();
@@ -75,10 +75,10 @@ if (isMainThread) {
       }
     })();
   } else {
-    parentPort.on('message', (m) => {
+    port.on('message', (m: unknown) => {
       if (m === 'end') report();
       else received++;
     });
   }
-  parentPort.postMessage('ready');
+  port.postMessage('ready');
 }
