@@ -8,7 +8,8 @@
  * - Readiness is "/healthz answers ok and, in a cluster, /jsz names a meta leader", not "the process
  *   started": a cluster elects its JetStream meta leader a moment after the listeners open, and API
  *   calls made before that time out.
- * - A restarted node keeps its ports, name and store dir, so it rejoins as the same peer.
+ * - A restarted node keeps its client port, name and store dir, so it rejoins as the same peer (its
+ *   route and monitor ports move only if they stay held when it comes back).
  * - Every server is killed when the test process exits, so none outlives a crashed run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -29,6 +30,10 @@ export interface NatsNode {
   /** Client URL, `nats://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
+  /** Route port (3-node clusters; may move when a restart finds it held, see `restart`). */
+  readonly clusterPort: number;
+  /** HTTP monitoring port (/healthz, /jsz, /routez); may move like the route port. */
+  readonly monitorPort: number;
   readonly storeDir: string;
   /** The running process (undefined while stopped). */
   readonly process: ChildProcess | undefined;
@@ -40,7 +45,7 @@ export interface NatsCluster {
   readonly urls: string[];
   /** SIGKILL one node (no clean shutdown). */
   kill(index: number): Promise<void>;
-  /** Starts a stopped node again with its old ports, name and store dir, and waits for it to be ready. */
+  /** Starts a stopped node again with its old client port, name and store dir, and waits for it to be ready. */
   restart(index: number): Promise<void>;
   /** SIGSTOP / SIGCONT one node. */
   pause(index: number): void;
@@ -60,6 +65,8 @@ interface NodeState {
 }
 
 const running = new Set<ChildProcess>();
+/** Launches of a restarted node before its EADDRINUSE is given up on (about 9 s of waiting in all). */
+const RESTART_ATTEMPTS = 8;
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
@@ -112,7 +119,7 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string; detac
     await exited;
   };
   // A free port can be taken between the check and nats-server's bind (free-port.ts): a first start
-  // that fails on EADDRINUSE starts over on fresh ports; a restart keeps its ports (the peer identity).
+  // that fails on EADDRINUSE starts over on fresh ports; a restart keeps its client port (see `restart`).
   for (let attempt = 1; ; attempt++) {
     await choosePorts();
     for (const s of states) launch(s);
@@ -131,15 +138,31 @@ export async function startNats(size: 1 | 3 = 1, options: { name?: string; detac
   }
   return {
     get nodes() {
-      return states.map((s) => ({ name: s.name, url: `nats://127.0.0.1:${s.port}`, port: s.port, storeDir: s.storeDir, process: s.process }));
+      return states.map((s) => ({ name: s.name, url: `nats://127.0.0.1:${s.port}`, port: s.port, clusterPort: s.clusterPort, monitorPort: s.monitorPort, storeDir: s.storeDir, process: s.process }));
     },
     urls: states.map((s) => `nats://127.0.0.1:${s.port}`),
     kill: (i) => stopOne(states[i]!, 'SIGKILL'),
     async restart(i) {
       const s = states[i]!;
       if (s.process) throw new Error(`nats node ${s.name} is still running`);
-      launch(s);
-      await ready(s, size > 1);
+      // A port of the node can be held for a moment when it comes back (a restarted node once found its
+      // route port taken): try again, and after a few tries move the route and monitor ports, which no
+      // client knows (the node dials its peers' route ports itself). The client port stays: clients hold it.
+      for (let attempt = 1; ; attempt++) {
+        s.log = [];
+        launch(s);
+        try {
+          await ready(s, size > 1);
+          return;
+        } catch (error) {
+          const held = /listen tcp [^ ]*:(\d+): bind: address already in use/.exec(s.log.join(''));
+          if (!held || attempt === RESTART_ATTEMPTS) throw error;
+          await stopOne(s, 'SIGKILL');
+          if (attempt >= 2 && Number(held[1]) === s.clusterPort) s.clusterPort = await freePort();
+          if (attempt >= 2 && Number(held[1]) === s.monitorPort) s.monitorPort = await freePort();
+          await new Promise((r) => setTimeout(r, 250 * attempt));
+        }
+      }
     },
     pause: (i) => void states[i]!.process?.kill('SIGSTOP'),
     resume: (i) => void states[i]!.process?.kill('SIGCONT'),

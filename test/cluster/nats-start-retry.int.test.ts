@@ -1,6 +1,7 @@
 /**
  * startNats when a chosen port is taken before nats-server binds it (the race free-port.ts narrows but
- * cannot close): the first start fails on EADDRINUSE and starts over on fresh ports.
+ * cannot close): the first start fails on EADDRINUSE and starts over on fresh ports; a restarted node
+ * whose route port stays held moves to a fresh one and rejoins its cluster.
  */
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -38,4 +39,30 @@ describe.skipIf(!available)(available ? 'startNats' : `startNats (skipped: ${NAT
       await nats.stop();
     }
   });
+
+  it('restarts a killed node of a 3-node cluster whose route port another process took meanwhile: on a fresh route port, back in the cluster', { timeout: 120_000 }, async () => {
+    const nats = await startNats(3);
+    try {
+      const before = nats.nodes[0]!.clusterPort;
+      const clientPort = nats.nodes[0]!.port;
+      await nats.kill(0);
+      const squatter = createServer();
+      held.push(squatter);
+      await new Promise<void>((resolve, reject) => {
+        squatter.once('error', reject);
+        squatter.listen(before, '127.0.0.1', () => resolve());
+      });
+      await nats.restart(0);
+      const node = nats.nodes[0]!;
+      expect(node.process).toBeDefined();
+      expect(node.clusterPort).not.toBe(before);
+      expect(node.port).toBe(clientPort);
+      // Back in the cluster: its routes to both peers are up (the monitor's /routez).
+      const routes = async () => ((await (await fetch(`http://127.0.0.1:${node.monitorPort}/routez`)).json()) as { num_routes: number }).num_routes;
+      await expect.poll(routes, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    } finally {
+      await nats.stop();
+    }
+  });
 });
+
