@@ -31,9 +31,17 @@ export class InlineThread extends EventEmitter implements ThreadLike {
 
   constructor(config: ActorHostConfig, log: EventLog) {
     super();
+    // What the host sends in one turn arrives as one message on a later turn, as from a worker thread
+    // (workers/actor-host.ts): a commit's replies together with its views' progress.
+    let outbox: FromWorker[] = [];
     const send = (m: FromWorker): void => {
-      if (this.#exited) return;
-      setImmediate(() => this.emit('message', m));
+      if (this.#exited || outbox.push(m) > 1) return;
+      queueMicrotask(() => {
+        const messages = outbox;
+        outbox = [];
+        const one = messages.length === 1 ? messages[0]! : ({ kind: 'batch', messages } satisfies FromWorker);
+        setImmediate(() => this.#exited || this.emit('message', one));
+      });
     };
     ActorHost.start(config, send, log).then(
       (host) => {

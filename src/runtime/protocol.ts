@@ -151,7 +151,9 @@ export type FromWorker =
   | { kind: 'plugin-event'; plugin: string; payload: unknown }
   | { kind: 'fatal'; error: SerializedError }
   | { kind: 'partition-stopped'; partition: number; error: SerializedError }
-  | { kind: 'closed' };
+  | { kind: 'closed' }
+  /** Everything a worker sent in one turn, in order (workers/actor-host.ts: one postMessage per turn). */
+  | { kind: 'batch'; messages: FromWorker[] };
 
 /**
  * A stream's current state as its owner answers a load. `life` only when the stream is deleted (soft

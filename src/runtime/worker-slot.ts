@@ -126,8 +126,11 @@ export class WorkerSlot {
     let readyReject!: (e: RuntimeError) => void;
     this.#ready = new Promise((res, rej) => ((readyResolve = res), (readyReject = rej)));
     this.#ready.catch(() => undefined);
-    worker.on('message', (m: FromWorker) => {
+    const onMessage = (m: FromWorker): void => {
       switch (m.kind) {
+        case 'batch':
+          for (const one of m.messages) onMessage(one);
+          return;
         case 'ready':
           // The worker read its clock after the spawn and before this: the offset's first bound.
           clock.sample({ sentAt: spawnedAt, workerNow: m.now, receivedAt: performance.now() });
@@ -182,7 +185,8 @@ export class WorkerSlot {
           this.#onClosed?.();
           return;
       }
-    });
+    };
+    worker.on('message', onMessage);
     // The stack goes to the restart hook (server logs), never into an error a client may see.
     let lastError = '';
     worker.on('error', (err) => {

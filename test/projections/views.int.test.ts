@@ -192,6 +192,18 @@ describe('the balances view', () => {
     expect(views.failure('balances')).toBeNull();
   });
 
+  it('knows a command\'s view progress as soon as its execute resolves: the progress comes with the reply', async () => {
+    const { runtime, views } = shared();
+    await waitCaughtUp(runtime, views, 'balances');
+    for (let i = 0; i < 5; i++) {
+      const id = `with-reply-${i}`;
+      await openAccount(runtime, id);
+      const p = partitionOf(id, runtime.partitionCount);
+      // No wait: the worker sent the reply and the view's checkpoint in one message.
+      expect(views.lag('balances')[p]).toEqual({ partition: p, checkpoint: runtime.partitions()[p]!.offset, head: runtime.partitions()[p]!.offset, lag: 0 });
+    }
+  });
+
   it('rebuilds under load while the old generation keeps serving, then swaps and drops it', async () => {
     const { runtime, views } = shared();
     const ids = Array.from({ length: 16 }, (_, i) => `rb-${i}`);
