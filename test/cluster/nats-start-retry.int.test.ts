@@ -65,4 +65,3 @@ describe.skipIf(!available)(available ? 'startNats' : `startNats (skipped: ${NAT
     }
   });
 });
-
