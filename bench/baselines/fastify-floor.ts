@@ -6,9 +6,9 @@
  *
  * Gotchas: until 2026-12 autocannon ran in the bench's process, on the server's main thread, so the
  * floor measured autocannon sharing a thread with fastify (5k req/s on a loaded box, 24k quiet, against
- * 45-52k from a separate process): ratios from before are not comparable. `threadCpuUs` (support/threads.ts) reads the
- * server's main thread's own CPU time (Linux `/proc`), which separates it from the runtime's worker
- * threads in `process.cpuUsage()`.
+ * 45-52k from a separate process): ratios from before are not comparable. `threadCpuUs`
+ * (support/threads.ts) reads the server's main thread's own CPU time (Linux `/proc`), which separates
+ * it from the runtime's worker threads in `process.cpuUsage()`.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

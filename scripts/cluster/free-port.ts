@@ -6,19 +6,19 @@
  *   EADDRINUSE on such a port in CI): this picks a random port below that range and checks it binds;
  * - two test processes picking the same random port, one binding it while the other's server is down
  *   for a restart (a restarted nats-server once found its route port taken): each port handed out is
- *   reserved with a file of its own in the temp dir, created exclusively, so no other process using
- *   this module hands it out again. A file holds its process's pid and goes when the process exits;
- *   one whose process is gone (vitest ends its forks without an exit event) is taken over, as is any
- *   older than `STALE_MS` (a pid reused meanwhile).
+ *   reserved for the life of this process with the data-dir lock (`lockDataDir`: a flock on a file of
+ *   the port's own under the temp dir), so no other process using this module hands it out again. The
+ *   kernel drops the lock when the holder dies, kill -9 and vitest's ended forks included: no pid files
+ *   to go stale.
  */
-import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCodes, RuntimeError } from '../../src/kernel/index.js';
+import { lockDataDir, type DirLock } from '../../src/log/index.js';
 
 const LOWEST = 10_000;
-/** A reservation older than this belongs to a process that died without removing it. */
-const STALE_MS = 6 * 3600_000;
 const RESERVED_DIR = join(tmpdir(), 'eventide-ports');
 
 /** The first port of the OS's ephemeral range (Linux: /proc; elsewhere the IANA range's start). */
@@ -33,50 +33,18 @@ function ephemeralStart(): number {
 }
 
 const below = ephemeralStart();
-const mine = new Set<number>();
-process.once('exit', () => {
-  for (const port of mine) {
-    try {
-      unlinkSync(join(RESERVED_DIR, String(port)));
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/** True when the reservation `file` belongs to a process that is gone, or is older than `STALE_MS`. */
-function stale(file: string): boolean {
-  const pid = Number(readFileSync(file, 'utf8'));
-  if (Date.now() - statSync(file).mtimeMs > STALE_MS || !Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+/** Reservations of this process, kept open (closing one releases it) until the process ends. */
+const held: DirLock[] = [];
 
 /** Reserves `port` for this process; false when this process or another live one holds it. */
 function reserve(port: number): boolean {
-  if (mine.has(port)) return false;
-  mkdirSync(RESERVED_DIR, { recursive: true });
-  const file = join(RESERVED_DIR, String(port));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      mine.add(port);
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      try {
-        if (!stale(file)) return false;
-        unlinkSync(file);
-      } catch {
-        // removed (or being written) meanwhile: try again, or pass the port over
-      }
-    }
+  try {
+    held.push(lockDataDir(join(RESERVED_DIR, String(port)), 'freePort'));
+    return true;
+  } catch (error) {
+    if (RuntimeError.is(error) && error.code === ErrorCodes.DataDirLocked) return false;
+    throw error;
   }
-  return false;
 }
 
 function binds(port: number): Promise<boolean> {

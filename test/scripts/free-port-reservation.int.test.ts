@@ -1,8 +1,9 @@
 /**
  * freePort's reservation across processes: two test processes whose random picks coincide never get
- * the same port (a restarted nats-server once found its route port bound by another test's server).
+ * the same port (a restarted nats-server once found its route port bound by another test's server), and
+ * a killed holder's reservation is free again at once.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../scripts/cluster/free-port.js';
 
@@ -29,6 +30,26 @@ describe('freePort reservations', () => {
       expect(other).toBeGreaterThanOrEqual(10_000);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('frees a reservation when its process is killed with SIGKILL: the kernel drops the lock, nothing goes stale', async () => {
+    const r = 0.654321;
+    // A child reserves its first pick, says which port, and stays alive until killed.
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const real = Math.random; let first = true; Math.random = () => (first ? ((first = false), ${r}) : real()); const { freePort } = await import('./scripts/cluster/free-port.ts'); console.log(await freePort()); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPort = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    const spy = vi.spyOn(Math, 'random').mockReturnValueOnce(r);
+    try {
+      // While the child lives, the same pick is passed over.
+      expect(await freePort()).not.toBe(childPort);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      spy.mockReturnValueOnce(r);
+      expect(await freePort()).toBe(childPort);
+    } finally {
+      spy.mockRestore();
+      child.kill('SIGKILL');
     }
   });
 });
