@@ -229,6 +229,14 @@ export interface BatchWriter {
   /** EVENT_PAGE consecutive, already durable events of one stream from a page boundary (derived data). */
   stagePage(events: readonly EventEnvelope[]): Staged;
   /**
+   * The page of stream `aggregateType/id` from `first` (a page boundary), from its events as the log
+   * stores them (adapters copy the stored bytes: no decode, no encode); null while the log does not hold
+   * all EVENT_PAGE of them (not yet durable and visible to this thread's reads, or a scavenged prefix).
+   * Throws `CorruptRecord` for a damaged event, which is never copied. Reads like the log's other reads:
+   * call `refreshReads` first to see the latest commits.
+   */
+  stageStoredPage(aggregateType: string, id: string, first: number): Staged | null;
+  /**
    * Commits staged things in one atomic batch, in order after this writer's earlier batches (the
    * write-chain rule above). `alsoInBatch` runs synchronously while the batch is assembled: view-store
    * writes it makes join the batch where `ViewStore.joinsLogBatch` (all or nothing with the events).

@@ -103,6 +103,22 @@ export function encodeRecord(value: unknown, db: string, key: RecordKey): Buffer
   const payload = packr.pack(value);
   const out = Buffer.allocUnsafe(payload.length + 4);
   out.set(payload, 4);
+  return frameRecord(out, db, key);
+}
+
+/**
+ * Checks the record read at `db` / `key` without decoding it; its payload is `buf` from byte 4 on. For
+ * copying stored bytes into a derived record (a page) without a decode and an encode. Damage raises
+ * `CorruptRecord` exactly as `decodeRecord` does, so nothing damaged is ever copied under a fresh checksum.
+ */
+export function checkRecord(buf: Uint8Array, db: string, key: RecordKey): void {
+  if (buf.length < 4) throw corruptRecord(db, key, 'record shorter than its checksum');
+  const stored = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
+  if (stored !== crc32Of(buf, 4, buf.length, addressSeed(db, key))) throw corruptRecord(db, key, 'checksum mismatch (damaged value or key, or a record moved)');
+}
+
+/** Frames a payload that is msgpack already (see `encodeRecord`); `out` holds it from byte 4 on. */
+export function frameRecord(out: Buffer, db: string, key: RecordKey): Buffer {
   const crc = crc32Of(out, 4, out.length, addressSeed(db, key));
   out[0] = crc >>> 24;
   out[1] = (crc >>> 16) & 0xff;

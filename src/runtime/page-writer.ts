@@ -5,13 +5,23 @@
  * Why after the fact: a page must never hold an event the log does not (a page is derived data, like a
  * snapshot). When a drain stages the event that completes a page, the earlier events of that page may
  * still be in a batch that is not durable (drains are pipelined), so the page is only noted here; a
- * later drain, once the noting drain is durable, reads the page's events back from the log and stages
- * the page into its own transaction. A page lost in a crash (or never written) only means hydration
+ * later drain, once the noting drain is durable, copies the page's stored events (`stageStoredPage`)
+ * into its own transaction. A page lost in a crash (or never written) only means hydration
  * reads those events one by one.
+ *
+ * Why a budget per drain: pages complete in waves. Streams written at the same pace cross a page
+ * boundary together (the bench's round-robin over 10k accounts completes 10k pages within a fraction of
+ * a second), and a page cost 130-170 us to read back and encode (now a copy of the stored bytes: 45-50 us) plus its share
+ * of a larger transaction.
+ * A fixed 512 pages per drain put ~90 ms of pages and a ~100 ms commit in front of the few commands of
+ * each small drain that followed such a wave (a 200-300 ms stall at 1 000 cmd/s: bench/README, "Page
+ * waves"). A drain now carries at most twice the pages its own events complete on average
+ * (events / EVENT_PAGE), at least one, so the backlog of a wave is spread over the drains after it,
+ * in proportion to their size, and still shrinks however the load goes (pages complete at events /
+ * EVENT_PAGE on average; a drain may carry twice that).
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import { EVENT_PAGE, type BatchWriter, type LogReader, type Staged } from '../log/index.js';
-import { storedReads } from './versioned-log.js';
 
 interface PendingPage {
   aggregateType: string;
@@ -23,9 +33,13 @@ interface PendingPage {
 
 /** Pages waiting for their drain; past this, the oldest are dropped (derived data: only speed is lost). */
 const MAX_PENDING = 100_000;
+/** Pages a drain may carry whatever its size: one (a small drain's commit grows by ~0.3-0.5 ms per page). */
+const PAGES_PER_DRAIN_MIN = 1;
 
 export class PageWriter {
   #pending: PendingPage[] = [];
+  /** Events noted since the last `stageDurable`: the size of the drain that is about to carry pages. */
+  #eventsNoted = 0;
 
   get pending(): number {
     return this.#pending.length;
@@ -33,6 +47,7 @@ export class PageWriter {
 
   /** Notes the pages a command's events complete. */
   note(events: readonly EventEnvelope[], drain: number): void {
+    this.#eventsNoted += events.length;
     for (const e of events) {
       if (e.seq % EVENT_PAGE !== 0) continue;
       if (this.#pending.length >= MAX_PENDING) this.#pending.shift();
@@ -40,13 +55,20 @@ export class PageWriter {
     }
   }
 
-  /** Stages (at most `max`) pages whose drain is durable, reading their events back from the log. */
-  stageDurable(log: LogReader, writer: BatchWriter, durableDrain: number, max = 512): Staged[] {
+  /** The pages the drain being staged may carry (see the header): twice its events' share, at least the floor. */
+  get budget(): number {
+    return Math.max(PAGES_PER_DRAIN_MIN, Math.ceil((2 * this.#eventsNoted) / EVENT_PAGE));
+  }
+
+  /**
+   * Stages (at most `max`: by default the budget of the drain whose events were noted since the last
+   * call) pages whose drain is durable, reading their events back from the log.
+   */
+  stageDurable(log: LogReader, writer: BatchWriter, durableDrain: number, max = this.budget): Staged[] {
+    this.#eventsNoted = 0;
     const pending = this.#pending;
     if (pending.length === 0 || pending[0]!.drain > durableDrain) return [];
     log.refreshReads(); // see the commits of those drains
-    // A page holds the events as stored (their schema versions too), never as this build decodes them.
-    const stored = storedReads(log);
     const out: Staged[] = [];
     let i = 0;
     for (; i < pending.length && out.length < max; i++) {
@@ -54,9 +76,11 @@ export class PageWriter {
       if (p.drain > durableDrain) break;
       // Derived data: a page that cannot be read back whole (a damaged event, which stops its
       // partition where it matters) is skipped, never allowed to fail the drain that carries it.
+      // The page is copied from the events as stored (their schema versions too), never from what this
+      // build decodes them into (versioned-log.ts, Gotchas).
       try {
-        const events = stored.readStream(p.aggregateType, p.id, p.first, EVENT_PAGE);
-        if (events.length === EVENT_PAGE) out.push(writer.stagePage(events));
+        const page = writer.stageStoredPage(p.aggregateType, p.id, p.first);
+        if (page !== null) out.push(page);
       } catch {
         // skipped: hydration reads those events one by one (and meets the damage itself)
       }

@@ -270,6 +270,10 @@ class VersionedWriter implements BatchWriter {
   stagePage(events: readonly EventEnvelope[]): Staged {
     return this.#writer.stagePage(events);
   }
+  /** The stored bytes, as a page must hold (see the header): nothing to decode or seal here. */
+  stageStoredPage(aggregateType: string, id: string, first: number): Staged | null {
+    return this.#writer.stageStoredPage(aggregateType, id, first);
+  }
   /**
    * The keys made for this batch's sealed values are made durable first (one synced transaction in the
    * key store, subject-keys.ts): nothing sealed may commit before its key can outlive a crash. When

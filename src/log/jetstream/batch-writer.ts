@@ -75,6 +75,13 @@ export class JetStreamBatchWriter implements BatchWriter {
     return staged;
   }
 
+  stageStoredPage(aggregateType: string, id: string, first: number): Staged | null {
+    const local = this.#local.stageStoredPage(aggregateType, id, first);
+    if (local === null) return null;
+    const staged: JetStreamStaged = { local };
+    return staged;
+  }
+
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
     for (const s of staged) {
       if (!(s as Partial<JetStreamStaged>).local) return Promise.reject(new RuntimeError(ErrorCodes.Internal, 'a staged write of another log adapter was handed to the JetStream log'));

@@ -86,6 +86,10 @@ export class LmdbBatchWriter implements BatchWriter {
     return this.#log.stagePage(events);
   }
 
+  stageStoredPage(aggregateType: string, id: string, first: number): Staged | null {
+    return this.#log.stageStoredPage(aggregateType, id, first);
+  }
+
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
     const heads = committedHeads(staged);
     let done: Promise<void>;

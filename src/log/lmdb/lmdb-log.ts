@@ -183,6 +183,10 @@ export class LmdbLog implements EventLog {
     return this.#pages.stagePage(events);
   }
 
+  stageStoredPage(aggregateType: string, id: string, first: number): StagedWrite | null {
+    return this.#pages.stageStoredPage(aggregateType, id, first);
+  }
+
   stageSnapshot(aggregateType: string, id: string, snap: StoredSnapshot): StagedWrite {
     return this.#snapshots.stageSnapshot(aggregateType, id, snap);
   }

@@ -14,13 +14,36 @@ import { toStored, type StreamRef } from '../stored-event.js';
 import type { LmdbEnvironment, LogDb } from './environment.js';
 import type { StagedWrite } from './write-chain.js';
 import { EVENT_PAGE } from '../event-page.js';
-
+import { StoredPageBuilder } from '../stored-page.js';
 
 export class PageStore {
+  readonly #env: LmdbEnvironment;
   readonly #pages: LogDb;
+  readonly #events: LogDb;
 
   constructor(env: LmdbEnvironment) {
+    this.#env = env;
     this.#pages = env.pages;
+    this.#events = env.events;
+  }
+
+  /** The port's `stageStoredPage`: the page copied from the stored event records (../stored-page.ts). */
+  stageStoredPage(aggregateType: string, id: string, first: number): StagedWrite | null {
+    const page = new StoredPageBuilder(aggregateType, id, first);
+    try {
+      // snapshot: false, as every stream read (streams.ts): a range that meets damage must not pin the read transaction.
+      for (const { key, value } of this.#events.getRange({ start: [aggregateType, id, first], end: [aggregateType, id, first + EVENT_PAGE], snapshot: false })) {
+        const seq = (key as StreamRef)[2];
+        // No event at the page's first seq: a scavenged prefix (or nothing yet), not damage.
+        if (seq !== first && page.next === first) return null;
+        page.add(seq, value);
+      }
+    } catch (err) {
+      throw this.#env.damaged(err, `stream ${aggregateType}/${id}`);
+    }
+    if (!page.complete) return null;
+    const key: StreamRef = [aggregateType, id, first];
+    return { puts: [[this.#pages, key, page.record()]] };
   }
 
   /**

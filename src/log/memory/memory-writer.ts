@@ -12,6 +12,7 @@ import type { AppendRequest, BatchWriter, Committed, Staged, StoredSnapshot } fr
 import { WriterHeads, committedHeads } from '../writer-heads.js';
 import type { MemoryStore, StoreOp, WriteChain } from './memory-store.js';
 import { hasMeta, toStored, type StoredEvent, type StreamRef } from '../stored-event.js';
+import { StoredPageBuilder } from '../stored-page.js';
 
 /** What a memory writer staged: encoded store operations. Only the log whose store made it may commit it. */
 export class MemoryStaged implements Staged {
@@ -113,6 +114,16 @@ export class MemoryBatchWriter implements BatchWriter {
     const page = events.map(toStored);
     const ref: StreamRef = [first.aggregateType, first.stream, first.seq];
     return new MemoryStaged(this.#log.store, [{ kind: 'page', ref, record: encodeRecord(page, 'pages', ref) }]);
+  }
+
+  /** As LMDB's: the stored records copied (../stored-page.ts), from what the store holds now. */
+  stageStoredPage(aggregateType: string, id: string, first: number): Staged | null {
+    const page = new StoredPageBuilder(aggregateType, id, first);
+    const stream = this.#log.store.stream(aggregateType, id);
+    if (!stream || stream.start > first || stream.events.length < first - 1 + EVENT_PAGE) return null;
+    for (let seq = first; seq < first + EVENT_PAGE; seq++) page.add(seq, stream.events[seq - 1]!);
+    const ref: StreamRef = [aggregateType, id, first];
+    return new MemoryStaged(this.#log.store, [{ kind: 'page', ref, record: page.record() }]);
   }
 
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {

@@ -132,6 +132,37 @@ export function derivedContract({ openLog, it }: Contract): void {
       expect(fold()).toEqual({ seen: expected, paged: EVENT_PAGE });
     });
 
+    it('stages a page from the events as stored (stageStoredPage): it folds as the events do, schema versions included; null until the stream holds the whole page', async () => {
+      const { log } = await openLog();
+      const { writer } = ownerWriter(log);
+      const n = 2 * EVENT_PAGE + 3;
+      // Varied events: schema versions, meta on some, data of several sizes (one long enough to leave the usual size behind).
+      await commitAndRefresh(log, writer, Array.from({ length: n }, (_, i) =>
+        writer.stageAppend(deposits('s', i, 0, 1, {
+          events: [{ type: 'Deposited', data: { amount: i + 1, note: i === 7 ? 'x'.repeat(2_000) : `n${i}` }, ...(i % 3 === 0 ? { schemaVersion: 2 } : {}) }],
+          ...(i % 5 === 0 ? { commandId: `c-${i}` } : {}),
+          ts: 5_000 + i,
+        })),
+      ));
+      const byEvent: Array<[number, number | undefined]> = [];
+      const plain = log.foldStream('account', 's', 1, n, 0, (s: number, e, v) => (byEvent.push([(e.data as { amount: number }).amount, v]), s + (e.data as { amount: number }).amount));
+      expect(plain.paged).toBe(0);
+      expect(writer.stageStoredPage('account', 's', 2 * EVENT_PAGE + 1)).toBeNull(); // 3 of its events so far
+      expect(writer.stageStoredPage('account', 'nobody', 1)).toBeNull();
+      expect(() => writer.stageStoredPage('account', 's', 2)).toThrow(/page starts at seq/);
+      const pages = [1, EVENT_PAGE + 1].map((first) => writer.stageStoredPage('account', 's', first));
+      expect(pages).not.toContain(null);
+      await commitAndRefresh(log, writer, pages as NonNullable<(typeof pages)[number]>[]);
+      const byPage: Array<[number, number | undefined]> = [];
+      const paged = log.foldStream('account', 's', 1, n, 0, (s: number, e, v) => (byPage.push([(e.data as { amount: number }).amount, v]), s + (e.data as { amount: number }).amount));
+      expect(paged).toEqual({ ...plain, paged: 2 * EVENT_PAGE });
+      expect(byPage).toEqual(byEvent);
+      // A page staged from the events read back holds the same: the fold cannot tell them apart.
+      const { writer: other } = ownerWriter(log, 'pages-read-back');
+      await commitAndRefresh(log, other, [other.stagePage(log.readStream('account', 's', 1, EVENT_PAGE))]);
+      expect(log.foldStream('account', 's', 1, n, 0, sumAmounts)).toEqual({ ...plain, paged: 2 * EVENT_PAGE });
+    });
+
     it('refuses a page that is not EVENT_PAGE consecutive events of one stream from a page boundary', async () => {
       const { log } = await openLog();
       const events = await pagedStream(log, EVENT_PAGE + 2, []);
