@@ -38,6 +38,9 @@ import { Span, spanEnd, spanStart } from './trace.js';
  */
 const MAX_BATCH = 32_768;
 
+/** Pages per transaction when the pipeline writes what is left at close (~2.5 KB each). */
+const CLOSING_PAGES_PER_COMMIT = 1024;
+
 /** Batches decided and queued but not yet durable. Two overlap CPU and flush; more only adds latency. */
 const PIPELINE_DEPTH = 2;
 
@@ -160,10 +163,14 @@ export class DrainPipeline {
     if (this.#inFlight > 0 || this.#mailbox.length || this.#scheduled) {
       await new Promise<void>((resolve) => (this.#onIdle = resolve));
     }
-    // Pages still waiting: their drains are durable by now. Derived data: a failure here loses nothing.
+    // Pages still waiting: their drains are durable by now. In transactions of a bounded size (a wave
+    // can leave thousands: page-writer.ts). Derived data: a failure here loses nothing.
     try {
-      const pages = this.#writeFailure ? [] : this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain, Number.MAX_SAFE_INTEGER);
-      if (pages.length) await this.#writer.commit(pages);
+      for (let before = this.#pages.pending; before > 0 && !this.#writeFailure; before = this.#pages.pending) {
+        const pages = this.#pages.stageDurable(this.#log, this.#writer, this.#durableDrain, CLOSING_PAGES_PER_COMMIT);
+        if (pages.length) await this.#writer.commit(pages);
+        if (this.#pages.pending === before) break; // none left whose drain is durable
+      }
     } catch {
       // the events are in the log; hydration reads them one by one
     }
