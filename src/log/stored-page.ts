@@ -6,9 +6,10 @@
  *
  * Why not decode and encode: reading a page's events back as envelopes and encoding them again cost
  * 130-170 us per page on the actor's thread (msgpack decode, envelopes, GC), the copy 45-50 us (a probe
- * over 2 048 pages of 64 Deposits; point reads with `getBinaryFast` instead of the range: ~70 us); the
- * pages a wave of streams completes together cost that many times over (bench/README, "Page waves"). Copying the stored bytes also keeps a page
- * what the log stores, which is what a page must hold (runtime/versioned-log.ts, Gotchas).
+ * over 2 048 pages of 64 Deposits; point reads with `getBinaryFast` instead of the range: ~70 us), and
+ * streams that cross a page boundary together pay it thousands of times at once (bench/README, "Page
+ * waves"). Copying the stored bytes also keeps a page what the log stores, which is what a page must
+ * hold (runtime/versioned-log.ts, Gotchas).
  */
 import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { EVENT_PAGE } from './event-page.js';

@@ -11,14 +11,12 @@
  *
  * Why a budget per drain: pages complete in waves. Streams written at the same pace cross a page
  * boundary together (the bench's round-robin over 10k accounts completes 10k pages within a fraction of
- * a second), and a page cost 130-170 us to read back and encode (now a copy of the stored bytes: 45-50 us) plus its share
- * of a larger transaction.
- * A fixed 512 pages per drain put ~90 ms of pages and a ~100 ms commit in front of the few commands of
- * each small drain that followed such a wave (a 200-300 ms stall at 1 000 cmd/s: bench/README, "Page
- * waves"). A drain now carries at most twice the pages its own events complete on average
- * (events / EVENT_PAGE), at least one, so the backlog of a wave is spread over the drains after it,
- * in proportion to their size, and still shrinks however the load goes (pages complete at events /
- * EVENT_PAGE on average; a drain may carry twice that).
+ * a second), and each page costs its copy (45-50 us) and a share of the commit (+0.1-0.3 ms on a small
+ * one). A fixed 512 pages per drain (each then read back and encoded: 130-170 us) put ~90 ms of pages
+ * and a ~100 ms commit in front of the few commands of each small drain after such a wave: a 200-300 ms
+ * stall at 1 000 cmd/s (bench/README, "Page waves"). A drain now carries at most twice the pages its own
+ * events complete on average (events / EVENT_PAGE), at least one: a wave is spread over the drains
+ * after it in proportion to their size, and the backlog still shrinks under any load.
  */
 import type { EventEnvelope } from '../kernel/index.js';
 import { EVENT_PAGE, type BatchWriter, type LogReader, type Staged } from '../log/index.js';
@@ -55,14 +53,14 @@ export class PageWriter {
     }
   }
 
-  /** The pages the drain being staged may carry (see the header): twice its events' share, at least the floor. */
+  /** The pages the drain being staged may carry (see the header): twice its events' share, at least one. */
   get budget(): number {
     return Math.max(PAGES_PER_DRAIN_MIN, Math.ceil((2 * this.#eventsNoted) / EVENT_PAGE));
   }
 
   /**
    * Stages (at most `max`: by default the budget of the drain whose events were noted since the last
-   * call) pages whose drain is durable, reading their events back from the log.
+   * call) pages whose drain is durable, copied from the stored events.
    */
   stageDurable(log: LogReader, writer: BatchWriter, durableDrain: number, max = this.budget): Staged[] {
     this.#eventsNoted = 0;
@@ -74,10 +72,9 @@ export class PageWriter {
     for (; i < pending.length && out.length < max; i++) {
       const p = pending[i]!;
       if (p.drain > durableDrain) break;
-      // Derived data: a page that cannot be read back whole (a damaged event, which stops its
-      // partition where it matters) is skipped, never allowed to fail the drain that carries it.
-      // The page is copied from the events as stored (their schema versions too), never from what this
-      // build decodes them into (versioned-log.ts, Gotchas).
+      // Copied from the events as stored (their schema versions too), never from what this build decodes
+      // them into (versioned-log.ts, Gotchas). Derived data: a page that cannot be built whole (a damaged
+      // event, which stops its partition where it matters) is skipped, never allowed to fail the drain.
       try {
         const page = writer.stageStoredPage(p.aggregateType, p.id, p.first);
         if (page !== null) out.push(page);

@@ -19,15 +19,15 @@
  * So the log port, and every adapter behind it, only ever holds ciphertext of personal data.
  *
  * Gotchas:
- * - Derived copies of events must hold what is stored, not what is decoded: pages (page-writer.ts) read
- *   through `storedReads`, or a page would keep one build's upcast data and disagree with its events
- *   (and with `eventide verify`). Snapshots hold states, which `snapshotVersion` already versions.
+ * - Derived copies of events must hold what is stored, not what is decoded: pages (page-writer.ts) are
+ *   copied from the stored records by the adapter (`stageStoredPage`, passed through untouched here), or
+ *   a page would keep one build's upcast data and disagree with its events (and with `eventide verify`).
+ *   Snapshots hold states, which `snapshotVersion` already versions.
  * - When no decider declares `events` or `personalData`, `versionedLog` returns the log itself: no cost at all.
  * - Appends hand on the data as decided (replies, live projections, the feed), not the sealed data the
  *   adapter stored: `stageAppend` puts it back into the staged envelopes after the adapter encoded them.
  * - Idempotent: a log that is already versioned is returned as it is, never wrapped twice. A second
- *   layer would decode every read again, and `storedReads` would peel off only the outer one, so pages
- *   would be written from decoded events. Passing a versioned log happens by design with the in-memory
+ *   layer would decode every read again, and `storedReads` would peel off only the outer one. Passing a versioned log happens by design with the in-memory
  *   log, whose actor hosts run on the main thread on the very log object createRuntime wrapped
  *   (`ActorHost.start`'s `shared`, inline-thread.ts); both ends load the same domain modules, so the
  *   decoder already there is the one the given deciders would build.
