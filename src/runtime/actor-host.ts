@@ -37,7 +37,7 @@ import { StoppedPartitions } from './stopped-partitions.js';
 import { ServedPartitions } from './served-partitions.js';
 import { StorageGuard } from './storage-guard.js';
 import { canEncode, createDecoder, createEncoder } from './wire.js';
-import { Span, disableTrace, enableTrace, spanEnd, spanStart, traceSince } from './trace.js';
+import { Span, disableTrace, enableTrace, spanEnd, spanStart, traceColumnsSince } from './trace.js';
 import type { PartitionResumeResult, ActorHostConfig, ActorStats, CommandRequest, FromWorker, LoadedState, Reply, ToWorker } from './protocol.js';
 
 /** Cluster mode: the partitions served, and the JetStream log they are caught up from. */
@@ -138,7 +138,7 @@ export class ActorHost {
         this.#send({ kind: 'stats', rid: msg.rid, stats: this.stats() });
         return;
       case 'trace':
-        this.#send({ kind: 'reply', reply: { rid: msg.rid, ok: true, result: this.#ownsLog ? traceSince(msg.since) : { spans: [], dropped: 0 } } });
+        this.#send({ kind: 'reply', reply: { rid: msg.rid, ok: true, result: this.#ownsLog ? traceColumnsSince(msg.since) : null } });
         return;
       case 'plugin':
         void this.#plugins.request(msg.rid, msg.plugin, msg.payload);

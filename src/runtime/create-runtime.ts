@@ -48,7 +48,7 @@ import { WorkerSlot, type SlotHooks } from './worker-slot.js';
 import { InlineThread } from './inline-thread.js';
 import { LogLoads } from './log-loads.js';
 import { ReadFreshness } from './read-freshness.js';
-import { disableTrace, enableTrace, traceSince, type TraceSpans } from './trace.js';
+import { disableTrace, enableTrace, mergeByStart, traceSince, type TraceSpans } from './trace.js';
 import { ClusterNode } from './cluster-node.js';
 import { FollowedEvents } from './followed-events.js';
 import { auditOnce } from './audit-once.js';
@@ -507,7 +507,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
     async traceSpans(sinceMs = 0): Promise<TraceSpans> {
       const parts = [traceSince(sinceMs), ...(await Promise.all(slots.map((s) => s.trace(nextRid(), sinceMs))))];
-      return { spans: parts.flatMap((p) => p.spans).sort((a, b) => a.start - b.start), dropped: parts.reduce((n, p) => n + p.dropped, 0) };
+      return { spans: mergeByStart(parts.map((p) => p.spans)), dropped: parts.reduce((n, p) => n + p.dropped, 0) };
     },
 
     health: () => health.report({ slots, storage: recovery, closed, followFailures: cluster === null ? [] : followFailures(cluster) }),

@@ -93,7 +93,7 @@ export type ToWorker =
   | { kind: 'commands'; packed: Uint8Array<ArrayBuffer> }
   | { kind: 'load'; rid: number; aggregateType: string; id: string }
   | { kind: 'stats'; rid: number }
-  /** The worker's trace spans that ended after `since` (epoch ms), answered with a `reply` carrying TraceSpans. */
+  /** The worker's trace spans that ended after `since` (epoch ms), answered with a `reply` carrying TraceColumns (trace.ts). */
   | { kind: 'trace'; rid: number; since: number }
   | { kind: 'plugin'; rid: number; plugin: string; payload: unknown }
   /**

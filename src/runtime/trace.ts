@@ -130,28 +130,99 @@ class ThreadTrace implements SpanSink {
     this.#recordAt(kind, t0, performance.now(), count);
   }
 
-  /** Every span still in the ring that ended after `sinceMs` (epoch ms), oldest first. */
-  since(sinceMs: number): TraceSpans {
-    const spans: TraceSpan[] = [];
-    if (!this.on) return { spans, dropped: 0 };
+  /** Every span still in the ring that ended after `sinceMs` (epoch ms), as columns, oldest start first. */
+  columns(sinceMs: number): TraceColumns {
+    if (!this.on) return emptyColumns(this.#thread);
     const n = Math.min(this.#written, TRACE_CAPACITY);
     const first = this.#written - n;
+    const picked: number[] = [];
     for (let w = first; w < this.#written; w++) {
       const i = w % TRACE_CAPACITY;
-      const end = this.#end[i]!;
-      if (end <= sinceMs) continue;
-      const kind = SPAN_KINDS[this.#kind[i]!]!;
-      const span: TraceSpan = { thread: this.#thread, kind, start: this.#start[i]!, end, count: this.#count[i]! };
-      if (kind === 'loop-delay') {
-        span.cpuMs = this.#cpu[i]!;
-        span.runqMs = this.#runq[i]!;
-      }
-      spans.push(span);
+      if (this.#end[i]! > sinceMs) picked.push(i);
     }
-    // Overwritten spans newer than `sinceMs`: the collector missed some of them (how many is not kept).
-    const dropped = this.#lostEnd > sinceMs ? first : 0;
-    return { spans: spans.sort((a, b) => a.start - b.start), dropped };
+    // The ring is in order of recording (ends); readers want starts in order.
+    const starts = this.#start;
+    picked.sort((a, b) => starts[a]! - starts[b]!);
+    const cols: TraceColumns = {
+      thread: this.#thread,
+      kind: new Uint8Array(picked.length),
+      start: new Float64Array(picked.length),
+      end: new Float64Array(picked.length),
+      count: new Float64Array(picked.length),
+      cpuMs: new Float32Array(picked.length),
+      runqMs: new Float32Array(picked.length),
+      // Overwritten spans newer than `sinceMs`: the collector missed some of them (how many is not kept).
+      dropped: this.#lostEnd > sinceMs ? first : 0,
+    };
+    for (let k = 0; k < picked.length; k++) {
+      const i = picked[k]!;
+      cols.kind[k] = this.#kind[i]!;
+      cols.start[k] = starts[i]!;
+      cols.end[k] = this.#end[i]!;
+      cols.count[k] = this.#count[i]!;
+      cols.cpuMs[k] = this.#cpu[i]!;
+      cols.runqMs[k] = this.#runq[i]!;
+    }
+    return cols;
   }
+}
+
+/**
+ * One thread's spans as columns: what a worker sends the main thread. Why not span objects: a pull of
+ * tens of thousands of spans cost the main thread 40-80 ms to receive as a structured clone of one object
+ * each (the stalls suite's own collection then showed up as the main loop's stalls); typed arrays clone
+ * as a copy of their bytes, and the objects are made once, on the main thread (`spansOf`).
+ */
+export interface TraceColumns {
+  thread: string;
+  /** Index into SPAN_KINDS. */
+  kind: Uint8Array;
+  start: Float64Array;
+  end: Float64Array;
+  count: Float64Array;
+  /** loop-delay only (-1 elsewhere). */
+  cpuMs: Float32Array;
+  runqMs: Float32Array;
+  dropped: number;
+}
+
+function emptyColumns(thread: string): TraceColumns {
+  return { thread, kind: new Uint8Array(0), start: new Float64Array(0), end: new Float64Array(0), count: new Float64Array(0), cpuMs: new Float32Array(0), runqMs: new Float32Array(0), dropped: 0 };
+}
+
+/** The spans of `cols`, in their order. */
+export function spansOf(cols: TraceColumns): TraceSpan[] {
+  const out: TraceSpan[] = new Array(cols.kind.length);
+  for (let k = 0; k < cols.kind.length; k++) {
+    const kind = SPAN_KINDS[cols.kind[k]!]!;
+    const span: TraceSpan = { thread: cols.thread, kind, start: cols.start[k]!, end: cols.end[k]!, count: cols.count[k]! };
+    if (kind === 'loop-delay') {
+      span.cpuMs = cols.cpuMs[k]!;
+      span.runqMs = cols.runqMs[k]!;
+    }
+    out[k] = span;
+  }
+  return out;
+}
+
+/** Merges lists each already in order of start into one (the threads' parts of a pull). */
+export function mergeByStart(parts: readonly TraceSpan[][]): TraceSpan[] {
+  let merged: TraceSpan[] = [];
+  for (const part of parts) {
+    if (merged.length === 0) {
+      merged = part;
+      continue;
+    }
+    const out: TraceSpan[] = new Array(merged.length + part.length);
+    let a = 0;
+    let b = 0;
+    let o = 0;
+    while (a < merged.length && b < part.length) out[o++] = part[b]!.start < merged[a]!.start ? part[b++]! : merged[a++]!;
+    while (a < merged.length) out[o++] = merged[a++]!;
+    while (b < part.length) out[o++] = part[b++]!;
+    merged = out;
+  }
+  return merged;
 }
 
 const recorder = new ThreadTrace();
@@ -165,9 +236,15 @@ export function disableTrace(): void {
   recorder.disable();
 }
 
-/** This thread's spans that ended after `sinceMs` (epoch ms); empty while tracing is off. */
+/** This thread's spans that ended after `sinceMs` (epoch ms), oldest start first; empty while tracing is off. */
 export function traceSince(sinceMs: number): TraceSpans {
-  return recorder.since(sinceMs);
+  const cols = recorder.columns(sinceMs);
+  return { spans: spansOf(cols), dropped: cols.dropped };
+}
+
+/** The same as columns, for sending to another thread. */
+export function traceColumnsSince(sinceMs: number): TraceColumns {
+  return recorder.columns(sinceMs);
 }
 
 /** The epoch-ms clock spans use, for whoever compares times with them (performance.timeOrigin + now). */

@@ -20,7 +20,7 @@ import { ReplyKind, decodeResult, type WireReply } from './reply-codec.js';
 import { spawnWorker } from './thread-entry.js';
 import { ThreadClock } from './thread-clock.js';
 import type { ThreadLike } from './inline-thread.js';
-import { Span, spanEnd, spanStart, type TraceSpans } from './trace.js';
+import { Span, spanEnd, spanStart, spansOf, type TraceColumns, type TraceSpans } from './trace.js';
 import { createDecoder, createEncoder, type WireDecoder, type WireEncoder } from './wire.js';
 
 interface Waiter<T> {
@@ -310,7 +310,8 @@ export class WorkerSlot {
 
   /** The worker's trace spans that ended after `since` (epoch ms; trace.ts). */
   trace(rid: number, since: number): Promise<TraceSpans> {
-    return this.request<TraceSpans>(rid, { kind: 'trace', rid, since });
+    // Columns on the wire (trace.ts, TraceColumns); null from a host that shares the runtime's thread.
+    return this.request<TraceColumns | null>(rid, { kind: 'trace', rid, since }).then((cols) => (cols ? { spans: spansOf(cols), dropped: cols.dropped } : { spans: [], dropped: 0 }));
   }
 
   /**

@@ -49,6 +49,9 @@ describe('the pause trace', () => {
       expect(s.end, `${s.thread} ${s.kind}`).toBeLessThanOrEqual(after + 1);
       expect(s.end).toBeGreaterThanOrEqual(s.start);
     }
+    // One list in order of start across every thread (the workers send columns, merged on the main thread).
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.start);
+    for (const s of spans) if (s.kind !== 'loop-delay') expect(s.cpuMs, `${s.kind} carries no cpuMs`).toBeUndefined();
     // Workers are threads of their own on LMDB; the memory log runs its hosts on the main thread.
     const threads = new Set(spans.filter((s) => s.kind === 'drain').map((s) => s.thread));
     expect([...threads].sort()).toEqual(ON_DISK ? ['worker-0', 'worker-1'] : ['main']);
