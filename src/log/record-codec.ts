@@ -132,9 +132,7 @@ export function frameRecord(out: Buffer, db: string, key: RecordKey): Buffer {
  * another address all fail the checksum and raise `CorruptRecord` naming the address.
  */
 export function decodeRecord<T>(buf: Uint8Array, db: string, key: RecordKey): T {
-  if (buf.length < 4) throw corruptRecord(db, key, 'record shorter than its checksum');
-  const stored = ((buf[0]! << 24) | (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!) >>> 0;
-  if (stored !== crc32Of(buf, 4, buf.length, addressSeed(db, key))) throw corruptRecord(db, key, 'checksum mismatch (damaged value or key, or a record moved)');
+  checkRecord(buf, db, key);
   try {
     return packr.unpack(buf, PAYLOAD) as T;
   } catch (err) {

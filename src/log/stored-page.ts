@@ -74,12 +74,12 @@ export class StoredPageBuilder {
     this.#next++;
   }
 
-  /** The framed page record for [aggregateType, id, first] in `pages`. */
+  /**
+   * The framed page record for [aggregateType, id, first] in `pages`: a view of the builder's buffer,
+   * which may be larger (LMDB copies what it puts; a store that keeps it copies it to its size).
+   */
   record(): Buffer {
     if (!this.complete) throw new RuntimeError(ErrorCodes.Internal, `a page holds ${EVENT_PAGE} events, got ${this.#next - this.first}`);
-    // An exact-size copy: the memory log keeps the buffer it is given.
-    const out = Buffer.allocUnsafe(this.#size);
-    this.#out.copy(out, 0, 0, this.#size);
-    return frameRecord(out, 'pages', [this.#aggregateType, this.#id, this.first]);
+    return frameRecord(this.#out.subarray(0, this.#size), 'pages', [this.#aggregateType, this.#id, this.first]);
   }
 }

@@ -123,7 +123,8 @@ export class MemoryBatchWriter implements BatchWriter {
     if (!stream || stream.start > first || stream.events.length < first - 1 + EVENT_PAGE) return null;
     for (let seq = first; seq < first + EVENT_PAGE; seq++) page.add(seq, stream.events[seq - 1]!);
     const ref: StreamRef = [aggregateType, id, first];
-    return new MemoryStaged(this.#log.store, [{ kind: 'page', ref, record: page.record() }]);
+    // Kept by the store: copied to its exact size (the builder's buffer may be larger).
+    return new MemoryStaged(this.#log.store, [{ kind: 'page', ref, record: Buffer.from(page.record()) }]);
   }
 
   commit(staged: readonly Staged[], alsoInBatch?: () => void): Promise<Committed> {
