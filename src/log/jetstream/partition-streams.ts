@@ -92,26 +92,35 @@ export class PartitionStreams {
 
   async #ensure(partition: number, replicas: number): Promise<void> {
     const name = this.streamName(partition);
-    const existing = await retried(() => infoOrNull(this.#jsm, name));
-    if (existing) {
-      if (existing.config.subjects?.length !== 1 || existing.config.subjects[0] !== this.subject(partition)) {
-        throw new RuntimeError(ErrorCodes.InvalidOptions, `stream ${name} exists with subjects ${JSON.stringify(existing.config.subjects)}, not ${this.subject(partition)}`);
-      }
-      return;
+    if (this.#matches(name, partition, await retried(() => infoOrNull(this.#jsm, name)))) return;
+    try {
+      await retried(() =>
+        this.#jsm.streams.add({
+          name,
+          subjects: [this.subject(partition)],
+          description: `eventide log ${this.name}: partition ${partition} of ${this.partitions}`,
+          storage: StorageType.File,
+          num_replicas: replicas,
+          max_msgs_per_subject: -1,
+          discard: DiscardPolicy.New,
+          deny_delete: true,
+          deny_purge: true,
+        }),
+      );
+    } catch (err) {
+      // Two members opening one log at once both find no stream; the second add is refused ("subjects
+      // overlap with an existing stream", seen in a clean-clone run). The stream as expected is all we need.
+      if (!this.#matches(name, partition, await retried(() => infoOrNull(this.#jsm, name)))) throw err;
     }
-    await retried(() =>
-      this.#jsm.streams.add({
-        name,
-        subjects: [this.subject(partition)],
-        description: `eventide log ${this.name}: partition ${partition} of ${this.partitions}`,
-        storage: StorageType.File,
-        num_replicas: replicas,
-        max_msgs_per_subject: -1,
-        discard: DiscardPolicy.New,
-        deny_delete: true,
-        deny_purge: true,
-      }),
-    );
+  }
+
+  /** True when `existing` is this partition's stream; throws when a stream of that name holds other subjects. */
+  #matches(name: string, partition: number, existing: Awaited<ReturnType<typeof infoOrNull>>): boolean {
+    if (!existing) return false;
+    if (existing.config.subjects?.length !== 1 || existing.config.subjects[0] !== this.subject(partition)) {
+      throw new RuntimeError(ErrorCodes.InvalidOptions, `stream ${name} exists with subjects ${JSON.stringify(existing.config.subjects)}, not ${this.subject(partition)}`);
+    }
+    return true;
   }
 
   /** The stream's last sequence and creation time, as JetStream tells them now. */
