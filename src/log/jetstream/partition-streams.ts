@@ -162,10 +162,14 @@ export class PartitionStreams {
   async *read(partition: number, from: number, to: number): AsyncGenerator<StreamMessage> {
     if (from > to) return;
     const name = this.streamName(partition);
-    const consumer = await this.orderedConsumer(partition, from);
+    let consumer = await this.orderedConsumer(partition, from);
     let next = from;
     let idle = 0;
     while (next <= to) {
+      // A fetch that brought nothing may be asking a server that still thinks it leads the stream (right
+      // after a SIGSTOP ends, until it steps down): it has nothing more to give, so ask for a new
+      // consumer, which the current leader creates, instead of waiting out the whole retry period.
+      if (idle > 0) consumer = await this.orderedConsumer(partition, next);
       const batch = await retried(() => consumer.fetch({ max_messages: Math.min(FETCH_BATCH, to - next + 1), expires: 5_000 }));
       let got = 0;
       for await (const m of batch) {

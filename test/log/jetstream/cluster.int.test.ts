@@ -87,7 +87,21 @@ describeOnNats('JetStreamLog on a 3-node cluster (replicas 3)', 3, (fx) => {
       // still answer a stream-info request as the leader it was, with a stale last sequence, until it
       // steps down (seen in a clean-clone run: a rebuild then ended one message short). A stale tip only
       // delays a catch-up; an append on it is refused by the expected-last-sequence condition.
-      await expect.poll(async () => partitionsOf(await fx.open(name)), { timeout: 30_000, interval: 500 }).toEqual(expected);
+      // The poll outlasts one catch-up's own retry period (30 s) so that a first attempt that meets the
+      // stale leader is not the only one.
+      await expect
+        .poll(
+          async () => {
+            const rebuilt = await fx.open(name);
+            try {
+              return partitionsOf(rebuilt);
+            } finally {
+              await rebuilt.close();
+            }
+          },
+          { timeout: 75_000, interval: 500 },
+        )
+        .toEqual(expected);
       await log.close();
     } finally {
       await nc.close();
