@@ -23,8 +23,8 @@ const nats = await startNats(SERVERS);
 const dir = join(tmpdir(), `eventide-object-store-rate-${process.pid}`);
 try {
   const o = { servers: nats.urls, bucket: 'eventide-videos-rate', replicas: SERVERS };
-  const publisher = await openObjectStoreBlobs(o);
-  const fetcher = await openObjectStoreBlobs(o);
+  const publisher = await openObjectStoreBlobs(o, join(dir, 'publisher'));
+  const fetcher = await openObjectStoreBlobs(o, join(dir, 'fetcher'));
   const size = MIB * 2 ** 20;
   const rate = (ms: number): string => (MIB / (ms / 1000)).toFixed(1);
   for (let run = 0; run < RUNS; run++) {

@@ -386,7 +386,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       assertValidId(subject);
       // Cluster mode: the workers' log (JetStream) keeps no keys, so there is nothing to forget with.
       const keys = cluster === null ? log.subjectKeys : undefined;
-      if (keys === undefined) throw new RuntimeError(ErrorCodes.InvalidCommand, 'forget is not available in cluster mode: personal data is not sealed there (its keys would have to be replicated with the log)', { subject });
+      if (keys === undefined) throw new RuntimeError(ErrorCodes.NotImplemented, 'forget is not available in cluster mode: personal data is not sealed there (its keys would have to be replicated with the log): docs/cluster.md, "Left to do"', { subject });
       const outcome = await keys.forget(subject, { commandId: `forget-${randomUUID()}`, by: opts.by ?? null });
       await dropPlaintext(keys, subject);
       // The first forget's id and asker, from the tombstone: a retry is the same command, recorded once.

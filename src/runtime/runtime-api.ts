@@ -232,7 +232,7 @@ export interface Runtime {
    * calling it again for a forgotten subject appends nothing new, and completes a forget a crash cut
    * short (the audit record is also completed when the runtime starts). `InvalidId` for an id outside
    * the id pattern; a subject that never had a key is forgotten all the same (none can be made later).
-   * `InvalidCommand` in cluster mode, where personal data is not sealed (README, "Crypto-shredding").
+   * `NotImplemented` in cluster mode, where personal data is not sealed (README, "Crypto-shredding").
    */
   forget(subject: string, options?: { by?: string | null }): Promise<ForgetResult>;
   /**

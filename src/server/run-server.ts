@@ -38,6 +38,8 @@
  *                      member's partitions wait before another takes them
  *   EVENTIDE_FORWARD_TIMEOUT_MS  how long a request forwarded to the owner waits (default 10 000; 100 to
  *                      600 000); a command not answered by then is 503 Unavailable, outcome unknown
+ *   VIDEO_CACHE_MAX_BYTES  bytes of video files this node keeps copies of (default 10 GiB; 0: no bound):
+ *                      the object store holds them all, and those used least recently go first
  *   In cluster mode WORKERS must be 1 (the default there), and a request for a partition another member
  *   owns is forwarded to it over NATS; during a handover the answer is 503 NotOwner with Retry-After.
  *
@@ -58,7 +60,7 @@ import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { createEventide } from '../app/index.js';
 import { hasLog } from '../log/index.js';
 import { builtinDomains } from '../runtime/index.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, videoBucketOf, type VideoPipelineOptions } from '../video/index.js';
+import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, videoBucketOf, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { clusterEnvOf, clusterOptions } from './cluster-env.js';
@@ -190,7 +192,16 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
     maxUploadBytes: intEnv('VIDEO_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER)!,
     ...videoLimitsFromEnv(env),
     // Cluster mode: sources and renditions in JetStream's object store, as many copies as the log's.
-    ...(cluster ? { objectStore: { servers: typeof cluster.servers === 'string' ? [cluster.servers] : cluster.servers, bucket: videoBucketOf(cluster.group), replicas: cluster.replicas ?? 1 } } : {}),
+    ...(cluster
+      ? {
+          objectStore: {
+            servers: typeof cluster.servers === 'string' ? [cluster.servers] : cluster.servers,
+            bucket: videoBucketOf(cluster.group),
+            replicas: cluster.replicas ?? 1,
+            maxLocalBytes: intEnv('VIDEO_CACHE_MAX_BYTES', DEFAULT_MAX_LOCAL_BYTES, 0, Number.MAX_SAFE_INTEGER)!,
+          },
+        }
+      : {}),
     logger: log,
   }).catch(async (err: unknown) => {
     server.close();

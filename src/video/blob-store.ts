@@ -5,7 +5,9 @@
  * - `ObjectStoreBlobs` (cluster mode, jetstream/object-store-blobs.ts): JetStream's object store holds
  *   every source and rendition, so any server can encode a video and serve its files. The data dir is
  *   then this server's cache of the store, with the same layout (storage.ts): an object is named by its
- *   stored path (`videos/<id>/source`, `videos/<id>/a<n>/240p.mp4`), the path the log records.
+ *   stored path (`videos/<id>/source`, `videos/<id>/a<n>/240p.mp4`), the path the log records. The
+ *   cache is bounded (`maxLocalBytes`, local-copies.ts): copies used least recently are deleted, and
+ *   `fetch` brings one back when it is used again.
  *
  * The order that keeps the log and the store consistent (invariant 7): a file is written and made
  * durable locally first (storage.ts), then `publish`ed to the store, and only then recorded in the log.
@@ -35,6 +37,11 @@ export interface VideoBlobStore {
    * when neither has it.
    */
   fetch(stored: string, file: string): Promise<boolean>;
+  /**
+   * Keeps the local copy `file` until the returned function is called (an encode reads its source for
+   * its whole attempt): a bounded cache deletes only copies nobody holds.
+   */
+  hold(file: string): () => void;
   /** Deletes every object of video `id` (an upload the log refused). */
   removeVideo(id: string): Promise<void>;
   /**
@@ -54,10 +61,16 @@ export const localBlobs: VideoBlobStore = {
       () => true,
       () => false,
     ),
+  hold: () => () => undefined,
   removeVideo: () => Promise.resolve(),
   removeFiles: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };
+
+/** The bound on a cluster server's copies of the store, by default (10 GiB). */
+export const DEFAULT_MAX_LOCAL_BYTES = 10 * 1024 ** 3;
+/** A copy used this recently is never deleted (it may be about to be opened), by default. */
+export const DEFAULT_MIN_IDLE_MS = 60_000;
 
 /** Where the cluster's object store lives (run-server.ts fills it from the cluster options). */
 export interface ObjectStoreOptions {
@@ -66,6 +79,14 @@ export interface ObjectStoreOptions {
   bucket: string;
   /** Copies of the bucket's stream, as the log's partition streams (1, 3 or 5). */
   replicas: number;
+  /** Bytes of copies the data dir keeps (default 10 GiB; 0: no bound): local-copies.ts. */
+  maxLocalBytes?: number;
+  /** A copy used this recently stays even over the bound (default 60 000 ms). */
+  minIdleMs?: number;
+  /** Told about each copy deleted (for logs). */
+  onEvicted?(stored: string, size: number): void;
+  /** Told when a copy could not be checked or deleted (it stays). */
+  onCopyError?(stored: string, err: unknown): void;
 }
 
 /** The bucket of a group's video files. */
@@ -77,7 +98,7 @@ export function videoBucketOf(group: string): string {
  * The object-store adapter, imported on first use only: the embedded server never loads the NATS
  * client (as the runtime's cluster node does).
  */
-export async function openObjectStoreBlobs(o: ObjectStoreOptions): Promise<VideoBlobStore> {
+export async function openObjectStoreBlobs(o: ObjectStoreOptions, dataDir: string): Promise<VideoBlobStore> {
   const { ObjectStoreBlobs } = await import('./jetstream/object-store-blobs.js');
-  return ObjectStoreBlobs.open(o);
+  return ObjectStoreBlobs.open(o, dataDir);
 }

@@ -143,10 +143,22 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
   const storage = new VideoStorage(runtime.dataDir);
   if (options.objectStore && !runtime.cluster) throw new RuntimeError(ErrorCodes.InvalidOptions, 'objectStore is for cluster mode: the runtime must be a cluster node');
   const placement = runtime.cluster ? clusterPlacement(runtime) : undefined;
-  const blobs = options.objectStore ? await openObjectStoreBlobs(options.objectStore) : localBlobs;
+  const logger = options.logger ?? silentLogger;
+  // setLogger moves the copies' messages along with the reactor's.
+  let current = logger;
+  const log = (): VideoLogger => current;
+  const blobs = options.objectStore
+    ? await openObjectStoreBlobs(
+        {
+          onEvicted: (stored, size) => log().info({ stored, bytes: size }, 'local copy of a video file deleted (the cache is over its bound; the object store keeps it)'),
+          onCopyError: (stored, err) => log().warn({ stored, err: err instanceof Error ? err.message : String(err) }, 'local copy of a video file kept: it could not be checked against the object store or deleted'),
+          ...options.objectStore,
+        },
+        storage.dataDir,
+      )
+    : localBlobs;
   const pool = new EncodePool({ maxJobs: o.maxJobs });
   const index = new VideoStatusIndex();
-  const logger = options.logger ?? silentLogger;
   if (!versions.sameBuild) logger.warn({ ffmpeg: versions.ffmpeg, ffprobe: versions.ffprobe }, 'ffmpeg and ffprobe are different builds: the probe may judge a file otherwise than the encoder reads it');
   const reactor = new VideoReactor({ runtime, storage, pool, index, binaries, settings: o.settings, maxAttempts: o.maxAttempts, retryDelayMs: o.retryDelayMs, probeTimeoutMs: o.probeTimeoutMs, logger, blobs, ...(placement ? { placement } : {}) });
   try {
@@ -264,6 +276,7 @@ export async function createVideoPipeline(options: VideoPipelineOptions): Promis
     idle: () => reactor.idle(),
 
     setLogger(l) {
+      current = l;
       reactor.logger = l;
     },
 

@@ -306,6 +306,7 @@ export class VideoReactor {
   async #dispatch(id: string, active: Active): Promise<void> {
     const { runtime, storage, logger } = this.#o;
     let retry = false;
+    let release = (): void => undefined;
     try {
       const { state } = await runtime.load<VideoState>('video', id);
       const plan = planNext(state, this.#o.maxAttempts);
@@ -321,7 +322,9 @@ export class VideoReactor {
         if (killed.length > 0) logger.warn({ id, pids: killed }, 'killed ffmpeg left running by an earlier process');
       }
       // Cluster mode: the source into the data dir before the attempt is recorded (a store that cannot
-      // answer now costs a retry, not an attempt). An unmanaged path is left to the job, which refuses it.
+      // answer now costs a retry, not an attempt), and held there until the attempt ends (the data dir's
+      // copies are bounded: blob-store.ts). An unmanaged path is left to the job, which refuses it.
+      if (storage.isManagedSource(id, sourcePath)) release = this.#o.blobs.hold(storage.absolute(id, sourcePath));
       if (storage.isManagedSource(id, sourcePath) && !(await this.#o.blobs.fetch(sourcePath, storage.absolute(id, sourcePath)))) {
         await this.#fail(id, attempt, 'the source file is missing from the video store', false);
         return;
@@ -358,6 +361,7 @@ export class VideoReactor {
         retry = RuntimeError.is(err) && err.retriable;
       }
     } finally {
+      release();
       if (retry && !this.#closing) this.#scheduleRetry(id);
     }
   }

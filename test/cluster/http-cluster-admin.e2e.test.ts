@@ -196,8 +196,8 @@ describe.skipIf(!available)(available ? 'cluster mode: diff, stream deletion, vi
         expect(r.body).toMatchObject({ error: 'NotImplemented' });
       }
       const forget = await call(s.url, `/admin/subjects/${id}/forget`, { body: {}, headers: admin });
-      expect(forget.status).toBe(400);
-      expect(forget.body).toMatchObject({ error: 'InvalidCommand', message: expect.stringContaining('cluster mode') });
+      expect(forget.status).toBe(501);
+      expect(forget.body).toMatchObject({ error: 'NotImplemented', message: expect.stringContaining('cluster mode') });
     }
   }, 60_000);
 

@@ -2,11 +2,14 @@
  * The object-store adapter of the video blob store (src/video/jetstream/object-store-blobs.ts) against a
  * real nats-server: what one server publishes, another fetches into its own data dir, whole, with the
  * same mtime (so both serve the same ETag); a second publish of the same file changes nothing; a file
- * the store does not hold is `false`; a video's objects are deleted together; and the local adapter
- * (the embedded server's) only says whether the file is there.
+ * the store does not hold is `false`; a video's objects are deleted together; a server's copies stay
+ * under its bound (the least recently used go, a held one stays, a deleted one comes back on the next
+ * fetch, copies left by an earlier process are counted at open); and the local adapter (the embedded
+ * server's) only says whether the file is there.
  */
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localBlobs, openObjectStoreBlobs, videoBucketOf, type VideoBlobStore } from '../../src/video/index.js';
 import { NATS_MISSING, natsServerAvailable, startNats, type NatsCluster } from '../support/nats-servers.js';
@@ -19,6 +22,11 @@ let dir: string;
 let one: VideoBlobStore;
 let two: VideoBlobStore;
 
+/** The files under `root`, as paths relative to it. */
+function readdirSyncFiles(root: string, at = root): string[] {
+  return readdirSync(at).flatMap((name) => (statSync(join(at, name)).isDirectory() ? readdirSyncFiles(root, join(at, name)) : [relative(root, join(at, name))]));
+}
+
 async function put(file: string, bytes: Buffer): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, bytes);
@@ -30,8 +38,8 @@ describe.skipIf(!available)(available ? 'video files in the JetStream object sto
     nats = await startNats(1);
     const o = { servers: nats.urls, bucket: videoBucketOf('blobs-test'), replicas: 1 };
     // Two servers of one group: the second opens the bucket the first created.
-    one = await openObjectStoreBlobs(o);
-    two = await openObjectStoreBlobs(o);
+    one = await openObjectStoreBlobs(o, join(dir, 'one'));
+    two = await openObjectStoreBlobs(o, join(dir, 'two'));
   }, 60_000);
 
   afterAll(async () => {
@@ -107,6 +115,52 @@ describe.skipIf(!available)(available ? 'video files in the JetStream object sto
     await one.removeFiles([gone, 'videos/v-5/a1/360p.mp4']);
     expect(await two.fetch(gone, join(dir, 'four', gone))).toBe(false);
     expect(await two.fetch(kept, join(dir, 'four', kept))).toBe(true);
+  });
+
+  it("keeps a server's copies under its bound: the least recently used go, a held one stays, a deleted one is fetched again whole", async () => {
+    const o = { servers: nats.urls, bucket: videoBucketOf('blobs-test'), replicas: 1 };
+    const evicted: string[] = [];
+    const home = join(dir, 'bounded');
+    const names = ['videos/v-6/source', 'videos/v-7/source', 'videos/v-8/source', 'videos/v-9/source'];
+    const small = await openObjectStoreBlobs({ ...o, maxLocalBytes: 700_000, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
+    try {
+      const bytesOf = (i: number) => Buffer.alloc(300_000, i + 1);
+      for (const [i, stored] of names.entries()) {
+        const here = join(dir, 'one', stored);
+        await put(here, bytesOf(i));
+        await one.publish(stored, here);
+      }
+      const at = (stored: string) => join(home, stored);
+      const release = small.hold(at(names[0]!));
+      for (const stored of names.slice(0, 3)) expect(await small.fetch(stored, at(stored))).toBe(true);
+      // 900 000 > 700 000: one copy goes, and not the held one: the least recently used of the others.
+      await expect.poll(() => evicted).toEqual([names[1]]);
+      expect(existsSync(at(names[0]!))).toBe(true);
+      release();
+      expect(await small.fetch(names[3]!, at(names[3]!))).toBe(true);
+      await expect.poll(() => evicted).toEqual([names[1], names[0]]);
+      // Used again: fetched from the store, whole.
+      expect(await small.fetch(names[1]!, at(names[1]!))).toBe(true);
+      expect((await readFile(at(names[1]!))).equals(bytesOf(1))).toBe(true);
+      await expect.poll(() => evicted.length).toBe(3);
+      expect(evicted[2]).toBe(names[2]);
+    } finally {
+      await small.close();
+    }
+
+    // An earlier process's copies are counted at open; a file the store does not hold is never deleted.
+    // The orphan is the oldest file, so the sweep meets it first.
+    await put(join(home, 'videos/v-orphan/source'), Buffer.alloc(400_000, 9));
+    await utimes(join(home, 'videos/v-orphan/source'), 1_000, 1_000);
+    const reopened = await openObjectStoreBlobs({ ...o, maxLocalBytes: 350_000, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
+    try {
+      await expect.poll(() => evicted.length).toBe(4);
+      expect(evicted[3]).toBe(names[1]); // the orphan, older still, was passed over
+      expect(existsSync(join(home, 'videos/v-orphan/source'))).toBe(true);
+      expect(readdirSyncFiles(home).sort()).toEqual(['videos/v-orphan/source', names[3]!].sort());
+    } finally {
+      await reopened.close();
+    }
   });
 });
 

@@ -39,7 +39,7 @@ export const subjectAdminRoutes: FastifyPluginAsync<{ runtime: Runtime }> = asyn
         body: emptyBody,
         response: {
           200: forgetReply,
-          ...errorResponses({ 400: '`InvalidId`: a subject outside the id pattern' }),
+          ...errorResponses({ 400: '`InvalidId`: a subject outside the id pattern', 501: '`NotImplemented`: cluster mode (personal data is not sealed there)' }),
         },
       },
     },

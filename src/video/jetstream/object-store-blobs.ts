@@ -15,6 +15,8 @@
  * - Right after a nats-server dies, requests may fail while the client reconnects: a put or get is
  *   tried again (from the start: a failed put purges its partial chunks) for up to `RETRY_MS`.
  * - Downloads of one path are shared: two requests for a file not cached yet start one download.
+ * - The data dir's copies are bounded (`maxLocalBytes`, local-copies.ts): every file published or
+ *   fetched is counted, and a fetch waits for a delete of its file in progress before it looks.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -26,7 +28,8 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
-import type { ObjectStoreOptions, VideoBlobStore } from '../blob-store.js';
+import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MIN_IDLE_MS, type ObjectStoreOptions, type VideoBlobStore } from '../blob-store.js';
+import { FETCH_INFIX, LocalCopies } from '../local-copies.js';
 import { commitFile } from '../storage.js';
 
 /** How long a put or get is tried again after a transient failure (a nats-server restarting). */
@@ -38,19 +41,34 @@ export class ObjectStoreBlobs implements VideoBlobStore {
   readonly #nc: NatsConnection;
   readonly #store: ObjectStore;
   readonly #downloads = new Map<string, Promise<boolean>>();
+  readonly #copies: LocalCopies;
 
-  private constructor(nc: NatsConnection, store: ObjectStore) {
+  private constructor(nc: NatsConnection, store: ObjectStore, o: ObjectStoreOptions, dataDir: string) {
     this.#nc = nc;
     this.#store = store;
+    this.#copies = new LocalCopies({
+      dataDir,
+      maxBytes: o.maxLocalBytes ?? DEFAULT_MAX_LOCAL_BYTES,
+      minIdleMs: o.minIdleMs ?? DEFAULT_MIN_IDLE_MS,
+      storeHolds: async (stored, size) => {
+        const there = await this.#store.info(stored);
+        return there !== null && !there.deleted && there.size === size;
+      },
+      ...(o.onEvicted ? { onEvicted: o.onEvicted } : {}),
+      ...(o.onCopyError ? { onError: o.onCopyError } : {}),
+    });
   }
 
-  static async open(o: ObjectStoreOptions): Promise<ObjectStoreBlobs> {
+  /** Opens the group's bucket; `dataDir` holds this server's copies (counted now, bounded from here on). */
+  static async open(o: ObjectStoreOptions, dataDir: string): Promise<ObjectStoreBlobs> {
     // As the log's connection: pings every 2 s, so a server that stops answering is left in ~10 s.
     const nc = await connect({ servers: o.servers, name: `eventide-videos`, maxReconnectAttempts: -1, pingInterval: 2_000, maxPingOut: 3, timeout: 2_000 });
     try {
       // Creates the bucket, or opens it when another server created it first.
       const store = await retrying('open the video bucket', () => new Objm(nc).create(o.bucket, { replicas: o.replicas, storage: StorageType.File }));
-      return new ObjectStoreBlobs(nc, store);
+      const blobs = new ObjectStoreBlobs(nc, store, o, dataDir);
+      await blobs.#copies.scan();
+      return blobs;
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
@@ -66,6 +84,7 @@ export class ObjectStoreBlobs implements VideoBlobStore {
     });
     const mtime = new Date(info.mtime);
     await utimes(file, mtime, mtime);
+    this.#copies.used(file, stored, size);
   }
 
   fetch(stored: string, file: string): Promise<boolean> {
@@ -77,13 +96,27 @@ export class ObjectStoreBlobs implements VideoBlobStore {
     return running;
   }
 
+  hold(file: string): () => void {
+    return this.#copies.hold(file);
+  }
+
   async #download(stored: string, file: string): Promise<boolean> {
-    if (await exists(file)) return true;
+    await this.#copies.settled(file);
+    if (this.#copies.touch(file)) {
+      if (await exists(file)) return true;
+      this.#copies.forget(file);
+    } else {
+      const there = await stat(file).catch(() => null);
+      if (there !== null) {
+        this.#copies.used(file, stored, there.size);
+        return true;
+      }
+    }
     return retrying(`fetch ${stored}`, async () => {
       const got = await this.#store.get(stored);
       if (got === null) return false;
       await mkdir(dirname(file), { recursive: true });
-      const tmp = `${file}.fetch-${randomBytes(6).toString('hex')}`;
+      const tmp = `${file}${FETCH_INFIX}${randomBytes(6).toString('hex')}`;
       try {
         await pipeline(Readable.fromWeb(got.data as unknown as WebReadableStream<Uint8Array>), createWriteStream(tmp, { flags: 'wx' }));
         const failed = await got.error;
@@ -95,6 +128,7 @@ export class ObjectStoreBlobs implements VideoBlobStore {
         // Under its final name only once complete, checked (size here, digest by the client) and
         // durable: a copy there is trusted as it is (stored paths are immutable).
         await commitFile(tmp, file);
+        this.#copies.used(file, stored, size);
         return true;
       } finally {
         await rm(tmp, { force: true });
@@ -119,6 +153,7 @@ export class ObjectStoreBlobs implements VideoBlobStore {
   }
 
   async close(): Promise<void> {
+    await this.#copies.close();
     await this.#nc.drain().catch(() => this.#nc.close());
   }
 }
