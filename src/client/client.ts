@@ -2,11 +2,13 @@
  * `createClient({ baseUrl, token? })`: the typed HTTP client of an eventide server. Commands, state
  * (current or as of a version or a time), history, diffs, read models, videos, health, the partition
  * map, and the feed (feed.ts). Every method answers the documented JSON (types.ts) or throws an
- * `EventideClientError` whose `code` is the server's (errors.ts).
+ * `EventideClientError` whose `code` is the server's (errors.ts). The operator's calls (`/admin/...`)
+ * are under `client.admin` (admin.ts).
  *
  * No retries are hidden in here: a failed call is thrown once, with `retriable` and `retryAfter` saying
  * whether and when to send it again. Give commands a `commandId` and retrying them is always safe.
  */
+import { AdminApi } from './admin.js';
 import { EventideClientError } from './errors.js';
 import { FeedSubscription, type FeedEndpoint, type FeedOptions } from './feed.js';
 import { Transport, segment as seg, type CallOptions, type TransportOptions } from './http.js';
@@ -66,11 +68,13 @@ export class EventideClient {
   readonly #http: Transport;
   readonly views: ViewsApi;
   readonly videos: VideosApi;
+  readonly admin: AdminApi;
 
   constructor(options: ClientOptions) {
     this.#http = new Transport(options);
     this.views = new ViewsApi(this.#http);
     this.videos = new VideosApi(this.#http);
+    this.admin = new AdminApi(this.#http);
   }
 
   /** The server's URL, as given (without a trailing slash). */

@@ -38,7 +38,7 @@ export interface CallOptions {
 export type Query = Record<string, string | number | boolean | undefined>;
 
 interface Call extends CallOptions {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   query?: Query;
   /** A JSON body; a POST without one still says `content-type: application/json` (the server requires it). */
@@ -128,7 +128,7 @@ export class Transport {
         init.body = call.body;
         // Node's fetch (and the fetch standard) needs this to send a stream as the body.
         init.duplex = 'half';
-      } else if (call.method === 'POST') {
+      } else if (call.method !== 'GET') {
         headers['content-type'] = 'application/json';
         if (call.json !== undefined) init.body = JSON.stringify(call.json);
       }

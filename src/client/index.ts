@@ -17,5 +17,6 @@ export type { CallOptions, FetchFunction } from './http.js';
 export type { DownloadOptions, UploadBody, UploadOptions } from './videos.js';
 export type { ViewGetOptions, ViewListOptions } from './views.js';
 export type * from './types.js';
+export type { AdminApi, AuditOptions, RetentionOptions, SetRetentionOptions, StreamLifecycleOptions } from './admin.js';
 export type { ViewsApi } from './views.js';
 export type { VideosApi } from './videos.js';

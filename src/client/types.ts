@@ -174,3 +174,131 @@ export interface PartitionsReport {
   }>;
   workers: Array<{ worker: number; liveActors: number; queued: number; commandsProcessed: number }>;
 }
+
+/** How much of a stream reads may show (docs/data-lifecycle.md); absent fields set no limit. */
+export interface RetentionSettings {
+  /** Events older than this many ms are gone for reads. */
+  maxAge?: number;
+  /** Only the newest `maxCount` events are readable. */
+  maxCount?: number;
+  /** Events with a seq below this are gone for reads (per stream only). */
+  truncateBefore?: number;
+}
+
+/** `GET /admin/retention/...`: the stored settings (null: none) and, for a stream, what reads apply now. */
+export interface RetentionInfo {
+  aggregateType: string;
+  id?: string;
+  settings: RetentionSettings | null;
+  stream?: {
+    effective: RetentionSettings;
+    /** Whose settings apply: the stream's own, its type's, or none. */
+    source: 'stream' | 'type' | 'none';
+    head: number;
+    /** The first version reads may show. */
+    firstVersion: number;
+  };
+}
+
+/** `PUT /admin/retention/...`: as `RetentionInfo`, and whether anything changed (false: already so, nothing recorded). */
+export interface RetentionChange extends RetentionInfo {
+  changed: boolean;
+}
+
+/** `POST /admin/streams/:type/:id/undelete` (and, with `deleted`, `.../delete`). */
+export interface StreamLifecycleResult {
+  id: string;
+  type: string;
+  version: number;
+  /** False when the stream was already so (a retry): nothing was appended. */
+  changed: boolean;
+}
+
+export interface StreamDeletion extends StreamLifecycleResult {
+  deleted: 'soft' | 'hard';
+}
+
+/** `POST /admin/scavenge`: what a pass removed and what it left alone, and why. */
+export interface ScavengeReport {
+  streams: number;
+  events: number;
+  pages: number;
+  snapshots: number;
+  commands: number;
+  indexOffsets: number;
+  skipped: { aggregateType?: string; id?: string; reason: string }[];
+}
+
+/** `GET /admin/scavenge`: when the last pass started (epoch ms) and its report or error; null before the first. */
+export type LastScavenge = { at: number; report: ScavengeReport } | { at: number; error: string } | null;
+
+/** One record of the audit stream (`$audit/lifecycle`). */
+export interface AuditRecordJson {
+  seq: number;
+  ts: string;
+  kind: string;
+  target: { aggregateType?: string; id?: string; subject?: string };
+  by: string | null;
+  details: Record<string, unknown>;
+}
+
+/** `GET /admin/audit`: newest first with `older`, or (asked with `from`) oldest first with `next`. */
+export interface AuditPage {
+  records: AuditRecordJson[];
+  head: number;
+  older?: number;
+  next?: number;
+}
+
+/** `POST /admin/subjects/:subject/forget`. */
+export interface ForgetResult {
+  subject: string;
+  deleted: boolean;
+  scrubbed: boolean;
+  audit: { version: number; duplicate: boolean };
+}
+
+/** `POST /admin/backup`: the backup is complete and verified (its `backup.json`, without server paths). */
+export interface BackupReport {
+  name: string;
+  ok: true;
+  tool: 'eventide';
+  toolVersion: string;
+  formatVersion: number;
+  lmdbVersion: string;
+  partitions: number;
+  created: string;
+  compacted: boolean;
+  bytes: number;
+  events: number;
+  eventsPerPartition: number[];
+  verified: boolean;
+  subjectKeys?: boolean;
+  durationMs: number;
+}
+
+export interface VerifyProblemBucket {
+  status: 'ok' | 'damaged';
+  problems: { db: string; key: string; problem: string }[];
+  problemCount: number;
+}
+
+export interface VerifyPartition extends VerifyProblemBucket {
+  partition: number;
+  /** Intact events stored with this partition. */
+  events: number;
+  /** Refs in this partition's index. */
+  indexed: number;
+}
+
+/** `GET /admin/verify`: what the scan of the live log found, per partition and elsewhere. */
+export interface VerifyReport {
+  ok: boolean;
+  formatVersion: number | null;
+  partitionCount: number;
+  records: Record<string, number>;
+  partitions: VerifyPartition[];
+  other: VerifyProblemBucket;
+  startedAt: string;
+  durationMs: number;
+}
