@@ -55,6 +55,7 @@ import { auditOnce } from './audit-once.js';
 import { RetentionRules, checkTarget, type RetentionTarget } from './retention.js';
 import { applyRetention, retentionInfo, type RetentionParts } from './retention-settings.js';
 import { Scavenger, type ScavengeOptions, type ScavengeReport } from './scavenge.js';
+import { StorageGuard } from './storage-guard.js';
 import { deletedMark, lifecycleError, lifecycleOfMark, lifecycleAudit, type StreamLifecycleCommand } from './stream-deletion-api.js';
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
@@ -100,7 +101,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     acknowledged: (p) => Math.max(offsets[p]!, log.partitionHead(p)),
     audit: (kind, record) => runtime.audit(kind, record),
     open: () => !closing,
+    // A pass records what it removes: it runs only while the log takes writes (scavenge.ts, "Disk full").
+    writable: () => {
+      if (storage === null) throw new RuntimeError(ErrorCodes.Unavailable, 'the runtime is still starting');
+      const stopped = storage.status();
+      if (stopped) throw new RuntimeError(ErrorCodes.StorageFailed, storage.reason()!, { cause: stopped.cause, freeBytes: stopped.freeBytes, mount: stopped.mount, outcome: 'not-applied' }, true);
+      reserveGuard.check(performance.now());
+    },
   });
+  const reserveGuard = new StorageGuard(o.dataDir, o.storageReserveBytes);
+  // The storage recovery exists once the workers do (below): a background pass before that does nothing.
+  let storage: StorageRecovery | null = null;
   let lastScavenge: LastScavenge | null = null;
   const scavenge = (opts: ScavengeOptions): Promise<ScavengeReport> => {
     const at = o.clock.now();
@@ -243,6 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   if (o.trace) enableTrace('main');
   const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
+  storage = recovery;
   // The memory log lives in this thread: its actor hosts run here too, behind the same slot interface.
   const inline = o.log === 'memory' ? (config: ActorHostConfig) => new InlineThread(config, log) : undefined;
   for (let w = 0; w < W; w++) slots.push(new WorkerSlot(slotConfig(o, w, P, W, ownerEpoch), hooks, o.maxInFlightPerWorker, o.maxRestartsPerMinute, inline));

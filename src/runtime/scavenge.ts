@@ -25,8 +25,16 @@
  *   engine's guard.
  * - A retried command whose events were scavenged is no longer recognised (its command record goes with
  *   them): idempotency reaches back as far as retention keeps events.
+ * - Disk full: a pass removes only what it can record, so it starts (and takes each step) only while
+ *   the log accepts writes (`writable`: not stopped, free space above the reserve); otherwise it fails
+ *   with `StorageFailed` having removed nothing more. A scavenge frees no space on the disk anyway (LMDB
+ *   reuses freed pages but never shrinks its file). If the audit record of a type's removals cannot be
+ *   written (the disk filled during the pass), it is kept and written first by the next pass, which
+ *   removes nothing before it is (a kill -9 in between loses it, as it would between a removal step and
+ *   the record).
  */
 import { isSystemType, type AnyDecider, type AuditKind, type AuditTarget } from '../domain/index.js';
+import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import type { EventLog } from '../log/index.js';
 import { partitionOf } from '../partition/index.js';
 import type { RetentionRules } from './retention.js';
@@ -77,10 +85,14 @@ export interface ScavengeParts {
   readonly pluginModules: readonly string[];
   /** The acknowledged head of each partition (nothing past it is ever removed). */
   readonly acknowledged: (partition: number) => number;
-  readonly audit: (kind: AuditKind, record: { target: AuditTarget; by?: string | null; details?: Record<string, unknown> }) => Promise<unknown>;
+  readonly audit: (kind: AuditKind, record: AuditRecord) => Promise<unknown>;
   /** False once the runtime closes: a pass stops at its next step. */
   readonly open: () => boolean;
+  /** Throws `StorageFailed` when the log does not accept writes now (stopped, or below the free-space reserve). */
+  readonly writable?: () => void;
 }
+
+type AuditRecord = { target: AuditTarget; by?: string | null; details?: Record<string, unknown> };
 
 /**
  * Removals per stream step when the caller names none: a quarter of what the stream has left to remove,
@@ -94,6 +106,24 @@ export function stepBudget(remaining: number): number {
   return Math.min(4096, Math.max(512, Math.ceil(remaining / 4)));
 }
 
+/** A type's removals are done, but their audit record could not be appended (kept for the next pass). */
+function unrecordedError(err: unknown, type: string, events: number): RuntimeError {
+  return auditError(err, `the scavenge removed ${events} events of type ${type} but could not record it in the audit stream`, 'the next pass records it before it removes anything');
+}
+
+/** An audit append failed: `what` happened, because of `err`, and `then` follows. Retriable: space comes back. */
+function auditError(err: unknown, what: string, then: string): RuntimeError {
+  const why = RuntimeError.is(err) ? err.message.split('. ')[0] : err instanceof Error ? err.message : String(err);
+  const code = RuntimeError.is(err) ? err.code : ErrorCodes.StorageFailed;
+  return new RuntimeError(code, `${what} (${why}); ${then}`, RuntimeError.is(err) ? withoutOutcome(err.details) : {}, true);
+}
+
+/** A command's `outcome` says nothing of a pass whose removals are done. */
+function withoutOutcome(details: Record<string, unknown>): Record<string, unknown> {
+  const { outcome: _outcome, ...rest } = details;
+  return rest;
+}
+
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 /** Streams looked at per event-loop turn (each a few LMDB reads: tens of microseconds). */
 const STREAMS_PER_TURN = 256;
@@ -102,6 +132,8 @@ export class Scavenger {
   readonly #parts: ScavengeParts;
   readonly #guards = new Set<ScavengeGuard>();
   #running: Promise<ScavengeReport> | null = null;
+  /** Audit records of removals done whose append failed: written before the next pass removes anything. */
+  readonly #unrecorded: AuditRecord[] = [];
 
   constructor(parts: ScavengeParts) {
     this.#parts = parts;
@@ -147,6 +179,16 @@ export class Scavenger {
       report.skipped.push({ reason: 'snapshots are off (snapshotEvery 0): a stream with no snapshot has nowhere to hydrate from once its prefix is gone' });
       return report;
     }
+    this.#writable();
+    while (this.#unrecorded.length > 0) {
+      const record = this.#unrecorded[0]!;
+      try {
+        await this.#parts.audit('ScavengeCompleted', record);
+      } catch (err) {
+        throw auditError(err, `the scavenge pass could not record what an earlier pass removed (${String(record.details?.['events'])} events of type ${String(record.target.aggregateType)})`, 'nothing was removed; the next pass tries again');
+      }
+      this.#unrecorded.shift();
+    }
     log.refreshReads();
     const touched = new Set<number>();
     const types = options.aggregateType !== undefined ? [options.aggregateType] : [...deciders.keys()].filter((t) => !isSystemType(t));
@@ -174,6 +216,7 @@ export class Scavenger {
         touched.add(partitionOf(id, log.partitions));
         let start = log.streamStart(type, id);
         for (;;) {
+          this.#writable(report);
           const r = await log.removeStreamPrefix(type, id, s + 1, options.budget ?? stepBudget(s + 1 - start));
           start = r.start;
           report.events += r.events;
@@ -188,7 +231,13 @@ export class Scavenger {
       report.streams += streams;
       if (streams > 0) {
         const details = { streams, events: report.events - before.events, pages: report.pages - before.pages, snapshots: report.snapshots - before.snapshots, commands: report.commands - before.commands };
-        await this.#parts.audit('ScavengeCompleted', { target: { aggregateType: type }, by: options.by ?? null, details });
+        const record: AuditRecord = { target: { aggregateType: type }, by: options.by ?? null, details };
+        try {
+          await this.#parts.audit('ScavengeCompleted', record);
+        } catch (err) {
+          this.#unrecorded.push(record);
+          throw unrecordedError(err, type, details.events);
+        }
       }
     }
     log.refreshReads();
@@ -197,6 +246,7 @@ export class Scavenger {
       const upTo = this.#consumed(p);
       for (;;) {
         if (!this.#parts.open()) return report;
+        this.#writable(report);
         const t = await log.trimPartition(p, upTo, options.budget);
         report.indexOffsets += t.offsets;
         if (t.done) break;
@@ -205,6 +255,17 @@ export class Scavenger {
     }
     log.refreshReads();
     return report;
+  }
+
+  /** Throws when the log refuses writes; says what this pass removed before that, if anything. */
+  #writable(report?: ScavengeReport): void {
+    try {
+      this.#parts.writable?.();
+    } catch (err) {
+      if (!RuntimeError.is(err)) throw err;
+      const done = report && (report.events > 0 || report.indexOffsets > 0) ? `it stopped after removing ${report.events} events and ${report.indexOffsets} index offsets` : 'nothing was removed';
+      throw new RuntimeError(err.code, `the scavenge pass stopped: the log refuses writes now (${err.message.split('. ')[0]}); ${done}. A scavenge frees no disk space (LMDB reuses freed pages but never shrinks its file); writes resume once space is back`, { ...err.details, outcome: 'not-applied' }, err.retriable);
+    }
   }
 
   /** The snapshot version below which stream `id` may lose its events (see the header), or null. */
