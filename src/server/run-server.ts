@@ -40,6 +40,8 @@
  *                      600 000); a command not answered by then is 503 Unavailable, outcome unknown
  *   VIDEO_CACHE_MAX_BYTES  bytes of video files this node keeps copies of (default 10 GiB; 0: no bound):
  *                      the object store holds them all, and those used least recently go first
+ *   VIDEO_CACHE_MIN_FREE_BYTES  free space those copies leave on the data dir's disk (default 1 GiB;
+ *                      0: none): below it they go too, before the log runs into its own reserve
  *   In cluster mode WORKERS must be 1 (the default there), and a request for a partition another member
  *   owns is forwarded to it over NATS; during a handover the answer is 503 NotOwner with Retry-After.
  *
@@ -60,7 +62,7 @@ import { ErrorCodes, RuntimeError } from '../kernel/index.js';
 import { createEventide } from '../app/index.js';
 import { hasLog } from '../log/index.js';
 import { builtinDomains } from '../runtime/index.js';
-import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MAX_UPLOAD_BYTES, createVideoPipeline, videoBucketOf, type VideoPipelineOptions } from '../video/index.js';
+import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MIN_FREE_BYTES, createVideoPipeline, videoBucketOf, type VideoPipelineOptions } from '../video/index.js';
 import { allowedHostsFromEnv, resolveAllowedHosts } from './allowed-hosts.js';
 import { buildServer, type ServerPlugin } from './app.js';
 import { clusterEnvOf, clusterOptions } from './cluster-env.js';
@@ -199,6 +201,7 @@ export async function runServer(env: Env, options: { signals?: boolean } = {}): 
             bucket: videoBucketOf(cluster.group),
             replicas: cluster.replicas ?? 1,
             maxLocalBytes: intEnv('VIDEO_CACHE_MAX_BYTES', DEFAULT_MAX_LOCAL_BYTES, 0, Number.MAX_SAFE_INTEGER)!,
+            minFreeBytes: intEnv('VIDEO_CACHE_MIN_FREE_BYTES', DEFAULT_MIN_FREE_BYTES, 0, Number.MAX_SAFE_INTEGER)!,
           },
         }
       : {}),

@@ -6,8 +6,8 @@
  *   every source and rendition, so any server can encode a video and serve its files. The data dir is
  *   then this server's cache of the store, with the same layout (storage.ts): an object is named by its
  *   stored path (`videos/<id>/source`, `videos/<id>/a<n>/240p.mp4`), the path the log records. The
- *   cache is bounded (`maxLocalBytes`, local-copies.ts): copies used least recently are deleted, and
- *   `fetch` brings one back when it is used again.
+ *   cache is bounded (`maxLocalBytes`, and `minFreeBytes` left free on its disk: local-copies.ts):
+ *   copies used least recently are deleted, and `fetch` brings one back when it is used again.
  *
  * The order that keeps the log and the store consistent (invariant 7): a file is written and made
  * durable locally first (storage.ts), then `publish`ed to the store, and only then recorded in the log.
@@ -71,6 +71,8 @@ export const localBlobs: VideoBlobStore = {
 export const DEFAULT_MAX_LOCAL_BYTES = 10 * 1024 ** 3;
 /** A copy used this recently is never deleted (it may be about to be opened), by default. */
 export const DEFAULT_MIN_IDLE_MS = 60_000;
+/** Free space a cluster server's copies leave on the data dir's file system, by default (1 GiB). */
+export const DEFAULT_MIN_FREE_BYTES = 1024 ** 3;
 
 /** Where the cluster's object store lives (run-server.ts fills it from the cluster options). */
 export interface ObjectStoreOptions {
@@ -81,6 +83,8 @@ export interface ObjectStoreOptions {
   replicas: number;
   /** Bytes of copies the data dir keeps (default 10 GiB; 0: no bound): local-copies.ts. */
   maxLocalBytes?: number;
+  /** Free bytes the copies leave on the data dir's file system (default 1 GiB; 0: no floor): local-copies.ts. */
+  minFreeBytes?: number;
   /** A copy used this recently stays even over the bound (default 60 000 ms). */
   minIdleMs?: number;
   /** Told about each copy deleted (for logs). */

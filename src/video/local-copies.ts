@@ -1,7 +1,9 @@
 /**
  * The bound on this server's copies of the video object store (cluster mode, blob-store.ts): the data
  * dir holds the files this server uploaded, encoded or served, and without a bound it would end up
- * holding every video of the group. Over `maxBytes`, the copies used least recently go, oldest first.
+ * holding every video of the group. Over `maxBytes`, or with less than `minFreeBytes` free on the data
+ * dir's file system (the log lives there too: below its own reserve it stops taking commands), the
+ * copies used least recently go, oldest first.
  *
  * Why it is safe to delete a copy: stored paths are immutable (blob-store.ts), so a copy is only ever a
  * cache of its object, and `fetch` brings it back on the next use. A copy goes only when
@@ -18,16 +20,22 @@
  * skipped), ordered by modification time (the object's, set by publish and fetch), as not used yet; a
  * download it left unfinished (`<file>.fetch-<hex>`) is deleted.
  *
+ * The free space is looked at whenever a copy is used, and every `FREE_CHECK_MS` (the log's own growth
+ * fills the disk too).
+ *
  * Gotchas: the byte count is what this process saw; a copy another path deleted (an older attempt's
  * directory, storage.ts `reapAttempts`) is dropped from it when a sweep finds it gone. A sweep that
  * ends over the bound because copies are held or recent tries again `minIdleMs` later.
  */
 import { lstat, readdir, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { freeBytes } from '../log/index.js';
 import { PARTIAL_SUFFIX, PID_FILE } from './storage.js';
 
 /** A download in progress is written to `<file>` + this + random hex, renamed once complete. */
 export const FETCH_INFIX = '.fetch-';
+/** How often the free-space floor is checked when nothing else makes the cache look. */
+export const FREE_CHECK_MS = 60_000;
 const FETCH_TEMP = /\.fetch-[0-9a-f]+$/;
 
 export interface LocalCopiesOptions {
@@ -37,6 +45,10 @@ export interface LocalCopiesOptions {
   maxBytes: number;
   /** A copy used this recently stays, even over the bound. */
   minIdleMs: number;
+  /** Bytes to keep free on the data dir's file system (0: no floor); copies go until it is. */
+  minFreeBytes?: number;
+  /** Free bytes on the data dir's file system, null when unknown (tests hand in a stand-in). */
+  freeBytes?: () => number | null;
   /** Whether the store holds `stored` whole (`size` bytes). Throws when it cannot tell: the copy stays. */
   storeHolds(stored: string, size: number): Promise<boolean>;
   /** Milliseconds, monotonic (tests hand in a fake one). */
@@ -66,9 +78,15 @@ export class LocalCopies {
   #retry: ReturnType<typeof setTimeout> | null = null;
   #closed = false;
 
+  readonly #freeBytes: () => number | null;
+  readonly #freeCheck: ReturnType<typeof setInterval> | null;
+
   constructor(o: LocalCopiesOptions) {
     this.#o = o;
     this.#now = o.now ?? (() => performance.now());
+    this.#freeBytes = o.freeBytes ?? (() => freeBytes(o.dataDir));
+    this.#freeCheck = (o.minFreeBytes ?? 0) > 0 ? setInterval(() => this.#maybeSweep(), FREE_CHECK_MS) : null;
+    this.#freeCheck?.unref();
   }
 
   /** Bytes of the copies counted now. */
@@ -158,6 +176,7 @@ export class LocalCopies {
   /** Stops sweeping; waits for a sweep in progress. */
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#freeCheck) clearInterval(this.#freeCheck);
     if (this.#retry) clearTimeout(this.#retry);
     this.#retry = null;
     await this.#sweep;
@@ -169,7 +188,7 @@ export class LocalCopies {
   }
 
   #maybeSweep(): void {
-    if (this.#closed || this.#o.maxBytes <= 0 || this.#bytes <= this.#o.maxBytes) return;
+    if (this.#closed || !this.#over()) return;
     if (this.#sweep) {
       this.#again = true;
       return;
@@ -184,9 +203,9 @@ export class LocalCopies {
   }
 
   async #run(): Promise<void> {
-    const { maxBytes, minIdleMs } = this.#o;
+    const { minIdleMs } = this.#o;
     for (const [file, copy] of [...this.#copies]) {
-      if (this.#closed || this.#bytes <= maxBytes) return;
+      if (this.#closed || !this.#over()) return;
       if (!this.#evictable(file, copy)) continue;
       let whole: boolean;
       try {
@@ -213,13 +232,22 @@ export class LocalCopies {
       this.#going.delete(file);
     }
     // Over the bound with only held or recent copies left: look again once the recent ones are idle.
-    if (!this.#closed && this.#bytes > maxBytes && this.#retry === null) {
+    if (!this.#closed && this.#over() && this.#retry === null) {
       this.#retry = setTimeout(() => {
         this.#retry = null;
         this.#maybeSweep();
       }, Math.max(minIdleMs, 1_000));
       this.#retry.unref();
     }
+  }
+
+  /** Over the byte bound, or below the free-space floor with copies left to delete. */
+  #over(): boolean {
+    const { maxBytes, minFreeBytes = 0 } = this.#o;
+    if (maxBytes > 0 && this.#bytes > maxBytes) return true;
+    if (minFreeBytes <= 0 || this.#copies.size === 0) return false;
+    const free = this.#freeBytes();
+    return free !== null && free < minFreeBytes;
   }
 
   #evictable(file: string, copy: Copy): boolean {

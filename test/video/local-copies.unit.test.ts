@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LocalCopies, type LocalCopiesOptions } from '../../src/video/local-copies.js';
+import { FREE_CHECK_MS, LocalCopies, type LocalCopiesOptions } from '../../src/video/local-copies.js';
 import { makeTempDir, removeDir } from '../support/temp-dirs.js';
 
 let dir: string;
@@ -160,5 +160,41 @@ describe('LocalCopies', () => {
     expect(existsSync(a)).toBe(false);
     expect(evicted).toEqual(['videos/v-a/source']);
     await c.close();
+  });
+});
+
+describe('LocalCopies, the free-space floor', () => {
+  it('deletes idle copies, least recently used first, while the disk has less free than minFreeBytes, with no byte bound', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    let free = 10_000;
+    const c = copies({ maxBytes: 0, minIdleMs: 0, minFreeBytes: 1_000, freeBytes: () => free, onEvicted: (stored, size) => (evicted.push(stored), (free += size)) });
+    const [a, b, d] = [await file('videos/v-a/source', 400), await file('videos/v-b/source', 400), await file('videos/v-d/source', 400)];
+    c.used(a, 'videos/v-a/source', 400);
+    c.used(b, 'videos/v-b/source', 400);
+    c.used(d, 'videos/v-d/source', 400);
+    await settle(c, [a, b, d]);
+    expect(evicted).toEqual([]); // plenty free
+
+    free = 500; // the log (or anything else) filled the disk: the periodic check notices
+    await vi.advanceTimersByTimeAsync(FREE_CHECK_MS);
+    vi.useRealTimers();
+    // 500 -> 900 -> 1 300: enough. Two deletes one after the other: wait for the second.
+    await vi.waitFor(() => expect(evicted).toEqual(['videos/v-a/source', 'videos/v-b/source']));
+    await settle(c, [a, b, d]);
+    expect(evicted).toHaveLength(2);
+    expect([existsSync(a), existsSync(b), existsSync(d)]).toEqual([false, false, true]);
+    await c.close();
+  });
+
+  it('leaves the copies alone when the free space is unknown or the floor is 0', async () => {
+    for (const o of [{ minFreeBytes: 1_000, freeBytes: () => null }, { minFreeBytes: 0, freeBytes: () => 0 }]) {
+      const c = copies({ maxBytes: 0, minIdleMs: 0, ...o });
+      const a = await file('videos/v-a/source', 400);
+      c.used(a, 'videos/v-a/source', 400);
+      await settle(c, [a]);
+      expect(existsSync(a)).toBe(true);
+      await c.close();
+    }
+    expect(evicted).toEqual([]);
   });
 });

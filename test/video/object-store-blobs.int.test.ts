@@ -122,7 +122,7 @@ describe.skipIf(!available)(available ? 'video files in the JetStream object sto
     const evicted: string[] = [];
     const home = join(dir, 'bounded');
     const names = ['videos/v-6/source', 'videos/v-7/source', 'videos/v-8/source', 'videos/v-9/source'];
-    const small = await openObjectStoreBlobs({ ...o, maxLocalBytes: 700_000, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
+    const small = await openObjectStoreBlobs({ ...o, maxLocalBytes: 700_000, minFreeBytes: 0, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
     try {
       const bytesOf = (i: number) => Buffer.alloc(300_000, i + 1);
       for (const [i, stored] of names.entries()) {
@@ -152,7 +152,7 @@ describe.skipIf(!available)(available ? 'video files in the JetStream object sto
     // The orphan is the oldest file, so the sweep meets it first.
     await put(join(home, 'videos/v-orphan/source'), Buffer.alloc(400_000, 9));
     await utimes(join(home, 'videos/v-orphan/source'), 1_000, 1_000);
-    const reopened = await openObjectStoreBlobs({ ...o, maxLocalBytes: 350_000, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
+    const reopened = await openObjectStoreBlobs({ ...o, maxLocalBytes: 350_000, minFreeBytes: 0, minIdleMs: 0, onEvicted: (stored) => evicted.push(stored) }, home);
     try {
       await expect.poll(() => evicted.length).toBe(4);
       expect(evicted[3]).toBe(names[1]); // the orphan, older still, was passed over

@@ -28,7 +28,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Objm, StorageType, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, RuntimeError } from '../../kernel/index.js';
-import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MIN_IDLE_MS, type ObjectStoreOptions, type VideoBlobStore } from '../blob-store.js';
+import { DEFAULT_MAX_LOCAL_BYTES, DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_IDLE_MS, type ObjectStoreOptions, type VideoBlobStore } from '../blob-store.js';
 import { FETCH_INFIX, LocalCopies } from '../local-copies.js';
 import { commitFile } from '../storage.js';
 
@@ -50,6 +50,7 @@ export class ObjectStoreBlobs implements VideoBlobStore {
       dataDir,
       maxBytes: o.maxLocalBytes ?? DEFAULT_MAX_LOCAL_BYTES,
       minIdleMs: o.minIdleMs ?? DEFAULT_MIN_IDLE_MS,
+      minFreeBytes: o.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES,
       storeHolds: async (stored, size) => {
         const there = await this.#store.info(stored);
         return there !== null && !there.deleted && there.size === size;
