@@ -227,6 +227,9 @@ export class DrainPipeline {
         }
       }
       await previous;
+      // This batch was skipped because the one before it failed (the write chain's "not applied"): say
+      // why that one failed (a full disk: its cause, free bytes and mount), and that nothing was written.
+      if (failure !== null && this.#writeFailure !== null && failure.details.outcome === 'not-applied' && failure.details.cause === undefined) failure = refusedAfter(this.#writeFailure);
       if (failure === null && this.#log.failure) failure = this.#log.failure;
       if (failure === null) this.#durableDrain = drainNo;
       t = spanStart();

@@ -5,9 +5,10 @@
  * partition, nothing to undelete).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, EventideClientError, type EventideClient } from '../../src/client/index.js';
+import { createClient, type EventideClient } from '../../src/client/index.js';
 import type { AccountState } from '../../src/domain/index.js';
 import { harness, tempDir, type Harness } from '../server/helpers.js';
+import { clientFailureOf as failure } from '../support/errors.js';
 
 const ADMIN = 'admin-token-0123456789abcdef';
 const WRITE = 'write-token-0123456789abcdef';
@@ -42,16 +43,6 @@ afterAll(async () => {
   await h?.close();
   backups?.remove();
 });
-
-/** What `p` threw, as an EventideClientError. */
-async function failure(p: Promise<unknown>): Promise<EventideClientError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!EventideClientError.is(err)) throw new Error(`expected an EventideClientError, got ${String(err)}`);
-  return err;
-}
 
 describe('client.admin', () => {
   it('is refused to a token without the admin scope', async () => {

@@ -6,10 +6,11 @@
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createClient, EventideClientError, type EventideClient } from '../../src/client/index.js';
+import { createClient, type EventideClient } from '../../src/client/index.js';
 import type { AccountCommand, AccountEvent, AccountState } from '../../src/domain/index.js';
 import type { BalanceRow } from '../../src/projections/index.js';
 import { harness, type Harness } from '../server/helpers.js';
+import { clientFailureOf as failure } from '../support/errors.js';
 
 let h: Harness;
 let client: EventideClient;
@@ -32,16 +33,6 @@ afterAll(async () => {
   for (const socket of unused) socket.destroy();
   await h?.close();
 });
-
-/** What `p` threw, as an EventideClientError. */
-async function failure(p: Promise<unknown>): Promise<EventideClientError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!EventideClientError.is(err)) throw new Error(`expected an EventideClientError, got ${String(err)}`);
-  return err;
-}
 
 describe('commands', () => {
   it('executes a command and answers the state, the events and a position', async () => {

@@ -8,6 +8,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { CLIENT_ERROR_CODES, EventideClientError, createClient, type EventideErrorCode, type FetchFunction, type ServerErrorCode } from '../../src/client/index.js';
 import { DomainError, ErrorCodes, RuntimeError, type ErrorCode } from '../../src/kernel/index.js';
 import { ERROR_STATUS, errorReply } from '../../src/server/index.js';
+import { clientFailureOf as thrown } from '../support/errors.js';
 
 /** A client whose fetch answers `status`, `headers` and `body` to everything, and records what it was asked. */
 function answering(status: number, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
@@ -17,16 +18,6 @@ function answering(status: number, body: string, headers: Record<string, string>
     return new Response(body, { status, headers });
   };
   return { client: createClient({ baseUrl: 'http://eventide.test:3000/', fetch }), calls };
-}
-
-/** What a call threw (fails the test when it did not throw an EventideClientError). */
-async function thrown(p: Promise<unknown>): Promise<EventideClientError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!EventideClientError.is(err)) throw new Error(`expected an EventideClientError, got ${String(err)}`);
-  return err;
 }
 
 describe('answers of the server become EventideClientErrors with its code', () => {

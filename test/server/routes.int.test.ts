@@ -6,7 +6,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, EventideClientError, type EventideClient } from '../../src/client/index.js';
+import { createClient, type EventideClient } from '../../src/client/index.js';
 import type { AccountState } from '../../src/domain/index.js';
 import { errors, RuntimeError, ErrorCodes } from '../../src/kernel/index.js';
 import type { EventEnvelope } from '../../src/kernel/index.js';
@@ -15,6 +15,7 @@ import { buildServer } from '../../src/server/index.js';
 import { commandReplyJson, envelopeJson, envelopeJsonText } from '../../src/server/envelope-json.js';
 import { dashboardDir } from '../../src/server/routes/dashboard.js';
 import { command, harness, type Harness } from './helpers.js';
+import { clientFailureOf as failure } from '../support/errors.js';
 
 let h: Harness;
 let client: EventideClient;
@@ -25,15 +26,6 @@ beforeAll(async () => {
   client = createClient({ baseUrl: await h.listen() });
 });
 
-/** The EventideClientError a client call threw. */
-async function failure(call: Promise<unknown>): Promise<EventideClientError> {
-  const err = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!EventideClientError.is(err)) throw new Error(`expected an EventideClientError, got ${String(err)}`);
-  return err;
-}
 afterAll(async () => {
   await h?.close();
 });

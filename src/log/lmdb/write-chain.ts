@@ -203,10 +203,10 @@ export class LogCommitter {
    */
   async #failWrites(err: unknown): Promise<never> {
     this.#unsettledWrite = true;
-    if (!this.#failure) {
-      const failure = storageFailed(await diagnoseWriteError(this.#env.path, err), 'unknown');
-      this.#failure ??= failure;
-    }
+    const failure = storageFailed(await diagnoseWriteError(this.#env.path, err), 'unknown');
+    // While the diagnosis ran, the batch queued behind this one may have been skipped ("not applied":
+    // no cause) and recorded first: the cause is this failure, and this batch's outcome is unknown.
+    if (!this.#failure || skippedOnly(this.#failure)) this.#failure = failure;
     throw this.#failure;
   }
 
@@ -238,4 +238,9 @@ function traceCommit(t0: number, visible: Promise<unknown>, durable: Promise<unk
     },
     () => undefined,
   );
+}
+
+/** A batch skipped by the write chain because an earlier one failed: says nothing of why. */
+function skippedOnly(e: RuntimeError): boolean {
+  return e.code === ErrorCodes.StorageFailed && e.details.outcome === 'not-applied' && e.details.cause === undefined;
 }
