@@ -118,6 +118,11 @@ function auditError(err: unknown, what: string, then: string): RuntimeError {
   return new RuntimeError(code, `${what} (${why}); ${then}`, RuntimeError.is(err) ? withoutOutcome(err.details) : {}, true);
 }
 
+/** What a pass removed of one type: the audit record's details. */
+function typeDetails(streams: number, report: ScavengeReport, before: ScavengeReport): { streams: number; events: number; pages: number; snapshots: number; commands: number } {
+  return { streams, events: report.events - before.events, pages: report.pages - before.pages, snapshots: report.snapshots - before.snapshots, commands: report.commands - before.commands };
+}
+
 /** A command's `outcome` says nothing of a pass whose removals are done. */
 function withoutOutcome(details: Record<string, unknown>): Record<string, unknown> {
   const { outcome: _outcome, ...rest } = details;
@@ -216,7 +221,14 @@ export class Scavenger {
         touched.add(partitionOf(id, log.partitions));
         let start = log.streamStart(type, id);
         for (;;) {
-          this.#writable(report);
+          try {
+            this.#writable(report);
+          } catch (err) {
+            // Stopped mid-type: what this type removed so far is recorded by the next pass.
+            const details = typeDetails(streams, report, before);
+            if (details.events + details.pages + details.snapshots + details.commands > 0) this.#unrecorded.push({ target: { aggregateType: type }, by: options.by ?? null, details });
+            throw err;
+          }
           const r = await log.removeStreamPrefix(type, id, s + 1, options.budget ?? stepBudget(s + 1 - start));
           start = r.start;
           report.events += r.events;
@@ -230,7 +242,7 @@ export class Scavenger {
       }
       report.streams += streams;
       if (streams > 0) {
-        const details = { streams, events: report.events - before.events, pages: report.pages - before.pages, snapshots: report.snapshots - before.snapshots, commands: report.commands - before.commands };
+        const details = typeDetails(streams, report, before);
         const record: AuditRecord = { target: { aggregateType: type }, by: options.by ?? null, details };
         try {
           await this.#parts.audit('ScavengeCompleted', record);
@@ -263,7 +275,7 @@ export class Scavenger {
       this.#parts.writable?.();
     } catch (err) {
       if (!RuntimeError.is(err)) throw err;
-      const done = report && (report.events > 0 || report.indexOffsets > 0) ? `it stopped after removing ${report.events} events and ${report.indexOffsets} index offsets` : 'nothing was removed';
+      const done = report && (report.events > 0 || report.indexOffsets > 0) ? `it stopped after removing ${report.events} events and ${report.indexOffsets} index offsets (the next pass records them in the audit stream)` : 'nothing was removed';
       throw new RuntimeError(err.code, `the scavenge pass stopped: the log refuses writes now (${err.message.split('. ')[0]}); ${done}. A scavenge frees no disk space (LMDB reuses freed pages but never shrinks its file); writes resume once space is back`, { ...err.details, outcome: 'not-applied' }, err.retriable);
     }
   }

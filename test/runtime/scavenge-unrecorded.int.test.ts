@@ -2,13 +2,15 @@
  * A scavenge pass whose audit record cannot be appended (src/runtime/scavenge.ts, "Disk full"): the
  * removals it made stay made, the pass says so, and the record is kept and appended by the next pass
  * before it removes anything; while the record still cannot be appended, that pass removes nothing.
- * The Scavenger runs over a real LMDB log written by a runtime, with an audit that fails on demand.
+ * A pass the log stops mid-type (`writable` throws between steps) says what it removed, and the next
+ * pass records that too. The Scavenger runs over a real LMDB log written by a runtime, with an audit
+ * and a `writable` check that fail on demand.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, RuntimeError, systemClock } from '../../src/kernel/index.js';
 import { LmdbLog } from '../../src/log/index.js';
 import { RetentionRules } from '../../src/runtime/retention.js';
-import { Scavenger } from '../../src/runtime/scavenge.js';
+import { Scavenger, type ScavengeParts } from '../../src/runtime/scavenge.js';
 import { createRuntime } from '../../src/runtime/index.js';
 import { rejectionOf } from '../support/errors.js';
 import { meterDecider, meterDomain } from '../support/meter-domain.js';
@@ -20,33 +22,43 @@ afterEach(async () => {
   dir = undefined;
 });
 
+/** A log of meters m1 and m2 with 100 readings each (snapshots every 10), m1 cut at 76: 1..70 may go. */
+async function seededLog(): Promise<LmdbLog> {
+  dir = await makeTempDir('scavenge-unrecorded');
+  const runtime = await createRuntime({ dataDir: dir, partitions: 2, workers: 1, domains: [meterDomain], snapshotEvery: 10, scavengeEveryMs: 0 });
+  for (const id of ['m1', 'm2']) {
+    for (let v = 0; v < 100; v += 10) await runtime.execute('meter', id, { type: 'RecordMany', data: { values: Array.from({ length: 10 }, (_, i) => v + i + 1) } });
+  }
+  await runtime.setRetention({ aggregateType: 'meter', id: 'm1' }, { maxCount: 25 });
+  await runtime.close();
+  return LmdbLog.open(dir);
+}
+
+function scavengerOver(log: LmdbLog, parts: Pick<ScavengeParts, 'audit'> & Partial<ScavengeParts>): Scavenger {
+  return new Scavenger({
+    log,
+    rules: new RetentionRules(log, systemClock),
+    deciders: new Map([['meter', meterDecider]]),
+    snapshotEvery: 10,
+    snapshotThinning: 1,
+    pluginModules: [],
+    acknowledged: (p) => log.partitionHead(p),
+    open: () => true,
+    ...parts,
+  });
+}
+
 describe('a scavenge whose audit record cannot be appended', () => {
   it('keeps the removals, says what was removed, and records it first in the next pass', async () => {
-    dir = await makeTempDir('scavenge-unrecorded');
-    const runtime = await createRuntime({ dataDir: dir, partitions: 2, workers: 1, domains: [meterDomain], snapshotEvery: 10, scavengeEveryMs: 0 });
-    for (const id of ['m1', 'm2']) {
-      for (let v = 0; v < 100; v += 10) await runtime.execute('meter', id, { type: 'RecordMany', data: { values: Array.from({ length: 10 }, (_, i) => v + i + 1) } });
-    }
-    await runtime.setRetention({ aggregateType: 'meter', id: 'm1' }, { maxCount: 25 }); // cut at 76: 1..70 may go
-    await runtime.close();
-
-    const log = LmdbLog.open(dir);
+    const log = await seededLog();
     try {
       const recorded: Record<string, unknown>[] = [];
       let failing = true;
-      const scavenger = new Scavenger({
-        log,
-        rules: new RetentionRules(log, systemClock),
-        deciders: new Map([['meter', meterDecider]]),
-        snapshotEvery: 10,
-        snapshotThinning: 1,
-        pluginModules: [],
-        acknowledged: (p) => log.partitionHead(p),
+      const scavenger = scavengerOver(log, {
         audit: async (kind, record) => {
           if (failing) throw new RuntimeError(ErrorCodes.StorageFailed, 'the audit stream refuses writes. retry later', { cause: 'ENOSPC', outcome: 'not-applied' });
           recorded.push({ kind, ...record });
         },
-        open: () => true,
       });
 
       const first = await rejectionOf(scavenger.run({ by: 'ops' }));
@@ -69,6 +81,32 @@ describe('a scavenge whose audit record cannot be appended', () => {
       ]);
       expect(await scavenger.run()).toMatchObject({ streams: 0, events: 0 });
       expect(recorded).toHaveLength(2);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('stopped by the log between two steps of a type: says what it removed, and the next pass records it', async () => {
+    const log = await seededLog();
+    try {
+      const recorded: Record<string, unknown>[] = [];
+      let checks = 0;
+      let stopAt = 4; // checks: at the start, then before each step: the fourth comes after two steps of 20
+      const scavenger = scavengerOver(log, {
+        audit: async (kind, record) => void recorded.push({ kind, ...record }),
+        writable: () => {
+          if (++checks === stopAt) throw new RuntimeError(ErrorCodes.StorageFailed, 'disk full (ENOSPC): 10 bytes free on /data. refused', { cause: 'ENOSPC', outcome: 'not-applied' });
+        },
+      });
+      const stopped = await rejectionOf(scavenger.run({ budget: 20 }));
+      expect(stopped.message).toMatch(/^the scavenge pass stopped: the log refuses writes now \(disk full \(ENOSPC\): 10 bytes free on \/data\); it stopped after removing 40 events and 0 index offsets/);
+      expect(log.streamStart('meter', 'm1')).toBe(41);
+      expect(recorded).toEqual([]);
+
+      stopAt = 0;
+      expect(await scavenger.run({ budget: 20 })).toMatchObject({ streams: 1, events: 30 });
+      expect(recorded.map((r) => (r as { details: { events: number } }).details.events)).toEqual([40, 30]);
+      expect(log.streamStart('meter', 'm1')).toBe(71);
     } finally {
       await log.close();
     }
