@@ -16,6 +16,10 @@ const DISK_ONLY = [
   'test/runtime/pages.int.test.ts',
   'test/projections/views-crash.e2e.test.ts',
   'test/projections/reconcile.int.test.ts',
+  // A full disk (tmpfs) and a Scavenger over an LMDB log: they open LMDB themselves.
+  'test/runtime/disk-full-pipelined.e2e.test.ts',
+  'test/runtime/scavenge-disk-full.e2e.test.ts',
+  'test/runtime/scavenge-unrecorded.int.test.ts',
 ];
 
 export default defineConfig({

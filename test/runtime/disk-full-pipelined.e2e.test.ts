@@ -43,16 +43,23 @@ describe('a full disk under pipelined batches', () => {
 
     const failures: RuntimeError[] = [];
     // Commands keep arriving while a batch flushes (not a closed loop, whose callers all wait for the
-    // same batch): each turn sends 64 more, until one fails.
+    // same batch): each turn sends 64 more, until one fails, with at most 2 048 unanswered (far below
+    // the worker's in-flight bound, so none is refused as Overloaded).
     const sent: Promise<unknown>[] = [];
+    let unanswered = 0;
     for (let turn = 0; turn < 20_000 && failures.length === 0; turn++) {
+      while (unanswered > 2_048) await new Promise((r) => setTimeout(r, 1));
       for (let i = 0; i < 64; i++) {
         const id = ids[(turn * 64 + i) % ids.length]!;
+        unanswered++;
         sent.push(
-          rt.execute('account', id, { type: 'Deposit', data: { amount: 1 } }).catch((err: unknown) => {
-            if (!RuntimeError.is(err)) throw err;
-            failures.push(err);
-          }),
+          rt
+            .execute('account', id, { type: 'Deposit', data: { amount: 1 } })
+            .catch((err: unknown) => {
+              if (!RuntimeError.is(err)) throw err;
+              failures.push(err);
+            })
+            .finally(() => unanswered--),
         );
       }
       await new Promise((r) => setImmediate(r));
