@@ -20,6 +20,11 @@
  * refusal there in its JSON error shape (401, 403, a bad `from`: 400, ...) or 426 when a handshake would
  * pass. A refusal that retrying cannot fix ends the feed with that error; anything else is retried.
  *
+ * A dead connection that never closes (a server host powered off, a NAT that forgot the connection) sends
+ * nothing and tells nothing. The server sends a heartbeat message to a client it had nothing to send for a
+ * ping period (30 s), so a connection that brought no message at all for `idleTimeoutMs` (default 90 s) is
+ * taken for dead: the client drops it (status `disconnected`, code 1006) and reconnects from its position.
+ *
  * Gotchas:
  * - `position` is the position of the last batch handed to the caller: save it *after* processing the
  *   batch, and pass it as `from` to resume in another process.
@@ -67,6 +72,11 @@ export interface FeedOptions {
   signal?: AbortSignal;
   /** Told about every connection change (for logs, a status light, tests). */
   onStatus?: (status: FeedStatus) => void;
+  /**
+   * A connection (or a handshake) that brings no message for this long is taken for dead and replaced
+   * (default 90 000 ms; the server sends a heartbeat after 30 s of nothing; 0: never).
+   */
+  idleTimeoutMs?: number;
 }
 
 export type FeedStatus =
@@ -94,6 +104,9 @@ export interface FeedEndpoint {
 
 const DEFAULT_MAX_EVENTS = 10_000;
 const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+const DEFAULT_IDLE_TIMEOUT_MS = 90_000;
+/** What a dropped connection reports (the standard "closed with no close frame"). */
+const ABNORMAL_CLOSURE = 1006;
 /** How long `close()` waits for the server's close frame before it resolves anyway. */
 const CLOSE_WAIT_MS = 2000;
 const CLOSE_CODES_FATAL = new Set([1009, 1011]);
@@ -110,6 +123,9 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
   readonly #maxBytes: number;
   readonly #onStatus: ((s: FeedStatus) => void) | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #idleTimeoutMs: number;
+  /** Fires when the current connection has brought nothing for `idleTimeoutMs`. */
+  #idle: ReturnType<typeof setTimeout> | undefined;
 
   #socket: FeedSocket | null = null;
   #state: 'connecting' | 'open' | 'waiting' | 'paused' | 'closed' = 'connecting';
@@ -140,6 +156,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     this.#maxEvents = positive(options.maxBufferedEvents, DEFAULT_MAX_EVENTS, 'maxBufferedEvents');
     this.#maxBytes = positive(options.maxBufferedBytes, DEFAULT_MAX_BYTES, 'maxBufferedBytes');
     this.#onStatus = options.onStatus;
+    this.#idleTimeoutMs = options.idleTimeoutMs === 0 ? 0 : positive(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs');
     this.#from = options.from ?? 'now';
     if (isPosition(this.#from)) {
       this.#seen = offsetsOf(this.#from);
@@ -215,13 +232,34 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     };
     socket.onerror = () => undefined; // a close event follows; it says what to do
     socket.onmessage = (event) => {
-      if (this.#socket === socket) this.#onMessage(event.data);
+      if (this.#socket !== socket) return;
+      this.#watch(socket, () => opened, query);
+      this.#onMessage(event.data);
     };
     socket.onclose = (event) => {
       if (this.#socket !== socket) return; // retired by us (paused, closed)
       this.#socket = null;
+      this.#unwatch();
       void this.#onDrop(event.code, event.reason, opened, query);
     };
+    this.#watch(socket, () => opened, query);
+  }
+
+  /** (Re)starts the dead-connection timer of `socket` (see the header). */
+  #watch(socket: FeedSocket, opened: () => boolean, query: Record<string, string | undefined>): void {
+    if (this.#idleTimeoutMs === 0) return;
+    this.#unwatch();
+    this.#idle = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#socket !== socket) return;
+      this.#retire(1000, 'no message for too long');
+      void this.#onDrop(ABNORMAL_CLOSURE, `no message from the server for ${this.#idleTimeoutMs} ms: the connection is taken for dead`, opened(), query);
+    }, this.#idleTimeoutMs);
+  }
+
+  #unwatch(): void {
+    if (this.#idle !== undefined) clearTimeout(this.#idle);
+    this.#idle = undefined;
   }
 
   #query(): Record<string, string | undefined> {
@@ -284,6 +322,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
   /** Stops reading: the server keeps nothing for us, we reconnect from `#from` once drained. */
   #pause(): void {
     this.#state = 'paused';
+    this.#unwatch();
     this.#retire(1000, 'client buffer full; resuming from its position later');
     this.#status({ state: 'paused', bufferedEvents: this.#bufferedEvents, bufferedBytes: this.#bufferedBytes });
   }
@@ -334,6 +373,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     this.#state = 'closed';
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#unwatch();
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#retire(1000, 'client closed');
   }

@@ -198,3 +198,28 @@ describe('the feed client against a server', () => {
     await expect.poll(async () => (await client.health()).feedClients).toBe(0);
   });
 });
+
+describe('a quiet feed', () => {
+  it('gets heartbeats from the server when it has nothing to send, and the client keeps the connection on them', async () => {
+    h = await harness({ feed: { pingIntervalMs: 100 } });
+    const url = await h.listen();
+    // What the server sends, raw: a heartbeat is `{"kind":"heartbeat"}` after a ping period with nothing sent.
+    const raw = new WebSocket(`${url.replace(/^http/, 'ws')}/feed`);
+    const texts: string[] = [];
+    raw.on('message', (data: Buffer) => texts.push(data.toString()));
+    await expect.poll(() => texts.filter((t) => t === '{"kind":"heartbeat"}').length).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse(texts[0]!)).toMatchObject({ kind: 'hello' });
+    raw.close();
+
+    // The client's dead-connection timeout is 1 s; nothing is committed for 2.5 s: heartbeats keep it.
+    const statuses: FeedStatus[] = [];
+    const feed = createClient({ baseUrl: url }).feed({ WebSocket, idleTimeoutMs: 1_000, onStatus: (s) => statuses.push(s) });
+    await expect.poll(() => statuses.some((s) => s.state === 'open')).toBe(true);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(statuses.filter((s) => s.state !== 'open' && s.state !== 'connecting')).toEqual([]);
+    await h.runtime.execute('account', 'quiet-1', { type: 'Open', data: { owner: 'Ada' } });
+    const r = await feed.next();
+    expect(r.done ? [] : r.value.events.map((e) => e.stream)).toEqual(['quiet-1']);
+    await feed.close();
+  });
+});

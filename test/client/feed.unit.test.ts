@@ -258,3 +258,45 @@ describe('the feed client', () => {
     }
   });
 });
+
+describe('the feed client and a connection that says nothing', () => {
+  it('takes a connection that brought no message for idleTimeoutMs for dead and resumes from its position; heartbeats keep it', async () => {
+    const { feed, statuses } = feedOf({ from: 'start', idleTimeoutMs: 400 });
+    const s1 = (await FakeSocket.nth(0)).greet('0.0');
+    s1.batch('1.0', [0, 0]);
+    // Heartbeats (and any message) count as life: 6 x 100 ms is longer than the timeout, and no drop.
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s1.send({ kind: 'heartbeat' });
+    }
+    expect(FakeSocket.made).toHaveLength(1);
+    // Then silence: no close, no message. The client gives up on it and reconnects from its position.
+    const s2 = await FakeSocket.nth(1);
+    expect(s1.closedWith).toEqual({ code: 1000, reason: 'no message for too long' });
+    expect(s2.url.searchParams.get('from')).toBe('1.0');
+    expect(statuses).toContainEqual({ state: 'disconnected', code: 1006, reason: 'no message from the server for 400 ms: the connection is taken for dead', retryInMs: expect.any(Number) });
+    s2.greet('1.0');
+    s2.batch('2.0', [0, 1]);
+    expect(offsets(await take(feed, 2))).toEqual(['0:0', '0:1']);
+  });
+
+  it('gives up on a handshake that never completes too, and never times out with idleTimeoutMs 0', async () => {
+    const { feed, statuses } = feedOf({ idleTimeoutMs: 100 });
+    await FakeSocket.nth(0); // never opens
+    await FakeSocket.nth(1);
+    expect(statuses.some((s) => s.state === 'disconnected' && s.code === 1006)).toBe(true);
+    expect(probes.length).toBeGreaterThanOrEqual(1); // a handshake that never opened: the client asks over HTTP why
+    await feed.close();
+    FakeSocket.made = [];
+
+    const quiet = feedOf({ from: 'start', idleTimeoutMs: 0 });
+    (await FakeSocket.nth(0)).greet('0.0');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(FakeSocket.made).toHaveLength(1);
+    expect(quiet.statuses.filter((s) => s.state === 'disconnected')).toEqual([]);
+  });
+
+  it('refuses an idleTimeoutMs that is not a whole number of ms', () => {
+    expect(() => feedOf({ idleTimeoutMs: -5 })).toThrow(/idleTimeoutMs must be an integer >= 1/);
+  });
+});

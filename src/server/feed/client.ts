@@ -45,6 +45,9 @@ import type { ChunkStore } from './chunk-store.js';
 import type { ChunkPart, EncodedChunk } from './encoded-chunk.js';
 import { formatPosition } from '../../kernel/index.js';
 
+/** Sent to a client that was sent nothing for a ping period (docs/http-api.md, "WebSocket feed"). */
+const HEARTBEAT = JSON.stringify({ kind: 'heartbeat' });
+
 export type { FeedFilter } from './batch.js';
 
 export const FEED_CLOSE = {
@@ -136,6 +139,8 @@ export class FeedClient implements CatchUpTask {
   #loaded: EncodedChunk | null = null;
   /** Cleared by each ping, set by the pong: a client that does not answer one ping is dropped. */
   alive = true;
+  /** Whether a message went out since the last ping: a client sent nothing gets a heartbeat instead. */
+  #sentSincePing = true;
 
   constructor(socket: WebSocket, source: FeedSource, from: number[], partitions: readonly number[], filter: FeedFilter, config: FeedClientConfig, events: FeedClientEvents) {
     this.#socket = socket;
@@ -338,6 +343,7 @@ export class FeedClient implements CatchUpTask {
       part.data.forEach((d, i) => this.#socket.send(d, i === last ? LAST_FRAGMENT : MORE_FRAGMENTS, i === last ? this.#onSent : undefined));
     }
     this.#events.sent(part.events);
+    this.#sentSincePing = true;
     this.#checkHighWater();
   }
 
@@ -350,12 +356,14 @@ export class FeedClient implements CatchUpTask {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(m.data, TEXT, this.#onSent);
     this.#events.sent(m.events);
+    this.#sentSincePing = true;
     this.#checkHighWater();
   }
 
   #sendText(text: string): void {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(text, this.#onSent);
+    this.#sentSincePing = true;
     this.#checkHighWater();
   }
 
@@ -389,11 +397,18 @@ export class FeedClient implements CatchUpTask {
     this.#schedulePump();
   }
 
+  /**
+   * The sweep: a peer that missed the last pong is dropped; one that was sent nothing since the last
+   * sweep gets a heartbeat message, which a client can see (a browser's WebSocket hides pings) and use
+   * to tell a quiet feed from a dead connection (client/feed.ts, `idleTimeoutMs`).
+   */
   ping(): void {
     if (!this.alive) {
       this.#socket.terminate();
       return;
     }
+    if (!this.#sentSincePing && !this.#paused) this.#sendText(HEARTBEAT);
+    this.#sentSincePing = false;
     this.alive = false;
     this.#socket.ping();
   }

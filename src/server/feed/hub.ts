@@ -79,7 +79,7 @@ export interface FeedOptions {
   maxBatchEvents?: number;
   /** Recent batches kept for paused clients to resume from without reading the log (default 16 MiB). */
   replayBufferBytes?: number;
-  /** Ping period; a client that missed the previous pong is dropped (default 30 000 ms). */
+  /** Ping period; a client that missed the previous pong is dropped, one sent nothing during it gets a heartbeat (default 30 000 ms). */
   pingIntervalMs?: number;
   /** Largest message a client may send (default 4 KiB; clients have nothing to say). */
   maxPayload?: number;
