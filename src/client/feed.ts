@@ -156,7 +156,8 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     this.#maxEvents = positive(options.maxBufferedEvents, DEFAULT_MAX_EVENTS, 'maxBufferedEvents');
     this.#maxBytes = positive(options.maxBufferedBytes, DEFAULT_MAX_BYTES, 'maxBufferedBytes');
     this.#onStatus = options.onStatus;
-    this.#idleTimeoutMs = options.idleTimeoutMs === 0 ? 0 : positive(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs');
+    // setTimeout takes at most 2^31 - 1 ms (a larger delay fires at once): ~24.8 days is "never" enough.
+    this.#idleTimeoutMs = options.idleTimeoutMs === 0 ? 0 : Math.min(positive(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs'), 2 ** 31 - 1);
     this.#from = options.from ?? 'now';
     if (isPosition(this.#from)) {
       this.#seen = offsetsOf(this.#from);
