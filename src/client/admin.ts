@@ -53,24 +53,24 @@ export class AdminApi {
   /** Sets (`null`: removes) the retention of every stream of `type`, or of one stream (`id`); recorded in the audit stream. */
   setRetention(type: string, settings: RetentionSettings | null, options: SetRetentionOptions = {}): Promise<RetentionChange> {
     const { id, commandId, ...call } = options;
-    return this.#http.json({ method: 'PUT', path: retentionPath(type, id), json: { settings, ...(commandId !== undefined ? { commandId } : {}) }, ...call });
+    return this.#http.json({ method: 'PUT', path: retentionPath(type, id), json: { settings, commandId }, ...call });
   }
 
   /** Soft-deletes a stream (reads answer 404 `StreamNotFound`), or with `hard` tombstones it for good (410 `StreamDeleted`). */
   deleteStream(type: string, id: string, options: StreamLifecycleOptions & { hard?: boolean | undefined } = {}): Promise<StreamDeletion> {
     const { hard, commandId, expectedVersion, ...call } = options;
-    return this.#http.json({ method: 'POST', path: `/admin/streams/${seg(type)}/${seg(id)}/delete`, json: defined({ hard, commandId, expectedVersion }), ...call });
+    return this.#http.json({ method: 'POST', path: `/admin/streams/${seg(type)}/${seg(id)}/delete`, json: { hard, commandId, expectedVersion }, ...call });
   }
 
   /** Undoes a soft deletion (409 `StreamNotDeleted` when there is none to undo). */
   undeleteStream(type: string, id: string, options: StreamLifecycleOptions = {}): Promise<StreamLifecycleResult> {
     const { commandId, expectedVersion, ...call } = options;
-    return this.#http.json({ method: 'POST', path: `/admin/streams/${seg(type)}/${seg(id)}/undelete`, json: defined({ commandId, expectedVersion }), ...call });
+    return this.#http.json({ method: 'POST', path: `/admin/streams/${seg(type)}/${seg(id)}/undelete`, json: { commandId, expectedVersion }, ...call });
   }
 
   /** Runs a scavenge pass now over every type, one type, or one stream (`{ aggregateType, id }`). */
   scavenge(target: { aggregateType?: string; id?: string } = {}, options: CallOptions = {}): Promise<ScavengeReport> {
-    return this.#http.json({ method: 'POST', path: '/admin/scavenge', json: defined(target), ...options });
+    return this.#http.json({ method: 'POST', path: '/admin/scavenge', json: target, ...options });
   }
 
   /** The last pass's outcome (the background schedule's or an asked one); null before the first. */
@@ -103,7 +103,7 @@ export class AdminApi {
   /** A hot backup into the server's backup dir under `name`, verified (409 `AlreadyExists` for a name in use). */
   backup(name: string, options: CallOptions & { compact?: boolean | undefined } = {}): Promise<BackupReport> {
     const { compact, ...call } = options;
-    return this.#http.json({ method: 'POST', path: '/admin/backup', json: defined({ name, compact }), ...call, timeoutMs: call.timeoutMs ?? MAINTENANCE_TIMEOUT_MS });
+    return this.#http.json({ method: 'POST', path: '/admin/backup', json: { name, compact }, ...call, timeoutMs: call.timeoutMs ?? MAINTENANCE_TIMEOUT_MS });
   }
 
   /** Verifies the live log: every record, checksum and index entry. */
@@ -124,8 +124,4 @@ export class AdminApi {
 
 function retentionPath(type: string, id: string | undefined): string {
   return id === undefined ? `/admin/retention/${seg(type)}` : `/admin/retention/${seg(type)}/${seg(id)}`;
-}
-
-function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

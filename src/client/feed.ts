@@ -124,8 +124,10 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
   readonly #onStatus: ((s: FeedStatus) => void) | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #idleTimeoutMs: number;
-  /** Fires when the current connection has brought nothing for `idleTimeoutMs`. */
+  /** Looks whether the current connection has brought nothing for `idleTimeoutMs`. */
   #idle: ReturnType<typeof setTimeout> | undefined;
+  /** When the current connection was opened or last brought a message (`Date.now()`). */
+  #heardAt = 0;
 
   #socket: FeedSocket | null = null;
   #state: 'connecting' | 'open' | 'waiting' | 'paused' | 'closed' = 'connecting';
@@ -234,7 +236,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     socket.onerror = () => undefined; // a close event follows; it says what to do
     socket.onmessage = (event) => {
       if (this.#socket !== socket) return;
-      this.#watch(socket, () => opened, query);
+      this.#heardAt = Date.now();
       this.#onMessage(event.data);
     };
     socket.onclose = (event) => {
@@ -246,16 +248,26 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     this.#watch(socket, () => opened, query);
   }
 
-  /** (Re)starts the dead-connection timer of `socket` (see the header). */
+  /**
+   * Watches `socket` for silence (see the header): one timer per connection, which looks at the time of
+   * the last message when it fires and waits out the rest (no timer to reset on every message).
+   */
   #watch(socket: FeedSocket, opened: () => boolean, query: Record<string, string | undefined>): void {
     if (this.#idleTimeoutMs === 0) return;
     this.#unwatch();
-    this.#idle = setTimeout(() => {
+    this.#heardAt = Date.now();
+    const look = (): void => {
       this.#idle = undefined;
       if (this.#socket !== socket) return;
+      const quiet = Date.now() - this.#heardAt;
+      if (quiet < this.#idleTimeoutMs) {
+        this.#idle = setTimeout(look, this.#idleTimeoutMs - quiet);
+        return;
+      }
       this.#retire(1000, 'no message for too long');
       void this.#onDrop(ABNORMAL_CLOSURE, `no message from the server for ${this.#idleTimeoutMs} ms: the connection is taken for dead`, opened(), query);
-    }, this.#idleTimeoutMs);
+    };
+    this.#idle = setTimeout(look, this.#idleTimeoutMs);
   }
 
   #unwatch(): void {

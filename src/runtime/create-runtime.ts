@@ -70,6 +70,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const cache = new StateCache(o.stateCacheSize);
   const health = new HealthBook();
   const slots: WorkerSlot[] = [];
+  const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
   let rid = 0;
   const nextRid = (): number => ++rid;
   const plugins = new PluginChannels(slots, nextRid);
@@ -90,6 +91,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     fresh: (id) => freshness.fresh(partitionOf(id, P)),
     audit: (kind, record, opts) => runtime.audit(kind, record, opts),
   };
+  const reserveGuard = new StorageGuard(o.dataDir, o.storageReserveBytes);
   const scavenger = new Scavenger({
     log,
     rules: retentionRules,
@@ -103,15 +105,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     open: () => !closing,
     // A pass records what it removes: it runs only while the log takes writes (scavenge.ts, "Disk full").
     writable: () => {
-      if (storage === null) throw new RuntimeError(ErrorCodes.Unavailable, 'the runtime is still starting');
-      const stopped = storage.status();
-      if (stopped) throw new RuntimeError(ErrorCodes.StorageFailed, storage.reason()!, { cause: stopped.cause, freeBytes: stopped.freeBytes, mount: stopped.mount, outcome: 'not-applied' }, true);
+      const stopped = recovery.status();
+      if (stopped) throw new RuntimeError(ErrorCodes.StorageFailed, recovery.reason()!, { cause: stopped.cause, freeBytes: stopped.freeBytes, mount: stopped.mount, outcome: 'not-applied' }, true);
       reserveGuard.check(performance.now());
     },
   });
-  const reserveGuard = new StorageGuard(o.dataDir, o.storageReserveBytes);
-  // The storage recovery exists once the workers do (below): a background pass before that does nothing.
-  let storage: StorageRecovery | null = null;
   let lastScavenge: LastScavenge | null = null;
   const scavenge = (opts: ScavengeOptions): Promise<ScavengeReport> => {
     const at = o.clock.now();
@@ -253,8 +251,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
 
   if (o.trace) enableTrace('main');
-  const recovery = new StorageRecovery({ log, dataDir: o.dataDir, reserveBytes: o.storageReserveBytes, restart: (w, reason) => slots[w]!.restart(reason) });
-  storage = recovery;
   // The memory log lives in this thread: its actor hosts run here too, behind the same slot interface.
   const inline = o.log === 'memory' ? (config: ActorHostConfig) => new InlineThread(config, log) : undefined;
   for (let w = 0; w < W; w++) slots.push(new WorkerSlot(slotConfig(o, w, P, W, ownerEpoch), hooks, o.maxInFlightPerWorker, o.maxRestartsPerMinute, inline));

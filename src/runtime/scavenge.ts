@@ -106,11 +106,6 @@ export function stepBudget(remaining: number): number {
   return Math.min(4096, Math.max(512, Math.ceil(remaining / 4)));
 }
 
-/** A type's removals are done, but their audit record could not be appended (kept for the next pass). */
-function unrecordedError(err: unknown, type: string, events: number): RuntimeError {
-  return auditError(err, `the scavenge removed ${events} events of type ${type} but could not record it in the audit stream`, 'the next pass records it before it removes anything');
-}
-
 /** An audit append failed: `what` happened, because of `err`, and `then` follows. Retriable: space comes back. */
 function auditError(err: unknown, what: string, then: string): RuntimeError {
   const why = RuntimeError.is(err) ? err.message.split('. ')[0] : err instanceof Error ? err.message : String(err);
@@ -248,7 +243,7 @@ export class Scavenger {
           await this.#parts.audit('ScavengeCompleted', record);
         } catch (err) {
           this.#unrecorded.push(record);
-          throw unrecordedError(err, type, details.events);
+          throw auditError(err, `the scavenge removed ${details.events} events of type ${type} but could not record it in the audit stream`, 'the next pass records it before it removes anything');
         }
       }
     }

@@ -211,11 +211,12 @@ describe('a quiet feed', () => {
     expect(JSON.parse(texts[0]!)).toMatchObject({ kind: 'hello' });
     raw.close();
 
-    // The client's dead-connection timeout is 1 s; nothing is committed for 2.5 s: heartbeats keep it.
+    // The client's dead-connection timeout is 2 s, twenty ping periods; nothing is committed for 3 s:
+    // heartbeats keep it.
     const statuses: FeedStatus[] = [];
-    const feed = createClient({ baseUrl: url }).feed({ WebSocket, idleTimeoutMs: 1_000, onStatus: (s) => statuses.push(s) });
+    const feed = createClient({ baseUrl: url }).feed({ WebSocket, idleTimeoutMs: 2_000, onStatus: (s) => statuses.push(s) });
     await expect.poll(() => statuses.some((s) => s.state === 'open')).toBe(true);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await new Promise((r) => setTimeout(r, 3_000));
     expect(statuses.filter((s) => s.state !== 'open' && s.state !== 'connecting')).toEqual([]);
     await h.runtime.execute('account', 'quiet-1', { type: 'Open', data: { owner: 'Ada' } });
     const r = await feed.next();

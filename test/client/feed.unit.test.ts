@@ -261,11 +261,12 @@ describe('the feed client', () => {
 
 describe('the feed client and a connection that says nothing', () => {
   it('takes a connection that brought no message for idleTimeoutMs for dead and resumes from its position; heartbeats keep it', async () => {
-    const { feed, statuses } = feedOf({ from: 'start', idleTimeoutMs: 400 });
+    const { feed, statuses } = feedOf({ from: 'start', idleTimeoutMs: 1_000 });
     const s1 = (await FakeSocket.nth(0)).greet('0.0');
     s1.batch('1.0', [0, 0]);
-    // Heartbeats (and any message) count as life: 6 x 100 ms is longer than the timeout, and no drop.
-    for (let i = 0; i < 6; i++) {
+    // Heartbeats (and any message) count as life: 15 x 100 ms is longer than the timeout, and no drop
+    // (each gap is a tenth of the timeout: a busy box's late timers do not make it look dead).
+    for (let i = 0; i < 15; i++) {
       await new Promise((r) => setTimeout(r, 100));
       s1.send({ kind: 'heartbeat' });
     }
@@ -274,7 +275,7 @@ describe('the feed client and a connection that says nothing', () => {
     const s2 = await FakeSocket.nth(1);
     expect(s1.closedWith).toEqual({ code: 1000, reason: 'no message for too long' });
     expect(s2.url.searchParams.get('from')).toBe('1.0');
-    expect(statuses).toContainEqual({ state: 'disconnected', code: 1006, reason: 'no message from the server for 400 ms: the connection is taken for dead', retryInMs: expect.any(Number) });
+    expect(statuses).toContainEqual({ state: 'disconnected', code: 1006, reason: 'no message from the server for 1000 ms: the connection is taken for dead', retryInMs: expect.any(Number) });
     s2.greet('1.0');
     s2.batch('2.0', [0, 1]);
     expect(offsets(await take(feed, 2))).toEqual(['0:0', '0:1']);

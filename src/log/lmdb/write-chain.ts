@@ -162,8 +162,13 @@ export class LogCommitter {
         }
       },
       (err: unknown) => {
-        // Refused by the fence, or skipped after an earlier failed batch: not a storage fault.
-        if (RuntimeError.is(err) && (err.code === ErrorCodes.Fenced || err.code === ErrorCodes.StorageFailed)) throw (this.#failure ??= err);
+        // Refused by the fence, or skipped after an earlier failed batch: not a storage fault. A skipped
+        // batch was not applied: once the failed one is diagnosed, it says so with that failure's cause
+        // (until then the caller, drain-pipeline.ts, waits for the failed batch and says it there).
+        if (RuntimeError.is(err) && (err.code === ErrorCodes.Fenced || err.code === ErrorCodes.StorageFailed)) {
+          const first = (this.#failure ??= err);
+          throw skippedOnly(err) && first !== err && !skippedOnly(first) ? refusedAfter(first) : first;
+        }
         return this.#failWrites(err);
       },
     );
