@@ -343,8 +343,7 @@ export class FeedClient implements CatchUpTask {
       part.data.forEach((d, i) => this.#socket.send(d, i === last ? LAST_FRAGMENT : MORE_FRAGMENTS, i === last ? this.#onSent : undefined));
     }
     this.#events.sent(part.events);
-    this.#sentSincePing = true;
-    this.#checkHighWater();
+    this.#afterSend();
   }
 
   #failed(err: unknown): void {
@@ -356,18 +355,18 @@ export class FeedClient implements CatchUpTask {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(m.data, TEXT, this.#onSent);
     this.#events.sent(m.events);
-    this.#sentSincePing = true;
-    this.#checkHighWater();
+    this.#afterSend();
   }
 
   #sendText(text: string): void {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
     this.#socket.send(text, this.#onSent);
-    this.#sentSincePing = true;
-    this.#checkHighWater();
+    this.#afterSend();
   }
 
-  #checkHighWater(): void {
+  /** A message was queued: no heartbeat is due at the next ping, and a full socket pauses the client. */
+  #afterSend(): void {
+    this.#sentSincePing = true;
     if (!this.#paused && this.#socket.bufferedAmount > this.#config.highWaterBytes) this.#pause();
   }
 
