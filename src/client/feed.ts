@@ -126,7 +126,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
   readonly #idleTimeoutMs: number;
   /** Looks whether the current connection has brought nothing for `idleTimeoutMs`. */
   #idle: ReturnType<typeof setTimeout> | undefined;
-  /** When the current connection was opened or last brought a message (`Date.now()`). */
+  /** When the current connection was opened or last brought a message (`performance.now()`: elapsed time, not the wall clock). */
   #heardAt = 0;
 
   #socket: FeedSocket | null = null;
@@ -236,7 +236,7 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
     socket.onerror = () => undefined; // a close event follows; it says what to do
     socket.onmessage = (event) => {
       if (this.#socket !== socket) return;
-      this.#heardAt = Date.now();
+      this.#heardAt = performance.now();
       this.#onMessage(event.data);
     };
     socket.onclose = (event) => {
@@ -255,11 +255,11 @@ export class FeedSubscription implements AsyncIterableIterator<FeedBatch> {
   #watch(socket: FeedSocket, opened: () => boolean, query: Record<string, string | undefined>): void {
     if (this.#idleTimeoutMs === 0) return;
     this.#unwatch();
-    this.#heardAt = Date.now();
+    this.#heardAt = performance.now();
     const look = (): void => {
       this.#idle = undefined;
       if (this.#socket !== socket) return;
-      const quiet = Date.now() - this.#heardAt;
+      const quiet = performance.now() - this.#heardAt;
       if (quiet < this.#idleTimeoutMs) {
         this.#idle = setTimeout(look, this.#idleTimeoutMs - quiet);
         return;
